@@ -1,0 +1,127 @@
+"""`curate`: the command line."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from pipelines.errors import CurateError
+
+# No network at run time: Prefect must not try to send telemetry or check for updates.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+
+app = typer.Typer(
+    name="curate",
+    help="Build and curate human-alignment datasets: personality, values, norms, translations, preferences.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True)
+REPO = Path(__file__).resolve().parent.parent
+SAMPLES = REPO / "sources" / "samples"
+
+InputOpt = Annotated[list[Path], typer.Option("--input", "-i", help="Input file; repeat for several.")]
+OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Output folder: a Hugging Face dataset layout.")]
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML file with the recipe's options.")]
+CacheOpt = Annotated[Optional[Path], typer.Option(help="Step cache folder [default: $CURATE_CACHE_DIR or ~/.cache/curate].")]
+DaskOpt = Annotated[Optional[str], typer.Option(help="Dask scheduler address (tcp://host:8786); default: a LocalCluster.")]
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def run_one(recipe: str, inputs: list[Path], output: Path, config: Path | None, overrides: dict,
+            cache_dir: Path | None, no_cache: bool, dask_address: str | None) -> dict:
+    from pipelines.recipes import get_recipe, load_config
+    from sources.files import check_readable
+
+    # Checks before the flow starts, so a wrong file or option fails fast with one line.
+    module = get_recipe(recipe)
+    cfg = load_config(module, config, overrides)
+    for path in inputs:
+        check_readable(path)
+    if hasattr(module, "check_inputs"):
+        module.check_inputs(inputs, cfg)
+
+    from pipelines.flow import run_recipe
+
+    state = run_recipe(
+        recipe, [str(p) for p in inputs], str(output), str(config) if config else None, overrides,
+        str(cache_dir) if cache_dir else None, no_cache, dask_address, return_state=True,
+    )
+    if state.is_failed():
+        fail(state.message or "the run failed; see the log above")
+    return state.result()
+
+
+@app.command()
+def run(
+    recipe: Annotated[str, typer.Argument(help="Recipe name; see `curate recipes`.")],
+    input: InputOpt,
+    output: OutputOpt,
+    config: ConfigOpt = None,
+    keyed: Annotated[bool, typer.Option("--keyed", help="personality: answers in CSV/SPSS/Stata are already keyed.")] = False,
+    cache_dir: CacheOpt = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every step.")] = False,
+    dask_address: DaskOpt = None,
+) -> None:
+    """Run RECIPE on the inputs and write a dataset folder with report.json and quarantine.parquet."""
+    overrides = {"keyed": True} if keyed else {}
+    summary = run_one(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address)
+    _print_summary(summary)
+
+
+@app.command()
+def recipes() -> None:
+    """List the recipes."""
+    from pipelines.recipes import RECIPES, get_recipe
+
+    for name in RECIPES:
+        typer.echo(f"{name:14s} {get_recipe(name).DESCRIPTION}")
+
+
+@app.command()
+def demo(
+    output: Annotated[Path, typer.Option("--output", "-o", help="Parent folder of one dataset per recipe.")] = Path("out"),
+    cache_dir: CacheOpt = None,
+    dask_address: DaskOpt = None,
+) -> None:
+    """Run every recipe on the sample sources shipped in sources/samples/."""
+    from pipelines.demo import demo_runs
+
+    for recipe, inputs, config in demo_runs(SAMPLES):
+        err.rule(f"curate run {recipe}")
+        summary = run_one(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address)
+        _print_summary(summary)
+    typer.echo(f"datasets written under {output}/; load one with "
+               f"datasets.load_dataset('{output}/personality', 'respondents', split='train')")
+
+
+def _print_summary(summary: dict) -> None:
+    report = summary["report"]
+    typer.echo(f"{summary['output']}: " + ", ".join(f"{k} {v} rows" for k, v in summary["configs"].items()))
+    for step in report["steps"]:
+        dropped = ", ".join(f"{r}={n}" for r, n in step["dropped"].items()) or "-"
+        typer.echo(f"  {step['name']:22s} in={step['in']:<8d} kept={step['kept']:<8d} "
+                   f"dropped: {dropped}  quarantined={step['quarantined']}")
+    for note in report.get("notes", []):
+        typer.echo(f"  note: {note}")
+
+
+def main() -> None:
+    try:
+        app()
+    except CurateError as e:
+        fail(str(e))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Dask for partition-parallel steps: a LocalCluster sized to the machine, or any scheduler given."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def local_cluster_size() -> tuple[int, int]:
+    """(workers, threads per worker): one single-threaded worker process per core, since our
+    partition work (parsing, polars, numpy) releases the GIL poorly in pure-Python parts."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, cores), 1
+
+
+class DaskRuntime:
+    """Starts its client on first use, so runs that need no parallel step start no cluster."""
+
+    def __init__(self, address: str | None = None):
+        self.address = address or os.environ.get("CURATE_DASK_ADDRESS") or None
+        self._client = None
+        self._cluster = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            from distributed import Client, LocalCluster
+
+            if self.address:
+                log.info("dask: connecting to scheduler %s", self.address)
+                self._client = Client(self.address)
+            else:
+                workers, threads = local_cluster_size()
+                log.info("dask: starting LocalCluster, %d workers x %d thread", workers, threads)
+                self._cluster = LocalCluster(
+                    n_workers=workers,
+                    threads_per_worker=threads,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.WARNING,
+                )
+                self._client = Client(self._cluster)
+        return self._client
+
+    def map(self, fn: Callable[..., Any], items: Iterable[Any], **kwargs: Any) -> list[Any]:
+        """`fn(item, **kwargs)` for each item on the cluster, results in input order.
+        A single item runs in this process: a cluster would only add its start-up time."""
+        items = list(items)
+        if len(items) <= 1 and not self.address:
+            return [fn(item, **kwargs) for item in items]
+        futures = self.client.map(fn, items, pure=False, **kwargs)
+        return self.client.gather(futures)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+        if self._cluster is not None:
+            self._cluster.close()
+        self._client = self._cluster = None
+
+    def __enter__(self) -> "DaskRuntime":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,95 @@
+"""What a recipe gets to run its steps: cache, report, Dask, logging, run time."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.cache import StepCache, frame_hash, step_key
+from pipelines.dask_runtime import DaskRuntime
+from pipelines.report import RunReport
+from pipelines.steps import Step, StepResult
+
+
+def file_fingerprint(path: Path, chunk: int = 1 << 22) -> str:
+    """Hash of a file's bytes: a changed file gives a new cache key, a renamed one does not."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """Prefect's run logger inside a flow or task (so logs reach the UI), the module logger outside."""
+    try:
+        from prefect import get_run_logger
+
+        return get_run_logger()
+    except Exception:  # not inside a Prefect run
+        return logging.getLogger("curate")
+
+
+@dataclass
+class RunContext:
+    recipe: str
+    output: Path
+    cache: StepCache | None = None
+    dask: DaskRuntime = field(default_factory=DaskRuntime)
+    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    report: RunReport = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.report is None:
+            self.report = RunReport(self.recipe)
+
+    @property
+    def log(self):
+        return run_logger()
+
+    def apply(self, step: Step, data: pl.DataFrame, inputs_hash: str | None = None) -> pl.DataFrame:
+        """Run `step` on `data` (or take its cached output), account for it, return the kept rows."""
+        result = self.apply_result(step, data, inputs_hash)
+        return result.data
+
+    def apply_result(
+        self, step: Step, data: pl.DataFrame, inputs_hash: str | None = None
+    ) -> StepResult:
+        key = step_key(step, inputs_hash or frame_hash(data)) if self.cache else None
+        result = self.cache.load(step.name, key) if self.cache else None
+        if result is not None:
+            self.log.info("step %s: output found in cache (%s), not recomputed", step.name, key[:12])
+        else:
+            result = _run_step_task(step, data)
+            if self.cache:
+                self.cache.store(step.name, key, result)
+        self.report.add(result.account, result.quarantine)
+        a = result.account
+        self.log.info(
+            "step %s: in=%d kept=%d dropped=%s quarantined=%d",
+            step.name, a.rows_in, a.kept, a.dropped or "{}", a.quarantined,
+        )
+        return result
+
+
+def _run_step_task(step: Step, data: pl.DataFrame) -> StepResult:
+    """Run a step as a Prefect task when inside a flow, so it shows in the UI with its logs."""
+    from prefect.context import FlowRunContext
+
+    if FlowRunContext.get() is None:
+        return step.run(data)
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
+    # Our own content cache (pipelines/cache.py) decides what is recomputed; Prefect's is off.
+    runner = task(name=step.name, cache_policy=NO_CACHE, persist_result=False)(_call_run)
+    return runner(step, data)
+
+
+def _call_run(step: Step, data: pl.DataFrame) -> StepResult:
+    return step.run(data)

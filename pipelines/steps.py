@@ -1,0 +1,120 @@
+"""Steps and their accounts.
+
+A step takes a table and returns a table plus an account of its rows: in = kept + dropped by reason
++ quarantined. Steps are small classes with one `run` method (datatrove's shape); their configuration
+is a pydantic model so that it can be hashed into the cache key and written into provenance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import polars as pl
+from pydantic import BaseModel
+
+from schemas.quarantine import empty_quarantine, quarantine_frame
+
+DROP_REASON = "_drop_reason"
+
+
+@dataclass
+class Account:
+    """Where every row of a step went."""
+
+    name: str
+    rows_in: int
+    kept: int
+    dropped: dict[str, int] = field(default_factory=dict)
+    quarantined: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. token usage, cluster stats
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        total = self.kept + sum(self.dropped.values()) + self.quarantined
+        if total != self.rows_in:
+            raise AssertionError(
+                f"step {self.name!r} lost rows: in={self.rows_in} but kept={self.kept} "
+                f"+ dropped={self.dropped} + quarantined={self.quarantined} = {total}"
+            )
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "name": self.name,
+            "in": self.rows_in,
+            "kept": self.kept,
+            "dropped": dict(sorted(self.dropped.items())),
+            "quarantined": self.quarantined,
+        }
+        if self.extra:
+            out["extra"] = self.extra
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Account":
+        return cls(d["name"], d["in"], d["kept"], d["dropped"], d["quarantined"], d.get("extra", {}))
+
+
+@dataclass
+class StepResult:
+    data: pl.DataFrame
+    account: Account
+    quarantine: pl.DataFrame = field(default_factory=empty_quarantine)
+    dropped_rows: pl.DataFrame | None = None  # the dropped rows with their reason, when a step keeps them
+
+
+class StepConfig(BaseModel):
+    """Base for step configuration; frozen so that a cache key cannot go stale mid-run."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+
+class Step:
+    """One transformation of a table. Subclasses set `name` and implement `run`."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"  # bump when the output for the same input changes
+
+    def __init__(self, config: StepConfig | None = None):
+        self.config = config or StepConfig()
+
+    def run(self, data: pl.DataFrame) -> StepResult:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def params(self) -> dict[str, Any]:
+        return self.config.model_dump(mode="json")
+
+    def code_version(self) -> str:
+        """The step's declared version and a hash of its source, so that editing a step's code
+        invalidates its cached outputs."""
+        try:
+            src = inspect.getsource(type(self))
+        except (OSError, TypeError):
+            src = ""
+        digest = hashlib.blake2b(src.encode(), digest_size=8).hexdigest()
+        return f"{self.version}+{digest}"
+
+
+def split_by_reason(
+    name: str,
+    data: pl.DataFrame,
+    reason: pl.Expr,
+    quarantine: pl.DataFrame | None = None,
+    quarantined_in: int = 0,
+) -> StepResult:
+    """Keep the rows whose `reason` is null; count the others by reason (a filter step's tail).
+
+    `quarantined_in` is the number of input rows already removed into `quarantine` before `data`.
+    """
+    tagged = data.with_columns(reason.alias(DROP_REASON))
+    kept = tagged.filter(pl.col(DROP_REASON).is_null()).drop(DROP_REASON)
+    dropped_rows = tagged.filter(pl.col(DROP_REASON).is_not_null())
+    counts = dropped_rows.group_by(DROP_REASON).len()
+    dropped = {r: int(n) for r, n in counts.iter_rows()}
+    q = quarantine if quarantine is not None else empty_quarantine()
+    account = Account(name, data.height + quarantined_in, kept.height, dropped, quarantined_in)
+    return StepResult(kept, account, quarantine_frame(q, step=name), dropped_rows)

@@ -1,0 +1,189 @@
+"""IPIP-NEO responses (Johnson's data, as used by PAPI): CSV, fixed-width .dat, SPSS and Stata.
+
+Yields raw rows, every value as text, with their origin (`_file`, `_row`). Knows nothing of scoring
+beyond what the file format says: Johnson's fixed-width files hold answers keyed at collection time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.errors import InputFileError
+from sources.files import check_readable, numeric_to_text, read_statistical, read_text_table
+
+KEY_DIR = Path(__file__).parent / "data" / "ipip_neo"
+INSTRUMENTS = (120, 300)
+DEMOGRAPHICS = ("sex", "age", "country")
+
+# Johnson's fixed-width layout (1-based columns): CASE 1-6, SEX 7, AGE 8-9, SEC, MIN, HOUR, DAY,
+# MONTH 2 each, YEAR 3 (years since 1900), COUNTRY 9, then one character per item.
+FIXED_FIELDS = [
+    ("case", 6), ("sex", 1), ("age", 2), ("sec", 2), ("min", 2), ("hour", 2),
+    ("day", 2), ("month", 2), ("year", 3), ("country", 9),
+]
+FIXED_PREFIX = sum(w for _, w in FIXED_FIELDS)  # 31
+JOHNSON_SEX = {"1": "male", "2": "female"}
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".dat": "fixed", ".sav": "spss", ".zsav": "spss", ".dta": "stata"}
+
+
+@dataclass
+class RawResponses:
+    path: Path
+    format: str
+    instrument: int
+    keyed_at_source: bool
+    frame: pl.DataFrame  # text columns: respondent fields, i1..iN, plus _file, _row
+    malformed: pl.DataFrame  # quarantine rows for lines that could not be split into fields
+
+
+@lru_cache(maxsize=None)
+def load_key(instrument: int) -> pl.DataFrame:
+    """The scoring key: item_no, text, domain, facet_code, facet_name, keyed (+1/-1)."""
+    if instrument not in INSTRUMENTS:
+        raise ValueError(f"no key for a {instrument}-item IPIP-NEO")
+    return pl.read_csv(
+        KEY_DIR / f"ipip_neo_{instrument}.csv",
+        schema={
+            "item_no": pl.Int64, "text": pl.String, "domain": pl.String,
+            "facet_code": pl.String, "facet_name": pl.String, "keyed": pl.Int8,
+        },
+    )
+
+
+def item_columns(instrument: int) -> list[str]:
+    return [f"i{n}" for n in range(1, instrument + 1)]
+
+
+def detect_instrument(path: Path, columns: list[str]) -> int:
+    items = {c for c in columns if c.startswith("i") and c[1:].isdigit()}
+    for n in INSTRUMENTS:
+        if items == set(item_columns(n)):
+            return n
+    if not items:
+        raise InputFileError(path, "no item columns found: expected i1..i120 or i1..i300")
+    numbers = sorted(int(c[1:]) for c in items)
+    raise InputFileError(
+        path,
+        f"item columns i{numbers[0]}..i{numbers[-1]} ({len(numbers)} columns) match neither the "
+        "120- nor the 300-item IPIP-NEO: expected exactly i1..i120 or i1..i300",
+    )
+
+
+def read_responses(path: Path | str) -> RawResponses:
+    path = check_readable(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputFileError(
+            path, f"unsupported format {path.suffix!r}: expected .csv, .tsv, .dat (Johnson's fixed width), .sav or .dta"
+        )
+    if fmt == "fixed":
+        return _read_fixed(path)
+    if fmt in ("csv", "tsv"):
+        frame = read_text_table(path, "," if fmt == "csv" else "\t")
+    else:
+        frame, _meta = read_statistical(path, fmt)
+        frame = numeric_to_text(frame)
+    instrument = detect_instrument(path, frame.columns)
+    keep = [c for c in ("case", *DEMOGRAPHICS) if c in frame.columns] + item_columns(instrument)
+    frame = frame.select(keep).with_columns(
+        pl.lit(path.name).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")
+    )
+    from schemas.quarantine import empty_quarantine
+
+    return RawResponses(path, fmt, instrument, False, frame, empty_quarantine())
+
+
+def _read_fixed(path: Path) -> RawResponses:
+    from schemas.quarantine import quarantine_frame
+
+    try:
+        lines = pl.read_csv(
+            path, has_header=False, separator="\x1f", quote_char=None,
+            schema={"line": pl.String}, encoding="utf8-lossy",
+        )
+    except pl.exceptions.ComputeError as e:
+        raise InputFileError(path, f"not a readable fixed-width file: {e}") from None
+    lines = lines.with_columns(
+        pl.col("line").str.strip_chars_end("\r\n "),
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row"),
+    ).filter(pl.col("line").str.len_chars() > 0)
+    lengths = lines["line"].str.len_chars()
+    instrument = _fixed_instrument(path, lengths)
+    width = FIXED_PREFIX + instrument
+    good = lines.filter(pl.col("line").str.len_chars() == width)
+    bad = lines.filter(pl.col("line").str.len_chars() != width)
+    malformed = quarantine_frame(
+        bad.select(
+            pl.lit(None, pl.String).alias("step"),
+            pl.lit(path.name).alias("source_file"),
+            pl.col("_row").alias("row"),
+            pl.lit("line").alias("field"),
+            pl.format("line has {} characters, expected {} ({}-item IPIP-NEO)",
+                      pl.col("line").str.len_chars(), pl.lit(width), pl.lit(instrument)).alias("error"),
+            pl.col("line").alias("raw"),
+        )
+    )
+    fields, start = [], 0
+    for name, w in FIXED_FIELDS:
+        fields.append(pl.col("line").str.slice(start, w).str.strip_chars().alias(name))
+        start += w
+    for n in range(1, instrument + 1):
+        fields.append(pl.col("line").str.slice(FIXED_PREFIX + n - 1, 1).alias(f"i{n}"))
+    frame = good.select(*fields, pl.col("_row")).with_columns(
+        pl.col("sex").replace(JOHNSON_SEX),
+        pl.lit(path.name).alias("_file"),
+    )
+    frame = frame.select(["case", *DEMOGRAPHICS, "year", "month", "day", "hour", "min", "sec",
+                          *item_columns(instrument), "_file", "_row"])
+    return RawResponses(path, "fixed", instrument, True, frame, malformed)
+
+
+def _fixed_instrument(path: Path, lengths: pl.Series) -> int:
+    if lengths.len() == 0:
+        raise InputFileError(path, "no data lines")
+    common = int(lengths.mode().sort()[-1])
+    for n in INSTRUMENTS:
+        if common == FIXED_PREFIX + n:
+            return n
+    raise InputFileError(
+        path,
+        f"lines are {common} characters long; Johnson's IPIP-NEO files have {FIXED_PREFIX + 120} "
+        f"(120 items) or {FIXED_PREFIX + 300} (300 items)",
+    )
+
+
+def sniff(path: Path | str) -> tuple[str, int]:
+    """(format, instrument) from a cheap look at the file: header, first line or metadata only.
+    Lets the command line reject a wrong file before any work starts."""
+    path = check_readable(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise InputFileError(
+            path, f"unsupported format {path.suffix!r}: expected .csv, .tsv, .dat (Johnson's fixed width), .sav or .dta"
+        )
+    if fmt == "fixed":
+        with open(path, "rb") as f:
+            first = f.readline().decode("utf-8", "replace").rstrip("\r\n ")
+        return fmt, _fixed_instrument(path, pl.Series([len(first)]))
+    if fmt in ("csv", "tsv"):
+        try:
+            head = pl.read_csv(path, separator="," if fmt == "csv" else "\t", n_rows=0, infer_schema=False)
+        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
+            raise InputFileError(path, f"not a readable CSV file: {e}") from None
+        columns = [c.strip().lower() for c in head.columns]
+    else:
+        import pyreadstat
+
+        reader = pyreadstat.read_sav if fmt == "spss" else pyreadstat.read_dta
+        try:
+            _, meta = reader(str(path), metadataonly=True)
+        except Exception as e:
+            label = "SPSS .sav" if fmt == "spss" else "Stata .dta"
+            raise InputFileError(path, f"not a readable {label} file: {e}") from None
+        columns = [c.strip().lower() for c in meta.column_names]
+    return fmt, detect_instrument(path, columns)
