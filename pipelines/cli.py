@@ -120,7 +120,8 @@ def main() -> None:
     try:
         app()
     except CurateError as e:
-        fail(str(e))
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ def local_cluster_size() -> tuple[int, int]:
 class DaskRuntime:
     """Starts its client on first use, so runs that need no parallel step start no cluster."""
 
-    def __init__(self, address: str | None = None):
+    def __init__(self, address: str | None = None, inline: bool = False):
         self.address = address or os.environ.get("CURATE_DASK_ADDRESS") or None
+        self.inline = inline  # run partitions in this process (unit tests, tiny inputs)
         self._client = None
         self._cluster = None
 
@@ -50,7 +51,7 @@ class DaskRuntime:
         """`fn(item, **kwargs)` for each item on the cluster, results in input order.
         A single item runs in this process: a cluster would only add its start-up time."""
         items = list(items)
-        if len(items) <= 1 and not self.address:
+        if self.inline or (len(items) <= 1 and not self.address):
             return [fn(item, **kwargs) for item in items]
         futures = self.client.map(fn, items, pure=False, **kwargs)
         return self.client.gather(futures)

@@ -52,7 +52,7 @@ def keyed_items(key: pl.DataFrame, keyed_at_source: pl.Expr | bool) -> list[pl.E
 
 
 def scale_score(items: list[str]) -> pl.Expr:
-    cols = [pl.col(c) for c in items]
+    cols = [pl.col(c).cast(pl.Float64) for c in items]  # Int8 sums would overflow past 127
     answered = pl.sum_horizontal([c.is_not_null().cast(pl.Int32) for c in cols])
     return pl.when(answered * 2 >= len(items)).then(pl.mean_horizontal(cols)).otherwise(None)
 

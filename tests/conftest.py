@@ -1,0 +1,41 @@
+"""Shared fixtures. Every test gets its own step cache and Hugging Face cache, so nothing leaks
+between tests or from a developer's earlier runs (see DESIGN.md on datasets' folder-name cache)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_caches(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("CURATE_CACHE_DIR", str(tmp_path_factory.mktemp("curate-cache")))
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path_factory.mktemp("hf-datasets")))
+
+
+@pytest.fixture
+def hf_cache(tmp_path_factory) -> str:
+    """A fresh `cache_dir` for `datasets.load_dataset`."""
+    return str(tmp_path_factory.mktemp("hf-load"))
+
+
+@pytest.fixture(scope="session")
+def repo() -> Path:
+    return REPO
+
+
+def curate_bin() -> Path:
+    return REPO / ".venv" / "bin" / "curate"
