@@ -1,0 +1,73 @@
+"""`LLMClient`: the one interface steps use, whatever the backend; the completion cache in front."""
+
+from __future__ import annotations
+
+import logging
+
+from tqdm import tqdm
+
+from pipelines.llm.completion_cache import CompletionCache, completion_key
+from pipelines.llm.settings import LLMSettings
+from pipelines.llm.types import ChatRequest, Completion, Usage
+
+log = logging.getLogger("curate.llm")
+
+
+def make_backend(settings: LLMSettings):
+    if settings.backend == "http":
+        from pipelines.llm.http_backend import HTTPBackend
+
+        return HTTPBackend(settings)
+    if settings.backend == "transformers":
+        from pipelines.llm.transformers_backend import TransformersBackend
+
+        return TransformersBackend(settings)
+    from pipelines.llm.vllm_backend import VLLMBackend
+
+    return VLLMBackend(settings)
+
+
+class LLMClient:
+    def __init__(self, settings: LLMSettings, cache: CompletionCache | None = None, backend=None):
+        self.settings = settings
+        self.cache = cache
+        self.backend = backend or make_backend(settings)
+
+    @property
+    def model(self) -> str:
+        return self.backend.model
+
+    def complete(self, requests: list[ChatRequest], desc: str = "llm") -> tuple[list[Completion], Usage]:
+        """One completion per request, in order. Cached completions are not sent again; new ones
+        are cached the moment they arrive. Raises LLMUnavailable when the endpoint kept failing."""
+        usage = Usage(model=self.model, backend=self.backend.name)
+        results: list[Completion | None] = [None] * len(requests)
+        keys = [completion_key(self.model, r) for r in requests]
+        todo = []
+        for i, key in enumerate(keys):
+            hit = self.cache.get(key) if self.cache else None
+            if hit is not None:
+                results[i] = hit
+                usage.cache_hits += 1
+            else:
+                todo.append((i, requests[i]))
+        if todo:
+            log.info("%s: %d requests to %s (%s), %d from the completion cache",
+                     desc, len(todo), self.model, self.backend.name, usage.cache_hits)
+            bar = tqdm(total=len(todo), desc=desc, unit="req", disable=None, leave=False)
+
+            def done(i: int, completion: Completion) -> None:
+                results[i] = completion
+                usage.prompt_tokens += completion.prompt_tokens
+                usage.completion_tokens += completion.completion_tokens
+                if completion.error:
+                    usage.failed += 1
+                elif self.cache:
+                    self.cache.put(keys[i], completion)
+                bar.update(1)
+
+            try:
+                self.backend.run(todo, done, usage)
+            finally:
+                bar.close()
+        return [r if r is not None else Completion(None, error="no completion") for r in results], usage

@@ -1,0 +1,72 @@
+"""Where the model is: backend, base URL, model and key, from a recipe's config or the environment.
+
+Environment: CURATE_LLM_BACKEND (http | transformers | vllm), CURATE_LLM_BASE_URL (e.g.
+http://localhost:8000/v1 for `vllm serve`), CURATE_LLM_MODEL, CURATE_LLM_API_KEY or OPENAI_API_KEY.
+The key is a SecretStr: it is sent as a header and never logged, hashed into a cache key or written.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Literal, Mapping
+
+from pydantic import BaseModel, Field, SecretStr
+
+ENV_HINT = "set CURATE_LLM_BASE_URL (an OpenAI-compatible endpoint such as `vllm serve`) and CURATE_LLM_MODEL"
+
+
+class LLMSettings(BaseModel):
+    model_config = {"extra": "forbid"}
+
+    backend: Literal["http", "transformers", "vllm"] = "http"
+    base_url: str | None = None  # OpenAI-style, ending in /v1
+    model: str | None = None  # served model name, or a local path for transformers / vllm
+    api_key: SecretStr | None = Field(default=None, exclude=True)
+    concurrency: int = Field(default=16, ge=1)  # requests in flight (HTTP)
+    timeout_s: float = Field(default=120.0, gt=0)
+    max_retries: int = Field(default=4, ge=0)  # on 429, 5xx, timeouts, broken connections
+    backoff_s: float = Field(default=0.5, ge=0)  # first wait; doubles each retry, with jitter
+    backoff_max_s: float = Field(default=30.0, ge=0)
+    max_requests: int | None = Field(default=None, ge=1)  # request budget per step, retries included
+    guided_decoding: Literal["auto", "response_format", "guided_json", "off"] = "auto"
+    temperature: float = Field(default=0.7, ge=0)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_tokens: int = Field(default=512, ge=1)
+    seed: int = 0
+    batch_size: int = Field(default=8, ge=1)  # in-process backends
+    device: str | None = None  # transformers: cuda, cpu; default cuda when present
+
+    def generation_params(self, **override: Any) -> dict[str, Any]:
+        """The sampling parameters that go into the request, the cache key and provenance."""
+        params = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens,
+                  "seed": self.seed}
+        params.update(override)
+        return params
+
+    def public(self) -> dict[str, Any]:
+        """What may be written into provenance and cards: no key, no URL (it may hold credentials)."""
+        return {"backend": self.backend, "model": self.model, "guided_decoding": self.guided_decoding}
+
+
+def resolve_settings(
+    settings: LLMSettings | None = None, env: Mapping[str, str] | None = None
+) -> tuple[LLMSettings | None, str]:
+    """The settings to use, the config's values first and the environment's for what it leaves out;
+    or (None, why not) when no model is configured."""
+    env = os.environ if env is None else env
+    given = settings.model_dump(exclude_unset=True) if settings else {}
+    if settings and settings.api_key:
+        given["api_key"] = settings.api_key
+    from_env = {
+        "backend": env.get("CURATE_LLM_BACKEND"),
+        "base_url": env.get("CURATE_LLM_BASE_URL"),
+        "model": env.get("CURATE_LLM_MODEL"),
+        "api_key": env.get("CURATE_LLM_API_KEY") or env.get("OPENAI_API_KEY"),
+    }
+    merged = {k: v for k, v in from_env.items() if v} | given
+    resolved = LLMSettings(**merged)
+    if resolved.backend == "http" and not resolved.base_url:
+        return None, f"no LLM endpoint configured ({ENV_HINT}, or `llm: {{base_url: ...}}` in the recipe config)"
+    if resolved.backend != "http" and not resolved.model:
+        return None, f"backend {resolved.backend!r} needs a model (CURATE_LLM_MODEL or `llm: {{model: ...}}`)"
+    return resolved, ""

@@ -1,0 +1,95 @@
+"""What LLM steps share: their configuration (model, template hash, sampling parameters: the step
+cache key and the provenance), the client they are handed by the recipe, the quarantine rows for
+failed items, and the account with token usage in its `extra`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import polars as pl
+
+from pipelines.llm.client import LLMClient
+from pipelines.llm.completion_cache import CompletionCache
+from pipelines.llm.settings import LLMSettings, resolve_settings
+from pipelines.llm.structured import Outcome
+from pipelines.llm.types import Usage
+from pipelines.steps import Account, Step, StepConfig
+from schemas.envelope import provenance_entry
+from schemas.quarantine import empty_quarantine, quarantine_frame
+
+
+class LLMStepConfig(StepConfig):
+    template: str  # name@hash of the prompt template
+    model: str
+    backend: str
+    params: dict[str, Any]  # temperature, top_p, max_tokens, seed
+    guided_decoding: str = "auto"
+
+
+def llm_step_config(client: LLMClient, template_hash: str, config_cls=LLMStepConfig, **extra) -> Any:
+    s = client.settings
+    return config_cls(template=template_hash, model=client.model, backend=client.backend.name,
+                      params=s.generation_params(), guided_decoding=s.guided_decoding, **extra)
+
+
+class LLMStep(Step):
+    """Base of the steps that call a model; `client` is set by the recipe (like a reader's dask)."""
+
+    client: LLMClient | None = None
+
+    def provenance(self) -> dict:
+        c = self.config
+        return provenance_entry(self.name, self.code_version(), {**c.params, "backend": c.backend},
+                                model=c.model, template_hash=c.template, seed=c.params.get("seed"))
+
+    def quarantine(self, frame: pl.DataFrame, failed: list[tuple[int, Outcome]], what: str = "row") -> pl.DataFrame:
+        """Quarantine rows for failed items: where the input came from, why, and the raw reply."""
+        if not failed:
+            return empty_quarantine()
+        rows = []
+        for index, outcome in failed:
+            row = frame.row(index, named=True)
+            rows.append({
+                "step": self.name,
+                "source_file": str(row.get("_file") or row.get("source_file") or what),
+                "row": int(row.get("_row") or index + 1),
+                "field": outcome.field or "output",
+                "error": outcome.error or "invalid output",
+                "raw": outcome.raw if outcome.raw is not None else _row_json(row),
+            })
+        return quarantine_frame(rows, step=self.name)
+
+    def account(self, rows_in: int, kept: int, usage: Usage, dropped: dict[str, int] | None = None,
+                quarantined: int = 0) -> Account:
+        return Account(self.name, rows_in, kept, dropped or {}, quarantined, {"llm": usage.as_dict()})
+
+
+def _row_json(row: dict) -> str:
+    return orjson.dumps(row, default=str).decode()
+
+
+def client_for(ctx, settings: LLMSettings | None = None) -> tuple[LLMClient | None, str]:
+    """The run's LLM client (completion cache beside the step cache), or (None, why not)."""
+    resolved, reason = resolve_settings(settings)
+    if resolved is None:
+        return None, reason
+    cache = CompletionCache.under(ctx.cache.root) if ctx.cache is not None else None
+    return LLMClient(resolved, cache), ""
+
+
+def usage_section(report) -> str:
+    """Markdown lines on the model calls of a run, for the card."""
+    lines = []
+    for account in report.accounts:
+        llm = account.extra.get("llm") if account.extra else None
+        if llm:
+            lines.append(
+                f"- `{account.name}`: model `{llm.get('model')}` ({llm.get('backend')}), "
+                f"{llm.get('requests', 0)} requests ({llm.get('retries', 0)} retries), "
+                f"{llm.get('cache_hits', 0)} completions from cache, "
+                f"{llm.get('prompt_tokens', 0)} prompt + {llm.get('completion_tokens', 0)} completion tokens, "
+                f"{llm.get('repairs', 0)} repairs ({llm.get('repaired', 0)} valid after repair), "
+                f"guided decoding: {llm.get('guided_decoding') or 'n/a'}"
+            )
+    return "\n".join(lines) or "No model was called in this run."
