@@ -10,7 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.inventory import DOMAINS, FACETS, answer_problem, cronbach_alpha, keyed_items, score_exprs
+from pipelines.inventory import DOMAINS, answer_problem, cronbach_alpha, score_frame
 from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
 from pipelines.runtime import RunContext, file_fingerprint
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
@@ -121,9 +121,7 @@ class KeyAndScore(Step):
     def run(self, data: pl.DataFrame) -> StepResult:
         parts = []
         for n, part in _by_instrument(data):
-            key = load_key(n)
-            scored = part.with_columns(keyed_items(key, pl.col("_keyed"))).with_columns(score_exprs(key))
-            parts.append(scored.drop([f"k{i}" for i in range(1, n + 1)] + item_columns(n), strict=False))
+            parts.append(score_frame(part.drop(_other_items(part, n)), load_key(n), pl.col("_keyed")))
         scored = _concat(parts, data)
         if not scored.height:
             return split_by_reason(self.name, scored, pl.lit(None, pl.String))
@@ -157,9 +155,11 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
 
 
 def persona_hook(ctx: RunContext, data: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """Where PAPI's LLM persona step goes (issue "LLM synthesis"); without it, nothing is added."""
-    ctx.report.notes.append("No persona texts: the LLM persona step is not part of this recipe's run.")
-    return data
+    """PAPI's LLM persona step (pipelines/llm/persona.py): a `persona_description` per respondent when
+    an LLM endpoint is configured; otherwise a note in the report says why there is none."""
+    from pipelines.llm.persona import add_personas
+
+    return add_personas(ctx, data)
 
 
 def _respondent_records(ctx, data: pl.DataFrame, config: Config, steps: list[Step]) -> pl.DataFrame:
@@ -297,6 +297,12 @@ def _by_instrument(data: pl.DataFrame):
     if "instrument_items" not in data.columns or not data.height:
         return []
     return [(int(n), data.filter(pl.col("instrument_items") == n)) for n in sorted(data["instrument_items"].unique())]
+
+
+def _other_items(part: pl.DataFrame, n: int) -> list[str]:
+    """Item columns beyond this instrument's (a 120-item row in a frame shared with 300-item rows)."""
+    mine = set(item_columns(n))
+    return [c for c in part.columns if c.startswith("i") and c[1:].isdigit() and c not in mine]
 
 
 def _concat(parts: list[pl.DataFrame], like: pl.DataFrame) -> pl.DataFrame:
