@@ -125,9 +125,93 @@ def personality(rng: np.random.Generator) -> None:
     )
 
 
+def norms(rng: np.random.Generator) -> None:
+    """Reddit dumps for the norms recipe, in the real format (zstd, 2 GiB window, several frames):
+    AITA and confessions posts with voting comments, and every case the recipe filters or
+    quarantines: foreign-language, short, deleted, removed, stickied meta and link posts, an other
+    subreddit, a duplicate, type drift, Arctic Shift's `_meta`, bots, replies, bad JSON lines, and
+    invented personal details (example.com addresses, 555 numbers, user names) that must be masked."""
+    from sources.reddit import synthetic as syn
+    from sources.reddit.writer import write_dump
+
+    out = OUT / "norms"
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = 1672531200  # 2023-01-01
+    authors = [f"throwaway_aita_{i}" for i in range(1, 9)] + ["Jane_Doe_1987", "MarkTwainFan42"]
+    posts, comments = [], []
+    n_comment = 0
+
+    def add_comments(link: str, sub: str, k: int, t: int) -> None:
+        nonlocal n_comment
+        for _ in range(k):
+            n_comment += 1
+            body = syn.vote_text(rng) if sub == "AmItheAsshole" else "Thank you for sharing this, it takes courage."
+            comments.append(syn.comment(f"c{n_comment}", link, None, sub, authors[rng.integers(len(authors))],
+                                        t + 60 * n_comment, body))
+
+    for i in range(14):
+        title, body = syn.aita_text(rng)
+        pid, t = f"p{i}", t0 + 3600 * i
+        posts.append(syn.submission(pid, "AmItheAsshole", authors[i % len(authors)], t, title, body))
+        add_comments(pid, "AmItheAsshole", int(rng.integers(4, 9)), t)
+    for i, text in enumerate(syn.CONFESSIONS):
+        pid, t = f"q{i}", t0 + 86400 + 3600 * i
+        posts.append(syn.submission(pid, "confessions", authors[(i + 3) % len(authors)], t, "I need to get this off my chest", text))
+        add_comments(pid, "confessions", 2, t)
+    for i, (lang, text) in enumerate(syn.FOREIGN.items()):
+        posts.append(syn.submission(f"f{i}", "AmItheAsshole", authors[i], t0 + 7200 + i, "AITA ?", text))
+
+    # personal details, invented: masked in the output
+    posts[0]["selftext"] += ("\n\nEdit: people asked, you can email me at jane.doe.1987@example.com or call "
+                             "555-867-5309. My other post is at https://www.reddit.com/user/Jane_Doe_1987/ and "
+                             "u/MarkTwainFan42 knows the whole story.")
+    comments[0]["body"] = "NTA. I know MarkTwainFan42 from the forum, reach me at +44 20 7946 0958 or " \
+                          "https://example.org/signup?email=jane%40example.com&ref=share"
+    # drift seen in the dumps
+    posts[1]["created_utc"] = str(posts[1]["created_utc"])
+    posts[2]["score"] = None
+    posts[3]["edited"] = posts[3]["created_utc"] + 600.5
+    posts[4]["_meta"] = {"retrieved_2nd_on": t0 + 999999, "removal_type": None, "was_deleted_later": False}
+    comments[1]["created_utc"] = str(comments[1]["created_utc"])
+    comments[2]["edited"] = True
+    comments[3].pop("author")
+    # what the filters drop
+    posts += [
+        syn.submission("s1", "AmItheAsshole", "throwaway_aita_2", t0 + 10, "AITA for this?", "Short post, no details."),
+        syn.submission("s2", "AmItheAsshole", "[deleted]", t0 + 11, "AITA for leaving?", syn.CONFESSIONS[0]),
+        syn.submission("s3", "AmItheAsshole", "throwaway_aita_3", t0 + 12, "AITA for asking?", "[removed]"),
+        syn.submission("s4", "AmItheAsshole", "AutoModerator", t0 + 13, "[META] Monthly rules reminder",
+                       syn.CONFESSIONS[1], stickied=True, distinguished="moderator"),
+        syn.submission("s5", "AmItheAsshole", "throwaway_aita_4", t0 + 14, "AITA for this photo?", "",
+                       is_self=False, url="https://i.example.com/abc.jpg"),
+        syn.submission("s6", "AskReddit", "throwaway_aita_5", t0 + 15, "What is your favorite food?", syn.CONFESSIONS[2]),
+        syn.submission("s7", "AmItheAsshole", None, t0 + 16, "AITA for moving out?", syn.CONFESSIONS[2]),
+    ]
+    posts.append(dict(posts[5]))  # the same post twice (overlapping dumps)
+    comments += [
+        syn.comment("r1", "p0", "t1_c1", "AmItheAsshole", "throwaway_aita_6", t0 + 500, "YTA for replying"),
+        syn.comment("b1", "p0", None, "AmItheAsshole", "AutoModerator", t0 + 501, "NTA is the verdict, this is a bot"),
+        syn.comment("b2", "p1", None, "AmItheAsshole", "RemindMeBot", t0 + 502, "I will be messaging you in 2 days"),
+        syn.comment("d1", "p1", None, "AmItheAsshole", "[deleted]", t0 + 503, "[deleted]"),
+        syn.comment("o1", "s6", None, "AskReddit", "throwaway_aita_7", t0 + 504, "Pizza, always pizza."),
+        syn.comment("n1", "s1", None, "AmItheAsshole", "throwaway_aita_8", t0 + 505, "NTA but add details"),
+    ]
+    posts.insert(8, '{"id": "bad1", "subreddit": "AmItheAsshole", "title": "unterminated')
+    comments.insert(10, '{"id": "badc", "author": "Jane_Doe_1987", "body": "call 555-867-5309"')
+    write_dump(out / "RS_2023-01.zst", posts, frame_lines=7)
+    write_dump(out / "RC_2023-01.zst", comments, frame_lines=13)
+    (out / "config.yaml").write_text(
+        "# The samples are synthetic, written by scripts/make_samples.py: our own, CC0.\n"
+        "license: cc0-1.0\n"
+        "dataset_name: Sample Reddit norms (synthetic AITA and confessions dumps)\n"
+        "subreddits: [AmItheAsshole, confessions]\n"
+    )
+
+
 def main() -> None:
     rng = np.random.default_rng(20261123)
     personality(rng)
+    norms(np.random.default_rng(9))
     print(f"samples written under {OUT}")
 
 

@@ -21,6 +21,7 @@ from pipelines.errors import CurateError, InputFileError
 
 RECIPES: dict[str, str] = {
     "personality": "pipelines.recipes.personality",
+    "norms": "pipelines.recipes.norms",
 }
 
 

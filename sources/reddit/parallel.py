@@ -1,0 +1,86 @@
+"""Many dump files at once: one Dask partition per file, and one progress bar over compressed bytes.
+
+Workers report the bytes they have read as Dask events (`Worker.log_event`); the client adds them to
+a tqdm bar. A file read in this process (a single input) feeds the bar directly.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from sources.reddit.dumps import DumpFilter, DumpRead, read_dump
+
+REPORT_EVERY = 16 << 20  # compressed bytes between two progress events
+
+_LOCAL_BARS: dict[str, tqdm] = {}  # topic -> bar, for files read in this process
+
+
+class _Reporter:
+    """Batches byte counts into events, so a 10 GB file sends hundreds of events, not thousands."""
+
+    def __init__(self, topic: str):
+        self.topic, self.pending = topic, 0
+
+    def __call__(self, nbytes: int) -> None:
+        self.pending += nbytes
+        if self.pending >= REPORT_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        bar = _LOCAL_BARS.get(self.topic)
+        if bar is not None:
+            bar.update(self.pending)
+        else:
+            try:
+                from distributed import get_worker
+
+                get_worker().log_event(self.topic, self.pending)
+            except ValueError:  # neither a local bar nor a worker: nobody is watching
+                pass
+        self.pending = 0
+
+
+def read_one(path: str, keep: DumpFilter, redact, topic: str) -> DumpRead:
+    """One partition: a whole file (dumps are single zstd streams; a byte range cannot be decoded
+    without the frames before it, so files are the unit of parallel work)."""
+    reporter = _Reporter(topic)
+    result = read_dump(path, keep, redact, on_bytes=reporter)
+    reporter.flush()
+    return result
+
+
+def read_dumps(paths: list[Path], keep: DumpFilter, dask=None, redact=None) -> list[DumpRead]:
+    """Every file, in parallel on `dask` (a DaskRuntime) when there are several; input order kept."""
+    total = sum(Path(p).stat().st_size for p in paths)
+    topic = f"curate-reddit-bytes-{uuid.uuid4().hex[:8]}"
+    bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"reading {len(paths)} dump file(s)")
+    lock = threading.Lock()
+    parallel = dask is not None and (len(paths) > 1 or dask.address)
+    try:
+        if parallel:
+            def on_event(event):
+                with lock:
+                    bar.update(event[1])
+
+            dask.client.subscribe_topic(topic, on_event)
+            try:
+                results = dask.map(read_one, [str(p) for p in paths], keep=keep, redact=redact, topic=topic)
+            finally:
+                dask.client.unsubscribe_topic(topic)
+        else:
+            _LOCAL_BARS[topic] = bar
+            try:
+                results = [read_one(str(p), keep, redact, topic) for p in paths]
+            finally:
+                _LOCAL_BARS.pop(topic, None)
+        bar.n = total  # events may still be in flight; the files are read
+        bar.refresh()
+    finally:
+        bar.close()
+    return results
