@@ -74,7 +74,9 @@ class StepCache:
             if (entry / "quarantine.parquet").exists()
             else empty_quarantine()
         )
-        return StepResult(data, account, quarantine)
+        # the removed rows of a step that keeps them (e.g. dedup: what each duplicate duplicates)
+        dropped = pl.read_parquet(entry / "dropped.parquet") if (entry / "dropped.parquet").exists() else None
+        return StepResult(data, account, quarantine, dropped)
 
     def store(self, step_name: str, key: str, result: StepResult) -> None:
         entry = self._dir(step_name, key)
@@ -85,6 +87,8 @@ class StepCache:
         result.data.write_parquet(tmp / "data.parquet", compression="zstd")
         if result.quarantine.height:
             result.quarantine.write_parquet(tmp / "quarantine.parquet", compression="zstd")
+        if result.dropped_rows is not None:
+            result.dropped_rows.write_parquet(tmp / "dropped.parquet", compression="zstd")
         # account.json last: its presence marks a complete entry
         (tmp / "account.json").write_bytes(orjson.dumps(result.account.to_dict()))
         try:
