@@ -208,10 +208,50 @@ def norms(rng: np.random.Generator) -> None:
     )
 
 
+def llm_samples() -> None:
+    """Inputs of the LLM recipes: inventory items (CSV), personas and prompts (JSONL, one prompt with
+    a planted instruction, one broken line) and Moral Stories-style items as a local HF dataset repo."""
+    import json
+
+    from llm_sample_texts import BROKEN_ITEM, ITEM_NUMBERS, PERSONAS, PROMPTS, STORIES
+
+    cc0 = "# The samples are our own (IPIP item texts: public domain), written by scripts/make_samples.py.\nlicense: cc0-1.0\n"
+    out = OUT / "expand"
+    out.mkdir(parents=True, exist_ok=True)
+    items = load_key(120).filter(pl.col("item_no").is_in(ITEM_NUMBERS)).with_columns(
+        pl.lit("IPIP-NEO-120").alias("instrument"))
+    items = items.select("instrument", "item_no", "text", "domain", "facet_code", "facet_name", "keyed")
+    items = pl.concat([items.cast(pl.String), pl.DataFrame([BROKEN_ITEM])])
+    items.write_csv(out / "items.csv")
+    (out / "config.yaml").write_text(cc0 + "dataset_name: Sample TRAIT-style scenarios (from IPIP-NEO items)\n"
+                                     "scenarios_per_item: 2\n")
+
+    out = OUT / "preferences"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "personas.jsonl").write_text("".join(json.dumps(p) + "\n" for p in PERSONAS))
+    lines = [json.dumps(q) for q in PROMPTS]
+    lines.insert(1, '{"prompt_id": "q-broken", "prompt": "unterminated')
+    (out / "prompts.jsonl").write_text("\n".join(lines) + "\n")
+    (out / "config.yaml").write_text(cc0 + "dataset_name: Sample persona-conditioned preference pairs\n")
+
+    out = OUT / "translate" / "moral_stories"
+    (out / "data").mkdir(parents=True, exist_ok=True)
+    pl.DataFrame(STORIES).write_parquet(out / "data" / "train-00000-of-00001.parquet")
+    (out / "README.md").write_text(
+        "---\nlicense: cc0-1.0\nlanguage: [en]\nconfigs:\n- config_name: default\n  data_files:\n"
+        "  - split: train\n    path: data/train-*.parquet\n---\n\n# Sample moral stories\n\n"
+        "Seven items with Moral Stories' fields (ID, norm, situation, intention, moral_action, moral_consequence,\n"
+        "immoral_action, immoral_consequence), written for this project; ms-007 has an empty situation on purpose.\n")
+    (OUT / "translate" / "config.yaml").write_text(
+        cc0 + "dataset_name: Sample moral stories translated into French (Histoires Morales style)\n"
+        "target_lang: fr\nadapt_names: true\n")
+
+
 def main() -> None:
     rng = np.random.default_rng(20261123)
     personality(rng)
     norms(np.random.default_rng(9))
+    llm_samples()
     print(f"samples written under {OUT}")
 
 

@@ -1,0 +1,115 @@
+"""The `persona` step of the personality recipe: a first-person persona description per respondent
+from their keyed answers, as PAPI did with Llama-3-70B.
+
+The step runs on a projection of the scored respondents; the recipe's rows are never dropped for
+a failed description: a respondent whose reply stayed invalid after one repair is quarantined in
+this step's account (with the raw reply) and gets a null description.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from pydantic import BaseModel, Field
+
+from pipelines.llm.prompts import load_template
+from pipelines.llm.step import LLMStep, LLMStepConfig, client_for, llm_step_config
+from pipelines.llm.structured import complete_structured, structured_request
+from pipelines.steps import StepResult
+from schemas.envelope import envelope_columns, stable_id
+from sources.ipip import load_key
+
+ANSWER_WORDS = {1: "very inaccurate", 2: "moderately inaccurate", 3: "neither accurate nor inaccurate",
+                4: "moderately accurate", 5: "very accurate"}
+PROJECTION = ["instrument_items", "respondent_id", "sex", "age", "country", "responses", "domain_scores",
+              "_file", "_row"]
+
+
+class PersonaText(BaseModel):
+    self_description: str = Field(min_length=40, max_length=3000)
+
+
+class PersonaConfig(LLMStepConfig):
+    min_words: int = 60
+    max_words: int = 150
+
+
+def persona_variables(row: dict, min_words: int, max_words: int) -> dict:
+    """The prompt's variables: demographics, domain scores and every answered statement with the
+    respondent's own (un-keyed) answer, so that a reverse-keyed statement reads the way they said it."""
+    key = load_key(int(row["instrument_items"]))
+    answers = []
+    for (text, sign), keyed in zip(key.select("text", "keyed").iter_rows(), row["responses"]):
+        if keyed is not None:
+            raw = keyed if sign > 0 else 6 - keyed
+            answers.append({"text": text, "answer": ANSWER_WORDS[int(raw)]})
+    scores = {d: (round(s, 2) if s is not None else None) for d, s in (row["domain_scores"] or {}).items()}
+    return {"sex": row.get("sex"), "age": row.get("age"), "country": row.get("country"),
+            "domain_scores": scores, "answers": answers, "min_words": min_words, "max_words": max_words}
+
+
+class PersonaStep(LLMStep):
+    name = "persona"
+    version = "1"
+
+    def run(self, data: pl.DataFrame) -> StepResult:
+        template = load_template("persona")
+        c = self.config
+        rows = list(data.iter_rows(named=True))
+        requests = [structured_request(template, persona_variables(r, c.min_words, c.max_words), PersonaText,
+                                       c.params) for r in rows]
+        outcomes, usage = complete_structured(self.client, requests, PersonaText, desc="persona")
+        good = [i for i, o in enumerate(outcomes) if o.value is not None]
+        kept = data[good].select("instrument_items", "respondent_id").with_columns(
+            pl.Series("persona_description", [outcomes[i].value.self_description for i in good], pl.String),
+            pl.Series("persona_repaired", [outcomes[i].repaired for i in good], pl.Boolean),
+        )
+        failed = [(i, o) for i, o in enumerate(outcomes) if o.value is None]
+        quarantine = self.quarantine(data, failed)
+        return StepResult(kept, self.account(data.height, kept.height, usage, quarantined=len(failed)), quarantine)
+
+
+def add_personas(ctx, data: pl.DataFrame) -> pl.DataFrame:
+    """Run the persona step when a model is configured; else say plainly in the report why not."""
+    client, reason = client_for(ctx)
+    if client is None:
+        ctx.report.notes.append(f"No persona texts: the LLM persona step was skipped because {reason}.")
+        return data
+    if data.height == 0:
+        return data
+    step = PersonaStep(llm_step_config(client, load_template("persona").hash, PersonaConfig))
+    step.client = client
+    projection = data.select([c if c in data.columns else pl.lit(None, pl.String).alias(c) for c in PROJECTION])
+    personas = ctx.apply(step, projection)
+    ctx.report.facts["persona_provenance"] = step.provenance()
+    ctx.report.notes.append(
+        f"Persona texts: {personas.height} of {data.height} respondents described by `{client.model}` "
+        f"(template `{step.config.template}`); see the `persona` step's account for token usage."
+    )
+    return data.join(personas, on=["instrument_items", "respondent_id"], how="left")
+
+
+def persona_records(ctx, respondents: pl.DataFrame, data: pl.DataFrame, license: str) -> pl.DataFrame:
+    """Persona records (DESIGN.md type 6) for the respondents that got a description: persona_id is
+    the respondent's record_id, so a persona links back to its answers."""
+    if "persona_description" not in data.columns:
+        return pl.DataFrame()
+    texts = data.select("instrument_items", "respondent_id", "persona_description").filter(
+        pl.col("persona_description").is_not_null())
+    joined = respondents.join(
+        texts.with_columns(pl.col("instrument_items").replace_strict(
+            {120: "IPIP-NEO-120", 300: "IPIP-NEO-300"}, return_dtype=pl.String).alias("instrument")),
+        on=["instrument", "respondent_id"], how="inner",
+    )
+    provenance = [*respondents["provenance"][0], ctx.report.facts["persona_provenance"]] if joined.height else []
+    ids = [stable_id("persona", rid, text) for rid, text in joined.select("record_id", "persona_description").iter_rows()]
+    return joined.select(
+        pl.Series("record_id", ids, pl.String),
+        pl.col("record_id").alias("persona_id"),
+        pl.lit(False).alias("synthetic"),
+        "demographics",
+        pl.col("persona_description").alias("self_description"),
+        pl.col("domain_scores").alias("trait_scores"),
+        *envelope_columns(dataset="ipip-neo", license=license, created_at=ctx.created_at, provenance=provenance,
+                          file=pl.col("source").struct.field("file"),
+                          source_id=pl.col("respondent_id"), lang="en"),
+    )
