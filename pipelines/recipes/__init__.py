@@ -21,6 +21,9 @@ from pipelines.errors import CurateError, InputFileError
 
 RECIPES: dict[str, str] = {
     "personality": "pipelines.recipes.personality",
+    "expand": "pipelines.recipes.expand",
+    "preferences": "pipelines.recipes.preferences",
+    "translate": "pipelines.recipes.translate",
     "norms": "pipelines.recipes.norms",
 }
 
