@@ -72,11 +72,47 @@ def run(
     cache_dir: CacheOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every step.")] = False,
     dask_address: DaskOpt = None,
+    publish_to: Annotated[Optional[str], typer.Option(help="Also publish the output to this repository (folder or Hub id).")] = None,
+    version: Annotated[Optional[str], typer.Option(help="Version X.Y.Z for --publish-to.")] = None,
 ) -> None:
     """Run RECIPE on the inputs and write a dataset folder with report.json and quarantine.parquet."""
+    if publish_to and not version:
+        fail("--publish-to needs --version X.Y.Z")
     overrides = {"keyed": True} if keyed else {}
     summary = run_one(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address)
     _print_summary(summary)
+    if publish_to:
+        _publish(output, publish_to, version)
+
+
+@app.command()
+def publish(
+    run_dir: Annotated[Path, typer.Argument(help="A folder written by `curate run`.")],
+    repo: Annotated[str, typer.Option(help="Local repository folder (a git repo, made if missing) or Hub id owner/name.")],
+    version: Annotated[str, typer.Option(help="Semantic version X.Y.Z; versions are immutable.")],
+    message: Annotated[Optional[str], typer.Option(help="Changelog message.")] = None,
+) -> None:
+    """Publish a run folder as an immutable, tagged version, with a changelog and a diff."""
+    _publish(run_dir, repo, version, message)
+
+
+@app.command()
+def versions(repo: Annotated[Path, typer.Argument(help="Local dataset repository.")]) -> None:
+    """List the published versions of a local dataset repository."""
+    from pipelines.publish import versions as list_versions
+
+    for tag in list_versions(repo):
+        typer.echo(tag)
+
+
+def _publish(run_dir: Path, repo: str, version: str, message: str | None = None) -> None:
+    from pipelines.publish import publish as do_publish
+
+    result = do_publish(run_dir, repo, version, message=message)
+    typer.echo(f"published {result['version']} to {result['repo']}"
+               + (f" (previous: {result['previous']})" if result["previous"] else ""))
+    for d in result["diff"]:
+        typer.echo(f"  {d['config']:14s} rows={d['rows']} added={d['added']} removed={d['removed']} changed={d['changed']}")
 
 
 @app.command()

@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from data_cards.card import render_card
+from data_cards.plots import PLOTS_DIR, draw_all, funnel_plot, language_plot
 from pipelines.report import RunReport, atomic_write_bytes, write_parquet_atomic
 from pipelines.runtime import file_fingerprint
 
@@ -58,6 +59,10 @@ def write_dataset_dir(
     for name, frame in result.tables.items():
         write_config(out, name, frame)
     report.write(out)
+    plots = [funnel_plot(report.to_dict()), language_plot(result.tables), *result.plots]
+    if (out / PLOTS_DIR).exists():
+        shutil.rmtree(out / PLOTS_DIR)
+    drawn = draw_all([p for p in plots if p is not None], out / PLOTS_DIR)
     card = render_card(
         recipe=recipe,
         card=result.card,
@@ -67,6 +72,6 @@ def write_dataset_dir(
         sections=result.sections,
         created_at=created_at,
         load_path=str(out),
-        plots=result.plots.get("list", []),
+        plots=drawn,
     )
     atomic_write_bytes(out / "README.md", card.encode())

@@ -21,6 +21,7 @@ from pipelines.errors import CurateError, InputFileError
 
 RECIPES: dict[str, str] = {
     "personality": "pipelines.recipes.personality",
+    "values": "pipelines.recipes.values",
     "expand": "pipelines.recipes.expand",
     "preferences": "pipelines.recipes.preferences",
     "translate": "pipelines.recipes.translate",
@@ -61,7 +62,7 @@ class RecipeOutput:
     tables: dict[str, pl.DataFrame]  # config name -> records
     card: CardMeta
     sections: list[CardSection] = field(default_factory=list)  # recipe-specific measured facts
-    plots: dict[str, Any] = field(default_factory=dict)  # filled at publish time
+    plots: list = field(default_factory=list)  # data_cards.plots.Plot specs, drawn with the card
 
 
 def get_recipe(name: str) -> ModuleType:

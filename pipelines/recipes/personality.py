@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from data_cards.plots import Plot
 from pipelines.inventory import DOMAINS, answer_problem, cronbach_alpha, score_frame
 from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
 from pipelines.runtime import RunContext, file_fingerprint
@@ -151,7 +152,9 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         set(ctx.report.facts.get("instruments_seen", [])))
     items = _item_records(ctx, instruments)
     sections = measure(data, respondents, instruments)
-    return RecipeOutput({"respondents": respondents, "items": items}, _card(config), sections)
+    plots = [Plot("domain_scores", "Domain scores (keyed, 1..5)", "hist",
+                  {d: respondents["domain_scores"].struct.field(d).to_list() for d in DOMAINS}, "score")]
+    return RecipeOutput({"respondents": respondents, "items": items}, _card(config), sections, plots)
 
 
 def persona_hook(ctx: RunContext, data: pl.DataFrame, config: Config) -> pl.DataFrame:

@@ -1,0 +1,112 @@
+"""Figures for the data card, drawn from the run's report and its tables (PNG, linked from the card).
+
+A recipe asks for figures with `Plot` specs (a title and the data to draw); this module draws them,
+so every card's figures look alike and no recipe needs matplotlib code of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+PLOTS_DIR = "plots"
+
+
+@dataclass
+class Plot:
+    name: str  # file stem
+    title: str
+    kind: str  # "bars" (label -> count), "hist" (series name -> values), "funnel" (step -> rows)
+    data: dict = field(default_factory=dict)
+    xlabel: str = ""
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; must precede pyplot's import
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def funnel_plot(report: dict) -> Plot:
+    steps = report["steps"]
+    data = {s["name"]: (s["in"], s["kept"]) for s in steps}
+    return Plot("funnel", "Rows through each step (in, kept)", "funnel", data)
+
+
+def language_plot(tables: dict[str, pl.DataFrame]) -> Plot | None:
+    counts: dict[str, int] = {}
+    for frame in tables.values():
+        if "lang" in frame.columns:
+            for lang, n in frame.group_by("lang").len().iter_rows():
+                counts[lang or "unknown"] = counts.get(lang or "unknown", 0) + n
+    return Plot("languages", "Records per language", "bars", counts) if counts else None
+
+
+def draw(plot: Plot, out_dir: Path) -> dict[str, str]:
+    plt = _pyplot()
+    if plot.kind == "hist" and len(plot.data) > 1:
+        return _small_multiples(plt, plot, out_dir)
+    fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
+    if plot.kind == "funnel":
+        names = list(plot.data)
+        ins = [v[0] for v in plot.data.values()]
+        kept = [v[1] for v in plot.data.values()]
+        y = range(len(names))
+        ax.barh(y, ins, color="#c9d6e8", label="in")
+        ax.barh(y, kept, color="#3b6ea8", label="kept")
+        ax.set_yticks(list(y), names)
+        ax.invert_yaxis()
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
+        ax.set_xlabel("rows")
+    elif plot.kind == "bars":
+        labels = [str(k) for k in plot.data]
+        ax.bar(labels, list(plot.data.values()), color="#3b6ea8")
+        ax.tick_params(axis="x", rotation=30 if len(labels) > 6 else 0)
+        ax.set_ylabel("count")
+    elif plot.kind == "hist":
+        for name, values in plot.data.items():
+            clean = [v for v in values if v is not None]
+            if clean:
+                ax.hist(clean, bins=30, alpha=0.55, label=str(name))
+        if len(plot.data) > 1:
+            ax.legend(fontsize=8, ncol=min(5, len(plot.data)))
+        ax.set_ylabel("count")
+    else:
+        raise ValueError(f"unknown plot kind {plot.kind!r}")
+    ax.set_title(plot.title)
+    if plot.xlabel:
+        ax.set_xlabel(plot.xlabel)
+    return _save(plt, fig, plot, out_dir)
+
+
+def _small_multiples(plt, plot: Plot, out_dir: Path) -> dict[str, str]:
+    """One panel per series on a shared axis: overlaid histograms of five series are unreadable."""
+    n = len(plot.data)
+    fig, axes = plt.subplots(1, n, figsize=(min(2.2 * n, 12), 2.8), dpi=110, sharex=True, sharey=True)
+    for ax, (name, values) in zip(axes, plot.data.items()):
+        clean = [v for v in values if v is not None]
+        ax.hist(clean, bins=20, color="#3b6ea8")
+        ax.set_title(str(name), fontsize=10)
+        if plot.xlabel:
+            ax.set_xlabel(plot.xlabel, fontsize=8)
+    axes[0].set_ylabel("count")
+    fig.suptitle(plot.title)
+    return _save(plt, fig, plot, out_dir)
+
+
+def _save(plt, fig, plot: Plot, out_dir: Path) -> dict[str, str]:
+    fig.tight_layout()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{plot.name}.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return {"title": plot.title, "path": f"{PLOTS_DIR}/{path.name}"}
+
+
+def draw_all(plots: list[Plot], out_dir: Path) -> list[dict[str, str]]:
+    return [draw(p, out_dir) for p in plots]

@@ -1,0 +1,277 @@
+"""Versioned publishing: a run folder becomes an immutable, tagged version of a dataset repository.
+
+A local repository is a git repository with one tag `vX.Y.Z` per version, the way the Hub keeps
+revisions. `datasets.load_dataset(local_dir, revision=...)` ignores `revision` for local folders
+(datasets 5.2 loads the working tree), so `load_version` materializes a tag into a folder of its
+own first. To the Hub, `huggingface_hub` uploads the same files and creates the same tag.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from pipelines.errors import CurateError
+from pipelines.layout import DATA_DIR
+from pipelines.report import atomic_write_bytes
+from schemas.envelope import ENVELOPE_SCHEMA
+
+SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
+VOLATILE = ("created_at",)  # columns that change on every run without the record changing
+PUBLISHED = ("README.md", "report.json", DATA_DIR, "plots")  # quarantine.parquet stays with the run
+
+
+@dataclass
+class ConfigDiff:
+    config: str
+    rows: int
+    added: int
+    removed: int
+    changed: int
+    unchanged: int
+
+
+# -- checks --------------------------------------------------------------------------------------
+
+
+def parse_version(version: str) -> tuple[int, int, int]:
+    v = version[1:] if version.startswith("v") else version
+    m = SEMVER.match(v)
+    if not m:
+        raise CurateError(f"version {version!r} is not semantic (X.Y.Z, e.g. 1.0.0)")
+    return tuple(int(x) for x in m.groups())  # type: ignore[return-value]
+
+
+def read_configs(run_dir: Path) -> dict[str, pl.DataFrame]:
+    data = run_dir / DATA_DIR
+    if not (run_dir / "README.md").exists() or not data.is_dir():
+        raise CurateError(f"{run_dir}: not a run folder (expected README.md and {DATA_DIR}/ from `curate run`)")
+    configs = {}
+    for folder in sorted(p for p in data.iterdir() if p.is_dir()):
+        try:
+            configs[folder.name] = pl.read_parquet(folder / "*.parquet")
+        except Exception as e:
+            raise CurateError(f"{folder}: cannot read its parquet files: {e}") from None
+    if not configs:
+        raise CurateError(f"{run_dir}: no configs under {DATA_DIR}/")
+    return configs
+
+
+def check_schema(configs: dict[str, pl.DataFrame]) -> None:
+    """Every config carries the record envelope with its types, and unique, non-null record ids."""
+    problems = []
+    for name, frame in configs.items():
+        for col, dtype in ENVELOPE_SCHEMA.items():
+            if col not in frame.columns:
+                problems.append(f"config {name!r}: envelope column {col!r} is missing")
+            elif frame.schema[col] != dtype:
+                problems.append(f"config {name!r}: column {col!r} is {frame.schema[col]}, expected {dtype}")
+        if "record_id" in frame.columns:
+            if frame["record_id"].null_count():
+                problems.append(f"config {name!r}: {frame['record_id'].null_count()} rows without record_id")
+            dupes = frame.height - frame["record_id"].n_unique()
+            if dupes:
+                problems.append(f"config {name!r}: {dupes} duplicate record_id values")
+    if problems:
+        raise CurateError("the data fails its schema checks, nothing was published:\n  " + "\n  ".join(problems))
+
+
+# -- diff ----------------------------------------------------------------------------------------
+
+
+def row_hashes(frame: pl.DataFrame) -> pl.DataFrame:
+    content = frame.drop([c for c in VOLATILE if c in frame.columns])
+    content = content.select(sorted(content.columns))
+    return frame.select("record_id").with_columns(content.hash_rows(seed=0).alias("_hash"))
+
+
+def diff_configs(new: dict[str, pl.DataFrame], old: dict[str, pl.DataFrame]) -> list[ConfigDiff]:
+    diffs = []
+    for name in sorted(set(new) | set(old)):
+        a = row_hashes(old[name]) if name in old else pl.DataFrame(schema={"record_id": pl.String, "_hash": pl.UInt64})
+        b = row_hashes(new[name]) if name in new else pl.DataFrame(schema={"record_id": pl.String, "_hash": pl.UInt64})
+        joined = a.join(b, on="record_id", how="full", suffix="_new", coalesce=True)
+        added = joined.filter(pl.col("_hash").is_null()).height
+        removed = joined.filter(pl.col("_hash_new").is_null()).height
+        both = joined.filter(pl.col("_hash").is_not_null() & pl.col("_hash_new").is_not_null())
+        changed = both.filter(pl.col("_hash") != pl.col("_hash_new")).height
+        diffs.append(ConfigDiff(name, b.height, added, removed, changed, both.height - changed))
+    return diffs
+
+
+def diff_markdown(version: str, previous: str | None, diffs: list[ConfigDiff]) -> str:
+    if previous is None:
+        head = f"First version, {version}."
+    else:
+        head = f"Changes from {previous} to {version}, by `record_id` (created_at ignored):"
+    rows = ["| config | rows | added | removed | changed | unchanged |", "|---|---:|---:|---:|---:|---:|"]
+    rows += [f"| {d.config} | {d.rows} | {d.added} | {d.removed} | {d.changed} | {d.unchanged} |" for d in diffs]
+    return head + "\n\n" + "\n".join(rows)
+
+
+# -- git -----------------------------------------------------------------------------------------
+
+
+def git(repo: Path, *args: str, check: bool = True) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": os.environ.get("GIT_AUTHOR_NAME", "curate"),
+           "GIT_AUTHOR_EMAIL": os.environ.get("GIT_AUTHOR_EMAIL", "curate@localhost"),
+           "GIT_COMMITTER_NAME": os.environ.get("GIT_COMMITTER_NAME", "curate"),
+           "GIT_COMMITTER_EMAIL": os.environ.get("GIT_COMMITTER_EMAIL", "curate@localhost")}
+    proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env)
+    if check and proc.returncode != 0:
+        raise CurateError(f"git {' '.join(args)} in {repo} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def versions(repo: Path) -> list[str]:
+    """Published versions, oldest first."""
+    if not (repo / ".git").exists():
+        return []
+    tags = [t for t in git(repo, "tag", "--list", "v*").splitlines() if SEMVER.match(t[1:])]
+    return sorted(tags, key=parse_version)
+
+
+def configs_at(repo: Path, tag: str) -> dict[str, pl.DataFrame]:
+    with materialized(repo, tag) as folder:
+        return read_configs(folder)
+
+
+class materialized:
+    """A tag's files in a temporary folder of their own (a git worktree)."""
+
+    def __init__(self, repo: Path, tag: str):
+        self.repo, self.tag = repo, tag
+        self.path = repo / ".git" / "curate-worktrees" / f"{tag}-{os.getpid()}"
+
+    def __enter__(self) -> Path:
+        git(self.repo, "worktree", "add", "--detach", "--force", str(self.path), self.tag)
+        return self.path
+
+    def __exit__(self, *exc) -> None:
+        git(self.repo, "worktree", "remove", "--force", str(self.path), check=False)
+
+
+# -- publish -------------------------------------------------------------------------------------
+
+
+def publish(run_dir: Path, repo: str, version: str, *, message: str | None = None) -> dict:
+    """Publish `run_dir` as `version` of `repo` (a local folder, or a Hub id `owner/name`)."""
+    run_dir = Path(run_dir)
+    parse_version(version)
+    tag = f"v{version.lstrip('v')}"
+    configs = read_configs(run_dir)
+    check_schema(configs)
+    if _is_hub_id(repo):
+        return _publish_hub(run_dir, repo, tag, configs, message)
+    return _publish_local(run_dir, Path(repo), tag, configs, message)
+
+
+def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message) -> dict:
+    repo.mkdir(parents=True, exist_ok=True)
+    if not (repo / ".git").exists():
+        git(repo, "init", "--quiet", "--initial-branch=main")
+    existing = versions(repo)
+    if tag in existing:
+        raise CurateError(f"{repo}: version {tag} exists; versions are immutable, choose a new one")
+    previous = existing[-1] if existing else None
+    if previous and parse_version(tag) < parse_version(previous):
+        raise CurateError(f"{repo}: version {tag} is older than the latest, {previous}")
+    old = configs_at(repo, previous) if previous else {}
+    diffs = diff_configs(configs, old)
+    changes = diff_markdown(tag, previous, diffs)
+
+    for name in PUBLISHED:  # the repository holds exactly this version's files
+        target = repo / name
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+    for name in PUBLISHED:
+        source = run_dir / name
+        if source.is_dir():
+            shutil.copytree(source, repo / name)
+        elif source.exists():
+            shutil.copy2(source, repo / name)
+    card = (repo / "README.md").read_text()
+    card = _with_changes(card, tag, changes)
+    atomic_write_bytes(repo / "README.md", card.encode())
+    _append_changelog(repo, tag, changes, message)
+    atomic_write_bytes(repo / "version.json", orjson.dumps(
+        {"version": tag, "previous": previous, "diff": [d.__dict__ for d in diffs]}, option=orjson.OPT_INDENT_2))
+
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--allow-empty", "-m", message or f"Publish {tag}")
+    git(repo, "tag", "-a", tag, "-m", f"{tag}\n\n{changes}")
+    return {"repo": str(repo), "version": tag, "previous": previous, "diff": [d.__dict__ for d in diffs]}
+
+
+def _with_changes(card: str, tag: str, changes: str) -> str:
+    section = f"## Changes in this version ({tag})\n\n{changes}\n\nSee CHANGELOG.md for earlier versions.\n\n"
+    marker = "## Dataset structure"
+    return card.replace(marker, section + marker, 1) if marker in card else card + "\n" + section
+
+
+def _append_changelog(repo: Path, tag: str, changes: str, message: str | None) -> None:
+    path = repo / "CHANGELOG.md"
+    old = path.read_text() if path.exists() else "# Changelog\n"
+    today = datetime.now(timezone.utc).date().isoformat()
+    entry = f"\n## {tag} ({today})\n\n{message + chr(10) + chr(10) if message else ''}{changes}\n"
+    head, _, rest = old.partition("\n")
+    atomic_write_bytes(path, (head + "\n" + entry + rest).encode())
+
+
+def load_version(repo: Path | str, config: str, version: str, split: str = "train", **kwargs):
+    """`datasets.load_dataset` of one published version of a local repository.
+
+    The tag is exported to `<repo>/.git/curate-versions/<tag>` (once; versions are immutable), so
+    each version has a folder of its own and datasets' folder-name cache cannot mix them up."""
+    import datasets
+
+    repo = Path(repo)
+    tag = f"v{version.lstrip('v')}"
+    if tag not in versions(repo):
+        raise CurateError(f"{repo}: no version {tag}; published: {', '.join(versions(repo)) or 'none'}")
+    folder = repo / ".git" / "curate-versions" / tag
+    if not (folder / "README.md").exists():
+        tmp = folder.with_name(f".{tag}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        archive = subprocess.run(["git", "-C", str(repo), "archive", tag], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, check=True)
+        tmp.rename(folder)
+    return datasets.load_dataset(str(folder), config, split=split, **kwargs)
+
+
+# -- Hub -----------------------------------------------------------------------------------------
+
+
+def _is_hub_id(repo: str) -> bool:
+    return bool(re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", repo)) and not Path(repo).exists() and not repo.startswith((".", "/"))
+
+
+def _publish_hub(run_dir: Path, repo_id: str, tag: str, configs, message) -> dict:
+    from huggingface_hub import HfApi
+
+    token = os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")
+    if not token:
+        raise CurateError("publishing to the Hub needs a token in HF_TOKEN (never on the command line)")
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="dataset", exist_ok=True, private=True)
+    refs = api.list_repo_refs(repo_id, repo_type="dataset")
+    if tag in {t.name for t in refs.tags}:
+        raise CurateError(f"{repo_id}: version {tag} exists on the Hub; versions are immutable")
+    api.upload_folder(
+        repo_id=repo_id, repo_type="dataset", folder_path=str(run_dir),
+        allow_patterns=["README.md", "report.json", f"{DATA_DIR}/**", "plots/**"],
+        delete_patterns=[f"{DATA_DIR}/**", "plots/**"], commit_message=message or f"Publish {tag}",
+    )
+    api.create_tag(repo_id, tag=tag, repo_type="dataset", tag_message=tag)
+    return {"repo": repo_id, "version": tag, "previous": None, "diff": []}

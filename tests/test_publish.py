@@ -1,0 +1,123 @@
+"""Versioned publishing: tags, immutability, the diff, schema checks, and cards the Hub accepts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from huggingface_hub import DatasetCard
+
+from pipelines.dask_runtime import DaskRuntime
+from pipelines.errors import CurateError
+from pipelines.layout import write_dataset_dir
+from pipelines.publish import diff_configs, load_version, publish, versions
+from pipelines.recipes import personality
+from pipelines.runtime import RunContext
+from tests import personality_data as pdata
+
+
+def make_run(tmp_path: Path, name: str, drop_case: str | None = None, change_case: str | None = None) -> Path:
+    frame = pdata.frame_120()
+    if drop_case:
+        frame = frame[frame["case"] != int(drop_case)]
+    if change_case:
+        frame.loc[frame["case"] == int(change_case), "i1"] = 5
+    src = tmp_path / f"{name}-src" / "responses.csv"  # same file name, as a rerun would have
+    src.parent.mkdir()
+    frame.to_csv(src, index=False)
+    out = tmp_path / name
+    ctx = RunContext(recipe="personality", output=out, dask=DaskRuntime(inline=True))
+    result = personality.build(ctx, [src], personality.Config(license="cc0-1.0"))
+    write_dataset_dir(out, recipe="personality", result=result, report=ctx.report, inputs=[src],
+                      created_at=ctx.created_at.isoformat())
+    return out
+
+
+def test_two_versions_load_by_version_with_a_diff(tmp_path, hf_cache):
+    repo = tmp_path / "repo"
+    first = publish(make_run(tmp_path, "run1"), str(repo), "1.0.0")
+    assert first["previous"] is None
+    second = publish(make_run(tmp_path, "run2", drop_case="1", change_case="2"), str(repo), "1.1.0",
+                     message="drop case 1, fix case 2")
+    assert versions(repo) == ["v1.0.0", "v1.1.0"]
+    diff = {d["config"]: d for d in second["diff"]}
+    assert diff["respondents"] == {"config": "respondents", "rows": 3, "added": 0, "removed": 1,
+                                   "changed": 1, "unchanged": 2}
+    assert diff["items"]["unchanged"] == 120 and diff["items"]["changed"] == 0
+
+    v1 = load_version(repo, "respondents", "1.0.0", cache_dir=hf_cache)
+    v2 = load_version(repo, "respondents", "1.1.0", cache_dir=hf_cache)
+    assert sorted(v1["respondent_id"]) == ["1", "2", "3", "5"]
+    assert sorted(v2["respondent_id"]) == ["2", "3", "5"]
+    card = (repo / "README.md").read_text()
+    assert "Changes from v1.0.0 to v1.1.0" in card and "| respondents | 3 | 0 | 1 | 1 | 2 |" in card
+    changelog = (repo / "CHANGELOG.md").read_text()
+    assert changelog.index("## v1.1.0") < changelog.index("## v1.0.0")
+    assert not (repo / "quarantine.parquet").exists()  # quarantined raw rows stay with the run
+
+
+def test_datasets_ignores_revision_for_local_folders(tmp_path, hf_cache):
+    """Why `load_version` exists: datasets 5.2 loads a local folder's working tree whatever the
+    revision. If this starts failing, datasets honours local revisions and the README can say so."""
+    import datasets
+
+    repo = tmp_path / "repo"
+    publish(make_run(tmp_path, "run1"), str(repo), "1.0.0")
+    publish(make_run(tmp_path, "run2", drop_case="1"), str(repo), "1.1.0")
+    old = datasets.load_dataset(str(repo), "respondents", split="train", revision="v1.0.0", cache_dir=hf_cache)
+    assert old.num_rows == 3  # the working tree (v1.1.0), not v1.0.0's four rows
+
+
+def test_a_version_is_immutable_and_must_be_semantic(tmp_path):
+    run = make_run(tmp_path, "run1")
+    repo = tmp_path / "repo"
+    publish(run, str(repo), "1.0.0")
+    with pytest.raises(CurateError, match="version v1.0.0 exists"):
+        publish(run, str(repo), "1.0.0")
+    with pytest.raises(CurateError, match="older than the latest"):
+        publish(run, str(repo), "0.9.0")
+    with pytest.raises(CurateError, match="not semantic"):
+        publish(run, str(repo), "1.0")
+    assert versions(repo) == ["v1.0.0"]
+
+
+def test_data_failing_its_schema_is_refused(tmp_path):
+    run = make_run(tmp_path, "run1")
+    shard = next((run / "data" / "respondents").glob("*.parquet"))
+    frame = pl.read_parquet(shard)
+    pl.concat([frame, frame.head(1)]).drop("license").write_parquet(shard)
+    with pytest.raises(CurateError) as err:
+        publish(run, str(tmp_path / "repo"), "1.0.0")
+    assert "envelope column 'license' is missing" in str(err.value)
+    assert "1 duplicate record_id values" in str(err.value)
+    assert not (tmp_path / "repo" / ".git").exists() or versions(tmp_path / "repo") == []
+
+
+def test_card_header_is_valid_for_the_hub_and_datasets(tmp_path):
+    from datasets.utils.metadata import MetadataConfigs
+
+    run = make_run(tmp_path, "run1")
+    card = DatasetCard.load(run / "README.md")
+    data = card.data.to_dict()
+    assert data["license"] == "cc0-1.0"
+    assert data["language"] == ["en"] and data["size_categories"] == ["n<1K"]
+    assert data["task_categories"] and data["pretty_name"]
+    configs = MetadataConfigs.from_dataset_card_data(card.data)
+    assert set(configs) == {"respondents", "items"}
+    assert configs["respondents"]["data_files"] == [{"split": "train", "path": "data/respondents/*.parquet"}]
+    import re
+
+    figures = re.findall(r"^!\[.*\]\((plots/[\w.-]+\.png)\)$", card.text, flags=re.M)
+    assert {"plots/funnel.png", "plots/domain_scores.png"} <= set(figures)
+    for path in figures:  # every linked figure exists
+        assert (run / path).exists()
+
+
+def test_diff_by_record_id_ignores_created_at():
+    a = pl.DataFrame({"record_id": ["x", "y"], "v": [1, 2], "created_at": [1, 1]})
+    b = pl.DataFrame({"record_id": ["y", "z"], "v": [3, 4], "created_at": [2, 2]})
+    same = diff_configs({"c": a.with_columns(created_at=pl.lit(9))}, {"c": a})[0]
+    assert (same.added, same.removed, same.changed, same.unchanged) == (0, 0, 0, 2)
+    d = diff_configs({"c": b}, {"c": a})[0]
+    assert (d.added, d.removed, d.changed, d.unchanged) == (1, 1, 1, 0)
