@@ -15,6 +15,8 @@ public final class SearchNode {
 
     static final String KNN_PLUGIN = "org.opensearch.knn.plugin.KNNPlugin";
 
+    static final String PLUGINS = KNN_PLUGIN + "," + ArgillaKnnCompat.class.getName();
+
     private SearchNode() {
     }
 
@@ -53,7 +55,7 @@ public final class SearchNode {
                     .numOfNode(1)
                     .baseHttpPort(Integer.parseInt(httpPort) - 1)
                     .clusterName("curate-argilla")
-                    .pluginTypes(KNN_PLUGIN)
+                    .pluginTypes(PLUGINS)
                     .printOnFailure());
         } catch (final RuntimeException e) {
             e.printStackTrace();
