@@ -40,12 +40,21 @@ def write_dump(path: Path, records: Iterable[dict | bytes | str], frame_lines: i
     """One frame for the whole file, or a new frame every `frame_lines` lines."""
     lines = encode_lines(records)
     step = frame_lines or max(1, len(lines))
-    cctx = compressor(level)
+    frames = [b"".join(line + b"\n" for line in lines[i:i + step]) for i in range(0, len(lines), step)]
+    return write_frames(path, frames, level)
+
+
+def write_frames(path: Path, frames: Iterable[bytes], level: int = 3) -> Path:
+    """Each byte string as its own zstd frame, in order. Frames are streamed (size unknown to the
+    compressor), so their headers keep the 2 GiB window as the real dumps' do."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
+    cctx = compressor(level)
     with open(tmp, "wb") as fh:
-        for i in range(0, len(lines), step):
-            fh.write(cctx.compress(b"".join(line + b"\n" for line in lines[i:i + step])))
+        for frame in frames:
+            writer = cctx.stream_writer(fh, closefd=False)
+            writer.write(frame)
+            writer.flush(zstandard.FLUSH_FRAME)
     tmp.replace(path)
     return path
 

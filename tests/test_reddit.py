@@ -1,0 +1,127 @@
+"""The Reddit dump reader on files written in the real format (tests/reddit_dumps.py)."""
+
+from __future__ import annotations
+
+import io
+
+import orjson
+import polars as pl
+import pytest
+import zstandard
+
+from pipelines.errors import InputFileError
+from sources.reddit.dumps import DumpFilter, check_dump, dump_kind, iter_dump, line_blocks, read_dump
+from sources.reddit.writer import write_dump
+from tests import reddit_dumps as fx
+
+KEEP = DumpFilter(subreddits=("amitheasshole",))
+
+
+def accounted(r) -> None:
+    assert r.lines == r.rows.height + sum(r.dropped.values()) + r.quarantined
+
+
+def test_submissions_with_drift_and_malformed_lines(tmp_path):
+    rs, _ = fx.write_pair(tmp_path)
+    r = read_dump(rs, KEEP)
+    accounted(r)
+    assert r.kind == "submission" and r.lines == 19
+    assert r.dropped == {"other_subreddit": 1, "blank_line": 1}
+    q = {row: (field, error) for row, field, error in r.quarantine.select("row", "field", "error").iter_rows()}
+    assert set(q) == {7, 10, 11, 16, 19}
+    assert q[7][1].startswith("not valid JSON") and q[16][1] == "not a JSON object but list"
+    assert q[10][0] == "created_utc" and q[11][0] == "id" and q[19][0] == "author"
+    assert set(r.quarantine["source_file"]) == {"RS_2023-01.zst"}
+
+    rows = {(row["id"], row["_line"]): row for row in r.rows.to_dicts()}
+    p2 = rows[("p2", 2)]
+    assert p2["created_utc"] == fx.T0 + 5 and p2["score"] is None  # string time, null score
+    assert p2["edited"] is True and p2["edited_utc"] == fx.T0 + 99  # edited as a number
+    assert rows[("p3", 3)]["author"] is None and rows[("p3", 3)]["author_state"] == "deleted"
+    assert rows[("p4", 4)]["selftext"] is None and rows[("p4", 4)]["content_state"] == "removed"
+    assert rows[("p9", 9)]["author_state"] == "absent"
+    assert rows[("p14", 14)]["content_state"] == "removed"  # Arctic Shift _meta.removal_type
+    assert rows[("p14", 14)]["retrieved_utc"] == fx.T0 + 1000  # _meta.retrieved_2nd_on
+    p15 = rows[("p15", 15)]
+    assert p15["edited"] is True and p15["edited_utc"] is None and p15["score"] == 12
+    assert r.rows.schema["created_utc"] == pl.Int64
+
+
+def test_frame_boundary_inside_a_multibyte_character(tmp_path):
+    rs = fx.write_split_in_char(tmp_path / "RS_x.zst", fx.submissions(), marker="é")
+    data = fx.encode(fx.submissions())
+    first = data[: data.index("é".encode()) + 1]
+    assert first.endswith(b"\xc3")  # the first frame really ends inside the character
+    # tiny blocks: every decompressed chunk is cut and joined again
+    r = read_dump(rs, KEEP, block_size=1)
+    p1 = r.rows.filter(pl.col("id") == "p1")["selftext"][0]
+    assert "Café 😀 ünïcode." in p1
+    accounted(r)
+
+
+def test_line_blocks_join_a_character_split_between_chunks():
+    line = '{"body": "naïve 😀"}\n'.encode()
+    cut = line.index("😀".encode()) + 2
+    blocks = list(line_blocks(iter([line[:cut], line[cut:], line]), block_size=1))
+    assert [b for b, problem in blocks if problem is None] == [line, line]
+    assert orjson.loads(blocks[0][0])["body"] == "naïve 😀"
+
+
+def test_truncated_final_frame_is_quarantined_and_the_rest_kept(tmp_path):
+    _, rc = fx.write_pair(tmp_path, truncated=True)
+    r = read_dump(rc, KEEP)
+    accounted(r)
+    last = r.quarantine.sort("row").row(-1, named=True)
+    assert last["error"].startswith("truncated final frame") and last["row"] == 15
+    assert r.rows.height == 12  # every whole line before the cut
+    assert r.dropped == {}
+
+
+def test_needs_the_long_window(tmp_path):
+    path = write_dump(tmp_path / "RC_w.zst", [fx.comment("c1", "p1", "NTA")])
+    with pytest.raises(zstandard.ZstdError):  # a reader without max_window_size=2**31 fails
+        zstandard.ZstdDecompressor().stream_reader(io.BytesIO(path.read_bytes())).read(100)
+    assert read_dump(path).rows["id"].to_list() == ["c1"]
+
+
+def test_subreddit_and_time_filters(tmp_path):
+    recs = [fx.post("a", t=fx.T0), fx.post("b", t=fx.T0 + 100), fx.post("c", t=fx.T0 + 200),
+            fx.post("d", sub="AskReddit"), fx.post("e", sub="AMITHEASSHOLE", t=fx.T0 + 100)]
+    path = write_dump(tmp_path / "RS_f.zst", recs)
+    r = read_dump(path, DumpFilter(("AmItheAsshole",), fx.T0 + 50, fx.T0 + 150))
+    assert sorted(r.rows["id"]) == ["b", "e"]
+    assert r.dropped == {"before_time_range": 1, "after_time_range": 1, "other_subreddit": 1}
+    accounted(r)
+
+
+def test_stream_yields_block_by_block(tmp_path):
+    path = write_dump(tmp_path / "RC_s.zst", [fx.comment(f"c{i}", "p1", "NTA " * 50) for i in range(200)],
+                      frame_lines=10)
+    parts = list(iter_dump(path, block_size=4096))
+    assert len(parts) > 5
+    assert [n for p in parts for n in p.rows["_line"]] == list(range(1, 201))
+
+
+def test_kind_and_format_checks(tmp_path):
+    plain = tmp_path / "RS_plain.zst"
+    plain.write_text('{"id": "x"}\n')
+    with pytest.raises(InputFileError, match="not a zstd"):
+        check_dump(plain)
+    odd = write_dump(tmp_path / "dump.zst", [fx.comment("c1", "p1", "x")])
+    assert dump_kind(odd) == "comment"  # no RS_/RC_ name: told by its first line
+    unknown = write_dump(tmp_path / "other.zst", [{"id": "1"}])
+    with pytest.raises(InputFileError, match="RS_"):
+        dump_kind(unknown)
+
+
+@pytest.mark.integration
+def test_files_in_parallel_on_dask_match_one_by_one(tmp_path):
+    from pipelines.dask_runtime import DaskRuntime
+    from sources.reddit.parallel import read_dumps
+
+    paths = fx.write_pair(tmp_path)
+    alone = read_dumps(paths, KEEP, dask=None)
+    with DaskRuntime() as dask:
+        parallel = read_dumps(paths, KEEP, dask=dask)
+    for a, b in zip(alone, parallel):
+        assert a.rows.equals(b.rows) and a.quarantine.equals(b.quarantine) and a.dropped == b.dropped
