@@ -45,7 +45,7 @@ class LLMClient:
         keys = [completion_key(self.model, r) for r in requests]
         todo = []
         for i, key in enumerate(keys):
-            hit = self.cache.get(key) if self.cache else None
+            hit = self.cache.get(key) if self.cache is not None else None
             if hit is not None:
                 results[i] = hit
                 usage.cache_hits += 1
@@ -62,7 +62,7 @@ class LLMClient:
                 usage.completion_tokens += completion.completion_tokens
                 if completion.error:
                     usage.failed += 1
-                elif self.cache:
+                elif self.cache is not None:
                     self.cache.put(keys[i], completion)
                 bar.update(1)
 

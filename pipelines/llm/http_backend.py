@@ -104,14 +104,15 @@ class HTTPBackend:
             retry_after = None
             async with gate:
                 usage.requests += 1
+                body = self.body(request)
                 try:
-                    resp = await client.post("/chat/completions", content=orjson.dumps(self.body(request)))
+                    resp = await client.post("/chat/completions", content=orjson.dumps(body))
                 except httpx.TimeoutException:
                     error = f"timed out after {self.settings.timeout_s:g}s"
                 except httpx.TransportError as e:
                     error = f"connection failed ({type(e).__name__})"
                 else:
-                    outcome = self._read(resp, request)
+                    outcome = self._read(resp, "response_format" in body)
                     if isinstance(outcome, Completion):
                         on_done(index, outcome)
                         return None
@@ -127,7 +128,7 @@ class HTTPBackend:
                 await asyncio.sleep(self.backoff(attempt - 1, retry_after))
         return error
 
-    def _read(self, resp: httpx.Response, request: ChatRequest) -> Completion | str:
+    def _read(self, resp: httpx.Response, sent_guided: bool) -> Completion | str:
         status = resp.status_code
         if status == 200:
             try:
@@ -140,11 +141,13 @@ class HTTPBackend:
             return Completion(text if text is not None else "", int(usage.get("prompt_tokens") or 0),
                               int(usage.get("completion_tokens") or 0), choice.get("finish_reason"))
         detail = resp.text[:300].replace("\n", " ")
-        if status == 400 and request.schema is not None and self.guided == "auto" and any(
+        if status == 400 and sent_guided and self.settings.guided_decoding == "auto" and any(
             w in detail.lower() for w in GUIDED_WORDS
         ):
-            log.warning("the server rejected guided decoding (%s); sending plain requests, validating only", detail[:120])
-            self.guided = "off"
+            if self.guided != "off":  # concurrent requests may all come back rejected: warn once
+                log.warning("the server rejected guided decoding (%s); sending plain requests, validating only",
+                            detail[:120])
+                self.guided = "off"
             return "guided-unsupported"
         if status in RETRY_STATUS or status >= 500:
             return f"HTTP {status}: {detail}"
