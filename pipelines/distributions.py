@@ -154,7 +154,7 @@ def distributions(stats: pl.DataFrame, questions: pl.DataFrame, *, confidence: f
 
     `questions`: `var_name`, `n_options` (K), `n_refusals` (R). Groups with a null value are left
     out. Columns: keys, group_attr, group_value, var_name, probs, ci (list of {low, high}),
-    refusal_probs, refusal_mass, n, n_refused, n_not_asked, w_sum, n_eff.
+    refusal_probs, refusal_mass, n, n_refused, n_missing (null answers), w_sum, n_eff.
     """
     keys = [c for c in stats.columns if c not in (*ID_COLS, "option", *STAT_COLS)]
     ids = keys + list(ID_COLS)
@@ -186,8 +186,8 @@ def distributions(stats: pl.DataFrame, questions: pl.DataFrame, *, confidence: f
     low, high = wilson_interval(pl.col("_p"), pl.col("_neff"), z)
     # sorted, so that the per-group lists below are in option order
     long = long.with_columns(pl.struct(low.alias("low"), high.alias("high")).alias("_ci")).sort([*ids, "option"])
-    not_asked = (
-        stats.filter(pl.col("option").is_null()).group_by(ids).agg(pl.col("n").sum().alias("n_not_asked"))
+    missing = (
+        stats.filter(pl.col("option").is_null()).group_by(ids).agg(pl.col("n").sum().alias("n_missing"))
     )
     out = long.group_by(ids, maintain_order=True).agg(
         pl.col("_p").filter(substantive).alias("probs"),
@@ -199,8 +199,8 @@ def distributions(stats: pl.DataFrame, questions: pl.DataFrame, *, confidence: f
         pl.col("_W").first().alias("w_sum"),
         pl.col("_neff").first().alias("n_eff"),
     )
-    out = out.join(not_asked, on=ids, how="left").with_columns(pl.col("n_not_asked").fill_null(0))
-    return out.select(*ids, "probs", "ci", "refusal_probs", "refusal_mass", "n", "n_refused", "n_not_asked",
+    out = out.join(missing, on=ids, how="left").with_columns(pl.col("n_missing").fill_null(0))
+    return out.select(*ids, "probs", "ci", "refusal_probs", "refusal_mass", "n", "n_refused", "n_missing",
                       "w_sum", "n_eff")
 
 

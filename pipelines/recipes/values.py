@@ -355,7 +355,7 @@ def _distribution_records(ctx, dists: pl.DataFrame, plan: SurveyPlan, config: Co
     return records.select(
         "record_id", "survey", "wave", "var_name", "question", "ordinal", "options", "refusal_options",
         "group_attr", "group_value", "probs", "ci", "refusal_probs", "refusal_mass",
-        "n", "n_refused", "n_not_asked", pl.col("n_eff"), pl.col("w_sum").alias("weight_sum"), "weighted",
+        "n", "n_refused", "n_missing", pl.col("n_eff"), pl.col("w_sum").alias("weight_sum"), "weighted",
         *ENVELOPE,
     ).sort("survey", "wave", "var_name", "group_attr", "group_value", nulls_last=True)
 
@@ -512,7 +512,8 @@ def _refusal_section(plan: SurveyPlan, dists: pl.DataFrame, report) -> CardSecti
              "are over the substantive options only and sum to 1; `refusal_mass` is the weighted share of "
              "refusals among all answers (substantive + refusal), `refusal_probs` splits it by refusal code "
              "(in the order of `refusal_options`). A question not asked of a respondent (blank, system "
-             "missing) counts nowhere (`n_not_asked`).", "",
+             "missing) counts nowhere; neither does a code quarantined as not in the codebook (both are in "
+             "`n_missing`).", "",
              "Which codes are refusals: those the codebook lists under `refusal`; else those the file declares "
              "missing (SPSS user-missing values, Stata extended missing .a-.z); else those whose label matches "
              f"`{plan.codebook.refusal_pattern}`.", ""]
@@ -597,7 +598,8 @@ def _card(config: Config, plan: SurveyPlan) -> CardMeta:
                 "refusal_mass": "weighted share of refusals among all answers",
                 "n": "respondents with a substantive answer (unweighted)",
                 "n_refused": "respondents with a refusal code",
-                "n_not_asked": "respondents of the group not asked (blank or system missing)",
+                "n_missing": "respondents of the group without a usable answer: not asked (blank, system missing) "
+                             "or a code not in the codebook (quarantined)",
                 "n_eff": "Kish effective sample size of the substantive answers",
                 "weight_sum": "sum of the weights of the substantive answers",
                 "group_attr": "the group attribute (`all` for the whole sample)",
