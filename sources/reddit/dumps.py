@@ -13,7 +13,8 @@ rest. Memory stays flat in the file size: one block in flight, plus the rows tha
 from __future__ import annotations
 
 import io
-import re
+import queue
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,22 +155,56 @@ def line_blocks(chunks: Iterator[bytes], block_size: int = BLOCK_SIZE) -> Iterat
         yield data[cut:], problem or "the last line has no end (truncated file?)"
 
 
+def prefetch(items: Iterator, depth: int = 2) -> Iterator:
+    """`items` produced by a background thread, at most `depth` ahead: zstd decompression (which
+    releases the GIL) overlaps with parsing the previous block, and memory stays bounded."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        q.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put((done, None))
+        except BaseException as e:  # handed to the consumer, raised there
+            q.put((done, e))
+
+    worker = threading.Thread(target=produce, daemon=True, name="dump-decompress")
+    worker.start()
+    try:
+        while True:
+            item, error = q.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)
+
+
 # -- parsing a block ------------------------------------------------------------------------------
-
-_BLANK_LINE = re.compile(rb"(?:^|\n)[ \t\r]*\n")
-
 
 def parse_block(block: bytes, first_line: int) -> tuple[pl.DataFrame, list[dict], int]:
     """Text columns of every line of `block` with its `_line` number; the lines that could not be
     read as quarantine dicts (raw bytes in `raw`); and the count of blank lines."""
     n_lines = block.count(b"\n")
-    if not _BLANK_LINE.search(block):
-        try:
-            frame = pl.read_ndjson(io.BytesIO(block), schema=READ_SCHEMA)
-        except pl.exceptions.PolarsError:
-            frame = None
-        if frame is not None and frame.height == n_lines:
-            return frame.with_columns(_line_numbers(first_line, n_lines)), [], 0
+    try:
+        frame = pl.read_ndjson(io.BytesIO(block), schema=READ_SCHEMA)
+    except pl.exceptions.PolarsError:
+        frame = None
+    # polars skips blank lines: a short frame means the block has some, and line numbers would slip
+    if frame is not None and frame.height == n_lines:
+        return frame.with_columns(_line_numbers(first_line, n_lines)), [], 0
     return _parse_lines(block, first_line)
 
 
@@ -248,8 +283,8 @@ def _meta(path: str) -> pl.Expr:
     return pl.col("_meta").str.json_path_match(f"$.{path}")
 
 
-def problems(frame: pl.DataFrame) -> pl.DataFrame:
-    """(`_field`, `_error`) for each row whose fields cannot be coerced; null where all is well.
+def problems() -> list[pl.Expr]:
+    """`_field` and `_error` for a row whose fields cannot be coerced; null where all is well.
     Errors name the field and the kind of problem, never the value (it may be personal)."""
     checks = [
         ("id", pl.col("id").is_null() | (pl.col("id").str.strip_chars() == ""), "missing"),
@@ -265,11 +300,11 @@ def problems(frame: pl.DataFrame) -> pl.DataFrame:
     ] + [(f, _unreadable(f, _flag(f)), "not a boolean") for f in ("over_18", "is_self", "stickied")]
     field_expr = pl.coalesce([pl.when(cond).then(pl.lit(name)) for name, cond, _ in checks])
     error_expr = pl.coalesce([pl.when(cond).then(pl.lit(f"{name}: {what}")) for name, cond, what in checks])
-    return frame.select(field_expr.alias("_field"), error_expr.alias("_error"))
+    return [field_expr.alias("_field"), error_expr.alias("_error")]
 
 
-def coerce(frame: pl.DataFrame, kind: str, file_name: str) -> pl.DataFrame:
-    """Text columns (all rows readable) as typed rows of ROW_SCHEMA."""
+def coerce(kind: str, file_name: str) -> list[pl.Expr]:
+    """Expressions that turn the text columns into typed rows of ROW_SCHEMA."""
     author = pl.col("author")
     text_col = "selftext" if kind == "submission" else "body"
     text = pl.col(text_col)
@@ -282,7 +317,7 @@ def coerce(frame: pl.DataFrame, kind: str, file_name: str) -> pl.DataFrame:
     )
     edited_time = _number("edited")
     link = pl.col("link_id")
-    return frame.select(
+    return [
         pl.lit(kind).alias("kind"),
         pl.col("id").str.strip_chars(),
         pl.col("subreddit"),
@@ -310,7 +345,7 @@ def coerce(frame: pl.DataFrame, kind: str, file_name: str) -> pl.DataFrame:
                     _meta("retrieved_2nd_on").cast(pl.Float64, strict=False)).cast(pl.Int64).alias("retrieved_utc"),
         pl.lit(file_name).alias("_file"),
         pl.col("_line"),
-    )
+    ]
 
 
 def filter_reason(rows: pl.DataFrame, keep: DumpFilter) -> pl.Expr:
@@ -372,7 +407,7 @@ def iter_dump(
     kind = dump_kind(path)
     line = 1
     with open(path, "rb") as fh:
-        for block, problem in line_blocks(decompressed_chunks(fh, on_bytes), block_size):
+        for block, problem in prefetch(line_blocks(decompressed_chunks(fh, on_bytes), block_size)):
             if problem:  # what was decoded before the damage has been read; the remnant is lost
                 yield _remnant(path, kind, line, problem, block, redact)
                 return
@@ -384,15 +419,14 @@ def iter_dump(
 def read_block(block: bytes, first_line: int, kind: str, file_name: str, keep: DumpFilter,
                redact: Callable[[bytes], str] | None) -> DumpRead:
     text, bad, blank = parse_block(block, first_line)
-    issues = problems(text)
-    broken = issues["_field"].is_not_null()
+    typed = text.lazy().select(*coerce(kind, file_name), *problems()).collect()
+    broken = typed["_field"].is_not_null()
     if broken.any():
         lines = block.split(b"\n")
-        for (number,), (fld, err) in zip(text.filter(broken).select("_line").iter_rows(),
-                                           issues.filter(broken).iter_rows()):
+        for number, fld, err in typed.filter(broken).select("_line", "_field", "_error").iter_rows():
             bad.append(_bad(number, fld, err, lines[number - first_line]))
-        text = text.filter(~broken)
-    rows = coerce(text, kind, file_name)
+        typed = typed.filter(~broken)
+    rows = typed.drop("_field", "_error")
     reason = filter_reason(rows, keep)
     tagged = rows.with_columns(reason.alias("_reason"))
     dropped = {r: n for r, n in tagged.filter(pl.col("_reason").is_not_null()).group_by("_reason").len().iter_rows()}

@@ -16,9 +16,9 @@ import zstandard
 WINDOW_LOG = 31  # readers need max_window_size=2**31, as for the real dumps
 
 
-def compressor(level: int = 3) -> zstandard.ZstdCompressor:
+def compressor(level: int = 3, window_log: int = WINDOW_LOG) -> zstandard.ZstdCompressor:
     params = zstandard.ZstdCompressionParameters.from_level(
-        level, window_log=WINDOW_LOG, enable_ldm=True, write_content_size=False, write_checksum=True)
+        level, window_log=window_log, enable_ldm=True, write_content_size=False, write_checksum=True)
     return zstandard.ZstdCompressor(compression_params=params)
 
 
@@ -59,11 +59,11 @@ def write_frames(path: Path, frames: Iterable[bytes], level: int = 3) -> Path:
     return path
 
 
-def write_stream(path: Path, lines: Iterable[bytes], level: int = 3) -> int:
+def write_stream(path: Path, lines: Iterable[bytes], level: int = 3, window_log: int = WINDOW_LOG) -> int:
     """Stream newline-terminated lines into one frame without holding them (the benchmark's
     gigabyte); returns the uncompressed size."""
     size = 0
-    with open(path, "wb") as fh, compressor(level).stream_writer(fh, closefd=False) as writer:
+    with open(path, "wb") as fh, compressor(level, window_log).stream_writer(fh, closefd=False) as writer:
         for line in lines:
             writer.write(line)
             size += len(line)
