@@ -115,16 +115,23 @@ def up(data_dir: str | os.PathLike | None = None, *, verbose: bool = True) -> St
     with _lock(cfg):
         before = _running(cfg)
 
+        # A running service keeps the artifacts it started with: rebuilding under it would pull
+        # jars or the venv from under its feet. `down` then `up` picks up changes.
         def search_node() -> None:
+            if before["opensearch"]:
+                return
             if not opensearch.is_built(cfg):
                 say("building the search node (OpenSearch 2.19 + k-NN, Maven Central) ...")
             opensearch.build(cfg)
             opensearch.start(cfg)
 
         def redis_server() -> None:
-            redis.start(cfg, redis.ensure_installed(cfg))
+            if not before["redis"]:
+                redis.start(cfg, redis.ensure_installed(cfg))
 
         def server_env() -> dict:
+            if before["argilla-server"] or before["argilla-worker"]:
+                return argilla.owner_credentials(cfg)
             if not argilla.venv_ready(cfg):
                 say("creating the argilla-server virtual environment ...")
             argilla.ensure_venv(cfg)

@@ -30,6 +30,9 @@ public final class SearchNode {
         final String transportPort = args[2];
 
         final OpenSearchRunner runner = new OpenSearchRunner();
+        // The runner probes for a free port up to 9299 unless told not to; ours is fixed (and
+        // checked by the Python side), and may be above 9299.
+        runner.setMaxHttpPort(-1);
         runner.onBuild((index, settings) -> {
             settings.put("http.port", httpPort);
             settings.put("transport.port", transportPort);
