@@ -152,6 +152,21 @@ def _print_summary(summary: dict) -> None:
         typer.echo(f"  note: {note}")
 
 
+@app.command("reddit-fetch")
+def reddit_fetch(
+    subreddit: Annotated[list[str], typer.Option("--subreddit", "-s", help="Subreddit; repeat for several.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the RS_live_*/RC_live_* dump files.")],
+    state: Annotated[Path, typer.Option(help="State file: the newest item fetched per subreddit.")] = Path("reddit-state.json"),
+    limit: Annotated[int, typer.Option(help="At most this many items per listing (Reddit serves up to 1000).")] = 1000,
+) -> None:
+    """Fetch new posts and comments through the Reddit API (PRAW; credentials from REDDIT_CLIENT_ID,
+    REDDIT_CLIENT_SECRET, REDDIT_USER_AGENT) into dump files that `curate run norms` reads."""
+    from sources.reddit.live import fetch_to_dumps, reddit_from_env
+
+    written = fetch_to_dumps(reddit_from_env(), subreddit, state, output, limit)
+    typer.echo("\n".join(str(p) for p in written) or "nothing new")
+
+
 def main() -> None:
     try:
         app()
