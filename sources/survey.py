@@ -419,6 +419,7 @@ class SurveyPlan(Frozen):
     questions: tuple[Question, ...]
     files: tuple[FilePlan, ...]
     absent_everywhere: tuple[str, ...] = ()
+    unused_file_specs: tuple[str, ...] = ()  # codebook `files` entries for files not among the inputs
 
     def file(self, name: str) -> FilePlan:
         return next(f for f in self.files if f.name == name)
@@ -432,9 +433,8 @@ def make_plan(codebook: Codebook, codebook_path: Path, paths: list[Path]) -> Sur
     if len(set(names)) != len(names):
         raise InputFileError(codebook_path, f"two input files share a name ({names}); the codebook's "
                                             "`files` section and the quarantine name files by name")
-    unknown = set(codebook.files) - set(names)
-    if unknown:
-        raise InputFileError(codebook_path, f"files: {sorted(unknown)} are not among the inputs {names}")
+    # `files` entries for files not in this run are fine (a run over some of the waves)
+    unused = tuple(sorted(set(codebook.files) - set(names)))
     files = tuple(_file_plan(codebook, m) for m in metas)
     questions, absent = [], []
     for spec in codebook.questions:
@@ -445,7 +445,8 @@ def make_plan(codebook: Codebook, codebook_path: Path, paths: list[Path]) -> Sur
         questions.append(_resolve_question(codebook, codebook_path, spec, having))
     if not questions:
         raise InputFileError(codebook_path, f"none of the codebook's questions is a column of {names}")
-    return SurveyPlan(codebook=codebook, questions=tuple(questions), files=files, absent_everywhere=tuple(absent))
+    return SurveyPlan(codebook=codebook, questions=tuple(questions), files=files, absent_everywhere=tuple(absent),
+                      unused_file_specs=unused)
 
 
 def _file_plan(codebook: Codebook, meta: FileMeta) -> FilePlan:

@@ -384,3 +384,11 @@ def test_compare_picks_the_metric_by_the_records_scale():
 def test_canonical_codes():
     assert [canonical_code(v) for v in (1, 1.0, "01", " 1 ", "1.0", "1.5", "x", "", None, float("nan"))] == [
         "1", "1", "1", "1", "1", "1.5", "x", None, None, None]
+
+
+def test_a_run_over_some_of_the_codebooks_files_notes_the_others(tmp_path):
+    book = vdata.CODEBOOK_YAML.replace("questions:", 'files:\n  s.csv: {wave: "1"}\n  later.dta: {wave: "2"}\nquestions:')
+    data = vdata.write_csv(tmp_path / "s.csv")
+    ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path, book)], min_n=vdata.MIN_N)
+    assert any("later.dta" in note for note in ctx.report.notes)
+    assert_hand_computed(out.tables["distributions"])

@@ -294,6 +294,9 @@ def _report_absences(ctx: RunContext, plan: SurveyPlan) -> None:
     if plan.absent_everywhere:
         ctx.report.notes.append("codebook question(s) in none of the files, not published: "
                                 + ", ".join(plan.absent_everywhere))
+    if plan.unused_file_specs:
+        ctx.report.notes.append("codebook `files` entries for files not among the inputs (unused): "
+                                + ", ".join(plan.unused_file_specs))
 
 
 def _check_identity(ctx: RunContext) -> None:
