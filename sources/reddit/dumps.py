@@ -40,6 +40,12 @@ TEXT_FIELDS = [
     "removed_by_category", "retrieved_on", "retrieved_utc", "link_flair_text", "_meta",
 ]
 READ_SCHEMA = {name: pl.String for name in TEXT_FIELDS}
+# Each kind reads only its own fields (fewer columns to build); the others are added as nulls.
+KIND_FIELDS = {
+    "submission": [f for f in TEXT_FIELDS if f not in ("body", "link_id", "parent_id")],
+    "comment": [f for f in TEXT_FIELDS if f not in ("title", "selftext", "num_comments", "over_18", "is_self",
+                                                     "link_flair_text")],
+}
 
 ROW_SCHEMA = pl.Schema({
     "kind": pl.String,  # submission | comment
@@ -194,25 +200,26 @@ def prefetch(items: Iterator, depth: int = 2) -> Iterator:
 
 # -- parsing a block ------------------------------------------------------------------------------
 
-def parse_block(block: bytes, first_line: int) -> tuple[pl.DataFrame, list[dict], int]:
+def parse_block(block: bytes, first_line: int, schema: dict | None = None) -> tuple[pl.DataFrame, list[dict], int]:
     """Text columns of every line of `block` with its `_line` number; the lines that could not be
     read as quarantine dicts (raw bytes in `raw`); and the count of blank lines."""
+    schema = schema or READ_SCHEMA
     n_lines = block.count(b"\n")
     try:
-        frame = pl.read_ndjson(io.BytesIO(block), schema=READ_SCHEMA)
+        frame = pl.read_ndjson(io.BytesIO(block), schema=schema)
     except pl.exceptions.PolarsError:
         frame = None
     # polars skips blank lines: a short frame means the block has some, and line numbers would slip
     if frame is not None and frame.height == n_lines:
         return frame.with_columns(_line_numbers(first_line, n_lines)), [], 0
-    return _parse_lines(block, first_line)
+    return _parse_lines(block, first_line, schema)
 
 
 def _line_numbers(first: int, n: int) -> pl.Series:
     return pl.int_range(first, first + n, dtype=pl.Int64, eager=True).alias("_line")
 
 
-def _parse_lines(block: bytes, first_line: int) -> tuple[pl.DataFrame, list[dict], int]:
+def _parse_lines(block: bytes, first_line: int, schema: dict) -> tuple[pl.DataFrame, list[dict], int]:
     """The slow path, for blocks with a bad line: check each line, parse the good ones together."""
     good, numbers, bad, blank = [], [], [], 0
     for i, line in enumerate(block.split(b"\n")[: block.count(b"\n")]):
@@ -230,26 +237,26 @@ def _parse_lines(block: bytes, first_line: int) -> tuple[pl.DataFrame, list[dict
             continue
         good.append(line)
         numbers.append(number)
-    frame, more_bad = _read_good_lines(good, numbers)
+    frame, more_bad = _read_good_lines(good, numbers, schema)
     return frame, bad + more_bad, blank
 
 
-def _read_good_lines(lines: list[bytes], numbers: list[int]) -> tuple[pl.DataFrame, list[dict]]:
+def _read_good_lines(lines: list[bytes], numbers: list[int], schema: dict) -> tuple[pl.DataFrame, list[dict]]:
     if not lines:
-        return pl.DataFrame(schema={**READ_SCHEMA, "_line": pl.Int64}), []
+        return pl.DataFrame(schema={**schema, "_line": pl.Int64}), []
     try:
-        frame = pl.read_ndjson(io.BytesIO(b"\n".join(lines) + b"\n"), schema=READ_SCHEMA)
+        frame = pl.read_ndjson(io.BytesIO(b"\n".join(lines) + b"\n"), schema=schema)
         return frame.with_columns(pl.Series("_line", numbers, pl.Int64)), []
     except pl.exceptions.PolarsError:
         pass
     frames, bad = [], []  # one line polars rejects although it is JSON: find it
     for line, number in zip(lines, numbers):
         try:
-            frames.append(pl.read_ndjson(io.BytesIO(line), schema=READ_SCHEMA).with_columns(
+            frames.append(pl.read_ndjson(io.BytesIO(line), schema=schema).with_columns(
                 pl.lit(number, pl.Int64).alias("_line")))
         except pl.exceptions.PolarsError as e:
             bad.append(_bad(number, None, f"unreadable record: {_short(e)}", line))
-    return pl.concat(frames) if frames else _read_good_lines([], [])[0], bad
+    return pl.concat(frames) if frames else _read_good_lines([], [], schema)[0], bad
 
 
 def _bad(line: int, field_name: str | None, error: str, raw: bytes) -> dict:
@@ -418,8 +425,9 @@ def iter_dump(
 
 def read_block(block: bytes, first_line: int, kind: str, file_name: str, keep: DumpFilter,
                redact: Callable[[bytes], str] | None) -> DumpRead:
-    text, bad, blank = parse_block(block, first_line)
-    typed = text.lazy().select(*coerce(kind, file_name), *problems()).collect()
+    text, bad, blank = parse_block(block, first_line, {f: pl.String for f in KIND_FIELDS[kind]})
+    missing = [pl.lit(None, pl.String).alias(f) for f in TEXT_FIELDS if f not in text.columns]
+    typed = text.lazy().with_columns(missing).select(*coerce(kind, file_name), *problems()).collect()
     broken = typed["_field"].is_not_null()
     if broken.any():
         lines = block.split(b"\n")
