@@ -14,6 +14,8 @@ from pipelines.errors import CurateError
 # No network at run time: Prefect must not try to send telemetry or check for updates.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
+# The ephemeral API server starts slowly on a busy 2-core machine; 20 s (the default) is too short.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 
 app = typer.Typer(
     name="curate",

@@ -11,7 +11,7 @@ import polars as pl
 from data_cards.card import render_card
 from data_cards.plots import PLOTS_DIR, draw_all, funnel_plot, language_plot
 from pipelines.report import RunReport, atomic_write_bytes, write_parquet_atomic
-from pipelines.runtime import file_fingerprint
+from pipelines.runtime import fault_point, file_fingerprint
 
 DATA_DIR = "data"
 SHARD_ROWS = 250_000
@@ -58,6 +58,7 @@ def write_dataset_dir(
                 shutil.rmtree(old)
     for name, frame in result.tables.items():
         write_config(out, name, frame)
+        fault_point(f"write:{name}")
     report.write(out)
     plots = [funnel_plot(report.to_dict()), language_plot(result.tables), *result.plots]
     if (out / PLOTS_DIR).exists():

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -66,6 +68,7 @@ class RunContext:
             self.log.info("step %s: output found in cache (%s), not recomputed", step.name, key[:12])
         else:
             result = _run_step_task(step, data)
+            fault_point(step.name)  # work done, not yet saved: the worst moment to be killed
             if self.cache:
                 self.cache.store(step.name, key, result)
         self.report.add(result.account, result.quarantine)
@@ -75,6 +78,17 @@ class RunContext:
             step.name, a.rows_in, a.kept, a.dropped or "{}", a.quarantined,
         )
         return result
+
+
+def fault_point(name: str) -> None:
+    """Fault injection for the kill-and-resume tests and bench/resume: with
+    CURATE_FAULT_PAUSE_AT=<name>, write CURATE_FAULT_FILE and wait there to be killed."""
+    if os.environ.get("CURATE_FAULT_PAUSE_AT") != name:
+        return
+    marker = os.environ.get("CURATE_FAULT_FILE")
+    if marker:
+        Path(marker).write_text(str(os.getpid()))
+    time.sleep(float(os.environ.get("CURATE_FAULT_SECONDS", "120")))
 
 
 def _run_step_task(step: Step, data: pl.DataFrame) -> StepResult:
