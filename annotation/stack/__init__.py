@@ -114,6 +114,7 @@ def up(data_dir: str | os.PathLike | None = None, *, verbose: bool = True) -> St
     began = time.monotonic()
     with _lock(cfg):
         before = _running(cfg)
+        _preflight(cfg, before)
 
         # A running service keeps the artifacts it started with: rebuilding under it would pull
         # jars or the venv from under its feet. `down` then `up` picks up changes.
@@ -170,6 +171,25 @@ def up(data_dir: str | os.PathLike | None = None, *, verbose: bool = True) -> St
             file=sys.stderr,
         )
     return info
+
+
+def _preflight(cfg: StackConfig, running: dict) -> None:
+    """Fail before starting anything when a tool the missing services need is absent."""
+    import shutil
+
+    missing = []
+    if not running["opensearch"]:
+        for tool, hint in (("java", "a JDK 11+, e.g. openjdk-17-jdk-headless"), ("mvn", "Maven, e.g. maven")):
+            if shutil.which(tool) is None:
+                missing.append(f"`{tool}` ({hint})")
+    if not running["argilla-server"] and not argilla.venv_ready(cfg) and shutil.which("uv") is None:
+        missing.append("`uv` (pip install uv)")
+    if not running["redis"] and redis.redis_binary() is None and (
+        shutil.which("apt-get") is None or os.geteuid() != 0
+    ):
+        missing.append("`redis-server` (apt-get install redis-server; needs root to install it for you)")
+    if missing:
+        raise StackError("the local Argilla stack needs " + ", ".join(missing) + " on PATH")
 
 
 def _services(cfg: StackConfig):

@@ -48,6 +48,14 @@ def _state(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[0]
 
 
+def _reap(pid: int) -> None:
+    """Collect the exit status of a service this process started (else it lingers as a zombie)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass  # started by another process: its parent (or init) reaps it
+
+
 def group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes in a process group."""
     members = []
@@ -120,6 +128,7 @@ class Service:
         else:
             self._signal_group(pid, signal.SIGKILL)
             time.sleep(0.5)
+        _reap(pid)
         left = group_members(pid)
         if left:
             raise StackError(f"{self.name}: processes {left} did not stop; see {self.log_file}")
