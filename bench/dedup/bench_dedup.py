@@ -1,0 +1,212 @@
+"""Dedup benchmark: our exact, near and semantic steps against datasketch's MinHashLSH, in one run.
+
+    .venv/bin/python bench/dedup/bench_dedup.py [--rows 100000] [--semantic-rows 10000]
+        [--scale 100000,200000,400000,1000000] [--methods exact,near,datasketch,semantic]
+
+Corpus: bench/dedup/corpus.py (real sentences from docstrings shipped with Python and the installed
+packages, planted near-duplicate groups). Each method runs in a process of its own, so that its
+peak memory (max RSS) is its own; rows/s counts the whole step (normalisation, shingling, hashing,
+clustering, the keep policy). Quality is pairwise over clusters: a pair of rows is predicted a
+duplicate when they land in one cluster, and truly one when they belong to one planted group.
+datasketch gets the same normalised text, the same shingles, the same threshold and number of
+permutations, its bulk MinHash constructor, an insertion session, and the same union-find.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def pairwise_scores(pred, truth) -> dict:
+    """Precision, recall, F1 over pairs of rows put in one cluster."""
+    import polars as pl
+
+    frame = pl.DataFrame({"p": pred, "t": truth})
+
+    def pairs(counts: pl.Series) -> int:
+        c = counts.cast(pl.Int64)
+        return int((c * (c - 1) // 2).sum())
+
+    both = pairs(frame.group_by("p", "t").len()["len"])
+    predicted = pairs(frame.group_by("p").len()["len"])
+    true = pairs(frame.group_by("t").len()["len"])
+    precision = both / predicted if predicted else 1.0
+    recall = both / true if true else 1.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
+            "true_pairs": true, "predicted_pairs": predicted}
+
+
+def cluster_of(frame, result) -> "object":
+    """Cluster label per row of `frame`: the kept id its row maps to (itself when kept)."""
+    import polars as pl
+
+    from pipelines.dedup import duplicates_table
+
+    dup = duplicates_table(result.dropped_rows).select(pl.col("id").cast(pl.Int64), pl.col("duplicate_of").cast(pl.Int64))
+    joined = frame.select("id").join(dup, on="id", how="left")
+    return joined.select(pl.coalesce("duplicate_of", "id")).to_series().to_numpy()
+
+
+# -- methods -------------------------------------------------------------------------------------
+
+
+def run_ours(method: str, frame, params: dict):
+    from pipelines.dedup import dedup_step
+
+    step = dedup_step(method, {"id_column": "id", "examples": 0, **params})
+    result = step.run(frame.select("id", "text"))
+    return cluster_of(frame, result), result.account.extra.get("params", {})
+
+
+def datasketch_shingles(texts: list[str], kind: str, n: int) -> list[list[bytes]]:
+    out = []
+    for t in texts:
+        if kind == "char":
+            grams = {t[i:i + n] for i in range(max(1, len(t) - n + 1))} if t else set()
+        else:
+            w = t.split()
+            grams = {" ".join(w[i:i + n]) for i in range(max(1, len(w) - n + 1))} if w else set()
+        out.append([g.encode("utf-8") for g in grams])
+    return out
+
+
+def run_datasketch(frame, params: dict):
+    """The usual datasketch recipe, at its fastest documented settings."""
+    import numpy as np
+    import polars as pl
+    from datasketch import MinHash, MinHashLSH
+
+    from pipelines.dedup.clusters import components
+    from pipelines.dedup.config import NearConfig
+    from pipelines.dedup.normalize import normalized
+
+    cfg = NearConfig(**params)
+    texts = frame.select(normalized(pl.col("text"), cfg.normalize)).to_series().to_list()
+    shingles = datasketch_shingles(texts, cfg.shingle, cfg.ngram)
+    hashes = MinHash.bulk(shingles, num_perm=cfg.num_perm)
+    lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
+    with lsh.insertion_session() as session:
+        for i, (m, grams) in enumerate(zip(hashes, shingles)):
+            if grams:  # an empty set has no meaningful MinHash (same as ours)
+                session.insert(i, m, check_duplication=False)
+    left, right = [], []
+    for i, (m, grams) in enumerate(zip(hashes, shingles)):
+        if grams:
+            for j in lsh.query(m):
+                if j > i:
+                    left.append(i)
+                    right.append(j)
+    labels = components(len(texts), np.array(left, dtype=np.int64), np.array(right, dtype=np.int64))
+    ids = frame["id"].to_numpy()
+    # the same labelling as ours: the smallest id of each cluster
+    first = pl.DataFrame({"c": labels, "id": ids}).with_columns(pl.col("id").min().over("c"))["id"].to_numpy()
+    return first, {"bands_rows": list(lsh.b_r) if hasattr(lsh, "b_r") else [lsh.b, lsh.r]}
+
+
+def worker(args) -> None:
+    from corpus import build_corpus
+
+    frame = build_corpus(args.rows)
+    if args.method == "semantic":
+        frame = frame.head(args.semantic_rows) if args.semantic_rows < frame.height else frame
+    params = json.loads(args.params)
+    import datasketch  # noqa: F401  (imports are not what is timed)
+
+    import pipelines.dedup  # noqa: F401
+
+    before = rss_mb()
+    t0 = time.perf_counter()
+    if args.method == "datasketch":
+        pred, facts = run_datasketch(frame, params)
+    else:
+        pred, facts = run_ours(args.method, frame, params)
+    seconds = time.perf_counter() - t0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    truth = frame["exact_group" if args.method == "exact" else "group"].to_numpy()
+    out = {"method": args.method, "rows": frame.height, "seconds": round(seconds, 3),
+           "rows_per_s": round(frame.height / seconds, 1), "peak_rss_mb": round(peak, 1),
+           "rss_before_mb": round(before, 1), **pairwise_scores(pred, truth),
+           "lsh": {k: facts.get(k) for k in ("lsh_bands", "lsh_rows", "candidate_pairs", "pairs_linked", "bands_rows") if k in facts}}
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+def measure(method: str, rows: int, params: dict, semantic_rows: int) -> dict:
+    cmd = [sys.executable, __file__, "--worker", method, "--rows", str(rows), "--params", json.dumps(params),
+           "--semantic-rows", str(semantic_rows)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    raise RuntimeError(f"{method} failed:\n{proc.stderr[-3000:]}")
+
+
+NEAR = {}  # our defaults (pipelines/dedup/config.py), tuned on this corpus
+SEMANTIC = {"embed": {"cache_dir": str(Path.home() / ".cache" / "curate-bench" / "embeddings")}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--semantic-rows", type=int, default=10_000)
+    ap.add_argument("--methods", default="exact,near,datasketch,semantic")
+    ap.add_argument("--scale", default="", help="row counts for the near-dup memory/throughput scale run, e.g. 100000,1000000")
+    ap.add_argument("--near-params", default="{}", help="JSON overrides of NearConfig for near and datasketch")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--params", default="{}", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        args.method = args.worker
+        return worker(args)
+
+    from corpus import build_corpus
+
+    print(f"building the corpus ({args.rows} rows; cached under ~/.cache/curate-bench)...", flush=True)
+    corpus = build_corpus(args.rows)
+    print(f"corpus: {corpus.height} rows, {corpus['group'].n_unique()} true groups, "
+          f"{corpus.height - corpus['group'].n_unique()} planted near-duplicates "
+          f"({corpus.height - corpus['exact_group'].n_unique()} of them exact after normalisation)\n")
+    near = {**NEAR, **json.loads(args.near_params)}
+    params = {"exact": {}, "near": near, "datasketch": near, "semantic": SEMANTIC}
+    results = {}
+    for method in args.methods.split(","):
+        results[method] = r = measure(method, args.rows, params[method], args.semantic_rows)
+        print(f"{method:11s} rows={r['rows']:<8d} P={r['precision']:.4f} R={r['recall']:.4f} F1={r['f1']:.4f} "
+              f"{r['rows_per_s']:>11,.0f} rows/s  {r['seconds']:7.2f} s  peak RSS {r['peak_rss_mb']:7.0f} MB "
+              f"(before {r['rss_before_mb']:.0f})  {r['lsh']}", flush=True)
+    if "near" in results and "datasketch" in results:
+        ours, base = results["near"], results["datasketch"]
+        print(f"\nnear vs datasketch: F1 {ours['f1']:.4f} vs {base['f1']:.4f} ({'>=' if ours['f1'] >= base['f1'] else '<'}); "
+              f"throughput x{ours['rows_per_s'] / base['rows_per_s']:.1f} (goal >= 5); "
+              f"peak RSS x{ours['peak_rss_mb'] / base['peak_rss_mb']:.2f}")
+    if "exact" in results:
+        print(f"exact: {results['exact']['rows_per_s']:,.0f} rows/s (goal >= 1,000,000)")
+    if args.scale:
+        print("\nnear-dup scale run (memory should grow linearly; goal < 4096 MB at 1,000,000 rows):")
+        for rows in [int(x) for x in args.scale.split(",")]:
+            build_corpus(rows)
+            r = measure("near", rows, near, args.semantic_rows)
+            print(f"  rows={rows:>9,d}  {r['rows_per_s']:>9,.0f} rows/s  peak RSS {r['peak_rss_mb']:7.0f} MB "
+                  f"(corpus loaded: {r['rss_before_mb']:.0f} MB; {(r['peak_rss_mb'] - r['rss_before_mb']) / rows * 1e6 / 1024:.0f} MB per 1M rows "
+                  f"above it)  F1={r['f1']:.4f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""A dedup benchmark corpus of real English sentences with planted near-duplicates of known groups.
+
+Text: docstrings of the Python standard library and of the packages installed in this environment
+(real prose written by people, shipped with the interpreter and the packages, no download), split
+into sentences. Natural duplicates are removed first (exact after normalisation, and pairs whose word
+sets overlap by Jaccard >= 0.5), so that the only duplicates are the planted ones and the labels are
+unambiguous.
+
+Planted groups: a share of the sentences gets 1..5 variants each, every variant made by one to three
+edits of the original:
+- normalisation-only edits (an exact dedup must catch these): case, punctuation next to spaces,
+  extra whitespace, compatibility characters (full-width letters, ligatures) that NFKC folds back;
+- content edits (near and semantic dedup must catch these): typos, a word dropped or inserted,
+  clauses reordered around a comma or "and".
+Columns: id, text, group (the original's id for a planted group, else the row's own id),
+exact_group (same, but only for variants made by normalisation-only edits), edits.
+For more rows than there are sentences (the 1,000,000-row scale run), further rows are sentence
+pairs "A B", each pair used once: still real text, and unique.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+import sysconfig
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+CACHE = Path.home() / ".cache" / "curate-bench"
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+CODEY = re.compile(r"[{}\[\]<>=_`|\\@#$%^*~]|::|\.\w+\(|>>>|\w\.\w")
+NORMALISATION_EDITS = ("case", "punct", "space", "nfkc")
+CONTENT_EDITS = ("typo", "drop", "insert", "reorder")
+FILLERS = ("really", "also", "just", "actually", "usually", "simply", "then", "here")
+
+
+# -- sentences -----------------------------------------------------------------------------------
+
+
+def source_files() -> list[Path]:
+    roots = {Path(sysconfig.get_paths()["stdlib"]), Path(sysconfig.get_paths()["purelib"])}
+    files = []
+    for root in sorted(roots):
+        files += sorted(p for p in root.rglob("*.py") if "test" not in p.parts and "tests" not in p.parts)
+    return files
+
+
+def docstrings(path: Path) -> list[str]:
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            doc = ast.get_docstring(node, clean=True)
+            if doc:
+                out.append(doc)
+    return out
+
+
+def sentences_of(doc: str) -> list[str]:
+    out = []
+    for para in re.split(r"\n\s*\n", doc):
+        if para.lstrip().startswith((">>>", "..", ":", "-", "*")):
+            continue
+        flat = " ".join(para.split())
+        for s in SENTENCE_END.split(flat):
+            words = s.split()
+            if 6 <= len(words) <= 40 and s[-1] in ".!?" and s[0].isupper() and not CODEY.search(s):
+                if sum(c.isalpha() or c == " " for c in s) >= 0.9 * len(s):
+                    out.append(s)
+    return out
+
+
+def real_sentences(limit: int | None = None, progress: bool = True) -> list[str]:
+    """Unique sentences from docstrings, natural near-duplicates removed (cached on disk)."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cached = CACHE / "sentences-v1.parquet"
+    if cached.exists():
+        found = pl.read_parquet(cached)["text"].to_list()
+        return found[:limit] if limit else found
+    files = source_files()
+    seen, out = set(), []
+    for k, path in enumerate(files):
+        if progress and k % 2000 == 0:
+            print(f"  reading docstrings: {k}/{len(files)} files, {len(out)} sentences", file=sys.stderr, flush=True)
+        for doc in docstrings(path):
+            for s in sentences_of(doc):
+                key = " ".join(re.findall(r"\w+", s.lower()))
+                if key not in seen:
+                    seen.add(key)
+                    out.append(s)
+    out = drop_natural_near_duplicates(out)
+    pl.DataFrame({"text": out}).write_parquet(cached)
+    return out[:limit] if limit else out
+
+
+def drop_natural_near_duplicates(sentences: list[str]) -> list[str]:
+    """Keep one sentence of each group whose word sets overlap by Jaccard >= 0.5, so that the
+    corpus has no duplicates but the planted ones."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+    from pipelines.dedup import NearConfig, NearDedup
+
+    cfg = NearConfig(shingle="word", ngram=1, threshold=0.5, num_perm=128, examples=0)
+    kept = NearDedup(cfg).run(pl.DataFrame({"text": sentences})).data
+    return kept["text"].to_list()
+
+
+# -- planted variants ----------------------------------------------------------------------------
+
+
+FULLWIDTH = {c: chr(ord(c) + 0xFEE0) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"}
+LIGATURES = {"fi": "\ufb01", "fl": "\ufb02", "ff": "\ufb00"}
+
+
+def edit(text: str, kind: str, rng: np.random.Generator) -> str:
+    words = text.split(" ")
+    if kind == "case":
+        choice = rng.integers(3)
+        return text.lower() if choice == 0 else text.upper() if choice == 1 else text.title()
+    if kind == "punct":
+        choice = rng.integers(3)
+        if choice == 0:
+            return text.rstrip(".!?")
+        if choice == 1:
+            return text.rstrip(".!?") + rng.choice(["!", "?", "...", " ."])
+        i = int(rng.integers(0, max(1, len(words) - 1)))
+        words[i] = words[i] + rng.choice([",", ";", " -", ":"])
+        return " ".join(words)
+    if kind == "space":
+        i = int(rng.integers(1, len(words)))
+        return " ".join(words[:i]) + rng.choice(["  ", "\t", " \n "]) + " ".join(words[i:]) + rng.choice(["", " ", "  "])
+    if kind == "nfkc":
+        for lig, char in LIGATURES.items():
+            if lig in text:
+                return text.replace(lig, char, 1)
+        i = int(rng.integers(len(words)))
+        words[i] = "".join(FULLWIDTH.get(c, c) for c in words[i])
+        return " ".join(words)
+    if kind == "typo":
+        for _ in range(int(rng.integers(1, 3))):
+            i = int(rng.integers(len(words)))
+            w = words[i]
+            if len(w) < 3:
+                continue
+            j = int(rng.integers(1, len(w) - 1))
+            op = rng.integers(4)
+            words[i] = (w[:j] + w[j + 1] + w[j] + w[j + 2:] if op == 0 else w[:j] + w[j + 1:] if op == 1
+                        else w[:j] + rng.choice(list("etaoinsr")) + w[j:] if op == 2 else w[:j] + rng.choice(list("etaoinsr")) + w[j + 1:])
+        return " ".join(words)
+    if kind == "drop":
+        i = int(rng.integers(1, len(words)))
+        return " ".join(words[:i] + words[i + 1:])
+    if kind == "insert":
+        i = int(rng.integers(1, len(words)))
+        return " ".join(words[:i] + [str(rng.choice(FILLERS))] + words[i:])
+    if kind == "reorder":
+        body, end = (text[:-1], text[-1]) if text[-1] in ".!?" else (text, "")
+        for sep in (", ", " and "):
+            if sep in body:
+                left, right = body.split(sep, 1)
+                return f"{right[0].upper()}{right[1:]}{sep}{left[0].lower()}{left[1:]}{end}"
+        cut = int(rng.integers(2, max(3, len(words) // 2)))
+        return " ".join(words[cut:]).rstrip(".!?") + ", " + " ".join(words[:cut]).rstrip(".!?").lower() + end
+    raise ValueError(kind)
+
+
+def variant(text: str, rng: np.random.Generator) -> tuple[str, list[str]]:
+    n = int(rng.integers(1, 4))
+    content = rng.random() < 0.6  # 60% of variants carry a content edit
+    kinds = list(rng.choice(NORMALISATION_EDITS, size=n - 1 if content else n))
+    if content:
+        kinds.append(str(rng.choice(CONTENT_EDITS)))
+    rng.shuffle(kinds)
+    for kind in kinds:
+        text = edit(text, kind, rng)
+    return text, kinds
+
+
+def build_corpus(rows: int = 100_000, dup_share: float = 0.1, seed: int = 7) -> pl.DataFrame:
+    """`rows` rows: originals, and variants of `dup_share` of them (groups of 2..6 rows)."""
+    cached = CACHE / f"corpus-v2-{rows}-{dup_share}-{seed}.parquet"
+    if cached.exists():
+        return pl.read_parquet(cached)
+    rng = np.random.default_rng(seed)
+    base = real_sentences()
+    sizes = rng.integers(1, 6, size=rows)  # variants per planted original
+    # originals = rows - variants; choose how many originals are planted so the total matches
+    n_planted = int(rows * dup_share)
+    n_variants = int(sizes[:n_planted].sum())
+    n_originals = rows - n_variants
+    originals = _originals(base, n_originals, rng)
+    texts, groups, edits = list(originals), list(range(n_originals)), [""] * n_originals
+    planted = rng.choice(n_originals, size=n_planted, replace=False)
+    for g, count in zip(planted, sizes[:n_planted]):
+        for _ in range(count):
+            text, kinds = variant(originals[g], rng)
+            if text == originals[g]:
+                text = text + " "  # still an exact duplicate after normalisation, as labelled below
+            texts.append(text)
+            groups.append(int(g))
+            edits.append(",".join(kinds))
+    # exact truth from the texts themselves (stdlib NFKC, case, word characters), not from the edit
+    # labels: a typo in a short word may change nothing, two variants may come out the same
+    keys = [" ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", t).lower())) for t in texts]
+    order = rng.permutation(len(texts))  # planted rows anywhere in the table, not after their original
+    frame = pl.DataFrame({"id": np.arange(len(texts)), "text": texts, "group": groups, "key": keys, "edits": edits})
+    frame = frame.with_columns(pl.struct("group", "key").rank("dense").cast(pl.Int64).alias("exact_group"))
+    frame = frame[order.tolist()].with_columns(pl.arange(0, len(texts)).alias("id")).select(
+        "id", "text", "group", "exact_group", "edits")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(cached)
+    return frame
+
+
+def _originals(base: list[str], n: int, rng: np.random.Generator) -> list[str]:
+    if n <= len(base):
+        return [base[i] for i in rng.choice(len(base), size=n, replace=False)]
+    # more rows than sentences: pairs of distinct sentences, each pair once
+    out = list(base)
+    need = n - len(base)
+    seen = set()
+    while len(out) < n:
+        a = rng.integers(len(base), size=need * 2)
+        b = rng.integers(len(base), size=need * 2)
+        for i, j in zip(a.tolist(), b.tolist()):
+            if i != j and (i, j) not in seen:
+                seen.add((i, j))
+                out.append(f"{base[i]} {base[j]}")
+                if len(out) == n:
+                    break
+    return out
+
+
+if __name__ == "__main__":
+    s = real_sentences()
+    print(len(s), "sentences; e.g.:")
+    for t in s[:: max(1, len(s) // 8)]:
+        print("  ", t)

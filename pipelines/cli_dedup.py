@@ -1,0 +1,175 @@
+"""`curate dedup`: deduplicate one table file with the exact, near or semantic step.
+
+Writes into the output folder:
+- kept.parquet: the rows kept, every input column as read;
+- duplicates.parquet: `id, duplicate_of, method, similarity`, one row per removed row;
+- report.json: each step's account (in = kept + dropped + quarantined) and the cluster statistics;
+- quarantine.parquet: rows that could not be deduplicated (malformed line, null or repeated id,
+  null text), with file, row, field and reason.
+Every id that passed validation is in kept.parquet or duplicates.parquet, exactly once (checked).
+Steps run through the step cache, so rerunning after a crash reuses what finished.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+
+METHOD_SECTIONS = ("exact", "near", "semantic")
+
+
+class Method(str, Enum):
+    exact = "exact"
+    near = "near"
+    semantic = "semantic"
+
+
+def load_dedup_config(method: str, path: Path | None, overrides: dict[str, Any]):
+    """The method's config from a YAML file (top-level keys, then a section named after the method
+    overriding them) and the command-line options (overriding both)."""
+    import yaml
+    from pydantic import ValidationError
+
+    from pipelines.dedup.config import METHOD_CONFIGS
+    from pipelines.errors import CurateError, InputFileError
+
+    data: dict[str, Any] = {}
+    if path is not None:
+        if not path.exists():
+            raise InputFileError(path, "config file not found")
+        try:
+            loaded = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            raise InputFileError(path, f"not valid YAML: {str(e).splitlines()[0]}") from None
+        if not isinstance(loaded, dict):
+            raise InputFileError(path, "config must be a YAML mapping of option: value")
+        data = {k: v for k, v in loaded.items() if k not in METHOD_SECTIONS}
+        data.update(loaded.get(method) or {})
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return METHOD_CONFIGS[method](**data)
+    except ValidationError as e:
+        where = str(path) if path else "command line"
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors())
+        raise CurateError(f"{where}: invalid configuration for dedup --method {method}: {problems}") from None
+
+
+def validate_rows(frame, cfg, path: Path, step: str = "validate"):
+    """Rows fit for dedup, and the others as quarantine rows: the id null or repeated (the first
+    occurrence stays), the text null."""
+    import polars as pl
+
+    from pipelines.errors import InputFileError
+    from schemas.quarantine import empty_quarantine, quarantine_frame
+    from sources.tables import ROW
+
+    for role, col in (("--text-column", cfg.text_column), ("--id-column", cfg.id_column),
+                      ("score_column", cfg.score_column), ("time_column", cfg.time_column)):
+        if col and col not in frame.columns:
+            shown = ", ".join(c for c in frame.columns if c != ROW)
+            raise InputFileError(path, f"no column {col!r} ({role}); columns are: {shown}")
+    ident, text = pl.col(cfg.id_column), pl.col(cfg.text_column)
+    first_row = pl.col(ROW).first().over(cfg.id_column)
+    problem = (
+        pl.when(ident.is_null()).then(pl.lit(f"{cfg.id_column} is null"))
+        .when(~ident.is_first_distinct()).then(pl.format("id '{}' repeated: first at row {}", ident.cast(pl.String), first_row))
+        .when(text.is_null()).then(pl.lit(f"{cfg.text_column} is null: nothing to compare"))
+    )
+    field = pl.when(ident.is_null() | ~ident.is_first_distinct()).then(pl.lit(cfg.id_column)).otherwise(pl.lit(cfg.text_column))
+    checked = frame.with_columns(problem.alias("_error"), field.alias("_field"))
+    good = checked.filter(pl.col("_error").is_null()).drop("_error", "_field")
+    bad = checked.filter(pl.col("_error").is_not_null())
+    if not bad.height:
+        return good, empty_quarantine()
+    raw_cols = [c for c in frame.columns if c != ROW]
+    quarantine = quarantine_frame(bad.select(
+        pl.lit(step).alias("step"), pl.lit(str(path)).alias("source_file"), pl.col(ROW).alias("row"),
+        pl.col("_field").alias("field"), pl.col("_error").alias("error"),
+        pl.struct([pl.col(c).cast(pl.String) for c in raw_cols]).struct.json_encode().alias("raw"),
+    ))
+    return good, quarantine
+
+
+def run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | None = None,
+              no_cache: bool = False, dask_address: str | None = None) -> dict[str, Any]:
+    """Read, validate, deduplicate and write the output folder; returns the report as a dict."""
+    from pipelines.cache import StepCache
+    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.dedup import dedup_step, duplicates_table
+    from pipelines.report import write_parquet_atomic
+    from pipelines.runtime import RunContext, file_fingerprint
+    from pipelines.steps import Account
+    from sources.tables import ROW, read_table
+
+    frame, bad_lines = read_table(input)
+    ctx = RunContext(recipe="dedup", output=output, cache=None if no_cache else StepCache(cache_dir),
+                     dask=DaskRuntime(dask_address))
+    ctx.report.add(Account("read", frame.height + bad_lines.height, frame.height, {}, bad_lines.height), bad_lines)
+    good, bad_rows = validate_rows(frame, cfg, input)
+    ctx.report.add(Account("validate", frame.height, good.height, {}, bad_rows.height), bad_rows)
+    step = dedup_step(method, cfg)
+    if dask_address:
+        step.dask = ctx.dask
+    data = good.drop(ROW)
+    try:
+        result = ctx.apply_result(step, data, inputs_hash=f"{file_fingerprint(input)}|{method}")
+    finally:
+        ctx.dask.close()
+    duplicates = duplicates_table(result.dropped_rows)
+    check_every_id_once(data[cfg.id_column], result.data[cfg.id_column], duplicates)
+    output.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomic(result.data, output / "kept.parquet")
+    write_parquet_atomic(duplicates, output / "duplicates.parquet")
+    ctx.report.facts.update(input=str(input), method=method, dedup=result.account.extra,
+                            outputs=["kept.parquet", "duplicates.parquet", "quarantine.parquet"])
+    ctx.report.write(output)
+    return ctx.report.to_dict()
+
+
+def check_every_id_once(ids, kept_ids, duplicates) -> None:
+    """Each validated id is kept or listed as a duplicate, exactly once (a broken step fails here,
+    not in a user's join weeks later)."""
+    import polars as pl
+
+    seen = pl.concat([kept_ids.cast(pl.String), duplicates["id"].cast(pl.String)])
+    if seen.len() != ids.len() or seen.n_unique() != seen.len() or not seen.is_in(ids.cast(pl.String).implode()).all():
+        raise AssertionError(f"dedup lost or repeated ids: {ids.len()} in, {kept_ids.len()} kept + {duplicates.height} duplicates")
+
+
+def dedup(
+    input: Annotated[Path, typer.Option("--input", "-i", help="Table file: .parquet, .csv, .tsv, .jsonl/.ndjson or .json.")],
+    text_column: Annotated[str, typer.Option("--text-column", help="Column with the text to compare.")],
+    id_column: Annotated[str, typer.Option("--id-column", help="Column with a unique id per row.")],
+    method: Annotated[Method, typer.Option("--method", help="exact | near | semantic.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for kept.parquet, duplicates.parquet, report.json.")],
+    threshold: Annotated[Optional[float], typer.Option(help="near: Jaccard (default 0.5); semantic: cosine (default 0.9).")] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML with the method's options (see pipelines/dedup/config.py).")] = None,
+    keep: Annotated[Optional[str], typer.Option(help="Which row of a cluster is kept: first | longest | highest_score | oldest.")] = None,
+    cache_dir: Annotated[Optional[Path], typer.Option(help="Step cache folder [default: $CURATE_CACHE_DIR or ~/.cache/curate].")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every step.")] = False,
+    dask_address: Annotated[Optional[str], typer.Option(help="semantic: Dask scheduler to embed shards on.")] = None,
+) -> None:
+    """Deduplicate a table: exact (normalised text), near (MinHash + LSH) or semantic (embeddings)."""
+    from sources.files import check_readable
+
+    check_readable(input)
+    overrides = {"text_column": text_column, "id_column": id_column, "keep": keep}
+    if threshold is not None:
+        if method == Method.exact:
+            raise typer.BadParameter("exact dedup has no threshold", param_hint="--threshold")
+        overrides["threshold"] = threshold
+    cfg = load_dedup_config(method.value, config, overrides)
+    report = run_dedup(input, method.value, output, cfg, cache_dir, no_cache, dask_address)
+    print_summary(report, output)
+
+
+def print_summary(report: dict, output: Path) -> None:
+    for step in report["steps"]:
+        dropped = ", ".join(f"{r}={n}" for r, n in step["dropped"].items()) or "-"
+        typer.echo(f"  {step['name']:16s} in={step['in']:<9d} kept={step['kept']:<9d} dropped: {dropped}  quarantined={step['quarantined']}")
+    stats = report["facts"]["dedup"]
+    typer.echo(f"{output}: kept {stats['kept']} of {stats['rows']} rows; {stats['removed']} duplicates in "
+               f"{stats['clusters']} clusters (largest {stats['largest_cluster']})")

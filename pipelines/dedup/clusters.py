@@ -1,0 +1,175 @@
+"""What every dedup method shares: canonical row order, clusters by union-find, the keep policy,
+and the step result (kept rows, one duplicates row per removed row, cluster statistics).
+
+Rows are processed sorted by their id, so a method sees the same rows in the same order whatever
+order the input came in: clusters, and the kept row under the policies `longest`, `highest_score`
+and `oldest` (ties broken by id), do not depend on input order. `first` means first in the input,
+so it does, by definition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from pipelines.dedup.config import DedupConfig
+from pipelines.errors import CurateError
+from pipelines.steps import Account, StepResult
+
+POS = "_dedup_pos"  # position in the input
+CI = "_dedup_ci"  # position in canonical (id) order
+CID = "_dedup_cluster"
+KEPT = "_dedup_kept_ci"
+ROW_ID = "_dedup_row"  # the id used when the table has no id column: 0-based row number
+# columns added to the removed rows (StepResult.dropped_rows); `duplicates_table` renames them
+DUP_ID, DUP_OF, DUP_SIM, DUP_METHOD = "_dup_id", "_dup_of", "_dup_similarity", "_dup_method"
+INTERNAL = (POS, CI, CID, KEPT, ROW_ID)
+
+
+def id_column(data: pl.DataFrame, cfg: DedupConfig) -> str | None:
+    if cfg.id_column:
+        return cfg.id_column
+    return "record_id" if "record_id" in data.columns else None
+
+
+def canonical(data: pl.DataFrame, cfg: DedupConfig, step: str) -> tuple[pl.DataFrame, str]:
+    """The rows in id order with their input position; returns the frame and the id column used."""
+    needed = [cfg.text_column, cfg.id_column, cfg.score_column, cfg.time_column]
+    missing = [c for c in needed if c and c not in data.columns]
+    if missing:
+        raise CurateError(f"{step}: no column {', '.join(map(repr, missing))}; columns are {', '.join(data.columns)}")
+    frame = data.with_row_index(POS)
+    ident = id_column(data, cfg)
+    if ident is None:
+        frame = frame.with_columns(pl.col(POS).cast(pl.Int64).alias(ROW_ID))
+        ident = ROW_ID
+    else:
+        repeated = frame[ident].is_duplicated().sum() + frame[ident].null_count()
+        if repeated:
+            raise CurateError(f"{step}: id column {ident!r} has {repeated} null or repeated values; ids must be unique")
+        frame = frame.sort(ident)
+    return frame.with_row_index(CI), ident
+
+
+def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """Cluster label per row from pairs (union-find over the pair graph)."""
+    if len(left) == 0:
+        return np.arange(n, dtype=np.int64)
+    graph = coo_matrix((np.ones(len(left), dtype=np.int8), (left, right)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return labels.astype(np.int64)
+
+
+def _policy_order(cfg: DedupConfig) -> tuple[list[pl.Expr], list[bool]]:
+    if cfg.keep == "first":
+        return [pl.col(POS)], [False]
+    if cfg.keep == "longest":
+        return [pl.col(cfg.text_column).cast(pl.String).str.len_chars(), pl.col(CI)], [True, False]
+    if cfg.keep == "highest_score":
+        return [pl.col(cfg.score_column), pl.col(CI)], [True, False]
+    return [pl.col(cfg.time_column), pl.col(CI)], [False, False]  # oldest
+
+
+def finish(
+    step: str,
+    method: str,
+    frame: pl.DataFrame,
+    ident: str,
+    labels: np.ndarray,
+    similarity: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    cfg: DedupConfig,
+    params: dict,
+) -> StepResult:
+    """Kept rows (input order, input columns), removed rows with what they duplicate, account."""
+    by, desc = _policy_order(cfg)
+    tagged = frame.with_columns(pl.Series(CID, labels)).with_columns(
+        pl.col(CI).sort_by(by, descending=desc, nulls_last=True).first().over(CID).alias(KEPT)
+    )
+    is_kept = pl.col(CI) == pl.col(KEPT)
+    kept = tagged.filter(is_kept).sort(POS)
+    removed = tagged.filter(~is_kept)
+    sims = similarity(removed[CI].to_numpy(), removed[KEPT].to_numpy()) if removed.height else np.empty(0)
+    id_of = tagged[ident]
+    removed = removed.with_columns(
+        pl.col(ident).alias(DUP_ID),
+        id_of.gather(removed[KEPT]).alias(DUP_OF),
+        pl.Series(DUP_SIM, np.asarray(sims, dtype=np.float64)),
+        pl.lit(method).alias(DUP_METHOD),
+        pl.lit(f"duplicate_{method}").alias("_drop_reason"),
+    ).sort(POS)
+    stats = cluster_stats(tagged, removed, cfg, ident, method, params)
+    drop_cols = [c for c in INTERNAL if c in tagged.columns]
+    account = Account(step, frame.height, kept.height, {f"duplicate_{method}": removed.height} if removed.height else {}, 0, stats)
+    return StepResult(kept.drop(drop_cols), account, dropped_rows=removed.drop(drop_cols))
+
+
+def duplicates_table(dropped_rows: pl.DataFrame | None) -> pl.DataFrame:
+    """`id, duplicate_of, method, similarity`: one row per removed row."""
+    if dropped_rows is None or dropped_rows.height == 0:
+        return pl.DataFrame(schema={"id": pl.String, "duplicate_of": pl.String, "method": pl.String, "similarity": pl.Float64})
+    return dropped_rows.select(
+        pl.col(DUP_ID).alias("id"), pl.col(DUP_OF).alias("duplicate_of"),
+        pl.col(DUP_METHOD).alias("method"), pl.col(DUP_SIM).alias("similarity"),
+    )
+
+
+def cluster_stats(tagged: pl.DataFrame, removed: pl.DataFrame, cfg: DedupConfig, ident: str, method: str, params: dict) -> dict:
+    sizes = tagged.group_by(CID).len().filter(pl.col("len") > 1)["len"]
+    bins = {"2": (2, 2), "3": (3, 3), "4-10": (4, 10), "11-100": (11, 100), ">100": (101, None)}
+    hist = {k: int(((sizes >= lo) & (sizes <= (hi or sizes.max() or 0))).sum()) for k, (lo, hi) in bins.items()}
+    sims = removed[DUP_SIM]
+    return {
+        "method": method,
+        "params": params,
+        "rows": tagged.height,
+        "kept": tagged.height - removed.height,
+        "removed": removed.height,
+        "removed_fraction": round(removed.height / tagged.height, 6) if tagged.height else 0.0,
+        "clusters": int(sizes.len()),
+        "rows_in_clusters": int(sizes.sum() or 0),
+        "largest_cluster": int(sizes.max() or 0) if sizes.len() else 0,
+        "cluster_sizes": hist,
+        "similarity": _summary(sims),
+        "examples": _examples(tagged, removed, cfg, ident),
+    }
+
+
+def _summary(sims: pl.Series) -> dict:
+    if sims.len() == 0:
+        return {}
+    q = {f"p{int(p * 100)}": round(float(sims.quantile(p)), 4) for p in (0.0, 0.1, 0.5, 0.9)}
+    return {**q, "mean": round(float(sims.mean()), 4)}
+
+
+def _examples(tagged: pl.DataFrame, removed: pl.DataFrame, cfg: DedupConfig, ident: str) -> list[dict]:
+    """Removed pairs spread over the range of similarity (the least similar ones show where the
+    threshold cuts), each with both texts."""
+    if removed.height == 0 or cfg.examples <= 0:
+        return []
+    ordered = removed.sort(DUP_SIM, DUP_ID)
+    picks = np.unique(np.linspace(0, ordered.height - 1, min(cfg.examples, ordered.height)).round().astype(int))
+    sample = ordered[picks.tolist()]
+    texts = tagged[cfg.text_column].cast(pl.String)
+    out = []
+    for row in sample.select(DUP_ID, DUP_OF, DUP_SIM, cfg.text_column, KEPT).iter_rows():
+        rid, of, sim, text, kept_ci = row
+        out.append({
+            "id": _plain(rid), "text": _clip(text), "duplicate_of": _plain(of),
+            "kept_text": _clip(texts[int(kept_ci)]), "similarity": round(float(sim), 4),
+        })
+    return out
+
+
+def _clip(text, n: int = 240) -> str | None:
+    if text is None:
+        return None
+    text = str(text)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _plain(value):
+    return value if isinstance(value, (int, float, str)) or value is None else str(value)

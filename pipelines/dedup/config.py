@@ -1,0 +1,82 @@
+"""Typed configuration of the dedup steps (YAML `--config` files map onto these)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from pipelines.embed import EmbedConfig
+from pipelines.steps import StepConfig
+
+KeepPolicy = Literal["first", "longest", "highest_score", "oldest"]
+
+
+class Normalization(StepConfig):
+    """How texts are made comparable before hashing or shingling."""
+
+    nfkc: bool = True  # Unicode NFKC: full-width letters, ligatures, compatibility forms
+    lowercase: bool = True
+    whitespace: Literal["collapse", "remove", "keep"] = "collapse"  # collapse: runs -> one space, trimmed
+    punctuation: Literal["remove", "keep"] = "remove"  # remove: Unicode punctuation and symbols become spaces
+
+
+class DedupConfig(StepConfig):
+    text_column: str = "text"
+    id_column: str | None = None  # None: `record_id` when present, else the row number
+    keep: KeepPolicy = "first"  # which row of a cluster is kept
+    score_column: str | None = None  # for keep: highest_score
+    time_column: str | None = None  # for keep: oldest
+    examples: int = 12  # removed pairs shown in the report
+
+    @model_validator(mode="after")
+    def _policy_columns(self):
+        if self.keep == "highest_score" and not self.score_column:
+            raise ValueError("keep: highest_score needs score_column")
+        if self.keep == "oldest" and not self.time_column:
+            raise ValueError("keep: oldest needs time_column")
+        return self
+
+
+class ExactConfig(DedupConfig):
+    normalize: Normalization = Normalization()
+
+
+class NearConfig(DedupConfig):
+    """MinHash + LSH. Defaults tuned on bench/dedup (see its README for the sweep)."""
+
+    normalize: Normalization = Normalization()
+    shingle: Literal["word", "char"] = "char"
+    ngram: int = Field(5, ge=1, le=32)
+    threshold: float = Field(0.5, gt=0, le=1)  # Jaccard similarity of shingle sets
+    num_perm: int = Field(128, ge=8, le=1024)
+    bands: int | None = None  # None (with rows None): the best split of num_perm for the threshold
+    rows: int | None = None
+    verify: bool = True  # keep only candidate pairs whose true Jaccard reaches the threshold
+    max_bucket: int = Field(32, ge=2)  # LSH buckets larger than this link to one anchor instead of all pairs
+    batch_rows: int = Field(50_000, ge=1)  # rows hashed at a time: bounds memory
+    seed: int = 1
+
+    @model_validator(mode="after")
+    def _bands_rows(self):
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("give both bands and rows, or neither")
+        if self.bands is not None and self.bands * self.rows > self.num_perm:
+            raise ValueError(f"bands x rows = {self.bands * self.rows} exceeds num_perm = {self.num_perm}")
+        return self
+
+
+class SemanticConfig(DedupConfig):
+    """SemDeDup: k-means on the embeddings, then cosine similarity of pairs inside each cluster."""
+
+    threshold: float = Field(0.9, gt=-1, le=1)  # cosine similarity
+    embedding_column: str = "embedding"  # used when the input has it; otherwise texts are embedded
+    embed: EmbedConfig = EmbedConfig()
+    exact_below: int = Field(20_000, ge=0)  # up to this many rows: exact search over all pairs
+    cluster_size: int = Field(1_000, ge=10)  # mean rows per k-means cluster
+    probes: int = Field(2, ge=1)  # nearest centroids each row is compared within (boundary pairs)
+    kmeans_iter: int = Field(20, ge=1)
+    seed: int = 1
+
+
+METHOD_CONFIGS = {"exact": ExactConfig, "near": NearConfig, "semantic": SemanticConfig}
