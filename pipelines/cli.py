@@ -169,6 +169,11 @@ def reddit_fetch(
     typer.echo("\n".join(str(p) for p in written) or "nothing new")
 
 
+from pipelines.cli_dedup import dedup as _dedup  # noqa: E402  (cheap: its heavy imports are inside)
+
+app.command("dedup")(_dedup)
+
+
 def main() -> None:
     try:
         app()
