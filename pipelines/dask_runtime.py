@@ -25,6 +25,7 @@ class DaskRuntime:
         self.inline = inline  # run partitions in this process (unit tests, tiny inputs)
         self._client = None
         self._cluster = None
+        self.workers_used: set[str] = set()
 
     @property
     def client(self):
@@ -54,7 +55,11 @@ class DaskRuntime:
         if self.inline or (len(items) <= 1 and not self.address):
             return [fn(item, **kwargs) for item in items]
         futures = self.client.map(fn, items, pure=False, **kwargs)
-        return self.client.gather(futures)
+        results = self.client.gather(futures)
+        # where the partitions ran, for the report (provenance of a run on a shared cluster)
+        for addresses in self.client.who_has(futures).values():
+            self.workers_used.update(addresses)
+        return results
 
     def close(self) -> None:
         if self._client is not None:

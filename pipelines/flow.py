@@ -45,6 +45,11 @@ def _run(recipe, inputs, output, config_path, overrides, cache_dir, no_cache, da
     with DaskRuntime(dask_address) as dask:
         ctx = RunContext(recipe=recipe, output=out, cache=cache, dask=dask)
         result = module.build(ctx, paths, config)
+        if dask.workers_used:
+            ctx.report.facts["dask"] = {
+                "scheduler": dask.address or "LocalCluster",
+                "workers": sorted(dask.workers_used),
+            }
     write_dataset_dir(
         out, recipe=recipe, result=result, report=ctx.report, inputs=paths,
         created_at=ctx.created_at.isoformat(timespec="seconds"),
