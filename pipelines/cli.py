@@ -99,6 +99,32 @@ def publish(
 
 
 @app.command()
+def schedule(
+    recipe: Annotated[str, typer.Argument(help="Recipe name; see `curate recipes`.")],
+    cron: Annotated[str, typer.Option(help='Cron schedule, e.g. "0 3 * * *" for 03:00 daily.')],
+    input: Annotated[list[str], typer.Option("--input", "-i", help="Input file or glob pattern (resolved at each run).")],
+    output: OutputOpt,
+    config: ConfigOpt = None,
+    name: Annotated[Optional[str], typer.Option(help="Deployment name [default: the recipe's].")] = None,
+    publish_to: Annotated[Optional[str], typer.Option(help="Publish each run to this repository as the next patch version.")] = None,
+    cache_dir: CacheOpt = None,
+    dask_address: DaskOpt = None,
+) -> None:
+    """Serve RECIPE as a Prefect deployment with a cron schedule (needs PREFECT_API_URL)."""
+    from pipelines.recipes import get_recipe
+    from pipelines.schedule import serve_schedule
+
+    get_recipe(recipe)
+    parameters = {
+        "recipe": recipe, "inputs": input, "output": str(output.resolve()),
+        "config_path": str(config.resolve()) if config else None,
+        "cache_dir": str(cache_dir) if cache_dir else None, "dask_address": dask_address,
+        "publish_to": publish_to,
+    }
+    serve_schedule(name or recipe, cron, parameters)
+
+
+@app.command()
 def versions(repo: Annotated[Path, typer.Argument(help="Local dataset repository.")]) -> None:
     """List the published versions of a local dataset repository."""
     from pipelines.publish import versions as list_versions
