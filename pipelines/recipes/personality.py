@@ -227,12 +227,16 @@ def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[int
     sections.append(CardSection("Instruments", "\n".join(lines)))
 
     rows = ["| domain | mean | sd | n scored | Cronbach's alpha (complete cases) |", "|---|---:|---:|---:|---:|"]
+    keyed_by_instrument = []
+    for n, part in _by_instrument(data):  # keyed answers as columns k1..kN, no Python objects
+        key = load_key(n)
+        names = [f"k{i}" for i in key["item_no"]]
+        keyed = part.select(pl.col("responses").list.to_struct(fields=names)).unnest("responses")
+        keyed_by_instrument.append((n, key, keyed))
     for d in DOMAINS:
         s = respondents["domain_scores"].struct.field(d)
         alphas = []
-        for n, part in _by_instrument(data):
-            key = load_key(n)
-            keyed = pl.DataFrame(part["responses"].to_list(), schema=[f"k{i}" for i in key["item_no"]], orient="row")
+        for n, key, keyed in keyed_by_instrument:
             items = [f"k{i}" for i in key.filter(pl.col("domain") == d)["item_no"]]
             alpha, used = cronbach_alpha(keyed, items)
             alphas.append(f"{INSTRUMENT_NAMES[n]}: {_fmt(alpha)} (n={used})")
