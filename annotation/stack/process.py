@@ -48,12 +48,36 @@ def _state(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[0]
 
 
-def _reap(pid: int) -> None:
+def _reap(pid: int, timeout: float = 10.0) -> None:
     """Collect the exit status of a service this process started (else it lingers as a zombie)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            done, _ = os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            return  # started by another process: its parent (or init) reaps it
+        if done or time.monotonic() > deadline:
+            return
+        time.sleep(0.1)
+
+
+def _gone(pid: int) -> bool:
+    """True once a process has fully exited (zombie or vanished).
+
+    A thread-group leader (the JVM's main thread) shows state Z while its other threads still
+    run shutdown hooks and hold ports, so a zombie with live threads is not gone yet.
+    """
+    state = _state(pid)
+    if state is None:
+        return True
+    if state != "Z":
+        return False
     try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass  # started by another process: its parent (or init) reaps it
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    threads = next((line.split()[1] for line in status.splitlines() if line.startswith("Threads:")), "0")
+    return int(threads) <= 1
 
 
 def group_members(pgid: int) -> list[int]:
@@ -62,7 +86,7 @@ def group_members(pgid: int) -> list[int]:
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             pid = int(entry.name)
-            if _pgid(pid) == pgid and _state(pid) not in (None, "Z"):
+            if _pgid(pid) == pgid and not _gone(pid):
                 members.append(pid)
     return members
 
@@ -88,7 +112,7 @@ class Service:
             pid = int(pid_text)
         except (OSError, ValueError):
             return None
-        if _start_time(pid) != started or _state(pid) in (None, "Z"):
+        if _start_time(pid) != started or _gone(pid):
             self.pid_file.unlink(missing_ok=True)
             return None
         return pid
