@@ -1,0 +1,57 @@
+"""The personality recipe's persona step through `persona_hook`, and the Persona records
+(`persona_records`) a `personas` config is made of, on the shipped personality samples."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from pipelines.llm.loopback import ScriptedServer
+from pipelines.llm.persona import persona_records
+from pipelines.recipes import personality as p
+from pipelines.runtime import RunContext
+from tests.conftest import REPO
+from tests.llm_scripted import RecipeModel
+
+SAMPLES = REPO / "sources" / "samples" / "personality"
+
+
+def scored(ctx: RunContext):
+    inputs = sorted(x for x in SAMPLES.iterdir() if x.suffix in {".csv", ".dat", ".sav", ".dta"})
+    steps = [p.ReadResponses(p.ReadConfig()), p.ValidateAnswers(), p.DedupeRespondents(), p.KeyAndScore(p.ScoreConfig())]
+    data = pl.DataFrame({"path": [str(x) for x in inputs]})
+    for step in steps:
+        data = ctx.apply(step, data)
+    return data, steps
+
+
+def test_without_endpoint_the_hook_adds_nothing_and_says_why(tmp_path, monkeypatch):
+    monkeypatch.delenv("CURATE_LLM_BASE_URL", raising=False)
+    ctx = RunContext("personality", tmp_path)
+    data, _ = scored(ctx)
+    out = p.persona_hook(ctx, data, p.Config())
+    assert out.columns == data.columns
+    assert any("No persona texts" in n and "CURATE_LLM_BASE_URL" in n for n in ctx.report.notes)
+
+
+def test_with_endpoint_every_respondent_gets_a_persona_record(tmp_path, monkeypatch):
+    ctx = RunContext("personality", tmp_path)
+    data, steps = scored(ctx)
+    with ScriptedServer(RecipeModel()) as server:
+        monkeypatch.setenv("CURATE_LLM_BASE_URL", server.base_url)
+        out = p.persona_hook(ctx, data, p.Config())
+        prompt = server.requests[0]["messages"][1]["content"]
+    assert out.height == data.height and out["persona_description"].null_count() == 0
+    assert "very accurate" in prompt or "moderately" in prompt  # the respondent's own answers, in words
+    account = ctx.report.step("persona")
+    assert account.kept == data.height and account.extra["llm"]["requests"] == data.height
+    respondents = p._respondent_records(ctx, out, p.Config(license="cc0-1.0"), steps)
+    personas = persona_records(ctx, respondents, out, "cc0-1.0")
+    assert personas.height == respondents.height
+    assert set(personas["persona_id"]) == set(respondents["record_id"])
+    prov = personas["provenance"][0].to_list()
+    assert prov[-1]["step"] == "persona" and prov[-1]["model"] == "scripted-model"
+    assert prov[-1]["template_hash"].startswith("persona@")
+    assert not personas["synthetic"].any() and personas["self_description"].str.starts_with("I am").all()
