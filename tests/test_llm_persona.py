@@ -3,10 +3,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import polars as pl
-import pytest
 
 from pipelines.llm.loopback import ScriptedServer
 from pipelines.llm.persona import persona_records

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from pipelines.errors import CurateError
@@ -71,12 +71,3 @@ class Usage:
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in ("", None)}
 
-
-@dataclass
-class Pending:
-    """Book-keeping of one request inside a client run."""
-
-    index: int
-    request: ChatRequest
-    attempts: int = 0
-    result: Completion | None = field(default=None)
