@@ -99,7 +99,7 @@ def test_preferences_end_to_end(model_server, tmp_path, hf_cache):
     for row in pairs.iter_rows(named=True):
         scores = {c["text"]: c["score"] for c in row["candidates"]}
         assert scores[row["chosen"]] - scores[row["rejected"]] == row["margin"] >= 1
-        assert row["rationale"]
+        assert row["rationale"] and [c["seed"] for c in row["candidates"]] == [0, 1]
     # the planted instruction reached the model only inside a data block, and the pairs are normal
     assert "PWNED" not in " ".join(pairs["chosen"].to_list() + pairs["rejected"].to_list())
     judged = [b for b in model_server.requests if INJECTION in b["messages"][-1]["content"]]

@@ -264,14 +264,15 @@ def _pair_records(ctx, judged: pl.DataFrame, config: Config, steps) -> pl.DataFr
     best = pl.col("scores").list.arg_max()
     worst = pl.col("scores").list.arg_min()
     cands = pl.col("candidates")
-    scored = pl.struct(text=pl.element().struct.field("text"), model=pl.element().struct.field("model"))
+    scored = pl.struct(text=pl.element().struct.field("text"), model=pl.element().struct.field("model"),
+                       seed=pl.element().struct.field("seed"))
     out = judged.with_columns(
         pl.col("pair_id").alias("record_id"),
         cands.list.eval(scored).alias("_c"),
     ).with_columns(
         pl.struct(pl.col("_c"), pl.col("scores")).map_elements(
             lambda r: [{**c, "score": s} for c, s in zip(r["_c"], r["scores"])],
-            return_dtype=pl.List(pl.Struct({"text": pl.String, "model": pl.String, "score": pl.Float64})),
+            return_dtype=pl.List(pl.Struct({"text": pl.String, "model": pl.String, "seed": pl.Int64, "score": pl.Float64})),
         ).alias("candidates"),
         cands.list.get(best).struct.field("text").alias("chosen"),
         cands.list.get(worst).struct.field("text").alias("rejected"),
@@ -307,6 +308,6 @@ def _card(config: Config) -> CardMeta:
                      "Candidates come from one model with different seeds; they may differ less than answers from "
                      "several models would."],
         fields={"pairs": {"margin": "score of chosen minus score of rejected (judge's 1..10 scale)",
-                          "candidates": "every candidate answer with the model and the judge's score",
+                          "candidates": "every candidate answer with the model, its seed and the judge's score",
                           "rationale": "the judge's reason, written from the persona's point of view"}},
     )
