@@ -33,7 +33,7 @@ ALL = "all"  # group_attr and group_value of the whole sample
 ID_COLS = ("group_attr", "group_value", "var_name")
 STAT_COLS = ("n", "w_sum", "w2_sum")
 # Above this many distinct joint cells (groups crossed) per partition, each attribute gets its own
-# pass instead of a roll-up from the joint cells (which would then be no smaller than the rows).
+# pass instead of a roll-up from the joint cells (see `group_stats`).
 MAX_JOINT_CELLS = 50_000
 
 
@@ -53,6 +53,7 @@ def group_stats(
     keys: Sequence[str] = (),
     overall: bool = True,
     chunk: int = 32,
+    strategy: str = "auto",
 ) -> pl.DataFrame:
     """n, sum w and sum w^2 per keys x (group_attr, group_value) x question x option.
 
@@ -60,17 +61,48 @@ def group_stats(
     whose values define groups; `keys` (e.g. survey, wave) split every group. With `overall`, the
     whole sample is one more group (`all`/`all`). Rows whose group value is null form a group with
     a null `group_value` (callers count them and leave them out).
+
+    `strategy`: "joint" groups each question once by the cells of all attributes crossed, then rolls
+    the result up to each attribute; "per_attribute" groups each question once per attribute; "auto"
+    (the default) crosses attributes into as few passes as keep each pass's cells well below the
+    number of rows, so that the roll-ups stay small next to the group-bys.
     """
     keys, groups = list(keys), list(groups)
     w = pl.col(weight).cast(pl.Float64) if weight else pl.lit(1.0, pl.Float64)
     base = frame.select(*keys, *groups, w.alias("_w"), *questions).with_columns(
         (pl.col("_w") * pl.col("_w")).alias("_w2"))
-    joint = base.select(pl.struct(keys + groups).n_unique()).item() if keys or groups else 1
-    passes = [groups] if joint <= MAX_JOINT_CELLS else [[g] for g in groups]
-    parts = []
-    for i, attrs in enumerate(passes):
-        parts.append(_pass_stats(base, questions, keys, attrs, overall and i == 0, chunk))
+    # option slots 0..top, and one more for the respondents not asked (null)
+    top = base.select(pl.max_horizontal(pl.col(q).max() for q in questions)).item() if questions else 0
+    stride = int(top or 0) + 2
+    if strategy == "joint":
+        passes = [groups]
+    elif strategy == "per_attribute":
+        passes = [[g] for g in groups] or [[]]
+    else:
+        passes = _attribute_passes(base, keys, groups, stride)
+    parts = [_pass_stats(base, questions, keys, attrs, overall and i == 0, chunk, stride)
+             for i, attrs in enumerate(passes)]
     return pl.concat(parts, how="vertical") if parts else _empty_stats(keys)
+
+
+def _attribute_passes(base: pl.DataFrame, keys: list[str], groups: list[str], stride: int) -> list[list[str]]:
+    """Attributes packed into passes (first fit, largest first) so that each pass's crossed cells
+    times option slots stay under a sixteenth of the rows: fewer passes mean fewer group-bys, and
+    small cells keep the roll-ups cheap."""
+    if not groups:
+        return [[]]
+    key_cells = base.select(pl.struct(keys).n_unique()).item() if keys else 1
+    sizes = base.select(pl.col(g).n_unique() for g in groups).row(0)
+    budget = max(base.height // 16, 1)
+    passes: list[tuple[list[str], int]] = []
+    for g, size in sorted(zip(groups, sizes), key=lambda t: -t[1]):
+        for i, (attrs, cells) in enumerate(passes):
+            if cells * size * stride <= budget and cells * size <= MAX_JOINT_CELLS:
+                passes[i] = (attrs + [g], cells * size)
+                break
+        else:
+            passes.append(([g], key_cells * size))
+    return [attrs for attrs, _ in passes]
 
 
 def _dense_code(columns: Sequence[str]) -> pl.Expr:
@@ -80,7 +112,7 @@ def _dense_code(columns: Sequence[str]) -> pl.Expr:
     return (pl.struct(columns).rank("dense") - 1).cast(pl.Int64)
 
 
-def _pass_stats(base: pl.DataFrame, questions, keys, attrs, overall: bool, chunk: int) -> pl.DataFrame:
+def _pass_stats(base: pl.DataFrame, questions, keys, attrs, overall: bool, chunk: int, stride: int) -> pl.DataFrame:
     """Stats per joint cell of `keys + attrs` and question, then rolled up to each attribute (and
     `all`). Every group-by has one integer key, (cell or group, question, option) folded into it:
     one-column integer group-bys are the fastest polars has."""
@@ -93,9 +125,6 @@ def _pass_stats(base: pl.DataFrame, questions, keys, attrs, overall: bool, chunk
         name: cells.with_columns(level_codes[name].alias("_code")).unique("_code").sort("_code").select(cols)
         for name, cols in levels
     }
-    # option slots 0..top, and one more for the respondents not asked (null)
-    top = base.select(pl.max_horizontal(pl.col(q).max() for q in questions)).item() if questions else 0
-    stride = int(top or 0) + 2
     lazy = with_cell.lazy()
     rolled = []
     for start in range(0, len(questions), chunk):

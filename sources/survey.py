@@ -551,7 +551,9 @@ def read_microdata(path: Path | str, plan: SurveyPlan) -> pl.DataFrame:
     else:
         frame, meta = _pyreadstat(path, fmt, output_format="polars")
         frame.columns = [c.strip().lower() for c in frame.columns]
-        frame = _as_text(frame, fmt)
+        wanted = {book.weight, book.respondent_id, book.wave_column, *fplan.questions,
+                  *(g.var for g in book.groups)}
+        frame = _as_text(frame.select(c for c in frame.columns if c in wanted), fmt)
         code = _stata_code if fmt == "stata" else canonical_code
         group_labels = {c.lower(): {code(k): str(v) for k, v in labels.items()}
                         for c, labels in (meta.variable_value_labels or {}).items()}

@@ -329,16 +329,19 @@ def test_partition_sums_add_up_to_the_whole():
     assert row["n_eff"] == pytest.approx(a["w"].sum() ** 2 / (a["w"] ** 2).sum())
 
 
-def test_per_attribute_passes_match_the_joint_roll_up(monkeypatch):
-    import pipelines.distributions as d
-
+def test_per_attribute_passes_match_the_joint_roll_up():
     rng = np.random.default_rng(5)
-    frame = pl.DataFrame({"g": rng.integers(0, 30, 2000), "h": rng.integers(0, 30, 2000),
+    frame = pl.DataFrame({"g": rng.integers(0, 30, 2000), "h": pl.Series(rng.choice(["x", "y", ""], 2000)).replace("", None),
+                          "k": rng.integers(0, 2, 2000), "w": rng.random(2000),
                           "q": pl.Series(rng.integers(0, 3, 2000), dtype=pl.Int16)})
-    joint = group_stats(frame, ["q"], ["g", "h"]).sort(pl.all())
-    monkeypatch.setattr(d, "MAX_JOINT_CELLS", 10)  # 900 cells > 10: one pass per attribute
-    passes = group_stats(frame, ["q"], ["g", "h"]).sort(pl.all())
-    assert joint.equals(passes)
+    args = dict(weight="w", keys=["k"])
+    joint = group_stats(frame, ["q"], ["g", "h"], strategy="joint", **args).sort(pl.all())
+    passes = group_stats(frame, ["q"], ["g", "h"], strategy="per_attribute", **args).sort(pl.all())
+    assert joint.height > 0
+    assert joint.drop("w_sum", "w2_sum").equals(passes.drop("w_sum", "w2_sum"))
+    assert np.allclose(joint["w_sum"].to_numpy(), passes["w_sum"].to_numpy())
+    assert np.allclose(joint["w2_sum"].to_numpy(), passes["w2_sum"].to_numpy())
+    assert group_stats(frame, ["q"], [], strategy="per_attribute")["group_attr"].unique().to_list() == ["all"]
 
 
 def test_wasserstein_ordinal_known_values():
@@ -392,3 +395,11 @@ def test_a_run_over_some_of_the_codebooks_files_notes_the_others(tmp_path):
     ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path, book)], min_n=vdata.MIN_N)
     assert any("later.dta" in note for note in ctx.report.notes)
     assert_hand_computed(out.tables["distributions"])
+
+
+def test_row_slices_give_the_same_distributions(tmp_path, monkeypatch):
+    monkeypatch.setattr(values, "SLICE_ROWS", 4)  # 11 respondents in three slices
+    data = vdata.write_dta(tmp_path / "s.dta")
+    ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path)], min_n=vdata.MIN_N)
+    assert_hand_computed(out.tables["distributions"])
+    assert ctx.report.step("distributions").extra["answers_counted"] == 19
