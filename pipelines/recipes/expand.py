@@ -315,3 +315,16 @@ def _card(config: Config, with_scenarios: bool) -> CardMeta:
             "item_record_id": "record_id of the item in the `items` config",
         }},
     )
+
+
+def check_inputs(inputs: list[Path], config: Config) -> None:
+    """Reject a file that is not an item table before the run starts, naming the file."""
+    from pipelines.errors import InputFileError
+
+    for path in inputs:
+        if path.suffix.lower() not in (".csv", ".tsv"):
+            raise InputFileError(path, f"expected a CSV of inventory items ({', '.join(ITEM_COLUMNS)}), got {path.suffix!r}")
+        header = read_text_table(path).columns
+        missing = [c for c in ("text", "domain", "keyed") if c not in header]
+        if missing:
+            raise InputFileError(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(ITEM_COLUMNS)}")

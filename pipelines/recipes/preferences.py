@@ -311,3 +311,12 @@ def _card(config: Config) -> CardMeta:
                           "candidates": "every candidate answer with the model, its seed and the judge's score",
                           "rationale": "the judge's reason, written from the persona's point of view"}},
     )
+
+
+def check_inputs(inputs: list[Path], config: Config) -> None:
+    """Reject a file that is not JSON Lines before the run starts, naming the file."""
+    from pipelines.errors import InputFileError
+
+    for path in inputs:
+        if path.suffix.lower() not in (".jsonl", ".json", ".ndjson"):
+            raise InputFileError(path, f"expected JSON Lines of personas or prompts (.jsonl), got {path.suffix!r}")

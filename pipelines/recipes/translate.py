@@ -400,3 +400,15 @@ def _card(config: Config, translated: bool) -> CardMeta:
                                  "review_priority": "0 = review first (flagged, then least confident)",
                                  "source_text": "the source fields, for reviewers"}},
     )
+
+
+def check_inputs(inputs: list[Path], config: Config) -> None:
+    """Reject inputs `datasets` cannot read as one table before the run starts, naming the file."""
+    if config.hub_dataset:
+        return
+    suffixes = {p.suffix.lower() for p in inputs}
+    for path in inputs:
+        if path.suffix.lower() not in BUILDERS:
+            raise InputFileError(path, f"expected data files of a dataset ({', '.join(BUILDERS)}), got {path.suffix!r}")
+    if len(suffixes) > 1:
+        raise InputFileError(inputs[0], f"all data files must have one format, got {sorted(suffixes)}")
