@@ -6,4 +6,11 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 .venv/bin/python -m pytest -q -m "not integration" --timeout=600 "$@"
+# The Argilla stack for the integration suites, on ports of its own so that a developer's stack
+# on this machine is left alone; stopped when the suite ends, whatever happens.
+export CURATE_ARGILLA_PORT=16900 CURATE_OPENSEARCH_PORT=19201 CURATE_OPENSEARCH_TRANSPORT_PORT=19301 CURATE_REDIS_PORT=16380
+export CURATE_STACK_DIR="${CURATE_STACK_DIR:-$PWD/.stack-test}"
+unset ARGILLA_API_URL ARGILLA_API_KEY
+trap '.venv/bin/python -m annotation.stack down || true' EXIT
+.venv/bin/python -m annotation.stack up
 .venv/bin/python -m pytest -q -m integration --timeout=1200 "$@"
