@@ -4,6 +4,7 @@ failed items, and the account with token usage in its `extra`."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -39,8 +40,11 @@ class LLMStep(Step):
     client: LLMClient | None = None
 
     def provenance(self) -> dict:
+        """Model, template hash, sampling parameters and seed, and the step's own options (long
+        ones, such as demonstrations, by their hash)."""
         c = self.config
-        return provenance_entry(self.name, self.code_version(), {**c.params, "backend": c.backend},
+        own = {k: _short(v) for k, v in c.model_dump(mode="json").items() if k not in LLMStepConfig.model_fields}
+        return provenance_entry(self.name, self.code_version(), {**c.params, "backend": c.backend, **own},
                                 model=c.model, template_hash=c.template, seed=c.params.get("seed"))
 
     def quarantine(self, frame: pl.DataFrame, failed: list[tuple[int, Outcome]], what: str = "row") -> pl.DataFrame:
@@ -63,6 +67,11 @@ class LLMStep(Step):
     def account(self, rows_in: int, kept: int, usage: Usage, dropped: dict[str, int] | None = None,
                 quarantined: int = 0) -> Account:
         return Account(self.name, rows_in, kept, dropped or {}, quarantined, {"llm": usage.as_dict()})
+
+
+def _short(value: Any) -> Any:
+    text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    return value if len(text) <= 200 else "blake2b:" + hashlib.blake2b(text, digest_size=8).hexdigest()
 
 
 def _row_json(row: dict) -> str:
