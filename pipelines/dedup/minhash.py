@@ -157,7 +157,7 @@ def bucket_pairs(keys: np.ndarray, max_bucket: int) -> tuple[np.ndarray, np.ndar
 
 
 @lru_cache(maxsize=64)
-def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.3, fn_weight: float = 0.7) -> tuple[int, int]:
+def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.1, fn_weight: float = 0.9) -> tuple[int, int]:
     """(bands, rows) minimising the weighted areas of false positives (below the threshold) and
     false negatives (above it) under the LSH S-curve 1 - (1 - s^r)^b. Misses weigh more than false
     candidates, since candidates are checked by true Jaccard afterwards."""

@@ -1,0 +1,393 @@
+"""Dedup steps (exact, near, semantic), their CLI, and the invariants: every id kept or listed as a
+duplicate exactly once, and results that do not depend on input order."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pipelines.dedup import (
+    ExactConfig, ExactDedup, NearConfig, NearDedup, Normalization, SemanticConfig, SemanticDedup,
+    card_section, dedup_step, duplicates_table,
+)
+from pipelines.dedup.minhash import jaccard, optimal_bands, permutations, shingle_sets, signatures
+from tests.conftest import curate_bin
+
+BASE = [
+    "The committee approved the new budget after a long debate on Tuesday evening.",
+    "Heavy rain is expected across the northern regions for the rest of the week.",
+    "She finished reading the novel in one sitting and immediately started it again.",
+    "The museum will extend its opening hours during the summer holidays this year.",
+    "Local farmers are worried that the dry spring will reduce their harvest considerably.",
+    "Our team released a new version of the library with faster parsing and fewer bugs.",
+    "A small bakery on the corner sells the best sourdough bread in the whole town.",
+    "The train to the airport was delayed by forty minutes because of a signal failure.",
+    "Children at the school planted two hundred trees along the river bank last autumn.",
+    "Researchers measured the temperature of the lake every morning for three months.",
+]
+
+
+def frame(texts: list[str], **extra) -> pl.DataFrame:
+    return pl.DataFrame({"id": [f"r{i:03d}" for i in range(len(texts))], "text": texts, **extra})
+
+
+def dup_map(result) -> dict[str, str]:
+    table = duplicates_table(result.dropped_rows)
+    return dict(zip(table["id"].to_list(), table["duplicate_of"].to_list()))
+
+
+def assert_every_id_once(data: pl.DataFrame, result) -> None:
+    kept = result.data["id"].to_list()
+    removed = duplicates_table(result.dropped_rows)["id"].to_list()
+    assert sorted(kept + removed) == sorted(data["id"].to_list())
+    assert len(set(kept) & set(removed)) == 0
+    assert set(duplicates_table(result.dropped_rows)["duplicate_of"].to_list()) <= set(kept)
+    a = result.account
+    assert a.rows_in == data.height and a.kept + sum(a.dropped.values()) + a.quarantined == a.rows_in
+
+
+# -- exact ---------------------------------------------------------------------------------------
+
+
+def test_exact_catches_case_punctuation_whitespace_and_nfkc():
+    texts = BASE[:4] + [
+        "the committee approved the new budget after a long debate on tuesday evening",  # case, punct
+        "Heavy rain is expected across the northern regions  for the rest of the week!",  # spaces, punct
+        "She ﬁnished reading the novel in one sitting, and immediately started it again.",  # ligature, comma
+        "ＴＨＥ museum will extend its opening hours during the summer holidays this year.",  # full width
+        "The museum will extend its opening hours during the winter holidays this year.",  # different word
+    ]
+    data = frame(texts, score=list(range(len(texts))))
+    result = ExactDedup(ExactConfig(id_column="id")).run(data)
+    assert dup_map(result) == {"r004": "r000", "r005": "r001", "r006": "r002", "r007": "r003"}
+    assert result.data.columns == data.columns  # all columns kept
+    assert result.data["id"].to_list() == ["r000", "r001", "r002", "r003", "r008"]  # input order
+    assert set(duplicates_table(result.dropped_rows)["similarity"].to_list()) == {1.0}
+    assert result.account.dropped == {"duplicate_exact": 4}
+    assert_every_id_once(data, result)
+
+
+def test_exact_normalisation_policy_comes_from_config():
+    data = frame(["Hello, world", "hello world", "Hello world"])
+    strict = ExactConfig(id_column="id", normalize=Normalization(lowercase=False, punctuation="keep"))
+    assert dup_map(ExactDedup(strict).run(data)) == {}
+    no_case = ExactConfig(id_column="id", normalize=Normalization(lowercase=False))
+    assert dup_map(ExactDedup(no_case).run(data)) == {"r002": "r000"}
+    assert dup_map(ExactDedup(ExactConfig(id_column="id")).run(data)) == {"r001": "r000", "r002": "r000"}
+
+
+def test_exact_null_texts_are_never_duplicates_of_each_other():
+    data = frame([None, None, "a"])
+    result = ExactDedup(ExactConfig(id_column="id")).run(data)
+    assert result.data.height == 3
+
+
+# -- near ----------------------------------------------------------------------------------------
+
+
+NEAR_VARIANTS = {
+    0: "The comittee approved the new budget after a long debate on Tuesday evening.",  # typo
+    1: "Heavy rain is expected across the northern regions for the rest of this week.",  # word change
+    2: "She finished reading the novel in one sitting and immediately started it again",  # punct
+    4: "Local farmers are worried that the dry spring will considerably reduce their harvest.",  # word order
+    5: "With faster parsing and fewer bugs, our team released a new version of the library.",  # clauses
+}
+
+
+def near_corpus() -> pl.DataFrame:
+    texts = BASE + [NEAR_VARIANTS[k] for k in sorted(NEAR_VARIANTS)]
+    return frame(texts)
+
+
+def test_near_catches_typos_and_reordered_clauses():
+    data = near_corpus()
+    result = NearDedup(NearConfig(id_column="id")).run(data)
+    expected = {f"r{10 + n:03d}": f"r{k:03d}" for n, k in enumerate(sorted(NEAR_VARIANTS))}
+    assert dup_map(result) == expected
+    sims = duplicates_table(result.dropped_rows)["similarity"].to_list()
+    assert all(0.5 <= s <= 1.0 for s in sims) and min(sims) < 0.9
+    assert_every_id_once(data, result)
+
+
+def test_near_verification_removes_lsh_false_positives():
+    # a loose LSH (few rows per band) makes many candidates; the true-Jaccard check must reject the
+    # ones below the threshold, so only real near-duplicates remain
+    data = near_corpus()
+    loose = NearConfig(id_column="id", bands=64, rows=1, num_perm=64)
+    checked = NearDedup(loose).run(data)
+    unchecked = NearDedup(loose.model_copy(update={"verify": False})).run(data)
+    params = checked.account.extra["params"]
+    assert params["candidate_pairs"] > params["pairs_linked"]
+    assert dup_map(checked) == dup_map(NearDedup(NearConfig(id_column="id")).run(data))
+    assert len(dup_map(unchecked)) > len(dup_map(checked))
+
+
+def test_near_word_shingles():
+    data = frame(["one two three four five six seven eight", "one two three four five six seven nine", "alpha beta gamma"])
+    result = NearDedup(NearConfig(id_column="id", shingle="word", ngram=2, threshold=0.7)).run(data)
+    assert dup_map(result) == {"r001": "r000"}
+    assert duplicates_table(result.dropped_rows)["similarity"][0] == pytest.approx(6 / 8)
+
+
+def test_jaccard_matches_python_sets():
+    rng = np.random.default_rng(3)
+    words = [f"w{i}" for i in range(40)]
+    texts = [" ".join(rng.choice(words, size=rng.integers(0, 30))) for _ in range(60)]
+    cfg = NearConfig(shingle="word", ngram=1)
+    offsets, values = shingle_sets(pl.Series(texts), cfg)
+    left, right = rng.integers(0, 60, 300), rng.integers(0, 60, 300)
+    got = jaccard(offsets, values, left, right)
+    for i, j, g in zip(left, right, got):
+        a, b = set(texts[i].split()), set(texts[j].split())
+        want = len(a & b) / len(a | b) if a | b else 0.0
+        assert g == pytest.approx(want)
+
+
+def test_minhash_estimates_jaccard_without_bias():
+    rng = np.random.default_rng(5)
+    a, b = permutations(256, 1)
+    errors = []
+    for _ in range(100):
+        x = rng.choice(2**32, size=120, replace=False).astype(np.uint32)
+        y = np.concatenate([x[: rng.integers(10, 110)], rng.choice(2**32, size=40).astype(np.uint32)])
+        x, y = np.unique(x), np.unique(y)
+        offsets = np.array([0, len(x), len(x) + len(y)])
+        values = np.concatenate([x, y])
+        sig = signatures(offsets, values, a, b)
+        errors.append((sig[0] == sig[1]).mean() - jaccard(offsets, values, np.array([0]), np.array([1]))[0])
+    assert abs(np.mean(errors)) < 0.01
+    assert np.std(errors) < 0.045  # about sqrt(J(1-J)/256)
+
+
+def test_lsh_parameters_fit_the_threshold():
+    for threshold in (0.3, 0.5, 0.8):
+        bands, rows = optimal_bands(threshold, 128)
+        assert bands * rows <= 128
+        assert 1 - (1 - threshold ** rows) ** bands > 0.5  # a pair at the threshold is likely found
+
+
+# -- semantic ------------------------------------------------------------------------------------
+
+
+PARAPHRASES = [
+    ("How do I reset my password?", "What is the way to change my password if I forgot it?"),
+    ("The cat sat on the mat.", "A cat was sitting on the mat."),
+    ("Where can I buy a train ticket to Paris?", "Where is it possible to purchase a rail ticket to Paris?"),
+]
+UNRELATED = [
+    "The stock market fell sharply today.",
+    "Photosynthesis turns light into chemical energy.",
+    "My grandmother knits warm scarves every winter.",
+    "The referee stopped the match because of the storm.",
+]
+
+
+@pytest.fixture
+def embed_cache(tmp_path):
+    return str(tmp_path / "embeddings")
+
+
+def test_semantic_catches_paraphrases_with_the_real_model(embed_cache):
+    texts = [p[0] for p in PARAPHRASES] + UNRELATED + [p[1] for p in PARAPHRASES]
+    data = frame(texts)
+    cfg = SemanticConfig(id_column="id", threshold=0.8, embed={"cache_dir": embed_cache})
+    result = SemanticDedup(cfg).run(data)
+    n = len(PARAPHRASES) + len(UNRELATED)
+    assert dup_map(result) == {f"r{n + k:03d}": f"r{k:03d}" for k in range(len(PARAPHRASES))}
+    assert all(0.8 <= s <= 1.0 for s in duplicates_table(result.dropped_rows)["similarity"])
+    assert "embedding" not in result.data.columns
+    assert_every_id_once(data, result)
+
+
+def planted_vectors(n: int = 3000, dim: int = 24, dups: int = 200, seed: int = 0) -> tuple[pl.DataFrame, dict]:
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(n, dim)).astype(np.float32)
+    src = rng.choice(n, size=dups, replace=False)
+    near = base[src] + rng.normal(scale=0.03, size=(dups, dim)).astype(np.float32)
+    vectors = np.concatenate([base, near])
+    ids = [f"v{i:05d}" for i in range(len(vectors))]
+    data = pl.DataFrame({"id": ids, "text": ids, "embedding": vectors})
+    return data, {ids[n + k]: ids[s] for k, s in enumerate(src)}
+
+
+def test_semantic_kmeans_path_finds_what_exact_search_finds():
+    data, planted = planted_vectors()
+    exact = SemanticDedup(SemanticConfig(id_column="id", threshold=0.95)).run(data)
+    clustered = SemanticDedup(SemanticConfig(id_column="id", threshold=0.95, exact_below=100, cluster_size=200)).run(data)
+    assert clustered.account.extra["params"]["search"] == "k-means clusters"
+    assert dup_map(exact) == planted
+    found = dup_map(clustered)
+    assert set(found.items()) <= set(planted.items())
+    assert len(found) >= 0.95 * len(planted)  # boundary pairs may be missed; probes=2 keeps that rare
+    assert_every_id_once(data, clustered)
+
+
+# -- keep policy, order, accounting --------------------------------------------------------------
+
+
+def test_keep_policies():
+    data = pl.DataFrame({
+        "id": ["a", "b", "c", "d"],
+        "text": ["Same text here.", "same text here", "SAME TEXT HERE!!", "Other."],
+        "score": [1.0, 5.0, 3.0, 0.0],
+        "created": ["2020-05-01", "2019-01-01", "2021-01-01", "2018-01-01"],
+    })
+    kept = lambda **kw: ExactDedup(ExactConfig(id_column="id", **kw)).run(data).data["id"].to_list()  # noqa: E731
+    assert kept() == ["a", "d"]
+    assert kept(keep="longest") == ["c", "d"]
+    assert kept(keep="highest_score", score_column="score") == ["b", "d"]
+    assert kept(keep="oldest", time_column="created") == ["b", "d"]
+    with pytest.raises(ValueError, match="score_column"):
+        ExactConfig(keep="highest_score")
+
+
+@pytest.mark.parametrize("method", ["exact", "near"])
+def test_result_does_not_depend_on_input_order(method):
+    data = near_corpus()
+    data = pl.concat([data, frame(["the comittee approved the new budget after a long debate on tuesday evening"]).with_columns(id=pl.lit("r999"))])
+    cfg = {"id_column": "id", "keep": "longest"}
+    first = dedup_step(method, cfg).run(data)
+    for seed in range(3):
+        shuffled = data.sample(fraction=1.0, shuffle=True, seed=seed)
+        again = dedup_step(method, cfg).run(shuffled)
+        assert dup_map(again) == dup_map(first)
+        assert sorted(again.data["id"]) == sorted(first.data["id"])
+        assert again.data["id"].to_list() == [i for i in shuffled["id"] if i in set(first.data["id"])]  # input order kept
+
+
+def test_semantic_result_does_not_depend_on_input_order():
+    data, _ = planted_vectors(n=1500, dups=80, seed=2)
+    cfg = SemanticConfig(id_column="id", threshold=0.95, exact_below=100, cluster_size=150, keep="longest")
+    first = dup_map(SemanticDedup(cfg).run(data))
+    shuffled = data.sample(fraction=1.0, shuffle=True, seed=1)
+    assert dup_map(SemanticDedup(cfg).run(shuffled)) == first
+
+
+@pytest.mark.parametrize("method", ["exact", "near"])
+def test_every_id_once_on_a_noisy_corpus(method):
+    rng = np.random.default_rng(11)
+    texts = []
+    for _ in range(400):
+        base = BASE[rng.integers(len(BASE))]
+        words = base.split()
+        for _ in range(rng.integers(0, 4)):
+            words.pop(int(rng.integers(len(words))))
+        texts.append(" ".join(words) if rng.random() < 0.9 else "")
+    data = frame(texts)
+    result = dedup_step(method, {"id_column": "id"}).run(data)
+    assert_every_id_once(data, result)
+    assert result.account.extra["clusters"] >= 1
+
+
+def test_row_number_is_the_id_without_an_id_column():
+    result = ExactDedup().run(pl.DataFrame({"text": ["a", "b", "A", "a."]}))
+    assert dup_map(result) == {2: 0, 3: 0}
+
+
+def test_repeated_ids_are_refused():
+    with pytest.raises(Exception, match="repeated"):
+        ExactDedup(ExactConfig(id_column="id")).run(pl.DataFrame({"id": [1, 1], "text": ["a", "b"]}))
+
+
+def test_report_has_cluster_statistics_and_examples_for_the_card():
+    result = NearDedup(NearConfig(id_column="id")).run(near_corpus())
+    stats = result.account.extra
+    assert stats["clusters"] == 5 and stats["removed"] == 5 and stats["largest_cluster"] == 2
+    assert stats["cluster_sizes"]["2"] == 5
+    example = stats["examples"][0]
+    assert {"id", "text", "duplicate_of", "kept_text", "similarity"} <= set(example)
+    section = card_section(result.account)
+    assert "5 removed" in section.body and "| removed | kept | similarity |" in section.body
+
+
+def test_dedup_step_in_a_run_context_resumes_from_the_cache(tmp_path):
+    from pipelines.cache import StepCache
+    from pipelines.runtime import RunContext
+
+    data = near_corpus()
+    first = RunContext("t", tmp_path, cache=StepCache(tmp_path / "c")).apply_result(NearDedup(NearConfig(id_column="id")), data)
+    ctx = RunContext("t", tmp_path, cache=StepCache(tmp_path / "c"))
+    again = ctx.apply_result(NearDedup(NearConfig(id_column="id")), data)
+    assert dup_map(again) == dup_map(first)  # the removed rows come back from the cache too
+    assert ctx.report.step("dedup_near").dropped == {"duplicate_near": 5}
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(curate_bin()), "dedup", *args], capture_output=True, text=True, timeout=300)
+
+
+def write_inputs(tmp_path) -> dict[str, object]:
+    texts = near_corpus()["text"].to_list()
+    data = pl.DataFrame({"key": [f"k{i}" for i in range(len(texts))], "body": texts, "n": list(range(len(texts)))})
+    paths = {"parquet": tmp_path / "in.parquet", "csv": tmp_path / "in.csv", "jsonl": tmp_path / "in.jsonl"}
+    data.write_parquet(paths["parquet"])
+    data.write_csv(paths["csv"])
+    lines = [json.dumps(r) for r in data.iter_rows(named=True)]
+    lines.insert(3, "{broken json")
+    lines.append(json.dumps({"key": "k0", "body": "a repeated id", "n": 99}))
+    lines.append(json.dumps({"key": "knull", "body": None, "n": 100}))
+    paths["jsonl"].write_text("\n".join(lines) + "\n")
+    return {"paths": paths, "data": data}
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "jsonl"])
+def test_cli_writes_kept_duplicates_and_report(tmp_path, fmt):
+    inputs = write_inputs(tmp_path)
+    out = tmp_path / f"out-{fmt}"
+    proc = run_cli("--input", str(inputs["paths"][fmt]), "--text-column", "body", "--id-column", "key",
+                   "--method", "near", "--output", str(out))
+    assert proc.returncode == 0, proc.stderr
+    kept = pl.read_parquet(out / "kept.parquet")
+    dups = pl.read_parquet(out / "duplicates.parquet")
+    assert kept.columns == ["key", "body", "n"]
+    assert dups.columns == ["id", "duplicate_of", "method", "similarity"]
+    assert sorted(kept["key"].to_list() + dups["id"].to_list()) == sorted(inputs["data"]["key"].to_list())
+    assert dups.height == 5 and set(dups["method"]) == {"near"}
+    report = json.loads((out / "report.json").read_text())
+    names = [s["name"] for s in report["steps"]]
+    assert names == ["read", "validate", "dedup_near"]
+    assert report["facts"]["dedup"]["removed"] == 5
+    quarantine = pl.read_parquet(out / "quarantine.parquet")
+    if fmt == "jsonl":
+        assert sorted(quarantine["row"].to_list()) == [4, 17, 18]
+        assert any("repeated" in e for e in quarantine["error"]) and any("not valid JSON" in e for e in quarantine["error"])
+    else:
+        assert quarantine.height == 0
+
+
+@pytest.mark.integration
+def test_cli_config_file_and_threshold(tmp_path):
+    inputs = write_inputs(tmp_path)
+    config = tmp_path / "dedup.yaml"
+    config.write_text("keep: longest\nnear:\n  shingle: word\n  ngram: 1\n  threshold: 0.99\n")
+    out = tmp_path / "out"
+    args = ["--input", str(inputs["paths"]["parquet"]), "--text-column", "body", "--id-column", "key",
+            "--method", "near", "--output", str(out), "--config", str(config)]
+    assert run_cli(*args).returncode == 0
+    strict = json.loads((out / "report.json").read_text())["facts"]["dedup"]
+    assert strict["params"]["shingle"] == "word" and strict["params"]["keep"] == "longest"
+    assert run_cli(*args, "--threshold", "0.6").returncode == 0
+    loose = json.loads((out / "report.json").read_text())["facts"]["dedup"]
+    assert loose["params"]["threshold"] == 0.6 and loose["removed"] > strict["removed"]
+
+
+@pytest.mark.integration
+def test_cli_errors_name_the_file_and_column(tmp_path):
+    inputs = write_inputs(tmp_path)
+    proc = run_cli("--input", str(inputs["paths"]["csv"]), "--text-column", "text", "--id-column", "key",
+                   "--method", "exact", "--output", str(tmp_path / "o"))
+    assert proc.returncode != 0
+    assert "in.csv" in proc.stderr and "'text'" in proc.stderr and "Traceback" not in proc.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("near:\n  shingles: word\n")
+    proc = run_cli("--input", str(inputs["paths"]["csv"]), "--text-column", "body", "--id-column", "key",
+                   "--method", "near", "--output", str(tmp_path / "o"), "--config", str(bad))
+    assert proc.returncode != 0 and "shingles" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,175 @@
+"""The embedding step with the real offline MiniLM, and its shared cache (concurrent writers too)."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+
+import numpy as np
+import polars as pl
+import pytest
+
+from pipelines.embed import (
+    EmbedConfig, EmbeddingCache, EmbedStep, embed_texts, encode_sorted, load_model, resolve_device, text_hashes,
+)
+
+TEXTS = [
+    "Short one.",
+    "A much longer sentence that goes on for a while, so that its batch needs far more padding than the others.",
+    "Medium length sentence about the weather today.",
+    "Short one.",  # repeated: embedded once
+    "Another text of some length, with a clause or two.",
+]
+
+
+@pytest.fixture
+def cfg(tmp_path) -> EmbedConfig:
+    return EmbedConfig(cache_dir=str(tmp_path / "emb"), batch_size=2, shard_rows=2)
+
+
+def bare_encode(texts: list[str]) -> np.ndarray:
+    return load_model(None, "cpu", "fp32").encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+
+
+def test_step_adds_embeddings_in_input_order(cfg):
+    data = pl.DataFrame({"id": range(len(TEXTS)), "text": TEXTS})
+    result = EmbedStep(cfg).run(data)
+    out = result.data
+    assert out.columns == ["id", "text", "embedding"]
+    assert out.schema["embedding"] == pl.Array(pl.Float32, 384)
+    vectors = out["embedding"].to_numpy()
+    # each row's vector is the model's vector of that row's text, one text at a time
+    for text, vec in zip(TEXTS, vectors):
+        assert np.allclose(vec, bare_encode([text])[0], atol=1e-5)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert result.account.extra["unique_texts"] == 4 and result.account.extra["embedded"] == 4
+
+
+def test_length_sorting_restores_order():
+    model = load_model(None, "cpu", "fp32")
+    texts = [t * k for k, t in enumerate(["a b c ", "dog cat ", "x "], start=1)] * 3
+    got = encode_sorted(model, texts, batch_size=2, normalize=True)
+    assert np.allclose(got, bare_encode(texts), atol=1e-5)
+
+
+def test_null_text_is_quarantined(cfg):
+    result = EmbedStep(cfg).run(pl.DataFrame({"text": ["hello", None]}))
+    assert result.data.height == 1
+    assert result.account.quarantined == 1
+    assert result.quarantine["row"].to_list() == [2] and result.quarantine["field"].to_list() == ["text"]
+
+
+def test_cache_embeds_only_new_texts(cfg):
+    stats: dict = {}
+    first = embed_texts(TEXTS, cfg, stats=stats)
+    assert stats == {"unique_texts": 4, "from_cache": 0, "embedded": 4}
+    more = TEXTS + ["A new sentence nobody embedded before."]
+    stats = {}
+    second = embed_texts(more, cfg, stats=stats)
+    assert stats == {"unique_texts": 5, "from_cache": 4, "embedded": 1}
+    assert np.array_equal(second[: len(TEXTS)], first)
+    cache = EmbeddingCache.for_config(cfg, resolve_device(cfg.device))
+    assert len(cache.shards()) >= 2 and not list(cache.dir.glob(".*.tmp"))
+
+
+def test_cache_is_per_model_setting(cfg):
+    plain = EmbeddingCache.for_config(cfg, "cpu")
+    assert EmbeddingCache.for_config(cfg.model_copy(update={"normalize": False}), "cpu").dir != plain.dir
+    assert EmbeddingCache.for_config(cfg.model_copy(update={"precision": "fp16"}), "cpu").dir != plain.dir
+    assert EmbeddingCache.for_config(cfg, "cpu").dir == plain.dir
+
+
+def test_missing_model_is_a_clear_error(tmp_path):
+    from pipelines.errors import CurateError
+
+    with pytest.raises(CurateError, match="cannot be loaded offline"):
+        load_model(str(tmp_path / "no-such-model"), "cpu", "fp32")
+
+
+# -- concurrent writers --------------------------------------------------------------------------
+
+
+def _writer(root: str, worker: int, rounds: int) -> None:
+    cache = EmbeddingCache(root, "k")
+    cache.MAX_SHARDS = 8  # compact often, while others read and write
+    rng = np.random.default_rng(worker)
+    for r in range(rounds):
+        texts = [f"text {i}" for i in rng.choice(300, size=20, replace=False)]
+        vectors = _vector_of(texts)
+        cache.add(text_hashes(texts), vectors)
+        found = cache.lookup(text_hashes(texts))
+        assert len(found) == len(texts)
+
+
+def _vector_of(texts: list[str]) -> np.ndarray:
+    # a vector that is a function of the text, so any mix-up between writers shows
+    return np.array([[float(t.split()[1]), len(t), 1.0] for t in texts], dtype=np.float32)
+
+
+def test_two_concurrent_writers_share_a_cache(tmp_path):
+    root = str(tmp_path / "shared")
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_writer, args=(root, w, 25)) for w in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    cache = EmbeddingCache(root, "k")
+    texts = [f"text {i}" for i in range(300)]
+    found = cache.lookup(text_hashes(texts))
+    assert len(found) > 200  # 2 x 25 x 20 draws from 300 texts
+    for text, h in zip(texts, text_hashes(texts)):
+        if h in found:
+            assert np.array_equal(found[h], _vector_of([text])[0])
+    assert not list(cache.dir.glob(".*.tmp"))
+
+
+def _embed_worker(root: str, texts: list[str], out: str) -> None:
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    vectors = embed_texts(texts, EmbedConfig(cache_dir=root, shard_rows=3))
+    np.save(out, vectors)
+
+
+@pytest.mark.integration
+def test_two_runs_embedding_at_once_share_the_cache(tmp_path):
+    root = str(tmp_path / "emb")
+    a = [f"Sentence number {i} about apples." for i in range(12)]
+    b = a[6:] + [f"Sentence number {i} about pears." for i in range(6)]
+    ctx = mp.get_context("spawn")
+    procs = [ctx.Process(target=_embed_worker, args=(root, t, str(tmp_path / f"{n}.npy"))) for n, t in (("a", a), ("b", b))]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(600)
+    assert [p.exitcode for p in procs] == [0, 0]
+    stats: dict = {}
+    both = embed_texts(a + b, EmbedConfig(cache_dir=root), stats=stats)
+    assert stats["embedded"] == 0 and stats["from_cache"] == 18
+    assert np.allclose(both[: len(a)], np.load(tmp_path / "a.npy"), atol=1e-6)
+    assert np.allclose(both[len(a):], np.load(tmp_path / "b.npy"), atol=1e-6)
+
+
+@pytest.mark.integration
+def test_shards_embed_on_dask_workers(tmp_path):
+    from pipelines.dask_runtime import DaskRuntime
+
+    texts = [f"Item {i}: a short sentence for the cluster." for i in range(9)]
+    cfg = EmbedConfig(cache_dir=str(tmp_path / "emb"), shard_rows=3)
+    with DaskRuntime() as dask:
+        vectors = embed_texts(texts, cfg, dask=dask)
+    assert np.allclose(vectors, bare_encode(texts), atol=1e-5)
+    stats: dict = {}
+    embed_texts(texts, cfg, stats=stats)  # the workers wrote their shards to the shared cache
+    assert stats["from_cache"] == 9
+
+
+@pytest.mark.gpu
+def test_gpu_uses_cuda_and_fp16(tmp_path):
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device on this machine")
+    model = load_model(None, "auto", "auto")
+    assert next(model.parameters()).dtype == torch.float16
+    vectors = embed_texts(TEXTS, EmbedConfig(cache_dir=str(tmp_path / "emb")))
+    assert np.allclose(vectors, bare_encode(TEXTS), atol=2e-2)
