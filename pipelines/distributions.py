@@ -196,7 +196,8 @@ def distributions(stats: pl.DataFrame, questions: pl.DataFrame, *, confidence: f
         .explode("option")
     )
     asked = stats.filter(pl.col("option").is_not_null())
-    long = grid.join(asked, on=[*ids, "option"], how="left").with_columns(
+    # keys may be null (a survey without waves): nulls must match nulls
+    long = grid.join(asked, on=[*ids, "option"], how="left", nulls_equal=True).with_columns(
         pl.col(c).fill_null(0) for c in STAT_COLS
     )
     substantive = pl.col("option") < pl.col("n_options")
@@ -208,7 +209,7 @@ def distributions(stats: pl.DataFrame, questions: pl.DataFrame, *, confidence: f
         pl.col("n").filter(~substantive).sum().alias("_nr"),
     ).with_columns(kish_n_eff(pl.col("_W"), pl.col("_W2")).alias("_neff"))
     z = z_value(confidence)
-    long = long.join(totals, on=ids).with_columns(
+    long = long.join(totals, on=ids, nulls_equal=True).with_columns(
         pl.when(substantive).then(_ratio(pl.col("w_sum"), pl.col("_W")))
         .otherwise(_ratio(pl.col("w_sum"), pl.col("_W") + pl.col("_Wr"))).alias("_p")
     )
@@ -228,7 +229,7 @@ def distributions(stats: pl.DataFrame, questions: pl.DataFrame, *, confidence: f
         pl.col("_W").first().alias("w_sum"),
         pl.col("_neff").first().alias("n_eff"),
     )
-    out = out.join(missing, on=ids, how="left").with_columns(pl.col("n_missing").fill_null(0))
+    out = out.join(missing, on=ids, how="left", nulls_equal=True).with_columns(pl.col("n_missing").fill_null(0))
     return out.select(*ids, "probs", "ci", "refusal_probs", "refusal_mass", "n", "n_refused", "n_missing",
                       "w_sum", "n_eff")
 

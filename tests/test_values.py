@@ -403,3 +403,24 @@ def test_row_slices_give_the_same_distributions(tmp_path, monkeypatch):
     ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path)], min_n=vdata.MIN_N)
     assert_hand_computed(out.tables["distributions"])
     assert ctx.report.step("distributions").extra["answers_counted"] == 19
+
+
+def test_every_group_below_min_n_leaves_questions_with_no_distributions(tmp_path):
+    data = vdata.write_csv(tmp_path / "s.csv")
+    ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path)], min_n=1000)
+    assert out.tables["distributions"].height == 0
+    assert ctx.report.step("distributions").dropped == {"below_min_n": 12}
+    questions = out.tables["questions"]
+    assert questions["var_name"].to_list() == ["q1", "q2"]
+    assert questions["distributions"].to_list() == [[], []]
+
+
+def test_a_survey_without_waves(tmp_path):
+    data = vdata.write_sav(tmp_path / "s.sav")
+    book = vdata.write_codebook(tmp_path, vdata.CODEBOOK_YAML.replace('wave: "1"\n', ""))
+    _, out = run_build(tmp_path, [data, book], min_n=vdata.MIN_N)
+    table = out.tables["distributions"]
+    assert table["wave"].null_count() == table.height
+    assert dist(table, "all", "all", "q1", wave=None)["probs"] == pytest.approx(vdata.EXPECTED[("all", "all", "q1")]["probs"])
+    q = out.tables["questions"]
+    assert q["wave"].null_count() == 2 and all(len(d) == 5 for d in q["distributions"].to_list())

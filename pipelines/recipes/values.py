@@ -190,6 +190,9 @@ class ComputeDistributions(Step):
         dropped_rows = tagged.filter(pl.col("_reason").is_not_null())
         dropped = {r: int(n) for r, n in dropped_rows.group_by("_reason").len().iter_rows()}
         answers = stats.filter((pl.col("group_attr") == ALL) & pl.col("option").is_not_null())["n"].sum()
+        overall = dists.filter(pl.col("group_attr") == ALL).select((pl.col("n") + pl.col("n_refused")).sum()).item()
+        if (overall or 0) != (answers or 0):  # every counted answer must reach a distribution
+            raise AssertionError(f"distributions lost answers: {answers} counted, {overall} in the whole-sample rows")
         extra = {
             "unit": "group distributions (survey x wave x question x group)",
             "answers_counted": int(answers or 0),
