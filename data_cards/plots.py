@@ -70,9 +70,8 @@ def draw(plot: Plot, out_dir: Path) -> dict[str, str]:
         ax.set_ylabel("count")
     elif plot.kind == "hist":
         for name, values in plot.data.items():
-            clean = [v for v in values if v is not None]
-            if clean:
-                ax.hist(clean, bins=30, alpha=0.55, label=str(name))
+            counts, edges = _binned(values, 30)
+            ax.stairs(counts, edges, fill=True, alpha=0.55, label=str(name))
         if len(plot.data) > 1:
             ax.legend(fontsize=8, ncol=min(5, len(plot.data)))
         ax.set_ylabel("count")
@@ -89,14 +88,24 @@ def _small_multiples(plt, plot: Plot, out_dir: Path) -> dict[str, str]:
     n = len(plot.data)
     fig, axes = plt.subplots(1, n, figsize=(min(2.2 * n, 12), 2.8), dpi=110, sharex=True, sharey=True)
     for ax, (name, values) in zip(axes, plot.data.items()):
-        clean = [v for v in values if v is not None]
-        ax.hist(clean, bins=20, color="#3b6ea8")
+        counts, edges = _binned(values, 20)
+        ax.stairs(counts, edges, fill=True, color="#3b6ea8")
         ax.set_title(str(name), fontsize=10)
         if plot.xlabel:
             ax.set_xlabel(plot.xlabel, fontsize=8)
     axes[0].set_ylabel("count")
     fig.suptitle(plot.title)
     return _save(plt, fig, plot, out_dir)
+
+
+def _binned(values, bins: int):
+    """Histogram counts with numpy: matplotlib's own `hist` walks Python lists, seconds per 100k."""
+    import numpy as np
+
+    arr = np.asarray([np.nan if v is None else v for v in values] if isinstance(values, list) else values,
+                     dtype=float)
+    arr = arr[~np.isnan(arr)]
+    return np.histogram(arr, bins=bins) if arr.size else (np.zeros(bins), np.linspace(0, 1, bins + 1))
 
 
 def _save(plt, fig, plot: Plot, out_dir: Path) -> dict[str, str]:

@@ -63,12 +63,17 @@ class StepCache:
     def _dir(self, step_name: str, key: str) -> Path:
         return self.root / "steps" / step_name / key
 
-    def load(self, step_name: str, key: str) -> StepResult | None:
+    def load_data(self, step_name: str, key: str) -> pl.DataFrame:
+        return pl.read_parquet(self._dir(step_name, key) / "data.parquet")
+
+    def load(self, step_name: str, key: str, with_data: bool = True) -> StepResult | None:
+        """The cached result, or None. Without `with_data`, `data` is None and only the small
+        parts are read: a later step's cached output may make the data unneeded."""
         entry = self._dir(step_name, key)
         if not (entry / "account.json").exists():
             return None
         account = Account.from_dict(orjson.loads((entry / "account.json").read_bytes()))
-        data = pl.read_parquet(entry / "data.parquet")
+        data = self.load_data(step_name, key) if with_data else None
         quarantine = (
             pl.read_parquet(entry / "quarantine.parquet")
             if (entry / "quarantine.parquet").exists()

@@ -139,11 +139,8 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
     reader = ReadResponses(ReadConfig(keyed=config.keyed))
     reader.dask = ctx.dask
     fingerprints = "|".join(file_fingerprint(p) for p in inputs)
-    data = ctx.apply(reader, paths, inputs_hash=fingerprints)
-    data = ctx.apply(ValidateAnswers(), data)
-    data = ctx.apply(DedupeRespondents(), data)
     scorer = KeyAndScore(ScoreConfig(min_answered_fraction=config.min_answered_fraction))
-    data = ctx.apply(scorer, data)
+    data = ctx.chain([reader, ValidateAnswers(), DedupeRespondents(), scorer], paths, inputs_hash=fingerprints)
     data = persona_hook(ctx, data, config)
 
     steps = [reader, ValidateAnswers(), DedupeRespondents(), scorer]
@@ -153,7 +150,7 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
     items = _item_records(ctx, instruments)
     sections = measure(data, respondents, instruments)
     plots = [Plot("domain_scores", "Domain scores (keyed, 1..5)", "hist",
-                  {d: respondents["domain_scores"].struct.field(d).to_list() for d in DOMAINS}, "score")]
+                  {d: respondents["domain_scores"].struct.field(d).to_numpy() for d in DOMAINS}, "score")]
     return RecipeOutput({"respondents": respondents, "items": items}, _card(config), sections, plots)
 
 
