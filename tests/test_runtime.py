@@ -18,6 +18,9 @@ class Add(Step):
     name = "add"
     runs = 0
 
+    def __init__(self, config: AddConfig | None = None):
+        super().__init__(config or AddConfig())
+
     def run(self, data):
         type(self).runs += 1
         return StepResult(data.with_columns(pl.col("x") + self.config.amount),
