@@ -14,7 +14,7 @@ from distributed import Client
 
 from tests import personality_data as pdata
 from tests.conftest import REPO, curate_bin
-from tests.integration.conftest import free_port
+from pipelines.prefect_server import free_port
 
 pytestmark = pytest.mark.integration
 
