@@ -14,10 +14,9 @@ from types import ModuleType
 from typing import Any
 
 import polars as pl
-import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from pipelines.errors import CurateError, InputFileError
+from pipelines.errors import CurateError
 
 RECIPES: dict[str, str] = {
     "personality": "pipelines.recipes.personality",
@@ -72,22 +71,6 @@ def get_recipe(name: str) -> ModuleType:
 
 
 def load_config(recipe: ModuleType, path: Path | None, overrides: dict[str, Any] | None = None):
-    data: dict[str, Any] = {}
-    if path is not None:
-        if not path.exists():
-            raise InputFileError(path, "config file not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise InputFileError(path, f"not valid YAML: {e}") from None
-        if not isinstance(data, dict):
-            raise InputFileError(path, "config must be a YAML mapping of option: value")
-    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
-    try:
-        return recipe.Config(**data)
-    except ValidationError as e:
-        where = str(path) if path else "command line"
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
-        )
-        raise CurateError(f"{where}: invalid configuration for recipe {recipe.NAME}: {problems}") from None
+    from pipelines.config import load_options
+
+    return load_options(recipe.Config, path, overrides, what=f"configuration for recipe {recipe.NAME}")
