@@ -281,6 +281,9 @@ def test_card_states_questions_groups_respondents_weighting_refusals_metrics(tmp
     assert "| Test Survey | 1 | country | C | 2 | 1 |" in body["Groups"]
     assert "Weighted by column `weight`" in body["Weighting"]
     assert "Wilson" in body["Metric definitions"] and "Kish" in body["Metric definitions"]
+    plots = {p.name: p for p in out.plots}
+    assert plots["values_respondents"].data == {"A": 6, "B": 4, "C": 1}  # respondent 11 quarantined
+    assert len(plots["values_design_effect"].data["design effect"]) == out.tables["distributions"].height
 
 
 def test_demo_runs_the_shipped_values_samples(repo):

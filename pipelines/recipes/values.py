@@ -277,7 +277,26 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
     question_records = _question_records(ctx, dist_records, plan, data, config, provenance)
     sections = measure(ctx, plan, data, dist_records, config, weighted)
     tables = {"distributions": dist_records, "questions": question_records}
-    return RecipeOutput(tables, _card(config, plan), sections)
+    return RecipeOutput(tables, _card(config, plan), sections, plots=_plots(plan, data, dist_records))
+
+
+def _plots(plan: SurveyPlan, data: pl.DataFrame, dists: pl.DataFrame) -> list:
+    """Respondents per value of the first group attribute (often country), and the spread of the
+    design effect n / n_eff and of the refusal mass over the published distributions."""
+    from data_cards.plots import Plot
+
+    plots = []
+    if plan.codebook.groups:
+        first = plan.codebook.groups[0].attr
+        counts = data.group_by(first).len().drop_nulls().sort(first)
+        plots.append(Plot("values_respondents", f"Respondents per {first}", "bars", dict(counts.iter_rows())))
+    if dists.height:
+        deff = dists.filter(pl.col("n_eff") > 0).select(pl.col("n") / pl.col("n_eff")).to_series().to_list()
+        plots.append(Plot("values_design_effect", "Kish design effect n / n_eff per distribution", "hist",
+                          {"design effect": deff}, xlabel="n / n_eff"))
+        plots.append(Plot("values_refusal_mass", "Refusal mass per distribution", "hist",
+                          {"refusal mass": dists["refusal_mass"].drop_nulls().to_list()}, xlabel="refusal mass"))
+    return plots
 
 
 def _short_params(step: Step) -> dict:
