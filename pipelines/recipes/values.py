@@ -125,9 +125,8 @@ class ValidateAnswers(Step):
                 quarantines.append(_quarantine(unknown, self.name, pl.lit(q.var), raw, error))
             exprs.append(index.alias(q.var))
         out = data.with_columns(exprs)
-        asked_cells = sum(_cells_in_files(data, f) for f in self.config.files)
+        asked_cells, not_asked = _cells_and_blanks(data, self.config.files)
         answered = int(sum(out[q.var].is_not_null().sum() for q in present))
-        not_asked = asked_cells - answered - bad_cells
         quarantine = pl.concat(quarantines) if quarantines else empty_quarantine()
         account = Account(self.name, asked_cells, answered, {"not_asked": not_asked} if not_asked else {},
                           bad_cells, extra={"unit": "answer cells (respondent x question in the respondent's file)"})
@@ -148,8 +147,16 @@ def _quarantine(bad: pl.DataFrame, step: str, field: pl.Expr, raw: pl.Expr, erro
     ))
 
 
-def _cells_in_files(data: pl.DataFrame, fplan: FilePlan) -> int:
-    return int((data["_file"] == fplan.name).sum()) * len(fplan.questions)
+def _cells_and_blanks(data: pl.DataFrame, files: tuple[FilePlan, ...]) -> tuple[int, int]:
+    """Answer cells (respondent x question of the respondent's file) and how many of them are blank,
+    counted per file: a question a file lacks is neither."""
+    cells = blanks = 0
+    for f in files:
+        rows = data.filter(pl.col("_file") == f.name)
+        cells += rows.height * len(f.questions)
+        if rows.height and f.questions:
+            blanks += int(rows.select(pl.sum_horizontal(pl.col(q).null_count() for q in f.questions)).item())
+    return cells, blanks
 
 
 class DistributionConfig(StepConfig):
