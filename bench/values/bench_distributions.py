@@ -15,7 +15,8 @@ table (per group x question: probs, refusal mass, n, Kish n_eff, Wilson interval
 - ours: row batches streamed from the file (memory bounded by the batch, not the file), sums per batch
   added up (`group_stats` + `combine_stats`), then `distributions`;
 - ours on Dask (--dask): the same sums, one partition of rows per task on the LocalCluster.
-Prints wall-clock and CPU seconds (CPU time is the fairer comparison on a machine shared with other
+For ours-dask, peak RSS and CPU time are the driving process's only: the workers are processes of
+their own, each holding one partition at a time. Prints wall-clock and CPU seconds (CPU time is the fairer comparison on a machine shared with other
 work: polars' threads wait for cores that pandas' single thread does not need), peak RSS, the
 ratios, and the largest difference between the two results.
 Goal: >= 5x pandas' speed with bounded memory.
