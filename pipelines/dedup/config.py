@@ -47,8 +47,8 @@ class NearConfig(DedupConfig):
 
     normalize: Normalization = Normalization()
     shingle: Literal["word", "char"] = "char"
-    ngram: int = Field(5, ge=1, le=32)
-    threshold: float = Field(0.5, gt=0, le=1)  # Jaccard similarity of shingle sets
+    ngram: int = Field(4, ge=1, le=32)
+    threshold: float = Field(0.6, gt=0, le=1)  # Jaccard similarity of shingle sets
     num_perm: int = Field(128, ge=8, le=1024)
     bands: int | None = None  # None (with rows None): the best split of num_perm for the threshold
     rows: int | None = None

@@ -21,7 +21,7 @@ def near_pairs(texts: pl.Series, cfg: NearConfig, progress: bool = False) -> tup
     if progress and len(batches) > 1:
         from tqdm.auto import tqdm
 
-        batches = tqdm(batches, desc="minhash", unit="batch", leave=False)
+        batches = tqdm(batches, desc="minhash", unit="batch", leave=False, disable=None)  # None: only on a terminal
     for start in batches:
         off, vals = shingle_sets(texts.slice(start, cfg.batch_rows), cfg)
         keys.append(band_keys(signatures(off, vals, a, b), bands, rows, cfg.seed, np.diff(off) == 0))
