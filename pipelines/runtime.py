@@ -14,6 +14,7 @@ import polars as pl
 
 from pipelines.cache import StepCache, frame_hash, step_key
 from pipelines.dask_runtime import DaskRuntime
+from pipelines.errors import CurateError
 from pipelines.report import RunReport
 from pipelines.steps import Step, StepResult
 
@@ -143,8 +144,20 @@ def _run_step_task(step: Step, data: pl.DataFrame) -> StepResult:
 
     # Our own content cache (pipelines/cache.py) decides what is recomputed; Prefect's is off.
     runner = task(name=step.name, cache_policy=NO_CACHE, persist_result=False)(_call_run)
-    return runner(step, data)
+    outcome = runner(step, data)
+    if isinstance(outcome, _Expected):
+        raise outcome.error  # outside the task: the flow turns it into one line, no traceback
+    return outcome
 
 
-def _call_run(step: Step, data: pl.DataFrame) -> StepResult:
-    return step.run(data)
+@dataclass
+class _Expected:
+    error: CurateError
+
+
+def _call_run(step: Step, data: pl.DataFrame) -> StepResult | _Expected:
+    try:
+        return step.run(data)
+    except CurateError as e:  # an expected failure: Prefect would log it with a traceback
+        run_logger().error("step %s: %s", step.name, e)
+        return _Expected(e)

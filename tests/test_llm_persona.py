@@ -53,3 +53,15 @@ def test_with_endpoint_every_respondent_gets_a_persona_record(tmp_path, monkeypa
     assert prov[-1]["step"] == "persona" and prov[-1]["model"] == "scripted-model"
     assert prov[-1]["template_hash"].startswith("persona@")
     assert not personas["synthetic"].any() and personas["self_description"].str.starts_with("I am").all()
+
+
+def test_build_publishes_a_personas_config_with_an_endpoint(tmp_path, monkeypatch):
+    from pipelines.dask_runtime import DaskRuntime
+
+    inputs = sorted(x for x in SAMPLES.iterdir() if x.suffix in {".csv", ".dat", ".sav", ".dta"})
+    ctx = RunContext("personality", tmp_path, dask=DaskRuntime(inline=True))
+    with ScriptedServer(RecipeModel()) as server:
+        monkeypatch.setenv("CURATE_LLM_BASE_URL", server.base_url)
+        out = p.build(ctx, inputs, p.Config(license="cc0-1.0"))
+    assert set(out.tables) == {"respondents", "items", "personas"}
+    assert out.tables["personas"].height == out.tables["respondents"].height

@@ -151,7 +151,12 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
     sections = measure(data, respondents, instruments)
     plots = [Plot("domain_scores", "Domain scores (keyed, 1..5)", "hist",
                   {d: respondents["domain_scores"].struct.field(d).to_numpy() for d in DOMAINS}, "score")]
-    return RecipeOutput({"respondents": respondents, "items": items}, _card(config), sections, plots)
+    tables = {"respondents": respondents, "items": items}
+    if "persona_description" in data.columns:  # PAPI's persona texts, when an LLM was configured
+        from pipelines.llm.persona import persona_records
+
+        tables["personas"] = persona_records(ctx, respondents, data, config.license)
+    return RecipeOutput(tables, _card(config), sections, plots)
 
 
 def persona_hook(ctx: RunContext, data: pl.DataFrame, config: Config) -> pl.DataFrame:
