@@ -34,8 +34,14 @@ def _pyplot():
 
 def funnel_plot(report: dict) -> Plot:
     steps = report["steps"]
-    data = {s["name"]: (s["in"], s["kept"]) for s in steps}
+    # a step that counts something other than rows (answer cells, distributions) says so in extra
+    data = {_step_label(s): (s["in"], s["kept"]) for s in steps}
     return Plot("funnel", "Rows through each step (in, kept)", "funnel", data)
+
+
+def _step_label(step: dict) -> str:
+    unit = step.get("extra", {}).get("unit")
+    return f"{step['name']} ({unit.split(' (')[0]})" if unit else step["name"]
 
 
 def language_plot(tables: dict[str, pl.DataFrame]) -> Plot | None:
