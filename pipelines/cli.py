@@ -199,6 +199,11 @@ from pipelines.cli_dedup import dedup as _dedup  # noqa: E402  (cheap: its heavy
 
 app.command("dedup")(_dedup)
 
+from annotation.cli import argilla_app as _argilla_app, review_app as _review_app  # noqa: E402  (heavy imports inside)
+
+app.add_typer(_review_app, name="review")
+app.add_typer(_argilla_app, name="argilla")
+
 
 def main() -> None:
     try:

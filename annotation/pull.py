@@ -1,0 +1,260 @@
+"""`curate review pull`: annotators' responses back into the dataset, with agreement and resolution.
+
+For each config of DATASET_DIR that has an Argilla dataset in the workspace (the name `push`
+gave it), fetch every record's responses, compute per-question agreement over the submitted
+ones, resolve each record by its questions' rules, and write the `review` struct of the record
+envelope (status, annotators, responses + resolution as JSON, agreement). The result is a new
+dataset folder (the input is not changed) whose card's "Annotation process" section reports
+the agreement; with `publish_to` it is published as a new version.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from annotation.agreement import question_agreement
+from annotation.push import (
+    ReviewOptions, check_rules, configs_of, connect, dataset_name, find_dataset, read_config, recipe_of,
+)
+from annotation.resolve import resolve_record
+from annotation.settings import ReviewSpec, spec_for
+from pipelines.errors import CurateError
+from pipelines.layout import DATA_DIR, write_config
+from pipelines.report import atomic_write_bytes
+from schemas.envelope import REVIEW_DTYPE
+
+PAGE = 1000  # the server's largest page of records
+
+
+@dataclass
+class ConfigReview:
+    config: str
+    dataset: str
+    records: int
+    min_submitted: int
+    status: dict[str, int]
+    annotators: int
+    questions: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class PullResult:
+    output: Path
+    workspace: str
+    reviews: list[ConfigReview]
+    published: dict | None = None
+
+
+# -- fetching ----------------------------------------------------------------------------------
+
+
+def usernames(client) -> dict[str, str]:
+    """user id -> username (an owner or admin can list users; otherwise ids stay ids)."""
+    response = client.api.http_client.get("/api/v1/users")
+    if response.status_code != 200:
+        return {}
+    return {u["id"]: u["username"] for u in response.json()["items"]}
+
+
+def fetch_responses(client, dataset_id: str) -> dict[str, list[dict]]:
+    """external_id -> that record's responses [{user_id, status, values}] from the server's
+    database (listing with all responses), page by page."""
+    http = client.api.http_client
+    out: dict[str, list[dict]] = {}
+    offset = 0
+    while True:
+        response = http.get(f"/api/v1/datasets/{dataset_id}/records",
+                            params={"include": "responses", "offset": offset, "limit": PAGE})
+        if response.status_code != 200:
+            raise CurateError(f"Argilla refused to list records: HTTP {response.status_code}: {response.text[:300]}")
+        body = orjson.loads(response.content)
+        for record in body["items"]:
+            out[record["external_id"]] = record.get("responses") or []
+        offset += len(body["items"])
+        if not body["items"] or offset >= body["total"]:
+            return out
+
+
+def split_responses(responses: list[dict], names: dict[str, str]) -> tuple[list[tuple[str, dict]], list[str]]:
+    """([(annotator, {question: value})] submitted, [annotator] discarded), by annotator name."""
+    submitted, discarded = [], []
+    for r in responses:
+        who = names.get(r["user_id"], r["user_id"])
+        if r["status"] == "submitted":
+            submitted.append((who, {q: v.get("value") for q, v in (r.get("values") or {}).items()}))
+        elif r["status"] == "discarded":
+            discarded.append(who)
+    return sorted(submitted, key=lambda s: s[0]), sorted(discarded)
+
+
+# -- one config --------------------------------------------------------------------------------
+
+
+def review_config(frame: pl.DataFrame, spec: ReviewSpec, responses: dict[str, list[dict]],
+                  names: dict[str, str], min_submitted: int, context: dict) -> tuple[pl.DataFrame, dict[str, list]]:
+    """The frame with its `review` column rewritten, and each question's (record, annotator, value) answers."""
+    answers: dict[str, list] = {q.name: [] for q in spec.questions}
+    reviews = []
+    for record_id, old in zip(frame["record_id"].to_list(), frame["review"].to_list()):
+        if record_id not in responses:  # not in Argilla (pushed from another version): keep what it had
+            reviews.append(old)
+            continue
+        submitted, discarded = split_responses(responses[record_id], names)
+        for annotator, values in submitted:
+            for q, v in values.items():
+                if q in answers and v is not None:
+                    answers[q].append((record_id, annotator, v))
+        reviews.append(resolve_record(spec, submitted, discarded, min_submitted, context))
+    return frame.with_columns(pl.Series("review", reviews, dtype=REVIEW_DTYPE)), answers
+
+
+def summarize(config: str, dataset: str, frame: pl.DataFrame, spec: ReviewSpec, answers: dict[str, list],
+              min_submitted: int) -> ConfigReview:
+    status = frame["review"].struct.field("status").value_counts()
+    counts = {s: int(n) for s, n in status.iter_rows()}
+    annotators = {a for values in answers.values() for _, a, _ in values}
+    review = ConfigReview(config, dataset, frame.height, min_submitted,
+                          {s: counts.get(s, 0) for s in ("resolved", "submitted", "discarded", "pending")},
+                          len(annotators))
+    for q in spec.questions:
+        report = question_agreement(q, answers[q.name])
+        report["rule"] = q.resolution_rule()
+        report["resolved"] = sum(1 for r in frame["review"].to_list()
+                                 if r["status"] == "resolved" and json.loads(r["responses"])["resolution"].get(q.name) is not None)
+        review.questions.append(report)
+    return review
+
+
+# -- the card ----------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, pct: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0%}" if pct else f"{value:.3f}"
+
+
+def annotation_section(workspace: str, reviews: list[ConfigReview], pulled_at: str) -> str:
+    parts = [
+        f"Records were reviewed by human annotators in [Argilla](https://argilla.io) (workspace `{workspace}`; "
+        f"responses pulled {pulled_at}). Each record was assigned to annotators until `min_submitted` of them "
+        "submitted (Argilla's task distribution). A record is `resolved` once that many submitted and no required "
+        "question tied; `submitted` when fewer did (or a required question tied); `discarded` when annotators only "
+        "discarded it; `pending` without responses. Every record's submitted answers, the resolved value per question "
+        "and the rule used are in `review.responses` (JSON); `review.agreement` is the share of annotator pairs that "
+        "gave the same answer on that record, averaged over its non-text questions.",
+        "Agreement per question: Krippendorff's alpha (labels nominal; ratings ordinal and interval; rankings: "
+        "each candidate's rank, ordinal) over the records answered by two or more annotators, and the share of those "
+        "records where all answers were the same. A dash: not computable (fewer than two answers per record, or "
+        "a single value throughout).",
+    ]
+    for r in reviews:
+        status = ", ".join(f"{k} {v}" for k, v in r.status.items())
+        rows = ["| question | type | records with 2+ answers | Krippendorff's alpha | unanimous | rule | resolved |",
+                "|---|---|---:|---|---:|---|---:|"]
+        for q in r.questions:
+            alphas = ", ".join(f"{_fmt(v)} ({lvl})" for lvl, v in q["alpha"].items()) or "-"
+            rows.append(f"| `{q['question']}` | {q['kind']} | {q['records_multi']} | {alphas} | "
+                        f"{_fmt(q['unanimous'], pct=True)} | {q['rule']} | {q['resolved']} |")
+        parts.append(f"### Config `{r.config}` (Argilla dataset `{r.dataset}`)\n\n"
+                     f"- {r.records} records: {status}\n- {r.annotators} annotators; "
+                     f"`min_submitted` = {r.min_submitted}\n\n" + "\n".join(rows))
+    return "\n\n".join(parts)
+
+
+def replace_section(card: str, title: str, body: str) -> str:
+    """The card with the body of `## title` replaced (the section is added when missing)."""
+    head = f"## {title}\n"
+    start = card.find(head)
+    if start < 0:
+        return card.rstrip("\n") + f"\n\n{head}\n{body}\n"
+    end = card.find("\n## ", start + len(head))
+    end = len(card) if end < 0 else end + 1
+    return card[:start] + f"{head}\n{body}\n\n" + card[end:]
+
+
+# -- the whole pull ----------------------------------------------------------------------------
+
+
+def default_output(dataset_dir: Path) -> Path:
+    return dataset_dir.parent / f"{dataset_dir.name}-reviewed"
+
+
+def next_version(repo: str) -> str:
+    from pipelines.publish import parse_version, versions
+
+    existing = versions(Path(repo)) if Path(repo).exists() else []
+    if not existing:
+        return "1.0.0"
+    major, minor, _ = parse_version(existing[-1])
+    return f"{major}.{minor + 1}.0"
+
+
+def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None, options: ReviewOptions | None = None,
+         output: Path | None = None, publish_to: str | None = None, version: str | None = None,
+         message: str | None = None, client=None) -> PullResult:
+    dataset_dir = Path(dataset_dir)
+    options = options or ReviewOptions()
+    output = Path(output) if output else default_output(dataset_dir)
+    if output.resolve() == dataset_dir.resolve():
+        raise CurateError("--output must differ from DATASET_DIR: the pulled review is a new version of the data")
+    client = client or connect()
+    ws = client.workspaces(workspace)
+    if ws is None:
+        raise CurateError(f"no Argilla workspace {workspace!r} (or this key cannot see it)")
+    names = usernames(client)
+    pulled_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    recipe = recipe_of(dataset_dir)
+    reviewed: dict[str, pl.DataFrame] = {}
+    reviews: list[ConfigReview] = []
+    for config in configs or configs_of(dataset_dir):
+        name = dataset_name(dataset_dir, config, options if configs and len(configs) == 1 else None)
+        dataset = find_dataset(ws, name)
+        if dataset is None:
+            if configs:
+                raise CurateError(f"no Argilla dataset {name!r} in workspace {workspace!r}: push config {config!r} first")
+            continue
+        frame = read_config(dataset_dir, config)
+        spec = spec_for(recipe, config, frame)
+        check_rules(spec, options)
+        min_submitted = dataset.distribution.min_submitted
+        context = {"dataset": name, "workspace": workspace, "pulled_at": pulled_at}
+        frame, answers = review_config(frame, spec, fetch_responses(client, str(dataset.id)), names, min_submitted, context)
+        reviewed[config] = frame
+        reviews.append(summarize(config, name, frame, spec, answers, min_submitted))
+    if not reviews:
+        raise CurateError(f"no config of {dataset_dir} has an Argilla dataset in workspace {workspace!r}; push first")
+    write_output(dataset_dir, output, reviewed, annotation_section(workspace, reviews, pulled_at), reviews)
+    result = PullResult(output, workspace, reviews)
+    if publish_to:
+        from pipelines.publish import publish
+
+        result.published = publish(output, publish_to, version or next_version(publish_to),
+                                   message=message or f"Human review pulled from Argilla workspace {workspace}")
+    return result
+
+
+def write_output(dataset_dir: Path, output: Path, reviewed: dict[str, pl.DataFrame], section: str,
+                 reviews: list[ConfigReview]) -> None:
+    """A copy of the dataset folder with the reviewed configs, report facts and card section."""
+    tmp = output.with_name(f".{output.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    shutil.copytree(dataset_dir, tmp, ignore=shutil.ignore_patterns(".*"))
+    for config, frame in reviewed.items():
+        write_config(tmp, config, frame)
+    card = (tmp / "README.md").read_text() if (tmp / "README.md").exists() else ""
+    atomic_write_bytes(tmp / "README.md", replace_section(card, "Annotation process", section).encode())
+    report_path = tmp / "report.json"
+    report = json.loads(report_path.read_text()) if report_path.exists() else {}
+    report.setdefault("facts", {})["review"] = [r.__dict__ for r in reviews]
+    atomic_write_bytes(report_path, orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    if output.exists():
+        shutil.rmtree(output)
+    tmp.rename(output)
