@@ -1,0 +1,125 @@
+"""One annotator in a real browser: headless Chromium (Debian's package, driven by Playwright)
+signs in to the Argilla UI, opens the pushed dataset, answers the record shown and submits, and
+`pull` sees that response.
+
+Skips with the reason when Playwright or Chromium is missing and Chromium cannot be installed
+(`apt-get install -y chromium`, tried when running as root). Screenshots of each stage are kept
+in the test's tmp folder (their paths are printed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.integration.argilla_fixtures import argilla_client, argilla_stack, argilla_workspace  # noqa: F401
+from tests.integration.review_fixtures import annotator_names, annotators, review_runs  # noqa: F401
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def chromium_path() -> str:
+    """Debian's chromium, installed with apt-get when missing and we may; else skip, saying why."""
+    found = shutil.which("chromium") or (Path("/usr/bin/chromium").exists() and "/usr/bin/chromium")
+    if found:
+        return found
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        pytest.skip("Chromium is not installed and cannot be installed here (needs apt-get as root): "
+                    "apt-get install -y chromium")
+    for command in (["apt-get", "install", "-y", "chromium"], ["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=900,
+                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        if command[1] == "install" and proc.returncode == 0:
+            break
+    found = shutil.which("chromium")
+    if not found:
+        pytest.skip(f"Chromium could not be installed with apt-get: {proc.stderr.strip()[-300:]}")
+    return found
+
+
+@pytest.fixture
+def browser(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (dev dependency group)")
+    executable = chromium_path()
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(  # a fresh profile folder per test
+            str(tmp_path / "chromium-profile"), executable_path=executable, headless=True, args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 900},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def wait_for_submitted(client, dataset_id: str, seconds: float = 90) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        items = client.api.http_client.get(f"/api/v1/datasets/{dataset_id}/records",
+                                           params={"include": "responses"}).json()["items"]
+        if any(r["status"] == "submitted" for item in items for r in item["responses"]):
+            return
+        time.sleep(0.5)
+    raise AssertionError("the UI's submission never reached the server")
+
+
+def test_annotator_submits_in_the_ui_and_pull_sees_it(browser, argilla_stack, argilla_client, argilla_workspace,
+                                                      annotators, review_runs, tmp_path):
+    from annotation.pull import pull
+    from annotation.push import ReviewOptions, push
+
+    run = review_runs["preferences"]
+    ws = argilla_workspace.name
+    pushed = push(run, "prompts", ws, ReviewOptions(vectors=False, min_submitted=1), client=argilla_client, progress=False)
+    ann1, _ = annotators(ws)
+    shots = []
+
+    page = browser.new_page()
+    page.set_default_timeout(90_000)
+    page.goto(f"{argilla_stack.url}/sign-in")
+    page.get_by_label("Username").fill(ann1.username)
+    page.get_by_label("Password").fill(ann1.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(pushed.dataset, exact=True).first.wait_for()
+    shots.append(tmp_path / "1-home.png")
+    page.screenshot(path=shots[-1])
+
+    page.get_by_text(pushed.dataset, exact=True).first.click()
+    page.wait_for_url("**/annotation-mode**")
+    question = page.locator('[aria-label="Question: usable"]')
+    question.get_by_text("Is this a usable prompt?").wait_for()
+    prompt = page.locator(".content-area").first.inner_text().strip()
+    shots.append(tmp_path / "2-record.png")
+    page.screenshot(path=shots[-1])
+
+    question.get_by_text("no", exact=True).click()
+    page.locator('[aria-label="Question: note"] [contenteditable="true"]').fill("asks for personal advice")
+    page.get_by_role("button", name="Submit").click()
+    wait_for_submitted(argilla_client, pushed.dataset_id)
+    page.locator(".content-area").first.wait_for()
+    shots.append(tmp_path / "3-submitted.png")
+    page.screenshot(path=shots[-1])
+    print("screenshots:", *shots)
+    assert all(s.stat().st_size > 10_000 for s in shots)  # rendered pages, not blank ones
+
+    prompts = pl.read_parquet(run / "data" / "prompts" / "*.parquet")
+    (record_id,) = prompts.filter(pl.col("prompt") == prompt)["record_id"].to_list()
+    pulled = pull(run, ws, configs=["prompts"], client=argilla_client, output=tmp_path / "reviewed")
+    assert pulled.reviews[0].status["resolved"] == 1
+    out = pl.read_parquet(tmp_path / "reviewed" / "data" / "prompts" / "*.parquet")
+    review = out.filter(pl.col("record_id") == record_id)["review"].to_list()[0]
+    assert review["status"] == "resolved" and review["annotators"] == [ann1.username]
+    payload = json.loads(review["responses"])
+    assert payload["submitted"] == [{"annotator": ann1.username, "values": {"usable": "no", "note": "asks for personal advice"}}]
+    assert payload["resolution"] == {"usable": "no", "note": ["asks for personal advice"]}
