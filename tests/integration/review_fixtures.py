@@ -119,3 +119,24 @@ def annotators(argilla_client, argilla_stack, annotator_names, tmp_path_factory)
         return [Annotator(argilla_stack.url, name, secrets[name]["password"]) for name in annotator_names]
 
     return put
+
+
+@pytest.fixture(scope="session")
+def all_recipe_runs(review_runs, tmp_path_factory) -> dict[str, Path]:
+    """Every recipe's output on the shipped samples (what `curate demo` runs), expand's LLM output
+    from the loopback model: the data of every record type a review can be asked for."""
+    from pipelines.demo import demo_runs
+    from pipelines.llm.loopback import ScriptedServer
+    from tests.llm_scripted import RecipeModel
+
+    root = tmp_path_factory.mktemp("all-runs")
+    runs = dict(review_runs)
+    with ScriptedServer(RecipeModel()) as server:
+        os.environ["CURATE_LLM_BASE_URL"] = server.base_url
+        try:
+            for recipe, inputs, _config in demo_runs(SAMPLES):
+                if recipe not in runs:
+                    runs[recipe] = run_recipe_here(recipe, inputs, root / recipe, root / "cache")
+        finally:
+            os.environ.pop("CURATE_LLM_BASE_URL", None)
+    return runs

@@ -23,7 +23,9 @@ import pytest
 
 from tests.conftest import curate_bin
 from tests.integration.argilla_fixtures import argilla_client, argilla_stack, argilla_workspace  # noqa: F401
-from tests.integration.review_fixtures import annotator_names, annotators, review_runs, users_file  # noqa: F401
+from tests.integration.review_fixtures import (  # noqa: F401
+    all_recipe_runs, annotator_names, annotators, review_runs, users_file,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
@@ -294,3 +296,30 @@ def curate_stack_env(argilla_stack) -> dict:
     env = curate_env(argilla_stack)
     env.pop("CURATE_FAULT_PAUSE_AT", None)
     return env
+
+
+# -- every record type -------------------------------------------------------------------------
+
+
+def test_every_record_type_pushes_with_its_settings(argilla_client, argilla_workspace, all_recipe_runs):
+    """Each spec of annotation/settings.py against the server's own validation, on real recipe output."""
+    from annotation.push import ReviewOptions, push
+    from annotation.settings import SPECS
+
+    for recipe, config in sorted(SPECS):
+        run = all_recipe_runs[recipe]
+        if not (run / "data" / config).is_dir():
+            continue  # expand's items config is personality's type too; every config of a demo run is here
+        result = push(run, config, argilla_workspace.name, ReviewOptions(), client=argilla_client, progress=False)
+        frame = pl.read_parquet(run / "data" / config / "*.parquet")
+        assert (result.records, result.created) == (frame.height, frame.height), (recipe, config)
+        dataset = argilla_client.datasets(result.dataset, workspace=argilla_workspace.name)
+        records = server_records(argilla_client, result.dataset_id)
+        assert len(records) == frame.height
+        meta = {m.name for m in dataset.settings.metadata}
+        for record in records[:20]:
+            assert record["fields"] and set(record["metadata"]) <= meta, (recipe, config, record["metadata"])
+        assert {"source", "language", "text_length"} <= meta, (recipe, config, meta)
+        if result.vectors:
+            assert sum(1 for r in records if r.get("vectors")) > 0, (recipe, config)
+        print(f"{recipe}/{config}: {frame.height} records, {len(meta)} metadata, vectors {result.vectors}")
