@@ -102,6 +102,27 @@ def read_config(dataset_dir: Path, config: str) -> pl.DataFrame:
     return frame
 
 
+def with_context(dataset_dir: Path, recipe: str | None, config: str, frame: pl.DataFrame) -> pl.DataFrame:
+    """Columns annotators need from another config of the same run, for display only: a preference
+    pair's persona description (pairs carry only `persona_id`)."""
+    personas = dataset_dir / DATA_DIR / "personas"
+    if (recipe, config) != ("preferences", "pairs") or not personas.is_dir() or "persona_id" not in frame.columns:
+        return frame
+    from pipelines.recipes.preferences import persona_text
+
+    rows = pl.read_parquet(personas / "*.parquet").select("persona_id", "demographics", "self_description").to_dicts()
+    described = {}
+    for row in rows:
+        try:
+            demographics = json.loads(row["demographics"] or "{}")
+        except ValueError:
+            demographics = {}
+        described[row["persona_id"]] = persona_text({"demographics": demographics, "self_description": row["self_description"]})
+    lookup = pl.DataFrame({"persona_id": list(described), "persona_description": list(described.values())},
+                          schema={"persona_id": pl.String, "persona_description": pl.String})
+    return frame.join(lookup, on="persona_id", how="left", maintain_order="left")
+
+
 def dataset_name(dataset_dir: Path, config: str, options: ReviewOptions | None = None) -> str:
     if options and options.dataset_name:
         return options.dataset_name
@@ -258,8 +279,9 @@ def push(dataset_dir: Path, config: str, workspace: str, options: ReviewOptions 
          client=None, progress: bool = True) -> PushResult:
     options = options or ReviewOptions()
     dataset_dir = Path(dataset_dir)
-    frame = read_config(dataset_dir, config)
-    spec = spec_for(recipe_of(dataset_dir), config, frame)
+    recipe = recipe_of(dataset_dir)
+    frame = with_context(dataset_dir, recipe, config, read_config(dataset_dir, config))
+    spec = spec_for(recipe, config, frame)
     check_rules(spec, options)
     vectors, dims = record_vectors(spec, frame, options)
     client = client or connect()

@@ -436,7 +436,7 @@ def pair_spec(frame: pl.DataFrame) -> ReviewSpec:
     return ReviewSpec(
         "PreferencePair",
         fields=[Field("prompt", "Prompt", col("prompt")),
-                Field("persona", "Persona", lambda r: f"persona `{r.get('persona_id')}`", markdown=True),
+                Field("persona", "Persona", persona_text, markdown=True),
                 *[Field(v, t, candidate(i), required=i < 2) for i, (v, t) in enumerate(values.items())]],
         questions=[Question("ranking", "ranking", "Rank the answers as this persona would (1 = best)", values),
                    Question("rationale", "text", "Why? (optional)", required=False)],
@@ -445,6 +445,14 @@ def pair_spec(frame: pl.DataFrame) -> ReviewSpec:
         embed_text=col("prompt"),
         guidelines="Rank the candidate answers from the persona's point of view; the LLM judge's ranking is suggested.",
     )
+
+
+def persona_text(row: Row) -> str:
+    """The persona's description when push joined it in (`persona_description`), else its id."""
+    text = row.get("persona_description")
+    if not text:
+        return f"persona `{row.get('persona_id')}`"
+    return f"**{row.get('persona_id')}**\n\n" + text.replace("\n", "\n\n")
 
 
 def ranks_from_scores(scores: list[float]) -> list[int]:

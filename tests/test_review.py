@@ -236,6 +236,21 @@ def test_pair_ranking_suggestion_from_judge_scores():
     assert items[1]["fields"].keys() == {"prompt", "persona", "candidate_1", "candidate_2"}
 
 
+def test_pairs_show_the_persona_of_the_same_run(tmp_path):
+    from annotation.push import with_context
+
+    personas = tmp_path / "data" / "personas"
+    personas.mkdir(parents=True)
+    pl.DataFrame({"persona_id": ["x"], "demographics": ['{"age": 34}'], "self_description": ["I am a nurse."]}
+                 ).write_parquet(personas / "train-00000-of-00001.parquet")
+    frame = with_context(tmp_path, "preferences", "pairs", pairs_frame())
+    spec = spec_for("preferences", "pairs", frame)
+    first, second = RecordBuilder(spec, frame, {}).items(0, 2)
+    assert first["fields"]["persona"] == "**x**\n\nDemographics: age: 34\n\nSelf-description: I am a nurse."
+    assert second["fields"]["persona"] == "persona `y`"  # no description for y
+    assert frame["record_id"].to_list() == pairs_frame()["record_id"].to_list()
+
+
 @pytest.mark.parametrize("key", sorted(SPECS))
 def test_every_spec_has_one_namespace_and_valid_questions(key):
     spec = spec_for(*key, pl.DataFrame({"record_id": ["a"]}))
