@@ -186,7 +186,7 @@ def main() -> None:
     near = {**NEAR, **json.loads(args.near_params)}
     params = {"exact": {}, "near": near, "datasketch": near, "semantic": SEMANTIC}
     results = {}
-    for method in args.methods.split(","):
+    for method in [m for m in args.methods.split(",") if m]:
         results[method] = r = measure(method, args.rows, params[method], args.semantic_rows)
         print(f"{method:11s} rows={r['rows']:<8d} P={r['precision']:.4f} R={r['recall']:.4f} F1={r['f1']:.4f} "
               f"{r['rows_per_s']:>11,.0f} rows/s  {r['seconds']:7.2f} s  peak RSS {r['peak_rss_mb']:7.0f} MB "
@@ -199,14 +199,14 @@ def main() -> None:
     if "exact" in results:
         print(f"exact: {results['exact']['rows_per_s']:,.0f} rows/s (goal >= 1,000,000)")
     if args.scale:
-        print("\nnear-dup scale run (memory should grow linearly; goal < 4096 MB at 1,000,000 rows):")
+        print("\nscale run (near: memory should grow linearly, goal < 4096 MB at 1,000,000 rows; exact: goal >= 1,000,000 rows/s):")
         for rows in [int(x) for x in args.scale.split(",")]:
             build_corpus(rows)
-            r = measure("near", rows, near, args.semantic_rows)
-            print(f"  rows={rows:>9,d}  {r['rows_per_s']:>9,.0f} rows/s  peak RSS {r['peak_rss_mb']:7.0f} MB "
-                  f"(corpus loaded: {r['rss_before_mb']:.0f} MB; {(r['peak_rss_mb'] - r['rss_before_mb']) / rows * 1e6 / 1024:.0f} MB per 1M rows "
-                  f"above it)  F1={r['f1']:.4f}", flush=True)
-
+            for method in ("near", "exact"):
+                r = measure(method, rows, near if method == "near" else {}, args.semantic_rows)
+                above = (r["peak_rss_mb"] - r["rss_before_mb"]) / rows * 1e6
+                print(f"  {method:5s} rows={rows:>9,d}  {r['rows_per_s']:>11,.0f} rows/s  peak RSS {r['peak_rss_mb']:7.0f} MB "
+                      f"(corpus loaded: {r['rss_before_mb']:.0f} MB; {above:.0f} MB per 1M rows above it)  F1={r['f1']:.4f}", flush=True)
 
 if __name__ == "__main__":
     main()

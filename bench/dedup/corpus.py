@@ -15,7 +15,7 @@ edits of the original:
 Columns: id, text, group (the original's id for a planted group, else the row's own id),
 exact_group (same, but only for variants made by normalisation-only edits), edits.
 For more rows than there are sentences (the 1,000,000-row scale run), further rows are sentence
-pairs "A B", each pair used once: still real text, and unique.
+triples "A B C", each used once: still real text, and unique (longer rows than the sentences).
 """
 
 from __future__ import annotations
@@ -162,8 +162,8 @@ def edit(text: str, kind: str, rng: np.random.Generator) -> str:
     if kind == "reorder":
         body, end = (text[:-1], text[-1]) if text[-1] in ".!?" else (text, "")
         for sep in (", ", " and "):
-            if sep in body:
-                left, right = body.split(sep, 1)
+            left, _, right = body.partition(sep)
+            if left.strip() and right.strip():
                 return f"{right[0].upper()}{right[1:]}{sep}{left[0].lower()}{left[1:]}{end}"
         cut = int(rng.integers(2, max(3, len(words) // 2)))
         return " ".join(words[cut:]).rstrip(".!?") + ", " + " ".join(words[:cut]).rstrip(".!?").lower() + end
@@ -184,7 +184,7 @@ def variant(text: str, rng: np.random.Generator) -> tuple[str, list[str]]:
 
 def build_corpus(rows: int = 100_000, dup_share: float = 0.1, seed: int = 7) -> pl.DataFrame:
     """`rows` rows: originals, and variants of `dup_share` of them (groups of 2..6 rows)."""
-    cached = CACHE / f"corpus-v2-{rows}-{dup_share}-{seed}.parquet"
+    cached = CACHE / f"corpus-v3-{rows}-{dup_share}-{seed}.parquet"
     if cached.exists():
         return pl.read_parquet(cached)
     rng = np.random.default_rng(seed)
@@ -221,21 +221,20 @@ def build_corpus(rows: int = 100_000, dup_share: float = 0.1, seed: int = 7) -> 
 def _originals(base: list[str], n: int, rng: np.random.Generator) -> list[str]:
     if n <= len(base):
         return [base[i] for i in rng.choice(len(base), size=n, replace=False)]
-    # more rows than sentences: pairs of distinct sentences, each pair once
+    # more rows than sentences: the sentences, then triples "A B C" of distinct sentences, each
+    # triple once. Two triples share at most one sentence by chance, a Jaccard far below any
+    # threshold (two-sentence rows sharing one would sit near 0.5 and blur the labels).
     out = list(base)
-    need = n - len(base)
     seen = set()
     while len(out) < n:
-        a = rng.integers(len(base), size=need * 2)
-        b = rng.integers(len(base), size=need * 2)
-        for i, j in zip(a.tolist(), b.tolist()):
-            if i != j and (i, j) not in seen:
-                seen.add((i, j))
-                out.append(f"{base[i]} {base[j]}")
+        picks = rng.integers(len(base), size=(2 * (n - len(out)), 3))
+        for i, j, k in picks.tolist():
+            if len({i, j, k}) == 3 and (i, j, k) not in seen:
+                seen.add((i, j, k))
+                out.append(f"{base[i]} {base[j]} {base[k]}")
                 if len(out) == n:
                     break
     return out
-
 
 if __name__ == "__main__":
     s = real_sentences()

@@ -1,8 +1,8 @@
 """What every dedup method shares: canonical row order, clusters by union-find, the keep policy,
 and the step result (kept rows, one duplicates row per removed row, cluster statistics).
 
-Rows are processed sorted by their id, so a method sees the same rows in the same order whatever
-order the input came in: clusters, and the kept row under the policies `longest`, `highest_score`
+Methods that depend on order (near, semantic) process the rows sorted by their id, so they see the
+same rows in the same order whatever order the input came in: clusters, and the kept row under the policies `longest`, `highest_score`
 and `oldest` (ties broken by id), do not depend on input order. `first` means first in the input,
 so it does, by definition.
 """
@@ -23,7 +23,7 @@ from pipelines.steps import Account, StepResult
 POS = "_dedup_pos"  # position in the input
 CI = "_dedup_ci"  # position in canonical (id) order
 CID = "_dedup_cluster"
-KEPT = "_dedup_kept_ci"
+KEPT = "_dedup_kept_pos"
 ROW_ID = "_dedup_row"  # the id used when the table has no id column: 0-based row number
 # columns added to the removed rows (StepResult.dropped_rows); `duplicates_table` renames them
 DUP_ID, DUP_OF, DUP_SIM, DUP_METHOD = "_dup_id", "_dup_of", "_dup_similarity", "_dup_method"
@@ -36,8 +36,9 @@ def id_column(data: pl.DataFrame, cfg: DedupConfig) -> str | None:
     return "record_id" if "record_id" in data.columns else None
 
 
-def canonical(data: pl.DataFrame, cfg: DedupConfig, step: str) -> tuple[pl.DataFrame, str]:
-    """The rows in id order with their input position; returns the frame and the id column used."""
+def canonical(data: pl.DataFrame, cfg: DedupConfig, step: str, ordered: bool = True) -> tuple[pl.DataFrame, str]:
+    """The rows (input order) with their input position and their position in id order (`CI`);
+    returns the frame and the id column used."""
     needed = [cfg.text_column, cfg.id_column, cfg.score_column, cfg.time_column]
     missing = [c for c in needed if c and c not in data.columns]
     if missing:
@@ -45,14 +46,24 @@ def canonical(data: pl.DataFrame, cfg: DedupConfig, step: str) -> tuple[pl.DataF
     frame = data.with_row_index(POS)
     ident = id_column(data, cfg)
     if ident is None:
-        frame = frame.with_columns(pl.col(POS).cast(pl.Int64).alias(ROW_ID))
-        ident = ROW_ID
-    else:
+        return frame.with_columns(pl.col(POS).cast(pl.Int64).alias(ROW_ID), pl.col(POS).alias(CI)), ROW_ID
+    if frame[ident].null_count() or frame[ident].n_unique() != frame.height:
         repeated = frame[ident].is_duplicated().sum() + frame[ident].null_count()
-        if repeated:
-            raise CurateError(f"{step}: id column {ident!r} has {repeated} null or repeated values; ids must be unique")
-        frame = frame.sort(ident)
-    return frame.with_row_index(CI), ident
+        raise CurateError(f"{step}: id column {ident!r} has {repeated} null or repeated values; ids must be unique")
+    if not ordered:  # a method whose result does not depend on row order (exact)
+        return frame, ident
+    # ids are unique, so the rank is a permutation; the frame itself is not reordered (cheaper)
+    return frame.with_columns((pl.col(ident).rank("ordinal") - 1).cast(pl.UInt32).alias(CI)), ident
+
+
+def canonical_order(frame: pl.DataFrame) -> np.ndarray:
+    """Input positions in id order: `column.gather(canonical_order(frame))` is the column in id order."""
+    return frame[CI].arg_sort().to_numpy()
+
+
+def to_input_order(frame: pl.DataFrame, labels_by_ci: np.ndarray) -> np.ndarray:
+    """Labels computed in id order, for the rows in input order."""
+    return labels_by_ci[frame[CI].to_numpy()]
 
 
 def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -64,14 +75,15 @@ def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return labels.astype(np.int64)
 
 
-def _policy_order(cfg: DedupConfig) -> tuple[list[pl.Expr], list[bool]]:
+def _policy_order(cfg: DedupConfig, ident: str) -> tuple[list[pl.Expr], list[bool]]:
+    """Sort keys that put the row to keep first in its cluster; ties go to the smallest id."""
     if cfg.keep == "first":
         return [pl.col(POS)], [False]
     if cfg.keep == "longest":
-        return [pl.col(cfg.text_column).cast(pl.String).str.len_chars(), pl.col(CI)], [True, False]
+        return [pl.col(cfg.text_column).cast(pl.String).str.len_chars(), pl.col(ident)], [True, False]
     if cfg.keep == "highest_score":
-        return [pl.col(cfg.score_column), pl.col(CI)], [True, False]
-    return [pl.col(cfg.time_column), pl.col(CI)], [False, False]  # oldest
+        return [pl.col(cfg.score_column), pl.col(ident)], [True, False]
+    return [pl.col(cfg.time_column), pl.col(ident)], [False, False]  # oldest
 
 
 def finish(
@@ -84,23 +96,23 @@ def finish(
     cfg: DedupConfig,
     params: dict,
 ) -> StepResult:
-    """Kept rows (input order, input columns), removed rows with what they duplicate, account."""
-    by, desc = _policy_order(cfg)
+    """Kept rows (input order, input columns), removed rows with what they duplicate, account.
+    `labels` are per row in input order; `similarity` takes pairs of input positions."""
+    by, desc = _policy_order(cfg, ident)
     tagged = frame.with_columns(pl.Series(CID, labels)).with_columns(
-        pl.col(CI).sort_by(by, descending=desc, nulls_last=True).first().over(CID).alias(KEPT)
+        pl.col(POS).sort_by(by, descending=desc, nulls_last=True).first().over(CID).alias(KEPT)
     )
-    is_kept = pl.col(CI) == pl.col(KEPT)
-    kept = tagged.filter(is_kept).sort(POS)
+    is_kept = pl.col(POS) == pl.col(KEPT)
+    kept = tagged.filter(is_kept)  # the frame is in input order: so are these
     removed = tagged.filter(~is_kept)
-    sims = similarity(removed[CI].to_numpy(), removed[KEPT].to_numpy()) if removed.height else np.empty(0)
-    id_of = tagged[ident]
+    sims = similarity(removed[POS].to_numpy(), removed[KEPT].to_numpy()) if removed.height else np.empty(0)
     removed = removed.with_columns(
         pl.col(ident).alias(DUP_ID),
-        id_of.gather(removed[KEPT]).alias(DUP_OF),
+        tagged[ident].gather(removed[KEPT]).alias(DUP_OF),
         pl.Series(DUP_SIM, np.asarray(sims, dtype=np.float64)),
         pl.lit(method).alias(DUP_METHOD),
         pl.lit(f"duplicate_{method}").alias("_drop_reason"),
-    ).sort(POS)
+    )
     stats = cluster_stats(tagged, removed, cfg, ident, method, params)
     drop_cols = [c for c in INTERNAL if c in tagged.columns]
     account = Account(step, frame.height, kept.height, {f"duplicate_{method}": removed.height} if removed.height else {}, 0, stats)
@@ -153,13 +165,13 @@ def _examples(tagged: pl.DataFrame, removed: pl.DataFrame, cfg: DedupConfig, ide
     ordered = removed.sort(DUP_SIM, DUP_ID)
     picks = np.unique(np.linspace(0, ordered.height - 1, min(cfg.examples, ordered.height)).round().astype(int))
     sample = ordered[picks.tolist()]
-    texts = tagged[cfg.text_column].cast(pl.String)
+    kept_text = dict(zip(sample[KEPT].to_list(), tagged[cfg.text_column].cast(pl.String).gather(sample[KEPT]).to_list()))
     out = []
     for row in sample.select(DUP_ID, DUP_OF, DUP_SIM, cfg.text_column, KEPT).iter_rows():
-        rid, of, sim, text, kept_ci = row
+        rid, of, sim, text, kept_pos = row
         out.append({
             "id": _plain(rid), "text": _clip(text), "duplicate_of": _plain(of),
-            "kept_text": _clip(texts[int(kept_ci)]), "similarity": round(float(sim), 4),
+            "kept_text": _clip(kept_text.get(kept_pos)), "similarity": round(float(sim), 4),
         })
     return out
 

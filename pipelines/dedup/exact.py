@@ -14,11 +14,12 @@ from pipelines.steps import Step, StepResult
 def exact_labels(texts: pl.Series, cfg: ExactConfig) -> np.ndarray:
     """Cluster label per row: the 64-bit hash of the normalised text (at a million rows the chance
     of any collision is about 3e-8, at a billion about 3%). A null text is a cluster of its own."""
-    frame = pl.DataFrame({"t": texts}).with_row_index("i")
-    key = normalized(pl.col("t"), cfg.normalize).hash(seed=0)
-    own = pl.col("i").cast(pl.UInt64).hash(seed=1)  # unique per row, unlike the hash of null
-    return frame.select(pl.when(pl.col("t").is_null()).then(own).otherwise(key)).to_series().to_numpy()
-
+    keys = pl.DataFrame({"t": texts}).select(normalized(pl.col("t"), cfg.normalize).hash(seed=0)).to_series().to_numpy()
+    if texts.null_count():  # the hash of null is one value; give each null row a value of its own
+        nulls = texts.is_null().to_numpy()
+        keys = keys.copy()
+        keys[nulls] = np.flatnonzero(nulls).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1)
+    return keys
 
 class ExactDedup(Step):
     """Remove rows whose normalised text equals that of a kept row (similarity 1.0)."""
@@ -31,7 +32,7 @@ class ExactDedup(Step):
 
     def run(self, data: pl.DataFrame) -> StepResult:
         cfg: ExactConfig = self.config
-        frame, ident = canonical(data, cfg, self.name)
+        frame, ident = canonical(data, cfg, self.name, ordered=False)
         labels = exact_labels(frame[cfg.text_column], cfg)
         return finish(self.name, "exact", frame, ident, labels, _ones, cfg, self.params())
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.dedup.clusters import canonical, components, finish
+from pipelines.dedup.clusters import CI, canonical, canonical_order, components, finish, to_input_order
 from pipelines.dedup.config import NearConfig
 from pipelines.dedup.minhash import band_keys, bucket_pairs, jaccard, optimal_bands, permutations, shingle_sets, signatures
 from pipelines.steps import Step, StepResult
@@ -53,10 +53,13 @@ class NearDedup(Step):
     def run(self, data: pl.DataFrame) -> StepResult:
         cfg: NearConfig = self.config
         frame, ident = canonical(data, cfg, self.name)
-        left, right, facts, (offsets, values) = near_pairs(frame[cfg.text_column], cfg, progress=True)
-        labels = components(frame.height, left, right)
+        texts = frame[cfg.text_column].gather(canonical_order(frame))
+        left, right, facts, (offsets, values) = near_pairs(texts, cfg, progress=True)
+        labels = to_input_order(frame, components(frame.height, left, right))
+        ci = frame[CI].to_numpy()
 
         def similarity(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+            i, j = ci[i], ci[j]  # input positions -> id order, in which the shingles/vectors are
             return jaccard(offsets, values, i, j)
 
         return finish(self.name, "near", frame, ident, labels, similarity, cfg, {**self.params(), **facts})

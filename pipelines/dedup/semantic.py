@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.dedup.clusters import canonical, components, finish
+from pipelines.dedup.clusters import CI, canonical, canonical_order, components, finish, to_input_order
 from pipelines.dedup.config import SemanticConfig
 from pipelines.steps import Step, StepResult
 
@@ -99,11 +99,13 @@ class SemanticDedup(Step):
     def run(self, data: pl.DataFrame) -> StepResult:
         cfg: SemanticConfig = self.config
         frame, ident = canonical(data, cfg, self.name)
-        vectors = unit_rows(self._vectors(frame, cfg))
+        vectors = unit_rows(self._vectors(frame[canonical_order(frame)], cfg))  # rows in id order
         left, right, facts = semantic_pairs(vectors, cfg)
-        labels = components(frame.height, left, right)
+        labels = to_input_order(frame, components(frame.height, left, right))
+        ci = frame[CI].to_numpy()
 
         def similarity(i: np.ndarray, j: np.ndarray) -> np.ndarray:
+            i, j = ci[i], ci[j]  # input positions -> id order, in which the shingles/vectors are
             return np.einsum("ij,ij->i", vectors[i], vectors[j]).astype(np.float64)
 
         facts["pairs_linked"] = int(len(left))
