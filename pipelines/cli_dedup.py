@@ -145,7 +145,7 @@ def dedup(
     id_column: Annotated[str, typer.Option("--id-column", help="Column with a unique id per row.")],
     method: Annotated[Method, typer.Option("--method", help="exact | near | semantic.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for kept.parquet, duplicates.parquet, report.json.")],
-    threshold: Annotated[Optional[float], typer.Option(help="near: Jaccard (default 0.6); semantic: cosine (default 0.9).")] = None,
+    threshold: Annotated[Optional[float], typer.Option(help="near: Jaccard (default 0.6); semantic: cosine (default 0.85).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML with the method's options (see pipelines/dedup/config.py).")] = None,
     keep: Annotated[Optional[str], typer.Option(help="Which row of a cluster is kept: first | longest | highest_score | oldest.")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Step cache folder [default: $CURATE_CACHE_DIR or ~/.cache/curate].")] = None,

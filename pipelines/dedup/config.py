@@ -69,8 +69,11 @@ class NearConfig(DedupConfig):
 class SemanticConfig(DedupConfig):
     """SemDeDup: k-means on the embeddings, then cosine similarity of pairs inside each cluster."""
 
-    threshold: float = Field(0.9, gt=-1, le=1)  # cosine similarity
+    threshold: float = Field(0.85, gt=-1, le=1)  # cosine similarity (bench/dedup: best F1 at 0.85)
     embedding_column: str = "embedding"  # used when the input has it; otherwise texts are embedded
+    # applied to texts before embedding them: NFKC folds full-width letters and ligatures, which the
+    # model would read as other tokens (on the benchmark: recall 0.81 -> 0.91 at 0.85)
+    normalize: Normalization = Normalization(lowercase=False, punctuation="keep")
     embed: EmbedConfig = EmbedConfig()
     exact_below: int = Field(20_000, ge=0)  # up to this many rows: exact search over all pairs
     cluster_size: int = Field(1_000, ge=10)  # mean rows per k-means cluster

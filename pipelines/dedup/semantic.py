@@ -13,6 +13,7 @@ import polars as pl
 
 from pipelines.dedup.clusters import CI, canonical, canonical_order, components, finish, to_input_order
 from pipelines.dedup.config import SemanticConfig
+from pipelines.dedup.normalize import normalized
 from pipelines.steps import Step, StepResult
 
 
@@ -116,5 +117,5 @@ class SemanticDedup(Step):
             return np.asarray(frame[cfg.embedding_column].to_numpy(), dtype=np.float32)
         from pipelines.embed import embed_texts, embedding_runtime
 
-        texts = frame[cfg.text_column].cast(pl.String).fill_null("").to_list()
+        texts = frame.select(normalized(pl.col(cfg.text_column), cfg.normalize).fill_null("")).to_series().to_list()
         return embed_texts(texts, cfg.embed, dask=embedding_runtime(self.dask))
