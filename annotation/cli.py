@@ -24,7 +24,7 @@ def push_cmd(
     workspace: Workspace,
     settings: SettingsOpt = None,
     name: Annotated[Optional[str], typer.Option(help="Argilla dataset name [default: <folder>-<config>].")] = None,
-    min_submitted: Annotated[Optional[int], typer.Option(help="Annotators per record [default: 2].")] = None,
+    min_submitted: Annotated[Optional[int], typer.Option(help="Annotators per record [default: 2 for a new dataset; an existing one is changed only when given].")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Records per bulk upsert (at most 500).")] = None,
     no_vectors: Annotated[bool, typer.Option("--no-vectors", help="Push without vectors (no embedding).")] = False,
 ) -> None:

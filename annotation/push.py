@@ -32,6 +32,7 @@ from pipelines.runtime import fault_point
 
 MAX_BATCH = 500  # the server's limit per bulk upsert
 RETRIES = 4
+DEFAULT_MIN_SUBMITTED = 2
 
 
 class ReviewOptions(BaseModel):
@@ -39,7 +40,7 @@ class ReviewOptions(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    min_submitted: int = Field(2, ge=1)  # annotators per record before it counts as done
+    min_submitted: int | None = Field(None, ge=1)  # annotators per record; None: 2 for a new dataset, kept otherwise
     rules: dict[str, str] = Field(default_factory=dict)  # question -> majority | mean | median | mean_rank | all
     dataset_name: str | None = None  # default: <folder name>-<config>
     vectors: bool = True
@@ -227,14 +228,27 @@ def ensure_dataset(client, workspace, name: str, spec: ReviewSpec, options: Revi
     if spec.guidelines or options.guidelines:
         spec.guidelines = options.guidelines or spec.guidelines
     if dataset is None:
-        settings = argilla_settings(spec, min_submitted=options.min_submitted, vector_dims=dims, client=client)
+        settings = argilla_settings(spec, min_submitted=options.min_submitted or DEFAULT_MIN_SUBMITTED,
+                                    vector_dims=dims, client=client)
         try:
             return rg.Dataset(name=name, workspace=workspace, settings=settings, client=client).create()
         except Exception as e:  # the SDK wraps the server's reason in its cause
             reason = e.__cause__ or e
             raise CurateError(f"Argilla refused to create dataset {name!r}: {reason}") from None
     check_compatible(dataset, spec, dims)
+    if options.min_submitted and dataset.distribution.min_submitted != options.min_submitted:
+        set_min_submitted(client, dataset, options.min_submitted)
     return dataset
+
+
+def set_min_submitted(client, dataset, n: int) -> None:
+    """Change the task distribution of an existing dataset (asked for with --min-submitted)."""
+    response = client.api.http_client.patch(f"/api/v1/datasets/{dataset.id}",
+                                            json={"distribution": {"strategy": "overlap", "min_submitted": n}})
+    if response.status_code >= 400:
+        raise CurateError(f"Argilla dataset {dataset.name!r} keeps min_submitted={dataset.distribution.min_submitted}: "
+                          f"the server refused {n} (HTTP {response.status_code}: {response.text[:200]})")
+    dataset.get()
 
 
 def check_compatible(dataset, spec: ReviewSpec, dims: int | None) -> None:
