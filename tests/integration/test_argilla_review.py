@@ -323,3 +323,15 @@ def test_every_record_type_pushes_with_its_settings(argilla_client, argilla_work
         if result.vectors:
             assert sum(1 for r in records if r.get("vectors")) > 0, (recipe, config)
         print(f"{recipe}/{config}: {frame.height} records, {len(meta)} metadata, vectors {result.vectors}")
+
+
+def test_curate_argilla_wraps_the_stack(argilla_stack):
+    if argilla_stack.external:
+        pytest.skip("ARGILLA_API_URL points at a server of its own; the local stack is not used")
+    env = {k: v for k, v in os.environ.items() if k not in ("ARGILLA_API_URL", "ARGILLA_API_KEY")}
+    status = subprocess.run([str(curate_bin()), "argilla", "status"], capture_output=True, text=True, timeout=120, env=env)
+    assert status.returncode == 0, status.stdout + status.stderr
+    assert f"{argilla_stack.url}  up" in status.stdout and "argilla-server" in status.stdout
+    up = subprocess.run([str(curate_bin()), "argilla", "up"], capture_output=True, text=True, timeout=300, env=env)
+    assert up.returncode == 0 and up.stdout.strip() == argilla_stack.url, up.stdout + up.stderr
+    assert "already running" in up.stderr and "argilla-owner.json" in up.stderr
