@@ -269,6 +269,9 @@ def test_push_killed_half_way_then_rerun_completes_without_duplicates(argilla_st
     name = f"killed-{uuid.uuid4().hex[:6]}"
     args = [str(curate_bin()), "review", "push", str(run), "--config", "translations", "--workspace",
             argilla_workspace.name, "--name", name, "--batch-size", "2"]
+    # first, a creation that died before publishing: a draft dataset of that name, without settings
+    draft = argilla_client.api.http_client.post("/api/v1/datasets", json={"name": name, "workspace_id": str(argilla_workspace.id)})
+    assert draft.status_code == 201 and draft.json()["status"] == "draft", draft.text
     marker = tmp_path / "paused"
     env = {**curate_env(argilla_stack), "CURATE_FAULT_PAUSE_AT": "review-push:batch:2", "CURATE_FAULT_FILE": str(marker)}
     proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -290,6 +293,7 @@ def test_push_killed_half_way_then_rerun_completes_without_duplicates(argilla_st
     records = server_records(argilla_client, str(dataset.id))
     assert sorted(r["external_id"] for r in records) == ids
     assert {r["id"] for r in records} >= {r["id"] for r in half}  # the first four are the same records, updated
+    assert str(dataset.id) != draft.json()["id"]  # the draft was made again, with the settings
 
 
 def curate_stack_env(argilla_stack) -> dict:
