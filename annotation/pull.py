@@ -26,7 +26,7 @@ from annotation.push import (
 from annotation.resolve import resolve_record
 from annotation.settings import ReviewSpec, spec_for
 from pipelines.errors import CurateError
-from pipelines.layout import DATA_DIR, write_config
+from pipelines.layout import write_config
 from pipelines.report import atomic_write_bytes
 from schemas.envelope import REVIEW_DTYPE
 

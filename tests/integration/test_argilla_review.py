@@ -153,8 +153,8 @@ def test_push_annotate_pull_publish_and_repush(argilla_client, argilla_workspace
     assert sum(1 for rec in records for resp in rec["responses"] if resp["status"] == "submitted") == 10
 
 
-def test_ranking_agreement_and_mean_rank_resolution(argilla_client, argilla_workspace, annotators, review_runs, tmp_path):
-    from annotation.pull import pull
+def test_ranking_agreement_and_mean_rank_resolution(argilla_stack, argilla_client, argilla_workspace, annotators,
+                                                    review_runs, tmp_path):
     from annotation.push import ReviewOptions, push
 
     run = review_runs["preferences"]
@@ -180,8 +180,14 @@ def test_ranking_agreement_and_mean_rank_resolution(argilla_client, argilla_work
         for record, ranks in plan[annotator.username].items():
             annotator.respond(given[record], {"ranking": ranks})
 
-    pulled = pull(run, ws, configs=["pairs"], client=argilla_client, output=tmp_path / "reviewed")
-    question = {q["question"]: q for q in pulled.reviews[0].questions}["ranking"]
+    # through the command line this time; the numbers come back in the report's facts
+    proc = subprocess.run([str(curate_bin()), "review", "pull", str(run), "--workspace", ws, "--config", "pairs",
+                           "--output", str(tmp_path / "reviewed")],
+                          capture_output=True, text=True, timeout=300, env=curate_env(argilla_stack))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "pairs (preferences-pairs): " in proc.stdout and "resolved=4" in proc.stdout, proc.stdout
+    facts = json.loads((tmp_path / "reviewed" / "report.json").read_text())["facts"]["review"]
+    question = {q["question"]: q for q in facts[0]["questions"]}["ranking"]
     units = [(rec, v) for rec in sorted(ids) for v in values]
     reference = [[next(x["rank"] for x in plan[a][rec] if x["value"] == v) for rec, v in units] for a in sorted(plan)]
     expected = krippendorff.alpha(reliability_data=reference, value_domain=list(range(1, len(values) + 1)),
