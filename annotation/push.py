@@ -297,8 +297,8 @@ def push(dataset_dir: Path, config: str, workspace: str, options: ReviewOptions 
     frame = with_context(dataset_dir, recipe, config, read_config(dataset_dir, config))
     spec = spec_for(recipe, config, frame)
     check_rules(spec, options)
+    client = client or connect()  # before embedding: a server that does not answer fails fast
     vectors, dims = record_vectors(spec, frame, options)
-    client = client or connect()
     ws = ensure_workspace(client, workspace)
     dataset = ensure_dataset(client, ws, dataset_name(dataset_dir, config, options), spec, options, dims)
     question_ids = {q.name: str(q.id) for q in dataset.settings.questions}
