@@ -6,6 +6,12 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
 .venv/bin/python -m pytest -q -m "not integration" --timeout=600 "$@"
+# Debian packages the integration suites use: Chromium for the Argilla browser test (Redis is
+# installed by the stack itself). Without root, the browser test skips and says why.
+if [ "$(id -u)" = 0 ] && ! command -v chromium >/dev/null 2>&1; then
+  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "test: could not install chromium"
+fi
+
 # The Argilla stack for the integration suites, on ports of its own so that a developer's stack
 # on this machine is left alone; stopped when the suite ends, whatever happens.
 export CURATE_ARGILLA_PORT=16900 CURATE_OPENSEARCH_PORT=19201 CURATE_OPENSEARCH_TRANSPORT_PORT=19301 CURATE_REDIS_PORT=16380
