@@ -188,9 +188,13 @@ def test_down_leaves_no_process_then_up_again(argilla_stack):
     for pgid in pids.values():
         assert group_members(pgid) == [], pgid
     ps = subprocess.run(["ps", "-eo", "pid,stat,args"], capture_output=True, text=True).stdout
+    from annotation.stack.config import StackConfig
+
     data_dir = str(argilla_stack.data_dir)
+    # this stack's Redis only: another stack (a developer's, on other ports) may run beside it
+    redis = f"redis-server 127.0.0.1:{StackConfig.from_env(data_dir).redis_port}"
     leftovers = [line for line in ps.splitlines()
-                 if (data_dir in line or "redis-server 127.0.0.1:" in line) and " Z" not in line]
+                 if (data_dir in line or line.rstrip().endswith(redis)) and " Z" not in line]
     assert leftovers == [], leftovers
     assert not stack.status()["up"]
 
