@@ -21,8 +21,7 @@ from typing import Any
 
 import orjson
 import polars as pl
-import yaml
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 
 from annotation.records import RecordBuilder
 from annotation.settings import ReviewSpec, argilla_settings, spec_for
@@ -50,22 +49,9 @@ class ReviewOptions(BaseModel):
 
 
 def load_options(path: Path | None, **overrides: Any) -> ReviewOptions:
-    data: dict[str, Any] = {}
-    if path is not None:
-        if not path.exists():
-            raise InputFileError(path, "review settings file not found")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise InputFileError(path, f"not valid YAML: {str(e).splitlines()[0]}") from None
-        if not isinstance(data, dict):
-            raise InputFileError(path, "review settings must be a YAML mapping of option: value")
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return ReviewOptions(**data)
-    except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
-        raise CurateError(f"{path or 'command line'}: invalid review settings: {problems}") from None
+    from pipelines.config import load_options as load
+
+    return load(ReviewOptions, path, overrides, what="review settings")
 
 
 # -- the dataset folder ------------------------------------------------------------------------
