@@ -99,9 +99,11 @@ def finish(
     """Kept rows (input order, input columns), removed rows with what they duplicate, account.
     `labels` are per row in input order; `similarity` takes pairs of input positions."""
     by, desc = _policy_order(cfg, ident)
-    tagged = frame.with_columns(pl.Series(CID, labels)).with_columns(
-        pl.col(POS).sort_by(by, descending=desc, nulls_last=True).first().over(CID).alias(KEPT)
-    )
+    if cfg.keep == "first":  # the same as the sort below, without sorting each cluster
+        kept_pos = pl.col(POS).min().over(CID)
+    else:
+        kept_pos = pl.col(POS).sort_by(by, descending=desc, nulls_last=True).first().over(CID)
+    tagged = frame.with_columns(pl.Series(CID, labels)).with_columns(kept_pos.alias(KEPT))
     is_kept = pl.col(POS) == pl.col(KEPT)
     kept = tagged.filter(is_kept)  # the frame is in input order: so are these
     removed = tagged.filter(~is_kept)

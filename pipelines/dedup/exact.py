@@ -7,14 +7,14 @@ import polars as pl
 
 from pipelines.dedup.clusters import canonical, finish
 from pipelines.dedup.config import ExactConfig
-from pipelines.dedup.normalize import normalized
+from pipelines.dedup.normalize import normalize_texts
 from pipelines.steps import Step, StepResult
 
 
 def exact_labels(texts: pl.Series, cfg: ExactConfig) -> np.ndarray:
     """Cluster label per row: the 64-bit hash of the normalised text (at a million rows the chance
     of any collision is about 3e-8, at a billion about 3%). A null text is a cluster of its own."""
-    keys = pl.DataFrame({"t": texts}).select(normalized(pl.col("t"), cfg.normalize).hash(seed=0)).to_series().to_numpy()
+    keys = normalize_texts(texts, cfg.normalize).hash(seed=0).to_numpy()
     if texts.null_count():  # the hash of null is one value; give each null row a value of its own
         nulls = texts.is_null().to_numpy()
         keys = keys.copy()

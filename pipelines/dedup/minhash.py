@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.dedup.config import NearConfig
-from pipelines.dedup.normalize import normalized
+from pipelines.dedup.normalize import normalize_texts
 
 GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
@@ -42,8 +42,7 @@ def mix64(x: np.ndarray) -> np.ndarray:
 
 def tokens(texts: pl.Series, cfg: NearConfig) -> tuple[np.ndarray, np.ndarray]:
     """(token hashes, tokens per row) of the normalised texts: words or characters."""
-    frame = pl.DataFrame({"t": texts}).select(normalized(pl.col("t"), cfg.normalize).fill_null(""))
-    norm = frame.to_series()
+    norm = normalize_texts(texts, cfg.normalize).fill_null("")
     if cfg.shingle == "char":
         counts = norm.str.len_chars().to_numpy().astype(np.int64)
         joined = "".join(norm.to_list())
