@@ -105,8 +105,11 @@ def run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | Non
     from sources.tables import ROW, read_table
 
     frame, bad_lines = read_table(input)
-    ctx = RunContext(recipe="dedup", output=output, cache=None if no_cache else StepCache(cache_dir),
-                     dask=DaskRuntime(dask_address))
+    cache = None if no_cache else StepCache(cache_dir)
+    embed = getattr(cfg, "embed", None)
+    if cache is not None and embed is not None and embed.cache_dir is None:  # embeddings beside the steps
+        cfg = cfg.model_copy(update={"embed": embed.model_copy(update={"cache_dir": str(cache.root / "embeddings")})})
+    ctx = RunContext(recipe="dedup", output=output, cache=cache, dask=DaskRuntime(dask_address))
     ctx.report.add(Account("read", frame.height + bad_lines.height, frame.height, {}, bad_lines.height), bad_lines)
     good, bad_rows = validate_rows(frame, cfg, input)
     ctx.report.add(Account("validate", frame.height, good.height, {}, bad_rows.height), bad_rows)

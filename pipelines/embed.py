@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import sys
 import time
 import uuid
 from functools import lru_cache
@@ -59,9 +60,19 @@ def default_model_path() -> str:
 def resolve_device(device: str = "auto") -> str:
     if device != "auto":
         return device
+    if not gpu_driver_present():
+        return "cpu"  # without asking torch, whose import (1.4 s) a run from the cache never needs
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def gpu_driver_present() -> bool:
+    """False on a Linux machine with no NVIDIA or ROCm driver loaded, where CUDA cannot be available;
+    True elsewhere (then torch decides)."""
+    if not sys.platform.startswith("linux"):
+        return True  # no cheap answer
+    return any(os.path.exists(p) for p in ("/proc/driver/nvidia", "/dev/nvidiactl", "/dev/nvidia0", "/dev/kfd"))
 
 
 def resolve_precision(precision: str, device: str) -> str:
@@ -286,6 +297,8 @@ def _dim(known: dict, new: dict, config: EmbedConfig, device: str) -> int:
 def embedding_runtime(default=None):
     """The Dask runtime for embedding: on a machine with several GPUs and dask-cuda installed, a
     LocalCUDACluster with one worker per GPU; otherwise `default` (the run's runtime, or None)."""
+    if not gpu_driver_present():
+        return default
     try:
         import torch
 

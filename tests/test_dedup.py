@@ -203,6 +203,26 @@ def test_semantic_catches_paraphrases_with_the_real_model(embed_cache):
     assert_every_id_once(data, result)
 
 
+def test_semantic_run_keeps_embeddings_in_its_cache_folder(tmp_path):
+    """`curate dedup --cache-dir C` embeds into C/embeddings; a rerun after the step's own entry is
+    lost (a kill before it was saved) embeds nothing; where the cache lives is not part of the key."""
+    from pipelines.cli_dedup import load_dedup_config, run_dedup
+
+    table = tmp_path / "texts.parquet"
+    frame([p[0] for p in PARAPHRASES] + UNRELATED + [p[1] for p in PARAPHRASES]).write_parquet(table)
+    cfg = load_dedup_config("semantic", None, {"text_column": "text", "id_column": "id", "threshold": 0.8})
+    report = run_dedup(table, "semantic", tmp_path / "out", cfg, tmp_path / "cache")
+    shards = list((tmp_path / "cache" / "embeddings").rglob("part-*.parquet"))
+    assert shards and report["facts"]["dedup"]["removed"] == len(PARAPHRASES)
+    for entry in (tmp_path / "cache" / "steps").rglob("account.json"):
+        entry.unlink()  # the step's entry is gone, its embeddings are not
+    again = run_dedup(table, "semantic", tmp_path / "out", cfg, tmp_path / "cache")
+    assert again["facts"]["dedup"]["removed"] == len(PARAPHRASES)
+    assert list((tmp_path / "cache" / "embeddings").rglob("part-*.parquet")) == shards  # nothing new embedded
+    moved = cfg.model_copy(update={"embed": cfg.embed.model_copy(update={"cache_dir": str(tmp_path / "elsewhere")})})
+    assert SemanticDedup(moved).params() == SemanticDedup(cfg).params()
+
+
 def planted_vectors(n: int = 3000, dim: int = 24, dups: int = 200, seed: int = 0) -> tuple[pl.DataFrame, dict]:
     rng = np.random.default_rng(seed)
     base = rng.normal(size=(n, dim)).astype(np.float32)

@@ -173,3 +173,19 @@ def test_gpu_uses_cuda_and_fp16(tmp_path):
     assert next(model.parameters()).dtype == torch.float16
     vectors = embed_texts(TEXTS, EmbedConfig(cache_dir=str(tmp_path / "emb")))
     assert np.allclose(vectors, bare_encode(TEXTS), atol=2e-2)
+
+
+def test_a_machine_without_a_gpu_driver_resolves_the_cpu_without_importing_torch():
+    """A run whose embeddings all come from the cache never loads torch (1.4 s of start-up) there."""
+    import subprocess
+    import sys
+
+    from pipelines.embed import gpu_driver_present
+
+    if gpu_driver_present():
+        pytest.skip("this machine has a GPU driver: torch decides the device")
+    code = ("import sys; from pipelines.embed import resolve_device, embedding_runtime; "
+            "print(resolve_device('auto'), embedding_runtime(None), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert out.stdout.split() == ["cpu", "None", "False"]
