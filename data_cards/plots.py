@@ -123,5 +123,45 @@ def _save(plt, fig, plot: Plot, out_dir: Path) -> dict[str, str]:
     return {"title": plot.title, "path": f"{PLOTS_DIR}/{path.name}"}
 
 
-def draw_all(plots: list[Plot], out_dir: Path) -> list[dict[str, str]]:
-    return [draw(p, out_dir) for p in plots]
+def draw_all(plots: list[Plot], out_dir: Path, cache_dir: Path | None = None) -> list[dict[str, str]]:
+    """Draw each plot into `out_dir`; with `cache_dir`, a figure drawn before from the same data is
+    copied from there (a rerun after a crash, or a scheduled run over unchanged data, does not pay
+    matplotlib's import and drawing again)."""
+    return [_draw_cached(p, out_dir, cache_dir) if cache_dir else draw(p, out_dir) for p in plots]
+
+
+def plot_digest(plot: Plot) -> str:
+    """A hash of everything a figure is drawn from (the spec, the data, this module's code)."""
+    import hashlib
+
+    import numpy as np
+
+    h = hashlib.blake2b(digest_size=16)
+    h.update(Path(__file__).read_bytes())
+    h.update(repr((plot.name, plot.title, plot.kind, plot.xlabel)).encode())
+    for key, value in plot.data.items():
+        h.update(repr(key).encode())
+        if isinstance(value, (np.ndarray, pl.Series)):
+            arr = value.to_numpy() if isinstance(value, pl.Series) else value
+            h.update(str(arr.dtype).encode() + np.ascontiguousarray(arr).tobytes())
+        else:
+            h.update(repr(value).encode())
+    return h.hexdigest()
+
+
+def _draw_cached(plot: Plot, out_dir: Path, cache_dir: Path) -> dict[str, str]:
+    import os
+    import shutil
+
+    cached = cache_dir / f"{plot_digest(plot)}.png"
+    target = out_dir / f"{plot.name}.png"
+    if cached.exists():
+        out_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, target)
+        return {"title": plot.title, "path": f"{PLOTS_DIR}/{target.name}"}
+    entry = draw(plot, out_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp")
+    shutil.copyfile(target, tmp)
+    os.replace(tmp, cached)  # whole files only: two runs sharing the cache never see half a PNG
+    return entry

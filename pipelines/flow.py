@@ -53,6 +53,7 @@ def _run(recipe, inputs, output, config_path, overrides, cache_dir, no_cache, da
     write_dataset_dir(
         out, recipe=recipe, result=result, report=ctx.report, inputs=paths,
         created_at=ctx.created_at.isoformat(timespec="seconds"),
+        plot_cache=cache.root / "plots" if cache else None,
     )
     summary = {name: table.height for name, table in result.tables.items()}
     run_logger().info("wrote %s: %s", out, ", ".join(f"{k}={v} rows" for k, v in summary.items()))

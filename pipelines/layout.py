@@ -49,6 +49,7 @@ def write_dataset_dir(
     report: RunReport,
     inputs: list[Path],
     created_at: str,
+    plot_cache: Path | None = None,
 ) -> None:
     out.mkdir(parents=True, exist_ok=True)
     stale = out / DATA_DIR
@@ -63,7 +64,7 @@ def write_dataset_dir(
     plots = [funnel_plot(report.to_dict()), language_plot(result.tables), *result.plots]
     if (out / PLOTS_DIR).exists():
         shutil.rmtree(out / PLOTS_DIR)
-    drawn = draw_all([p for p in plots if p is not None], out / PLOTS_DIR)
+    drawn = draw_all([p for p in plots if p is not None], out / PLOTS_DIR, plot_cache)
     card = render_card(
         recipe=recipe,
         card=result.card,

@@ -121,3 +121,26 @@ def test_diff_by_record_id_ignores_created_at():
     assert (same.added, same.removed, same.changed, same.unchanged) == (0, 0, 0, 2)
     d = diff_configs({"c": b}, {"c": a})[0]
     assert (d.added, d.removed, d.changed, d.unchanged) == (1, 1, 1, 0)
+
+
+def test_card_figures_are_drawn_once_per_data(tmp_path):
+    """Figures are PNGs drawn from the data; the same data again is copied from the plot cache,
+    different data is drawn anew."""
+    import numpy as np
+
+    from data_cards.plots import Plot, draw_all
+
+    cache = tmp_path / "plots-cache"
+    scores = Plot("scores", "Scores", "hist", {"N": np.linspace(1, 5, 200), "E": np.linspace(2, 4, 200)}, "score")
+    bars = Plot("langs", "Languages", "bars", {"en": 3, "fr": 2})
+    first = draw_all([scores, bars], tmp_path / "a", cache)
+    assert [e["path"] for e in first] == ["plots/scores.png", "plots/langs.png"]
+    assert len(list(cache.glob("*.png"))) == 2
+    assert (tmp_path / "a" / "scores.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    draw_all([scores, bars], tmp_path / "b", cache)
+    for name in ("scores.png", "langs.png"):
+        assert (tmp_path / "b" / name).read_bytes() == (tmp_path / "a" / name).read_bytes()
+    assert len(list(cache.glob("*.png"))) == 2  # nothing drawn
+    draw_all([Plot("langs", "Languages", "bars", {"en": 3, "fr": 5})], tmp_path / "c", cache)
+    assert len(list(cache.glob("*.png"))) == 3
+    assert (tmp_path / "c" / "langs.png").read_bytes() != (tmp_path / "a" / "langs.png").read_bytes()
