@@ -30,31 +30,16 @@ class Method(str, Enum):
 def load_dedup_config(method: str, path: Path | None, overrides: dict[str, Any]):
     """The method's config from a YAML file (top-level keys, then a section named after the method
     overriding them) and the command-line options (overriding both)."""
-    import yaml
-    from pydantic import ValidationError
-
+    from pipelines.config import read_yaml_mapping, validated
     from pipelines.dedup.config import METHOD_CONFIGS
-    from pipelines.errors import CurateError, InputFileError
 
     data: dict[str, Any] = {}
     if path is not None:
-        if not path.exists():
-            raise InputFileError(path, "config file not found")
-        try:
-            loaded = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as e:
-            raise InputFileError(path, f"not valid YAML: {str(e).splitlines()[0]}") from None
-        if not isinstance(loaded, dict):
-            raise InputFileError(path, "config must be a YAML mapping of option: value")
+        loaded = read_yaml_mapping(path)
         data = {k: v for k, v in loaded.items() if k not in METHOD_SECTIONS}
         data.update(loaded.get(method) or {})
     data.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        return METHOD_CONFIGS[method](**data)
-    except ValidationError as e:
-        where = str(path) if path else "command line"
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors())
-        raise CurateError(f"{where}: invalid configuration for dedup --method {method}: {problems}") from None
+    return validated(METHOD_CONFIGS[method], data, path, f"configuration for dedup --method {method}")
 
 
 def validate_rows(frame, cfg, path: Path, step: str = "validate"):
