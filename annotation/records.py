@@ -12,7 +12,7 @@ from typing import Any, Iterator
 import numpy as np
 import polars as pl
 
-from annotation.settings import TEXT_LENGTH, ReviewSpec, agent_name, step_model
+from annotation.settings import TEXT_LENGTH, ReviewSpec, agent_name, as_shown, step_model
 
 
 class RecordBuilder:
@@ -42,7 +42,7 @@ class RecordBuilder:
     def item(self, row: dict, meta: dict, index: int) -> dict:
         fields = {f.name: f.render(row) for f in self.spec.fields}
         fields = {k: v for k, v in fields.items() if v not in (None, "")}
-        item: dict[str, Any] = {"external_id": row["record_id"], "fields": fields}
+        item: dict[str, Any] = {"external_id": row["record_id"], "fields": {k: as_shown(v) for k, v in fields.items()}}
         meta = {k: clean_meta(v, self.kinds[k]) for k, v in meta.items()}
         if TEXT_LENGTH in self.kinds:
             meta[TEXT_LENGTH] = sum(len(v) for v in fields.values())

@@ -130,6 +130,14 @@ def md_table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(out)
 
 
+def as_shown(text: str) -> str:
+    """Field text as sent to Argilla. Its UI puts field text into the page as HTML (plain fields
+    through Vue's v-html, markdown fields through its markdown renderer), so a `<tag>` in a Reddit
+    post, a prompt injection or an LLM output would vanish from what annotators see, or act as markup.
+    With `&` and `<` escaped, every character shows as written (markdown syntax needs neither)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;")
+
+
 def agent_name(model: str | None) -> str | None:
     if not model:
         return None
