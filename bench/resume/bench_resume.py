@@ -1,6 +1,6 @@
 """Cost of a rerun after a kill -9 in the last step, against the full run, in the same run.
 
-    .venv/bin/python bench/resume/bench_resume.py [--rows 300000] [--texts 12000] [--scenarios personality,semantic]
+    .venv/bin/python bench/resume/bench_resume.py [--rows 300000] [--texts 30000] [--scenarios personality,semantic]
 
 Two scenarios, each timed as: the full run from scratch; a run killed inside its last step (after
 the step's work, before its cache entry is saved: the worst moment) and the same command again
@@ -55,7 +55,7 @@ def run_killed(csv: Path, out: Path, env: dict, step: str, marker: Path) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=300_000, help="personality: respondents")
-    parser.add_argument("--texts", type=int, default=12_000, help="semantic: sentences")
+    parser.add_argument("--texts", type=int, default=30_000, help="semantic: sentences")
     parser.add_argument("--scenarios", default="personality,semantic")
     args = parser.parse_args()
     scenarios = args.scenarios.split(",")
