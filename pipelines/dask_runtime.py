@@ -25,6 +25,7 @@ class DaskRuntime:
         self.inline = inline  # run partitions in this process (unit tests, tiny inputs)
         self._client = None
         self._cluster = None
+        self._log_level = logging.NOTSET
         self.workers_used: set[str] = set()
 
     @property
@@ -38,6 +39,11 @@ class DaskRuntime:
             else:
                 workers, threads = local_cluster_size()
                 log.info("dask: starting LocalCluster, %d workers x %d thread", workers, threads)
+                # the in-process scheduler and nannies log every start and stop at INFO (a hundred
+                # lines a run in the console); warnings and errors still show
+                quiet = logging.getLogger("distributed")
+                self._log_level = quiet.level
+                quiet.setLevel(logging.WARNING)
                 self._cluster = LocalCluster(
                     n_workers=workers,
                     threads_per_worker=threads,
@@ -66,6 +72,7 @@ class DaskRuntime:
             self._client.close()
         if self._cluster is not None:
             self._cluster.close()
+            logging.getLogger("distributed").setLevel(self._log_level)
         self._client = self._cluster = None
 
     def __enter__(self) -> "DaskRuntime":
