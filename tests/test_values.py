@@ -236,6 +236,26 @@ def test_weight_problems_are_quarantined_with_the_reason(tmp_path):
     assert a["n"] == 5 and a["probs"] == pytest.approx([3 / 8, 1 / 8, 4 / 8])
 
 
+@pytest.mark.parametrize("weighted", [True, False])
+def test_a_repeated_respondent_id_is_quarantined_naming_the_first_row(tmp_path, weighted):
+    rows = vdata.ROWS[:4] + [(2, "A", 2, 2.0, 3, 3), (3, "A", 1, "heavy", 1, 1), (2, "A", 1, 1.0, 1, 1)]
+    data = vdata.write_csv(tmp_path / "s.csv", rows=rows)
+    ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path)], min_n=1, weighted=weighted)
+    q = ctx.report.quarantine.filter(pl.col("step") == "validate_weights").sort("row")
+    repeat = "respondent id '2' repeats row 2 of s.csv (same survey and wave)"
+    if weighted:  # a bad weight is named first; the repeat of id 3 is also bad for its weight
+        assert q.select("row", "field", "error").rows() == [
+            (5, "respondent_id", repeat), (6, "weight", "weight 'heavy' is not a number"), (7, "respondent_id", repeat)]
+    else:
+        assert q.select("row", "field", "error").rows() == [
+            (5, "respondent_id", repeat), (6, "respondent_id", "respondent id '3' repeats row 3 of s.csv (same survey and wave)"),
+            (7, "respondent_id", repeat)]
+    assert '"respondent_id":"2"' in q["raw"][0]
+    step = ctx.report.step("validate_weights")
+    assert (step.rows_in, step.kept, step.quarantined) == (7, 4, 3)
+    assert dist(out.tables["distributions"], "country", "A", "q1")["n"] == 4  # each respondent once
+
+
 def test_resumes_from_the_step_cache_after_a_crash(tmp_path, monkeypatch):
     cache = StepCache(tmp_path / "cache")
     data = vdata.write_csv(tmp_path / "s.csv")

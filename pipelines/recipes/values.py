@@ -68,30 +68,47 @@ class WeightConfig(StepConfig):
 
 
 class ValidateWeights(Step):
-    """Quarantine respondents whose weight is missing, not a number, negative or not finite; the
-    kept ones get `_w` (1 for every respondent when the run is unweighted)."""
+    """Quarantine respondents whose weight is missing, not a number, negative or not finite, and the
+    repeats of a respondent id within one survey and wave (a respondent counted twice would weigh
+    twice; the first row is kept, the repeat names it); the kept ones get `_w` (1 for every
+    respondent when the run is unweighted)."""
 
     name = "validate_weights"
+    version = "2"
 
     def run(self, data: pl.DataFrame) -> StepResult:
         column = self.config.weight
-        if not (self.config.weighted and column):
-            kept = data.with_columns(pl.lit(1.0).alias("_w"))
-            return StepResult(kept, Account(self.name, data.height, kept.height, extra={"unit": "respondents"}))
+        weighted = bool(self.config.weighted and column)
         text = pl.col("_weight")
-        w = text.cast(pl.Float64, strict=False)
-        problem = (
+        w = text.cast(pl.Float64, strict=False) if weighted else pl.lit(1.0)
+        weight_problem = (
             pl.when(text.is_null() | (text == "")).then(pl.lit("weight is missing"))
             .when(w.is_null()).then(pl.format("weight '{}' is not a number", text))
             .when(w.is_nan() | w.is_infinite()).then(pl.format("weight {} is not finite", text))
             .when(w < 0).then(pl.format("weight is negative ({})", text))
-        )
-        checked = data.with_columns(problem.alias("_error"), w.alias("_w"))
-        kept = checked.filter(pl.col("_error").is_null()).drop("_error")
+        ) if weighted else pl.lit(None, pl.String)
+        checked = data.with_row_index("_order").with_columns(
+            pl.coalesce(weight_problem, _repeated_respondent()).alias("_error"),
+            pl.when(weight_problem.is_not_null()).then(pl.lit(column)).otherwise(pl.lit("respondent_id")).alias("_field"),
+            w.alias("_w"),
+        ).drop("_order")
+        kept = checked.filter(pl.col("_error").is_null()).drop("_error", "_field")
         bad = checked.filter(pl.col("_error").is_not_null())
-        quarantine = _quarantine(bad, self.name, pl.lit(column), _raw_row(bad)) if bad.height else empty_quarantine()
+        quarantine = _quarantine(bad, self.name, pl.col("_field"), _raw_row(bad)) if bad.height else empty_quarantine()
         account = Account(self.name, data.height, kept.height, {}, quarantine.height, extra={"unit": "respondents"})
         return StepResult(kept, account, quarantine)
+
+
+def _repeated_respondent() -> pl.Expr:
+    """For the second and later rows of a respondent id within one survey and wave (in input order,
+    `_order`): a message naming the first row; null otherwise, and for rows without an id."""
+    scope = ["_survey", "_wave", "_rid"]
+    first = pl.col("_order").min().over(scope)
+    first_row = pl.col("_row").sort_by("_order").first().over(scope)
+    first_file = pl.col("_file").sort_by("_order").first().over(scope)
+    again = pl.col("_rid").is_not_null() & (pl.col("_order") != first)
+    return pl.when(again).then(pl.format("respondent id '{}' repeats row {} of {} (same survey and wave)",
+                                         pl.col("_rid"), first_row, first_file))
 
 
 class AnswerConfig(StepConfig):
