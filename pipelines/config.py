@@ -30,7 +30,7 @@ def validated(model: type[Model], data: dict[str, Any], where: Path | None, what
     try:
         return model(**data)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors())
         raise CurateError(f"{where or 'command line'}: invalid {what}: {problems}") from None
 
 

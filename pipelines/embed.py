@@ -22,7 +22,7 @@ import time
 import uuid
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
@@ -46,6 +46,10 @@ class EmbedConfig(StepConfig):
     cache: bool = True
     cache_dir: str | None = None  # default: <step cache>/embeddings
     shard_rows: int = 20_000  # texts per cache shard and per Dask task
+
+    # where vectors are cached and how they are batched and sharded do not change them: moving the
+    # cache leaves cached step outputs valid, and no local path reaches a published provenance
+    not_in_key: ClassVar[frozenset[str]] = frozenset({"cache", "cache_dir", "batch_size", "shard_rows"})
 
 
 # -- model ---------------------------------------------------------------------------------------

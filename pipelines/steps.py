@@ -68,9 +68,27 @@ class StepResult:
 
 
 class StepConfig(BaseModel):
-    """Base for step configuration; frozen so that a cache key cannot go stale mid-run."""
+    """Base for step configuration; frozen so that a cache key cannot go stale mid-run.
+    `not_in_key` names options that cannot change a step's output (where a cache lives, batch
+    sizes): they stay out of the cache key and the provenance, at any depth of nesting."""
 
     model_config = {"frozen": True, "extra": "forbid"}
+    not_in_key: ClassVar[frozenset[str]] = frozenset()
+
+
+def key_params(config: BaseModel) -> dict[str, Any]:
+    """`config` as JSON without the `not_in_key` options of it and of the configs nested in it."""
+    return _prune(config, config.model_dump(mode="json"))
+
+
+def _prune(config: BaseModel, dumped: dict[str, Any]) -> dict[str, Any]:
+    for name in type(config).model_fields:
+        value = getattr(config, name)
+        if name in getattr(config, "not_in_key", ()):
+            dumped.pop(name, None)
+        elif isinstance(value, BaseModel) and isinstance(dumped.get(name), dict):
+            _prune(value, dumped[name])
+    return dumped
 
 
 class Step:
@@ -86,7 +104,7 @@ class Step:
         raise NotImplementedError
 
     def params(self) -> dict[str, Any]:
-        return self.config.model_dump(mode="json")
+        return key_params(self.config)
 
     def code_version(self) -> str:
         """The step's declared version and a hash of its source, so that editing a step's code

@@ -411,3 +411,15 @@ def test_cli_errors_name_the_file_and_column(tmp_path):
     proc = run_cli("--input", str(inputs["paths"]["csv"]), "--text-column", "body", "--id-column", "key",
                    "--method", "near", "--output", str(tmp_path / "o"), "--config", str(bad))
     assert proc.returncode != 0 and "shingles" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_option_error_names_where_it_came_from(tmp_path):
+    from pipelines.cli_dedup import load_dedup_config
+    from pipelines.errors import CurateError
+
+    with pytest.raises(CurateError, match=r"^command line: invalid configuration for dedup --method near: config: .*both bands and rows"):
+        load_dedup_config("near", None, {"text_column": "t", "bands": 4})
+    bad = tmp_path / "dedup.yaml"
+    bad.write_text("near:\n  threshold: 2\n")
+    with pytest.raises(CurateError, match=r"dedup.yaml: invalid configuration for dedup --method near: threshold: "):
+        load_dedup_config("near", bad, {"text_column": "t"})

@@ -189,3 +189,13 @@ def test_a_machine_without_a_gpu_driver_resolves_the_cpu_without_importing_torch
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert out.stdout.split() == ["cpu", "None", "False"]
+
+
+def test_where_embeddings_are_cached_is_not_part_of_the_step_key(tmp_path):
+    from pipelines.cache import step_key
+
+    a = EmbedStep(EmbedConfig(cache_dir=str(tmp_path / "a"), batch_size=8, shard_rows=100))
+    b = EmbedStep(EmbedConfig(cache_dir=str(tmp_path / "b"), batch_size=64))
+    assert "cache_dir" not in a.params() and a.params() == b.params()
+    assert step_key(a, "in") == step_key(b, "in")
+    assert step_key(EmbedStep(EmbedConfig(normalize=False)), "in") != step_key(b, "in")  # what changes vectors counts

@@ -97,14 +97,6 @@ class SemanticDedup(Step):
     def __init__(self, config: SemanticConfig | None = None):
         super().__init__(config or SemanticConfig())
 
-    def params(self) -> dict:
-        """The options that decide the result: where embeddings are cached and how they are batched
-        and sharded do not, so moving the cache leaves cached outputs valid."""
-        params = super().params()
-        for name in ("cache", "cache_dir", "batch_size", "shard_rows"):
-            params["embed"].pop(name, None)
-        return params
-
     def run(self, data: pl.DataFrame) -> StepResult:
         cfg: SemanticConfig = self.config
         frame, ident = canonical(data, cfg, self.name)
