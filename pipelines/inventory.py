@@ -1,13 +1,13 @@
 """Keying and scoring of Big Five inventories, vectorized.
 
 Each item belongs to one facet and facets nest in domains, so with the answer columns laid out by
-facet, a scale's sum is a few elementwise sums of contiguous int8 blocks: no Python loop over rows
-and no per-column expression trees (which made an earlier polars-expression version slower than
-pandas).
+facet, a scale's sum is a few elementwise sums of contiguous blocks: no Python loop over rows and
+no per-column expression trees (which made an earlier polars-expression version slower than
+pandas). Each answer is coded as one small unsigned integer that packs the keyed value and a 1 for
+"answered", so one sum gives both a facet's total and its count, and one table lookup its mean.
 
 Scores are means of the answered items after keying, on the 1..5 scale, and null when fewer than
-half of the scale's items were answered.
-"""
+half of the scale's items were answered."""
 
 from __future__ import annotations
 
@@ -56,38 +56,90 @@ def layout(key: pl.DataFrame) -> tuple[list[int], list[bool], int]:
     return _layout(tuple(key.select("item_no", "facet_code", "keyed").iter_rows()))
 
 
-def keyed_exprs(key: pl.DataFrame, frame_schema: pl.Schema, keyed_at_source: pl.Expr) -> list[pl.Expr]:
-    """Keyed answers as Int8, 0 for missing (0, blank, or text that is not a number, which
-    validation reports), reverse-keyed items flipped unless the row was keyed at the source;
-    in `layout` order."""
-    items, reverse, _ = layout(key)
-    exprs = []
-    for item_no, rev in zip(items, reverse):
-        # Int8: a quarter of the memory traffic of floats in the reshape-sums below
-        x = _as_number(frame_schema[f"i{item_no}"], f"i{item_no}").fill_null(0).cast(pl.Int8)
-        if rev:
-            x = pl.when((x > 0) & ~keyed_at_source).then(SCALE_MAX + 1 - x).otherwise(x).cast(pl.Int8)
-        exprs.append(x.alias(f"k{item_no}"))
-    return exprs
-
-
-def score_keyed(keyed: np.ndarray, per: int) -> dict:
-    """Facet and domain means (NaN when fewer than half answered) and answered counts, from keyed
-    answers (rows x items, `layout` order, Fortran order, 0 = missing)."""
-    n, k = keyed.shape[0], len(FACETS)
-    f_sum = np.zeros((n, k), dtype=np.int16, order="F")
-    f_cnt = np.zeros((n, k), dtype=np.int16, order="F")
-    for p in range(per):  # block p holds the p-th item of every facet: contiguous in Fortran order
-        block = keyed[:, p * k:(p + 1) * k]
-        f_sum += block
-        f_cnt += block > 0
-    # facets are ordered N1..N6, E1..E6, ...: column j of domain d is facet d*6 + j
-    d_sum = sum(f_sum[:, j::6].astype(np.int32) for j in range(6))
-    d_cnt = sum(f_cnt[:, j::6].astype(np.int32) for j in range(6))
+@lru_cache(maxsize=4)
+def _packing(per: int) -> tuple[type, int, np.ndarray]:
+    """How a facet's answers are packed: each answered item is coded as its keyed value plus
+    `1 << shift` (0 when missing), so the sum of a facet's codes holds the sum of its values in the
+    low `shift` bits and the number answered above them. Returns the code dtype, the shift, and the
+    table from a packed facet sum to the facet mean (NaN when fewer than half answered)."""
+    shift = (per * SCALE_MAX).bit_length()
+    bits = shift + per.bit_length()
+    if bits > 16:
+        raise ValueError(f"{per} items per facet: too many to pack")
+    dtype = np.uint8 if bits <= 8 else np.uint16
+    packed = np.arange(1 << bits)
+    count, total = packed >> shift, packed & ((1 << shift) - 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        facets = np.where(f_cnt * 2 >= per, f_sum / f_cnt, np.nan)
+        means = np.where((count * 2 >= per) & (total <= count * SCALE_MAX), total / count, np.nan)
+    return dtype, shift, means
+
+
+def answer_codes(frame: pl.DataFrame, key: pl.DataFrame, keyed_at_source: pl.Expr) -> np.ndarray:
+    """Packed codes of the keyed answers (see `_packing`) as a (rows x items) array in `layout`
+    order and Fortran order; an item is missing when its answer is 0, blank, or text that is not a
+    number (validation reports those); reverse-keyed items are flipped (6 - x) unless the row was
+    keyed at the source.
+
+    The answers go to numpy as int8 and are keyed and coded there with a few whole-array operations:
+    one polars expression per item (an earlier version) cost more than all the scoring."""
+    items, reverse, per = layout(key)
+    dtype, shift, _ = _packing(per)
+    columns = [f"i{i}" for i in items]
+    schema = frame.schema  # built anew on every access
+    plain = all(schema[c] == pl.Int8 for c in columns) and not any(
+        frame.get_column(c).null_count() for c in columns)
+    raw = frame.select(columns if plain else (_as_int8(schema[c], c) for c in columns))
+    answers = raw.to_numpy(order="fortran").view(np.uint8)  # int8 -> uint8: a negative is >= 128
+    if answers.size and answers.max() > SCALE_MAX:
+        raise ValueError("answers outside 0..5 reached scoring: validation must quarantine them")
+    flip = np.asarray(reverse, dtype=bool)
+    at_source = frame.select(keyed_at_source.fill_null(False)).to_series()  # one value for a literal
+    one = dtype(1 << shift)
+
+    def code(flipped: np.ndarray) -> np.ndarray:
+        # answered: (1 << shift) + x, or + (6 - x) when flipped; missing: 0. In unsigned arithmetic
+        # (-x wraps), a per-column sign and offset broadcast over the rows.
+        sign = np.where(flipped, -1, 1).astype(dtype)
+        offset = (one + np.where(flipped, SCALE_MAX + 1, 0)).astype(dtype)
+        out = answers * sign
+        out += offset
+        out *= answers > 0
+        return out
+
+    if at_source.all():
+        return code(np.zeros_like(flip))
+    codes = code(flip)
+    if at_source.any():  # rows keyed at the source keep their answers as given
+        rows = at_source.to_numpy()
+        codes[rows] = code(np.zeros_like(flip))[rows]
+    return codes
+
+
+def score_codes(codes: np.ndarray, per: int) -> dict:
+    """Facet and domain means (NaN when fewer than half answered) and answered counts, from packed
+    answer codes (rows x items, `layout` order, Fortran order)."""
+    n, k = codes.shape[0], len(FACETS)
+    _, shift, facet_means = _packing(per)
+    packed = np.array(codes[:, :k], order="F")
+    for p in range(1, per):  # block p holds the p-th item of every facet: contiguous in Fortran order
+        packed += codes[:, p * k:(p + 1) * k]
+    f_sum = (packed & ((1 << shift) - 1)).astype(np.int16)
+    f_cnt = (packed >> shift).astype(np.int16)
+    # facets are ordered N1..N6, E1..E6, ...: column j of domain d is facet d*6 + j
+    d_sum = sum(f_sum[:, j::6] for j in range(1, 6)) + f_sum[:, 0::6]
+    d_cnt = sum(f_cnt[:, j::6] for j in range(1, 6)) + f_cnt[:, 0::6]
+    with np.errstate(invalid="ignore", divide="ignore"):
         domains = np.where(d_cnt * 2 >= 6 * per, d_sum / d_cnt, np.nan)
-    return {"facets": facets, "domains": domains, "answered": f_cnt.sum(axis=1)}
+    facets = np.empty((n, k), order="F")
+    for j in range(k):  # a column at a time: contiguous in and out (a 2-D take writes row-major)
+        facet_means.take(packed[:, j], out=facets[:, j])
+    return {"facets": facets, "domains": domains, "answered": d_cnt.sum(axis=1)}
+
+
+def keyed_answers(codes: np.ndarray, items: list[int]) -> np.ndarray:
+    """The keyed answers (0 for missing) in item order, from `answer_codes`."""
+    _, shift, _ = _packing(len(items) // len(FACETS))
+    return np.ascontiguousarray((codes & ((1 << shift) - 1)).astype(np.int8)[:, np.argsort(items)])
 
 
 def score_frame(
@@ -97,12 +149,11 @@ def score_frame(
     domain_scores, facet_scores, answered; the item columns are left out."""
     items, _, per = layout(key)
     flag = keyed_at_source if isinstance(keyed_at_source, pl.Expr) else pl.lit(keyed_at_source)
-    keyed = frame.select(keyed_exprs(key, frame.schema, flag))
-    matrix = keyed.to_numpy(order="fortran")
-    s = score_keyed(matrix, per)
+    codes = answer_codes(frame, key, flag)
+    s = score_codes(codes, per)
     extra = []
     if with_responses:
-        in_item_order = np.ascontiguousarray(matrix[:, np.argsort(items)])
+        in_item_order = keyed_answers(codes, items)
         responses = pl.Series("responses", in_item_order).cast(pl.List(pl.Int8))
         extra.append(responses.list.eval(pl.when(pl.element() == 0).then(None).otherwise(pl.element())))
     return frame.drop([f"i{i}" for i in items]).with_columns(
@@ -113,6 +164,14 @@ def score_frame(
     )
 
 
+def _as_int8(dtype: pl.DataType, col: str) -> pl.Expr:
+    """Answers as Int8, 0 for missing; integers are cast as they are (validation has checked the
+    range), other types through `_as_number`."""
+    if dtype.is_integer():
+        return pl.col(col).fill_null(0).cast(pl.Int8)
+    return _as_number(dtype, col).fill_null(0).cast(pl.Int8)
+
+
 def _as_number(dtype: pl.DataType, col: str) -> pl.Expr:
     """Answers as Float32 (null for text that is not a number: validation reports those)."""
     if dtype.is_numeric():
@@ -121,8 +180,7 @@ def _as_number(dtype: pl.DataType, col: str) -> pl.Expr:
 
 
 def _struct(name: str, fields: list[str], values: np.ndarray) -> pl.Series:
-    frame = pl.DataFrame({f: values[:, j] for j, f in enumerate(fields)}).fill_nan(None)
-    return frame.to_struct(name)
+    return pl.DataFrame([pl.Series(f, values[:, j], nan_to_null=True) for j, f in enumerate(fields)]).to_struct(name)
 
 
 def cronbach_alpha(keyed: pl.DataFrame, items: list[str]) -> tuple[float | None, int]:

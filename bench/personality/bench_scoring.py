@@ -1,9 +1,11 @@
-"""Score N synthetic IPIP-NEO-120 respondents: our polars expressions (streaming, from CSV to
-parquet) against a plain pandas implementation, measured in the same run.
+"""Score N synthetic IPIP-NEO-120 respondents: the recipe's scorer (polars' CSV reader, streaming
+batches, numpy block sums; from CSV to parquet) against a plain pandas implementation, measured in
+the same run.
 
     .venv/bin/python bench/personality/bench_scoring.py [--rows 1000000]
 
-Prints respondents/s and peak memory (max RSS of each run's own process) and the ratios.
+Prints respondents/s, peak memory (max RSS of each run's own process), CPU time and the time of each
+stage, the ratios, and polars' CSV reader alone (the floor under the streaming run's time).
 Goal: >= 10x pandas' speed, with memory bounded (streaming, never the whole file as Python objects).
 """
 
@@ -38,7 +40,7 @@ def make_csv(path: Path, rows: int, seed: int = 7) -> None:
             frame.write_csv(f, include_header=start == 0)
 
 
-def run_polars(csv: Path, out: Path) -> None:
+def run_polars(csv: Path, out: Path) -> dict:
     import polars as pl
     import pyarrow.parquet as pq
 
@@ -48,24 +50,48 @@ def run_polars(csv: Path, out: Path) -> None:
     key = load_key(120)
     # The recipe's `score_frame`, batch by batch so memory stays flat in the file size; item
     # columns parsed as integers by polars' reader (a value that is not would fail the read).
-    writer = None
+    # Stages: this thread's wall time; the reader's threads parse ahead while it scores and writes.
+    writer, stages = None, dict.fromkeys(("wait for parse", "score", "write"), 0.0)
     items = {f"i{i}": pl.Int8 for i in range(1, 121)}
-    for batch in pl.scan_csv(csv, schema_overrides=items).collect_batches(chunk_size=100_000):
+    batches = iter(pl.scan_csv(csv, schema_overrides=items).collect_batches(chunk_size=100_000))
+    while True:
+        clock = time.perf_counter()
+        batch = next(batches, None)
+        stages["wait for parse"] += time.perf_counter() - clock
+        if batch is None:
+            break
+        clock = time.perf_counter()
         # the same outputs as the pandas baseline: scores and answered count
         table = score_frame(batch, key, False, with_responses=False).to_arrow()
+        stages["score"] += time.perf_counter() - clock
+        clock = time.perf_counter()
         writer = writer or pq.ParquetWriter(out, table.schema)
         writer.write_table(table)
+        stages["write"] += time.perf_counter() - clock
     writer.close()
+    return stages
 
 
-def run_pandas(csv: Path, out: Path) -> None:
+def run_parse(csv: Path, out: Path) -> dict:
+    """polars' CSV reader alone, as the polars run uses it: the floor under its time."""
+    import polars as pl
+
+    items = {f"i{i}": pl.Int8 for i in range(1, 121)}
+    rows = sum(b.height for b in pl.scan_csv(csv, schema_overrides=items).collect_batches(chunk_size=100_000))
+    return {"rows": rows}
+
+
+def run_pandas(csv: Path, out: Path) -> dict:
     import numpy as np
     import pandas as pd
 
     from sources.ipip import load_key
 
     key = load_key(120).to_pandas()
+    clock = time.perf_counter()
     df = pd.read_csv(csv)
+    stages = {"parse": time.perf_counter() - clock}
+    clock = time.perf_counter()
     items = df[[f"i{i}" for i in key["item_no"]]].replace(0, np.nan)
     rev = [f"i{i}" for i in key.loc[key["keyed"] < 0, "item_no"]]
     items[rev] = 6 - items[rev]
@@ -80,7 +106,11 @@ def run_pandas(csv: Path, out: Path) -> None:
     for f, group in key.groupby("facet_code"):
         result[f] = scale([f"i{i}" for i in group["item_no"]])
     result["answered"] = items.notna().sum(axis=1)
+    stages["score"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     result.to_parquet(out)
+    stages["write"] = time.perf_counter() - clock
+    return stages
 
 
 def child(impl: str, csv: str, out: str) -> None:
@@ -93,11 +123,12 @@ def child(impl: str, csv: str, out: str) -> None:
     import pipelines.inventory  # noqa: F401
     import sources.ipip  # noqa: F401
 
-    start = time.perf_counter()
-    {"polars": run_polars, "pandas": run_pandas}[impl](Path(csv), Path(out))
+    start, cpu_start = time.perf_counter(), time.process_time()
+    stages = {"polars": run_polars, "pandas": run_pandas, "parse": run_parse}[impl](Path(csv), Path(out))
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb}))
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "cpu_s": time.process_time() - cpu_start,
+                      "stages": stages}))
 
 
 def measure(impl: str, csv: Path, out: Path) -> dict:
@@ -122,14 +153,21 @@ def main() -> None:
         size_mb = csv.stat().st_size / 1e6
         print(f"{args.rows} respondents x 120 items, CSV {size_mb:.0f} MB")
         results = {impl: measure(impl, csv, Path(tmp) / f"{impl}.parquet") for impl in ("pandas", "polars")}
+        parse = measure("parse", csv, Path(tmp) / "unused")
         a = pl.read_parquet(Path(tmp) / "polars.parquet").select(pl.col("domain_scores").struct.field("N"))
         b = pl.read_parquet(Path(tmp) / "pandas.parquet").select("N")
         same = (a.to_series().fill_null(-1) - b.to_series().fill_null(-1)).abs().max() < 1e-9
     base = results["pandas"]
     for impl, r in results.items():
         print(f"{impl:7s} {args.rows / r['seconds']:>12,.0f} respondents/s  {r['seconds']:7.2f} s  "
-              f"peak {r['peak_mb']:7.0f} MB")
-    print(f"speed ratio polars/pandas: {base['seconds'] / results['polars']['seconds']:.1f}x (goal >= 10x)")
+              f"peak {r['peak_mb']:7.0f} MB  (CPU {r['cpu_s']:.2f} s)")
+        print("        " + ", ".join(f"{name} {sec:.2f} s" for name, sec in r["stages"].items()))
+    polars = results["polars"]
+    print(f"speed ratio polars/pandas: {base['seconds'] / polars['seconds']:.1f}x (goal >= 10x)")
+    print(f"scoring stage alone: {base['stages']['score'] / polars['stages']['score']:.1f}x")
+    budget = base["seconds"] / 10
+    print(f"polars' CSV reader alone: {parse['seconds']:.2f} s (CPU {parse['cpu_s']:.2f} s), "
+          f"{parse['seconds'] / budget:.0%} of the 10x budget ({budget:.2f} s)")
     print(f"peak memory ratio polars/pandas: {results['polars']['peak_mb'] / base['peak_mb']:.2f}")
     print(f"scores identical to pandas: {same}")
 
