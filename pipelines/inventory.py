@@ -37,6 +37,23 @@ def answer_problem(col: str) -> pl.Expr:
     )
 
 
+_PLAIN_ANSWERS = pl.Series([str(v) for v in range(SCALE_MAX + 1)] + [""])
+
+
+def answer_ok(col: str, dtype: pl.DataType) -> pl.Expr:
+    """True where an answer is plainly valid (0..5 as written, or blank): a cheap test over every
+    row, so that `answer_problem` (string work that names the problem) runs only on the rest. It
+    may send valid answers such as ' 3' or '3.0' to `answer_problem`, never the reverse."""
+    c = pl.col(col)
+    if dtype == pl.String:
+        return c.is_null() | c.is_in(_PLAIN_ANSWERS.implode())
+    if dtype.is_integer():
+        return c.is_null() | c.is_between(0, SCALE_MAX)
+    if dtype.is_float():
+        return c.is_null() | (c.is_between(0, SCALE_MAX) & (c == c.floor()))
+    return pl.lit(False)
+
+
 @lru_cache(maxsize=4)
 def _layout(key_items: tuple[tuple[int, str, int], ...]) -> tuple[list[int], list[bool], int]:
     """Item numbers in "position-major" order: the first item of every facet N1..C6, then the

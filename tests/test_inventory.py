@@ -89,3 +89,24 @@ def test_an_answer_out_of_range_is_refused_not_scored():
         score_frame(frame.with_columns(pl.lit(7, pl.Int8).alias("i9")), key, False)
     with pytest.raises(ValueError, match="outside 0..5"):
         score_frame(frame.with_columns(pl.lit(-1, pl.Int8).alias("i9")), key, False)
+
+
+@pytest.mark.parametrize("values, dtype", [
+    (["0", "3", "5", "", None, " 3", "3.0", "2.5", "7", "-1", "x", "03"], pl.String),
+    ([0, 3, 5, None, 6, -1, 127], pl.Int8),
+    ([0.0, 3.0, 5.0, None, 2.5, 7.0, -1.0, float("nan")], pl.Float64),
+])
+def test_the_cheap_answer_test_never_passes_what_validation_would_quarantine(values, dtype):
+    from pipelines.inventory import answer_ok, answer_problem
+
+    frame = pl.DataFrame({"i1": pl.Series(values, dtype=dtype)})
+    got = frame.select(ok=answer_ok("i1", dtype), problem=answer_problem("i1"))
+    for value, ok, problem in zip(values, got["ok"], got["problem"]):
+        assert not (ok and problem), (value, problem)  # ok implies no problem
+    plain = {"0", "3", "5", "", None, 0, 3, 5, 0.0, 3.0, 5.0}
+    assert [v for v, ok in zip(values, got["ok"]) if ok] == [v for v in values if v in plain]
+    # what the cheap test leaves to answer_problem is still judged by it: ' 3' and '3.0' are fine
+    if dtype == pl.String:
+        assert dict(zip(values, got["problem"]))[" 3"] is None
+        assert dict(zip(values, got["problem"]))["3.0"] is None
+        assert "not a whole number" in dict(zip(values, got["problem"]))["2.5"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from data_cards.plots import Plot
-from pipelines.inventory import DOMAINS, answer_problem, cronbach_alpha, score_frame
+from pipelines.inventory import DOMAINS, answer_ok, answer_problem, cronbach_alpha, score_frame
 from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
 from pipelines.runtime import RunContext, file_fingerprint
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
@@ -72,12 +72,18 @@ class ValidateAnswers(Step):
         for n, part in _by_instrument(data):
             cols = item_columns(n) + (["age"] if "age" in part.columns else [])
             problems = [answer_problem(c) if c != "age" else _age_problem() for c in cols]
-            checked = part.with_columns(
+            # the messages are string work on every answer: build them only for rows that fail a
+            # cheap test (0..5 as written, or blank); a row keeps its place either way
+            schema = part.schema
+            plain = pl.all_horizontal(
+                answer_ok(c, schema[c]) if c != "age" else _age_problem().is_null() for c in cols)
+            part = part.with_row_index("_i")
+            checked = part.filter(~plain).with_columns(
                 pl.concat_str(problems, separator="; ", ignore_nulls=True).alias("_error"),
                 pl.coalesce([pl.when(p.is_not_null()).then(pl.lit(c)) for c, p in zip(cols, problems)]).alias("_field"),
-            )
-            parts.append(checked.filter(pl.col("_field").is_null()).drop("_error", "_field"))
-            bad_parts.append(checked.filter(pl.col("_field").is_not_null()))
+            ).filter(pl.col("_field").is_not_null())
+            parts.append(part.filter(~pl.col("_i").is_in(checked["_i"].implode())).drop("_i"))
+            bad_parts.append(checked.drop("_i"))
         kept = _concat(parts, data)
         bad = pl.concat(bad_parts, how="diagonal_relaxed") if bad_parts else pl.DataFrame()
         quarantine = _quarantine_rows(bad, self.name) if bad.height else empty_quarantine()
