@@ -26,6 +26,18 @@ def _isolated_caches(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path_factory.mktemp("hf-datasets")))
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _stop_prefect_servers():
+    """Stop Prefect's temporary API servers (started by flows run in-process) while pytest still
+    holds the console: at interpreter exit their stop message hit a closed stream, and a
+    'Logging error' traceback ended every CI log."""
+    yield
+    from prefect.server.api.server import SubprocessASGIServer
+
+    for server in list(SubprocessASGIServer._instances.values()):
+        server.stop()
+
+
 @pytest.fixture
 def hf_cache(tmp_path_factory) -> str:
     """A fresh `cache_dir` for `datasets.load_dataset`."""
