@@ -143,8 +143,8 @@ def score_codes(codes: np.ndarray, per: int) -> dict:
     f_sum = (packed & ((1 << shift) - 1)).astype(np.int16)
     f_cnt = (packed >> shift).astype(np.int16)
     # facets are ordered N1..N6, E1..E6, ...: column j of domain d is facet d*6 + j
-    d_sum = sum(f_sum[:, j::6] for j in range(1, 6)) + f_sum[:, 0::6]
-    d_cnt = sum(f_cnt[:, j::6] for j in range(1, 6)) + f_cnt[:, 0::6]
+    d_sum = sum(f_sum[:, j::6] for j in range(6))
+    d_cnt = sum(f_cnt[:, j::6] for j in range(6))
     with np.errstate(invalid="ignore", divide="ignore"):
         domains = np.where(d_cnt * 2 >= 6 * per, d_sum / d_cnt, np.nan)
     facets = np.empty((n, k), order="F")
@@ -153,9 +153,9 @@ def score_codes(codes: np.ndarray, per: int) -> dict:
     return {"facets": facets, "domains": domains, "answered": d_cnt.sum(axis=1)}
 
 
-def keyed_answers(codes: np.ndarray, items: list[int]) -> np.ndarray:
+def keyed_answers(codes: np.ndarray, items: list[int], per: int) -> np.ndarray:
     """The keyed answers (0 for missing) in item order, from `answer_codes`."""
-    _, shift, _ = _packing(len(items) // len(FACETS))
+    _, shift, _ = _packing(per)
     return np.ascontiguousarray((codes & ((1 << shift) - 1)).astype(np.int8)[:, np.argsort(items)])
 
 
@@ -170,7 +170,7 @@ def score_frame(
     s = score_codes(codes, per)
     extra = []
     if with_responses:
-        in_item_order = keyed_answers(codes, items)
+        in_item_order = keyed_answers(codes, items, per)
         responses = pl.Series("responses", in_item_order).cast(pl.List(pl.Int8))
         extra.append(responses.list.eval(pl.when(pl.element() == 0).then(None).otherwise(pl.element())))
     return frame.drop([f"i{i}" for i in items]).with_columns(
@@ -182,18 +182,15 @@ def score_frame(
 
 
 def _as_int8(dtype: pl.DataType, col: str) -> pl.Expr:
-    """Answers as Int8, 0 for missing; integers are cast as they are (validation has checked the
-    range), other types through `_as_number`."""
+    """Answers as Int8, 0 for missing (null, or text that is not a number: validation reports
+    those); integers are cast as they are, floats and text through Float32."""
     if dtype.is_integer():
-        return pl.col(col).fill_null(0).cast(pl.Int8)
-    return _as_number(dtype, col).fill_null(0).cast(pl.Int8)
-
-
-def _as_number(dtype: pl.DataType, col: str) -> pl.Expr:
-    """Answers as Float32 (null for text that is not a number: validation reports those)."""
-    if dtype.is_numeric():
-        return pl.col(col).cast(pl.Float32)
-    return pl.col(col).str.strip_chars().cast(pl.Float32, strict=False)
+        value = pl.col(col)
+    elif dtype.is_numeric():
+        value = pl.col(col).cast(pl.Float32)
+    else:
+        value = pl.col(col).str.strip_chars().cast(pl.Float32, strict=False)
+    return value.fill_null(0).cast(pl.Int8)
 
 
 def _struct(name: str, fields: list[str], values: np.ndarray) -> pl.Series:
