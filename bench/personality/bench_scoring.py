@@ -40,20 +40,26 @@ def make_csv(path: Path, rows: int, seed: int = 7) -> None:
             frame.write_csv(f, include_header=start == 0)
 
 
-def run_polars(csv: Path, out: Path) -> dict:
+def polars_batches(csv: Path):
+    """polars' streaming CSV reader, item columns parsed as Int8 (a value that is not an integer
+    would fail the read), in batches of 100,000 rows."""
     import polars as pl
+
+    items = {f"i{i}": pl.Int8 for i in range(1, 121)}
+    return pl.scan_csv(csv, schema_overrides=items).collect_batches(chunk_size=100_000)
+
+
+def run_polars(csv: Path, out: Path) -> dict:
     import pyarrow.parquet as pq
 
     from pipelines.inventory import score_frame
     from sources.ipip import load_key
 
     key = load_key(120)
-    # The recipe's `score_frame`, batch by batch so memory stays flat in the file size; item
-    # columns parsed as integers by polars' reader (a value that is not would fail the read).
+    # The recipe's `score_frame`, batch by batch so memory stays flat in the file size.
     # Stages: this thread's wall time; the reader's threads parse ahead while it scores and writes.
     writer, stages = None, dict.fromkeys(("wait for parse", "score", "write"), 0.0)
-    items = {f"i{i}": pl.Int8 for i in range(1, 121)}
-    batches = iter(pl.scan_csv(csv, schema_overrides=items).collect_batches(chunk_size=100_000))
+    batches = iter(polars_batches(csv))
     while True:
         clock = time.perf_counter()
         batch = next(batches, None)
@@ -74,11 +80,7 @@ def run_polars(csv: Path, out: Path) -> dict:
 
 def run_parse(csv: Path, out: Path) -> dict:
     """polars' CSV reader alone, as the polars run uses it: the floor under its time."""
-    import polars as pl
-
-    items = {f"i{i}": pl.Int8 for i in range(1, 121)}
-    rows = sum(b.height for b in pl.scan_csv(csv, schema_overrides=items).collect_batches(chunk_size=100_000))
-    return {"rows": rows}
+    return {"rows": sum(batch.height for batch in polars_batches(csv))}
 
 
 def run_pandas(csv: Path, out: Path) -> dict:
