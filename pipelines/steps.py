@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import polars as pl
 from pydantic import BaseModel
 
+from schemas.envelope import provenance_entry
 from schemas.quarantine import empty_quarantine, quarantine_frame
 
 DROP_REASON = "_drop_reason"
@@ -92,19 +93,39 @@ def _prune(config: BaseModel, dumped: dict[str, Any]) -> dict[str, Any]:
 
 
 class Step:
-    """One transformation of a table. Subclasses set `name` and implement `run`."""
+    """One transformation of a table. Subclasses set `name` and implement `run`.
+
+    What a step needs from the run (`needs`: "dask" for the run's DaskRuntime, "client" for its LLM
+    client, "cache" for its StepCache) is handed to it by the runtime through `setup(ctx)` before it
+    runs, as attributes of those names; a step never reaches for them itself."""
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the output for the same input changes
+    needs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: StepConfig | None = None):
         self.config = config or StepConfig()
+        for need in self.needs:
+            setattr(self, need, None)
+
+    def setup(self, ctx: Any) -> None:
+        """Take what the step needs from the run context (see `needs`)."""
+        for need in self.needs:
+            setattr(self, need, ctx.resource(need))
 
     def run(self, data: pl.DataFrame) -> StepResult:  # pragma: no cover - interface
         raise NotImplementedError
 
     def params(self) -> dict[str, Any]:
         return key_params(self.config)
+
+    def provenance_params(self) -> dict[str, Any]:
+        """The options written into each record's provenance (by default, those in the cache key)."""
+        return self.params()
+
+    def provenance(self) -> dict:
+        """This step's entry in the provenance of the records it contributed to."""
+        return provenance_entry(self.name, self.code_version(), self.provenance_params())
 
     def code_version(self) -> str:
         """The step's declared version and a hash of its source, so that editing a step's code
