@@ -64,6 +64,7 @@ class Judgement(BaseModel):
 
 class ReadItems(Step):
     name = "read_items"
+    depends_on = ("sources.files",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         frames = []

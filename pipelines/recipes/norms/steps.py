@@ -46,6 +46,7 @@ class ReadDumps(Step):
 
     name = "read_reddit"
     needs = ("dask",)
+    depends_on = ("sources.reddit.dumps", "sources.reddit.parallel", "pipelines.privacy")
 
     def run(self, data: pl.DataFrame) -> StepResult:
         keep = DumpFilter(self.config.subreddits, self.config.start_utc, self.config.end_utc)

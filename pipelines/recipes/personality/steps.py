@@ -21,6 +21,7 @@ class ReadResponses(Step):
 
     name = "read"
     needs = ("dask",)
+    depends_on = ("sources.ipip",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         paths = [Path(p) for p in data["path"]]
@@ -44,6 +45,7 @@ class ValidateAnswers(Step):
     """Quarantine rows with an answer that is not a whole number 0..5, or an age not a number."""
 
     name = "validate_answers"
+    depends_on = ("pipelines.inventory",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         parts, bad_parts = [], []
@@ -99,6 +101,7 @@ class KeyAndScore(Step):
     """Key reverse-scored items, score domains and facets, drop respondents with too few answers."""
 
     name = "key_and_score"
+    depends_on = ("pipelines.inventory", "sources.ipip")
 
     def run(self, data: pl.DataFrame) -> StepResult:
         parts = []

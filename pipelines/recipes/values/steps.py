@@ -38,6 +38,7 @@ class ReadMicrodata(SurveyStep):
 
     name = "read"
     needs = ("dask",)
+    depends_on = ("sources.survey",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         paths = [Path(p) for p in data["path"]]
@@ -179,6 +180,7 @@ class ComputeDistributions(SurveyStep):
     whose weights sum to 0 as `zero_total_weight`."""
 
     name = "distributions"
+    depends_on = ("pipelines.distributions",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         questions = [q.var for q in self.config.questions if q.var in data.columns]
