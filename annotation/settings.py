@@ -106,13 +106,13 @@ def review_specs() -> dict[tuple[str, str], Callable[[pl.DataFrame], ReviewSpec]
     """(recipe, config) -> spec builder, for every recipe found (`pipelines.recipes.available`)."""
     from pipelines.recipes import available, get_recipe
 
-    return {(name, config): builder for name in available() for config, builder in get_recipe(name).review.items()}
+    return {(name, config): builder for name in available() for config, builder in get_recipe(name).review_specs().items()}
 
 
 def _recipe_review(recipe: str | None) -> dict[str, Callable[[pl.DataFrame], ReviewSpec]]:
     from pipelines.recipes import available, get_recipe
 
-    return get_recipe(recipe).review if recipe in available() else {}
+    return get_recipe(recipe).review_specs() if recipe in available() else {}
 
 
 def spec_for(recipe: str | None, config: str, frame: pl.DataFrame) -> ReviewSpec:

@@ -10,6 +10,8 @@ one note in the report and the card.
 
 from __future__ import annotations
 
+import importlib
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, ClassVar
@@ -58,17 +60,16 @@ class RecipeOutput:
 
 
 class Recipe:
-    """Base of every recipe. A subclass sets `name`, `description`, `Config`, `demo` and `review`,
-    and implements `build`; `check_inputs` rejects wrong files before the run starts."""
+    """Base of every recipe. A subclass sets `name`, `description`, `Config` and `demo_inputs`, and
+    implements `build`; `check_inputs` rejects wrong files before the run starts. The review of each
+    config is `SPECS` in the folder's review.py."""
 
     name: ClassVar[str]
     description: ClassVar[str]
     Config: ClassVar[type[RecipeConfig]] = RecipeConfig
-    # demo inputs, relative to the samples folder: globs (a tuple of globs: their files sorted together)
+    # demo inputs, relative to the samples folder: globs (a tuple of globs: their files sorted together);
+    # the demo's config is <samples>/<name>/config.yaml when there is one
     demo_inputs: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
-    demo_config: ClassVar[str | None] = None
-    # config name -> a function of the config's records that returns its review spec (schemas.review)
-    review: ClassVar[dict[str, Callable[[pl.DataFrame], Any]]] = {}
     folder: ClassVar[Path | None] = None  # set when the recipe is found
 
     def check_inputs(self, inputs: list[Path], config: RecipeConfig) -> None:
@@ -76,6 +77,18 @@ class Recipe:
 
     def build(self, ctx, inputs: list[Path], config: RecipeConfig) -> RecipeOutput:  # pragma: no cover
         raise NotImplementedError
+
+    def review_specs(self) -> dict[str, Callable[[pl.DataFrame], Any]]:
+        """Config name -> a function of the config's records that returns its review spec
+        (`schemas.review`): `SPECS` of the recipe folder's review.py; none without one."""
+        package = sys.modules[type(self).__module__].__package__
+        try:
+            module = importlib.import_module(f"{package}.review")
+        except ModuleNotFoundError as e:
+            if e.name == f"{package}.review":
+                return {}
+            raise
+        return dict(getattr(module, "SPECS", {}))
 
     def review_context(self, dataset_dir: Path, config: str, frame: pl.DataFrame) -> pl.DataFrame:
         """Columns reviewers of `config` need from other configs of the same run folder, for display
@@ -88,7 +101,8 @@ class Recipe:
         for entry in self.demo_inputs:
             patterns = (entry,) if isinstance(entry, str) else entry
             files += sorted({match for pattern in patterns for match in samples.glob(pattern)})
-        return files, (samples / self.demo_config if self.demo_config else None)
+        config = samples / self.name / "config.yaml"
+        return files, (config if config.is_file() else None)
 
     def llm_client(self, ctx, settings, *, steps: tuple[str, ...], missing: str, published: str):
         """(the run's LLM client for these steps, "") or (None, why not) after one note in the

@@ -18,7 +18,6 @@ from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
 from sources.files import read_text_table
 
-from . import review
 from .card import card_meta, sections
 from .records import item_records, scenario_records
 from .steps import (
@@ -46,8 +45,6 @@ class Expand(Recipe):
     description = "inventory items (CSV) -> TRAIT-style scenario questions keyed high/low, judged by an LLM"
     Config = Config
     demo_inputs = ("expand/items.csv",)
-    demo_config = "expand/config.yaml"
-    review = review.SPECS
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         items = ctx.read(ReadItems(), inputs)

@@ -20,7 +20,6 @@ from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_opti
 from pipelines.runtime import RunContext
 from sources.reddit.dumps import check_dump
 
-from . import review
 from .card import card_meta, measure
 from .records import id_mapper, situation_records, thread_records
 from .steps import (
@@ -67,8 +66,6 @@ class Norms(Recipe):
     description = "Reddit dumps (RS_/RC_ .zst) -> AITA/confessions situations with verdict distributions, and threads"
     Config = Config
     demo_inputs = ("norms/R[SC]_*.zst",)
-    demo_config = "norms/config.yaml"
-    review = review.SPECS
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         key = PseudonymKey.from_env()

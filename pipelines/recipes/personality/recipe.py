@@ -15,7 +15,6 @@ from pipelines.inventory import DOMAINS
 from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
 from pipelines.runtime import RunContext
 
-from . import review
 from .card import card_meta, measure
 from .records import item_records, respondent_records
 from .steps import DedupeRespondents, KeyAndScore, ReadConfig, ReadResponses, ScoreConfig, ValidateAnswers
@@ -30,8 +29,6 @@ class Personality(Recipe):
     description = "IPIP-NEO-120/300 responses (CSV, Johnson's .dat, SPSS, Stata) -> Big Five domain and facet scores"
     Config = Config
     demo_inputs = (("personality/*.csv", "personality/*.dat", "personality/*.sav", "personality/*.dta"),)
-    demo_config = "personality/config.yaml"
-    review = review.SPECS
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         steps = [ReadResponses(step_options(config, ReadConfig)), ValidateAnswers(), DedupeRespondents(),

@@ -22,9 +22,9 @@ from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutp
 from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
 
-from . import review
 from .card import card_meta, sections
 from .records import pair_records, pairs_frame, persona_records, prompt_records
+from .review import with_personas
 from .steps import (
     CandidateConfig,
     CandidateOptions,
@@ -50,11 +50,9 @@ class Preferences(Recipe):
     description = "personas x prompts (JSONL) -> LLM candidates -> persona-conditioned judge -> preference pairs"
     Config = Config
     demo_inputs = ("preferences/personas.jsonl", "preferences/prompts.jsonl")
-    demo_config = "preferences/config.yaml"
-    review = review.SPECS
 
     def review_context(self, dataset_dir: Path, config: str, frame: pl.DataFrame) -> pl.DataFrame:
-        return review.with_personas(dataset_dir, frame) if config == "pairs" else frame
+        return with_personas(dataset_dir, frame) if config == "pairs" else frame
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         read = ctx.read(ReadRecords(), inputs)

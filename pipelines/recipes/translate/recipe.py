@@ -23,7 +23,6 @@ from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutp
 from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
 
-from . import review
 from .card import card_meta, sections
 from .records import original_records, translation_records
 from .steps import (
@@ -59,8 +58,6 @@ class TranslateRecipe(Recipe):
     description = "a Hub dataset or local copy (Moral Stories fields) -> LLM translation with checks, linked by parallel_id"
     Config = Config
     demo_inputs = ("translate/moral_stories/data/train-00000-of-00001.parquet",)
-    demo_config = "translate/config.yaml"
-    review = review.SPECS
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         rows = ctx.read(LoadSource(step_options(config, LoadConfig)), inputs, identity=config.hub_dataset)

@@ -14,7 +14,6 @@ from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
 from sources.survey import SurveyPlan, is_codebook, load_codebook, make_plan
 
-from . import review
 from .card import card_meta, measure, plots
 from .records import distribution_records, question_records
 from .steps import (
@@ -41,8 +40,6 @@ class Values(Recipe):
                    "and group (GlobalOpinionQA/OpinionQA style)")
     Config = Config
     demo_inputs = (("values/*.csv", "values/*.dta", "values/*.sav"), "values/codebook.yaml")
-    demo_config = "values/config.yaml"
-    review = review.SPECS
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:
         """Reject a wrong file or codebook before the run starts, naming the file (metadata only)."""
