@@ -48,10 +48,12 @@ def as_shown(text: str) -> str:
     With `&` and `<` escaped, every character shows as written (markdown syntax needs neither)."""
     return text.replace("&", "&amp;").replace("<", "&lt;")
 
+
 def agent_name(model: str | None) -> str | None:
     if not model:
         return None
     return AGENT_BAD.sub("_", model)[:200]
+
 
 def step_model(row: Row, step: str | None) -> str | None:
     """The model a step recorded in the row's provenance (the last LLM step when `step` is None)."""
@@ -128,6 +130,7 @@ def spec_for(recipe: str | None, config: str, frame: pl.DataFrame) -> ReviewSpec
             m.name = f"{m.name}_meta"
     return spec
 
+
 def _has_columns(frame: pl.DataFrame, expr: pl.Expr) -> bool:
     return set(expr.meta.root_names()) <= set(frame.columns)
 
@@ -146,6 +149,7 @@ def argilla_question(q: Question, client):
     if q.kind == "ranking":
         return rg.RankingQuestion(values=q.options, **common)
     return rg.TextQuestion(use_markdown=False, **common)
+
 
 def argilla_settings(spec: ReviewSpec, *, min_submitted: int, vector_dims: int | None, client):
     """The `rg.Settings` of a dataset for `spec`; `vector_dims` None: no vector field."""

@@ -32,6 +32,7 @@ class Field:
     markdown: bool = False
     required: bool = True
 
+
 @dataclass
 class Question:
     name: str
@@ -54,12 +55,14 @@ class Question:
     def agreement_levels(self) -> tuple[Level, ...]:
         return self.levels if self.levels is not None else DEFAULT_LEVELS[self.kind]
 
+
 @dataclass
 class Meta:
     name: str
     kind: Literal["terms", "integer", "float"]
     expr: pl.Expr | None  # None: computed from the rendered fields (text_length)
     title: str | None = None
+
 
 @dataclass
 class Suggestion:
@@ -71,6 +74,7 @@ class Suggestion:
     step: str | None = None
     agent: str | None = None
     score: Callable[[Row], Any] | None = None
+
 
 @dataclass
 class ReviewSpec:
@@ -97,11 +101,13 @@ class ReviewSpec:
 def col(name: str) -> Callable[[Row], str | None]:
     return lambda row: None if row.get(name) is None else str(row[name])
 
+
 def lines(*pairs: tuple[str, str]) -> Callable[[Row], str]:
     """`**Title:** value` lines for the columns given, skipping empty ones."""
     def render(row: Row) -> str:
         return "\n\n".join(f"**{title}:** {row[c]}" for title, c in pairs if row.get(c) not in (None, "", []))
     return render
+
 
 def md_table(header: list[str], rows: list[list[Any]]) -> str:
     def cell(v: Any) -> str:
@@ -117,8 +123,10 @@ def md_table(header: list[str], rows: list[list[Any]]) -> str:
 def terms(name: str, column: str | None = None, title: str | None = None) -> Meta:
     return Meta(name, "terms", pl.col(column or name).cast(pl.String), title)
 
+
 def integer(name: str, column: str | None = None, title: str | None = None) -> Meta:
     return Meta(name, "integer", pl.col(column or name).cast(pl.Int64), title)
+
 
 def number(name: str, column: str | None = None, title: str | None = None) -> Meta:
     return Meta(name, "float", pl.col(column or name).cast(pl.Float64), title)
@@ -127,8 +135,10 @@ def number(name: str, column: str | None = None, title: str | None = None) -> Me
 def note() -> Question:  # new objects per spec: review settings may change a question's rule
     return Question("note", "text", "Notes (optional)", required=False)
 
+
 def clarity() -> Question:
     return Question("clarity", "rating", "How clear is it? (1 = unclear, 5 = perfectly clear)", [1, 2, 3, 4, 5])
+
 
 def ranks_from_scores(scores: list[float]) -> list[int]:
     """Rank 1 for the highest score; equal scores share a rank (competition ranking)."""

@@ -89,3 +89,15 @@ def test_the_cli_lists_it_and_parses_set(lines_recipe):
                           env={**os.environ, "CURATE_RECIPE_PATH": str(lines_recipe)}, timeout=120)
     assert done.returncode == 0, done.stderr
     assert re.search(r"^lines\s+text files -> one record per line", done.stdout, re.M)
+
+
+def test_run_rejects_an_option_the_recipe_does_not_have(tmp_path):
+    """`--set` goes through the recipe's config: an unknown option stops the run with one line, exit 2."""
+    sample = REPO / "sources" / "samples" / "personality" / "IPIP120.dat"
+    curate = str(REPO / ".venv" / "bin" / "curate")
+    done = subprocess.run([curate, "run", "personality", "-i", str(sample), "-o", str(tmp_path / "o"),
+                           "--set", "min_answered_fraction=lots"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "min_answered_fraction" in done.stderr and "Traceback" not in done.stderr
+    done = subprocess.run([curate, "run", "values", "-i", str(sample), "-o", str(tmp_path / "o"), "--keyed"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "keyed" in done.stderr, done.stderr  # --keyed is personality's option

@@ -96,7 +96,6 @@ def get_recipe(name: str) -> Recipe:
         raise CurateError(f"{found[name]}: a recipe folder's __init__.py must define RECIPE, a Recipe instance")
     if recipe.name != name:
         raise CurateError(f"{found[name]}: the folder is named {name!r} but its recipe calls itself {recipe.name!r}")
-    type(recipe).folder = found[name]
     return recipe
 
 

@@ -70,7 +70,6 @@ class Recipe:
     # demo inputs, relative to the samples folder: globs (a tuple of globs: their files sorted together);
     # the demo's config is <samples>/<name>/config.yaml when there is one
     demo_inputs: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
-    folder: ClassVar[Path | None] = None  # set when the recipe is found
 
     def check_inputs(self, inputs: list[Path], config: RecipeConfig) -> None:
         """Reject a wrong file before the run starts, naming the file (default: accept)."""

@@ -19,6 +19,7 @@ def sections(ctx, scenarios: pl.DataFrame) -> list[CardSection]:
     lines.append(f"- {gen.quarantined} items got no valid scenario set after one repair (quarantined with the raw reply)")
     return [CardSection("Scenarios", "\n".join(lines)), CardSection("Model calls", usage_section(ctx.report))]
 
+
 def card_meta(config, with_scenarios: bool) -> CardMeta:
     return CardMeta(
         pretty_name=config.dataset_name or "Scenario questions from personality inventory items (TRAIT style)",

@@ -23,6 +23,7 @@ def item_records(ctx, items: pl.DataFrame, config, provenance: list[dict]) -> pl
     ).select("record_id", *ITEM_COLUMNS, "scale", "source", "license", "lang", "split", "parallel_id",
              "provenance", "review", "created_at")
 
+
 def scenario_records(ctx, data: pl.DataFrame, config, provenance: list[dict]) -> pl.DataFrame:
     ids = [stable_id(NAME, "scenario", t, k, q) for t, k, q in data.select("text", "scenario_no", "question").iter_rows()]
     item_ids = [stable_id(NAME, "item", i, n, t) for i, n, t in data.select("instrument", "item_no", "text").iter_rows()]

@@ -33,6 +33,7 @@ class Option(BaseModel):
     text: str = Field(min_length=2, max_length=600)
     keyed: Literal["high", "low"]
 
+
 def scenario_set_model(n: int, per_pole: int) -> type[BaseModel]:
     """`ScenarioSet` with exactly n scenarios of 2 x per_pole options, per_pole keyed each way."""
 
@@ -49,9 +50,11 @@ def scenario_set_model(n: int, per_pole: int) -> type[BaseModel]:
 
     return create_model("ScenarioSet", scenarios=(conlist(Scenario, min_length=n, max_length=n), ...))
 
+
 class Rating(BaseModel):
     label: str = Field(min_length=1, max_length=2)
     pole: Literal["high", "low", "neither"]
+
 
 class Judgement(BaseModel):
     ratings: list[Rating]
@@ -80,6 +83,7 @@ class ReadItems(Step):
             if col not in frame.columns:
                 frame = frame.with_columns(pl.lit(None, pl.String).alias(col))
         return StepResult(frame, Account(self.name, frame.height, frame.height))
+
 
 class ValidateItems(Step):
     """Quarantine items without text, without a trait, or with a key other than +1/-1."""
@@ -150,6 +154,7 @@ class GenerateScenarios(LLMStep):
         account.extra["scenarios_out"] = frame.height
         return StepResult(frame, account, self.quarantine(data, failed))
 
+
 class JudgeScenarios(LLMStep):
     """The judge rates each option high, low or neither on the trait, blind to the keying; a scenario
     is kept when the judge says the options differ and keys at least `min_judge_agreement` of them alike."""
@@ -197,16 +202,19 @@ class JudgeConfig(LLMStepConfig, JudgeOptions):
 def trait_name(domain: str) -> str:
     return TRAITS.get(domain, domain)
 
+
 def _labelled(options, item_text: str, k: int) -> list[dict]:
     """Options in a deterministic shuffled order (by a hash of item, scenario and text), labelled A..."""
     ordered = sorted(options, key=lambda o: hashlib.blake2b(f"{item_text}|{k}|{o.text}".encode(), digest_size=4).digest())
     return [{"label": LABELS[i], "text": o.text, "keyed": o.keyed} for i, o in enumerate(ordered)]
+
 
 def _agreement(options: list[dict], judgement: Judgement) -> float:
     poles = {r.label.strip().upper(): r.pole for r in judgement.ratings}
     return sum(poles.get(o["label"]) == o["keyed"] for o in options) / len(options)
 
 OPTION_DTYPE = pl.List(pl.Struct({"label": pl.String, "text": pl.String, "keyed": pl.String}))
+
 
 def _scenario_schema(items: pl.Schema) -> pl.Schema:
     return pl.Schema({**items, "scenario_no": pl.Int32, "question": pl.String, "options": OPTION_DTYPE,

@@ -54,5 +54,4 @@ def thread_spec(frame: pl.DataFrame) -> ReviewSpec:
     )
 
 
-
 SPECS = {"situations": situation_spec, "threads": thread_spec}

@@ -23,7 +23,6 @@ VERDICT_ALIASES = {"YWBTA": "YTA", "YWNBTA": "NTA"}
 META_TITLE = r"(?i)^\s*[\[(]?\s*(meta|mod post|announcement)\b"
 
 
-
 def epoch(value: date | datetime | None) -> int | None:
     if value is None:
         return None

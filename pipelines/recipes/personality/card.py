@@ -57,6 +57,7 @@ def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[int
     ))
     return sections
 
+
 def card_meta(config) -> CardMeta:
     return CardMeta(
         pretty_name=config.dataset_name or "Big Five personality profiles (IPIP-NEO)",
@@ -88,6 +89,7 @@ def card_meta(config) -> CardMeta:
             "items": {"keyed": "+1 positively keyed, -1 reverse keyed", "facet_code": "N1..C6"},
         },
     )
+
 
 def _fmt(x) -> str:
     return "n/a" if x is None else f"{x:.3f}"

@@ -35,6 +35,7 @@ def respondent_records(ctx, data: pl.DataFrame, config, provenance: list[dict]) 
         "source", "license", "lang", "split", "parallel_id", "provenance", "review", "created_at",
     )
 
+
 def item_records(ctx, instruments: list[int]) -> pl.DataFrame:
     frames = []
     for n in instruments:

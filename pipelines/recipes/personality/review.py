@@ -33,6 +33,7 @@ def respondent_spec(frame: pl.DataFrame) -> ReviewSpec:
         guidelines="Check each respondent's answers for careless responding before the profile is used.",
     )
 
+
 def _demographics(frame: pl.DataFrame) -> list[Meta]:
     if not isinstance(frame.schema.get("demographics"), pl.Struct):
         return []
@@ -40,6 +41,7 @@ def _demographics(frame: pl.DataFrame) -> list[Meta]:
     return [Meta(name, kind, demo.field(name).cast(pl.Int64 if kind == "integer" else pl.String))
             for name, kind in (("sex", "terms"), ("age", "integer"), ("country", "terms"))
             if name in frame.schema["demographics"].to_schema()]
+
 
 def inventory_item_spec(frame: pl.DataFrame) -> ReviewSpec:
     return ReviewSpec(

@@ -16,6 +16,7 @@ from sources.ipip import item_columns, load_key, read_responses
 class ReadConfig(StepConfig):
     keyed: bool = False  # CSV/SPSS/Stata answers already keyed (Johnson's .dat always are)
 
+
 class ReadResponses(Step):
     """Parse each input file (one Dask partition a file) into text columns with their origin."""
 
@@ -40,6 +41,7 @@ class ReadResponses(Step):
         quarantine = quarantine_frame(pl.concat(quarantines), step=self.name)
         rows_in = frame.height + quarantine.height
         return StepResult(frame, Account(self.name, rows_in, frame.height, {}, quarantine.height), quarantine)
+
 
 class ValidateAnswers(Step):
     """Quarantine rows with an answer that is not a whole number 0..5, or an age not a number."""
@@ -70,6 +72,7 @@ class ValidateAnswers(Step):
         account = Account(self.name, data.height, kept.height, {}, quarantine.height)
         return StepResult(kept, account, quarantine)
 
+
 class DedupeRespondents(Step):
     """A repeated respondent id (per instrument) keeps its first row; later ones are quarantined."""
 
@@ -94,8 +97,10 @@ class DedupeRespondents(Step):
         quarantine = _quarantine_rows(later, self.name) if later.height else empty_quarantine()
         return StepResult(kept, Account(self.name, data.height, kept.height, {}, quarantine.height), quarantine)
 
+
 class ScoreConfig(StepConfig):
     min_answered_fraction: float = 0.5  # respondents below it: dropped, `insufficient_answers`
+
 
 class KeyAndScore(Step):
     """Key reverse-scored items, score domains and facets, drop respondents with too few answers."""
@@ -123,13 +128,16 @@ def _by_instrument(data: pl.DataFrame):
         return []
     return [(int(n), data.filter(pl.col("instrument_items") == n)) for n in sorted(data["instrument_items"].unique())]
 
+
 def _other_items(part: pl.DataFrame, n: int) -> list[str]:
     """Item columns beyond this instrument's (a 120-item row in a frame shared with 300-item rows)."""
     mine = set(item_columns(n))
     return [c for c in part.columns if c.startswith("i") and c[1:].isdigit() and c not in mine]
 
+
 def _concat(parts: list[pl.DataFrame], like: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(parts, how="diagonal_relaxed") if parts else like.clear()
+
 
 def _age_problem() -> pl.Expr:
     text = pl.col("age").cast(pl.String).str.strip_chars()
@@ -138,6 +146,7 @@ def _age_problem() -> pl.Expr:
         pl.format("age: '{}' is not a number", text)
     )
 
+
 def _respondent_id_expr(columns: list[str]) -> pl.Expr:
     """The file's case number; `file:row` for files without one."""
     fallback = pl.format("{}:{}", pl.col("_file"), pl.col("_row"))
@@ -145,6 +154,7 @@ def _respondent_id_expr(columns: list[str]) -> pl.Expr:
         return fallback
     case = pl.col("case").cast(pl.String).str.strip_chars()
     return pl.when(case.is_not_null() & (case != "")).then(case).otherwise(fallback)
+
 
 def _quarantine_rows(bad: pl.DataFrame, step: str) -> pl.DataFrame:
     raw_cols = [c for c in bad.columns if not c.startswith("_") and c not in ("instrument_items",)]

@@ -19,6 +19,7 @@ def sections(ctx, pairs: pl.DataFrame) -> list[CardSection]:
                      f"min {pairs['margin'].min():.1f}, max {pairs['margin'].max():.1f}")
     return [CardSection("Preference pairs", "\n".join(lines)), CardSection("Model calls", usage_section(ctx.report))]
 
+
 def card_meta(config) -> CardMeta:
     return CardMeta(
         pretty_name=config.dataset_name or "Persona-conditioned preference pairs (PRISM / Fair-PP style)",

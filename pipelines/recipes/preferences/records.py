@@ -15,6 +15,7 @@ def persona_text(p: dict) -> str:
     facts = "; ".join(f"{k}: {v}" for k, v in demo.items() if v not in (None, ""))
     return (f"Demographics: {facts}\n" if facts else "") + f"Self-description: {p['self_description'].strip()}"
 
+
 def pairs_frame(personas: list[dict], prompts: pl.DataFrame, max_pairs: int | None) -> pl.DataFrame:
     rows = [{"pair_id": stable_id(NAME, str(p["persona_id"]), q["prompt_id"]), "persona_id": str(p["persona_id"]),
              "persona_text": persona_text(p), "prompt_id": q["prompt_id"], "prompt": q["prompt"],
@@ -27,9 +28,11 @@ def pairs_frame(personas: list[dict], prompts: pl.DataFrame, max_pairs: int | No
                                  "_file": pl.String, "_row": pl.Int64})
     return frame.sort("prompt_id", "persona_id")
 
+
 def _envelope(ctx, config, provenance, file, source_id):
     return envelope_columns(dataset="preferences-input", license=config.license, created_at=ctx.created_at,
                             provenance=provenance, file=file, source_id=source_id, lang="en")
+
 
 def persona_records(ctx, personas: list[dict], config, provenance: list[dict]) -> pl.DataFrame:
     rows = [{"record_id": stable_id(NAME, "persona", str(p["persona_id"])), "persona_id": str(p["persona_id"]),
@@ -40,6 +43,7 @@ def persona_records(ctx, personas: list[dict], config, provenance: list[dict]) -
     return frame.with_columns(*_envelope(ctx, config, provenance,
                                          pl.col("_file"), pl.col("persona_id"))).drop("_file")
 
+
 def prompt_records(ctx, prompts: list[dict], config, provenance: list[dict]) -> pl.DataFrame:
     rows = [{"record_id": stable_id(NAME, "prompt", str(q["prompt_id"])), "prompt_id": str(q["prompt_id"]),
              "prompt": q["prompt"], "origin": q.get("source"), "_file": q["_file"]} for q in prompts]
@@ -47,6 +51,7 @@ def prompt_records(ctx, prompts: list[dict], config, provenance: list[dict]) -> 
                                        "origin": pl.String, "_file": pl.String})
     return frame.with_columns(*_envelope(ctx, config, provenance,
                                          pl.col("_file"), pl.col("prompt_id"))).drop("_file")
+
 
 def pair_records(ctx, judged: pl.DataFrame, config, provenance: list[dict]) -> pl.DataFrame:
     best = pl.col("scores").list.arg_max()

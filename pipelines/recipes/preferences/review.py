@@ -16,6 +16,7 @@ def max_candidates(frame: pl.DataFrame) -> int:
         return 2
     return max(2, int(frame.select(pl.col("candidates").list.len().max()).item() or 0))
 
+
 def pair_spec(frame: pl.DataFrame) -> ReviewSpec:
     n = max_candidates(frame)
     values = {f"candidate_{i + 1}": f"Candidate {i + 1}" for i in range(n)}
@@ -44,12 +45,14 @@ def pair_spec(frame: pl.DataFrame) -> ReviewSpec:
         guidelines="Rank the candidate answers from the persona's point of view; the LLM judge's ranking is suggested.",
     )
 
+
 def persona_field(row: Row) -> str:
     """The persona's description when push joined it in (`persona_description`), else its id."""
     text = row.get("persona_description")
     if not text:
         return f"persona `{row.get('persona_id')}`"
     return f"**{row.get('persona_id')}**\n\n" + text.replace("\n", "\n\n")
+
 
 def persona_spec(frame: pl.DataFrame) -> ReviewSpec:
     def demographics(row: Row) -> str:
@@ -69,6 +72,7 @@ def persona_spec(frame: pl.DataFrame) -> ReviewSpec:
         embed_text=col("self_description"),
         guidelines="Check that personas are plausible people and internally consistent.",
     )
+
 
 def prompt_spec(frame: pl.DataFrame) -> ReviewSpec:
     return ReviewSpec(

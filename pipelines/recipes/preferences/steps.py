@@ -21,6 +21,7 @@ class CandidateScore(BaseModel):
     candidate: int = Field(ge=1)
     score: float = Field(ge=1, le=10)
 
+
 def judgement_model(n: int) -> type[BaseModel]:
     class Judgement(BaseModel):
         scores: list[CandidateScore]
@@ -62,6 +63,7 @@ class ReadRecords(Step):
         quarantine = quarantine_frame(bad, step=self.name)
         return StepResult(frame, Account(self.name, frame.height + len(bad), frame.height, {}, len(bad)), quarantine)
 
+
 def _classify(line: bytes) -> tuple[str | None, dict | None, str | None]:
     try:
         record = orjson.loads(line)
@@ -77,6 +79,7 @@ def _classify(line: bytes) -> tuple[str | None, dict | None, str | None]:
         ok = isinstance(record.get("prompt_id"), (str, int)) and isinstance(record["prompt"], str) and record["prompt"].strip()
         return ("prompt", record, None) if ok else ("prompt", None, "a prompt needs prompt_id and a non-empty prompt text")
     return None, None, "neither a persona (self_description) nor a prompt (prompt)"
+
 
 def _table(frame: pl.DataFrame, kind: str) -> list[dict]:
     return [{**orjson.loads(p), "_file": f, "_row": r}

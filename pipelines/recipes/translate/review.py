@@ -64,5 +64,4 @@ def story_spec(frame: pl.DataFrame) -> ReviewSpec:
     )
 
 
-
 SPECS = {"translations": translation_spec, "originals": story_spec}

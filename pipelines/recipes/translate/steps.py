@@ -27,7 +27,6 @@ LANGUAGES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "
 BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 
 
-
 class LoadConfig(StepConfig):
     hub_dataset: str | None = None  # e.g. demelin/moral_stories; read instead of the --input files
     hub_config: str | None = None
@@ -68,7 +67,6 @@ def load_rows(paths: list[Path], config: LoadConfig) -> pl.DataFrame:
     if not isinstance(frame, pl.DataFrame):
         frame = frame.to_frame()
     return frame.with_columns(pl.lit(origin).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row"))
-
 
 
 class SourceFields(StepConfig):
@@ -123,7 +121,6 @@ def translation_model(fields: list[str]) -> type[BaseModel]:
     return create_model("Translation", **specs, name_changes=(list[NameChange], Field(default_factory=list)))
 
 
-
 class TranslateOptions(SourceFields):
     source_lang: str = "en"
     target_lang: str = "fr"
@@ -160,7 +157,6 @@ class Translate(LLMStep):
         failed = [(i, o) for i, o in enumerate(outcomes) if o.value is None]
         return StepResult(out, self.account(data.height, out.height, usage, quarantined=len(failed)),
                           self.quarantine(data, failed))
-
 
 
 class CheckOptions(StepConfig):

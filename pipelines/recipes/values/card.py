@@ -23,6 +23,7 @@ def measure(ctx: RunContext, plan: SurveyPlan, data: pl.DataFrame, dists: pl.Dat
         CardSection("Accounting units", UNITS),
     ]
 
+
 def _questions_section(plan: SurveyPlan, dists: pl.DataFrame) -> CardSection:
     lines = [f"{len(plan.questions)} questions from the codebook are in the files "
              f"({sum(q.ordinal for q in plan.questions)} ordinal, "
@@ -47,6 +48,7 @@ def _questions_section(plan: SurveyPlan, dists: pl.DataFrame) -> CardSection:
             lines.append(f"- in no file, so not published: {', '.join(plan.absent_everywhere)}")
     return CardSection("Questions", "\n".join(lines))
 
+
 def _respondents_section(report, plan: SurveyPlan, data: pl.DataFrame) -> CardSection:
     read = report.step("read").kept
     weights = report.step("validate_weights")
@@ -66,6 +68,7 @@ def _respondents_section(report, plan: SurveyPlan, data: pl.DataFrame) -> CardSe
                  f"missing) {answers.dropped.get('not_asked', 0)}; code not in the codebook "
                  f"{answers.quarantined} (quarantined)")
     return CardSection("Respondents", "\n".join(lines))
+
 
 def _groups_section(report, plan: SurveyPlan, data: pl.DataFrame, config) -> CardSection:
     extra = report.step("distributions").extra
@@ -88,6 +91,7 @@ def _groups_section(report, plan: SurveyPlan, data: pl.DataFrame, config) -> Car
         if len(small) > 40:
             lines.append(f"| ... | | | {len(small) - 40} more in report.json | | |")
     return CardSection("Groups", "\n".join(lines))
+
 
 def _weighting_section(plan: SurveyPlan, data: pl.DataFrame, config, weighted: bool) -> CardSection:
     if not weighted:
@@ -112,6 +116,7 @@ def _weighting_section(plan: SurveyPlan, data: pl.DataFrame, config, weighted: b
     lines.append("The design effect n / n_eff is over all respondents of the wave; each distribution has its "
                  "own `n_eff` over the respondents who gave a substantive answer.")
     return CardSection("Weighting", "\n".join(lines))
+
 
 def _refusal_section(plan: SurveyPlan, dists: pl.DataFrame, report) -> CardSection:
     lines = ["Refusal and \"don't know\" codes are kept apart from the options, as OpinionQA does: `probs` "
@@ -161,8 +166,10 @@ Each step counts its own unit, and for each in = kept + dropped + quarantined:
   cell is counted exactly once in the whole-sample (`all`) distribution of its question (checked on
   every run)."""
 
+
 def _md(text: str | None) -> str:
     return (text or "").replace("|", "\\|").replace("\n", " ")
+
 
 def card_meta(config, plan: SurveyPlan) -> CardMeta:
     book = plan.codebook
@@ -213,6 +220,7 @@ def card_meta(config, plan: SurveyPlan) -> CardMeta:
             },
         },
     )
+
 
 def plots(plan: SurveyPlan, data: pl.DataFrame, dists: pl.DataFrame) -> list:
     """Respondents per value of the first group attribute (often country), and the spread of the

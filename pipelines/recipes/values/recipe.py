@@ -80,9 +80,11 @@ def split_inputs(inputs: list[Path]) -> tuple[Path, list[Path]]:
         raise InputFileError(books[0], "no microdata files among the inputs (.csv, .tsv, .sav, .dta)")
     return books[0], data
 
+
 def plan_inputs(inputs: list[Path]) -> SurveyPlan:
     codebook_path, data = split_inputs(inputs)
     return make_plan(load_codebook(codebook_path), codebook_path, data)
+
 
 def _report_absences(ctx: RunContext, plan: SurveyPlan) -> None:
     absent = {f.name: list(f.absent_questions) for f in plan.files if f.absent_questions}
@@ -102,6 +104,7 @@ def _report_absences(ctx: RunContext, plan: SurveyPlan) -> None:
     if plan.unused_file_specs:
         ctx.report.notes.append("codebook `files` entries for files not among the inputs (unused): "
                                 + ", ".join(plan.unused_file_specs))
+
 
 def _check_identity(ctx: RunContext) -> None:
     """Every kept answer cell is counted in exactly one distribution of the whole-sample group."""

@@ -31,6 +31,7 @@ def _question_meta(plan: SurveyPlan) -> pl.DataFrame:
                 "code_aliases": pl.List(pl.Struct({"code": pl.String, "same_as": pl.String}))},
     )
 
+
 def _with_files(frame: pl.DataFrame, plan: SurveyPlan) -> pl.DataFrame:
     """Adds `file`: the files holding the record's question, in its survey and wave (or survey alone
     when waves come from a column) - the records' `source.file`."""
@@ -40,6 +41,7 @@ def _with_files(frame: pl.DataFrame, plan: SurveyPlan) -> pl.DataFrame:
     on = ["survey", "var_name"] if plan.codebook.wave_column else ["survey", "wave", "var_name"]
     files = files.group_by(on).agg(pl.col("file").unique().sort().str.join(", "))
     return frame.join(files, on=on, how="left", nulls_equal=True)
+
 
 def distribution_records(ctx, dists: pl.DataFrame, plan: SurveyPlan, config, weighted: bool,
                           provenance: list[dict]) -> pl.DataFrame:
@@ -63,6 +65,7 @@ def distribution_records(ctx, dists: pl.DataFrame, plan: SurveyPlan, config, wei
         "n", "n_refused", "n_missing", pl.col("n_eff"), pl.col("w_sum").alias("weight_sum"), "weighted",
         *ENVELOPE,
     ).sort("survey", "wave", "var_name", "group_attr", "group_value", nulls_last=True)
+
 
 def question_records(ctx, dists: pl.DataFrame, plan: SurveyPlan, data: pl.DataFrame, config,
                       provenance: list[dict]) -> pl.DataFrame:

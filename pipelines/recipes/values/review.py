@@ -12,6 +12,7 @@ def _options_list(row: Row) -> str:
     refusals = ", ".join(row.get("refusal_options") or []) or "none"
     return f"{opts}\n\nRefusal options: {refusals}"
 
+
 def survey_question_spec(frame: pl.DataFrame) -> ReviewSpec:
     return ReviewSpec(
         "SurveyItem",
@@ -24,6 +25,7 @@ def survey_question_spec(frame: pl.DataFrame) -> ReviewSpec:
         embed_text=col("question"),
         guidelines="Check question wording and answer labels against the codebook.",
     )
+
 
 def distribution_spec(frame: pl.DataFrame) -> ReviewSpec:
     def table(row: Row) -> str:

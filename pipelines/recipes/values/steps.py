@@ -33,6 +33,7 @@ class SurveyStep(Step):
 class ReadConfig(StepConfig):
     plan: SurveyPlan
 
+
 class ReadMicrodata(SurveyStep):
     """Each microdata file (one Dask partition a file) as text columns with their origin."""
 
@@ -91,6 +92,7 @@ class ValidateWeights(SurveyStep):
         account = Account(self.name, data.height, kept.height, {}, quarantine.height, extra={"unit": "respondents"})
         return StepResult(kept, account, quarantine)
 
+
 def _repeated_respondent() -> pl.Expr:
     """For the second and later rows of a respondent id within one survey and wave (in input order,
     `_order`): a message naming the first row; null otherwise, and for rows without an id."""
@@ -102,9 +104,11 @@ def _repeated_respondent() -> pl.Expr:
     return pl.when(again).then(pl.format("respondent id '{}' repeats row {} of {} (same survey and wave)",
                                          pl.col("_rid"), first_row, first_file))
 
+
 class AnswerConfig(StepConfig):
     questions: tuple[Question, ...]
     files: tuple[FilePlan, ...]
+
 
 class ValidateAnswers(SurveyStep):
     """Answer codes -> option indices (0..K-1 options, K.. refusals). A code that is neither an option
@@ -139,17 +143,20 @@ class ValidateAnswers(SurveyStep):
                           bad_cells, extra={"unit": "answer cells (respondent x question in the respondent's file)"})
         return StepResult(out, account, quarantine)
 
+
 def _raw_row(frame: pl.DataFrame) -> pl.Expr:
     """The respondent's row as JSON: id, weight as written, group values and answer codes."""
     fields = [c for c in frame.columns if not c.startswith("_")]
     return pl.struct(pl.col("_rid").alias("respondent_id"), pl.col("_weight").alias("weight"),
                      *[pl.col(c) for c in fields]).struct.json_encode()
 
+
 def _quarantine(bad: pl.DataFrame, step: str, field: pl.Expr, raw: pl.Expr, error: pl.Expr | None = None) -> pl.DataFrame:
     return quarantine_frame(bad.select(
         pl.lit(step).alias("step"), pl.col("_file").alias("source_file"), pl.col("_row").alias("row"),
         field.alias("field"), (pl.col("_error") if error is None else error).alias("error"), raw.alias("raw"),
     ))
+
 
 def _cells_and_blanks(data: pl.DataFrame, files: tuple[FilePlan, ...]) -> tuple[int, int]:
     """Answer cells (respondent x question of the respondent's file) and how many of them are blank,
@@ -218,6 +225,7 @@ class ComputeDistributions(SurveyStep):
         account = Account(self.name, dists.height, kept.height, dropped, 0, extra=extra)
         return StepResult(kept, account, dropped_rows=dropped_rows)
 
+
 def _small_groups(dropped: pl.DataFrame) -> list[dict]:
     """Per group below min n: in how many question distributions, and its largest n there."""
     small = dropped.filter(pl.col("_reason") == "below_min_n")
@@ -230,6 +238,7 @@ def _small_groups(dropped: pl.DataFrame) -> list[dict]:
         {"survey": s, "wave": w, "group_attr": a, "group_value": v, "questions": q, "max_n": int(n)}
         for s, w, a, v, q, n in summary.iter_rows()
     ]
+
 
 def _missing_values(stats: pl.DataFrame) -> dict[str, int]:
     """Answers per group attribute whose respondent has no value for it (left out of its groups)."""
