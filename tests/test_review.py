@@ -275,6 +275,7 @@ def test_every_spec_has_one_namespace_and_valid_questions(key):
     assert spec.fields and spec.questions and spec.guidelines
     for q in spec.questions:
         assert q.kind == "text" or len(q.values) >= 2, q
+        assert q.options is None or isinstance(q.options, (list, dict)), q  # what Argilla's questions accept
         assert q.resolution_rule()
 
 

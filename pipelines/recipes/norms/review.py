@@ -23,7 +23,7 @@ def situation_spec(frame: pl.DataFrame) -> ReviewSpec:
         "NormScenario",
         fields=[Field("situation", "Situation", story, markdown=True),
                 Field("norm", "Norm (if stated)", col("norm"), required=False)],
-        questions=[Question("verdict", "label", "Your verdict", VERDICTS,
+        questions=[Question("verdict", "label", "Your verdict", list(VERDICTS),
                             description="YTA: you're the one at fault; NTA: the other party is; ESH: everyone; "
                                         "NAH: no one; INFO: not enough information"),
                    clarity(),
