@@ -464,6 +464,13 @@ def plan_for(method: str, cfg: DedupConfig, files: list[Path], work_root: Path, 
     id_col = cfg.id_column
     if not id_col:
         raise ValueError("distributed dedup needs an id column (id_column)")
+    names = pl.scan_parquet(files[0]).collect_schema().names()
+    for role, col in (("text_column", cfg.text_column), ("id_column", id_col), ("score_column", cfg.score_column),
+                      ("time_column", cfg.time_column)):
+        if col and col not in names:
+            from pipelines.errors import InputFileError
+
+            raise InputFileError(files[0], f"no column {col!r} ({role}); columns are: {', '.join(names)}")
     sample = pl.scan_parquet(files[0]).select(pl.col(cfg.text_column).cast(pl.String).str.len_chars().mean()).head(1).collect()
     avg = float(sample.item() or 100)
     prows = partition_rows or rows_per_partition(memory_limit, avg)
@@ -476,7 +483,7 @@ def plan_for(method: str, cfg: DedupConfig, files: list[Path], work_root: Path, 
     columns = list(dict.fromkeys([id_col, cfg.text_column, *policy_cols]))
     plan = Plan(method, cfg, parts, str(work_root / f"{method}-{key}"), nshards, id_col, columns, source,
                 batch_rows=min(getattr(cfg, "batch_rows", 50_000), max(1_000, prows)))
-    plan.columns_all = pl.scan_parquet(files[0]).collect_schema().names()
+    plan.columns_all = names
     if method == "near":
         bands, rows = (cfg.bands, cfg.rows) if cfg.bands else optimal_bands(cfg.threshold, cfg.num_perm)
         plan.facts.update(lsh_bands=bands, lsh_rows=rows)
