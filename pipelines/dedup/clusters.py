@@ -178,13 +178,13 @@ def _examples(tagged: pl.DataFrame, removed: pl.DataFrame, cfg: DedupConfig, ide
     for row in sample.select(DUP_ID, DUP_OF, DUP_SIM, cfg.text_column, KEPT).iter_rows():
         rid, of, sim, text, kept_pos = row
         out.append({
-            "id": _plain(rid), "text": _clip(text), "duplicate_of": _plain(of),
-            "kept_text": _clip(kept_text.get(kept_pos)), "similarity": round(float(sim), 4),
+            "id": _plain(rid), "text": clip(text), "duplicate_of": _plain(of),
+            "kept_text": clip(kept_text.get(kept_pos)), "similarity": round(float(sim), 4),
         })
     return out
 
 
-def _clip(text, n: int = 240) -> str | None:
+def clip(text, n: int = 240) -> str | None:
     if text is None:
         return None
     text = str(text)

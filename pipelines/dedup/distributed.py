@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from pipelines.dedup.clusters import cluster_summary
+from pipelines.dedup.clusters import clip, cluster_summary
 from pipelines.dedup.config import DedupConfig, ExactConfig, NearConfig
 from pipelines.dedup.minhash import (
     band_keys, jaccard, mix64, optimal_bands, pairs_in_buckets, permutations, shingle_sets, signatures, unique_pairs,
@@ -592,6 +592,6 @@ def distributed_stats(plan: Plan, valid: int, params: dict) -> dict:
             frame = frame.filter(pl.col(POS).cast(pl.Int64).is_in(valid_rows.implode()))
             texts[p] = frame[cfg.text_column].cast(pl.String)
         for row in sample.iter_rows(named=True):
-            examples.append({"id": row["id"], "text": texts[row["part"]][row["local"]], "duplicate_of": row["kept_id"],
-                             "kept_text": texts[row["kept_part"]][row["kept_local"]], "similarity": round(float(row["similarity"]), 4)})
+            examples.append({"id": row["id"], "text": clip(texts[row["part"]][row["local"]]), "duplicate_of": row["kept_id"],
+                             "kept_text": clip(texts[row["kept_part"]][row["kept_local"]]), "similarity": round(float(row["similarity"]), 4)})
     return cluster_summary(plan.method, params, valid, sizes, sims, examples)
