@@ -157,7 +157,7 @@ def run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | Non
     from pipelines.steps import Account
     from sources.tables import ROW, read_table
 
-    frame, bad_lines = read_table(input)
+    frame, bad_lines = read_table(input) if not input.is_dir() else read_dataset(input)
     cache = None if no_cache else StepCache(cache_dir)
     embed = getattr(cfg, "embed", None)
     if cache is not None and embed is not None and embed.cache_dir is None:  # embeddings beside the steps
@@ -183,6 +183,18 @@ def run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | Non
                             outputs=["kept.parquet", "duplicates.parquet", "quarantine.parquet"])
     ctx.report.write(output)
     return ctx.report.to_dict()
+
+
+def read_dataset(folder: Path):
+    """A folder of parquet files as one table (files in name order), rows numbered across them."""
+    import polars as pl
+
+    from pipelines.dedup.distributed import input_files
+    from sources.tables import ROW, read_table
+
+    frames, bad = zip(*(read_table(f) for f in input_files(folder)))
+    frame = pl.concat(frames, how="vertical_relaxed").drop(ROW).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    return frame, pl.concat(bad)
 
 
 def run_dedup_dask(input: Path, method: str, output: Path, cfg, cache_dir: Path | None, no_cache: bool,
@@ -232,7 +244,7 @@ def check_every_id_once(ids, kept_ids, duplicates) -> None:
 
 
 def dedup(
-    input: Annotated[Path, typer.Option("--input", "-i", help="Table file: .parquet, .csv, .tsv, .jsonl/.ndjson or .json.")],
+    input: Annotated[Path, typer.Option("--input", "-i", help="Table file: .parquet, .csv, .tsv, .jsonl/.ndjson or .json; or a folder of .parquet files.")],
     text_column: Annotated[str, typer.Option("--text-column", help="Column with the text to compare.")],
     id_column: Annotated[str, typer.Option("--id-column", help="Column with a unique id per row.")],
     method: Annotated[Method, typer.Option("--method", help="exact | near | semantic.")],
@@ -251,7 +263,15 @@ def dedup(
     """Deduplicate a table: exact (normalised text), near (MinHash + LSH) or semantic (embeddings)."""
     from sources.files import check_readable
 
-    check_readable(input)
+    if input.is_dir():  # a parquet dataset: a folder of files
+        from pipelines.dedup.distributed import input_files
+
+        try:
+            input_files(input)
+        except FileNotFoundError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--input") from None
+    else:
+        check_readable(input)
     overrides = {"text_column": text_column, "id_column": id_column, "keep": keep}
     if threshold is not None:
         if method == Method.exact:

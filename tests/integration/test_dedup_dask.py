@@ -1,0 +1,76 @@
+"""`curate dedup --engine dask` on real clusters: a LocalCluster of two worker processes with a memory
+limit, and an external scheduler with two workers started as separate processes on loopback. Each
+stage runs on the workers; the outputs equal the single-process run of the same command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import polars as pl
+import pytest
+from distributed import Client
+
+from tests.conftest import curate_bin
+from tests.dedup_corpus import corpus, with_bad_rows
+from tests.integration.test_dask_external import cluster  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.integration
+
+
+def dedup(tmp_path, path, out: str, method: str, *extra: str) -> dict:
+    args = [str(curate_bin()), "dedup", "--input", str(path), "--text-column", "text", "--id-column", "id",
+            "--method", method, "--output", str(tmp_path / out), "--cache-dir", str(tmp_path / "cache"), *extra]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads((tmp_path / out / "report.json").read_text())
+
+
+def assert_same_outputs(tmp_path, a: str, b: str) -> None:
+    for name in ("kept.parquet", "duplicates.parquet", "quarantine.parquet"):
+        left, right = pl.read_parquet(tmp_path / a / name), pl.read_parquet(tmp_path / b / name)
+        if name == "quarantine.parquet":  # the error text of a repeated id differs (no global row lookup)
+            left, right = left.select("row", "field"), right.select("row", "field")
+        assert left.equals(right), name
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    data = with_bad_rows(corpus(1500))
+    for k, start in enumerate(range(0, data.height, 400)):
+        data.slice(start, 400).write_parquet(folder / f"part-{k}.parquet")
+    single = tmp_path / "all.parquet"
+    data.write_parquet(single)
+    return folder, single
+
+
+@pytest.mark.parametrize("method", ["near", "exact"])
+def test_local_cluster_of_two_workers_with_a_memory_limit(tmp_path, dataset, method):
+    folder, single = dataset
+    one = dedup(tmp_path, single, "single", method, "--engine", "single")
+    many = dedup(tmp_path, folder, "dask", method, "--engine", "dask", "--workers", "2",
+                 "--memory-per-worker", "1GB", "--partition-rows", "250")
+    assert_same_outputs(tmp_path, "single", "dask")
+    assert many["facts"]["dedup"]["engine"]["partitions"] == 8
+    assert len(many["facts"]["dask"]["workers"]) == 2  # the tasks ran on both workers
+    peaks = many["facts"]["dask"]["worker_peak_memory_bytes"]
+    assert len(peaks) == 2 and all(0 < p < 2**30 for p in peaks.values())
+    assert [s["kept"] for s in many["steps"]] == [s["kept"] for s in one["steps"]]
+    assert many["facts"]["dedup"]["removed"] == one["facts"]["dedup"]["removed"] > 0
+    assert not (tmp_path / "cache" / "dedup-stages" / f"{method}-").exists()
+
+
+def test_external_scheduler_with_two_workers(tmp_path, dataset, cluster):  # noqa: F811
+    address, workers = cluster
+    folder, single = dataset
+    dedup(tmp_path, single, "single", "near", "--engine", "single")
+    report = dedup(tmp_path, folder, "dask", "near", "--engine", "dask", "--dask-address", address,
+                   "--partition-rows", "250")
+    assert_same_outputs(tmp_path, "single", "dask")
+    assert report["facts"]["dask"]["scheduler"] == address
+    used = set(report["facts"]["dask"]["workers"])
+    assert used == set(workers)  # both external workers ran stages
+    with Client(address) as client:  # and the cluster is still there for others
+        assert len(client.scheduler_info()["workers"]) == 2
