@@ -90,12 +90,20 @@ def memory_bytes(value: str | int | None) -> int | None:
 
 
 def rows_per_partition(memory_limit: int | None, avg_chars: float) -> int:
-    """Rows per partition so that one task's peak (about 60 bytes per character while shingling a
-    batch, plus signatures, keys and the text itself) stays well under a quarter of a worker's
-    memory: the rest is for the worker, the shuffle files' buffers and a second task's leftovers."""
+    """Rows per partition so that what a signature task keeps for the whole partition (the text, its
+    shingle set at 4 bytes a character, band keys, polars copies: about 12 bytes a character and
+    2.5 kB a row) takes at most a quarter of a worker's memory; a second quarter is for the batch
+    being shingled (`batch_rows_for`), the rest for the worker itself and the shuffle's buffers."""
     budget = (memory_limit or 4 * 2**30) // 4
-    per_row = 80 * max(avg_chars, 16) + 2_000
+    per_row = 12 * max(avg_chars, 16) + 2_500
     return int(min(1_000_000, max(5_000, budget // per_row)))
+
+
+def batch_rows_for(memory_limit: int | None, avg_chars: float, configured: int) -> int:
+    """Rows shingled at a time: about 60 bytes a character while shingling, within a quarter of the
+    worker's memory, and never more than the step's own batch_rows."""
+    budget = (memory_limit or 4 * 2**30) // 4
+    return int(max(1_000, min(configured, budget // (60 * max(avg_chars, 16)))))
 
 
 def parquet_parts(files: list[Path], partition_rows: int) -> list[Part]:
@@ -482,7 +490,7 @@ def plan_for(method: str, cfg: DedupConfig, files: list[Path], work_root: Path, 
     policy_cols = [c for c in (cfg.score_column, cfg.time_column) if c]
     columns = list(dict.fromkeys([id_col, cfg.text_column, *policy_cols]))
     plan = Plan(method, cfg, parts, str(work_root / f"{method}-{key}"), nshards, id_col, columns, source,
-                batch_rows=min(getattr(cfg, "batch_rows", 50_000), max(1_000, prows)))
+                batch_rows=batch_rows_for(memory_limit, avg, getattr(cfg, "batch_rows", 50_000)))
     plan.columns_all = names
     if method == "near":
         bands, rows = (cfg.bands, cfg.rows) if cfg.bands else optimal_bands(cfg.threshold, cfg.num_perm)
