@@ -9,7 +9,7 @@ Writes into the output folder:
 Every id that passed validation is in kept.parquet or duplicates.parquet, exactly once (checked).
 Steps run through the step cache, so rerunning after a crash reuses what finished.
 
-Engines: `single` holds the table in one process; `dask` (exact and near, parquet input: a file or a
+Engines: `single` holds the table in one process; `dask` (every method, parquet input: a file or a
 folder of files) runs the partitioned stages of `pipelines.dedup.distributed` with bounded memory
 per worker; `auto` (the default) takes dask when the single-process estimate exceeds the memory
 budget. Both give the same kept rows and duplicates.
@@ -35,7 +35,7 @@ class Engine(str, Enum):
 
 # bytes per row of the single-process path (bench/dedup: 3.25 GB at 1M rows of ~330 characters for
 # near, 1.65 GB for exact), as (per character, fixed)
-SINGLE_COST = {"near": (8, 400), "exact": (4, 300)}
+SINGLE_COST = {"near": (8, 400), "exact": (4, 300), "semantic": (4, 4_000)}  # semantic: 384 float32 a row, k-means copies
 
 
 def available_memory() -> int:
@@ -57,13 +57,13 @@ def available_memory() -> int:
 
 
 def choose_engine(engine: str, method: str, input: Path, cfg, memory_budget: int | None = None) -> str:
-    """`single` or `dask`. auto: dask for exact/near on parquet when the single-process estimate
+    """`single` or `dask`. auto: dask on parquet when the single-process estimate
     (rows x bytes per row for the mean text length) exceeds the budget (half the available memory,
     or the per-worker limit given)."""
     parquet = input.is_dir() or input.suffix.lower() == ".parquet"
     if engine == "dask":
         if method not in SINGLE_COST:
-            raise typer.BadParameter(f"--engine dask runs exact and near; {method} runs in one process", param_hint="--engine")
+            raise typer.BadParameter(f"--engine dask has no method {method}", param_hint="--engine")
         if not parquet:
             raise typer.BadParameter(f"--engine dask reads parquet (a file or a folder of them); {input} is not", param_hint="--engine")
         return "dask"
@@ -209,8 +209,11 @@ def run_dedup_dask(input: Path, method: str, output: Path, cfg, cache_dir: Path 
     from pipelines.report import RunReport
     from pipelines.steps import Account
 
-    step = dedup_step(method, cfg)
     work_root = (output / ".dedup-work") if no_cache else StepCache(cache_dir).root / "dedup-stages"
+    embed = getattr(cfg, "embed", None)
+    if not no_cache and embed is not None and embed.cache_dir is None:  # embeddings beside the steps, as in one process
+        cfg = cfg.model_copy(update={"embed": embed.model_copy(update={"cache_dir": str(StepCache(cache_dir).root / "embeddings")})})
+    step = dedup_step(method, cfg)
     runtime = DaskRuntime(dask_address, workers=workers, memory_limit=memory_per_worker,
                           local_directory=str(work_root / "dask-spill"))
     try:
@@ -254,8 +257,8 @@ def dedup(
     keep: Annotated[Optional[str], typer.Option(help="Which row of a cluster is kept: first | longest | highest_score | oldest.")] = None,
     cache_dir: Annotated[Optional[Path], typer.Option(help="Step cache folder [default: $CURATE_CACHE_DIR or ~/.cache/curate].")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every step.")] = False,
-    dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler: semantic embeds shards on it; exact/near run their stages on it with --engine dask.")] = None,
-    engine: Annotated[Engine, typer.Option(help="single (one process) | dask (exact/near on parquet, bounded memory per worker) | auto: dask when one process would not fit.")] = Engine.auto,
+    dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler: the dask engine runs its stages there; the single engine embeds (semantic) there.")] = None,
+    engine: Annotated[Engine, typer.Option(help="single (one process) | dask (parquet input, bounded memory per worker) | auto: dask when one process would not fit.")] = Engine.auto,
     workers: Annotated[Optional[int], typer.Option(help="dask engine, local cluster: worker processes [default: one per core].")] = None,
     memory_per_worker: Annotated[Optional[str], typer.Option(help="dask engine: memory limit per worker, e.g. 4GB (sizes the partitions; dask spills past 60%).")] = None,
     partition_rows: Annotated[Optional[int], typer.Option(help="dask engine: rows per partition [default: from the memory limit].")] = None,

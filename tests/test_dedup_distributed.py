@@ -115,7 +115,6 @@ def test_engine_choice(tmp_path):
     cfg = load_dedup_config("near", None, {"text_column": "text", "id_column": "id"})
     assert choose_engine("auto", "near", path, cfg) == "single"  # small: one process
     assert choose_engine("auto", "near", path, cfg, memory_budget=10_000) == "dask"  # over the budget
-    assert choose_engine("auto", "semantic", path, cfg, memory_budget=10_000) == "single"
     csv = tmp_path / "in.csv"
     corpus(50).write_csv(csv)
     assert choose_engine("auto", "near", csv, cfg, memory_budget=10) == "single"  # dask reads parquet
@@ -123,3 +122,28 @@ def test_engine_choice(tmp_path):
 
     with pytest.raises(typer.BadParameter, match="parquet"):
         choose_engine("dask", "near", csv, cfg)
+
+
+def test_semantic_stages_equal_the_single_process_kmeans_path(tmp_path):
+    """k-means trained on a sample (here all rows, gathered in id order as one process orders them),
+    cells assigned per partition, pairs searched per cell on the shards: the single-process result."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(2400, 16)).astype(np.float32)
+    src = rng.choice(len(base), size=300, replace=False)
+    vectors = np.concatenate([base, base[src] + rng.normal(scale=0.05, size=(300, 16)).astype(np.float32)])
+    order = rng.permutation(len(vectors))
+    ids = [f"v{i * 37 % 10007:05d}" for i in range(len(vectors))]
+    data = pl.DataFrame({"id": ids, "text": ids, "embedding": vectors[order]})
+    path = tmp_path / "in.parquet"
+    data.write_parquet(path)
+    step, one = single("semantic", data, threshold=0.9, exact_below=0, cluster_size=150)
+    assert one.account.extra["removed"] >= 250
+    dist = distributed("semantic", step, path, tmp_path, partition_rows=700, shards=4)
+    assert dist.stats["params"]["kmeans_clusters"] == len(vectors) // 150
+    kept = pl.read_parquet(dist.kept)
+    assert kept["id"].to_list() == one.data["id"].to_list()
+    want, got = duplicates_table(one.dropped_rows), pl.read_parquet(dist.duplicates)
+    assert got.select("id", "duplicate_of").equals(want.select("id", "duplicate_of"))
+    assert got["similarity"].to_list() == pytest.approx(want["similarity"].to_list(), abs=1e-6)

@@ -46,7 +46,7 @@ from pipelines.dedup.minhash import (
 from pipelines.dedup.normalize import normalize_texts
 
 POS, GID = "_pos", "_gid"  # input position (0-based, over all files), global number (id order)
-METHODS = ("exact", "near")
+METHODS = ("exact", "near", "semantic")
 
 
 @dataclass(frozen=True)
@@ -72,6 +72,7 @@ class Plan:
     source: str
     batch_rows: int
     columns_all: list[str] = field(default_factory=list)  # every input column (for the kept rows)
+    sample_rows: int = 200_000  # semantic: k-means training sample
     facts: dict = field(default_factory=dict)
 
     def dir(self, *names: str) -> Path:
@@ -163,6 +164,95 @@ def _write_json(info: dict, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.npy")
+    np.save(tmp, array)
+    os.replace(tmp, path)
+
+
+def _vectors(good: pl.DataFrame, cfg) -> np.ndarray:
+    """Unit vectors of a partition's rows: its embedding column, else its texts embedded (through
+    the embedding cache) in this task."""
+    from pipelines.dedup.semantic import unit_rows
+
+    if cfg.embedding_column in good.columns:
+        return unit_rows(np.asarray(good[cfg.embedding_column].to_numpy(), dtype=np.float32))
+    from pipelines.dedup.normalize import normalized
+    from pipelines.embed import embed_texts
+
+    texts = good.select(normalized(pl.col(cfg.text_column), cfg.normalize).fill_null("")).to_series().to_list()
+    return unit_rows(embed_texts(texts, cfg.embed))
+
+
+def stage_sample(part: int, plan: Plan) -> str:
+    """A random share of a partition's vectors with their global numbers (k-means training set)."""
+    out = plan.dir("sample", f"{part:05d}.npz")
+    if not _done(out):
+        vec = np.load(plan.dir("vectors", f"{part:05d}.npy"), mmap_mode="r")
+        gid = pl.read_parquet(plan.dir("rows", f"{part:05d}.parquet"), columns=[GID])[GID].to_numpy()
+        share = plan.facts["sample_share"]
+        pick = np.arange(len(gid)) if share >= 1 else np.flatnonzero(np.random.default_rng(plan.cfg.seed + part).random(len(gid)) < share)
+        _save_npz(out, gid=gid[pick], vectors=np.asarray(vec[pick]))
+    return str(out)
+
+
+def stage_assign(part: int, plan: Plan) -> int:
+    """Each row's `probes` nearest centroids, written to the shard files of those centroids."""
+    marker = plan.dir("assigned", f"{part:05d}")
+    if marker.exists():
+        return part
+    import faiss
+
+    vec = np.load(plan.dir("vectors", f"{part:05d}.npy"))
+    centroids = np.load(plan.dir("centroids.npy"))
+    index = faiss.IndexFlatIP(centroids.shape[1])  # spherical k-means: nearest by inner product
+    index.add(centroids)
+    _, cell = index.search(vec, min(plan.cfg.probes, len(centroids)))
+    gid = pl.read_parquet(plan.dir("rows", f"{part:05d}.parquet"), columns=[GID])[GID].to_numpy()
+    local = np.repeat(np.arange(len(gid), dtype=np.int32), cell.shape[1])
+    key = cell.ravel().astype(np.uint64)
+    table = pl.DataFrame({"shard": (key % np.uint64(plan.shards)).astype(np.int64), "band": np.zeros(len(key), np.uint8),
+                          "key": key, GID: gid[local], "part": np.full(len(key), part, np.int32), "local": local})
+    for (s,), piece in table.partition_by("shard", as_dict=True, include_key=False).items():
+        _write(piece, plan.dir("bands", f"{s:04d}", f"{part:05d}.parquet"))
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.write_text("")
+    return part
+
+
+def _semantic_pairs(plan: Plan, t: pl.DataFrame, bucket: np.ndarray, gid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs above the cosine threshold within each k-means cell of a shard (rows sorted by cell,
+    then gid: the single-process order), a cell far over the target size split by k-means again."""
+    from pipelines.dedup.semantic import kmeans_groups, pairs_above
+
+    parts, local = t["part"].to_numpy(), t["local"].to_numpy()
+    maps = {}
+    vectors = np.empty((len(gid), 0), np.float32)
+    for p in np.unique(parts):
+        maps[int(p)] = np.load(plan.dir("vectors", f"{int(p):05d}.npy"), mmap_mode="r")
+        sel = parts == p
+        chunk = np.asarray(maps[int(p)][local[sel]])
+        if vectors.shape[1] == 0:
+            vectors = np.empty((len(gid), chunk.shape[1]), np.float32)
+        vectors[sel] = chunk
+    bounds = np.flatnonzero(np.diff(bucket)) + 1
+    lefts, rights = [], []
+    for members in np.split(np.arange(len(gid)), bounds):
+        if len(members) < 2:
+            continue
+        groups = [members]
+        if len(members) > 8 * plan.cfg.cluster_size:
+            groups = [members[sub] for sub in kmeans_groups(vectors[members], plan.cfg)]
+        for g in groups:
+            i, j = pairs_above(vectors[g], plan.cfg.threshold)
+            lefts.append(gid[g[i]])
+            rights.append(gid[g[j]])
+    if not lefts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    return np.concatenate(lefts), np.concatenate(rights)
+
+
 def _done(path: Path) -> bool:
     return path.exists()
 
@@ -239,6 +329,8 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
     if plan.method == "exact":
         keys = normalize_texts(good[cfg.text_column], cfg.normalize).hash(seed=0).to_numpy()
         keys_out.append((np.zeros(len(keys), np.uint8), keys, local))
+    elif plan.method == "semantic":  # the vectors now; their k-means cells once centroids exist
+        _save_npy(plan.dir("vectors", f"{part.index:05d}.npy"), _vectors(good, cfg))
     else:
         bands, r = plan.facts["lsh_bands"], plan.facts["lsh_rows"]
         a, b = permutations(cfg.num_perm, cfg.seed)
@@ -291,7 +383,9 @@ def stage_buckets(shard: int, plan: Plan) -> int:
     # a bucket is a run of one (band, key); rows are sorted by (band, key, gid)
     same = np.concatenate([[False], (key[1:] == key[:-1]) & (band[1:] == band[:-1])])
     bucket = np.cumsum(~same)
-    if plan.method == "exact":  # every member to the bucket's smallest number
+    if plan.method == "semantic":
+        left, right = _semantic_pairs(plan, t, bucket, gid)
+    elif plan.method == "exact":  # every member to the bucket's smallest number
         first = np.flatnonzero(~same)
         anchor = gid[first][bucket - 1]
         sel = gid != anchor
@@ -315,6 +409,18 @@ def stage_buckets(shard: int, plan: Plan) -> int:
 def _shingles(plan: Plan, part: int) -> tuple[np.ndarray, np.ndarray]:
     z = np.load(plan.dir("shingles", f"{part:05d}.npz"))
     return z["offsets"], z["values"]
+
+
+def pair_cosine(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
+    """Cosine similarity of pairs (columns lp, ll, rp, rl) from the partitions' unit vectors."""
+    out = np.zeros(pairs.height)
+    pairs = pairs.with_row_index("_k")
+    for (lp, rp), grp in pairs.partition_by("lp", "rp", as_dict=True).items():
+        a = np.load(plan.dir("vectors", f"{lp:05d}.npy"), mmap_mode="r")
+        b = np.load(plan.dir("vectors", f"{rp:05d}.npy"), mmap_mode="r")
+        va, vb = np.asarray(a[grp["ll"].to_numpy()]), np.asarray(b[grp["rl"].to_numpy()])
+        out[grp["_k"].to_numpy()] = np.einsum("ij,ij->i", va, vb).astype(np.float64)
+    return out
 
 
 def pair_jaccard(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
@@ -420,9 +526,12 @@ def stage_similarity(part: int, plan: Plan) -> str:
     members = pl.read_parquet(plan.dir("members", f"{part:05d}.parquet"))
     kept = pl.read_parquet(plan.dir("keepers.parquet"))
     removed = members.join(kept, on="root").filter(pl.col(GID) != pl.col("kept_gid"))
+    sides = removed.select(pl.col("part").alias("lp"), pl.col("local").alias("ll"),
+                           pl.col("kept_part").alias("rp"), pl.col("kept_local").alias("rl"))
     if plan.method == "near" and removed.height:
-        sims = pair_jaccard(plan, removed.select(pl.col("part").alias("lp"), pl.col("local").alias("ll"),
-                                                 pl.col("kept_part").alias("rp"), pl.col("kept_local").alias("rl")))
+        sims = pair_jaccard(plan, sides)
+    elif plan.method == "semantic" and removed.height:
+        sims = pair_cosine(plan, sides)
     else:
         sims = np.ones(removed.height)
     _write(removed.select(POS, GID, "id", "kept_id", "kept_part", "kept_local", "part", "local", "root",
@@ -484,10 +593,12 @@ def plan_for(method: str, cfg: DedupConfig, files: list[Path], work_root: Path, 
     prows = partition_rows or rows_per_partition(memory_limit, avg)
     parts = parquet_parts(files, prows)
     total = sum(p.rows for p in parts)
-    nshards = shards or max(1, min(256, -(-total * (25 if method == "near" else 1) // 2_000_000)))
+    nshards = shards or max(1, min(256, -(-total * {"near": 25, "semantic": 2}.get(method, 1) // 2_000_000)))
     key = hashlib.sha256(json.dumps({"m": method, "cfg": cfg.model_dump(mode="json"), "in": fingerprint(files),
                                      "p": prows, "s": nshards, "v": 1}, sort_keys=True).encode()).hexdigest()[:20]
     policy_cols = [c for c in (cfg.score_column, cfg.time_column) if c]
+    if method == "semantic" and cfg.embedding_column in names:
+        policy_cols.append(cfg.embedding_column)
     columns = list(dict.fromkeys([id_col, cfg.text_column, *policy_cols]))
     plan = Plan(method, cfg, parts, str(work_root / f"{method}-{key}"), nshards, id_col, columns, source,
                 batch_rows=batch_rows_for(memory_limit, avg, getattr(cfg, "batch_rows", 50_000)))
@@ -521,6 +632,9 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
 
     timed("ids", stage_ids, parts)
     infos = timed("signatures", stage_signatures, parts)
+    if method == "semantic":
+        plan.facts.update(train_kmeans(plan, dask, sum(i["valid"] for i in infos), timed))
+        timed("assign", stage_assign, list(range(nparts)))
     timed("buckets", stage_buckets, list(range(plan.shards)))
     checks = timed("verify", stage_verify, list(range(nparts)))
     # components: a tree of merges, 4 inputs per task
@@ -565,6 +679,9 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
              "pairs_linked": sum(c["pairs_linked"] for c in checks)}
     if method == "exact":
         facts = {}
+    elif method == "semantic":
+        facts = {k: plan.facts[k] for k in ("search", "kmeans_clusters", "kmeans_sample_rows")}
+        facts["pairs_linked"] = sum(c["pairs_linked"] for c in checks)
     stats = distributed_stats(plan, valid, {**(params or {}), **facts})
     stats["engine"] = {"kind": "dask", "partitions": nparts, "shards": plan.shards,
                        "partition_rows": parts[0].rows if parts else 0, "seconds": seconds}
@@ -572,6 +689,30 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
     if not keep_work:
         shutil.rmtree(plan.work, ignore_errors=True)
     return DistributedResult(kept_path, dup_path, quarantine, rows_in, valid, kept_rows, removed, stats, seconds, workers)
+
+
+def train_kmeans(plan: Plan, dask, valid: int, timed) -> dict:
+    """Spherical k-means (faiss) on a sample of at most `sample_rows` vectors gathered in id order,
+    k = rows / cluster_size as in one process; the centroids go to every assign task as a file."""
+    import faiss
+
+    cfg = plan.cfg
+    k = max(2, valid // cfg.cluster_size)
+    path = plan.dir("centroids.npy")
+    if not path.exists():
+        plan.facts["sample_share"] = min(1.0, plan.sample_rows / max(valid, 1))
+        files = timed("sample", stage_sample, list(range(len(plan.parts))))
+        got = [np.load(f) for f in files]
+        gid = np.concatenate([g["gid"] for g in got])
+        vectors = np.concatenate([g["vectors"] for g in got])[np.argsort(gid, kind="stable")]
+        from pipelines.dedup.semantic import _gpu_count
+
+        km = faiss.Kmeans(vectors.shape[1], k, niter=cfg.kmeans_iter, seed=cfg.seed, spherical=True,
+                          gpu=_gpu_count() > 0, verbose=False)
+        km.train(np.ascontiguousarray(vectors, dtype=np.float32))
+        _save_npy(path, km.centroids)
+    return {"search": "k-means clusters (trained on a sample, assigned per partition)", "kmeans_clusters": k,
+            "kmeans_sample_rows": int(min(valid, plan.sample_rows))}
 
 
 def _sink(files: list[Path], out: Path) -> None:
