@@ -46,12 +46,39 @@ def dataset(tmp_path):
     return folder, single
 
 
-@pytest.mark.parametrize("method", ["near", "exact"])
-def test_local_cluster_of_two_workers_with_a_memory_limit(tmp_path, dataset, method):
+@pytest.fixture
+def vectors(tmp_path):
+    """Rows with an `embedding` column (planted near copies) for semantic dedup, and a config that
+    makes the single process take its k-means path too (the one the Dask stages take)."""
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    base = rng.normal(size=(1500, 16)).astype(np.float32)
+    src = rng.choice(len(base), size=200, replace=False)
+    vec = np.concatenate([base, base[src] + rng.normal(scale=0.05, size=(200, 16)).astype(np.float32)])
+    ids = [f"v{i * 37 % 10007:05d}" for i in range(len(vec))]
+    data = pl.DataFrame({"id": ids, "text": ids, "embedding": vec[rng.permutation(len(vec))]})
+    folder = tmp_path / "vectors"
+    folder.mkdir()
+    for k, start in enumerate(range(0, data.height, 600)):
+        data.slice(start, 600).write_parquet(folder / f"part-{k}.parquet")
+    single = tmp_path / "vectors.parquet"
+    data.write_parquet(single)
+    config = tmp_path / "semantic.yaml"
+    config.write_text("threshold: 0.9\nexact_below: 0\ncluster_size: 120\n")
+    return folder, single, config
+
+
+@pytest.mark.parametrize("method", ["near", "exact", "semantic"])
+def test_local_cluster_of_two_workers_with_a_memory_limit(tmp_path, dataset, vectors, method):
     folder, single = dataset
-    one = dedup(tmp_path, single, "single", method, "--engine", "single")
+    extra = []
+    if method == "semantic":
+        folder, single, config = vectors
+        extra = ["--config", str(config)]
+    one = dedup(tmp_path, single, "single", method, "--engine", "single", *extra)
     many = dedup(tmp_path, folder, "dask", method, "--engine", "dask", "--workers", "2",
-                 "--memory-per-worker", "1GB", "--partition-rows", "250")
+                 "--memory-per-worker", "1GB", "--partition-rows", "250", *extra)
     assert_same_outputs(tmp_path, "single", "dask")
     assert many["facts"]["dedup"]["engine"]["partitions"] == 8
     assert len(many["facts"]["dask"]["workers"]) == 2  # the tasks ran on both workers
@@ -62,15 +89,20 @@ def test_local_cluster_of_two_workers_with_a_memory_limit(tmp_path, dataset, met
     assert not (tmp_path / "cache" / "dedup-stages" / f"{method}-").exists()
 
 
-def test_external_scheduler_with_two_workers(tmp_path, dataset, cluster):  # noqa: F811
+def test_external_scheduler_with_two_workers(tmp_path, dataset, vectors, cluster):  # noqa: F811
     address, workers = cluster
-    folder, single = dataset
-    dedup(tmp_path, single, "single", "near", "--engine", "single")
-    report = dedup(tmp_path, folder, "dask", "near", "--engine", "dask", "--dask-address", address,
-                   "--partition-rows", "250")
-    assert_same_outputs(tmp_path, "single", "dask")
-    assert report["facts"]["dask"]["scheduler"] == address
-    used = set(report["facts"]["dask"]["workers"])
-    assert used == set(workers)  # both external workers ran stages
+    for method in ("near", "exact", "semantic"):
+        folder, single = dataset
+        extra = []
+        if method == "semantic":
+            folder, single, config = vectors
+            extra = ["--config", str(config)]
+        dedup(tmp_path, single, f"single-{method}", method, "--engine", "single", *extra)
+        report = dedup(tmp_path, folder, f"dask-{method}", method, "--engine", "dask", "--dask-address", address,
+                       "--partition-rows", "250", *extra)
+        assert_same_outputs(tmp_path, f"single-{method}", f"dask-{method}")
+        assert report["facts"]["dask"]["scheduler"] == address
+        used = set(report["facts"]["dask"]["workers"])
+        assert used == set(workers)  # both external workers ran stages
     with Client(address) as client:  # and the cluster is still there for others
         assert len(client.scheduler_info()["workers"]) == 2
