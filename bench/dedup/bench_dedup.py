@@ -170,7 +170,6 @@ def run_peer(tool: str, frame, params: dict, peers_python: str):
 def run_dask(frame, params: dict, workers: int, memory: str, rows: int):
     """Our near dedup as Dask stages on a LocalCluster (`workers` x `memory`), over the parquet
     dataset of the corpus; returns labels, facts and each worker's peak memory."""
-    import numpy as np  # noqa: F401
     import polars as pl
 
     from corpus import build_scaled

@@ -33,13 +33,12 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import polars as pl
 
 from pipelines.dedup.clusters import clip, cluster_summary
-from pipelines.dedup.config import DedupConfig, ExactConfig, NearConfig
+from pipelines.dedup.config import DedupConfig
 from pipelines.dedup.minhash import (
     band_keys, jaccard, mix64, optimal_bands, pairs_in_buckets, permutations, shingle_sets, signatures, unique_pairs,
 )
@@ -291,7 +290,7 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
     ident, text = frame[plan.id_column], frame[cfg.text_column]
     gid = np.zeros(frame.height, dtype=np.int64)
     earlier = np.zeros(frame.height, dtype=bool)
-    present = ident.fill_null(ident.drop_nulls().first() if ident.drop_nulls().len() else None)
+    present = ident.fill_null(ident.drop_nulls().first() if ident.drop_nulls().len() else None)  # nulls: quarantined below
     for q in range(len(plan.parts)):
         other = pl.read_parquet(plan.dir("ids", f"{q:05d}.parquet")).to_series()
         if other.dtype != present.dtype and other.len():
