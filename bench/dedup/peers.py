@@ -25,16 +25,20 @@ def char_shingles(text: str, n: int) -> list[str]:
 
 
 def run_rensa(texts: list[str], args) -> tuple[dict, dict]:
-    """rensa's bulk path: R-MinHash objects from all token sets in one call (Rust), its LSH index
-    filled with insert_many, every row queried with query_all, candidates kept when rensa's
-    estimated Jaccard reaches the threshold (rensa's own deduplicators check the same way)."""
+    """rensa's bulk path: R-MinHash objects from the token sets of 20,000 rows per call (Rust; the
+    token lists of all rows at once would take ~17 GB at 1M rows), its LSH index filled with
+    insert_many, every row queried with query_all, candidates kept when rensa's estimated Jaccard
+    reaches the threshold (rensa's own deduplicators check the same way)."""
     from rensa import RMinHash, RMinHashLSH
 
     nonempty = [i for i, t in enumerate(texts) if t]
-    sets = [char_shingles(texts[i], args.ngram) for i in nonempty]
-    rows = RMinHash.from_token_sets(sets, args.num_perm, 42)
     lsh = RMinHashLSH(args.threshold, args.num_perm, args.bands)
-    lsh.insert_many(rows)
+    rows = []
+    for start in range(0, len(nonempty), 20_000):
+        sets = [char_shingles(texts[i], args.ngram) for i in nonempty[start:start + 20_000]]
+        batch = RMinHash.from_token_sets(sets, args.num_perm, 42)
+        lsh.insert_many(batch, start)
+        rows += batch
     left, right = [], []
     for k, found in enumerate(lsh.query_all(rows)):
         mk = rows[k]
