@@ -1,0 +1,15 @@
+"""Privacy for text from people: keyed pseudonyms for authors, normalized text, typed masks.
+
+- `step`: keyed pseudonyms, the `privacy` step, the redaction of quarantined raw lines.
+- `normalize`: HTML entities, NFKC, invisible controls: the form that is masked and published.
+- `engine`: Presidio's analyzer and anonymizer with spaCy NER; placeholders per entity type.
+- `recognizers`: our recognizers (Reddit names, obfuscated e-mails, URL secrets, addresses...).
+"""
+
+from pipelines.privacy.engine import NER_MODEL, PLACEHOLDERS, Masker, mask_chunk, masker
+from pipelines.privacy.normalize import normalize_text
+from pipelines.privacy.step import (KEY_ENV, PrivacyConfig, Pseudonymize, PseudonymKey, handle_like, mask_columns,
+                                    mask_text, redact_raw)
+
+__all__ = ["KEY_ENV", "NER_MODEL", "PLACEHOLDERS", "Masker", "PrivacyConfig", "Pseudonymize", "PseudonymKey",
+           "handle_like", "mask_chunk", "mask_columns", "mask_text", "masker", "normalize_text", "redact_raw"]
