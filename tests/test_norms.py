@@ -89,7 +89,7 @@ def test_no_author_name_or_planted_pii_anywhere(built):
     blob = "\n".join(texts).lower()
     for secret in fx.AUTHORS + fx.PII + ["test-key"]:
         assert secret.lower() not in blob, secret
-    assert "[email]" in blob and "[phone]" in blob and "u/[user]" in blob
+    assert "<email>" in blob and "<phone>" in blob and "u/<user>" in blob
 
 
 def test_without_a_key_the_card_says_pseudonyms_are_not_stable(tmp_path, monkeypatch):

@@ -186,3 +186,21 @@ def test_step_replaces_authors_flags_bots_and_masks(full):
     assert out["body"][1] == "agree with <USER>" and out["body"][4] == "I am happy"
     masked = result.account.extra["masked"]
     assert masked == {"AUTHOR_NAME": 2, "EMAIL_ADDRESS": 1, "PHONE_NUMBER": 1} and result.account.kept == 5
+
+
+def test_ner_words_that_are_only_dictionary_words_are_not_names(full):
+    text = "Convert the Queue before the Cookie Server returns. Karen and Faith Ruiz moved to Paris, Texas."
+    assert full.mask([text])[0][0] == ("Convert the Queue before the Cookie Server returns. "
+                                       "<PERSON> and <PERSON> moved to <LOCATION>, <LOCATION>.")
+
+
+def test_mask_text_step_and_records(full):
+    from pipelines.privacy import MaskConfig, MaskText, mask_records
+
+    data = pl.DataFrame({"story": ["Mail jane@example.com, Margaret Vasseur", None], "id": ["a", "b"]})
+    result = MaskText(MaskConfig(columns=("story",), ner=False)).run(data)
+    assert result.data["story"].to_list() == ["Mail <EMAIL>, Margaret Vasseur", None]
+    assert result.account.extra["masked"] == {"EMAIL_ADDRESS": 1} and result.account.kept == 2
+    rows, counts = mask_records([{"prompt": "I am Margaret Vasseur, call 202-555-0143", "n": 1}, {"n": 2}], ["prompt"])
+    assert rows == [{"prompt": "I am <PERSON>, call <PHONE>", "n": 1}, {"n": 2}]
+    assert counts == {"PERSON": 1, "PHONE_NUMBER": 1}

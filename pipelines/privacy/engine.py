@@ -147,6 +147,7 @@ class _NoNlpEngine:
 # a name is words in title case, with particles (de, van, al...) between them; a place starts with a
 # capital; neither holds digits or code punctuation (spaCy's small model tags identifiers too)
 _PARTICLES = {"de", "la", "le", "du", "des", "van", "von", "der", "den", "da", "di", "del", "al", "bin", "ibn", "y", "st", "st."}
+_DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "each", "every", "any", "its", "our", "their"}
 _MIXED_OK = re.compile(r"^(?:Mc|Mac|O'|O’|D'|D’|De|Di|La|Le|Van|Von)[A-Z][a-z]+$|^[A-Z][a-z]+-[A-Z][a-z]+$")
 _NOT_IN_NAME = re.compile(r"[\d_=<>(){}\[\]/\\@#*:;\"|+~^%$&]")
 
@@ -162,14 +163,83 @@ def _plausible(text: str, label: str) -> bool:
     return all(w[0].isupper() or w.lower() in _PARTICLES for w in words) and not text.isupper()
 
 
+# big cities that are also English dictionary words (the rest of the gazetteer comes from Faker)
+_CITIES = ("London Paris Berlin Rome Madrid Lisbon Vienna Prague Warsaw Dublin Edinburgh Manchester Liverpool Leeds "
+           "Glasgow Bristol Toronto Vancouver Montreal Sydney Melbourne Auckland Tokyo Osaka Seoul Busan Beijing "
+           "Shanghai Delhi Mumbai Bangalore Cairo Lagos Nairobi Dubai Istanbul Moscow Athens Amsterdam Brussels "
+           "Zurich Geneva Munich Hamburg Cologne Frankfurt Lyon Marseille Nice Toulouse Bordeaux Lille Nantes "
+           "Boston Chicago Houston Dallas Austin Phoenix Denver Seattle Portland Atlanta Miami Orlando Detroit "
+           "Philadelphia Baltimore Nashville Memphis Vegas Angeles Francisco Diego Brooklyn Manhattan Queens Bronx "
+           "Jersey Washington Columbia Victoria Mexico Bogota Lima Santiago Buenos Aires Havana Kingston Phoenix")
+
+
+@functools.lru_cache(maxsize=1)
+def _lexicons() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """(English dictionary words, given names, places), lower-cased.
+
+    Words: the WordNet-derived lemma index that ships inside the spaCy model (`lemmatizer/lookups`).
+    Given names: Faker's first-name lists of 20 locales. Places: Faker's countries, US states, French
+    regions and departments, German cities, and `_CITIES`."""
+    import importlib
+    from pathlib import Path
+
+    from spacy.lookups import Lookups
+
+    module = importlib.import_module(NER_MODEL)
+    root = next(Path(module.__file__).parent.glob("*/lemmatizer/lookups"))
+    index = Lookups().from_disk(root).get_table("lemma_index")
+    words = frozenset(w for ws in index.values() for w in ws)
+    names: set[str] = set()
+    for loc in ("en_US", "en_GB", "en_IE", "en_IN", "fr_FR", "de_DE", "es_ES", "es_MX", "it_IT", "nl_NL", "pt_BR",
+                "pl_PL", "sv_SE", "ru_RU", "tr_TR", "ar_AA", "hi_IN", "ja_JP", "zh_CN", "el_GR"):
+        try:
+            provider = importlib.import_module(f"faker.providers.person.{loc}").Provider
+        except ImportError:
+            continue
+        for attr in ("first_names", "first_names_male", "first_names_female"):
+            names.update(n.lower() for n in getattr(provider, attr, ()) if isinstance(n, str))
+    places = {c.lower() for c in _CITIES.split()}
+    for module_name, attrs in (("faker.providers.address.en_US", ("countries", "states")),
+                               ("faker.providers.address.fr_FR", ("regions", "departments")),
+                               ("faker.providers.address.de_DE", ("cities", "states"))):
+        provider = importlib.import_module(module_name).Provider
+        for attr in attrs:
+            for value in getattr(provider, attr, ()):
+                value = value[1] if isinstance(value, tuple) else value
+                places.update(w.lower() for w in re.split(r"[\s-]+", str(value)))
+    return words, frozenset(names), frozenset(places)
+
+
+def _stem(word: str) -> str:
+    """-s, -es, -ed, -ing taken off (the lemma index holds lemmas), keeping three letters at least."""
+    for suffix in ("ing", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[:-len(suffix)]
+    return word
+
+
+def _dictionary_words_only(text: str, entity: str) -> bool:
+    """An entity made only of English dictionary words ("Return None", "Cookie", "Server") and of no
+    known given name or place: what spaCy's small model mistakes for a name or a place in prose
+    that capitalises terms. "Faith Ruiz", "Karen", "Paris", "Texas" are kept."""
+    words, names, places = _lexicons()
+    tokens = [t.lower() for t in re.split(r"[\s-]+", text) if t]
+    if not all(t in words or _stem(t) in words for t in tokens):
+        return False
+    keep = names if entity == "PERSON" else places
+    return not any(t in keep for t in tokens)
+
+
 def _ner_results(doc, found):
     from presidio_analyzer import RecognizerResult
 
     out = []
     for ent in doc.ents:
         entity = SPACY_LABELS.get(ent.label_)
-        if entity is None or not _plausible(ent.text, ent.label_):
+        if entity is None or not _plausible(ent.text, ent.label_) or _dictionary_words_only(ent.text, entity):
             continue
+        if entity == "PERSON" and len(ent) == 1 and ent.start and doc[ent.start - 1].lower_ in _DETERMINERS:
+            continue  # "the Bdb instance", "a Tk class": a name does not follow an article
         start, end = ent.start_char, ent.end_char
         if any(r.start < end and start < r.end for r in found):  # inside an e-mail, a URL, an address...
             continue

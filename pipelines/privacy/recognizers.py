@@ -184,6 +184,12 @@ class AnyRegionPhoneRecognizer(LocalRecognizer):
         return out
 
 
+# numbers in a phone's shape that phonenumbers does not hold valid (an area code not in service,
+# "555" numbers): (555) 123-4567, 555-867-5309, +44 20 7946 0958
+PHONE_SHAPE = (r"(?<![\w+])(?P<span>(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\b\d{3}[\s.-])\d{3,4}[\s.-]\d{4}\b"
+               r"|\+\d{1,3}(?:[\s.-]\d{2,4}){2,4}\b)")
+
+
 # -- addresses ------------------------------------------------------------------------------------
 
 _US_SUFFIX = ("Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|Terrace|Ter|"
@@ -199,13 +205,15 @@ _US_SUFFIX = ("Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Cour
               "Tunnel|Turnpike|Underpass|Union|Unions|Via|Viaduct|Views|Ways|Alley|Annex|Arcade|Bayou|Beach|Bend|"
               "Bluff|Bluffs|Bottom|Branch|Bridge|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|"
               "Centers|Circles|Cliff|Cliffs|Club|Common|Commons|Corner|Corners|Course|Courts|Cove|Coves|Creek|"
-              "Crest|Curve|Dale|Dam|Divide|Drives|Estate|Expressway|Extension|Extensions|Fall")
+              "Crest|Curve|Dale|Dam|Divide|Drives|Estate|Expressway|Extension|Extensions|Fall|Wall|Inlet|Land|"
+              "Crossroad|Crossroads|Fields|Gate|Hollow|Lodge|Meadow|Moor|Quay|Rise|Side|Vale|Wharf|Wood|Yard")
 _CAP = r"[A-Z][a-zA-Z'’-]+\.?"
 US_ADDRESS = (rf"\b(?P<span>\d{{1,6}}[A-Z]?\s+(?:(?:[NSEW]|North|South|East|West)\.?\s+)?(?:{_CAP}\s+){{0,3}}"
               rf"(?:{_US_SUFFIX})\b\.?(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|#)\s*[\w-]+)?"
               rf"(?:,?\s+{_CAP}(?:\s+{_CAP}){{0,2}},?\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?)?)")
 # "Flat 3, 12 Smith Road" / "Apt. 5 ..." lead-ins
-US_UNIT_LEAD = rf"\b(?P<span>(?:Apt\.?|Apartment|Suite|Flat|Unit)\s+[\w-]+,?\s+\d{{1,6}}\s+(?:{_CAP}\s+){{0,3}}(?:{_US_SUFFIX})\b)"
+US_UNIT_LEAD = (rf"\b(?P<span>(?:Apt\.?|Apartment|Suite|Flat|Unit|Studio)\s+[\w-]+,?\s+(?:\d{{1,6}}\s+)?(?:{_CAP}\s+){{0,3}}"
+                rf"(?:{_US_SUFFIX})\b)")
 UK_POSTCODE = r"\b(?P<span>(?:GIR 0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}))\b"
 US_ZIP_TAIL = rf"\b(?P<span>{_CAP}(?:\s+{_CAP}){{0,2}},\s+(?:AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC)\s+\d{{5}}(?:-\d{{4}})?)\b"
 _FR_TYPE = ("rue|avenue|av\\.|boulevard|bd|place|chemin|allée|allee|impasse|quai|route|cours|square|voie|passage|"
@@ -223,7 +231,7 @@ FR_STREET = (rf"\b(?P<span>(?i:{_FR_TYPE_NO_NUMBER})\s+(?:(?:de\s+la|de|du|des|l
              rf"[A-ZÀ-Ý][a-zà-ÿ'’-]+(?:[\s-]+(?:de\s+|du\s+|des\s+|la\s+|le\s+)?[A-ZÀ-Ý][a-zà-ÿ'’-]+){{0,3}}"
              rf"(?:,?\s+\d{{5}}\s+[A-ZÀ-Ý][A-Za-zÀ-ÿ'’-]+)?)")
 KO_ADDRESS = (r"(?P<span>(?:[가-힣]+(?:특별시|광역시|특별자치시|특별자치도|도)\s+)?(?:[가-힣]+(?:시|군|구)\s+){0,2}"
-              r"(?:[가-힣]+(?:읍|면|동)\s+)?[가-힣0-9]+(?:로|길|가|거리)\s?\d+(?:-\d+)?(?:\s*\([가-힣0-9, ]+\))?"
+              r"(?:[가-힣]+(?:읍|면|동)\s+)?[가-힣0-9]+(?:로|길|가|거리)\s?(?:지하\s?)?\d+(?:-\d+)?(?:\s*\([가-힣0-9, ]+\))?"
               r"(?:\s*[0-9]+(?:동|층|호))*)")
 
 # -- names ----------------------------------------------------------------------------------------
@@ -282,6 +290,7 @@ def recognizers() -> list[LocalRecognizer]:
         RegexRecognizer("CRYPTO", ETHEREUM, score=0.9, quick="0x", name="EthereumRecognizer"),
         AnyRegionPhoneRecognizer(),
         Ipv6Recognizer(),
+        RegexRecognizer("PHONE_NUMBER", PHONE_SHAPE, score=0.6, name="PhoneShapeRecognizer"),
         RegexRecognizer("ADDRESS", US_ADDRESS, score=0.7, name="UsAddressRecognizer"),
         RegexRecognizer("ADDRESS", US_UNIT_LEAD, score=0.7, name="UsUnitAddressRecognizer"),
         RegexRecognizer("ADDRESS", US_ZIP_TAIL, score=0.7, name="UsZipRecognizer"),

@@ -167,3 +167,31 @@ class Pseudonymize(Step):
         out = out.drop("author")
         extra = {"masked": counts, "authors": len(authors), "key_id": cfg.key_id}
         return StepResult(out, Account(self.name, data.height, out.height, extra=extra))
+
+
+class MaskConfig(StepConfig):
+    columns: tuple[str, ...]
+    ner: bool = True
+
+
+class MaskText(Step):
+    """Free-text columns normalized and masked (no pseudonyms): for recipes whose text is not from
+    Reddit dumps (translation sources, preference prompts). No row is dropped."""
+
+    name = "mask_text"
+    version = "1"
+    dask = None
+
+    def run(self, data: pl.DataFrame) -> StepResult:
+        out, counts = mask_columns(data, self.config.columns, ner=self.config.ner, dask=self.dask)
+        return StepResult(out, Account(self.name, data.height, out.height, extra={"masked": counts}))
+
+
+def mask_records(rows: list[dict], fields: Sequence[str], ner: bool = True) -> tuple[list[dict], dict[str, int]]:
+    """`fields` of each row (dicts, e.g. read from JSON Lines) normalized and masked; new dicts."""
+    frame = pl.DataFrame({f: [r.get(f) if isinstance(r.get(f), str) else None for r in rows] for f in fields},
+                         schema={f: pl.String for f in fields})
+    masked, counts = mask_columns(frame, fields, ner=ner)
+    out = [{**r, **{f: m for f, m in zip(fields, vals) if isinstance(r.get(f), str)}}
+           for r, vals in zip(rows, masked.iter_rows())]
+    return out, counts

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import field_validator
 
-from pipelines.privacy import PrivacyConfig, Pseudonymize, PseudonymKey, redact_raw
+from pipelines.privacy import PLACEHOLDERS, PrivacyConfig, Pseudonymize, PseudonymKey, redact_raw
 from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
 from pipelines.runtime import RunContext, file_fingerprint
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
@@ -43,7 +43,8 @@ class Config(RecipeConfig):
     bots: list[str] = ["AutoModerator", "Judgement_Bot_AITA"]
     bot_pattern: str = r"(?i)(?:bot$|[_-]bot[_-])"
     keep_reddit_ids: bool = False  # publish Reddit's own ids (they lead back to a post and author)
-    mask_author_names: bool = True  # handle-like author names in text become [user]
+    mask_author_names: bool = True  # handle-like author names in text become <USER>
+    privacy_ner: bool = True  # names and places by spaCy NER (pipelines.privacy.engine); off: rules only
 
     @field_validator("subreddits", "languages")
     @classmethod
@@ -256,7 +257,8 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
     paths = pl.DataFrame({"path": [str(p) for p in inputs]})
     rows = ctx.apply(reader, paths, inputs_hash="|".join(file_fingerprint(p) for p in inputs))
     privacy = Pseudonymize(PrivacyConfig(key_id=key.key_id, bots=tuple(config.bots), bot_pattern=config.bot_pattern,
-                                         mask_author_names=config.mask_author_names), key)
+                                         mask_author_names=config.mask_author_names, ner=config.privacy_ner), key)
+    privacy.dask = ctx.dask
     rows = ctx.apply(privacy, rows)
     rows = ctx.apply(DedupeItems(), rows)
 
@@ -447,9 +449,12 @@ def measure(ctx, records, threads, comments, key: PseudonymKey, config: Config) 
         f"- Key fingerprint (names the key, reveals nothing): `{key.key_id}`.",
         "- Reddit's post and comment ids are " + ("published as they are." if config.keep_reddit_ids else
                                                  "replaced by keyed ids, so that they do not lead back to a post."),
-        "- Masked in titles, bodies and comments: " + ", ".join(f"{k}: {n}" for k, n in masked.items()) + ".",
+        "- Text is normalized (HTML entities, NFKC, zero-width and bidi controls removed) and masked with typed "
+        "placeholders (Presidio" + (" with spaCy en_core_web_sm NER" if config.privacy_ner else ", rules only, no NER")
+        + "); masks in titles, bodies and comments: "
+        + (", ".join(f"{PLACEHOLDERS.get(k, k)} ({k}): {n}" for k, n in masked.items()) or "none") + ".",
         "- Deleted authors have no pseudonym (null); deleted and removed texts are not published.",
-        "- Quarantined lines are stored with author fields redacted and the same masks applied.",
+        "- Quarantined lines are stored with author fields and Reddit ids redacted and the same masks applied.",
     ])))
     return sections
 

@@ -21,6 +21,7 @@ from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import LLMStep, LLMStepConfig, client_for, llm_step_config, usage_section
 from pipelines.llm.structured import Outcome, complete_structured, complete_text, structured_request
 from pipelines.llm.types import ChatRequest
+from pipelines.privacy import mask_records
 from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
 from pipelines.runtime import RunContext, file_fingerprint
 from pipelines.steps import Account, Step, StepResult, split_by_reason
@@ -198,6 +199,8 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
     paths = pl.DataFrame({"path": [str(p) for p in inputs]})
     read = ctx.apply(ReadRecords(), paths, inputs_hash="|".join(file_fingerprint(p) for p in inputs))
     personas, prompts = _table(read, "persona"), _table(read, "prompt")
+    (personas, masked_p), (prompts, masked_q) = mask_records(personas, ["self_description"]), mask_records(prompts, ["prompt"])
+    ctx.report.notes.append(f"Personal data masked in persona descriptions: {masked_p or 'none'}; in prompts: {masked_q or 'none'}.")
     tables = {"personas": _persona_records(ctx, personas, config), "prompts": _prompt_records(ctx, prompts, config)}
     client, reason = client_for(ctx, config.llm)
     if client is None:

@@ -22,6 +22,7 @@ from pipelines.llm.prompts import load_template
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import LLMStep, LLMStepConfig, client_for, llm_step_config, usage_section
 from pipelines.llm.structured import complete_structured, structured_request
+from pipelines.privacy import MaskConfig, MaskText
 from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
 from pipelines.runtime import RunContext, file_fingerprint
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
@@ -57,6 +58,8 @@ class Config(RecipeConfig):
     min_similarity: float = Field(default=0.75, ge=-1, le=1)
     limit: int | None = Field(default=None, ge=1)
     llm: LLMSettings | None = None
+    privacy_ner: bool = False  # structured personal data is always masked; names by NER only if set (the
+    # benchmark's names are invented characters, which adapt_names translates)
 
 
 # -- steps ---------------------------------------------------------------------------------------
@@ -273,6 +276,7 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
     rows = ctx.apply(loader, paths, inputs_hash=fingerprint)
     validator = ValidateSource(ValidateConfig(id_field=config.id_field, fields=config.fields))
     rows = ctx.apply(validator, rows)
+    rows = ctx.apply(MaskText(MaskConfig(columns=tuple(config.fields), ner=config.privacy_ner)), rows)
     if config.limit:
         rows = rows.head(config.limit)
     originals = _original_records(ctx, rows, config, [loader, validator])
