@@ -192,7 +192,7 @@ class Planter:
             v = rng.choice([f"{first} dot {last} at {dom} dot {tld}", f"{first}.{last} [at] {dom} [dot] {tld}",
                             f"{first}{last}(at){dom}.{tld}", f"{first} at {dom} dot {tld}",
                             f"{first}_{last} AT {dom} DOT {tld}", f"{first}.{last} {{at}} {dom}.{tld}"])
-            return self.say("email", v), [f"{first}", f"{last}"] if "dot" not in v.split(" at ")[0] else [first, last]
+            return self.say("email", v), [first, last]
         if kind == "email_encoded":
             v = us.free_email()
             enc = rng.choice([v.replace("@", "&#64;"), v.replace("@", "&#x40;"), zero_width(v, rng),

