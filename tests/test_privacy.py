@@ -204,3 +204,15 @@ def test_mask_text_step_and_records(full):
     rows, counts = mask_records([{"prompt": "I am Margaret Vasseur, call 202-555-0143", "n": 1}, {"n": 2}], ["prompt"])
     assert rows == [{"prompt": "I am <PERSON>, call <PHONE>", "n": 1}, {"n": 2}]
     assert counts == {"PERSON": 1, "PHONE_NUMBER": 1}
+
+
+def test_reviewers_free_text_is_masked_in_the_exported_responses(full):
+    from annotation.resolve import resolve_record
+    from annotation.settings import Question, ReviewSpec
+
+    spec = ReviewSpec("situation", [], [Question("label", "label", "Label", options=["ok", "bad"]),
+                                        Question("note", "text", "Notes", required=False)])
+    submitted = [("ann1", {"label": "ok", "note": "call Jane Doe at 202-555-0143"}), ("ann2", {"label": "ok"})]
+    review = resolve_record(spec, submitted, [], 1)
+    assert "202-555-0143" not in review["responses"] and "Jane Doe" not in review["responses"]
+    assert "<PERSON> at <PHONE>" in review["responses"]

@@ -9,7 +9,7 @@
 from pipelines.privacy.engine import NER_MODEL, PLACEHOLDERS, Masker, mask_chunk, masker
 from pipelines.privacy.normalize import normalize_text
 from pipelines.privacy.step import (KEY_ENV, MaskConfig, MaskText, PrivacyConfig, Pseudonymize, PseudonymKey, handle_like,
-                                    mask_columns, mask_records, mask_text, redact_raw)
+                                    mask_columns, mask_records, mask_text, mask_text_answers, redact_raw)
 
-__all__ = ["KEY_ENV", "NER_MODEL", "PLACEHOLDERS", "MaskConfig", "MaskText", "Masker", "PrivacyConfig", "mask_records", "Pseudonymize", "PseudonymKey",
+__all__ = ["KEY_ENV", "NER_MODEL", "PLACEHOLDERS", "MaskConfig", "MaskText", "Masker", "PrivacyConfig", "mask_records", "mask_text_answers", "Pseudonymize", "PseudonymKey",
            "handle_like", "mask_chunk", "mask_columns", "mask_text", "masker", "normalize_text", "redact_raw"]

@@ -195,3 +195,13 @@ def mask_records(rows: list[dict], fields: Sequence[str], ner: bool = True) -> t
     out = [{**r, **{f: m for f, m in zip(fields, vals) if isinstance(r.get(f), str)}}
            for r, vals in zip(rows, masked.iter_rows())]
     return out, counts
+
+
+def mask_text_answers(spec, submitted: list[tuple[str, dict]]) -> list[tuple[str, dict]]:
+    """Reviewers' answers to the free-text questions of a review spec (`kind == "text"`), masked
+    before they enter the exported `review.responses` (a note may quote a phone number or a name)."""
+    texts = {q.name for q in spec.questions if q.kind == "text"}
+    if not texts or not any(isinstance(ans.get(t), str) and ans.get(t) for _, ans in submitted for t in texts):
+        return submitted
+    return [(annotator, {k: mask_text(v) if k in texts and isinstance(v, str) and v else v for k, v in ans.items()})
+            for annotator, ans in submitted]
