@@ -198,7 +198,7 @@ def test_mask_text_step_and_records(full):
     from pipelines.privacy import MaskConfig, MaskText, mask_records
 
     data = pl.DataFrame({"story": ["Mail jane@example.com, Margaret Vasseur", None], "id": ["a", "b"]})
-    result = MaskText(MaskConfig(columns=("story",), ner=False)).run(data)
+    result = MaskText(MaskConfig(columns=("story",), privacy_ner=False)).run(data)
     assert result.data["story"].to_list() == ["Mail <EMAIL>, Margaret Vasseur", None]
     assert result.account.extra["masked"] == {"EMAIL_ADDRESS": 1} and result.account.kept == 2
     rows, counts = mask_records([{"prompt": "I am Margaret Vasseur, call 202-555-0143", "n": 1}, {"n": 2}], ["prompt"])

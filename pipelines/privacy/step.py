@@ -130,13 +130,29 @@ def redact_raw(raw: bytes, ner: bool = True) -> str:
 # -- the step -------------------------------------------------------------------------------------
 
 
-class PrivacyConfig(StepConfig):
-    key_id: str  # which key made the pseudonyms (part of the cache key; the secret is not)
-    text_columns: tuple[str, ...] = ("title", "selftext", "body")
-    mask_author_names: bool = True
-    ner: bool = True  # spaCy NER for names and places (see pipelines.privacy.engine)
+# The code that decides what the privacy steps output: a step that masks text names these in its
+# `depends_on`, so that editing a recognizer invalidates its cached outputs (pipelines.steps).
+CODE_MODULES = ("pipelines.privacy.step", "pipelines.privacy.engine", "pipelines.privacy.recognizers",
+           "pipelines.privacy.normalize")
+
+
+class MaskOptions(StepConfig):
+    """The masking option a recipe's config inherits (declared here, once)."""
+
+    privacy_ner: bool = True  # names and places by spaCy NER (pipelines.privacy.engine); off: rules only
+
+
+class PrivacyOptions(MaskOptions):
+    """The privacy step's options a recipe's config inherits (declared here, once)."""
+
+    mask_author_names: bool = True  # handle-like author names in text become <USER>
     bots: tuple[str, ...] = ("AutoModerator", "Judgement_Bot_AITA")
     bot_pattern: str = r"(?i)(?:bot$|[_-]bot[_-])"  # e.g. RemindMeBot, some_bot_name
+
+
+class PrivacyConfig(PrivacyOptions):
+    key_id: str  # which key made the pseudonyms (part of the cache key; the secret is not)
+    text_columns: tuple[str, ...] = ("title", "selftext", "body")
 
 
 class Pseudonymize(Step):
@@ -145,7 +161,8 @@ class Pseudonymize(Step):
 
     name = "privacy"
     version = "2"
-    dask = None  # the run's DaskRuntime, set by the recipe: texts are masked on its workers
+    needs = ("dask",)  # the run's DaskRuntime (given by the runtime): texts are masked on its workers
+    depends_on = CODE_MODULES
 
     def __init__(self, config: PrivacyConfig, key: PseudonymKey):
         super().__init__(config)
@@ -163,15 +180,14 @@ class Pseudonymize(Step):
             .fill_null(False).alias("author_is_bot"),
         )
         names = {a for a in authors if handle_like(a)} if cfg.mask_author_names else set()
-        out, counts = mask_columns(out, cfg.text_columns, names, ner=cfg.ner, dask=self.dask)
+        out, counts = mask_columns(out, cfg.text_columns, names, ner=cfg.privacy_ner, dask=self.dask)
         out = out.drop("author")
         extra = {"masked": counts, "authors": len(authors), "key_id": cfg.key_id}
         return StepResult(out, Account(self.name, data.height, out.height, extra=extra))
 
 
-class MaskConfig(StepConfig):
+class MaskConfig(MaskOptions):
     columns: tuple[str, ...]
-    ner: bool = True
 
 
 class MaskText(Step):
@@ -180,10 +196,11 @@ class MaskText(Step):
 
     name = "mask_text"
     version = "1"
-    dask = None
+    needs = ("dask",)
+    depends_on = CODE_MODULES
 
     def run(self, data: pl.DataFrame) -> StepResult:
-        out, counts = mask_columns(data, self.config.columns, ner=self.config.ner, dask=self.dask)
+        out, counts = mask_columns(data, self.config.columns, ner=self.config.privacy_ner, dask=self.dask)
         return StepResult(out, Account(self.name, data.height, out.height, extra={"masked": counts}))
 
 
