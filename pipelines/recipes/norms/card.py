@@ -101,14 +101,18 @@ def card_meta(config, key: PseudonymKey) -> CardMeta:
             "Reddit users are not a representative sample of any population; r/AmItheAsshole voters skew young, "
             "English-speaking and North American.",
             "Votes are parsed from comment text: sarcasm, quoted verdicts and edits are not understood.",
-            "Masks are patterns: names written without `u/` are masked only when they are handle-like names of "
-            "this run's own authors; other names, addresses and details people write about themselves remain.",
+            "Masks come from patterns and, for names and places, spaCy's small English NER model, which misses "
+            "some names (about one in ten in bench/privacy; more in French and German text, where only title "
+            "rules such as `je m'appelle` find them); details people write about themselves (jobs, ages, events) "
+            "remain.",
             "Texts are verbatim after masking, so a web search can find the original post.",
         ],
         personal_information=(
             "Texts are written by Reddit users about their own lives. Authors are pseudonymized with a keyed HMAC "
             + ("(stable key)" if key.stable else "(random per-run key: pseudonyms are NOT stable across runs)")
-            + "; user mentions, e-mail addresses, phone numbers and personal URL query values are masked. "
+            + "; user mentions, e-mail addresses, phone numbers, card and account numbers, IP addresses, "
+            "street addresses, personal URL query values" + (", names and places" if config.privacy_ner else "")
+            + " are masked with typed placeholders. "
             "See 'Privacy treatment'."),
         fields={
             "situations": {
