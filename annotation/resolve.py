@@ -21,6 +21,7 @@ import orjson
 
 from annotation.agreement import canonical, dense_ranks, pair_agreement
 from annotation.settings import Question, ReviewSpec, ranks_from_scores
+from pipelines.privacy import mask_text_answers
 
 RULES_BY_KIND = {
     "label": ("majority",),
@@ -69,6 +70,7 @@ def mean_rank(rankings: list[list[dict]]) -> list[dict]:
 def resolve_record(spec: ReviewSpec, submitted: list[tuple[str, dict]], discarded: list[str],
                    min_submitted: int, context: dict | None = None) -> dict:
     """The record's `review` struct from its submitted [(annotator, {question: value})] responses."""
+    submitted = mask_text_answers(spec, submitted)  # reviewers' free text is published: masked like the data
     annotators = [a for a, _ in submitted]
     if not submitted:
         status = "discarded" if discarded else "pending"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import orjson
 import polars as pl
@@ -89,13 +90,19 @@ def test_no_author_name_or_planted_pii_anywhere(built):
     blob = "\n".join(texts).lower()
     for secret in fx.AUTHORS + fx.PII + ["test-key"]:
         assert secret.lower() not in blob, secret
-    assert "[email]" in blob and "[phone]" in blob and "u/[user]" in blob
+    assert "<email>" in blob and "<phone>" in blob and "u/<user>" in blob
+    privacy = next(s.body for s in result.sections if s.title == "Privacy treatment")
+    assert "with spaCy en_core_web_sm NER" in privacy and re.search(r"<EMAIL> \(EMAIL_ADDRESS\): [1-9]", privacy)
+    assert "names and places" in result.card.personal_information
 
 
 def test_without_a_key_the_card_says_pseudonyms_are_not_stable(tmp_path, monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
     paths = fx.write_pair(tmp_path / "in", truncated=False)
     ctx = RunContext(recipe="norms", output=tmp_path / "out", cache=None, dask=None)
-    result = norms.build(ctx, paths, norms.Config())
+    result = norms.build(ctx, paths, norms.Config(privacy_ner=False))
     privacy = next(s.body for s in result.sections if s.title == "Privacy treatment")
     assert "Pseudonyms are not stable" in privacy and "NOT stable" in result.card.personal_information
+    # the recipe option reaches the step (its provenance) and the card
+    assert "rules only, no NER" in privacy and "names and places" not in result.card.personal_information
+    assert orjson.loads(ctx.provenance["privacy"]["params"])["privacy_ner"] is False

@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 from pydantic import field_validator
 
-from pipelines.privacy import PrivacyConfig, Pseudonymize, PseudonymKey
+from pipelines.privacy import PrivacyConfig, PrivacyOptions, Pseudonymize, PseudonymKey
 from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
 from pipelines.runtime import RunContext
 from sources.reddit.dumps import check_dump
@@ -40,18 +40,16 @@ STEPS = ("read_reddit", "privacy", "dedupe_items", "select_situations", "detect_
          "parse_verdicts")
 
 
-class Config(RecipeConfig, SituationConfig, VerdictConfig):
-    """license, dataset_name; min_words (SituationConfig); verdict_subreddits (VerdictConfig); and
-    the options below (the reader's and the privacy step's are derived from them)."""
+class Config(RecipeConfig, SituationConfig, VerdictConfig, PrivacyOptions):
+    """license, dataset_name; min_words (SituationConfig); verdict_subreddits (VerdictConfig);
+    mask_author_names, privacy_ner, bots, bot_pattern (PrivacyOptions); and the options below (the
+    reader's are derived from them)."""
 
     subreddits: list[str] = ["AmItheAsshole", "confessions"]
     start: date | datetime | None = None  # created on or after (UTC)
     end: date | datetime | None = None  # created before (UTC)
     languages: list[str] = ["en"]  # langdetect codes kept; others dropped as non_target_language
-    bots: list[str] = ["AutoModerator", "Judgement_Bot_AITA"]
-    bot_pattern: str = r"(?i)(?:bot$|[_-]bot[_-])"
     keep_reddit_ids: bool = False  # publish Reddit's own ids (they lead back to a post and author)
-    mask_author_names: bool = True  # handle-like author names in text become [user]
 
     @field_validator("subreddits", "languages")
     @classmethod
@@ -72,8 +70,7 @@ class Norms(Recipe):
         reader = ReadDumps(ReadConfig(subreddits=tuple(config.subreddits), start_utc=epoch(config.start),
                                       end_utc=epoch(config.end)))
         rows = ctx.read(reader, inputs)
-        privacy = Pseudonymize(PrivacyConfig(key_id=key.key_id, bots=tuple(config.bots), bot_pattern=config.bot_pattern,
-                                             mask_author_names=config.mask_author_names), key)
+        privacy = Pseudonymize(step_options(config, PrivacyConfig, key_id=key.key_id), key)
         rows = ctx.apply(privacy, rows)
         rows = ctx.apply(DedupeItems(), rows)
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.privacy import CODE_MODULES as PRIVACY_MODULES
 from pipelines.privacy import redact_raw
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import empty_quarantine, quarantine_frame
@@ -45,7 +46,7 @@ class ReadDumps(Step):
 
     name = "read_reddit"
     needs = ("dask",)
-    depends_on = ("sources.reddit.dumps", "sources.reddit.parallel", "pipelines.privacy")
+    depends_on = ("sources.reddit.dumps", "sources.reddit.parallel", *PRIVACY_MODULES)  # redact_raw
 
     def run(self, data: pl.DataFrame) -> StepResult:
         keep = DumpFilter(self.config.subreddits, self.config.start_utc, self.config.end_utc)

@@ -5,7 +5,8 @@ Inputs: JSON Lines files holding personas (`persona_id`, `self_description`, opt
 `demographics`) and prompts (`prompt_id`, `prompt`, optional `source`), in any mix. Prompts may come
 from Reddit or the web: every template puts them in delimited data blocks.
 
-Steps: read -> candidates (LLM, per prompt) -> judge (LLM, per persona x prompt) -> pairs.
+Steps: read (persona descriptions and prompts then masked, NER included; pipelines.privacy) ->
+candidates (LLM, per prompt) -> judge (LLM, per persona x prompt) -> pairs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pydantic import Field
 from pipelines.llm.prompts import load_template
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import llm_step_config
+from pipelines.privacy import mask_records
 from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutput, options_of
 from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
@@ -57,6 +59,8 @@ class Preferences(Recipe):
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         read = ctx.read(ReadRecords(), inputs)
         personas, prompts = _table(read, "persona"), _table(read, "prompt")
+        (personas, masked_p), (prompts, masked_q) = mask_records(personas, ["self_description"]), mask_records(prompts, ["prompt"])
+        ctx.report.notes.append(f"Personal data masked in persona descriptions: {masked_p or 'none'}; in prompts: {masked_q or 'none'}.")
         tables = {"personas": persona_records(ctx, personas, config, ctx.provenance_of("read")),
                   "prompts": prompt_records(ctx, prompts, config, ctx.provenance_of("read"))}
         client, reason = self.llm_client(

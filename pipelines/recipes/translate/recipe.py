@@ -2,7 +2,8 @@
 copy of it -> an LLM translation with demonstrations and optional name and culture adaptation
 (after Histoires Morales) -> checks on every output -> translations linked to their sources.
 
-Steps: load_source (datasets.load_dataset) -> validate_source -> translate (LLM) -> check_translations
+Steps: load_source (datasets.load_dataset) -> validate_source -> mask_text (personal data in the
+source fields; pipelines.privacy) -> translate (LLM) -> check_translations
 (langdetect on the target language, a length-ratio bound, cross-lingual similarity when a
 multilingual embedding model is configured). Low-confidence translations are not dropped: they are
 flagged and ordered first, so reviewers see them first. Each translation's `parallel_id` is the
@@ -19,6 +20,7 @@ from pydantic import Field
 from pipelines.llm.prompts import load_template
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import llm_step_config
+from pipelines.privacy import MaskConfig, MaskOptions, MaskText
 from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutput, options_of, step_options
 from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
@@ -39,18 +41,22 @@ from .steps import (
     ValidateSource,
 )
 
+SOURCE_STEPS = ("load_source", "validate_source", "mask_text")
 DEMOS_DIR = Path(__file__).resolve().parents[3] / "sources" / "data" / "translate"
 
 
-class Config(RecipeConfig, LoadConfig, TranslateOptions, CheckOptions):
+class Config(RecipeConfig, LoadConfig, TranslateOptions, CheckOptions, MaskOptions):
     """license, dataset_name; hub_dataset, hub_config, split (LoadConfig); id_field, fields,
     source_lang, target_lang, adapt_names, adapt_culture (TranslateOptions); the checks' bounds
-    (CheckOptions); demonstrations, max_demonstrations, limit, llm."""
+    (CheckOptions); privacy_ner (MaskOptions, off here); demonstrations, max_demonstrations, limit, llm."""
 
     demonstrations: Path | None = None  # JSONL of {"source": {...}, "target": {...}}; default: shipped ones
     max_demonstrations: int = Field(default=2, ge=0)
     limit: int | None = Field(default=None, ge=1)
     llm: LLMSettings | None = None
+    # structured personal data in the source fields is always masked; names by NER only if set (the
+    # benchmark's names are invented characters, which adapt_names translates)
+    privacy_ner: bool = False
 
 
 class TranslateRecipe(Recipe):
@@ -62,9 +68,10 @@ class TranslateRecipe(Recipe):
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         rows = ctx.read(LoadSource(step_options(config, LoadConfig)), inputs, identity=config.hub_dataset)
         rows = ctx.apply(ValidateSource(step_options(config, ValidateConfig)), rows)
+        rows = ctx.apply(MaskText(step_options(config, MaskConfig, columns=tuple(config.fields))), rows)
         if config.limit:
             rows = rows.head(config.limit)
-        tables = {"originals": original_records(ctx, rows, config, ctx.provenance_of("load_source", "validate_source"))}
+        tables = {"originals": original_records(ctx, rows, config, ctx.provenance_of(*SOURCE_STEPS))}
         client, reason = self.llm_client(ctx, config.llm, steps=("translate",), missing="translations",
                                          published="Only the validated source rows are published.")
         if client is None:
@@ -76,7 +83,7 @@ class TranslateRecipe(Recipe):
         translated = ctx.apply(translator, rows)
         checked = ctx.apply(CheckTranslations(step_options(config, CheckConfig)), translated)
         tables["translations"] = translation_records(
-            ctx, checked, config, ctx.provenance_of("load_source", "validate_source", "translate", "check_translations"))
+            ctx, checked, config, ctx.provenance_of(*SOURCE_STEPS, "translate", "check_translations"))
         return RecipeOutput(tables, card_meta(config, True), sections(ctx, tables["translations"], config))
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:
