@@ -243,7 +243,7 @@ def instrument_answers(frame: pl.DataFrame, inst) -> np.ndarray:
         c = pl.col(columns[col])
         value = (c.cast(pl.String).str.strip_chars() if frame.schema[columns[col]] == pl.String else c)
         value = value.cast(pl.Float64, strict=False)
-        exprs.append(pl.when(value.is_in(list(scale.missing))).then(None).otherwise(value).alias(col))
+        exprs.append(pl.when(value.is_in(pl.lit([float(m) for m in scale.missing], pl.List(pl.Float64)).first())).then(None).otherwise(value).alias(col))
     answers = frame.select(exprs).to_numpy().astype(np.float64) if exprs else np.empty((frame.height, 0))
     bad = ~np.isnan(answers) & ((answers < scale.min) | (answers > scale.max) | (answers != np.floor(answers)))
     if bad.any():
