@@ -1,0 +1,240 @@
+"""Design-based variance of answer proportions: strata, primary sampling units (PSUs), finite
+population correction, or replicate weights (BRR, Fay, jackknife, bootstrap), as a codebook declares
+them (`design:` in sources/survey.py).
+
+For a group g and question q, p_k = sum_i w_i d_i y_ik / sum_i w_i d_i over the substantive answers
+(d_i = 1 in the group with a substantive answer). Its variance:
+
+- Taylor linearization (with strata and/or PSUs): the scores z_i = w_i d_i (y_ik - p_k) / W summed
+  per PSU (a respondent is its own PSU when none is declared), then
+  v = sum_h (1 - f_h) n_h / (n_h - 1) sum_j (z_hj - mean_h z)^2, with n_h the PSUs of stratum h in
+  the whole sample (a PSU without group members has z_hj = 0: domain estimation, not a subsample);
+  strata with one PSU contribute nothing (reported).
+- Replicates: p_k^(r) with each replicate weight, v = sum_r c_r (p_k^(r) - centre)^2, with
+  c_r = 1/R (bootstrap), 1/(R (1 - rho)^2) (BRR; rho > 0: Fay), (R - 1)/R (jackknife JK1), or the
+  codebook's coefficients; centre = the mean of the replicate estimates, or the full-sample estimate
+  with `mse: true`.
+
+Interval: the logit interval p = expit(logit(p) +- t se / (p (1 - p))) with Student's t on the
+design's degrees of freedom (PSUs - strata; R/2 for BRR, R - 1 for other replicates), as samplics and
+R's survey (svyciprop method "logit") do; [0, 0] or [1, 1] when p is 0 or 1. Design effect: the
+design variance over the variance of simple random sampling of the same n, p (1 - p) / n.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy.stats import t as student
+
+STRATUM, PSU, FPC = "_stratum", "_psu", "_fpc"
+
+
+class Replicates(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    method: Literal["brr", "fay", "jackknife", "bootstrap"]
+    columns: list[str] = []  # the replicate weight columns, or
+    prefix: str | None = None  # every column starting with it, in the file's order
+    fay: float = Field(0.0, ge=0, lt=1)  # Fay's rho (method fay; BRR is rho = 0)
+    coefficients: list[float] | None = None  # c_r, one per replicate (e.g. JKn's (n_h - 1)/n_h)
+    mse: bool = False  # centre on the full-sample estimate instead of the replicates' mean
+    df: int | None = None  # degrees of freedom of the interval (default: R/2 for BRR/Fay, else R - 1)
+
+    @model_validator(mode="after")
+    def _given(self) -> "Replicates":
+        if not self.columns and not self.prefix:
+            raise ValueError("replicates: give `columns` or `prefix`")
+        if self.method == "fay" and not self.fay:
+            raise ValueError("replicates: method fay needs `fay` (rho, e.g. 0.5)")
+        return self
+
+    def coefs(self, r: int) -> np.ndarray:
+        if self.coefficients is not None:
+            if len(self.coefficients) != r:
+                raise ValueError(f"{len(self.coefficients)} replicate coefficients for {r} replicates")
+            return np.asarray(self.coefficients, dtype=np.float64)
+        if self.method in ("brr", "fay"):
+            return np.full(r, 1 / (r * (1 - self.fay) ** 2))
+        if self.method == "jackknife":
+            return np.full(r, (r - 1) / r)
+        return np.full(r, 1 / r)
+
+    def degrees_of_freedom(self, r: int) -> int:
+        if self.df is not None:
+            return self.df
+        return r // 2 if self.method in ("brr", "fay") else r - 1
+
+
+class Design(BaseModel):
+    """The `design:` section of a codebook (column names lower-cased)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    strata: str | None = None
+    psu: str | None = None
+    fpc: str | None = None  # population PSUs per stratum (> 1), or the sampling fraction (<= 1)
+    replicates: Replicates | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "Design":
+        if self.replicates and (self.strata or self.psu or self.fpc):
+            raise ValueError("design: declare strata/psu/fpc or replicate weights, not both")
+        if not (self.replicates or self.strata or self.psu):
+            raise ValueError("design: declare strata and/or psu, or replicates")
+        return self
+
+    def describe(self) -> str:
+        if self.replicates:
+            r = self.replicates
+            kind = {"brr": "BRR", "fay": f"Fay's BRR (rho {r.fay})", "jackknife": "jackknife",
+                    "bootstrap": "bootstrap"}[r.method]
+            return f"{kind} replicate weights" + (" (MSE form)" if r.mse else "")
+        parts = [f"strata `{self.strata}`" if self.strata else None, f"PSUs `{self.psu}`" if self.psu else None,
+                 f"finite population correction `{self.fpc}`" if self.fpc else None]
+        return "Taylor linearization with " + ", ".join(p for p in parts if p)
+
+
+# -- the estimator ---------------------------------------------------------------------------------
+
+
+def logit_interval(p: float, se: float, t: float) -> tuple[float, float]:
+    if p <= 0:
+        return 0.0, 0.0
+    if p >= 1:
+        return 1.0, 1.0
+    centre, half = math.log(p / (1 - p)), t * se / (p * (1 - p))
+    lo, hi = centre - half, centre + half
+    return math.exp(lo) / (1 + math.exp(lo)), math.exp(hi) / (1 + math.exp(hi))
+
+
+class TaylorVariance:
+    """Per-PSU sums of scores for any domain of one sample (a survey wave)."""
+
+    def __init__(self, stratum: np.ndarray | None, psu: np.ndarray | None, fpc: np.ndarray | None):
+        n = len(stratum if stratum is not None else psu if psu is not None else fpc)
+        strata = np.zeros(n, dtype=np.int64) if stratum is None else np.unique(stratum, return_inverse=True)[1]
+        units = np.arange(n) if psu is None else np.unique(psu, return_inverse=True)[1]
+        pairs, self.unit = np.unique(np.stack([strata, units]), axis=1, return_inverse=True)
+        self.unit = self.unit.ravel()
+        self.unit_stratum = pairs[0]
+        self.n_strata = int(strata.max()) + 1 if n else 0
+        self.n_units = np.bincount(self.unit_stratum, minlength=self.n_strata)
+        self.df = pairs.shape[1] - self.n_strata
+        self.factor = np.where(self.n_units > 1, self.n_units / np.maximum(self.n_units - 1, 1), 0.0)
+        self.singletons = int((self.n_units == 1).sum())
+        if fpc is not None:
+            first = np.zeros(self.n_strata)
+            first[strata] = fpc
+            fraction = np.where(first > 1, self.n_units / np.where(first > 1, first, 1), first)
+            self.factor = self.factor * (1 - fraction)
+
+    def variance(self, scores: np.ndarray) -> np.ndarray:
+        """scores: (rows x K) -> the variance of each column's total."""
+        k = scores.shape[1]
+        per_unit = np.zeros((len(self.unit_stratum), k))
+        np.add.at(per_unit, self.unit, scores)
+        s1 = np.zeros((self.n_strata, k))
+        s2 = np.zeros((self.n_strata, k))
+        np.add.at(s1, self.unit_stratum, per_unit)
+        np.add.at(s2, self.unit_stratum, per_unit ** 2)
+        within = s2 - s1 ** 2 / self.n_units[:, None]
+        return (self.factor[:, None] * within).sum(axis=0)
+
+
+def design_proportions(answers: np.ndarray, weights: np.ndarray, domain: np.ndarray, n_options: int,
+                       design: Design, design_columns: dict[str, np.ndarray], confidence: float = 0.95,
+                       taylor: TaylorVariance | None = None) -> dict:
+    """Design-based estimates of the option proportions of one question in one domain.
+
+    answers: option index per respondent of the whole sample (NaN or >= n_options: not counted);
+    domain: bool per respondent (in the group). Returns probs, se, ci (list of (low, high)), deff,
+    df, n (unweighted substantive answers in the domain)."""
+    valid = domain & ~np.isnan(answers) & (np.nan_to_num(answers, nan=-1) < n_options) & (answers >= 0)
+    y = np.zeros((len(answers), n_options))
+    rows = np.flatnonzero(valid)
+    y[rows, answers[rows].astype(np.int64)] = 1.0
+    w = np.where(valid, weights, 0.0)
+    total = w.sum()
+    n = int(valid.sum())
+    if total <= 0:
+        return {"probs": [None] * n_options, "se": [None] * n_options, "ci": [(None, None)] * n_options,
+                "deff": [None] * n_options, "df": None, "n": n}
+    p = y.T @ w / total
+    if design.replicates:
+        reps = design_columns["replicates"]  # rows x R
+        wr = np.where(valid[:, None], reps, 0.0)
+        sums = wr.sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pr = (y.T @ wr) / sums  # K x R
+        spec = design.replicates
+        centre = p[:, None] if spec.mse else pr.mean(axis=1, keepdims=True)
+        var = ((pr - centre) ** 2 * spec.coefs(reps.shape[1])[None, :]).sum(axis=1)
+        df = spec.degrees_of_freedom(reps.shape[1])
+    else:
+        taylor = taylor or TaylorVariance(design_columns.get("strata"), design_columns.get("psu"),
+                                          design_columns.get("fpc"))
+        scores = w[:, None] * (y - p[None, :]) / total
+        var = taylor.variance(scores)
+        df = taylor.df
+    t = float(student.ppf(1 - (1 - confidence) / 2, df=df))
+    se = np.sqrt(np.maximum(var, 0.0))
+    srs = p * (1 - p) / n if n else np.full(n_options, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        deff = np.where(srs > 0, var / srs, np.nan)
+    return {
+        "probs": p.tolist(), "se": se.tolist(),
+        "ci": [logit_interval(float(pk), float(sk), t) for pk, sk in zip(p, se)],
+        "deff": [None if np.isnan(d) else float(d) for d in deff], "df": int(df), "n": n,
+    }
+
+
+def design_arrays(frame: pl.DataFrame, design: Design) -> dict[str, np.ndarray]:
+    """The design columns of `frame` (as `sources.survey.read_microdata` names them) as arrays."""
+    out: dict[str, np.ndarray] = {}
+    if design.replicates:
+        reps = [c for c in frame.columns if c.startswith("_rep_")]
+        out["replicates"] = frame.select(pl.col(c).cast(pl.Float64) for c in reps).to_numpy()
+        return out
+    if design.strata:
+        out["strata"] = frame[STRATUM].cast(pl.String).fill_null("").to_numpy()
+    if design.psu:
+        out["psu"] = frame[PSU].cast(pl.String).fill_null("").to_numpy()
+    if design.fpc:
+        out["fpc"] = frame[FPC].cast(pl.Float64).to_numpy()
+    return out
+
+
+def design_estimates(frame: pl.DataFrame, questions: dict[str, int], groups: list[str], keys: list[str],
+                     design: Design, confidence: float = 0.95, weight: str = "_w") -> pl.DataFrame:
+    """Design-based estimates per keys x group x question, for `distributions.distributions`' rows:
+    keys, group_attr, group_value, var_name, design_se, design_ci, design_deff (lists per option),
+    design_df. `questions`: column -> number of substantive options (option indices as columns)."""
+    from pipelines.distributions import ALL
+
+    rows = []
+    for key_values, block in (frame.group_by(keys, maintain_order=True) if keys else [((), frame)]):
+        arrays = design_arrays(block, design)
+        taylor = None if design.replicates else TaylorVariance(arrays.get("strata"), arrays.get("psu"),
+                                                               arrays.get("fpc"))
+        w = block[weight].cast(pl.Float64).to_numpy()
+        levels = [(ALL, np.full(block.height, ALL, dtype=object))] + [
+            (g, block[g].cast(pl.String).to_numpy()) for g in groups]
+        for var, k in questions.items():
+            if var not in block.columns:
+                continue
+            answers = block[var].cast(pl.Float64).to_numpy()
+            for attr, values in levels:
+                for value in np.unique(values[values != None]):  # noqa: E711 (numpy elementwise)
+                    est = design_proportions(answers, w, values == value, k, design, arrays, confidence, taylor)
+                    rows.append({**dict(zip(keys, key_values)), "group_attr": attr, "group_value": str(value),
+                                 "var_name": var, "design_se": est["se"],
+                                 "design_ci": [{"low": lo, "high": hi} for lo, hi in est["ci"]],
+                                 "design_deff": est["deff"], "design_df": est["df"]})
+    schema = {k: pl.String for k in keys} | {
+        "group_attr": pl.String, "group_value": pl.String, "var_name": pl.String,
+        "design_se": pl.List(pl.Float64), "design_ci": pl.List(pl.Struct({"low": pl.Float64, "high": pl.Float64})),
+        "design_deff": pl.List(pl.Float64), "design_df": pl.Int64}
+    return pl.DataFrame(rows, schema=schema)
