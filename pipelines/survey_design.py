@@ -238,3 +238,40 @@ def design_estimates(frame: pl.DataFrame, questions: dict[str, int], groups: lis
         "design_se": pl.List(pl.Float64), "design_ci": pl.List(pl.Struct({"low": pl.Float64, "high": pl.Float64})),
         "design_deff": pl.List(pl.Float64), "design_df": pl.Int64}
     return pl.DataFrame(rows, schema=schema)
+
+
+DESIGN_COLS = ("se", "deff", "design_df")
+
+
+def apply_design(dists: pl.DataFrame, data: pl.DataFrame, n_options: dict[str, int], groups: list[str],
+                 keys: list[str], design: Design, confidence: float = 0.95) -> pl.DataFrame:
+    """`distributions` rows with the design's intervals in `ci` (replacing Wilson's with n_eff), and
+    `se`, `deff` (per option) and `design_df`. The point estimates are the same weighted proportions."""
+    est = design_estimates(data, n_options, groups, keys, design, confidence)
+    on = [*keys, "group_attr", "group_value", "var_name"]
+    out = dists.join(est, on=on, how="left", nulls_equal=True)
+    return out.with_columns(
+        pl.when(pl.col("design_ci").is_not_null()).then(pl.col("design_ci")).otherwise(pl.col("ci")).alias("ci"),
+        pl.col("design_se").alias("se"), pl.col("design_deff").alias("deff"),
+    ).drop("design_se", "design_ci", "design_deff")
+
+
+def design_section(design: Design | None, dists: pl.DataFrame) -> tuple[str, str]:
+    """(title, markdown) for the card: the declared design and the spread of the design effects."""
+    if design is None:
+        return ("Survey design", "No design declared in the codebook: intervals are Wilson's with Kish's n_eff, "
+                "which accounts for unequal weights but not for strata or clusters (usually too narrow for "
+                "clustered samples). Declare `design:` (strata, psu, fpc, or replicate weights) for design-based "
+                "intervals.")
+    lines = [f"Declared design: {design.describe()}. `ci` are design-based logit intervals on "
+             "Student's t with the design's degrees of freedom (`design_df`); `se` the design-based standard "
+             "errors; `deff` the design effect per option, the design variance over p (1 - p) / n."]
+    if "deff" in dists.columns and dists.height:
+        deffs = dists.select(pl.col("deff").list.explode().drop_nulls().drop_nans()).to_series()
+        if deffs.len():
+            q = deffs.quantile
+            lines.append(f"Design effects over {deffs.len()} published proportions: median {q(0.5):.2f}, "
+                         f"10th percentile {q(0.1):.2f}, 90th {q(0.9):.2f}, max {deffs.max():.2f}.")
+        dfs = dists["design_df"].drop_nulls().unique().sort().to_list()
+        lines.append(f"Degrees of freedom: {', '.join(str(d) for d in dfs) or 'n/a'}.")
+    return ("Survey design", "\n\n".join(lines))

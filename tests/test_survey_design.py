@@ -120,3 +120,57 @@ def test_design_estimates_per_group_and_question():
     for k, cat in enumerate([1, 2, 3]):
         assert row["design_se"][k] == pytest.approx(est.stderror["1"][cat], abs=TOL)
         assert row["design_ci"][k]["low"] == pytest.approx(est.lower_ci["1"][cat], abs=TOL)
+
+
+def test_min_n_counts_positive_weights_and_all_refusal_groups_have_their_own_reason():
+    from pipelines.distributions import distributions, drop_reason, group_stats
+
+    # group a: 30 answers, 29 of them with weight 0; group b: 40 refusals (option 2 of a 2-option question)
+    frame = pl.DataFrame({
+        "g": ["a"] * 30 + ["b"] * 40 + ["c"] * 30,
+        "_w": [1.0] + [0.0] * 29 + [1.0] * 40 + [1.0] * 30,
+        "q": [0] * 30 + [2] * 40 + [1] * 30,
+    }, schema_overrides={"q": pl.Int16})
+    stats = group_stats(frame, ["q"], ["g"], weight="_w")
+    meta = pl.DataFrame({"var_name": ["q"], "n_options": [2], "n_refusals": [1]})
+    out = distributions(stats, meta).with_columns(drop_reason(30).alias("reason")).sort("group_attr", "group_value")
+    got = {v: (r, n, npos) for v, r, n, npos in out.select("group_value", "reason", "n", "n_positive").iter_rows()}
+    assert got["a"] == ("below_min_n", 30, 1)
+    assert got["b"] == ("only_refusals", 0, 0)
+    assert got["c"] == (None, 30, 30)
+    b = out.filter(pl.col("group_value") == "b").row(0, named=True)
+    assert b["refusal_mass"] == 1.0 and b["n_refused"] == 40
+
+
+def test_values_recipe_publishes_design_based_intervals(tmp_path):
+    """A codebook with `design:` over NHANES II as survey microdata: the published intervals are
+    samplics' (stratified, clustered, per group)."""
+    from pipelines.survey_design import apply_design  # noqa: F401 (the recipe's hook)
+    from sources.codebook import load_codebook
+
+    data = nhanes2().with_row_index("id")
+    path = tmp_path / "nhanes.csv"
+    data.write_csv(path)
+    book = tmp_path / "codebook.yaml"
+    book.write_text("survey: NHANES II\nweight: finalwgt\nrespondent_id: id\ngroups: [highbp]\n"
+                    "design: {strata: stratid, psu: psuid}\n"
+                    "questions:\n  - {var: race, options: {1: White, 2: Black, 3: Other}}\n")
+    assert load_codebook(book).design.psu == "psuid"
+    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.recipes import values
+    from pipelines.runtime import RunContext
+
+    ctx = RunContext(recipe="values", output=tmp_path / "out", cache=None, dask=DaskRuntime(inline=True))
+    out = values.build(ctx, [path, book], values.Config(min_n=30))
+    records = out.tables["distributions"]
+    assert any(s.title == "Survey design" and "Taylor linearization" in s.body for s in out.sections)
+    row = records.filter((pl.col("group_attr") == "highbp") & (pl.col("group_value") == "1")).row(0, named=True)
+    est = TaylorEstimator(PopParam.prop)
+    est.estimate(y=data["race"].to_numpy(), samp_weight=data["finalwgt"].to_numpy(),
+                 stratum=data["stratid"].to_numpy(), psu=data["psuid"].to_numpy(), domain=data["highbp"].to_numpy())
+    for k, cat in enumerate([1, 2, 3]):
+        assert row["probs"][k] == pytest.approx(est.point_est[1][cat], abs=TOL)
+        assert row["ci"][k]["low"] == pytest.approx(est.lower_ci[1][cat], abs=TOL)
+        assert row["ci"][k]["high"] == pytest.approx(est.upper_ci[1][cat], abs=TOL)
+        assert row["se"][k] == pytest.approx(est.stderror[1][cat], abs=TOL)
+    assert row["design_df"] == 31

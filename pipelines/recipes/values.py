@@ -14,7 +14,8 @@ from pathlib import Path
 import polars as pl
 from pydantic import Field
 
-from pipelines.distributions import ALL, combine_stats, distributions, group_stats, kish_n_eff
+from pipelines.distributions import ALL, combine_stats, distributions, drop_reason, group_stats, kish_n_eff
+from pipelines.survey_design import DESIGN_COLS, Design, apply_design, design_section
 from pipelines.errors import InputFileError
 from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
 from pipelines.runtime import RunContext, file_fingerprint
@@ -181,6 +182,7 @@ class DistributionConfig(StepConfig):
     groups: tuple[str, ...]
     min_n: int = 30
     confidence: float = 0.95
+    design: Design | None = None  # the codebook's survey design: design-based intervals
 
 
 class ComputeDistributions(Step):
@@ -204,12 +206,10 @@ class ComputeDistributions(Step):
             "n_refusals": [len(q.refusals) for q in self.config.questions],
         })
         dists = distributions(stats, meta, confidence=self.config.confidence)
-        reason = (
-            pl.when(pl.col("n") + pl.col("n_refused") == 0).then(pl.lit("not_asked_in_group"))
-            .when(pl.col("n") < self.config.min_n).then(pl.lit("below_min_n"))
-            .when(pl.col("w_sum") <= 0).then(pl.lit("zero_total_weight"))
-        )
-        tagged = dists.with_columns(reason.alias("_reason"))
+        if self.config.design is not None:
+            n_options = {q.var: len(q.options) for q in self.config.questions if q.var in data.columns}
+            dists = apply_design(dists, data, n_options, groups, KEYS, self.config.design, self.config.confidence)
+        tagged = dists.with_columns(drop_reason(self.config.min_n).alias("_reason"))
         kept = tagged.filter(pl.col("_reason").is_null()).drop("_reason")
         dropped_rows = tagged.filter(pl.col("_reason").is_not_null())
         dropped = {r: int(n) for r, n in dropped_rows.group_by("_reason").len().iter_rows()}
@@ -222,6 +222,9 @@ class ComputeDistributions(Step):
             "answers_counted": int(answers or 0),
             "min_n": self.config.min_n,
             "below_min_n_groups": _small_groups(dropped_rows),
+            "only_refusal_groups": dropped_rows.filter(pl.col("_reason") == "only_refusals").select(
+                pl.col("_survey").alias("survey"), pl.col("_wave").alias("wave"), "group_attr", "group_value",
+                "var_name", "n_refused", "refusal_mass").to_dicts(),
             "missing_group_value": _missing_values(stats),
         }
         account = Account(self.name, dists.height, kept.height, dropped, 0, extra=extra)
@@ -290,7 +293,8 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
     data = ctx.apply(answers, data)
     groups = tuple(g.attr for g in book.groups)
     computer = ComputeDistributions(DistributionConfig(
-        questions=plan.questions, groups=groups, min_n=config.min_n, confidence=config.confidence))
+        questions=plan.questions, groups=groups, min_n=config.min_n, confidence=config.confidence,
+        design=book.design))
     dists = ctx.apply(computer, data)
     _check_identity(ctx)
 
@@ -409,8 +413,8 @@ def _distribution_records(ctx, dists: pl.DataFrame, plan: SurveyPlan, config: Co
     return records.select(
         "record_id", "survey", "wave", "var_name", "question", "ordinal", "options", "refusal_options",
         "group_attr", "group_value", "probs", "ci", "refusal_probs", "refusal_mass",
-        "n", "n_refused", "n_missing", pl.col("n_eff"), pl.col("w_sum").alias("weight_sum"), "weighted",
-        *ENVELOPE,
+        "n", "n_refused", "n_missing", "n_positive", pl.col("n_eff"), pl.col("w_sum").alias("weight_sum"), "weighted",
+        *[c for c in DESIGN_COLS if c in base.columns], *ENVELOPE,
     ).sort("survey", "wave", "var_name", "group_attr", "group_value", nulls_last=True)
 
 
@@ -462,6 +466,7 @@ def measure(ctx: RunContext, plan: SurveyPlan, data: pl.DataFrame, dists: pl.Dat
         _groups_section(report, plan, data, config),
         _weighting_section(plan, data, config, weighted),
         _refusal_section(plan, dists, report),
+        CardSection(*design_section(plan.codebook.design, dists)),
         CardSection("Metric definitions", METRICS),
         CardSection("Accounting units", UNITS),
     ]
