@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.errors import InputFileError
+from sources.countries import harmonize_column
 from sources.files import check_readable, numeric_to_text, read_statistical, read_text_table
 
 KEY_DIR = Path(__file__).parent / "data" / "ipip_neo"
@@ -37,7 +38,8 @@ class RawResponses:
     format: str
     instrument: int | str  # 120 or 300 (IPIP-NEO, i1..iN), else the id of another shipped instrument
     keyed_at_source: bool
-    frame: pl.DataFrame  # text columns: respondent fields, i1..iN, plus _file, _row
+    frame: pl.DataFrame  # text columns: respondent fields, i1..iN, plus _file, _row; country harmonized
+    # to ISO 3166 (sources/countries.py) with country_code and country_raw (as the file wrote it)
     malformed: pl.DataFrame  # quarantine rows for lines that could not be split into fields
 
 
@@ -109,7 +111,7 @@ def read_responses(path: Path | str) -> RawResponses:
     )
     from schemas.quarantine import empty_quarantine
 
-    return RawResponses(path, fmt, instrument, False, frame, empty_quarantine())
+    return RawResponses(path, fmt, instrument, False, harmonize_column(frame), empty_quarantine())
 
 
 def _read_fixed(path: Path) -> RawResponses:
@@ -154,7 +156,7 @@ def _read_fixed(path: Path) -> RawResponses:
     )
     frame = frame.select(["case", *DEMOGRAPHICS, "year", "month", "day", "hour", "min", "sec",
                           *item_columns(instrument), "_file", "_row"])
-    return RawResponses(path, "fixed", instrument, True, frame, malformed)
+    return RawResponses(path, "fixed", instrument, True, harmonize_column(frame), malformed)
 
 
 def _fixed_instrument(path: Path, lengths: pl.Series) -> int:

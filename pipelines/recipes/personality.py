@@ -184,7 +184,9 @@ def _respondent_records(ctx, data: pl.DataFrame, config: Config, steps: list[Ste
     records = data.with_columns(
         pl.Series("record_id", ids, dtype=pl.String),
         pl.col("instrument_items").replace_strict(INSTRUMENT_NAMES, return_dtype=pl.String).alias("instrument"),
-        pl.struct(demo[0].alias("sex"), age, demo[2].alias("country")).alias("demographics"),
+        pl.struct(demo[0].alias("sex"), age, demo[2].alias("country"),
+                  *(pl.col(c).cast(pl.String) if c in data.columns else pl.lit(None, pl.String).alias(c)
+                    for c in ("country_code", "country_raw"))).alias("demographics"),
         pl.col("responses").cast(pl.List(pl.Int8)),
         pl.lit(True).alias("responses_keyed"),
         *envelope_columns(
