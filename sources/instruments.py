@@ -244,3 +244,19 @@ def detect(columns: list[str], candidates: dict[str, Instrument] | None = None) 
     have = {c.strip().lower() for c in columns}
     found = [inst for inst in (candidates or shipped()).values() if set(inst.columns) <= have]
     return sorted(found, key=lambda inst: -len(inst.items))
+
+
+def is_definition(path: Path | str) -> bool:
+    return Path(path).suffix.lower() in (".yaml", ".yml")
+
+
+def item_table(path: Path | str) -> pl.DataFrame:
+    """An instrument definition as the `expand` recipe's item table (every value text): instrument,
+    item_no, text (null where the licence keeps it out), domain (the scale's full name), facet_code,
+    facet_name, keyed; catch items are left out (they measure attention, not a trait)."""
+    inst = read_definition(path)
+    key = inst.key_frame().filter(pl.col("keyed") != 0)
+    return key.select(
+        pl.lit(inst.name).alias("instrument"), pl.col("item_no").cast(pl.String), "text",
+        pl.col("domain_name").alias("domain"), "facet_code", "facet_name", pl.col("keyed").cast(pl.String),
+    )

@@ -233,3 +233,24 @@ def test_a_bad_definition_names_the_file_and_field(tmp_path):
                    "items: [{item: 1, scale: B, keyed: 1}]\n")
     with pytest.raises(InputFileError, match="bad.yaml.*scale 'B' is not defined"):
         read_definition(bad)
+
+
+def test_expand_reads_any_instrument_definition(tmp_path):
+    """`expand` takes a definition file as its item table: texts where shipped, the key always."""
+    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.recipes import expand
+    from pipelines.runtime import RunContext
+    from sources.instruments import DEFINITIONS, item_table
+
+    ffm = item_table(DEFINITIONS / "ipip_ffm50.yaml")
+    assert ffm.height == 50 and ffm["text"].null_count() == 0
+    assert ffm.filter(pl.col("item_no") == "2").row(0, named=True)["keyed"] == "-1"
+    mfq = item_table(DEFINITIONS / "mfq30.yaml")
+    assert mfq.height == 30 and mfq["text"].null_count() == 30  # catch items out; texts not shipped
+    ctx = RunContext(recipe="expand", output=tmp_path / "out", cache=None, dask=DaskRuntime(inline=True))
+    expand.check_inputs([DEFINITIONS / "sd3.yaml"], expand.Config())
+    out = expand.build(ctx, [DEFINITIONS / "ipip_ffm50.yaml", DEFINITIONS / "sd3.yaml"], expand.Config())
+    items = out.tables["items"]
+    assert items.filter(pl.col("instrument").str.contains("IPIP")).height == 50
+    read = ctx.report.step("validate_items")
+    assert read.quarantined == 27  # SD3's texts are not shipped: quarantined as empty, not invented

@@ -25,6 +25,7 @@ from pipelines.steps import Account, Step, StepResult, split_by_reason
 from schemas.envelope import envelope_columns, provenance_entry, stable_id
 from schemas.quarantine import quarantine_frame
 from sources.files import read_text_table
+from sources.instruments import is_definition, item_table
 
 NAME = "expand"
 DESCRIPTION = "inventory items (CSV) -> TRAIT-style scenario questions keyed high/low, judged by an LLM"
@@ -86,7 +87,7 @@ class ReadItems(Step):
     def run(self, data: pl.DataFrame) -> StepResult:
         frames = []
         for path in data["path"]:
-            frame = read_text_table(Path(path))
+            frame = item_table(path) if is_definition(path) else read_text_table(Path(path))
             missing = [c for c in ("text", "domain", "keyed") if c not in frame.columns]
             if missing:
                 from pipelines.errors import InputFileError
@@ -322,6 +323,9 @@ def check_inputs(inputs: list[Path], config: Config) -> None:
     from pipelines.errors import InputFileError
 
     for path in inputs:
+        if is_definition(path):  # an instrument definition (sources/data/instruments/)
+            item_table(path)
+            continue
         if path.suffix.lower() not in (".csv", ".tsv"):
             raise InputFileError(path, f"expected a CSV of inventory items ({', '.join(ITEM_COLUMNS)}), got {path.suffix!r}")
         header = read_text_table(path).columns
