@@ -21,36 +21,54 @@ FACETS = [f"{d}{k}" for d in DOMAINS for k in range(1, 7)]
 SCALE_MAX = 5
 
 
-def answer_problem(col: str) -> pl.Expr:
-    """A message when the raw text of an answer is not a whole number 0..5, else null."""
+def _bounds(scale) -> tuple[int, int, tuple[int, ...]]:
+    """(lowest valid code, highest, missing codes) of a response scale; None: IPIP's 1..5 with 0 missing."""
+    if scale is None:
+        return 0, SCALE_MAX, (0,)
+    codes = (scale.min, scale.max, *scale.missing)
+    return min(codes), max(codes), tuple(scale.missing)
+
+
+def answer_problem(col: str, scale=None) -> pl.Expr:
+    """A message when the raw text of an answer is not a whole number on the response scale (or
+    one of its missing codes), else null. `scale`: an instrument's `response_scale` (default the
+    IPIP-NEO's 1..5, 0 = missing)."""
+    lo, hi, missing = _bounds(scale)
     text = pl.col(col).cast(pl.String).str.strip_chars()
     value = text.cast(pl.Float64, strict=False)
     present = text.is_not_null() & (text != "")
+    valid = ((value >= scale.min) & (value <= scale.max)) if scale is not None else value.is_between(lo, hi)
+    if scale is not None and missing:
+        valid = valid | value.is_in(pl.lit([float(m) for m in missing], pl.List(pl.Float64)).first())
+    where = (f"outside {scale.min}..{scale.max}" + (f" ({', '.join(map(str, missing))} or blank means missing)"
+             if missing else " (blank means missing)")) if scale is not None else "outside 1..5 (0 or blank means missing)"
     return (
         pl.when(present & value.is_null())
         .then(pl.format("{}: answer '{}' is not a number", pl.lit(col), text))
         .when(present & (value != value.floor()))
         .then(pl.format("{}: answer '{}' is not a whole number", pl.lit(col), text))
-        .when(present & ((value < 0) | (value > SCALE_MAX)))
-        .then(pl.format("{}: answer {} is outside 1..5 (0 or blank means missing)", pl.lit(col), text))
+        .when(present & ~valid)
+        .then(pl.format("{}: answer {} is " + where, pl.lit(col), text))
         .otherwise(None)
     )
 
 
-_PLAIN_ANSWERS = pl.Series([str(v) for v in range(SCALE_MAX + 1)] + [""])
-
-
-def answer_ok(col: str, dtype: pl.DataType) -> pl.Expr:
-    """True where an answer is plainly valid (0..5 as written, or blank): a cheap test over every
-    row, so that `answer_problem` (string work that names the problem) runs only on the rest. It
-    may send valid answers such as ' 3' or '3.0' to `answer_problem`, never the reverse."""
+def answer_ok(col: str, dtype: pl.DataType, scale=None) -> pl.Expr:
+    """True where an answer is plainly valid (a code of the scale as written, or blank): a cheap
+    test over every row, so that `answer_problem` (string work that names the problem) runs only on
+    the rest. It may send valid answers such as ' 3' or '3.0' to `answer_problem`, never the reverse."""
+    lo, hi, missing = _bounds(scale)
+    codes = list(range(lo, hi + 1)) if scale is None else sorted({*range(scale.min, scale.max + 1), *missing})
     c = pl.col(col)
     if dtype == pl.String:
-        return c.is_null() | c.is_in(_PLAIN_ANSWERS.implode())
+        return c.is_null() | c.is_in(pl.Series([str(v) for v in codes] + [""]).implode())
+    contiguous = codes == list(range(codes[0], codes[-1] + 1))
     if dtype.is_integer():
-        return c.is_null() | c.is_between(0, SCALE_MAX)
+        return c.is_null() | (c.is_between(codes[0], codes[-1]) if contiguous
+                              else c.cast(pl.Int64).is_in(pl.Series(codes, dtype=pl.Int64).implode()))
     if dtype.is_float():
-        return c.is_null() | (c.is_between(0, SCALE_MAX) & (c == c.floor()))
+        return c.is_null() | (c.is_between(codes[0], codes[-1]) & (c == c.floor()) if contiguous
+                              else c.is_in(pl.Series([float(v) for v in codes]).implode()))
     return pl.lit(False)
 
 

@@ -57,6 +57,13 @@ def load_key(instrument: int) -> pl.DataFrame:
     )
 
 
+def definition(instrument: int | str):
+    """The instrument definition (sources/instruments.py) for 120, 300 or an instrument id."""
+    from sources.instruments import instrument as by_id
+
+    return by_id(f"ipip_neo_{instrument}" if isinstance(instrument, int) else instrument)
+
+
 def item_columns(instrument: int | str) -> list[str]:
     if isinstance(instrument, str):
         from sources.instruments import instrument as definition

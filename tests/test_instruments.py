@@ -8,6 +8,7 @@ per instrument, and the IPIP-FFM open data's tab-separated format."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -254,3 +255,52 @@ def test_expand_reads_any_instrument_definition(tmp_path):
     assert items.filter(pl.col("instrument").str.contains("IPIP")).height == 50
     read = ctx.report.step("validate_items")
     assert read.quarantined == 27  # SD3's texts are not shipped: quarantined as empty, not invented
+
+
+def test_personality_recipe_scores_any_instrument(tmp_path):
+    """One run over Johnson's IPIP-NEO sample, a BFI-2 CSV, an MFQ-30 CSV with a failed catch item and
+    an IPIP-FFM tab-separated file: each respondent scored by its own key, as the plain scorer says."""
+    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.recipes import personality
+    from pipelines.runtime import RunContext
+
+    files, expected = [], {}
+    for name, lo, hi, seed in (("bfi2", 1, 5, 1), ("mfq30", 0, 5, 2), ("ipip_ffm50", 1, 5, 3)):
+        inst = instrument(name)
+        rng = np.random.default_rng(seed)
+        answers = rng.integers(lo, hi + 1, size=(6, len(inst.items)))
+        if name == "mfq30":
+            answers[:, 5], answers[:, 21] = 0, 5  # catch items passed ...
+            answers[0, 5] = 5  # ... except by respondent 1 (math "extremely relevant")
+        sep = "\t" if name == "ipip_ffm50" else ","
+        path = tmp_path / f"{name}.csv"
+        header = ["case", "country"] + [c.upper() for c in inst.columns]
+        lines = [sep.join(header)] + [sep.join([f"r{k}", "Philippin"] + [str(int(x)) for x in row])
+                                      for k, row in enumerate(answers, start=1)]
+        path.write_text("\n".join(lines) + "\n")
+        files.append(path)
+        key = {"bfi2": {d: ", ".join(v for k, v in BFI2.items() if k.startswith(d + "/")) for d in "EACNO"},
+               "mfq30": MFQ30, "ipip_ffm50": None}[name]
+        if key is not None:
+            expected[inst.name] = plain_scores([list(map(float, r)) for r in answers], key, lo, hi)
+    ctx = RunContext(recipe="personality", output=tmp_path / "out", dask=DaskRuntime(inline=True))
+    out = personality.build(ctx, files + [Path("sources/samples/personality/IPIP120.dat")], personality.Config())
+    resp = out.tables["respondents"]
+    assert set(resp["instrument"]) == {"Big Five Inventory-2 (BFI-2)", "Moral Foundations Questionnaire (MFQ-30)",
+                                       "IPIP Big-Five Factor Markers, 50 items (IPIP-FFM)", "IPIP-NEO-120"}
+    for inst_name, want in expected.items():
+        rows = resp.filter(pl.col("instrument") == inst_name).sort("respondent_id")
+        got = {r["respondent_id"]: r["domain_scores"] for r in rows.iter_rows(named=True)}
+        for k, scores in enumerate(want, start=1):
+            if f"r{k}" not in got:
+                assert inst_name.startswith("Moral") and k == 1  # failed the catch item
+                continue
+            for scale, value in scores.items():
+                assert got[f"r{k}"][scale] == pytest.approx(value, abs=1e-12)
+    assert ctx.report.step("key_and_score").dropped.get("failed_check") == 1
+    assert set(resp["demographics"].struct.field("country").drop_nulls()) >= {"Philippines"}
+    items = out.tables["items"]
+    assert items.filter(pl.col("instrument") == "HEXACO-60").height == 0
+    assert items.filter(pl.col("instrument").str.starts_with("Big Five"))["text"].null_count() == 60
+    card = "\n".join(s.body for s in out.sections)
+    assert "Philippin (" not in card and "Soto & John (2017)" in card

@@ -11,18 +11,19 @@ from pathlib import Path
 import polars as pl
 
 from data_cards.plots import Plot
-from pipelines.inventory import DOMAINS, answer_ok, answer_problem, cronbach_alpha, score_frame
+from pipelines.inventory import answer_ok, answer_problem, cronbach_alpha, score_instrument
 from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
 from pipelines.runtime import RunContext, file_fingerprint
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.envelope import envelope_columns, provenance_entry, stable_id
 from schemas.quarantine import empty_quarantine, quarantine_frame
-from sources.ipip import DEMOGRAPHICS, item_columns, load_key, read_responses
+from sources.instruments import Instrument
+from sources.ipip import DEMOGRAPHICS, definition, read_responses
 
 NAME = "personality"
-DESCRIPTION = "IPIP-NEO-120/300 responses (CSV, Johnson's .dat, SPSS, Stata) -> Big Five domain and facet scores"
-INSTRUMENT_NAMES = {120: "IPIP-NEO-120", 300: "IPIP-NEO-300"}
-INTERNAL = ("_file", "_row", "_keyed", "instrument_items")
+DESCRIPTION = ("inventory responses (IPIP-NEO, IPIP-FFM, BFI-2, HEXACO-60, MFQ-30, PVQ, SD3; CSV, Johnson's .dat, "
+               "SPSS, Stata) -> domain and facet scores")
+INTERNAL = ("_file", "_row", "_keyed", "instrument_items", "_instrument")
 
 
 class Config(RecipeConfig):
@@ -41,6 +42,7 @@ class ReadResponses(Step):
     """Parse each input file (one Dask partition a file) into text columns with their origin."""
 
     name = "read"
+    version = "2"  # sources/ipip.py: any shipped instrument, ISO countries (the hash sees only this class)
     dask = None  # set by the recipe to the run's DaskRuntime
 
     def run(self, data: pl.DataFrame) -> StepResult:
@@ -52,7 +54,8 @@ class ReadResponses(Step):
             frames.append(
                 raw.frame.with_columns(
                     pl.lit(keyed).alias("_keyed"),
-                    pl.lit(raw.instrument, pl.Int16).alias("instrument_items"),
+                    pl.lit(len(definition(raw.instrument).items), pl.Int16).alias("instrument_items"),
+                    pl.lit(definition(raw.instrument).id).alias("_instrument"),
                 )
             )
             quarantines.append(raw.malformed)
@@ -69,14 +72,15 @@ class ValidateAnswers(Step):
 
     def run(self, data: pl.DataFrame) -> StepResult:
         parts, bad_parts = [], []
-        for n, part in _by_instrument(data):
-            cols = item_columns(n) + (["age"] if "age" in part.columns else [])
-            problems = [answer_problem(c) if c != "age" else _age_problem() for c in cols]
+        for inst, part in _by_instrument(data):
+            scale = inst.response_scale
+            cols = inst.columns + (["age"] if "age" in part.columns else [])
+            problems = [answer_problem(c, scale) if c != "age" else _age_problem() for c in cols]
             # the messages are string work on every answer: build them only for rows that fail a
             # cheap test (0..5 as written, or blank); a row keeps its place either way
             schema = part.schema
             plain = pl.all_horizontal(
-                answer_ok(c, schema[c]) if c != "age" else _age_problem().is_null() for c in cols)
+                answer_ok(c, schema[c], scale) if c != "age" else _age_problem().is_null() for c in cols)
             part = part.with_row_index("_i")
             checked = part.filter(~plain).with_columns(
                 pl.concat_str(problems, separator="; ", ignore_nulls=True).alias("_error"),
@@ -99,14 +103,14 @@ class DedupeRespondents(Step):
     def run(self, data: pl.DataFrame) -> StepResult:
         with_id = data.with_columns(_respondent_id_expr(data.columns).alias("respondent_id"))
         firsts = (
-            with_id.group_by("instrument_items", "respondent_id", maintain_order=True)
+            with_id.group_by("_instrument", "respondent_id", maintain_order=True)
             .agg(pl.col("_file").first().alias("_first_file"), pl.col("_row").first().alias("_first_row"))
         )
         flagged = with_id.with_columns(
-            pl.col("respondent_id").is_first_distinct().over("instrument_items").alias("_first")
+            pl.col("respondent_id").is_first_distinct().over("_instrument").alias("_first")
         )
         kept = flagged.filter(pl.col("_first")).drop("_first")
-        later = flagged.filter(~pl.col("_first")).join(firsts, on=["instrument_items", "respondent_id"], how="left")
+        later = flagged.filter(~pl.col("_first")).join(firsts, on=["_instrument", "respondent_id"], how="left")
         later = later.with_columns(
             pl.lit("case").alias("_field"),
             pl.format("duplicate respondent id '{}': first seen in {} row {}",
@@ -121,20 +125,26 @@ class ScoreConfig(StepConfig):
 
 
 class KeyAndScore(Step):
-    """Key reverse-scored items, score domains and facets, drop respondents with too few answers."""
+    """Key reverse-scored items, score domains and facets, drop respondents with too few answers
+    (`insufficient_answers`) or a failed catch item (`failed_check`, MFQ-30)."""
 
     name = "key_and_score"
+    version = "2"  # pipelines/inventory.py: any instrument (the hash sees only this class)
 
     def run(self, data: pl.DataFrame) -> StepResult:
-        parts = []
-        for n, part in _by_instrument(data):
-            parts.append(score_frame(part.drop(_other_items(part, n)), load_key(n), pl.col("_keyed")))
+        parts, scored_items = [], {}
+        for inst, part in _by_instrument(data):
+            scored_items[inst.id] = sum(i.scale is not None for i in inst.items)
+            parts.append(score_instrument(part.drop(_other_items(part, inst)), inst, pl.col("_keyed")))
         scored = _concat(parts, data)
         if not scored.height:
             return split_by_reason(self.name, scored, pl.lit(None, pl.String))
         frac = self.config.min_answered_fraction
-        too_few = pl.col("answered") < pl.col("instrument_items") * frac
-        return split_by_reason(self.name, scored, pl.when(too_few).then(pl.lit("insufficient_answers")))
+        too_few = pl.col("answered") < pl.col("_instrument").replace_strict(scored_items, return_dtype=pl.Float64) * frac
+        failed = (pl.col("checks_failed") > 0) if "checks_failed" in scored.columns else pl.lit(False)
+        reason = pl.when(too_few).then(pl.lit("insufficient_answers")).when(failed.fill_null(False)).then(
+            pl.lit("failed_check"))
+        return split_by_reason(self.name, scored, reason)
 
 
 # -- recipe --------------------------------------------------------------------------------------
@@ -151,12 +161,12 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
 
     steps = [reader, ValidateAnswers(), DedupeRespondents(), scorer]
     respondents = _respondent_records(ctx, data, config, steps)
-    instruments = sorted(set(data["instrument_items"].to_list())) or sorted(
-        set(ctx.report.facts.get("instruments_seen", [])))
+    instruments = [definition(i) for i in sorted(set(data["_instrument"].to_list()))] if "_instrument" in data.columns else []
     items = _item_records(ctx, instruments)
     sections = measure(data, respondents, instruments)
-    plots = [Plot("domain_scores", "Domain scores (keyed, 1..5)", "hist",
-                  {d: respondents["domain_scores"].struct.field(d).to_numpy() for d in DOMAINS}, "score")]
+    fields = [f.name for f in respondents["domain_scores"].dtype.fields] if respondents.height else []
+    plots = [Plot("domain_scores", "Domain scores (keyed)", "hist",
+                  {d: respondents["domain_scores"].struct.field(d).to_numpy() for d in fields}, "score")]
     tables = {"respondents": respondents, "items": items}
     if "persona_description" in data.columns:  # PAPI's persona texts, when an LLM was configured
         from pipelines.llm.persona import persona_records
@@ -177,58 +187,63 @@ def _respondent_records(ctx, data: pl.DataFrame, config: Config, steps: list[Ste
     provenance = [provenance_entry(s.name, s.code_version(), s.params()) for s in steps]
     demo = [pl.col(c).cast(pl.String) if c in data.columns else pl.lit(None, pl.String).alias(c) for c in DEMOGRAPHICS]
     age = demo[1].cast(pl.Float64, strict=False).cast(pl.Int32).alias("age")
-    ids = [
-        stable_id(NAME, int(n), rid)
-        for n, rid in data.select("instrument_items", "respondent_id").iter_rows()
+    ids = [  # IPIP-NEO ids as before (by item count), other instruments by their id
+        stable_id(NAME, int(n) if i.startswith("ipip_neo_") else i, rid)
+        for n, i, rid in data.select("instrument_items", "_instrument", "respondent_id").iter_rows()
     ]
     records = data.with_columns(
         pl.Series("record_id", ids, dtype=pl.String),
-        pl.col("instrument_items").replace_strict(INSTRUMENT_NAMES, return_dtype=pl.String).alias("instrument"),
+        pl.col("_instrument").replace_strict({i: definition(i).name for i in data["_instrument"].unique()},
+                                             return_dtype=pl.String).alias("instrument"),
         pl.struct(demo[0].alias("sex"), age, demo[2].alias("country"),
                   *(pl.col(c).cast(pl.String) if c in data.columns else pl.lit(None, pl.String).alias(c)
                     for c in ("country_code", "country_raw"))).alias("demographics"),
         pl.col("responses").cast(pl.List(pl.Int8)),
         pl.lit(True).alias("responses_keyed"),
         *envelope_columns(
-            dataset="ipip-neo", license=config.license, created_at=ctx.created_at,
+            dataset="personality-inventory", license=config.license, created_at=ctx.created_at,
             provenance=provenance, file=pl.col("_file"), source_id=pl.col("respondent_id"), lang="en",
         ),
     )
     return records.select(
         "record_id", "respondent_id", "instrument", "demographics", "responses", "responses_keyed",
-        "domain_scores", "facet_scores", "answered",
+        "domain_scores", "facet_scores", "answered", *(["checks_failed"] if "checks_failed" in records.columns else []),
         "source", "license", "lang", "split", "parallel_id", "provenance", "review", "created_at",
     )
 
 
-def _item_records(ctx, instruments: list[int]) -> pl.DataFrame:
+def _item_records(ctx, instruments: list[Instrument]) -> pl.DataFrame:
     frames = []
-    for n in instruments:
-        key = load_key(n)
+    for inst in instruments:
+        key = inst.key_frame()
+        labels = ", ".join(f"{k} = {v}" for k, v in inst.response_scale.labels.items())
+        file = f"sources/data/instruments/{inst.id}.yaml"
         frames.append(
             key.with_columns(
-                pl.lit(INSTRUMENT_NAMES[n]).alias("instrument"),
-                pl.lit("1-5: very inaccurate, moderately inaccurate, neither, moderately accurate, very accurate").alias("scale"),
-                pl.col("item_no").map_elements(lambda i, n=n: stable_id("ipip-item", n, i), return_dtype=pl.String).alias("record_id"),
-                pl.col("item_no").cast(pl.String).alias("_sid"),
+                pl.lit(inst.name).alias("instrument"),
+                pl.lit(f"{inst.response_scale.min}-{inst.response_scale.max}: {labels}").alias("scale"),
+                pl.col("item_no").map_elements(
+                    lambda i, inst=inst: stable_id("ipip-item", int(inst.id.removeprefix("ipip_neo_")), i)
+                    if inst.id.startswith("ipip_neo_") else stable_id("instrument-item", inst.id, i),
+                    return_dtype=pl.String).alias("record_id"),
                 *envelope_columns(
-                    dataset=f"ipip-neo-{n}-key", license="public-domain", created_at=ctx.created_at,
-                    provenance=[provenance_entry("key", "1", {"file": f"sources/data/ipip_neo/ipip_neo_{n}.csv"})],
-                    file=f"ipip_neo_{n}.csv", source_id=pl.col("item_no").cast(pl.String), lang="en",
+                    dataset=f"{inst.id}-key", license=inst.key.license if not inst.texts.shipped else inst.texts.license,
+                    created_at=ctx.created_at, provenance=[provenance_entry("key", "1", {"file": file})],
+                    file=f"{inst.id}.yaml", source_id=pl.col("item_no").cast(pl.String), lang="en",
                 ),
-            ).drop("_sid")
+            )
         )
     if not frames:
         return pl.DataFrame()
     cols = ["record_id", "instrument", "item_no", "text", "domain", "facet_code", "facet_name", "keyed", "scale",
             "source", "license", "lang", "split", "parallel_id", "provenance", "review", "created_at"]
-    return pl.concat(frames).select(cols)
+    return pl.concat(frames, how="diagonal_relaxed").select(cols)
 
 
 # -- measured facts for the card ----------------------------------------------------------------
 
 
-def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[int]) -> list[CardSection]:
+def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[Instrument]) -> list[CardSection]:
     sections = []
     if respondents.height == 0:
         return [CardSection("Scores", "No respondent passed the steps above.")]
@@ -236,22 +251,19 @@ def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[int
     lines = [f"- {inst}: {n} respondents" for inst, n in counts.iter_rows()]
     sections.append(CardSection("Instruments", "\n".join(lines)))
 
-    rows = ["| domain | mean | sd | n scored | Cronbach's alpha (complete cases) |", "|---|---:|---:|---:|---:|"]
-    keyed_by_instrument = []
-    for n, part in _by_instrument(data):  # keyed answers as columns k1..kN, no Python objects
-        key = load_key(n)
-        names = [f"k{i}" for i in key["item_no"]]
+    rows = ["| instrument | domain | mean | sd | n scored | Cronbach's alpha (complete cases) |",
+            "|---|---|---:|---:|---:|---:|"]
+    for inst, part in _by_instrument(data):  # keyed answers as columns k1..kN, no Python objects
+        names = [f"k{i.item}" for i in inst.items]
         keyed = part.select(pl.col("responses").list.to_struct(fields=names)).unnest("responses")
-        keyed_by_instrument.append((n, key, keyed))
-    for d in DOMAINS:
-        s = respondents["domain_scores"].struct.field(d)
-        alphas = []
-        for n, key, keyed in keyed_by_instrument:
-            items = [f"k{i}" for i in key.filter(pl.col("domain") == d)["item_no"]]
-            alpha, used = cronbach_alpha(keyed, items)
-            alphas.append(f"{INSTRUMENT_NAMES[n]}: {_fmt(alpha)} (n={used})")
-        rows.append(f"| {d} | {_fmt(s.mean())} | {_fmt(s.std())} | {s.drop_nulls().len()} | {'; '.join(alphas)} |")
-    sections.append(CardSection("Domain scores (keyed, 1..5 scale)", "\n".join(rows)))
+        scores = respondents.filter(pl.col("instrument") == inst.name)["domain_scores"]
+        for d in inst.domains:
+            sc = scores.struct.field(d)
+            alpha, used = cronbach_alpha(keyed, [f"k{no}" for no in inst.scale_items(d)])
+            rows.append(f"| {inst.name} | {d} | {_fmt(sc.mean())} | {_fmt(sc.std())} | {sc.drop_nulls().len()} | "
+                        f"{_fmt(alpha)} (n={used}) |")
+    sections.append(CardSection("Domain scores (keyed; `centered` scales are deviations from the respondent's mean)",
+                                "\n".join(rows)))
 
     demo = respondents["demographics"]
     cov = []
@@ -264,13 +276,13 @@ def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[int
     if top.height:
         cov.append("- most frequent countries: " + ", ".join(f"{c} ({n})" for c, n in top.iter_rows()))
     sections.append(CardSection("Demographics coverage", "\n".join(cov)))
-    sections.append(CardSection(
-        "Items and key",
-        "Item texts come from the International Personality Item Pool (public domain). The facet of each "
-        "item follows Johnson's interleaving (facet f = items f, f+30, ...), and the reverse-keyed items "
-        "(55 of 120, 148 of 300) follow Johnson's scoring; see `sources/data/ipip_neo/SOURCE.md`. "
-        "A score is the mean of the answered items after keying, null when fewer than half were answered.",
-    ))
+    sections.append(CardSection("Items and key", "\n".join(
+        f"- {inst.name} (`sources/data/instruments/{inst.id}.yaml`): {inst.reference} Key: {inst.key.source} "
+        f"(licence: {inst.key.license}). Item texts: "
+        + (f"shipped ({inst.texts.license})." if inst.texts.shipped else f"not shipped ({inst.texts.license}).")
+        + f" Scoring: {inst.scoring.rule} of the answered items after keying, null when fewer than "
+          f"{inst.scoring.min_answered:.0%} of a scale's items were answered."
+        for inst in instruments)))
     return sections
 
 
@@ -310,16 +322,19 @@ def _card(config: Config) -> CardMeta:
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _by_instrument(data: pl.DataFrame):
-    if "instrument_items" not in data.columns or not data.height:
+def _by_instrument(data: pl.DataFrame) -> list[tuple[Instrument, pl.DataFrame]]:
+    if "_instrument" not in data.columns or not data.height:
         return []
-    return [(int(n), data.filter(pl.col("instrument_items") == n)) for n in sorted(data["instrument_items"].unique())]
+    return [(definition(i), data.filter(pl.col("_instrument") == i)) for i in sorted(data["_instrument"].unique())]
 
 
-def _other_items(part: pl.DataFrame, n: int) -> list[str]:
-    """Item columns beyond this instrument's (a 120-item row in a frame shared with 300-item rows)."""
-    mine = set(item_columns(n))
-    return [c for c in part.columns if c.startswith("i") and c[1:].isdigit() and c not in mine]
+def _other_items(part: pl.DataFrame, inst: Instrument) -> list[str]:
+    """Item columns of other instruments (a 120-item row in a frame shared with 300-item rows)."""
+    from sources.instruments import shipped
+
+    mine = set(inst.columns)
+    others = {c for other in shipped().values() for c in other.columns} - mine
+    return [c for c in part.columns if c in others]
 
 
 def _concat(parts: list[pl.DataFrame], like: pl.DataFrame) -> pl.DataFrame:
