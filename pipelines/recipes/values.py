@@ -522,7 +522,9 @@ def _groups_section(report, plan: SurveyPlan, data: pl.DataFrame, config: Config
     extra = report.step("distributions").extra
     lines = [f"Distributions are published for the whole sample (`group_attr` = `all`) and per value of each "
              f"group attribute, within each survey and wave. Groups with fewer than {config.min_n} substantive "
-             "answers to a question are dropped for that question (`below_min_n` in the processing table).", ""]
+             "answers with a positive weight to a question are dropped for that question (`below_min_n` in the "
+             "processing table); groups whose every answer is a refusal are dropped as `only_refusals` and listed "
+             "with their refusal counts in report.json (`only_refusal_groups`).", ""]
     for g in plan.codebook.groups:
         counts = data.group_by(g.attr).len().sort(g.attr, nulls_last=True)
         values = ", ".join(f"{v} ({n})" for v, n in counts.iter_rows() if v is not None)
@@ -596,8 +598,9 @@ METRICS = """\
 - `ci[k]`: a 95% interval (the config's `confidence`) for `probs[k]`: Wilson's score interval with
   `n_eff` in place of n. Wilson because it stays within [0, 1] and keeps its coverage in small groups
   and near 0 or 1, where the Wald interval does not (Brown, Cai and DasGupta, 2001); `n_eff` because
-  unequal weights inflate the variance by Kish's design effect n / n_eff. Strata and clusters are not
-  in the microdata and are not accounted for, so the intervals are, if anything, too narrow.
+  unequal weights inflate the variance by Kish's design effect n / n_eff. Without a declared design
+  ("Survey design"), strata and clusters are not accounted for, so the intervals are, if anything,
+  too narrow; with one, `ci` is design-based.
 - Comparing a model's answer distribution p with a group's q (`pipelines.distributions`):
   `wasserstein_ordinal(p, q)`: for ordinal questions, the 1-Wasserstein distance with the K options at
   positions 0..K-1, divided by K-1 so that it lies in [0, 1] (OpinionQA; its representativeness is
