@@ -75,9 +75,9 @@ def answer_ok(col: str, dtype: pl.DataType, scale=None) -> pl.Expr:
 def as_instrument(key):
     """An `Instrument`, given one or (as older callers do) the IPIP-NEO key frame of `load_key`."""
     if isinstance(key, pl.DataFrame):
-        from sources.instruments import shipped
+        from sources.instruments import instrument
 
-        return shipped()[f"ipip_neo_{key.height}"]
+        return instrument(f"ipip_neo_{key.height}")
     return key
 
 
@@ -88,8 +88,15 @@ def layout(inst) -> tuple[list[int], list[bool], int, int]:
     array in Fortran order, the p-th item of every facet is one contiguous block of columns, and a
     facet's sum is the sum of `per` blocks."""
     inst = as_instrument(inst)
-    return _layout(tuple((i.item, inst.facet_of(i), i.keyed) for i in inst.items),
-                   tuple((s.code, s.parent) for s in inst.scales if s.parent), tuple(inst.domains))
+    held = _LAYOUTS.get(id(inst))
+    if held is None or held[0] is not inst:  # per definition object: the key tuple costs per call
+        held = _LAYOUTS[id(inst)] = (inst, _layout(
+            tuple((i.item, inst.facet_of(i), i.keyed) for i in inst.items),
+            tuple((s.code, s.parent) for s in inst.scales if s.parent), tuple(inst.domains)))
+    return held[1]
+
+
+_LAYOUTS: dict[int, tuple] = {}
 
 
 @lru_cache(maxsize=16)
