@@ -104,6 +104,7 @@ class GroupSpec(Frozen):
     var: str  # the column in the microdata
     name: str | None = None  # the attribute's name in the output (default: var)
     labels: dict[str, str] = {}  # code -> label, overriding the file's value labels
+    country: bool | None = None  # values are countries, harmonized to ISO 3166; default: named `country`
 
     @field_validator("var", mode="before")
     @classmethod
@@ -118,6 +119,10 @@ class GroupSpec(Frozen):
     @property
     def attr(self) -> str:
         return self.name or self.var
+
+    @property
+    def is_country(self) -> bool:
+        return self.country if self.country is not None else "country" in (self.var, self.attr)
 
 
 class FileSpec(Frozen):

@@ -25,6 +25,7 @@ from sources.codebook import (  # noqa: F401 (re-exported: the codebook's public
     CODEBOOK_CSV_COLUMNS, CODEBOOK_SUFFIXES, DEFAULT_REFUSAL_PATTERN, Codebook, FileSpec, Frozen, GroupSpec,
     Option, QuestionSpec, _code_sort_key, canonical_code, canonical_code_expr, is_codebook, load_codebook,
 )
+from sources.countries import harmonize_column
 from sources.files import check_readable, numeric_to_text, read_text_table
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".sav": "spss", ".zsav": "spss", ".dta": "stata"}
@@ -304,7 +305,23 @@ def read_microdata(path: Path | str, plan: SurveyPlan) -> pl.DataFrame:
         exprs.append(_group_expr(g, frame.columns, fplan, group_labels.get(g.var, {})).alias(g.attr))
     exprs += design_exprs(book, frame.columns, column)
     exprs += [canonical_code_expr(pl.col(q)).alias(q) for q in fplan.questions]
-    return frame.select(exprs)
+    out = frame.select(exprs)
+    for g in book.groups:  # ISO 3166 names, the value as written kept in `_raw_<attr>`
+        if g.is_country:
+            out = harmonize_column(out, g.attr).rename({f"{g.attr}_raw": f"_raw_{g.attr}"}).drop(f"{g.attr}_code")
+    return out
+
+
+def country_spellings(data: pl.DataFrame, book: Codebook) -> dict[str, dict[str, str]]:
+    """Per country group attribute: every value as the files wrote it -> the ISO name it counts as
+    (for the card and report.json)."""
+    out = {}
+    for g in book.groups:
+        raw = f"_raw_{g.attr}"
+        if g.is_country and raw in data.columns:
+            pairs = data.select(raw, g.attr).drop_nulls().unique().sort(raw)
+            out[g.attr] = {r: v for r, v in pairs.iter_rows()}
+    return out
 
 
 def _group_expr(g: GroupSpec, columns: list[str], fplan: FilePlan, file_labels: dict[str, str]) -> pl.Expr:

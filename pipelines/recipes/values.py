@@ -22,7 +22,9 @@ from pipelines.runtime import RunContext, file_fingerprint
 from pipelines.steps import Account, Step, StepConfig, StepResult
 from schemas.envelope import envelope_columns, provenance_entry, stable_id
 from schemas.quarantine import empty_quarantine, quarantine_frame
-from sources.survey import FilePlan, Question, SurveyPlan, is_codebook, load_codebook, make_plan, read_microdata
+from sources.survey import (
+    FilePlan, Question, SurveyPlan, country_spellings, is_codebook, load_codebook, make_plan, read_microdata,
+)
 
 NAME = "values"
 DESCRIPTION = ("Survey microdata (CSV, SPSS, Stata) + codebook -> weighted answer distributions per question "
@@ -49,6 +51,7 @@ class ReadMicrodata(Step):
     """Each microdata file (one Dask partition a file) as text columns with their origin."""
 
     name = "read"
+    version = "2"  # sources/survey.py: design columns, ISO countries (the hash sees only this class)
     dask = None  # set by the recipe to the run's DaskRuntime
 
     def run(self, data: pl.DataFrame) -> StepResult:
@@ -297,6 +300,7 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         design=book.design))
     dists = ctx.apply(computer, data)
     _check_identity(ctx)
+    ctx.report.facts["country_spellings"] = country_spellings(data, book)  # raw -> ISO 3166 name
 
     weighted = bool(config.weighted and book.weight)
     steps = [reader, weights, answers, computer]
@@ -532,6 +536,10 @@ def _groups_section(report, plan: SurveyPlan, data: pl.DataFrame, config: Config
         source = f"column `{g.var}`" + (" (labels from the codebook)" if g.labels else "")
         lines.append(f"- `{g.attr}` ({source}): {values or 'no values'}"
                      + (f"; no value for {missing} respondents" if missing else ""))
+        renamed = {r: v for r, v in report.facts.get("country_spellings", {}).get(g.attr, {}).items() if r != v}
+        if renamed:
+            lines.append("  (ISO 3166 names; as the files wrote them: "
+                         + ", ".join(f"{_md(r)} -> {_md(v)}" for r, v in renamed.items()) + ")")
     small = extra.get("below_min_n_groups", [])
     if small:
         lines += ["", f"Groups below the minimum n ({config.min_n}):", "",
