@@ -309,12 +309,16 @@ def _card(config: Config) -> CardMeta:
         fields={
             "respondents": {
                 "respondent_id": "the source's case number (or file:row when the file has none)",
-                "responses": "keyed answers 1..5 in item order (index 0 = item 1), null when missing",
-                "domain_scores": "mean keyed answer per domain N, E, O, A, C; null when under half answered",
-                "facet_scores": "mean keyed answer per facet N1..C6; null when under half answered",
-                "answered": "number of items answered",
+                "responses": "keyed answers in item order (index 0 = item 1), null when missing",
+                "domain_scores": "per domain of the row's `instrument` (IPIP-NEO: N, E, O, A, C): the mean keyed "
+                                 "answer (PVQ: less the respondent's mean); null when under half answered",
+                "facet_scores": "per facet (IPIP-NEO: N1..C6; BFI-2, HEXACO-60: DOMAIN_facet); null when under "
+                                "half answered",
+                "answered": "number of scored items answered",
+                "checks_failed": "catch items failed (MFQ-30); such respondents are dropped",
             },
-            "items": {"keyed": "+1 positively keyed, -1 reverse keyed", "facet_code": "N1..C6"},
+            "items": {"keyed": "+1 positively keyed, -1 reverse keyed", "facet_code": "the instrument's facet code",
+                      "text": "null where the instrument's licence keeps the text out (key only)"},
         },
     )
 
