@@ -275,3 +275,37 @@ def design_section(design: Design | None, dists: pl.DataFrame) -> tuple[str, str
         dfs = dists["design_df"].drop_nulls().unique().sort().to_list()
         lines.append(f"Degrees of freedom: {', '.join(str(d) for d in dfs) or 'n/a'}.")
     return ("Survey design", "\n\n".join(lines))
+
+
+def design_problems(design: Design | None, columns: list[str]) -> tuple[pl.Expr, pl.Expr]:
+    """(message, field) expressions for a respondent whose design values are unusable, null when
+    they are fine: a missing stratum or PSU, an fpc that is not a positive number, a replicate weight
+    that is missing, not a number, negative or not finite. For the weight validation step, which
+    quarantines such respondents naming the codebook's column."""
+    checks: list[tuple[pl.Expr, pl.Expr, str]] = []
+    if design is not None and design.replicates is None:
+        for alias, name in ((STRATUM, design.strata), (PSU, design.psu)):
+            if name:
+                text = pl.col(alias)
+                checks.append((text.is_null() | (text == ""), pl.lit(f"{name} is missing"), name))
+        if design.fpc:
+            text = pl.col(FPC)
+            value = text.cast(pl.Float64, strict=False)
+            bad = value.is_null() | ~value.is_finite() | (value <= 0)
+            checks.append((bad, pl.format(f"{design.fpc} '{{}}' is not a positive number", text.fill_null("")),
+                           design.fpc))
+    elif design is not None:
+        for c in (c for c in columns if c.startswith("_rep_")):
+            text = pl.col(c)
+            value = text.cast(pl.Float64, strict=False)
+            bad = value.is_null() | ~value.is_finite() | (value < 0)
+            checks.append((bad, pl.format(f"replicate weight {c[5:]} '{{}}' is missing, not a number or negative",
+                                          text.fill_null("")), c[5:]))
+    if not checks:
+        return pl.lit(None, pl.String), pl.lit(None, pl.String)
+    message = pl.when(checks[0][0]).then(checks[0][1])
+    field = pl.when(checks[0][0]).then(pl.lit(checks[0][2]))
+    for bad, text, name in checks[1:]:
+        message = message.when(bad).then(text)
+        field = field.when(bad).then(pl.lit(name))
+    return message, field

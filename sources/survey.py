@@ -360,12 +360,12 @@ def replicate_columns(book: Codebook, columns: list[str]) -> list[str]:
 
 
 def design_exprs(book: Codebook, columns: list[str], column) -> list[pl.Expr]:
-    """`_stratum`, `_psu`, `_fpc` and `_rep_1`..`_rep_R` as text (validation parses the numbers)."""
+    """`_stratum`, `_psu`, `_fpc` and `_rep_<column>` per replicate weight, in the file's order, as
+    text (validation parses the numbers)."""
     d = book.design
     if d is None:
         return []
     if d.replicates:
-        return [column(c).str.strip_chars().alias(f"_rep_{i}")
-                for i, c in enumerate(replicate_columns(book, columns), start=1)]
+        return [column(c).str.strip_chars().alias(f"_rep_{c}") for c in replicate_columns(book, columns)]
     named = (("_stratum", d.strata), ("_psu", d.psu), ("_fpc", d.fpc))
     return [canonical_code_expr(column(c)).alias(alias) for alias, c in named if c]

@@ -174,3 +174,34 @@ def test_values_recipe_publishes_design_based_intervals(tmp_path):
         assert row["ci"][k]["high"] == pytest.approx(est.upper_ci[1][cat], abs=TOL)
         assert row["se"][k] == pytest.approx(est.stderror[1][cat], abs=TOL)
     assert row["design_df"] == 31
+
+
+@pytest.mark.parametrize("kind", ["taylor", "replicates"])
+def test_bad_design_values_are_quarantined_naming_the_column(tmp_path, kind):
+    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.recipes import values
+    from pipelines.runtime import RunContext
+
+    n = 40
+    rows = [{"id": i, "w": 1.0, "q": 1 + i % 2, "st": i % 2, "cl": i % 4, "r1": 1.0, "r2": 2.0} for i in range(n)]
+    rows[3]["cl"] = None  # no PSU
+    rows[5]["r2"] = -1.0  # a negative replicate weight
+    path = tmp_path / "d.csv"
+    pl.DataFrame(rows).write_csv(path)
+    design = ("{strata: st, psu: cl}" if kind == "taylor"
+              else "{replicates: {method: jackknife, columns: [r1, r2]}}")
+    book = tmp_path / "codebook.yaml"
+    book.write_text(f"survey: S\nweight: w\nrespondent_id: id\ndesign: {design}\n"
+                    "questions:\n  - {var: q, options: {1: Yes, 2: No}}\n")
+    ctx = RunContext(recipe="values", output=tmp_path / "out", cache=None, dask=DaskRuntime(inline=True))
+    out = values.build(ctx, [path, book], values.Config(min_n=1))
+    q = ctx.report.step("validate_weights")
+    assert q.quarantined == 1
+    bad = ctx.report.quarantine.row(0, named=True)
+    if kind == "taylor":
+        assert (bad["row"], bad["field"], bad["error"]) == (4, "cl", "cl is missing")
+    else:
+        assert (bad["row"], bad["field"]) == (6, "r2")
+        assert "'-1.0' is missing, not a number or negative" in bad["error"]
+    whole = out.tables["distributions"].filter(pl.col("group_attr") == "all").row(0, named=True)
+    assert whole["n"] == n - 1 and whole["se"] is not None and whole["design_df"] is not None

@@ -15,7 +15,7 @@ import polars as pl
 from pydantic import Field
 
 from pipelines.distributions import ALL, combine_stats, distributions, drop_reason, group_stats, kish_n_eff
-from pipelines.survey_design import DESIGN_COLS, Design, apply_design, design_section
+from pipelines.survey_design import DESIGN_COLS, Design, apply_design, design_problems, design_section
 from pipelines.errors import InputFileError
 from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
 from pipelines.runtime import RunContext, file_fingerprint
@@ -69,6 +69,7 @@ class ReadMicrodata(Step):
 class WeightConfig(StepConfig):
     weight: str | None  # the codebook's weight column; None: unweighted
     weighted: bool = True
+    design: Design | None = None  # design values are checked with the weight (pipelines/survey_design.py)
 
 
 class ValidateWeights(Step):
@@ -91,9 +92,12 @@ class ValidateWeights(Step):
             .when(w.is_nan() | w.is_infinite()).then(pl.format("weight {} is not finite", text))
             .when(w < 0).then(pl.format("weight is negative ({})", text))
         ) if weighted else pl.lit(None, pl.String)
+        design_problem, design_field = design_problems(self.config.design, data.columns)
         checked = data.with_row_index("_order").with_columns(
-            pl.coalesce(weight_problem, _repeated_respondent()).alias("_error"),
-            pl.when(weight_problem.is_not_null()).then(pl.lit(column)).otherwise(pl.lit("respondent_id")).alias("_field"),
+            pl.coalesce(weight_problem, design_problem, _repeated_respondent()).alias("_error"),
+            pl.when(weight_problem.is_not_null()).then(pl.lit(column))
+            .when(design_problem.is_not_null()).then(design_field)
+            .otherwise(pl.lit("respondent_id")).alias("_field"),
             w.alias("_w"),
         ).drop("_order")
         kept = checked.filter(pl.col("_error").is_null()).drop("_error", "_field")
@@ -290,7 +294,7 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
     reader.dask = ctx.dask
     fingerprints = "|".join(file_fingerprint(p) for p in data_paths)
     data = ctx.apply(reader, pl.DataFrame({"path": [str(p) for p in data_paths]}), inputs_hash=fingerprints)
-    weights = ValidateWeights(WeightConfig(weight=book.weight, weighted=config.weighted))
+    weights = ValidateWeights(WeightConfig(weight=book.weight, weighted=config.weighted, design=book.design))
     data = ctx.apply(weights, data)
     answers = ValidateAnswers(AnswerConfig(questions=plan.questions, files=plan.files))
     data = ctx.apply(answers, data)
