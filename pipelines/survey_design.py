@@ -111,14 +111,14 @@ def logit_interval(p: float, se: float, t: float) -> tuple[float, float]:
 
 
 class TaylorVariance:
-    """Per-PSU sums of scores for any domain of one sample (a survey wave)."""
+    """The PSUs and strata of one sample (a survey wave), for the variance of any domain's scores."""
 
     def __init__(self, stratum: np.ndarray | None, psu: np.ndarray | None, fpc: np.ndarray | None):
         n = len(stratum if stratum is not None else psu if psu is not None else fpc)
         strata = np.zeros(n, dtype=np.int64) if stratum is None else np.unique(stratum, return_inverse=True)[1]
         units = np.arange(n) if psu is None else np.unique(psu, return_inverse=True)[1]
-        pairs, self.unit = np.unique(np.stack([strata, units]), axis=1, return_inverse=True)
-        self.unit = self.unit.ravel()
+        pairs, unit = np.unique(np.stack([strata, units]), axis=1, return_inverse=True)
+        self.unit = unit.ravel()  # per respondent: its PSU (numbered across strata)
         self.unit_stratum = pairs[0]
         self.n_strata = int(strata.max()) + 1 if n else 0
         self.n_units = np.bincount(self.unit_stratum, minlength=self.n_strata)
@@ -131,64 +131,90 @@ class TaylorVariance:
             fraction = np.where(first > 1, self.n_units / np.where(first > 1, first, 1), first)
             self.factor = self.factor * (1 - fraction)
 
-    def variance(self, scores: np.ndarray) -> np.ndarray:
-        """scores: (rows x K) -> the variance of each column's total."""
+    def variance(self, scores: np.ndarray, rows: np.ndarray, domain: np.ndarray, n_domains: int) -> np.ndarray:
+        """scores: (m x K) of m respondents in some domain, rows: their indices in the sample, domain:
+        their domain index -> (domains x K) variances of the score totals: per domain and PSU sums,
+        then per stratum the spread of the PSU sums, PSUs without a member of the domain counting 0."""
         k = scores.shape[1]
-        per_unit = np.zeros((len(self.unit_stratum), k))
-        np.add.at(per_unit, self.unit, scores)
-        s1 = np.zeros((self.n_strata, k))
-        s2 = np.zeros((self.n_strata, k))
-        np.add.at(s1, self.unit_stratum, per_unit)
-        np.add.at(s2, self.unit_stratum, per_unit ** 2)
-        within = s2 - s1 ** 2 / self.n_units[:, None]
-        return (self.factor[:, None] * within).sum(axis=0)
+        units = len(self.unit_stratum)
+        key = domain * units + self.unit[rows]
+        cells, inverse = np.unique(key, return_inverse=True)
+        per_unit = np.stack([np.bincount(inverse, scores[:, j], minlength=len(cells)) for j in range(k)], axis=1)
+        stratum_key = (cells // units) * self.n_strata + self.unit_stratum[cells % units]
+        size = n_domains * self.n_strata
+        s1 = np.stack([np.bincount(stratum_key, per_unit[:, j], minlength=size) for j in range(k)], axis=1)
+        s2 = np.stack([np.bincount(stratum_key, per_unit[:, j] ** 2, minlength=size) for j in range(k)], axis=1)
+        n_h = np.tile(self.n_units, n_domains)[:, None]
+        within = (s2 - s1 ** 2 / n_h).reshape(n_domains, self.n_strata, k)
+        return (self.factor[None, :, None] * within).sum(axis=1)
+
+
+def domain_proportions(answers: np.ndarray, weights: np.ndarray, domain: np.ndarray, n_domains: int,
+                       n_options: int, design: Design, design_columns: dict[str, np.ndarray],
+                       confidence: float = 0.95, taylor: TaylorVariance | None = None) -> dict:
+    """Design-based estimates of one question's option proportions in every domain at once.
+
+    answers: option index per respondent of the whole sample (NaN, or >= n_options for a refusal:
+    not counted); domain: the respondent's domain index 0..n_domains-1, or -1 for none. Returns
+    arrays (domains x options) probs, se, low, high, deff, and n (domains), df."""
+    a = np.nan_to_num(answers, nan=-1.0)
+    valid = (domain >= 0) & (a >= 0) & (a < n_options)
+    rows = np.flatnonzero(valid)
+    g, opt, w = domain[rows], a[rows].astype(np.int64), weights[rows]
+    cells = n_domains * n_options
+    total = np.bincount(g, w, minlength=n_domains)
+    n = np.bincount(g, minlength=n_domains)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = np.bincount(g * n_options + opt, w, minlength=cells).reshape(n_domains, n_options) / total[:, None]
+        if design.replicates:
+            reps = design_columns["replicates"]
+            sums = _cell_sums(reps, rows, g * n_options + opt, cells).reshape(n_domains, n_options, reps.shape[1])
+            pr = sums / sums.sum(axis=1, keepdims=True)
+            spec = design.replicates
+            centre = p[..., None] if spec.mse else pr.mean(axis=2, keepdims=True)
+            var = ((pr - centre) ** 2 * spec.coefs(reps.shape[1])).sum(axis=2)
+            df = spec.degrees_of_freedom(reps.shape[1])
+        else:
+            taylor = taylor or TaylorVariance(design_columns.get("strata"), design_columns.get("psu"),
+                                              design_columns.get("fpc"))
+            onehot = (opt[:, None] == np.arange(n_options)[None, :]).astype(np.float64)
+            scores = w[:, None] * (onehot - p[g]) / total[g][:, None]
+            var = taylor.variance(scores, rows, g, n_domains)
+            df = taylor.df
+        se = np.sqrt(np.maximum(var, 0.0))
+        srs = p * (1 - p) / n[:, None]
+        deff = np.where(srs > 0, var / srs, np.nan)
+    t = float(student.ppf(1 - (1 - confidence) / 2, df=df))
+    low, high = np.full_like(p, np.nan), np.full_like(p, np.nan)
+    for (d, k), pk in np.ndenumerate(p):
+        if total[d] > 0:
+            low[d, k], high[d, k] = logit_interval(float(pk), float(se[d, k]), t)
+    return {"probs": p, "se": se, "low": low, "high": high, "deff": deff, "n": n, "df": int(df), "total": total}
+
+
+def _cell_sums(values: np.ndarray, rows: np.ndarray, cell: np.ndarray, cells: int) -> np.ndarray:
+    """(cells x columns) sums of `values[rows]` by `cell`, as a sparse indicator matrix times
+    `values`: one pass over the rows for all the replicate columns, without copying them."""
+    from scipy.sparse import csr_matrix
+
+    indicator = csr_matrix((np.ones(len(rows)), (cell, rows)), shape=(cells, values.shape[0]))
+    return np.asarray(indicator @ values)
 
 
 def design_proportions(answers: np.ndarray, weights: np.ndarray, domain: np.ndarray, n_options: int,
                        design: Design, design_columns: dict[str, np.ndarray], confidence: float = 0.95,
                        taylor: TaylorVariance | None = None) -> dict:
-    """Design-based estimates of the option proportions of one question in one domain.
-
-    answers: option index per respondent of the whole sample (NaN or >= n_options: not counted);
-    domain: bool per respondent (in the group). Returns probs, se, ci (list of (low, high)), deff,
-    df, n (unweighted substantive answers in the domain)."""
-    valid = domain & ~np.isnan(answers) & (np.nan_to_num(answers, nan=-1) < n_options) & (answers >= 0)
-    y = np.zeros((len(answers), n_options))
-    rows = np.flatnonzero(valid)
-    y[rows, answers[rows].astype(np.int64)] = 1.0
-    w = np.where(valid, weights, 0.0)
-    total = w.sum()
-    n = int(valid.sum())
-    if total <= 0:
+    """`domain_proportions` for one domain (bool per respondent), as lists: probs, se, ci (list of
+    (low, high)), deff, df, n; None everywhere when the domain's weights sum to 0."""
+    est = domain_proportions(answers, weights, np.where(domain, 0, -1), 1, n_options, design, design_columns,
+                             confidence, taylor)
+    if est["total"][0] <= 0:
         return {"probs": [None] * n_options, "se": [None] * n_options, "ci": [(None, None)] * n_options,
-                "deff": [None] * n_options, "df": None, "n": n}
-    p = y.T @ w / total
-    if design.replicates:
-        reps = design_columns["replicates"]  # rows x R
-        wr = np.where(valid[:, None], reps, 0.0)
-        sums = wr.sum(axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            pr = (y.T @ wr) / sums  # K x R
-        spec = design.replicates
-        centre = p[:, None] if spec.mse else pr.mean(axis=1, keepdims=True)
-        var = ((pr - centre) ** 2 * spec.coefs(reps.shape[1])[None, :]).sum(axis=1)
-        df = spec.degrees_of_freedom(reps.shape[1])
-    else:
-        taylor = taylor or TaylorVariance(design_columns.get("strata"), design_columns.get("psu"),
-                                          design_columns.get("fpc"))
-        scores = w[:, None] * (y - p[None, :]) / total
-        var = taylor.variance(scores)
-        df = taylor.df
-    t = float(student.ppf(1 - (1 - confidence) / 2, df=df))
-    se = np.sqrt(np.maximum(var, 0.0))
-    srs = p * (1 - p) / n if n else np.full(n_options, np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        deff = np.where(srs > 0, var / srs, np.nan)
-    return {
-        "probs": p.tolist(), "se": se.tolist(),
-        "ci": [logit_interval(float(pk), float(sk), t) for pk, sk in zip(p, se)],
-        "deff": [None if np.isnan(d) else float(d) for d in deff], "df": int(df), "n": n,
-    }
+                "deff": [None] * n_options, "df": None, "n": int(est["n"][0])}
+    return {"probs": est["probs"][0].tolist(), "se": est["se"][0].tolist(),
+            "ci": list(zip(est["low"][0].tolist(), est["high"][0].tolist())),
+            "deff": [None if np.isnan(d) else float(d) for d in est["deff"][0]], "df": est["df"],
+            "n": int(est["n"][0])}
 
 
 def design_arrays(frame: pl.DataFrame, design: Design) -> dict[str, np.ndarray]:
@@ -196,7 +222,8 @@ def design_arrays(frame: pl.DataFrame, design: Design) -> dict[str, np.ndarray]:
     out: dict[str, np.ndarray] = {}
     if design.replicates:
         reps = [c for c in frame.columns if c.startswith("_rep_")]
-        out["replicates"] = frame.select(pl.col(c).cast(pl.Float64) for c in reps).to_numpy()
+        # row-major: the estimator gathers whole rows (a respondent's replicate weights) at a time
+        out["replicates"] = np.ascontiguousarray(frame.select(pl.col(c).cast(pl.Float64) for c in reps).to_numpy())
         return out
     if design.strata:
         out["strata"] = frame[STRATUM].cast(pl.String).fill_null("").to_numpy()
@@ -211,7 +238,8 @@ def design_estimates(frame: pl.DataFrame, questions: dict[str, int], groups: lis
                      design: Design, confidence: float = 0.95, weight: str = "_w") -> pl.DataFrame:
     """Design-based estimates per keys x group x question, for `distributions.distributions`' rows:
     keys, group_attr, group_value, var_name, design_se, design_ci, design_deff (lists per option),
-    design_df. `questions`: column -> number of substantive options (option indices as columns)."""
+    design_df. `questions`: column -> number of substantive options (option indices as columns).
+    One pass per key block, attribute and question covers all the attribute's groups."""
     from pipelines.distributions import ALL
 
     rows = []
@@ -220,24 +248,34 @@ def design_estimates(frame: pl.DataFrame, questions: dict[str, int], groups: lis
         taylor = None if design.replicates else TaylorVariance(arrays.get("strata"), arrays.get("psu"),
                                                                arrays.get("fpc"))
         w = block[weight].cast(pl.Float64).to_numpy()
-        levels = [(ALL, np.full(block.height, ALL, dtype=object))] + [
-            (g, block[g].cast(pl.String).to_numpy()) for g in groups]
+        levels = [(ALL, np.zeros(block.height, dtype=np.int64), [ALL])]
+        for g in groups:
+            values = block[g].cast(pl.String)
+            names = values.drop_nulls().unique().sort().to_list()
+            codes = values.replace_strict(names, list(range(len(names))), default=-1, return_dtype=pl.Int64)
+            levels.append((g, codes.to_numpy(), names))
+        keyed = dict(zip(keys, key_values))
         for var, k in questions.items():
             if var not in block.columns:
                 continue
             answers = block[var].cast(pl.Float64).to_numpy()
-            for attr, values in levels:
-                for value in np.unique(values[values != None]):  # noqa: E711 (numpy elementwise)
-                    est = design_proportions(answers, w, values == value, k, design, arrays, confidence, taylor)
-                    rows.append({**dict(zip(keys, key_values)), "group_attr": attr, "group_value": str(value),
-                                 "var_name": var, "design_se": est["se"],
-                                 "design_ci": [{"low": lo, "high": hi} for lo, hi in est["ci"]],
-                                 "design_deff": est["deff"], "design_df": est["df"]})
+            for attr, codes, names in levels:
+                est = domain_proportions(answers, w, codes, len(names), k, design, arrays, confidence, taylor)
+                for d, value in enumerate(names):
+                    rows.append({**keyed, "group_attr": attr, "group_value": value, "var_name": var,
+                                 "design_se": _floats(est["se"][d]),
+                                 "design_ci": [{"low": lo, "high": hi} for lo, hi in
+                                               zip(_floats(est["low"][d]), _floats(est["high"][d]))],
+                                 "design_deff": _floats(est["deff"][d]), "design_df": est["df"]})
     schema = {k: pl.String for k in keys} | {
         "group_attr": pl.String, "group_value": pl.String, "var_name": pl.String,
         "design_se": pl.List(pl.Float64), "design_ci": pl.List(pl.Struct({"low": pl.Float64, "high": pl.Float64})),
         "design_deff": pl.List(pl.Float64), "design_df": pl.Int64}
     return pl.DataFrame(rows, schema=schema)
+
+
+def _floats(values: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(v) else float(v) for v in values]
 
 
 DESIGN_COLS = ("se", "deff", "design_df")

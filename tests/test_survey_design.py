@@ -116,10 +116,17 @@ def test_design_estimates_per_group_and_question():
     est = TaylorEstimator(PopParam.prop)
     est.estimate(y=data["race"].to_numpy(), samp_weight=data["_w"].to_numpy(), stratum=data["stratid"].to_numpy(),
                  psu=data["psuid"].to_numpy(), domain=data["highbp"].to_numpy())
-    row = out.filter(pl.col("group_value") == "1").row(0, named=True)
-    for k, cat in enumerate([1, 2, 3]):
-        assert row["design_se"][k] == pytest.approx(est.stderror["1"][cat], abs=TOL)
-        assert row["design_ci"][k]["low"] == pytest.approx(est.lower_ci["1"][cat], abs=TOL)
+    whole = TaylorEstimator(PopParam.prop)
+    whole.estimate(y=data["race"].to_numpy(), samp_weight=data["_w"].to_numpy(), stratum=data["stratid"].to_numpy(),
+                   psu=data["psuid"].to_numpy())
+    for value, se, low, high in (("0", est.stderror["0"], est.lower_ci["0"], est.upper_ci["0"]),
+                                 ("1", est.stderror["1"], est.lower_ci["1"], est.upper_ci["1"]),
+                                 ("all", whole.stderror, whole.lower_ci, whole.upper_ci)):
+        row = out.filter(pl.col("group_value") == value).row(0, named=True)
+        for k, cat in enumerate([1, 2, 3]):  # every group of the attribute from one pass
+            assert row["design_se"][k] == pytest.approx(se[cat], abs=TOL)
+            assert row["design_ci"][k]["low"] == pytest.approx(low[cat], abs=TOL)
+            assert row["design_ci"][k]["high"] == pytest.approx(high[cat], abs=TOL)
 
 
 def test_min_n_counts_positive_weights_and_all_refusal_groups_have_their_own_reason():
