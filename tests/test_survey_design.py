@@ -212,3 +212,25 @@ def test_bad_design_values_are_quarantined_naming_the_column(tmp_path, kind):
         assert "'-1.0' is missing, not a number or negative" in bad["error"]
     whole = out.tables["distributions"].filter(pl.col("group_attr") == "all").row(0, named=True)
     assert whole["n"] == n - 1 and whole["se"] is not None and whole["design_df"] is not None
+
+
+def test_values_recipe_reports_an_all_refusal_group_with_its_refusal_mass(tmp_path):
+    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.recipes import values
+    from pipelines.runtime import RunContext
+
+    rows = ["id,region,w,q"] + [f"{i},north,1,{1 + i % 2}" for i in range(40)] + [f"{100 + i},south,1,9" for i in range(35)]
+    rows += [f"{200 + i},east,{1 if i == 0 else 0},1" for i in range(30)]  # 30 answers, 29 of them weight 0
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(rows) + "\n")
+    book = tmp_path / "codebook.yaml"
+    book.write_text("survey: S\nweight: w\nrespondent_id: id\ngroups: [region]\n"
+                    "questions:\n  - {var: q, options: {1: Yes, 2: No}, refusal: {9: Refused}}\n")
+    ctx = RunContext(recipe="values", output=tmp_path / "out", cache=None, dask=DaskRuntime(inline=True))
+    out = values.build(ctx, [path, book], values.Config(min_n=30))
+    step = ctx.report.step("distributions")
+    assert step.dropped == {"only_refusals": 1, "below_min_n": 1}
+    assert step.extra["only_refusal_groups"] == [{"survey": "S", "wave": None, "group_attr": "region",
+                                                  "group_value": "south", "var_name": "q", "n_refused": 35,
+                                                  "refusal_mass": 1.0}]
+    assert sorted(out.tables["distributions"]["group_value"]) == ["all", "north"]
