@@ -304,3 +304,22 @@ def test_personality_recipe_scores_any_instrument(tmp_path):
     assert items.filter(pl.col("instrument").str.starts_with("Big Five"))["text"].null_count() == 60
     card = "\n".join(s.body for s in out.sections)
     assert "Philippin (" not in card and "Soto & John (2017)" in card
+
+
+def test_hand_computed_bfi2_and_pvqrr():
+    # BFI-2: every facet has two reverse-keyed items of four, so all 5s score 3.0 everywhere
+    inst = instrument("bfi2")
+    got = score_instrument(pl.DataFrame([{c: 5 for c in inst.columns}]), inst)
+    assert set(got["facet_scores"].item().values()) == {3.0}
+    assert set(got["domain_scores"].item().values()) == {3.0}
+    # ... and with item 1 (sociability, forward) = 1 and the rest 3: sociability 2.5, E = 34/12
+    got = score_instrument(pl.DataFrame([{c: 3 for c in inst.columns} | {"bfi1": 1}]), inst)
+    assert got["facet_scores"].item()["E_Scb"] == 2.5
+    assert got["domain_scores"].item()["E"] == pytest.approx(34 / 12)
+    # PVQ-RR: all 4 except self-direction-thought (1, 23, 39) = 6; centred on the mean of all 57
+    inst = instrument("pvqrr")
+    got = score_instrument(pl.DataFrame([{c: 4 for c in inst.columns} | {"pvq1": 6, "pvq23": 6, "pvq39": 6}]),
+                           inst)["domain_scores"].item()
+    mrat = (54 * 4 + 3 * 6) / 57
+    assert got["SDT"] == pytest.approx(6 - mrat)
+    assert got["UNN"] == pytest.approx(4 - mrat)
