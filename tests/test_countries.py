@@ -40,9 +40,7 @@ def test_johnsons_sample_lists_each_country_once():
 def test_values_groups_count_each_country_once(tmp_path):
     """Two spellings of one country in the microdata are one group, named by ISO 3166; the card and
     report.json list the spellings."""
-    from pipelines.dask_runtime import DaskRuntime
-    from pipelines.recipes import values
-    from pipelines.runtime import RunContext
+    from tests.test_survey_design import build_values
 
     data = tmp_path / "survey.csv"
     rows = ["id,country,w,q1"] + [f"{i},{'USA' if i % 2 else 'United States'},1,{1 + i % 2}" for i in range(40)]
@@ -51,8 +49,7 @@ def test_values_groups_count_each_country_once(tmp_path):
     book = tmp_path / "codebook.yaml"
     book.write_text("survey: S\nweight: w\nrespondent_id: id\ngroups: [country]\n"
                     "questions:\n  - {var: q1, options: {1: Yes, 2: No}}\n")
-    ctx = RunContext(recipe="values", output=tmp_path / "out", cache=None, dask=DaskRuntime(inline=True))
-    out = values.build(ctx, [data, book], values.Config(min_n=30))
+    ctx, out = build_values(tmp_path, [data, book], min_n=30)
     groups = out.tables["distributions"].filter(pl.col("group_attr") == "country")
     assert sorted(groups["group_value"]) == ["Philippines", "United States"]
     assert groups.filter(pl.col("group_value") == "United States")["n"].item() == 40

@@ -21,6 +21,16 @@ with warnings.catch_warnings():
 TOL = 1e-9
 
 
+def build_values(tmp_path, inputs, **config):
+    """The values recipe in-process (inline Dask, no cache): (context, output)."""
+    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.recipes import values
+    from pipelines.runtime import RunContext
+
+    ctx = RunContext(recipe="values", output=tmp_path / "out", cache=None, dask=DaskRuntime(inline=True))
+    return ctx, values.build(ctx, inputs, values.Config(**config))
+
+
 def nhanes2() -> pl.DataFrame:
     return pl.from_pandas(samplics.load_nhanes2()["data"])
 
@@ -152,7 +162,6 @@ def test_min_n_counts_positive_weights_and_all_refusal_groups_have_their_own_rea
 def test_values_recipe_publishes_design_based_intervals(tmp_path):
     """A codebook with `design:` over NHANES II as survey microdata: the published intervals are
     samplics' (stratified, clustered, per group)."""
-    from pipelines.survey_design import apply_design  # noqa: F401 (the recipe's hook)
     from sources.codebook import load_codebook
 
     data = nhanes2().with_row_index("id")
@@ -163,12 +172,7 @@ def test_values_recipe_publishes_design_based_intervals(tmp_path):
                     "design: {strata: stratid, psu: psuid}\n"
                     "questions:\n  - {var: race, options: {1: White, 2: Black, 3: Other}}\n")
     assert load_codebook(book).design.psu == "psuid"
-    from pipelines.dask_runtime import DaskRuntime
-    from pipelines.recipes import values
-    from pipelines.runtime import RunContext
-
-    ctx = RunContext(recipe="values", output=tmp_path / "out", cache=None, dask=DaskRuntime(inline=True))
-    out = values.build(ctx, [path, book], values.Config(min_n=30))
+    _, out = build_values(tmp_path, [path, book], min_n=30)
     records = out.tables["distributions"]
     assert any(s.title == "Survey design" and "Taylor linearization" in s.body for s in out.sections)
     row = records.filter((pl.col("group_attr") == "highbp") & (pl.col("group_value") == "1")).row(0, named=True)
@@ -185,10 +189,6 @@ def test_values_recipe_publishes_design_based_intervals(tmp_path):
 
 @pytest.mark.parametrize("kind", ["taylor", "replicates"])
 def test_bad_design_values_are_quarantined_naming_the_column(tmp_path, kind):
-    from pipelines.dask_runtime import DaskRuntime
-    from pipelines.recipes import values
-    from pipelines.runtime import RunContext
-
     n = 40
     rows = [{"id": i, "w": 1.0, "q": 1 + i % 2, "st": i % 2, "cl": i % 4, "r1": 1.0, "r2": 2.0} for i in range(n)]
     rows[3]["cl"] = None  # no PSU
@@ -200,8 +200,7 @@ def test_bad_design_values_are_quarantined_naming_the_column(tmp_path, kind):
     book = tmp_path / "codebook.yaml"
     book.write_text(f"survey: S\nweight: w\nrespondent_id: id\ndesign: {design}\n"
                     "questions:\n  - {var: q, options: {1: Yes, 2: No}}\n")
-    ctx = RunContext(recipe="values", output=tmp_path / "out", cache=None, dask=DaskRuntime(inline=True))
-    out = values.build(ctx, [path, book], values.Config(min_n=1))
+    ctx, out = build_values(tmp_path, [path, book], min_n=1)
     q = ctx.report.step("validate_weights")
     assert q.quarantined == 1
     bad = ctx.report.quarantine.row(0, named=True)
@@ -215,10 +214,6 @@ def test_bad_design_values_are_quarantined_naming_the_column(tmp_path, kind):
 
 
 def test_values_recipe_reports_an_all_refusal_group_with_its_refusal_mass(tmp_path):
-    from pipelines.dask_runtime import DaskRuntime
-    from pipelines.recipes import values
-    from pipelines.runtime import RunContext
-
     rows = ["id,region,w,q"] + [f"{i},north,1,{1 + i % 2}" for i in range(40)] + [f"{100 + i},south,1,9" for i in range(35)]
     rows += [f"{200 + i},east,{1 if i == 0 else 0},1" for i in range(30)]  # 30 answers, 29 of them weight 0
     path = tmp_path / "d.csv"
@@ -226,8 +221,7 @@ def test_values_recipe_reports_an_all_refusal_group_with_its_refusal_mass(tmp_pa
     book = tmp_path / "codebook.yaml"
     book.write_text("survey: S\nweight: w\nrespondent_id: id\ngroups: [region]\n"
                     "questions:\n  - {var: q, options: {1: Yes, 2: No}, refusal: {9: Refused}}\n")
-    ctx = RunContext(recipe="values", output=tmp_path / "out", cache=None, dask=DaskRuntime(inline=True))
-    out = values.build(ctx, [path, book], values.Config(min_n=30))
+    ctx, out = build_values(tmp_path, [path, book], min_n=30)
     step = ctx.report.step("distributions")
     assert step.dropped == {"only_refusals": 1, "below_min_n": 1}
     assert step.extra["only_refusal_groups"] == [{"survey": "S", "wave": None, "group_attr": "region",
