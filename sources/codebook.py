@@ -13,8 +13,8 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ValidationError, field_validator, model_validator
 
-from pipelines.errors import InputFileError
-from pipelines.survey_design import Design
+from schemas.errors import InputFileError
+from sources.design import Design
 from sources.files import check_readable, read_text_table
 
 CODEBOOK_SUFFIXES = {".yaml", ".yml"}
@@ -166,7 +166,7 @@ class Codebook(Frozen):
     groups: list[GroupSpec] = []
     files: dict[str, FileSpec] = {}  # per file name: survey, wave, constant group values
     questions: list[QuestionSpec]
-    design: Design | None = None  # strata / psu / fpc, or replicate weights (pipelines/survey_design.py)
+    design: Design | None = None  # strata / psu / fpc, or replicate weights (sources/design.py)
 
     @model_validator(mode="before")
     @classmethod

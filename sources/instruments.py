@@ -32,7 +32,7 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipelines.errors import InputFileError
+from schemas.errors import InputFileError
 
 DEFINITIONS = Path(__file__).parent / "data" / "instruments"
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the 300-item file in ms

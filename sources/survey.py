@@ -20,7 +20,7 @@ from typing import Any
 
 import polars as pl
 
-from pipelines.errors import InputFileError
+from schemas.errors import InputFileError
 from sources.codebook import (  # noqa: F401 (re-exported: the codebook's public names)
     CODEBOOK_CSV_COLUMNS, CODEBOOK_SUFFIXES, DEFAULT_REFUSAL_PATTERN, Codebook, FileSpec, Frozen, GroupSpec,
     Option, QuestionSpec, _code_sort_key, canonical_code, canonical_code_expr, is_codebook, load_codebook,
