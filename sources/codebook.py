@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 from pydantic import BaseModel, ValidationError, field_validator, model_validator
 
-from schemas.errors import InputFileError
+from schemas.errors import InputFileError, validation_problems
 from sources.design import Design
-from sources.files import check_readable, read_text_table
+from sources.files import check_readable, read_text_table, yaml_mapping
 
 CODEBOOK_SUFFIXES = {".yaml", ".yml"}
 CODEBOOK_CSV_COLUMNS = {"role", "var"}
@@ -254,22 +253,13 @@ def is_codebook(path: Path) -> bool:
 def load_codebook(path: Path) -> Codebook:
     path = check_readable(path)
     if path.suffix.lower() in CODEBOOK_SUFFIXES:
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise InputFileError(path, f"codebook is not valid YAML: {e}") from None
-        if not isinstance(data, dict):
-            raise InputFileError(path, "codebook must be a YAML mapping (survey, weight, groups, questions)")
+        data = yaml_mapping(path, "codebook", "survey, weight, groups, questions")
     else:
         data = _codebook_from_csv(path)
     try:
         return Codebook(**data)
     except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'codebook'}: {err['msg'].removeprefix('Value error, ')}"
-            for err in e.errors()
-        )
-        raise InputFileError(path, f"invalid codebook: {problems}") from None
+        raise InputFileError(path, f"invalid codebook: {validation_problems(e, 'codebook')}") from None
 
 
 def _flag(text: str | None) -> bool | None:

@@ -29,13 +29,12 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from schemas.errors import InputFileError
+from schemas.errors import InputFileError, validation_problems
+from sources.files import yaml_mapping  # libyaml when present: the 300-item file in ms
 
 DEFINITIONS = Path(__file__).parent / "data" / "instruments"
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: the 300-item file in ms
 
 
 class _Frozen(BaseModel):
@@ -203,18 +202,11 @@ def _check_text(check: Check) -> str:
 def read_definition(path: Path | str) -> Instrument:
     """An instrument from a YAML definition file; a bad definition names the file and the field."""
     path = Path(path)
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
-    except (OSError, yaml.YAMLError) as e:
-        raise InputFileError(path, f"not a readable instrument definition: {e}") from None
-    if not isinstance(data, dict):
-        raise InputFileError(path, "an instrument definition is a YAML mapping (id, name, scales, items, ...)")
+    data = yaml_mapping(path, "an instrument definition", "id, name, scales, items, ...")
     try:
         return Instrument(**data)
     except ValidationError as e:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'definition'}: "
-                             f"{err['msg'].removeprefix('Value error, ')}" for err in e.errors())
-        raise InputFileError(path, f"invalid instrument definition: {problems}") from None
+        raise InputFileError(path, f"invalid instrument definition: {validation_problems(e, 'definition')}") from None
 
 
 @lru_cache(maxsize=None)
