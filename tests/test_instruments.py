@@ -304,6 +304,16 @@ def test_personality_recipe_scores_any_instrument(tmp_path):
     assert items.filter(pl.col("instrument").str.starts_with("Big Five"))["text"].null_count() == 60
     card = "\n".join(s.body for s in out.sections)
     assert "Philippin (" not in card and "Soto & John (2017)" in card
+    # reviewers of a key-only item see what is left to check, not an empty (rejected) required field
+    from annotation.settings import spec_for
+
+    bfi = items.filter(pl.col("instrument").str.starts_with("Big Five")).head(1)
+    ipip = items.filter(pl.col("instrument") == "IPIP-NEO-120").head(1)
+    spec = spec_for("personality", "items", bfi)
+    text = spec.fields[0].render(bfi.row(0, named=True))
+    assert "text not shipped" in text and "Big Five Inventory-2" in text and "item 1" in text
+    assert spec.fields[0].render(ipip.row(0, named=True)) == ipip["text"].item()
+    assert spec.embed_text(bfi.row(0, named=True)) is None
 
 
 def test_hand_computed_bfi2_and_pvqrr():
