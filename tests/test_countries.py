@@ -57,3 +57,4 @@ def test_values_groups_count_each_country_once(tmp_path):
         "Philippin": "Philippines", "USA": "United States", "United States": "United States"}
     card = "\n".join(s.body for s in out.sections)
     assert "Philippin -> Philippines" in card
+    assert out.card.limitations[0].startswith("Intervals use Kish's effective sample size only")  # no design

@@ -175,6 +175,8 @@ def test_values_recipe_publishes_design_based_intervals(tmp_path):
     _, out = build_values(tmp_path, [path, book], min_n=30)
     records = out.tables["distributions"]
     assert any(s.title == "Survey design" and "Taylor linearization" in s.body for s in out.sections)
+    assert out.card.limitations[0].startswith("Intervals are design-based (Taylor linearization with strata")
+    assert out.card.fields["distributions"]["ci"].startswith("design-based logit interval")
     row = records.filter((pl.col("group_attr") == "highbp") & (pl.col("group_value") == "1")).row(0, named=True)
     est = TaylorEstimator(PopParam.prop)
     est.estimate(y=data["race"].to_numpy(), samp_weight=data["finalwgt"].to_numpy(),

@@ -200,7 +200,9 @@ def card_meta(config, plan: SurveyPlan) -> CardMeta:
             "Language Models. arXiv:2306.16388."
         ),
         limitations=[
-            "Intervals use Kish's effective sample size only; the survey's strata and clusters are not used.",
+            ("Intervals are design-based (" + book.design.describe() + ") for the design the codebook declares."
+             if book.design else
+             "Intervals use Kish's effective sample size only; the survey's strata and clusters are not used."),
             "A distribution describes the respondents of one survey wave as weighted; it is not a population "
             "fact beyond what the survey's weighting supports.",
             "Groups below the minimum n are left out, so smaller groups are not represented.",
@@ -212,14 +214,19 @@ def card_meta(config, plan: SurveyPlan) -> CardMeta:
         fields={
             "distributions": {
                 "probs": "weighted share per substantive option, in the order of `options`; sums to 1",
-                "ci": "Wilson interval per option with n_eff (see Metric definitions)",
+                "ci": ("design-based logit interval per option (see Survey design)" if book.design else
+                       "Wilson interval per option with n_eff (see Metric definitions)"),
                 "refusal_probs": "weighted share per refusal code among all answers, in the order of `refusal_options`",
                 "refusal_mass": "weighted share of refusals among all answers",
                 "n": "respondents with a substantive answer (unweighted)",
                 "n_refused": "respondents with a refusal code",
                 "n_missing": "respondents of the group without a usable answer: not asked (blank, system missing) "
                              "or a code not in the codebook (quarantined)",
+                "n_positive": "substantive answers with a positive weight (what min_n counts)",
                 "n_eff": "Kish effective sample size of the substantive answers",
+                "se": "design-based standard error per option",
+                "deff": "design effect per option: the design variance over p (1 - p) / n",
+                "design_df": "degrees of freedom of the design-based interval",
                 "weight_sum": "sum of the weights of the substantive answers",
                 "group_attr": "the group attribute (`all` for the whole sample)",
             },
