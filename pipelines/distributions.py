@@ -7,7 +7,8 @@ How a distribution is computed (the card of the `values` recipe states the same)
 - `probs[k]` = sum of weights of respondents answering k / sum of weights of substantive answers:
   refusals are kept apart, as OpinionQA does, and `refusal_mass` = refusal weight / weight of all
   answers (substantive + refusal); `refusal_probs` splits it by refusal code.
-- `n` = respondents with a substantive answer (unweighted), `n_refused` = with a refusal.
+- `n` = respondents with a substantive answer (unweighted), `n_refused` = with a refusal;
+  `n_positive` = substantive answers with a positive weight, which `min_n` counts (`drop_reason`).
 - `n_eff` = Kish's effective sample size (sum w)^2 / sum w^2 over the substantive answers.
 - `ci[k]` = the Wilson score interval for probs[k] with n_eff in place of n. Wilson because it stays
   inside [0, 1] and keeps its coverage for small groups and for proportions near 0 or 1, where the
@@ -31,7 +32,7 @@ import polars as pl
 
 ALL = "all"  # group_attr and group_value of the whole sample
 ID_COLS = ("group_attr", "group_value", "var_name")
-STAT_COLS = ("n", "w_sum", "w2_sum")
+STAT_COLS = ("n", "n_pos", "w_sum", "w2_sum")  # n_pos: answers with a positive weight
 # Above this many distinct joint cells (groups crossed) per partition, each attribute gets its own
 # pass instead of a roll-up from the joint cells (see `group_stats`).
 MAX_JOINT_CELLS = 50_000
@@ -131,7 +132,8 @@ def _pass_stats(base: pl.DataFrame, questions, keys, attrs, overall: bool, chunk
         names = pl.Series(list(questions[start:start + chunk]), dtype=pl.String)
         queries = [
             lazy.group_by((pl.col("_cell") * stride + pl.col(q).cast(pl.Int64).fill_null(stride - 1)).alias("_k"))
-            .agg(pl.len().cast(pl.Int64).alias("n"), pl.col("_w").sum().alias("w_sum"),
+            .agg(pl.len().cast(pl.Int64).alias("n"), (pl.col("_w") > 0).sum().cast(pl.Int64).alias("n_pos"),
+                 pl.col("_w").sum().alias("w_sum"),
                  pl.col("_w2").sum().alias("w2_sum"))
             .with_columns(pl.lit(i, pl.Int64).alias("_q"))
             for i, q in enumerate(names)
@@ -163,7 +165,7 @@ def _decode(sums: pl.DataFrame, stride: int, names: pl.Series, values: pl.DataFr
 def _empty_stats(keys: Sequence[str]) -> pl.DataFrame:
     schema = {k: pl.String for k in keys} | {
         "group_attr": pl.String, "group_value": pl.String, "var_name": pl.String, "option": pl.Int16,
-        "n": pl.Int64, "w_sum": pl.Float64, "w2_sum": pl.Float64,
+        "n": pl.Int64, "n_pos": pl.Int64, "w_sum": pl.Float64, "w2_sum": pl.Float64,
     }
     return pl.DataFrame(schema=schema)
 
@@ -207,6 +209,8 @@ def distributions(stats: pl.DataFrame, questions: pl.DataFrame, *, confidence: f
         pl.col("w_sum").filter(~substantive).sum().alias("_Wr"),
         pl.col("n").filter(substantive).sum().alias("_n"),
         pl.col("n").filter(~substantive).sum().alias("_nr"),
+        pl.col("n_pos").filter(substantive).sum().alias("_np"),
+        pl.col("n_pos").filter(~substantive).sum().alias("_npr"),
     ).with_columns(kish_n_eff(pl.col("_W"), pl.col("_W2")).alias("_neff"))
     z = z_value(confidence)
     long = long.join(totals, on=ids, nulls_equal=True).with_columns(
@@ -226,12 +230,28 @@ def distributions(stats: pl.DataFrame, questions: pl.DataFrame, *, confidence: f
         _ratio(pl.col("_Wr").first(), pl.col("_W").first() + pl.col("_Wr").first()).alias("refusal_mass"),
         pl.col("_n").first().alias("n"),
         pl.col("_nr").first().alias("n_refused"),
+        pl.col("_np").first().alias("n_positive"),
+        pl.col("_npr").first().alias("n_refused_positive"),
         pl.col("_W").first().alias("w_sum"),
         pl.col("_neff").first().alias("n_eff"),
     )
     out = out.join(missing, on=ids, how="left", nulls_equal=True).with_columns(pl.col("n_missing").fill_null(0))
     return out.select(*ids, "probs", "ci", "refusal_probs", "refusal_mass", "n", "n_refused", "n_missing",
-                      "w_sum", "n_eff")
+                      "n_positive", "n_refused_positive", "w_sum", "n_eff")
+
+
+def drop_reason(min_n: int) -> pl.Expr:
+    """Why a distribution is not published, null when it is: `not_asked_in_group` (no answer at all),
+    `only_refusals` (refusals, with a positive weight, and no substantive answer: the group's refusal
+    mass is 1, reported on its own rather than hidden under below_min_n), `below_min_n` (fewer than
+    min_n substantive answers with a positive weight: a zero weight is not an answer the proportions
+    can see), `zero_total_weight`."""
+    return (
+        pl.when(pl.col("n") + pl.col("n_refused") == 0).then(pl.lit("not_asked_in_group"))
+        .when((pl.col("n_positive") == 0) & (pl.col("n_refused_positive") > 0)).then(pl.lit("only_refusals"))
+        .when(pl.col("n_positive") < min_n).then(pl.lit("below_min_n"))
+        .when(pl.col("w_sum") <= 0).then(pl.lit("zero_total_weight"))
+    )
 
 
 def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:

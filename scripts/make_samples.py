@@ -265,6 +265,7 @@ groups:
   - var: educ
     name: education
     labels: {1: Primary, 2: Secondary, 3: Tertiary}
+design: {strata: stratum, psu: psu}   # design-based intervals and design effects (README)
 files:
   values_w1.csv: {wave: "2023"}
   values_w1_japan.sav: {wave: "2023", columns: {country: Japan}}
@@ -327,6 +328,10 @@ def values_people(rng: np.random.Generator, n: int, start: int) -> dict[str, np.
         "sex": rng.choice([1, 2, 3], size=n, p=[0.49, 0.49, 0.02]),  # Other: below min n everywhere
         "educ": rng.choice([1, 2, 3], size=n, p=[0.2, 0.5, 0.3]),
         "weight": np.round(rng.gamma(4.0, 0.25, size=n), 4),
+        # the sample design: strata of 100 consecutive ids, clusters (PSUs) of 10 (no random draws,
+        # so the answers stay as they were before the design was added)
+        "stratum": np.arange(start, start + n) // 100,
+        "psu": np.arange(start, start + n) // 10,
     }
 
 

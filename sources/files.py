@@ -75,3 +75,18 @@ def numeric_to_text(frame: pl.DataFrame) -> pl.DataFrame:
 def _first_line(err: Exception) -> str:
     text = str(err).strip().splitlines()
     return text[0] if text else type(err).__name__
+
+
+def yaml_mapping(path: Path, what: str, fields: str) -> dict:
+    """The YAML mapping a definition file holds (read with libyaml where installed); a file that is
+    unreadable, not YAML or not a mapping stops the run naming it (`what`: "codebook"; `fields`: the
+    keys a mapping of it has, for the message)."""
+    import yaml
+
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise InputFileError(path, f"{what} is not valid YAML: {e}") from None
+    if not isinstance(data, dict):
+        raise InputFileError(path, f"{what} must be a YAML mapping ({fields})")
+    return data

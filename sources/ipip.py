@@ -13,6 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from schemas.errors import InputFileError
+from sources.countries import harmonize_column
 from sources.files import check_readable, numeric_to_text, read_statistical, read_text_table
 
 KEY_DIR = Path(__file__).parent / "data" / "ipip_neo"
@@ -35,9 +36,10 @@ FORMATS = {".csv": "csv", ".tsv": "tsv", ".dat": "fixed", ".sav": "spss", ".zsav
 class RawResponses:
     path: Path
     format: str
-    instrument: int
+    instrument: int | str  # 120 or 300 (IPIP-NEO, i1..iN), else the id of another shipped instrument
     keyed_at_source: bool
-    frame: pl.DataFrame  # text columns: respondent fields, i1..iN, plus _file, _row
+    frame: pl.DataFrame  # text columns: respondent fields, i1..iN, plus _file, _row; country harmonized
+    # to ISO 3166 (sources/countries.py) with country_code and country_raw (as the file wrote it)
     malformed: pl.DataFrame  # quarantine rows for lines that could not be split into fields
 
 
@@ -55,17 +57,38 @@ def load_key(instrument: int) -> pl.DataFrame:
     )
 
 
-def item_columns(instrument: int) -> list[str]:
+def definition(instrument: int | str):
+    """The instrument definition (sources/instruments.py) for 120, 300 or an instrument id."""
+    from sources.instruments import instrument as by_id
+
+    return by_id(f"ipip_neo_{instrument}" if isinstance(instrument, int) else instrument)
+
+
+def item_columns(instrument: int | str) -> list[str]:
+    if isinstance(instrument, str):
+        from sources.instruments import instrument as definition
+
+        return definition(instrument).columns
     return [f"i{n}" for n in range(1, instrument + 1)]
 
 
-def detect_instrument(path: Path, columns: list[str]) -> int:
+def detect_instrument(path: Path, columns: list[str]) -> int | str:
+    """120 or 300 for the IPIP-NEO's i1..iN; else the id of the shipped instrument (sources/instruments.py)
+    whose item columns the file has (e.g. EXT1..OPN10: the IPIP-FFM open data)."""
     items = {c for c in columns if c.startswith("i") and c[1:].isdigit()}
     for n in INSTRUMENTS:
         if items == set(item_columns(n)):
             return n
     if not items:
-        raise InputFileError(path, "no item columns found: expected i1..i120 or i1..i300")
+        from sources.instruments import detect, shipped
+
+        others = {k: v for k, v in shipped().items() if not k.startswith("ipip_neo_")}
+        found = detect(columns, others)
+        if found:
+            return found[0].id
+        raise InputFileError(path, "no item columns found: expected i1..i120 or i1..i300, or the item columns "
+                                   "of a shipped instrument (" + ", ".join(
+                                       f"{i.id}: {i.columns[0]}..{i.columns[-1]}" for i in others.values()) + ")")
     numbers = sorted(int(c[1:]) for c in items)
     raise InputFileError(
         path,
@@ -84,7 +107,7 @@ def read_responses(path: Path | str) -> RawResponses:
     if fmt == "fixed":
         return _read_fixed(path)
     if fmt in ("csv", "tsv"):
-        frame = read_text_table(path, "," if fmt == "csv" else "\t")
+        frame = read_text_table(path, _separator(path, fmt))
     else:
         frame, _meta = read_statistical(path, fmt)
         frame = numeric_to_text(frame)
@@ -95,7 +118,7 @@ def read_responses(path: Path | str) -> RawResponses:
     )
     from schemas.quarantine import empty_quarantine
 
-    return RawResponses(path, fmt, instrument, False, frame, empty_quarantine())
+    return RawResponses(path, fmt, instrument, False, harmonize_column(frame), empty_quarantine())
 
 
 def _read_fixed(path: Path) -> RawResponses:
@@ -140,7 +163,7 @@ def _read_fixed(path: Path) -> RawResponses:
     )
     frame = frame.select(["case", *DEMOGRAPHICS, "year", "month", "day", "hour", "min", "sec",
                           *item_columns(instrument), "_file", "_row"])
-    return RawResponses(path, "fixed", instrument, True, frame, malformed)
+    return RawResponses(path, "fixed", instrument, True, harmonize_column(frame), malformed)
 
 
 def _fixed_instrument(path: Path, lengths: pl.Series) -> int:
@@ -172,7 +195,7 @@ def sniff(path: Path | str) -> tuple[str, int]:
         return fmt, _fixed_instrument(path, pl.Series([len(first)]))
     if fmt in ("csv", "tsv"):
         try:
-            head = pl.read_csv(path, separator="," if fmt == "csv" else "\t", n_rows=0, infer_schema=False)
+            head = pl.read_csv(path, separator=_separator(path, fmt), n_rows=0, infer_schema=False)
         except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
             raise InputFileError(path, f"not a readable CSV file: {e}") from None
         columns = [c.strip().lower() for c in head.columns]
@@ -187,3 +210,13 @@ def sniff(path: Path | str) -> tuple[str, int]:
             raise InputFileError(path, f"not a readable {label} file: {e}") from None
         columns = [c.strip().lower() for c in meta.column_names]
     return fmt, detect_instrument(path, columns)
+
+
+def _separator(path: Path, fmt: str) -> str:
+    """Tab for .tsv, and for a .csv whose header line has tabs and no commas (Open Psychometrics
+    publishes its tab-separated IPIP-FFM data as data-final.csv)."""
+    if fmt == "tsv":
+        return "\t"
+    with open(path, "rb") as f:
+        head = f.readline()
+    return "\t" if b"\t" in head and b"," not in head else ","

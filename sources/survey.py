@@ -5,307 +5,31 @@ columns. The codebook (YAML or CSV, see README "values") names the questions, th
 and refusal codes, the weight and the group columns; where a .sav or .dta file carries variable and
 value labels, the codebook may name only the columns and the labels come from the file.
 
-This module reads and resolves; it knows nothing of distributions. Every value leaves it as text
+The codebook itself is `sources/codebook.py` (its names are re-exported here). This module reads
+and resolves; it knows nothing of distributions. Every value leaves it as text
 (answer codes in a canonical form: "1.0", " 01" and 1 all read "1"), with its origin (`_file`,
 `_row`), so that validation later can name the row and the field.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
-from pydantic import BaseModel, ValidationError, field_validator, model_validator
 
 from schemas.errors import InputFileError
+from sources.codebook import (  # noqa: F401 (re-exported: the codebook's public names)
+    CODEBOOK_CSV_COLUMNS, CODEBOOK_SUFFIXES, DEFAULT_REFUSAL_PATTERN, Codebook, FileSpec, Frozen, GroupSpec,
+    Option, QuestionSpec, _code_sort_key, canonical_code, canonical_code_expr, is_codebook, load_codebook,
+)
+from sources.countries import harmonize_column
 from sources.files import check_readable, numeric_to_text, read_text_table
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".sav": "spss", ".zsav": "spss", ".dta": "stata"}
-CODEBOOK_SUFFIXES = {".yaml", ".yml"}
-CODEBOOK_CSV_COLUMNS = {"role", "var"}
-# Labels that mean "no substantive answer" when neither the codebook nor the file (SPSS missing
-# values, Stata extended missing values) says which codes are refusals.
-DEFAULT_REFUSAL_PATTERN = (
-    r"(?i)\b(refused|refusal|don'?t know|do not know|no answer|not sure|prefer not to (say|answer)|dk/?na)\b"
-)
 INTERNAL = ("_file", "_row", "_survey", "_wave", "_weight", "_rid")
-
-
-# -- codes -----------------------------------------------------------------------------------------
-
-
-def canonical_code(value: Any) -> str | None:
-    """One spelling per code: 1, 1.0, "01" and " 1 " are "1"; other text is kept, stripped."""
-    if value is None:
-        return None
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    text = str(value).strip()
-    if not text:
-        return None
-    try:
-        number = float(text)
-    except ValueError:
-        return text
-    if math.isfinite(number) and number == math.floor(number) and abs(number) < 1e15:
-        return str(int(number))
-    return text
-
-
-def canonical_code_expr(expr: pl.Expr) -> pl.Expr:
-    """`canonical_code` as a polars expression over a text column."""
-    text = expr.cast(pl.String).str.strip_chars()
-    number = text.cast(pl.Float64, strict=False)
-    whole = number.is_not_null() & number.is_finite() & (number == number.floor()) & (number.abs() < 1e15)
-    return (
-        pl.when(text.is_null() | (text == ""))
-        .then(pl.lit(None, pl.String))
-        .when(whole)
-        .then(number.cast(pl.Int64, strict=False).cast(pl.String))
-        .otherwise(text)
-    )
-
-
-def _code_sort_key(code: str) -> tuple[int, float, str]:
-    try:
-        return (0, float(code), code)
-    except ValueError:
-        return (1, 0.0, code)
-
-
-# -- the codebook ----------------------------------------------------------------------------------
-
-
-class Frozen(BaseModel):
-    model_config = {"frozen": True, "extra": "forbid"}
-
-
-class Option(Frozen):
-    code: str
-    label: str | None = None
-
-    @field_validator("code", mode="before")
-    @classmethod
-    def _canonical(cls, v: Any) -> str:
-        code = canonical_code(v)
-        if code is None:
-            raise ValueError("an option needs a code")
-        return code
-
-
-def _as_options(value: Any) -> Any:
-    """Options as written in YAML: a mapping {code: label} (in order), a list of {code, label}, or a
-    list of bare codes."""
-    if value is None:
-        return None
-    if isinstance(value, dict):
-        return [{"code": k, "label": None if v is None else str(v)} for k, v in value.items()]
-    if isinstance(value, list):
-        return [v if isinstance(v, dict) else {"code": v} for v in value]
-    return value
-
-
-class GroupSpec(Frozen):
-    var: str  # the column in the microdata
-    name: str | None = None  # the attribute's name in the output (default: var)
-    labels: dict[str, str] = {}  # code -> label, overriding the file's value labels
-
-    @field_validator("var", mode="before")
-    @classmethod
-    def _lower(cls, v: Any) -> str:
-        return str(v).strip().lower()
-
-    @field_validator("labels", mode="before")
-    @classmethod
-    def _codes(cls, v: Any) -> dict[str, str]:
-        return {canonical_code(k): str(label) for k, label in (v or {}).items()}
-
-    @property
-    def attr(self) -> str:
-        return self.name or self.var
-
-
-class FileSpec(Frozen):
-    survey: str | None = None
-    wave: str | None = None
-    columns: dict[str, str] = {}  # a group attribute's value for every row of the file (e.g. country)
-
-    @field_validator("wave", mode="before")
-    @classmethod
-    def _text(cls, v: Any) -> str | None:
-        return None if v is None else str(v)
-
-
-class QuestionSpec(Frozen):
-    var: str
-    text: str | None = None
-    options: list[Option] | None = None  # substantive options, in their order
-    refusal: list[Option] | None = None  # refused, don't know, ...: kept apart from the options
-    ordinal: bool | None = None
-
-    @field_validator("var", mode="before")
-    @classmethod
-    def _lower(cls, v: Any) -> str:
-        return str(v).strip().lower()
-
-    @field_validator("options", "refusal", mode="before")
-    @classmethod
-    def _opts(cls, v: Any) -> Any:
-        return _as_options(v)
-
-
-class Codebook(Frozen):
-    survey: str
-    wave: str | None = None  # default wave of every file
-    wave_column: str | None = None  # or a column holding each respondent's wave
-    lang: str = "en"
-    weight: str | None = None  # no weight column: every respondent counts 1
-    respondent_id: str | None = None
-    ordinal: bool = False  # for questions that do not say
-    refusal_pattern: str = DEFAULT_REFUSAL_PATTERN
-    groups: list[GroupSpec] = []
-    files: dict[str, FileSpec] = {}  # per file name: survey, wave, constant group values
-    questions: list[QuestionSpec]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        """`questions: [q1, q2]` and `groups: [country]` name only the columns."""
-        if isinstance(data, dict):
-            data = dict(data)
-            data["questions"] = [{"var": q} if isinstance(q, (str, int)) else q for q in data.get("questions") or []]
-            data["groups"] = [{"var": g} if isinstance(g, str) else g for g in data.get("groups") or []]
-            for key in ("weight", "respondent_id", "wave_column"):
-                if data.get(key) is not None:
-                    data[key] = str(data[key]).strip().lower()
-            if data.get("wave") is not None:
-                data["wave"] = str(data["wave"])
-        return data
-
-    @model_validator(mode="after")
-    def _consistent(self) -> "Codebook":
-        if not self.questions:
-            raise ValueError("questions: at least one question is needed")
-        re.compile(self.refusal_pattern)
-        names = [q.var for q in self.questions] + [g.attr for g in self.groups]
-        seen: set[str] = set()
-        for name in names:
-            if name in seen:
-                raise ValueError(f"{name!r} is named twice among questions and groups")
-            if name.startswith("_") or name in ("all",):
-                raise ValueError(f"{name!r}: names starting with '_' and 'all' are reserved")
-            seen.add(name)
-        attrs = {g.attr for g in self.groups}
-        for fname, spec in self.files.items():
-            unknown = set(spec.columns) - attrs
-            if unknown:
-                raise ValueError(f"files.{fname}.columns: {sorted(unknown)} are not group attributes")
-        for q in self.questions:
-            codes = [o.code for o in (q.options or [])] + [o.code for o in (q.refusal or [])]
-            dup = {c for c in codes if codes.count(c) > 1}
-            if dup:
-                raise ValueError(f"question {q.var}: code(s) {sorted(dup)} listed twice")
-        return self
-
-    @property
-    def group_vars(self) -> dict[str, GroupSpec]:
-        return {g.attr: g for g in self.groups}
-
-
-def is_codebook(path: Path) -> bool:
-    """A YAML file, or a CSV whose header has the codebook's `role` and `var` columns."""
-    if path.suffix.lower() in CODEBOOK_SUFFIXES:
-        return True
-    if path.suffix.lower() != ".csv":
-        return False
-    try:
-        head = pl.read_csv(path, n_rows=0, infer_schema=False)
-    except Exception:  # not a readable CSV: the microdata reader will say so
-        return False
-    return CODEBOOK_CSV_COLUMNS <= {c.strip().lower() for c in head.columns}
-
-
-def load_codebook(path: Path) -> Codebook:
-    path = check_readable(path)
-    if path.suffix.lower() in CODEBOOK_SUFFIXES:
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise InputFileError(path, f"codebook is not valid YAML: {e}") from None
-        if not isinstance(data, dict):
-            raise InputFileError(path, "codebook must be a YAML mapping (survey, weight, groups, questions)")
-    else:
-        data = _codebook_from_csv(path)
-    try:
-        return Codebook(**data)
-    except ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'codebook'}: {err['msg'].removeprefix('Value error, ')}"
-            for err in e.errors()
-        )
-        raise InputFileError(path, f"invalid codebook: {problems}") from None
-
-
-def _flag(text: str | None) -> bool | None:
-    if text is None or not text.strip():
-        return None
-    return text.strip().lower() in {"1", "true", "yes", "y", "x"}
-
-
-def _codebook_from_csv(path: Path) -> dict[str, Any]:
-    """Long form, one row per setting, group label or option:
-
-    role,var,name,text,code,label,refusal,ordinal
-    survey,,,My Survey,,,,
-    weight,wgt,,,,,,
-    group,agecat,age_band,,1,18-29,,
-    question,q1,,How important is family?,1,Very important,,yes
-    question,q1,,,9,Don't know,yes,
-    """
-    frame = read_text_table(path)
-    missing = CODEBOOK_CSV_COLUMNS - set(frame.columns)
-    if missing:
-        raise InputFileError(path, f"codebook CSV lacks column(s) {sorted(missing)}")
-    data: dict[str, Any] = {"groups": [], "questions": []}
-    groups: dict[str, dict] = {}
-    questions: dict[str, dict] = {}
-    for i, row in enumerate(frame.iter_rows(named=True), start=1):
-        role = (row.get("role") or "").strip().lower()
-        var = (row.get("var") or "").strip()
-        text = row.get("text")
-        if role in ("survey", "wave", "lang"):
-            data[role] = text
-        elif role in ("weight", "respondent_id", "wave_column"):
-            data[role] = var
-        elif role == "group":
-            g = groups.setdefault(var, {"var": var, "labels": {}})
-            if row.get("name"):
-                g["name"] = row["name"]
-            if row.get("code"):
-                g["labels"][row["code"]] = row.get("label") or row["code"]
-        elif role == "question":
-            q = questions.setdefault(var, {"var": var, "options": [], "refusal": []})
-            if text:
-                q["text"] = text
-            if _flag(row.get("ordinal")) is not None:
-                q["ordinal"] = _flag(row.get("ordinal"))
-            if row.get("code"):
-                target = "refusal" if _flag(row.get("refusal")) else "options"
-                q[target].append({"code": row["code"], "label": row.get("label")})
-        else:
-            raise InputFileError(path, f"row {i}: unknown role {role!r} (survey, wave, lang, weight, "
-                                       "respondent_id, wave_column, group, question)")
-    data["groups"] = list(groups.values())
-    for q in questions.values():
-        q["options"] = q["options"] or None
-        q["refusal"] = q["refusal"] or None
-    data["questions"] = list(questions.values())
-    return data
 
 
 # -- file metadata ---------------------------------------------------------------------------------
@@ -455,6 +179,12 @@ def _file_plan(codebook: Codebook, meta: FileMeta) -> FilePlan:
         column = getattr(codebook, role)
         if column and column not in cols:
             raise InputFileError(path, f"the codebook's {role} column {column!r} is not in this file")
+    for column in codebook.design_columns:
+        if column not in cols:
+            raise InputFileError(path, f"the codebook's design column {column!r} is not in this file")
+    reps = codebook.design.replicates if codebook.design else None
+    if reps and reps.prefix and not replicate_columns(codebook, meta.columns):
+        raise InputFileError(path, f"no replicate weight columns starting with {reps.prefix!r} in this file")
     spec = codebook.files.get(path.name) or FileSpec()
     present = tuple(q.var for q in codebook.questions if q.var in cols)
     absent = tuple(q.var for q in codebook.questions if q.var not in cols)
@@ -552,7 +282,8 @@ def read_microdata(path: Path | str, plan: SurveyPlan) -> pl.DataFrame:
         frame, meta = _pyreadstat(path, fmt, output_format="polars")
         frame.columns = [c.strip().lower() for c in frame.columns]
         wanted = {book.weight, book.respondent_id, book.wave_column, *fplan.questions,
-                  *(g.var for g in book.groups)}
+                  *(g.var for g in book.groups), *book.design_columns,
+                  *replicate_columns(book, [c.strip().lower() for c in frame.columns])}
         frame = _as_text(frame.select(c for c in frame.columns if c in wanted), fmt)
         code = _stata_code if fmt == "stata" else canonical_code
         group_labels = {c.lower(): {code(k): str(v) for k, v in labels.items()}
@@ -572,8 +303,25 @@ def read_microdata(path: Path | str, plan: SurveyPlan) -> pl.DataFrame:
     ]
     for g in book.groups:
         exprs.append(_group_expr(g, frame.columns, fplan, group_labels.get(g.var, {})).alias(g.attr))
+    exprs += design_exprs(book, frame.columns, column)
     exprs += [canonical_code_expr(pl.col(q)).alias(q) for q in fplan.questions]
-    return frame.select(exprs)
+    out = frame.select(exprs)
+    for g in book.groups:  # ISO 3166 names, the value as written kept in `_raw_<attr>`
+        if g.is_country:
+            out = harmonize_column(out, g.attr).rename({f"{g.attr}_raw": f"_raw_{g.attr}"}).drop(f"{g.attr}_code")
+    return out
+
+
+def country_spellings(data: pl.DataFrame, book: Codebook) -> dict[str, dict[str, str]]:
+    """Per country group attribute: every value as the files wrote it -> the ISO name it counts as
+    (for the card and report.json)."""
+    out = {}
+    for g in book.groups:
+        raw = f"_raw_{g.attr}"
+        if g.is_country and raw in data.columns:
+            pairs = data.select(raw, g.attr).drop_nulls().unique().sort(raw)
+            out[g.attr] = {r: v for r, v in pairs.iter_rows()}
+    return out
 
 
 def _group_expr(g: GroupSpec, columns: list[str], fplan: FilePlan, file_labels: dict[str, str]) -> pl.Expr:
@@ -598,3 +346,26 @@ def _as_text(frame: pl.DataFrame, fmt: str) -> pl.DataFrame:
         code = _stata_code if fmt == "stata" else canonical_code
         out = out.with_columns(pl.Series(c, [code(v) for v in frame[c].to_list()], dtype=pl.String))
     return out.select(frame.columns)
+
+
+# -- the survey design's columns ---------------------------------------------------------------------
+
+
+def replicate_columns(book: Codebook, columns: list[str]) -> list[str]:
+    """The replicate weight columns of a file: the codebook's list, or those with its prefix, in order."""
+    reps = book.design.replicates if book.design else None
+    if reps is None:
+        return []
+    return list(reps.columns) or [c for c in columns if c.startswith(reps.prefix)]
+
+
+def design_exprs(book: Codebook, columns: list[str], column) -> list[pl.Expr]:
+    """`_stratum`, `_psu`, `_fpc` and `_rep_<column>` per replicate weight, in the file's order, as
+    text (validation parses the numbers)."""
+    d = book.design
+    if d is None:
+        return []
+    if d.replicates:
+        return [column(c).str.strip_chars().alias(f"_rep_{c}") for c in replicate_columns(book, columns)]
+    named = (("_stratum", d.strata), ("_psu", d.psu), ("_fpc", d.fpc))
+    return [canonical_code_expr(column(c)).alias(alias) for alias, c in named if c]

@@ -53,9 +53,9 @@ def run_polars(csv: Path, out: Path) -> dict:
     import pyarrow.parquet as pq
 
     from pipelines.inventory import score_frame
-    from sources.ipip import load_key
+    from sources.instruments import instrument
 
-    key = load_key(120)
+    key = instrument("ipip_neo_120")  # the definition, read once (as the recipe does per run)
     # The recipe's `score_frame`, batch by batch so memory stays flat in the file size.
     # Stages: this thread's wall time; the reader's threads parse ahead while it scores and writes.
     writer, stages = None, dict.fromkeys(("wait for parse", "score", "write"), 0.0)
@@ -123,6 +123,7 @@ def child(impl: str, csv: str, out: str) -> None:
     import pyarrow.parquet  # noqa: F401
 
     import pipelines.inventory  # noqa: F401
+    import sources.instruments  # noqa: F401 (the instrument definitions' models: pydantic)
     import sources.ipip  # noqa: F401
 
     start, cpu_start = time.perf_counter(), time.process_time()

@@ -55,6 +55,10 @@ def test_run_on_the_samples_publishes_what_load_dataset_reads(tmp_path, hf_cache
     assert japan["options"][0] == "Very interested" and japan["refusal_options"] == ["Don't know", "Refused"]
     assert sum(japan["probs"]) == pytest.approx(1.0)
     assert all(c["low"] <= p <= c["high"] for p, c in zip(japan["probs"], japan["ci"]))
+    assert japan["design_df"] > 0 and all(se > 0 for se in japan["se"])  # the sample declares strata and PSUs
+    card = (out / "README.md").read_text()
+    assert "Declared design: Taylor linearization with strata `stratum`, PSUs `psu`" in card
+    assert "Design effects over" in card
     assert 0 <= compare([0.25] * 4, japan) <= 1
     assert not [r for r in ds if r["group_value"] == "Other"]  # below min n everywhere
 

@@ -17,6 +17,7 @@ from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutp
 from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
 from sources.files import read_text_table
+from sources.instruments import is_definition, item_table
 
 from .card import card_meta, sections
 from .records import item_records, scenario_records
@@ -68,6 +69,9 @@ class Expand(Recipe):
     def check_inputs(self, inputs: list[Path], config: Config) -> None:
         """Reject a file that is not an item table before the run starts, naming the file."""
         for path in inputs:
+            if is_definition(path):  # an instrument definition (sources/data/instruments/)
+                item_table(path)
+                continue
             if path.suffix.lower() not in (".csv", ".tsv"):
                 raise InputFileError(path, f"expected a CSV of inventory items ({', '.join(ITEM_COLUMNS)}), got {path.suffix!r}")
             header = read_text_table(path).columns

@@ -17,6 +17,7 @@ from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reas
 from schemas.errors import InputFileError
 from schemas.quarantine import quarantine_frame
 from sources.files import read_text_table
+from sources.instruments import is_definition, item_table
 
 TRAITS = {"N": "Neuroticism", "E": "Extraversion", "O": "Openness to experience", "A": "Agreeableness",
           "C": "Conscientiousness"}
@@ -67,12 +68,12 @@ class Judgement(BaseModel):
 
 class ReadItems(Step):
     name = "read_items"
-    depends_on = ("sources.files",)
+    depends_on = ("sources.files", "sources.instruments")
 
     def run(self, data: pl.DataFrame) -> StepResult:
         frames = []
         for path in data["path"]:
-            frame = read_text_table(Path(path))
+            frame = item_table(path) if is_definition(path) else read_text_table(Path(path))
             missing = [c for c in ("text", "domain", "keyed") if c not in frame.columns]
             if missing:
                 raise InputFileError(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(ITEM_COLUMNS)}")

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.inventory import DOMAINS, cronbach_alpha
+from pipelines.inventory import cronbach_alpha
 from pipelines.recipes.base import CardMeta, CardSection
-from sources.ipip import DEMOGRAPHICS, load_key
+from sources.instruments import Instrument
+from sources.ipip import DEMOGRAPHICS
 
-from .records import INSTRUMENT_NAMES
 from .steps import _by_instrument
 
 
-def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[int]) -> list[CardSection]:
+def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[Instrument]) -> list[CardSection]:
     sections = []
     if respondents.height == 0:
         return [CardSection("Scores", "No respondent passed the steps above.")]
@@ -20,22 +20,19 @@ def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[int
     lines = [f"- {inst}: {n} respondents" for inst, n in counts.iter_rows()]
     sections.append(CardSection("Instruments", "\n".join(lines)))
 
-    rows = ["| domain | mean | sd | n scored | Cronbach's alpha (complete cases) |", "|---|---:|---:|---:|---:|"]
-    keyed_by_instrument = []
-    for n, part in _by_instrument(data):  # keyed answers as columns k1..kN, no Python objects
-        key = load_key(n)
-        names = [f"k{i}" for i in key["item_no"]]
+    rows = ["| instrument | domain | mean | sd | n scored | Cronbach's alpha (complete cases) |",
+            "|---|---|---:|---:|---:|---:|"]
+    for inst, part in _by_instrument(data):  # keyed answers as columns k1..kN, no Python objects
+        names = [f"k{i.item}" for i in inst.items]
         keyed = part.select(pl.col("responses").list.to_struct(fields=names)).unnest("responses")
-        keyed_by_instrument.append((n, key, keyed))
-    for d in DOMAINS:
-        s = respondents["domain_scores"].struct.field(d)
-        alphas = []
-        for n, key, keyed in keyed_by_instrument:
-            items = [f"k{i}" for i in key.filter(pl.col("domain") == d)["item_no"]]
-            alpha, used = cronbach_alpha(keyed, items)
-            alphas.append(f"{INSTRUMENT_NAMES[n]}: {_fmt(alpha)} (n={used})")
-        rows.append(f"| {d} | {_fmt(s.mean())} | {_fmt(s.std())} | {s.drop_nulls().len()} | {'; '.join(alphas)} |")
-    sections.append(CardSection("Domain scores (keyed, 1..5 scale)", "\n".join(rows)))
+        scores = respondents.filter(pl.col("instrument") == inst.name)["domain_scores"]
+        for d in inst.domains:
+            sc = scores.struct.field(d)
+            alpha, used = cronbach_alpha(keyed, [f"k{no}" for no in inst.scale_items(d)])
+            rows.append(f"| {inst.name} | {d} | {_fmt(sc.mean())} | {_fmt(sc.std())} | {sc.drop_nulls().len()} | "
+                        f"{_fmt(alpha)} (n={used}) |")
+    sections.append(CardSection("Domain scores (keyed; `centered` scales are deviations from the respondent's mean)",
+                                "\n".join(rows)))
 
     demo = respondents["demographics"]
     cov = []
@@ -48,13 +45,13 @@ def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[int
     if top.height:
         cov.append("- most frequent countries: " + ", ".join(f"{c} ({n})" for c, n in top.iter_rows()))
     sections.append(CardSection("Demographics coverage", "\n".join(cov)))
-    sections.append(CardSection(
-        "Items and key",
-        "Item texts come from the International Personality Item Pool (public domain). The facet of each "
-        "item follows Johnson's interleaving (facet f = items f, f+30, ...), and the reverse-keyed items "
-        "(55 of 120, 148 of 300) follow Johnson's scoring; see `sources/data/ipip_neo/SOURCE.md`. "
-        "A score is the mean of the answered items after keying, null when fewer than half were answered.",
-    ))
+    sections.append(CardSection("Items and key", "\n".join(
+        f"- {inst.name} (`sources/data/instruments/{inst.id}.yaml`): {inst.reference} Key: {inst.key.source} "
+        f"(licence: {inst.key.license}). Item texts: "
+        + (f"shipped ({inst.texts.license})." if inst.texts.shipped else f"not shipped ({inst.texts.license}).")
+        + f" Scoring: {inst.scoring.rule} of the answered items after keying, null when fewer than "
+          f"{inst.scoring.min_answered:.0%} of a scale's items were answered."
+        for inst in instruments)))
     return sections
 
 
@@ -81,12 +78,16 @@ def card_meta(config) -> CardMeta:
         fields={
             "respondents": {
                 "respondent_id": "the source's case number (or file:row when the file has none)",
-                "responses": "keyed answers 1..5 in item order (index 0 = item 1), null when missing",
-                "domain_scores": "mean keyed answer per domain N, E, O, A, C; null when under half answered",
-                "facet_scores": "mean keyed answer per facet N1..C6; null when under half answered",
-                "answered": "number of items answered",
+                "responses": "keyed answers in item order (index 0 = item 1), null when missing",
+                "domain_scores": "per domain of the row's `instrument` (IPIP-NEO: N, E, O, A, C): the mean keyed "
+                                 "answer (PVQ: less the respondent's mean); null when under half answered",
+                "facet_scores": "per facet (IPIP-NEO: N1..C6; BFI-2, HEXACO-60: DOMAIN_facet); null when under "
+                                "half answered",
+                "answered": "number of scored items answered",
+                "checks_failed": "catch items failed (MFQ-30); such respondents are dropped",
             },
-            "items": {"keyed": "+1 positively keyed, -1 reverse keyed", "facet_code": "N1..C6"},
+            "items": {"keyed": "+1 positively keyed, -1 reverse keyed", "facet_code": "the instrument's facet code",
+                      "text": "null where the instrument's licence keeps the text out (key only)"},
         },
     )
 

@@ -1,4 +1,5 @@
-"""Recipe `personality`: IPIP-NEO responses -> keyed answers and Big Five scores (after PAPI).
+"""Recipe `personality`: inventory responses (any instrument in sources/data/instruments/) -> keyed
+answers and domain and facet scores (after PAPI).
 
 Steps: read (files, in parallel on Dask) -> validate_answers -> dedupe_respondents -> key_and_score.
 A persona text per respondent (PAPI's LLM step) plugs in after key_and_score; see `persona_hook`.
@@ -11,9 +12,9 @@ from pathlib import Path
 import polars as pl
 
 from data_cards.plots import Plot
-from pipelines.inventory import DOMAINS
 from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
 from pipelines.runtime import RunContext
+from sources.ipip import definition
 
 from .card import card_meta, measure
 from .records import item_records, respondent_records
@@ -26,7 +27,8 @@ class Config(RecipeConfig, ReadConfig, ScoreConfig):
 
 class Personality(Recipe):
     name = "personality"
-    description = "IPIP-NEO-120/300 responses (CSV, Johnson's .dat, SPSS, Stata) -> Big Five domain and facet scores"
+    description = ("inventory responses (IPIP-NEO, IPIP-FFM, BFI-2, HEXACO-60, MFQ-30, PVQ, SD3; CSV, Johnson's .dat, "
+                   "SPSS, Stata) -> domain and facet scores")
     Config = Config
     demo_inputs = (("personality/*.csv", "personality/*.dat", "personality/*.sav", "personality/*.dta"),)
 
@@ -38,12 +40,13 @@ class Personality(Recipe):
         data = persona_hook(ctx, data, config)
 
         respondents = respondent_records(ctx, data, config, ctx.provenance_of(*(s.name for s in steps)))
-        instruments = sorted(set(data["instrument_items"].to_list())) or sorted(
-            set(ctx.report.facts.get("instruments_seen", [])))
+        instruments = ([definition(i) for i in sorted(set(data["_instrument"].to_list()))]
+                       if "_instrument" in data.columns else [])
         items = item_records(ctx, instruments)
         sections = measure(data, respondents, instruments)
-        plots = [Plot("domain_scores", "Domain scores (keyed, 1..5)", "hist",
-                      {d: respondents["domain_scores"].struct.field(d).to_numpy() for d in DOMAINS}, "score")]
+        fields = [f.name for f in respondents["domain_scores"].dtype.fields] if respondents.height else []
+        plots = [Plot("domain_scores", "Domain scores (keyed)", "hist",
+                      {d: respondents["domain_scores"].struct.field(d).to_numpy() for d in fields}, "score")]
         tables = {"respondents": respondents, "items": items}
         if "persona_description" in data.columns:  # PAPI's persona texts, when an LLM was configured
             from pipelines.llm.persona import persona_records

@@ -12,7 +12,7 @@ def respondent_spec(frame: pl.DataFrame) -> ReviewSpec:
         demo = row.get("demographics") or {}
         scores = row.get("domain_scores") or {}
         head = ", ".join(f"{k}: {v}" for k, v in demo.items() if v is not None) or "no demographics"
-        table = md_table(["domain", "score (1-5)"], [[k, "-" if v is None else f"{v:.2f}"] for k, v in scores.items()])
+        table = md_table(["domain", "score"], [[k, "-" if v is None else f"{v:.2f}"] for k, v in scores.items()])
         return f"**{row.get('instrument')}**, respondent {row.get('respondent_id')} ({head}); " \
                f"{row.get('answered')} items answered.\n\n{table}"
 
@@ -43,10 +43,18 @@ def _demographics(frame: pl.DataFrame) -> list[Meta]:
             if name in frame.schema["demographics"].to_schema()]
 
 
+def _item_text(row: Row) -> str:
+    """The item's text; where the instrument's licence keeps it out (key only), what is left to check."""
+    if row.get("text"):
+        return str(row["text"])
+    return (f"(text not shipped under the licence of {row.get('instrument')}: item {row.get('item_no')}, "
+            f"key only; check its scale and keying against the published key)")
+
+
 def inventory_item_spec(frame: pl.DataFrame) -> ReviewSpec:
     return ReviewSpec(
         "InventoryItem",
-        fields=[Field("text", "Item", col("text")),
+        fields=[Field("text", "Item", _item_text),
                 Field("facet", "Domain and facet", lines(("Domain", "domain"), ("Facet", "facet_name"),
                                                          ("Keyed", "keyed"), ("Scale", "scale")), markdown=True)],
         questions=[Question("keying", "label", "Is the keying (+1 / -1) right for this facet?", ["correct", "reversed", "unsure"]),

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.inventory import answer_ok, answer_problem, score_frame
+from pipelines.inventory import answer_ok, answer_problem, score_instrument
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import empty_quarantine, quarantine_frame
-from sources.ipip import item_columns, load_key, read_responses
+from sources.instruments import Instrument, shipped
+from sources.ipip import definition, read_responses
 
 
 class ReadConfig(StepConfig):
@@ -22,7 +23,7 @@ class ReadResponses(Step):
 
     name = "read"
     needs = ("dask",)
-    depends_on = ("sources.ipip",)
+    depends_on = ("sources.ipip", "sources.instruments", "sources.countries")
 
     def run(self, data: pl.DataFrame) -> StepResult:
         paths = [Path(p) for p in data["path"]]
@@ -33,7 +34,8 @@ class ReadResponses(Step):
             frames.append(
                 raw.frame.with_columns(
                     pl.lit(keyed).alias("_keyed"),
-                    pl.lit(raw.instrument, pl.Int16).alias("instrument_items"),
+                    pl.lit(len(definition(raw.instrument).items), pl.Int16).alias("instrument_items"),
+                    pl.lit(definition(raw.instrument).id).alias("_instrument"),
                 )
             )
             quarantines.append(raw.malformed)
@@ -44,21 +46,23 @@ class ReadResponses(Step):
 
 
 class ValidateAnswers(Step):
-    """Quarantine rows with an answer that is not a whole number 0..5, or an age not a number."""
+    """Quarantine rows with an answer outside the instrument's response scale (0 or blank = missing),
+    or an age not a number."""
 
     name = "validate_answers"
-    depends_on = ("pipelines.inventory",)
+    depends_on = ("pipelines.inventory", "sources.instruments")
 
     def run(self, data: pl.DataFrame) -> StepResult:
         parts, bad_parts = [], []
-        for n, part in _by_instrument(data):
-            cols = item_columns(n) + (["age"] if "age" in part.columns else [])
-            problems = [answer_problem(c) if c != "age" else _age_problem() for c in cols]
+        for inst, part in _by_instrument(data):
+            scale = inst.response_scale
+            cols = inst.columns + (["age"] if "age" in part.columns else [])
+            problems = [answer_problem(c, scale) if c != "age" else _age_problem() for c in cols]
             # the messages are string work on every answer: build them only for rows that fail a
             # cheap test (0..5 as written, or blank); a row keeps its place either way
             schema = part.schema
             plain = pl.all_horizontal(
-                answer_ok(c, schema[c]) if c != "age" else _age_problem().is_null() for c in cols)
+                answer_ok(c, schema[c], scale) if c != "age" else _age_problem().is_null() for c in cols)
             part = part.with_row_index("_i")
             checked = part.filter(~plain).with_columns(
                 pl.concat_str(problems, separator="; ", ignore_nulls=True).alias("_error"),
@@ -81,14 +85,14 @@ class DedupeRespondents(Step):
     def run(self, data: pl.DataFrame) -> StepResult:
         with_id = data.with_columns(_respondent_id_expr(data.columns).alias("respondent_id"))
         firsts = (
-            with_id.group_by("instrument_items", "respondent_id", maintain_order=True)
+            with_id.group_by("_instrument", "respondent_id", maintain_order=True)
             .agg(pl.col("_file").first().alias("_first_file"), pl.col("_row").first().alias("_first_row"))
         )
         flagged = with_id.with_columns(
-            pl.col("respondent_id").is_first_distinct().over("instrument_items").alias("_first")
+            pl.col("respondent_id").is_first_distinct().over("_instrument").alias("_first")
         )
         kept = flagged.filter(pl.col("_first")).drop("_first")
-        later = flagged.filter(~pl.col("_first")).join(firsts, on=["instrument_items", "respondent_id"], how="left")
+        later = flagged.filter(~pl.col("_first")).join(firsts, on=["_instrument", "respondent_id"], how="left")
         later = later.with_columns(
             pl.lit("case").alias("_field"),
             pl.format("duplicate respondent id '{}': first seen in {} row {}",
@@ -103,36 +107,42 @@ class ScoreConfig(StepConfig):
 
 
 class KeyAndScore(Step):
-    """Key reverse-scored items, score domains and facets, drop respondents with too few answers."""
+    """Key reverse-scored items, score domains and facets, drop respondents with too few answers
+    (`insufficient_answers`) or a failed catch item (`failed_check`, MFQ-30)."""
 
     name = "key_and_score"
-    depends_on = ("pipelines.inventory", "sources.ipip")
+    depends_on = ("pipelines.inventory", "sources.instruments")
 
     def run(self, data: pl.DataFrame) -> StepResult:
-        parts = []
-        for n, part in _by_instrument(data):
-            parts.append(score_frame(part.drop(_other_items(part, n)), load_key(n), pl.col("_keyed")))
+        parts, scored_items = [], {}
+        for inst, part in _by_instrument(data):
+            scored_items[inst.id] = sum(i.scale is not None for i in inst.items)
+            parts.append(score_instrument(part.drop(_other_items(part, inst)), inst, pl.col("_keyed")))
         scored = _concat(parts, data)
         if not scored.height:
             return split_by_reason(self.name, scored, pl.lit(None, pl.String))
         frac = self.config.min_answered_fraction
-        too_few = pl.col("answered") < pl.col("instrument_items") * frac
-        return split_by_reason(self.name, scored, pl.when(too_few).then(pl.lit("insufficient_answers")))
+        too_few = pl.col("answered") < pl.col("_instrument").replace_strict(scored_items, return_dtype=pl.Float64) * frac
+        failed = (pl.col("checks_failed") > 0) if "checks_failed" in scored.columns else pl.lit(False)
+        reason = pl.when(too_few).then(pl.lit("insufficient_answers")).when(failed.fill_null(False)).then(
+            pl.lit("failed_check"))
+        return split_by_reason(self.name, scored, reason)
 
 
 # -- helpers -------------------------------------------------------------------------------------
 
 
-def _by_instrument(data: pl.DataFrame):
-    if "instrument_items" not in data.columns or not data.height:
+def _by_instrument(data: pl.DataFrame) -> list[tuple[Instrument, pl.DataFrame]]:
+    if "_instrument" not in data.columns or not data.height:
         return []
-    return [(int(n), data.filter(pl.col("instrument_items") == n)) for n in sorted(data["instrument_items"].unique())]
+    return [(definition(i), data.filter(pl.col("_instrument") == i)) for i in sorted(data["_instrument"].unique())]
 
 
-def _other_items(part: pl.DataFrame, n: int) -> list[str]:
-    """Item columns beyond this instrument's (a 120-item row in a frame shared with 300-item rows)."""
-    mine = set(item_columns(n))
-    return [c for c in part.columns if c.startswith("i") and c[1:].isdigit() and c not in mine]
+def _other_items(part: pl.DataFrame, inst: Instrument) -> list[str]:
+    """Item columns of other instruments (a 120-item row in a frame shared with 300-item rows)."""
+    mine = set(inst.columns)
+    others = {c for other in shipped().values() for c in other.columns} - mine
+    return [c for c in part.columns if c in others]
 
 
 def _concat(parts: list[pl.DataFrame], like: pl.DataFrame) -> pl.DataFrame:

@@ -7,6 +7,7 @@ import polars as pl
 from pipelines.distributions import ALL, kish_n_eff
 from pipelines.recipes.base import CardMeta, CardSection
 from pipelines.runtime import RunContext
+from pipelines.survey_design import design_section
 from sources.survey import SurveyPlan
 
 
@@ -19,6 +20,7 @@ def measure(ctx: RunContext, plan: SurveyPlan, data: pl.DataFrame, dists: pl.Dat
         _groups_section(report, plan, data, config),
         _weighting_section(plan, data, config, weighted),
         _refusal_section(plan, dists, report),
+        CardSection(*design_section(plan.codebook.design, dists)),
         CardSection("Metric definitions", METRICS),
         CardSection("Accounting units", UNITS),
     ]
@@ -74,7 +76,9 @@ def _groups_section(report, plan: SurveyPlan, data: pl.DataFrame, config) -> Car
     extra = report.step("distributions").extra
     lines = [f"Distributions are published for the whole sample (`group_attr` = `all`) and per value of each "
              f"group attribute, within each survey and wave. Groups with fewer than {config.min_n} substantive "
-             "answers to a question are dropped for that question (`below_min_n` in the processing table).", ""]
+             "answers with a positive weight to a question are dropped for that question (`below_min_n` in the "
+             "processing table); groups whose every answer is a refusal are dropped as `only_refusals` and listed "
+             "with their refusal counts in report.json (`only_refusal_groups`).", ""]
     for g in plan.codebook.groups:
         counts = data.group_by(g.attr).len().sort(g.attr, nulls_last=True)
         values = ", ".join(f"{v} ({n})" for v, n in counts.iter_rows() if v is not None)
@@ -82,6 +86,10 @@ def _groups_section(report, plan: SurveyPlan, data: pl.DataFrame, config) -> Car
         source = f"column `{g.var}`" + (" (labels from the codebook)" if g.labels else "")
         lines.append(f"- `{g.attr}` ({source}): {values or 'no values'}"
                      + (f"; no value for {missing} respondents" if missing else ""))
+        renamed = {r: v for r, v in report.facts.get("country_spellings", {}).get(g.attr, {}).items() if r != v}
+        if renamed:
+            lines.append("  (ISO 3166 names; as the files wrote them: "
+                         + ", ".join(f"{_md(r)} -> {_md(v)}" for r, v in renamed.items()) + ")")
     small = extra.get("below_min_n_groups", [])
     if small:
         lines += ["", f"Groups below the minimum n ({config.min_n}):", "",
@@ -147,8 +155,9 @@ METRICS = """\
 - `ci[k]`: a 95% interval (the config's `confidence`) for `probs[k]`: Wilson's score interval with
   `n_eff` in place of n. Wilson because it stays within [0, 1] and keeps its coverage in small groups
   and near 0 or 1, where the Wald interval does not (Brown, Cai and DasGupta, 2001); `n_eff` because
-  unequal weights inflate the variance by Kish's design effect n / n_eff. Strata and clusters are not
-  in the microdata and are not accounted for, so the intervals are, if anything, too narrow.
+  unequal weights inflate the variance by Kish's design effect n / n_eff. Without a declared design
+  ("Survey design"), strata and clusters are not accounted for, so the intervals are, if anything,
+  too narrow; with one, `ci` is design-based.
 - Comparing a model's answer distribution p with a group's q (`pipelines.distributions`):
   `wasserstein_ordinal(p, q)`: for ordinal questions, the 1-Wasserstein distance with the K options at
   positions 0..K-1, divided by K-1 so that it lies in [0, 1] (OpinionQA; its representativeness is
@@ -191,7 +200,9 @@ def card_meta(config, plan: SurveyPlan) -> CardMeta:
             "Language Models. arXiv:2306.16388."
         ),
         limitations=[
-            "Intervals use Kish's effective sample size only; the survey's strata and clusters are not used.",
+            ("Intervals are design-based (" + book.design.describe() + ") for the design the codebook declares."
+             if book.design else
+             "Intervals use Kish's effective sample size only; the survey's strata and clusters are not used."),
             "A distribution describes the respondents of one survey wave as weighted; it is not a population "
             "fact beyond what the survey's weighting supports.",
             "Groups below the minimum n are left out, so smaller groups are not represented.",
@@ -203,14 +214,19 @@ def card_meta(config, plan: SurveyPlan) -> CardMeta:
         fields={
             "distributions": {
                 "probs": "weighted share per substantive option, in the order of `options`; sums to 1",
-                "ci": "Wilson interval per option with n_eff (see Metric definitions)",
+                "ci": ("design-based logit interval per option (see Survey design)" if book.design else
+                       "Wilson interval per option with n_eff (see Metric definitions)"),
                 "refusal_probs": "weighted share per refusal code among all answers, in the order of `refusal_options`",
                 "refusal_mass": "weighted share of refusals among all answers",
                 "n": "respondents with a substantive answer (unweighted)",
                 "n_refused": "respondents with a refusal code",
                 "n_missing": "respondents of the group without a usable answer: not asked (blank, system missing) "
                              "or a code not in the codebook (quarantined)",
+                "n_positive": "substantive answers with a positive weight (what min_n counts)",
                 "n_eff": "Kish effective sample size of the substantive answers",
+                "se": "design-based standard error per option",
+                "deff": "design effect per option: the design variance over p (1 - p) / n",
+                "design_df": "degrees of freedom of the design-based interval",
                 "weight_sum": "sum of the weights of the substantive answers",
                 "group_attr": "the group attribute (`all` for the whole sample)",
             },

@@ -12,7 +12,7 @@ from pathlib import Path
 from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
 from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
-from sources.survey import SurveyPlan, is_codebook, load_codebook, make_plan
+from sources.survey import SurveyPlan, country_spellings, is_codebook, load_codebook, make_plan
 
 from .card import card_meta, measure, plots
 from .records import distribution_records, question_records
@@ -52,12 +52,14 @@ class Values(Recipe):
         _report_absences(ctx, plan)
 
         data = ctx.read(ReadMicrodata(ReadConfig(plan=plan)), data_paths)
-        data = ctx.apply(ValidateWeights(step_options(config, WeightConfig, weight=book.weight)), data)
+        data = ctx.apply(ValidateWeights(step_options(config, WeightConfig, weight=book.weight, design=book.design)), data)
         data = ctx.apply(ValidateAnswers(AnswerConfig(questions=plan.questions, files=plan.files)), data)
         groups = tuple(g.attr for g in book.groups)
         dists = ctx.apply(ComputeDistributions(
-            step_options(config, DistributionConfig, questions=plan.questions, groups=groups)), data)
+            step_options(config, DistributionConfig, questions=plan.questions, groups=groups, design=book.design)),
+            data)
         _check_identity(ctx)
+        ctx.report.facts["country_spellings"] = country_spellings(data, book)  # raw -> ISO 3166 name
 
         weighted = bool(config.weighted and book.weight)
         provenance = ctx.provenance_of("read", "validate_weights", "validate_answers", "distributions")

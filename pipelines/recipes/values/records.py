@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.survey_design import DESIGN_COLS
 from schemas.envelope import envelope_columns, stable_id
 from sources.survey import SurveyPlan
 
@@ -62,8 +63,8 @@ def distribution_records(ctx, dists: pl.DataFrame, plan: SurveyPlan, config, wei
     return records.select(
         "record_id", "survey", "wave", "var_name", "question", "ordinal", "options", "refusal_options",
         "group_attr", "group_value", "probs", "ci", "refusal_probs", "refusal_mass",
-        "n", "n_refused", "n_missing", pl.col("n_eff"), pl.col("w_sum").alias("weight_sum"), "weighted",
-        *ENVELOPE,
+        "n", "n_refused", "n_missing", "n_positive", pl.col("n_eff"), pl.col("w_sum").alias("weight_sum"), "weighted",
+        *[c for c in DESIGN_COLS if c in base.columns], *ENVELOPE,
     ).sort("survey", "wave", "var_name", "group_attr", "group_value", nulls_last=True)
 
 

@@ -11,8 +11,9 @@ from pathlib import Path
 import polars as pl
 from pydantic import Field
 
-from pipelines.distributions import ALL, combine_stats, distributions, group_stats
+from pipelines.distributions import ALL, combine_stats, distributions, drop_reason, group_stats
 from pipelines.steps import Account, Step, StepConfig, StepResult
+from pipelines.survey_design import Design, apply_design, design_problems
 from schemas.quarantine import empty_quarantine, quarantine_frame
 from sources.survey import FilePlan, Question, SurveyPlan, read_microdata
 
@@ -39,7 +40,7 @@ class ReadMicrodata(SurveyStep):
 
     name = "read"
     needs = ("dask",)
-    depends_on = ("sources.survey",)
+    depends_on = ("sources.survey", "sources.codebook", "sources.countries")
 
     def run(self, data: pl.DataFrame) -> StepResult:
         paths = [Path(p) for p in data["path"]]
@@ -59,6 +60,7 @@ class WeightOptions(StepConfig):
 
 class WeightConfig(WeightOptions):
     weight: str | None  # the codebook's weight column; None: unweighted
+    design: Design | None = None  # design values are checked with the weight (pipelines/survey_design.py)
 
 
 class ValidateWeights(SurveyStep):
@@ -69,6 +71,7 @@ class ValidateWeights(SurveyStep):
 
     name = "validate_weights"
     version = "2"
+    depends_on = ("pipelines.survey_design",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         column = self.config.weight
@@ -81,9 +84,12 @@ class ValidateWeights(SurveyStep):
             .when(w.is_nan() | w.is_infinite()).then(pl.format("weight {} is not finite", text))
             .when(w < 0).then(pl.format("weight is negative ({})", text))
         ) if weighted else pl.lit(None, pl.String)
+        design_problem, design_field = design_problems(self.config.design, data.columns)
         checked = data.with_row_index("_order").with_columns(
-            pl.coalesce(weight_problem, _repeated_respondent()).alias("_error"),
-            pl.when(weight_problem.is_not_null()).then(pl.lit(column)).otherwise(pl.lit("respondent_id")).alias("_field"),
+            pl.coalesce(weight_problem, design_problem, _repeated_respondent()).alias("_error"),
+            pl.when(weight_problem.is_not_null()).then(pl.lit(column))
+            .when(design_problem.is_not_null()).then(design_field)
+            .otherwise(pl.lit("respondent_id")).alias("_field"),
             w.alias("_w"),
         ).drop("_order")
         kept = checked.filter(pl.col("_error").is_null()).drop("_error", "_field")
@@ -171,23 +177,26 @@ def _cells_and_blanks(data: pl.DataFrame, files: tuple[FilePlan, ...]) -> tuple[
 
 
 class DistributionOptions(StepConfig):
-    min_n: int = Field(30, ge=1)  # groups with fewer substantive answers: dropped, `below_min_n`
+    min_n: int = Field(30, ge=1)  # groups with fewer positive-weight substantive answers: `below_min_n`
     confidence: float = Field(0.95, gt=0, lt=1)  # of the Wilson interval per option
 
 
 class DistributionConfig(DistributionOptions):
     questions: tuple[Question, ...]
     groups: tuple[str, ...]
+    design: Design | None = None  # the codebook's survey design: design-based intervals
 
 
 class ComputeDistributions(SurveyStep):
     """Weighted distributions per survey x wave x group x question (`pipelines.distributions`).
     Counts group distributions: those with no answer in the group are dropped as
-    `not_asked_in_group`, those with fewer than min_n substantive answers as `below_min_n`, those
-    whose weights sum to 0 as `zero_total_weight`."""
+    `not_asked_in_group`, those with refusals only as `only_refusals`, those with fewer than min_n
+    substantive answers with a positive weight as `below_min_n`, those whose weights sum to 0 as
+    `zero_total_weight` (`pipelines.distributions.drop_reason`). With a survey design in the codebook
+    the intervals are design-based (`pipelines.survey_design`)."""
 
     name = "distributions"
-    depends_on = ("pipelines.distributions",)
+    depends_on = ("pipelines.distributions", "pipelines.survey_design")
 
     def run(self, data: pl.DataFrame) -> StepResult:
         questions = [q.var for q in self.config.questions if q.var in data.columns]
@@ -202,12 +211,10 @@ class ComputeDistributions(SurveyStep):
             "n_refusals": [len(q.refusals) for q in self.config.questions],
         })
         dists = distributions(stats, meta, confidence=self.config.confidence)
-        reason = (
-            pl.when(pl.col("n") + pl.col("n_refused") == 0).then(pl.lit("not_asked_in_group"))
-            .when(pl.col("n") < self.config.min_n).then(pl.lit("below_min_n"))
-            .when(pl.col("w_sum") <= 0).then(pl.lit("zero_total_weight"))
-        )
-        tagged = dists.with_columns(reason.alias("_reason"))
+        if self.config.design is not None:
+            n_options = {q.var: len(q.options) for q in self.config.questions if q.var in data.columns}
+            dists = apply_design(dists, data, n_options, groups, KEYS, self.config.design, self.config.confidence)
+        tagged = dists.with_columns(drop_reason(self.config.min_n).alias("_reason"))
         kept = tagged.filter(pl.col("_reason").is_null()).drop("_reason")
         dropped_rows = tagged.filter(pl.col("_reason").is_not_null())
         dropped = {r: int(n) for r, n in dropped_rows.group_by("_reason").len().iter_rows()}
@@ -220,6 +227,9 @@ class ComputeDistributions(SurveyStep):
             "answers_counted": int(answers or 0),
             "min_n": self.config.min_n,
             "below_min_n_groups": _small_groups(dropped_rows),
+            "only_refusal_groups": dropped_rows.filter(pl.col("_reason") == "only_refusals").select(
+                pl.col("_survey").alias("survey"), pl.col("_wave").alias("wave"), "group_attr", "group_value",
+                "var_name", "n_refused", "refusal_mass").to_dicts(),
             "missing_group_value": _missing_values(stats),
         }
         account = Account(self.name, dists.height, kept.height, dropped, 0, extra=extra)
