@@ -187,16 +187,6 @@ def default_output(dataset_dir: Path) -> Path:
     return dataset_dir.parent / f"{dataset_dir.name}-reviewed"
 
 
-def next_version(repo: str) -> str:
-    from pipelines.publish import parse_version, versions
-
-    existing = versions(Path(repo)) if Path(repo).exists() else []
-    if not existing:
-        return "1.0.0"
-    major, minor, _ = parse_version(existing[-1])
-    return f"{major}.{minor + 1}.0"
-
-
 def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None, options: ReviewOptions | None = None,
          output: Path | None = None, publish_to: str | None = None, version: str | None = None,
          message: str | None = None, client=None) -> PullResult:
@@ -234,9 +224,9 @@ def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None,
     write_output(dataset_dir, output, reviewed, annotation_section(workspace, reviews, pulled_at), reviews)
     result = PullResult(output, workspace, reviews)
     if publish_to:
-        from pipelines.publish import publish
+        from pipelines.publish import next_version, publish
 
-        result.published = publish(output, publish_to, version or next_version(publish_to),
+        result.published = publish(output, publish_to, version or next_version(publish_to, "minor"),
                                    message=message or f"Human review pulled from Argilla workspace {workspace}")
     return result
 

@@ -74,7 +74,7 @@ def run(
     cache_dir: CacheOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every step.")] = False,
     dask_address: DaskOpt = None,
-    publish_to: Annotated[Optional[str], typer.Option(help="Also publish the output to this repository (folder or Hub id).")] = None,
+    publish_to: Annotated[Optional[str], typer.Option(help="Also publish the output to this repository (a folder, or hf://org/name).")] = None,
     version: Annotated[Optional[str], typer.Option(help="Version X.Y.Z for --publish-to.")] = None,
 ) -> None:
     """Run RECIPE on the inputs and write a dataset folder with report.json and quarantine.parquet."""
@@ -90,12 +90,13 @@ def run(
 @app.command()
 def publish(
     run_dir: Annotated[Path, typer.Argument(help="A folder written by `curate run`.")],
-    repo: Annotated[str, typer.Option(help="Local repository folder (a git repo, made if missing) or Hub id owner/name.")],
+    repo: Annotated[str, typer.Option(help="Local repository folder, relative or absolute (a git repo, made if missing), or hf://org/name for the Hub.")],
     version: Annotated[str, typer.Option(help="Semantic version X.Y.Z; versions are immutable.")],
     message: Annotated[Optional[str], typer.Option(help="Changelog message.")] = None,
+    hub: Annotated[bool, typer.Option("--hub", help="REPO is a Hub dataset id org/name (same as hf://org/name).")] = False,
 ) -> None:
     """Publish a run folder as an immutable, tagged version, with a changelog and a diff."""
-    _publish(run_dir, repo, version, message)
+    _publish(run_dir, repo, version, message, hub=hub)
 
 
 @app.command()
@@ -115,8 +116,11 @@ def schedule(
     from pipelines.schedule import serve_schedule
 
     get_recipe(recipe)
+    # absolute now: the runs happen later, in a process whose working directory is not ours to assume
+    if publish_to and not publish_to.startswith("hf://"):
+        publish_to = str(Path(publish_to).resolve())
     parameters = {
-        "recipe": recipe, "inputs": input, "output": str(output.resolve()),
+        "recipe": recipe, "inputs": [str(Path(p).expanduser().absolute()) for p in input], "output": str(output.resolve()),
         "config_path": str(config.resolve()) if config else None,
         "cache_dir": str(cache_dir) if cache_dir else None, "dask_address": dask_address,
         "publish_to": publish_to,
@@ -129,14 +133,17 @@ def versions(repo: Annotated[Path, typer.Argument(help="Local dataset repository
     """List the published versions of a local dataset repository."""
     from pipelines.publish import versions as list_versions
 
-    for tag in list_versions(repo):
+    for tag in list_versions(repo, must_exist=True):
         typer.echo(tag)
 
 
-def _publish(run_dir: Path, repo: str, version: str, message: str | None = None) -> None:
+def _publish(run_dir: Path, repo: str, version: str, message: str | None = None, hub: bool = False) -> None:
     from pipelines.publish import publish as do_publish
 
-    result = do_publish(run_dir, repo, version, message=message)
+    result = do_publish(run_dir, repo, version, message=message, hub=hub)
+    if result["version"] is None:
+        typer.echo(f"nothing published: the data equals {result['unchanged_from']} of {result['repo']}")
+        return
     typer.echo(f"published {result['version']} to {result['repo']}"
                + (f" (previous: {result['previous']})" if result["previous"] else ""))
     for d in result["diff"]:

@@ -30,16 +30,6 @@ def resolve_inputs(patterns: list[str]) -> list[str]:
     return paths
 
 
-def next_version(repo: Path) -> str:
-    from pipelines.publish import parse_version, versions
-
-    tags = versions(repo)
-    if not tags:
-        return "1.0.0"
-    major, minor, patch = parse_version(tags[-1])
-    return f"{major}.{minor}.{patch + 1}"
-
-
 @flow(name="curate-scheduled-run", persist_result=False)
 def scheduled_run(
     recipe: str,
@@ -56,12 +46,13 @@ def scheduled_run(
         raise CurateError(state.message or "the run failed")
     summary = state.result()
     if publish_to:
-        from pipelines.publish import publish
+        from pipelines.publish import next_version, publish
 
-        result = publish(Path(output), publish_to, next_version(Path(publish_to)))
-        changed = any(d["added"] or d["removed"] or d["changed"] for d in result["diff"])
-        run_logger().info("published %s to %s (%s)", result["version"], publish_to,
-                          "data changed" if changed else "no change in the data")
+        result = publish(Path(output), publish_to, next_version(publish_to))
+        if result["version"] is None:
+            run_logger().info("nothing published: the data equals %s of %s", result["unchanged_from"], publish_to)
+        else:
+            run_logger().info("published %s to %s", result["version"], publish_to)
         summary["published"] = result["version"]
     return summary
 

@@ -144,3 +144,62 @@ def test_card_figures_are_drawn_once_per_data(tmp_path):
     draw_all([Plot("langs", "Languages", "bars", {"en": 3, "fr": 5})], tmp_path / "c", cache)
     assert len(list(cache.glob("*.png"))) == 3
     assert (tmp_path / "c" / "langs.png").read_bytes() != (tmp_path / "a" / "langs.png").read_bytes()
+
+
+def test_repository_paths_are_local_unless_the_hub_is_explicit(tmp_path, monkeypatch):
+    from pipelines.publish import resolve_repo
+
+    monkeypatch.chdir(tmp_path)
+    # the README's `datasets/big5` looks like a Hub id but is a folder, existing or not
+    assert resolve_repo("datasets/big5") == ("local", tmp_path / "datasets" / "big5")
+    assert resolve_repo("./big5") == ("local", tmp_path / "big5")
+    assert resolve_repo("/abs/big5") == ("local", Path("/abs/big5"))
+    assert resolve_repo("hf://my-org/big5") == ("hub", "my-org/big5")
+    assert resolve_repo("hf://datasets/my-org/big5") == ("hub", "my-org/big5")
+    assert resolve_repo("my-org/big5", hub=True) == ("hub", "my-org/big5")
+    with pytest.raises(CurateError, match="not a Hub dataset id"):
+        resolve_repo("hf://not an id")
+
+
+def test_relative_repository_works_from_any_working_directory(tmp_path, monkeypatch, hf_cache):
+    """The second version of a relative repository needs the first one's files (the diff), read
+    through a git worktree: the path git gets must not depend on the working directory."""
+    run1, run2 = make_run(tmp_path, "run1"), make_run(tmp_path, "run2", drop_case="1")
+    monkeypatch.chdir(tmp_path)
+    publish(run1, "datasets/big5", "1.0.0")
+    second = publish(run2, "datasets/big5", "1.1.0")
+    assert second["previous"] == "v1.0.0"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert versions(Path("../datasets/big5")) == ["v1.0.0", "v1.1.0"]
+    assert load_version("../datasets/big5", "respondents", "1.0.0", cache_dir=hf_cache).num_rows == 4
+    assert not list((tmp_path / "datasets" / "big5" / ".git").glob("curate-worktrees/*"))  # cleaned up
+
+
+def test_versions_of_a_missing_repository_is_an_error(tmp_path):
+    with pytest.raises(CurateError, match="does not exist"):
+        versions(tmp_path / "nope", must_exist=True)
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(CurateError, match="not a dataset repository"):
+        versions(tmp_path / "plain", must_exist=True)
+    assert versions(tmp_path / "nope") == []  # for publishing, a missing repository has no versions yet
+
+
+def test_unchanged_data_publishes_nothing(tmp_path):
+    repo = tmp_path / "repo"
+    publish(make_run(tmp_path, "run1"), str(repo), "1.0.0")
+    again = publish(make_run(tmp_path, "run2"), str(repo), "1.0.1")  # the same data, run again
+    assert again["version"] is None and again["unchanged_from"] == "v1.0.0"
+    assert versions(repo) == ["v1.0.0"]
+    changed = publish(make_run(tmp_path, "run3", change_case="2"), str(repo), "1.0.1")
+    assert changed["version"] == "v1.0.1"
+
+
+def test_next_version(tmp_path):
+    from pipelines.publish import next_version
+
+    repo = tmp_path / "repo"
+    assert next_version(repo) == "1.0.0"
+    publish(make_run(tmp_path, "run1"), str(repo), "1.2.3")
+    assert next_version(repo) == "1.2.4" and next_version(repo, "minor") == "1.3.0"
