@@ -26,6 +26,7 @@ from annotation.push import (
 from annotation.resolve import resolve_record
 from annotation.settings import ReviewSpec, spec_for
 from pipelines.errors import CurateError
+from data_cards.hub import class_labels_in_card, refresh_card_metadata
 from pipelines.layout import write_config
 from pipelines.report import atomic_write_bytes
 from schemas.envelope import REVIEW_DTYPE
@@ -237,8 +238,10 @@ def write_output(dataset_dir: Path, output: Path, reviewed: dict[str, pl.DataFra
     tmp = output.with_name(f".{output.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(dataset_dir, tmp, ignore=shutil.ignore_patterns(".*"))
-    for config, frame in reviewed.items():
-        write_config(tmp, config, frame)
+    labels = class_labels_in_card(tmp / "README.md")
+    views = {config: write_config(tmp, config, frame, labels.get(config)) for config, frame in reviewed.items()}
+    if (tmp / "README.md").exists():  # dataset_info must name the review columns, or datasets refuses the files
+        refresh_card_metadata(tmp / "README.md", views)
     card = (tmp / "README.md").read_text() if (tmp / "README.md").exists() else ""
     atomic_write_bytes(tmp / "README.md", replace_section(card, "Annotation process", section).encode())
     report_path = tmp / "report.json"

@@ -173,7 +173,7 @@ def demo(
         summary = run_one(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address)
         _print_summary(summary)
     typer.echo(f"datasets written under {output}/; load one with "
-               f"datasets.load_dataset('{output}/personality', 'respondents', split='train')")
+               f"datasets.load_dataset('{output}/personality', 'respondents')")
 
 
 def _print_summary(summary: dict) -> None:

@@ -54,6 +54,7 @@ def _run(recipe, inputs, output, config_path, overrides, cache_dir, no_cache, da
         out, recipe=recipe, result=result, report=ctx.report, inputs=paths,
         created_at=ctx.created_at.isoformat(timespec="seconds"),
         plot_cache=cache.root / "plots" if cache else None,
+        splits=config.splits.model_dump() if getattr(config, "splits", None) else None,
     )
     summary = {name: table.height for name, table in result.tables.items()}
     run_logger().info("wrote %s: %s", out, ", ".join(f"{k}={v} rows" for k, v in summary.items()))

@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from data_cards.card import load_snippet, with_load_snippet
 from pipelines.errors import CurateError
 from pipelines.layout import DATA_DIR
 from pipelines.report import atomic_write_bytes
@@ -214,14 +215,16 @@ def publish(run_dir: Path, repo: str, version: str, *, message: str | None = Non
     kind, target = resolve_repo(repo, hub=hub)
     if kind == "hub":
         return _publish_hub(run_dir, str(target), tag, configs, message)
-    return _publish_local(run_dir, Path(target), tag, configs, message)
+    # the card names the repository as the user did (relative), never this machine's absolute path
+    display = str(repo) if not Path(str(repo)).is_absolute() else Path(str(repo)).name
+    return _publish_local(run_dir, Path(target), tag, configs, message, display)
 
 
 def is_unchanged(diffs: list[ConfigDiff]) -> bool:
     return all(not (d.added or d.removed or d.changed) for d in diffs)
 
 
-def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message) -> dict:
+def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message, display: str | None = None) -> dict:
     repo.mkdir(parents=True, exist_ok=True)
     if not (repo / ".git").exists():
         git(repo, "init", "--quiet", "--initial-branch=main")
@@ -251,6 +254,7 @@ def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message) -> dic
         elif source.exists():
             shutil.copy2(source, repo / name)
     card = (repo / "README.md").read_text()
+    card = with_load_snippet(card, load_snippet(sorted(configs), display or repo.name, tag, local=True))
     card = _with_changes(card, tag, changes)
     atomic_write_bytes(repo / "README.md", card.encode())
     _append_changelog(repo, tag, changes, message)
@@ -278,8 +282,9 @@ def _append_changelog(repo: Path, tag: str, changes: str, message: str | None) -
     atomic_write_bytes(path, (head + "\n" + entry + rest).encode())
 
 
-def load_version(repo: Path | str, config: str, version: str, split: str = "train", **kwargs):
-    """`datasets.load_dataset` of one published version of a local repository.
+def load_version(repo: Path | str, config: str, version: str, split: str | None = None, **kwargs):
+    """`datasets.load_dataset` of one published version of a local repository (a DatasetDict of its
+    splits, or one split with `split=`).
 
     The tag is exported to `<repo>/.git/curate-versions/<tag>` (once; versions are immutable), so
     each version has a folder of its own and datasets' folder-name cache cannot mix them up."""
@@ -318,10 +323,22 @@ def _publish_hub(run_dir: Path, repo_id: str, tag: str, configs, message) -> dic
     refs = api.list_repo_refs(repo_id, repo_type="dataset")
     if tag in {t.name for t in refs.tags}:
         raise CurateError(f"{repo_id}: version {tag} exists on the Hub; versions are immutable")
-    api.upload_folder(
-        repo_id=repo_id, repo_type="dataset", folder_path=str(run_dir),
-        allow_patterns=["README.md", "report.json", f"{DATA_DIR}/**", "plots/**"],
-        delete_patterns=[f"{DATA_DIR}/**", "plots/**"], commit_message=message or f"Publish {tag}",
-    )
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:  # the card's load snippet names the Hub id and revision
+        staged = Path(tmp)
+        for name in PUBLISHED:
+            source = run_dir / name
+            if source.is_dir():
+                shutil.copytree(source, staged / name)
+            elif source.exists():
+                shutil.copy2(source, staged / name)
+        card = (staged / "README.md").read_text()
+        atomic_write_bytes(staged / "README.md", with_load_snippet(card, load_snippet(sorted(configs), repo_id, tag)).encode())
+        api.upload_folder(
+            repo_id=repo_id, repo_type="dataset", folder_path=str(staged),
+            allow_patterns=["README.md", "report.json", f"{DATA_DIR}/**", "plots/**"],
+            delete_patterns=[f"{DATA_DIR}/**", "plots/**"], commit_message=message or f"Publish {tag}",
+        )
     api.create_tag(repo_id, tag=tag, repo_type="dataset", tag_message=tag)
     return {"repo": repo_id, "version": tag, "previous": None, "diff": []}

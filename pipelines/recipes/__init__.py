@@ -16,6 +16,7 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel
 
+from data_cards.hub import SplitOptions
 from pipelines.errors import CurateError
 
 RECIPES: dict[str, str] = {
@@ -33,6 +34,7 @@ class RecipeConfig(BaseModel):
 
     license: str = "unknown"  # SPDX-style id for the card; the data's own license, not ours
     dataset_name: str | None = None
+    splits: SplitOptions | None = None  # train/validation/test fractions and grouping keys (data_cards/hub.py)
 
 
 @dataclass

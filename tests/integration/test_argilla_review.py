@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tests.conftest import curate_bin
+from tests.conftest import all_splits, curate_bin
 from tests.integration.argilla_fixtures import argilla_client, argilla_stack, argilla_workspace  # noqa: F401
 from tests.integration.review_fixtures import (  # noqa: F401
     all_recipe_runs, annotator_names, annotators, review_runs, users_file,
@@ -141,7 +141,7 @@ def test_push_annotate_pull_publish_and_repush(argilla_client, argilla_workspace
     # a new version whose card reports the agreement, readable with load_dataset
     card = (repo / "README.md").read_text()
     assert f"{expected_meaning['ordinal']:.3f} (ordinal)" in card and "Krippendorff" in card
-    published = load_version(repo, "translations", "1.0.0", cache_dir=hf_cache)
+    published = all_splits(load_version(repo, "translations", "1.0.0", cache_dir=hf_cache))
     statuses = sorted(row["status"] for row in published["review"])
     assert statuses == ["resolved"] * 3 + ["submitted"] * 3
 

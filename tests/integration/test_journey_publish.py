@@ -10,7 +10,7 @@ import pytest
 
 from pipelines.publish import load_version
 from tests import personality_data as pdata
-from tests.conftest import curate_bin
+from tests.conftest import all_splits, curate_bin
 
 pytestmark = pytest.mark.integration
 
@@ -54,5 +54,8 @@ def test_publish_journey_with_relative_paths(tmp_path, hf_cache):
 
     v1 = load_version(work / "datasets/big5", "respondents", "1.0.0", cache_dir=hf_cache)
     v2 = load_version(work / "datasets/big5", "respondents", "1.1.0", cache_dir=hf_cache)
-    assert sorted(v1["respondent_id"]) == ["1", "2", "3", "5"]
-    assert sorted(v2["respondent_id"]) == ["1", "1001", "1002", "1003", "1005", "2", "3", "5"]
+    assert sorted(all_splits(v1, "respondent_id")) == ["1", "2", "3", "5"]
+    assert sorted(all_splits(v2, "respondent_id")) == ["1", "1001", "1002", "1003", "1005", "2", "3", "5"]
+    # a respondent keeps its split from one version to the next
+    split_of = {r: s for s in v1 for r in v1[s]["respondent_id"]}
+    assert all(split_of[r] == s for s in v2 for r in v2[s]["respondent_id"] if r in split_of)
