@@ -23,6 +23,7 @@ from annotation.agreement import question_agreement
 from annotation.push import (
     ReviewOptions, check_rules, configs_of, connect, dataset_name, find_dataset, read_config, recipe_of,
 )
+from annotation.columns import with_review_columns
 from annotation.resolve import resolve_record
 from annotation.settings import ReviewSpec, spec_for
 from pipelines.errors import CurateError
@@ -102,18 +103,21 @@ def review_config(frame: pl.DataFrame, spec: ReviewSpec, responses: dict[str, li
                   names: dict[str, str], min_submitted: int, context: dict) -> tuple[pl.DataFrame, dict[str, list]]:
     """The frame with its `review` column rewritten, and each question's (record, annotator, value) answers."""
     answers: dict[str, list] = {q.name: [] for q in spec.questions}
-    reviews = []
+    reviews, per_record = [], []
     for record_id, old in zip(frame["record_id"].to_list(), frame["review"].to_list()):
         if record_id not in responses:  # not in Argilla (pushed from another version): keep what it had
             reviews.append(old)
+            per_record.append(None)
             continue
         submitted, discarded = split_responses(responses[record_id], names)
+        per_record.append(submitted)
         for annotator, values in submitted:
             for q, v in values.items():
                 if q in answers and v is not None:
                     answers[q].append((record_id, annotator, v))
         reviews.append(resolve_record(spec, submitted, discarded, min_submitted, context))
-    return frame.with_columns(pl.Series("review", reviews, dtype=REVIEW_DTYPE)), answers
+    frame = frame.with_columns(pl.Series("review", reviews, dtype=REVIEW_DTYPE))
+    return with_review_columns(frame, spec, per_record), answers
 
 
 def summarize(config: str, dataset: str, frame: pl.DataFrame, spec: ReviewSpec, answers: dict[str, list],

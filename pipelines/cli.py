@@ -106,6 +106,7 @@ def schedule(
     input: Annotated[list[str], typer.Option("--input", "-i", help="Input file or glob pattern (resolved at each run).")],
     output: OutputOpt,
     config: ConfigOpt = None,
+    timezone: Annotated[Optional[str], typer.Option(help="IANA time zone of the cron schedule, e.g. Europe/Paris [default: UTC].")] = None,
     name: Annotated[Optional[str], typer.Option(help="Deployment name [default: the recipe's].")] = None,
     publish_to: Annotated[Optional[str], typer.Option(help="Publish each run to this repository as the next patch version.")] = None,
     cache_dir: CacheOpt = None,
@@ -113,9 +114,10 @@ def schedule(
 ) -> None:
     """Serve RECIPE as a Prefect deployment with a cron schedule (needs PREFECT_API_URL)."""
     from pipelines.recipes import get_recipe
-    from pipelines.schedule import serve_schedule
+    from pipelines.schedule import check_cron, serve_schedule
 
     get_recipe(recipe)
+    check_cron(cron, timezone)
     # absolute now: the runs happen later, in a process whose working directory is not ours to assume
     if publish_to and not publish_to.startswith("hf://"):
         publish_to = str(Path(publish_to).resolve())
@@ -125,7 +127,7 @@ def schedule(
         "cache_dir": str(cache_dir) if cache_dir else None, "dask_address": dask_address,
         "publish_to": publish_to,
     }
-    serve_schedule(name or recipe, cron, parameters)
+    serve_schedule(name or recipe, cron, parameters, timezone)
 
 
 @app.command()
