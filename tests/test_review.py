@@ -405,3 +405,54 @@ def test_label_and_rating_columns_are_typed():
     assert cols["human_meaning"].dtype == pl.Float64 and cols["human_meaning"].to_list() == [4.0, None]
     assert cols["human_names"].to_list() == ["ok", None] and cols["human_names_agreement"].to_list() == [1.0, None]
     assert cols["human_meaning_answers"][0].to_list() == [{"annotator": "ann1", "value": 5}, {"annotator": "ann2", "value": 3}]
+
+
+def fake_argilla(fail_user: str | None = None):
+    """An Argilla users API in memory (httpx's MockTransport), recording every POST."""
+    import httpx
+    from types import SimpleNamespace
+
+    posts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path == "/api/v1/users":
+            return httpx.Response(200, json={"items": []})
+        if request.method == "GET" and path == "/api/v1/me/workspaces":
+            return httpx.Response(200, json={"items": []})
+        if request.method == "GET" and path.endswith("/workspaces"):
+            return httpx.Response(200, json={"items": []})
+        body = json.loads(request.content or b"{}")
+        posts.append((path, body))
+        if path == "/api/v1/users":
+            if body["username"] == fail_user:
+                return httpx.Response(500, json={"detail": "boom"})
+            return httpx.Response(201, json={"id": "id-" + body["username"], "api_key": "key-" + body["username"]})
+        return httpx.Response(201, json={"id": "ws-" + body.get("name", "x")})
+
+    http = httpx.Client(transport=httpx.MockTransport(handler), base_url="http://argilla.test")
+    return SimpleNamespace(api=SimpleNamespace(http_client=http)), posts
+
+
+def test_users_checks_every_password_before_creating_anyone(tmp_path, monkeypatch):
+    from annotation.users import UsersFile, apply_users
+
+    monkeypatch.delenv("MALIK_PASSWORD", raising=False)
+    team = UsersFile(workspaces=["moral-fr"], users=[{"username": "claire", "workspaces": ["moral-fr"]},
+                                                     {"username": "malik", "password_env": "MALIK_PASSWORD"}])
+    client, posts = fake_argilla()
+    with pytest.raises(CurateError, match="nothing was created: user 'malik': environment variable MALIK_PASSWORD"):
+        apply_users(client, team, tmp_path / "creds.json")
+    assert posts == [] and not (tmp_path / "creds.json").exists()
+
+
+def test_users_credentials_are_written_as_each_user_is_made(tmp_path):
+    from annotation.users import UsersFile, apply_users
+
+    team = UsersFile(users=[{"username": "claire"}, {"username": "malik"}])
+    client, posts = fake_argilla(fail_user="malik")
+    with pytest.raises(CurateError, match="create user 'malik'"):
+        apply_users(client, team, tmp_path / "creds.json")
+    saved = json.loads((tmp_path / "creds.json").read_text())
+    assert list(saved) == ["claire"] and saved["claire"]["api_key"] == "key-claire" and len(saved["claire"]["password"]) >= 12
+    assert (tmp_path / "creds.json").stat().st_mode & 0o777 == 0o600
