@@ -23,7 +23,7 @@ from annotation.agreement import question_agreement
 from annotation.push import (
     ReviewOptions, check_rules, configs_of, connect, dataset_name, find_dataset, read_config, recipe_of,
 )
-from annotation.columns import with_review_columns
+from annotation.columns import column_descriptions, with_review_columns
 from annotation.resolve import resolve_record
 from annotation.settings import ReviewSpec, spec_for
 from pipelines.errors import CurateError
@@ -174,6 +174,15 @@ def annotation_section(workspace: str, reviews: list[ConfigReview], pulled_at: s
     return "\n\n".join(parts)
 
 
+def review_columns_section(columns: dict[str, dict[str, str]]) -> str:
+    """The columns pull adds, per config, with what they hold (annotation.columns)."""
+    parts = []
+    for config, described in columns.items():
+        rows = ["| field | description |", "|---|---|"] + [f"| `{c}` | {d} |" for c, d in described.items()]
+        parts.append(f"\n\n### Review columns of config `{config}`\n\n" + "\n".join(rows))
+    return "".join(parts)
+
+
 def replace_section(card: str, title: str, body: str) -> str:
     """The card with the body of `## title` replaced (the section is added when missing)."""
     head = f"## {title}\n"
@@ -209,6 +218,7 @@ def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None,
     recipe = recipe_of(dataset_dir)
     reviewed: dict[str, pl.DataFrame] = {}
     reviews: list[ConfigReview] = []
+    columns: dict[str, dict[str, str]] = {}
     for config in configs or configs_of(dataset_dir):
         name = dataset_name(dataset_dir, config, options if configs and len(configs) == 1 else None)
         dataset = find_dataset(ws, name)
@@ -224,9 +234,11 @@ def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None,
         frame, answers = review_config(frame, spec, fetch_responses(client, str(dataset.id)), names, min_submitted, context)
         reviewed[config] = frame
         reviews.append(summarize(config, name, frame, spec, answers, min_submitted))
+        columns[config] = column_descriptions(spec)
     if not reviews:
         raise CurateError(f"no config of {dataset_dir} has an Argilla dataset in workspace {workspace!r}; push first")
-    write_output(dataset_dir, output, reviewed, annotation_section(workspace, reviews, pulled_at), reviews)
+    section = annotation_section(workspace, reviews, pulled_at) + review_columns_section(columns)
+    write_output(dataset_dir, output, reviewed, section, reviews)
     result = PullResult(output, workspace, reviews)
     if publish_to:
         from pipelines.publish import next_version, publish

@@ -282,7 +282,10 @@ def push(dataset_dir: Path, config: str, workspace: str, options: ReviewOptions 
     recipe = recipe_of(dataset_dir)
     frame = with_context(dataset_dir, recipe, config, read_config(dataset_dir, config))
     spec = spec_for(recipe, config, frame)
+    spec.guidelines = guidelines_for(spec)
     check_rules(spec, options)
+    if "review_priority" in frame.columns:  # the queue opens with what reviewers should see first
+        frame = frame.sort("review_priority", nulls_last=True, maintain_order=True)
     client = client or connect()  # before embedding: a server that does not answer fails fast
     vectors, dims = record_vectors(spec, frame, options)
     ws = ensure_workspace(client, workspace)
@@ -298,6 +301,16 @@ def push(dataset_dir: Path, config: str, workspace: str, options: ReviewOptions 
     created = record_count(client, str(dataset.id)) - before
     return PushResult(dataset.name, str(dataset.id), workspace, frame.height, created, frame.height - created,
                       seconds, dims)
+
+
+GUIDELINES = Path(__file__).parent / "guidelines"
+
+
+def guidelines_for(spec: ReviewSpec) -> str:
+    """The record type's Markdown guidelines with examples (`annotation/guidelines/<RecordType>.md`),
+    else the spec's one-line guideline."""
+    path = GUIDELINES / f"{spec.record_type}.md"
+    return path.read_text() if path.exists() else spec.guidelines
 
 
 def record_count(client, dataset_id: str) -> int:

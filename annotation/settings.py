@@ -75,6 +75,7 @@ class Meta:
     kind: Literal["terms", "integer", "float"]
     expr: pl.Expr | None  # None: computed from the rendered fields (text_length)
     title: str | None = None
+    hidden: bool = False  # not shown to annotators (what they must judge before seeing); owners and admins see it
 
 
 @dataclass
@@ -335,7 +336,7 @@ def situation_spec(frame: pl.DataFrame) -> ReviewSpec:
                                         "NAH: no one; INFO: not enough information"),
                    clarity(),
                    Question("norm_text", "text", "The rule of thumb at stake (optional)", required=False)],
-        metadata=[_terms("subreddit"), _terms("community_judgment", "judgment"), _int("n_votes"), _int("word_count")],
+        metadata=[_terms("subreddit"), Meta("community_judgment", "terms", pl.col("judgment").cast(pl.String), hidden=True), _int("n_votes"), _int("word_count")],
         embed_text=lambda r: r.get("situation"),
         guidelines="Judge each situation yourself before looking at the community's verdict.",
     )
@@ -581,7 +582,8 @@ def argilla_settings(spec: ReviewSpec, *, min_submitted: int, vector_dims: int |
         fields=[rg.TextField(name=f.name, title=f.title, use_markdown=f.markdown, required=f.required, client=client)
                 for f in spec.fields],
         questions=[argilla_question(q, client) for q in spec.questions],
-        metadata=[meta_types[m.kind](name=m.name, title=m.title or m.name.replace("_", " "), client=client)
+        metadata=[meta_types[m.kind](name=m.name, title=m.title or m.name.replace("_", " "),
+                                     visible_for_annotators=not m.hidden, client=client)
                   for m in spec.metadata],
         vectors=[rg.VectorField(name=spec.vector_name, dimensions=vector_dims, _client=client)] if vector_dims else [],
         guidelines=spec.guidelines or None,

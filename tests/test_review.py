@@ -456,3 +456,18 @@ def test_users_credentials_are_written_as_each_user_is_made(tmp_path):
     saved = json.loads((tmp_path / "creds.json").read_text())
     assert list(saved) == ["claire"] and saved["claire"]["api_key"] == "key-claire" and len(saved["claire"]["password"]) >= 12
     assert (tmp_path / "creds.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_annotators_do_not_see_the_community_verdict_and_get_markdown_guidelines():
+    from annotation.push import guidelines_for
+
+    frame = pl.DataFrame({**envelope(1), "situation": ["s"], "judgment": ["NTA"], "subreddit": ["AmItheAsshole"],
+                          "n_votes": [3], "word_count": [20]}, schema_overrides=SCHEMA)
+    spec = spec_for("norms", "situations", frame)
+    meta = {m.name: m for m in spec.metadata}
+    assert meta["community_judgment"].hidden and not meta["subreddit"].hidden
+    text = guidelines_for(spec)
+    assert text.startswith("# Judging everyday situations") and "## Examples" in text and "hidden from you" in text
+    for record_type in ("PreferencePair", "Translation", "Thread"):
+        assert "## Example" in guidelines_for(type(spec)(record_type, [], [], guidelines="x"))
+    assert guidelines_for(type(spec)("Record", [], [], guidelines="one line")) == "one line"
