@@ -33,6 +33,15 @@ OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Output folder: 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML file with the recipe's options.")]
 CacheOpt = Annotated[Optional[Path], typer.Option(help="Step cache folder [default: $CURATE_CACHE_DIR or ~/.cache/curate].")]
 DaskOpt = Annotated[Optional[str], typer.Option(help="Dask scheduler address (tcp://host:8786); default: a LocalCluster.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or info logs; warnings, errors and the summary only.")]
+
+
+def quiet_mode() -> None:
+    """Before Prefect and tqdm are imported: their levels and bars are read from the environment,
+    so flows in this process and Dask workers started by it are quiet too."""
+    os.environ["CURATE_QUIET"] = "1"
+    os.environ["TQDM_DISABLE"] = "1"
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -76,8 +85,11 @@ def run(
     dask_address: DaskOpt = None,
     publish_to: Annotated[Optional[str], typer.Option(help="Also publish the output to this repository (a folder, or hf://org/name).")] = None,
     version: Annotated[Optional[str], typer.Option(help="Version X.Y.Z for --publish-to.")] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run RECIPE on the inputs and write a dataset folder with report.json and quarantine.parquet."""
+    if quiet:
+        quiet_mode()
     if publish_to and not version:
         fail("--publish-to needs --version X.Y.Z")
     overrides = {"keyed": True} if keyed else {}
@@ -166,8 +178,11 @@ def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Parent folder of one dataset per recipe.")] = Path("out"),
     cache_dir: CacheOpt = None,
     dask_address: DaskOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run every recipe on the sample sources shipped in sources/samples/."""
+    if quiet:
+        quiet_mode()
     from pipelines.demo import demo_runs
 
     for recipe, inputs, config in demo_runs(SAMPLES):

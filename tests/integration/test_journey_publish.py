@@ -59,3 +59,12 @@ def test_publish_journey_with_relative_paths(tmp_path, hf_cache):
     # a respondent keeps its split from one version to the next
     split_of = {r: s for s in v1 for r in v1[s]["respondent_id"]}
     assert all(split_of[r] == s for s in v2 for r in v2[s]["respondent_id"] if r in split_of)
+
+
+def test_quiet_run_prints_the_summary_only(tmp_path):
+    pdata.write_csv(tmp_path / "a.csv")
+    pdata.write_sav(tmp_path / "b.sav")
+    proc = curate(tmp_path, "run", "personality", "-i", "a.csv", "-i", "b.sav", "-o", "out", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("out: respondents 4 rows") and "key_and_score" in proc.stdout
+    assert proc.stderr == ""  # no bars, no Prefect info lines, no dashboard link
