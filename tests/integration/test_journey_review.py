@@ -55,9 +55,9 @@ def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argi
 
     agree, split = rows[0], rows[1]
     other = (model_best(agree) + 1) % len(agree["candidates"])  # both humans prefer what the judge did not
-    plan = {ann1: {agree["record_id"]: order(other), split["record_id"]: order(0)},
-            ann2: {agree["record_id"]: order(other), split["record_id"]: order(1)}}
-    for annotator, answers in plan.items():
+    plan = [(ann1, {agree["record_id"]: order(other), split["record_id"]: order(0)}),
+            (ann2, {agree["record_id"]: order(other), split["record_id"]: order(1)})]
+    for annotator, answers in plan:
         given = annotator.records(dataset_id)
         for record_id, ranking in answers.items():
             annotator.respond(given[record_id], {"ranking": ranking})
@@ -94,7 +94,10 @@ def test_annotators_do_not_see_the_community_verdict(argilla_client, argilla_wor
     assert dataset.settings.guidelines.startswith("# Judging everyday situations")
 
 
-def test_the_queue_opens_in_review_priority_order(argilla_client, argilla_workspace, annotators, review_runs):
+def test_the_queue_sorts_by_review_priority(argilla_client, argilla_workspace, annotators, review_runs):
+    """Argilla 2.8 shuffles each annotator's queue (a random score seeded by the user) unless the
+    request sorts, so priority order is a sort on the `review_priority` metadata: what the UI's
+    Sort menu sends, checked here as the annotator."""
     from annotation.push import ReviewOptions, push
 
     run = review_runs["translate"]
@@ -103,8 +106,9 @@ def test_the_queue_opens_in_review_priority_order(argilla_client, argilla_worksp
     frame = pl.read_parquet(run / "data" / "translations" / "*.parquet")
     expected = frame.sort("review_priority")["record_id"].to_list()
     (ann, _) = annotators(argilla_workspace.name)
-    response = ann.http.post(f"/api/v1/me/datasets/{result.dataset_id}/records/search", json={"query": {}},
-                             params={"limit": 1000})
+    sort = [{"scope": {"entity": "metadata", "name": "review_priority"}, "order": "asc"}]
+    response = ann.http.post(f"/api/v1/me/datasets/{result.dataset_id}/records/search",
+                             json={"query": {}, "sort": sort}, params={"limit": 1000})
     assert response.status_code == 200, response.text
     shown = [item["record"]["external_id"] for item in response.json()["items"]]
     assert shown == expected
