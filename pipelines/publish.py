@@ -247,12 +247,7 @@ def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message, displa
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-    for name in PUBLISHED:
-        source = run_dir / name
-        if source.is_dir():
-            shutil.copytree(source, repo / name)
-        elif source.exists():
-            shutil.copy2(source, repo / name)
+    copy_published(run_dir, repo)
     card = (repo / "README.md").read_text()
     card = with_load_snippet(card, load_snippet(sorted(configs), display or repo.name, tag, local=True))
     card = _with_changes(card, tag, changes)
@@ -265,6 +260,16 @@ def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message, displa
     git(repo, "commit", "--quiet", "--allow-empty", "-m", message or f"Publish {tag}")
     git(repo, "tag", "-a", tag, "-m", f"{tag}\n\n{changes}")
     return {"repo": str(repo), "version": tag, "previous": previous, "diff": [d.__dict__ for d in diffs]}
+
+
+def copy_published(run_dir: Path, target: Path) -> None:
+    """The files of a run that a version holds (not quarantine.parquet) into `target`."""
+    for name in PUBLISHED:
+        source = run_dir / name
+        if source.is_dir():
+            shutil.copytree(source, target / name)
+        elif source.exists():
+            shutil.copy2(source, target / name)
 
 
 def _with_changes(card: str, tag: str, changes: str) -> str:
@@ -327,12 +332,7 @@ def _publish_hub(run_dir: Path, repo_id: str, tag: str, configs, message) -> dic
 
     with tempfile.TemporaryDirectory() as tmp:  # the card's load snippet names the Hub id and revision
         staged = Path(tmp)
-        for name in PUBLISHED:
-            source = run_dir / name
-            if source.is_dir():
-                shutil.copytree(source, staged / name)
-            elif source.exists():
-                shutil.copy2(source, staged / name)
+        copy_published(run_dir, staged)
         card = (staged / "README.md").read_text()
         atomic_write_bytes(staged / "README.md", with_load_snippet(card, load_snippet(sorted(configs), repo_id, tag)).encode())
         api.upload_folder(
