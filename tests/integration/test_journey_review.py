@@ -106,7 +106,7 @@ def test_the_queue_sorts_by_review_priority(argilla_client, argilla_workspace, a
     frame = pl.read_parquet(run / "data" / "translations" / "*.parquet")
     expected = frame.sort("review_priority")["record_id"].to_list()
     (ann, _) = annotators(argilla_workspace.name)
-    sort = [{"scope": {"entity": "metadata", "name": "review_priority"}, "order": "asc"}]
+    sort = [{"scope": {"entity": "metadata", "metadata_property": "review_priority"}, "order": "asc"}]
     response = ann.http.post(f"/api/v1/me/datasets/{result.dataset_id}/records/search",
                              json={"query": {}, "sort": sort}, params={"limit": 1000})
     assert response.status_code == 200, response.text
