@@ -67,4 +67,5 @@ def test_quiet_run_prints_the_summary_only(tmp_path):
     proc = curate(tmp_path, "run", "personality", "-i", "a.csv", "-i", "b.sav", "-o", "out", "--quiet")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("out: respondents 4 rows") and "key_and_score" in proc.stdout
-    assert proc.stderr == ""  # no bars, no Prefect info lines, no dashboard link
+    # no bars, no Prefect info lines, no dashboard link (warnings may remain: a slow worker's shutdown)
+    assert " INFO " not in proc.stderr and "it/s" not in proc.stderr and "dask dashboard" not in proc.stderr, proc.stderr

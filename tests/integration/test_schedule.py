@@ -69,7 +69,9 @@ def test_scheduled_deployment_runs_and_publishes(tmp_path, prefect_server):
         assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == [("0 3 * * *", "Europe/Paris")]
         schema = deployment.parameter_openapi_schema
         recipe = schema["properties"]["recipe"]
-        enum = recipe.get("enum") or schema["definitions"][recipe["allOf"][0]["$ref"].split("/")[-1]]["enum"]
+        ref = recipe.get("$ref") or recipe["allOf"][0]["$ref"]
+        enum = schema["definitions"][ref.split("/")[-1]]["enum"]
+        assert recipe["description"].startswith("The recipe to run")
         assert {"personality", "norms", "values"} <= set(enum)
         assert "glob patterns" in schema["properties"]["inputs"]["description"]
 
@@ -124,8 +126,13 @@ def test_the_key_may_come_from_a_prefect_secret_block(monkeypatch, prefect_serve
 
 
 def test_prefect_yaml_deploys_to_a_work_pool(prefect_server, repo):
-    """`prefect deploy --all` with the shipped prefect.yaml registers each deployment on a work pool
-    with its cron schedule, time zone and typed parameters."""
+    """`prefect deploy -n NAME` with the shipped prefect.yaml registers each deployment on a work
+    pool with its cron schedule, time zone and typed parameters.
+
+    Prefect 3.8.8's CLI, after registering a deployment, asks the server for the pool's online
+    workers with `limit: null`, which its own server answers with 422 (client and server of 3.8.8
+    disagree); the deployment is registered by then, and `--all` stops at the first. So the README
+    deploys by name, and this test accepts that one known message and nothing else."""
     import asyncio
 
     prefect = curate_bin().with_name("prefect")
@@ -133,11 +140,16 @@ def test_prefect_yaml_deploys_to_a_work_pool(prefect_server, repo):
     pool = subprocess.run([str(prefect), "work-pool", "create", "curate", "--type", "process", "--overwrite"],
                           cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     assert pool.returncode == 0, pool.stdout + pool.stderr
-    deploy = subprocess.run([str(prefect), "--no-prompt", "deploy", "--all"], cwd=repo, env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
+    for name in ("norms-nightly", "values-weekly"):
+        deploy = subprocess.run([str(prefect), "--no-prompt", "deploy", "--name", name], cwd=repo, env=env,
+                                capture_output=True, text=True, timeout=600)
+        out = deploy.stdout + deploy.stderr
+        assert f"Deployment 'curate-scheduled-run/{name}' successfully created" in out, out[-3000:]
+        assert deploy.returncode == 0 or "workers/filter" in out and "'limit'" in out, out[-3000:]
     norms = asyncio.run(read_deployment("curate-scheduled-run/norms-nightly"))
     assert norms.work_pool_name == "curate"
     assert [(s.schedule.cron, s.schedule.timezone) for s in norms.schedules] == [("0 3 * * *", "Europe/Paris")]
     assert norms.parameters["recipe"] == "norms"
     assert "recipe" in norms.parameter_openapi_schema["properties"]
+    values = asyncio.run(read_deployment("curate-scheduled-run/values-weekly"))
+    assert [(s.schedule.cron, s.schedule.timezone) for s in values.schedules] == [("0 4 * * 1", "UTC")]
