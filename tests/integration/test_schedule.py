@@ -38,21 +38,21 @@ def wait_for_deployment(name: str, proc, timeout: float = 180):
     raise AssertionError(f"deployment {name} never appeared")
 
 
-async def latest_artifact(key: str):
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-    from prefect.client.schemas.sorting import ArtifactSort
+def latest_artifact(key: str) -> dict | None:
+    """The newest artifact with `key`, by the REST API (Prefect 3.8.8's client sends `null` filters
+    that its own server refuses with 422)."""
+    import httpx
 
-    async with get_client() as client:
-        found = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-                                            sort=ArtifactSort.CREATED_DESC, limit=1)
-        return found[0] if found else None
+    response = httpx.post(f"{os.environ['PREFECT_API_URL']}/artifacts/filter", timeout=60,
+                          json={"artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1})
+    response.raise_for_status()
+    found = response.json()
+    return found[0] if found else None
 
 
 def test_scheduled_deployment_runs_and_publishes(tmp_path, prefect_server):
     """Journey 2 with the README's relative paths: two triggered runs (the second with a new file)
     make two versions, a third with nothing new makes none; each run leaves a Markdown artifact."""
-    import asyncio
-
     work = tmp_path / "project"
     (work / "inbox").mkdir(parents=True)
     pdata.write_csv(work / "inbox" / "wave1.csv")
@@ -87,14 +87,14 @@ def test_scheduled_deployment_runs_and_publishes(tmp_path, prefect_server):
         assert versions(repo) == ["v1.0.0", "v1.0.1"]
         rows = pd.read_parquet(repo / "data" / "respondents")
         assert len(rows) == 8 and rows["respondent_id"].is_unique
-        artifact = asyncio.run(latest_artifact("curate-personality"))
-        assert "Published **v1.0.1**" in artifact.data and "| key_and_score |" in artifact.data
+        artifact = latest_artifact("curate-personality")
+        assert "Published **v1.0.1**" in artifact["data"] and "| key_and_score |" in artifact["data"]
 
         third = run_deployment("curate-scheduled-run/nightly-test", timeout=600)  # nothing new
         assert third.state.is_completed(), third.state
         assert versions(repo) == ["v1.0.0", "v1.0.1"]
-        artifact = asyncio.run(latest_artifact("curate-personality"))
-        assert "Nothing published: the data equals **v1.0.1**" in artifact.data
+        artifact = latest_artifact("curate-personality")
+        assert "Nothing published: the data equals **v1.0.1**" in artifact["data"]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=60)
