@@ -39,56 +39,6 @@ ENVELOPE_FIELDS = {
 }
 
 
-# Columns several recipes share, described once; a recipe's own `CardMeta.fields` wins.
-COMMON_FIELDS = {
-    "instrument": "the inventory the answers or items belong to (IPIP-NEO-120 or IPIP-NEO-300)",
-    "item_no": "item number within its instrument (1-based, the published order)",
-    "text": "item text as published (public domain, IPIP)",
-    "domain": "Big Five domain: N, E, O, A, C",
-    "facet_code": "facet code within the domain (N1..C6)",
-    "facet_name": "facet name (e.g. Anxiety, Friendliness)",
-    "keyed": "+1 for a positively keyed item, -1 for a reverse-keyed one",
-    "scale": "the answer scale shown to respondents",
-    "demographics": "what the respondent or persona reported: sex, age, country (null where not given)",
-    "responses_keyed": "whether the answers in `responses` are keyed (reverse-keyed items recoded)",
-    "norm": "the rule of thumb the story or situation illustrates",
-    "intention": "what the actor wants to achieve",
-    "situation": "the situation described",
-    "actions": "actions taken, each with its text, polarity (moral, immoral) and consequence",
-    "subreddit": "the subreddit the post was made in",
-    "created": "when the post was made (UTC)",
-    "score": "Reddit score of the post when it was archived",
-    "num_comments": "number of comments Reddit reported for the post",
-    "word_count": "words in title and text after normalization",
-    "lang_probability": "langdetect's probability for the detected language",
-    "thread_id": "keyed id of the post the thread belongs to (equals `post_id` of its situation)",
-    "n_comments": "top-level comments kept in the thread",
-    "persona_id": "id of the persona",
-    "synthetic": "whether the persona was generated rather than taken from a real person",
-    "self_description": "the persona's description of itself in the first person",
-    "prompt_id": "id of the prompt",
-    "prompt": "the prompt text",
-    "origin": "where the prompt came from",
-    "ID": "id of the story in the source dataset",
-    "moral_action": "the action that follows the norm",
-    "moral_consequence": "what follows the moral action",
-    "immoral_action": "the action that breaks the norm",
-    "immoral_consequence": "what follows the immoral action",
-    "survey": "survey name (from the codebook)",
-    "wave": "survey wave",
-    "var_name": "the question's variable name in the microdata",
-    "question": "question text",
-    "ordinal": "whether the substantive options are ordered",
-    "options": "substantive answer options, in order",
-    "refusal_options": "answer options that are refusals (don't know, refused, ...), kept apart",
-    "option_codes": "the answer codes of `options`, in the same order",
-    "refusal_codes": "the answer codes of `refusal_options`",
-    "code_aliases": "codes that mean the same option in different files (same label)",
-    "group_value": "the group's value of `group_attr` (`all` for the whole sample)",
-    "weighted": "whether the distribution is weighted by the survey weight",
-}
-
-
 def feature_type(feature) -> str:
     """A datasets feature as a reader would write it: string, int8, list<int8>, ClassLabel(YTA, NTA...),
     struct{sex: string, age: int32}; a struct of many fields of one type is shown as a range."""
@@ -174,7 +124,7 @@ def render_card(
                 {
                     "name": col,
                     "dtype": feature_type(feature),
-                    "description": card.fields.get(name, {}).get(col) or ENVELOPE_FIELDS.get(col) or COMMON_FIELDS.get(col, ""),
+                    "description": card.fields.get(name, {}).get(col) or ENVELOPE_FIELDS.get(col) or card.columns.get(col, ""),
                 }
                 for col, feature in views[name]["features"].items()
             ],

@@ -3,8 +3,9 @@ train/validation/test splits by a hash of a grouping key, `dataset_info` feature
 for categorical columns, shards and row groups sized by bytes, and card metadata the Hub reads.
 
 The per-recipe choices (which column groups rows so that nothing leaks across splits, which columns
-are categorical, how the data relates to its sources) are in `RECIPE_HUB`; a recipe's config file
-overrides the split with `splits: {fractions: {...}, keys: {config: column}}`.
+are categorical, how the data relates to its sources) are a `HubSpec` that each recipe declares in its
+folder (`Recipe.hub`, in its card.py); a recipe's config file overrides the split with
+`splits: {fractions: {...}, keys: {config: column}}`.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import polars as pl
 import pyarrow as pa
 from pydantic import BaseModel
 
+from schemas.errors import CurateError
+
 SPLITS = ("train", "validation", "test")
 DEFAULT_FRACTIONS = {"train": 0.8, "validation": 0.1, "test": 0.1}
 SPLIT_SALT = b"curate-split-v1"  # part of every split hash: changing it reshuffles every published split
-NORM_VERDICTS = ["YTA", "NTA", "ESH", "NAH", "INFO"]
-BIG_FIVE = ["N", "E", "O", "A", "C"]
 
 
 @dataclass
@@ -38,47 +39,6 @@ class HubSpec:
     multilinguality: str = "monolingual"
     annotations_creators: list[str] = field(default_factory=lambda: ["no-annotation"])
     language_creators: list[str] = field(default_factory=lambda: ["found"])
-
-
-RECIPE_HUB: dict[str, HubSpec] = {
-    "personality": HubSpec(
-        split_keys={"respondents": "respondent_id", "items": None},
-        class_labels={"items": {"domain": BIG_FIVE}},
-        language_creators=["expert-generated"],
-    ),
-    "values": HubSpec(  # a question's distributions and its question row share a split
-        split_keys={"distributions": ["survey", "var_name"], "questions": ["survey", "var_name"]},
-        language_creators=["expert-generated"],
-    ),
-    "norms": HubSpec(  # a post's situation and its thread share a split (post_id == thread_id)
-        split_keys={"situations": "post_id", "threads": "thread_id"},
-        class_labels={"situations": {"judgment": NORM_VERDICTS}},
-        annotations_creators=["found"],
-    ),
-    "translate": HubSpec(  # a story's original and its translation share a split
-        split_keys={"originals": "ID", "translations": "ID"},
-        source_datasets=["extended|other"],
-        multilinguality="translation",
-        annotations_creators=["machine-generated"],
-        language_creators=["machine-generated"],
-    ),
-    "preferences": HubSpec(
-        split_keys={"pairs": "persona_id", "personas": "persona_id", "prompts": None},
-        annotations_creators=["machine-generated"],
-        language_creators=["machine-generated"],
-    ),
-    "expand": HubSpec(
-        split_keys={"items": None, "scenarios": "item_record_id"},
-        class_labels={"items": {"domain": BIG_FIVE}},
-        source_datasets=["extended|other"],
-        annotations_creators=["machine-generated"],
-        language_creators=["machine-generated"],
-    ),
-}
-
-
-def hub_spec(recipe: str) -> HubSpec:
-    return RECIPE_HUB.get(recipe, HubSpec())
 
 
 class SplitOptions(BaseModel):
@@ -110,8 +70,6 @@ def split_of(key: str, fractions: dict[str, float]) -> str:
 
 
 def check_fractions(fractions: dict[str, float]) -> dict[str, float]:
-    from pipelines.errors import CurateError
-
     unknown = set(fractions) - set(SPLITS)
     if unknown:
         raise CurateError(f"splits: unknown split {sorted(unknown)}; use {', '.join(SPLITS)}")
@@ -124,8 +82,6 @@ def assign_splits(frame: pl.DataFrame, key: str | list[str] | None, fractions: d
     """Set the envelope's `split` column from the grouping key (every row in `train` without one)."""
     if key is None or frame.height == 0:
         return frame.with_columns(pl.lit("train").alias("split"))
-    from pipelines.errors import CurateError
-
     keys = [key] if isinstance(key, str) else list(key)
     missing = [k for k in keys if k not in frame.columns]
     if missing:
@@ -183,8 +139,6 @@ def features_for(table: pa.Table, class_labels: dict[str, list[str]] | None = No
 
 
 def check_labels(frame: pl.DataFrame, class_labels: dict[str, list[str]], config: str) -> None:
-    from pipelines.errors import CurateError
-
     for column, names in class_labels.items():
         if column in frame.columns:
             extra = set(frame[column].drop_nulls().unique().to_list()) - set(names)

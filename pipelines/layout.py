@@ -60,16 +60,18 @@ def write_dataset_dir(
     created_at: str,
     plot_cache: Path | None = None,
     splits: dict[str, Any] | None = None,
+    spec: hub.HubSpec | None = None,
 ) -> None:
-    """`splits`: the recipe config's `splits` option, {"fractions": {split: share}, "keys": {config:
-    column or [columns] or None}}; defaults from `data_cards.hub.RECIPE_HUB`."""
+    """`spec`: the recipe's publishing choices (`Recipe.hub`: split keys, ClassLabels, creators);
+    `splits`: the recipe config's `splits` option, {"fractions": {split: share}, "keys": {config:
+    column or [columns] or None}}, over the spec's keys."""
     out.mkdir(parents=True, exist_ok=True)
     stale = out / DATA_DIR
     if stale.exists():
         for old in stale.iterdir():
             if old.is_dir() and old.name not in result.tables:
                 shutil.rmtree(old)
-    spec = hub.hub_spec(recipe)
+    spec = spec or hub.HubSpec()
     fractions = hub.check_fractions(dict((splits or {}).get("fractions") or hub.DEFAULT_FRACTIONS))
     keys = {**spec.split_keys, **((splits or {}).get("keys") or {})}
     tables, views = {}, {}

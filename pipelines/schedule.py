@@ -18,22 +18,22 @@ from typing import Any
 
 from prefect import flow, task
 
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 from pipelines.flow import run_recipe
-from pipelines.recipes import RECIPES
+from pipelines.recipes import available, get_recipe
+from pipelines.request import RunRequest
 from pipelines.runtime import run_logger
 
 KEY_ENV = "CURATE_PSEUDONYM_KEY"
 KEY_BLOCK = "curate-pseudonym-key"
-NEEDS_PSEUDONYM_KEY = {"norms"}  # recipes whose output changes with the key (author pseudonyms)
 
-Recipe = Enum("Recipe", {name: name for name in RECIPES}, type=str)  # a choice list in the Prefect UI
+Recipe = Enum("Recipe", {name: name for name in available()}, type=str)  # a choice list in the Prefect UI
 
 
 def pseudonym_key(recipe: str) -> str | None:
     """Where the run's pseudonym key comes from ("environment" or "secret block"); a recipe that
     needs one and finds none is refused: a drawn key would change every row of every version."""
-    if recipe not in NEEDS_PSEUDONYM_KEY:
+    if not get_recipe(recipe).needs_pseudonym_key:  # a recipe whose output changes with the key
         return None
     if os.environ.get(KEY_ENV):
         return "environment"
@@ -133,7 +133,9 @@ def scheduled_run(
     if source:
         run_logger().info("pseudonym key from the %s", source)
     paths = resolve_inputs(inputs)
-    state = run_recipe(recipe, paths, output, config_path, None, cache_dir, False, dask_address, return_state=True)
+    request = RunRequest(recipe=recipe, inputs=tuple(paths), output=output, config_path=config_path,
+                         cache_dir=cache_dir, dask_address=dask_address)
+    state = run_recipe(request, return_state=True)
     if state.is_failed():
         raise CurateError(state.message or "the run failed")
     summary = state.result()

@@ -32,7 +32,7 @@ def make_run(tmp_path: Path, name: str, drop_case: str | None = None, change_cas
     ctx = RunContext(recipe="personality", output=out, dask=DaskRuntime(inline=True))
     result = personality.build(ctx, [src], personality.Config(license="cc0-1.0"))
     write_dataset_dir(out, recipe="personality", result=result, report=ctx.report, inputs=[src],
-                      created_at=ctx.created_at.isoformat())
+                      created_at=ctx.created_at.isoformat(), spec=personality.RECIPE.hub)
     return out
 
 
@@ -185,7 +185,8 @@ def test_splits_are_configurable(tmp_path):
     ctx = RunContext(recipe="personality", output=out, dask=DaskRuntime(inline=True))
     result = personality.build(ctx, [src], personality.Config())
     write_dataset_dir(out, recipe="personality", result=result, report=ctx.report, inputs=[src],
-                      created_at=ctx.created_at.isoformat(), splits={"fractions": {"train": 1.0}})
+                      created_at=ctx.created_at.isoformat(), splits={"fractions": {"train": 1.0}},
+                      spec=personality.RECIPE.hub)
     assert [p.name for p in (out / "data" / "respondents").iterdir()] == ["train-00000-of-00001.parquet"]
     assert personality.Config(splits={"fractions": {"train": 0.9, "test": 0.1}}).splits.fractions["test"] == 0.1
 
