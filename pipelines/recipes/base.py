@@ -133,6 +133,14 @@ class Recipe:
         return client, ""
 
 
+def read_columns(path: Path) -> dict[str, str]:
+    """A recipe folder's `columns.yaml`: column -> description, for the card (`CardMeta.columns`)."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): str(v) for k, v in data.items()}
+
+
 def options_of(config: BaseModel, options: type[BaseModel], **extra: Any) -> dict[str, Any]:
     """The recipe config's values of the fields `options` (a step's config) declares, plus `extra`
     (what comes from the inputs or the run rather than from the user)."""

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 from data_cards.hub import HubSpec
 from pipelines.inventory import DOMAINS
 from pipelines.llm.step import usage_section
-from pipelines.recipes.base import CardMeta, CardSection
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
 from pipelines.recipes.personality.card import COLUMNS as ITEM_COLUMNS  # the same item records
 
 
@@ -20,11 +22,7 @@ HUB = HubSpec(
     language_creators=["machine-generated"],
 )
 
-COLUMNS = {
-    **ITEM_COLUMNS,
-    "question": "the scenario question written for the item",
-    "options": "the scenario's answer options, each with its text and keyed pole",
-}
+COLUMNS = {**ITEM_COLUMNS, **read_columns(Path(__file__).with_name("columns.yaml"))}
 
 
 def sections(ctx, scenarios: pl.DataFrame) -> list[CardSection]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from datetime import datetime, timezone
 
 from data_cards.hub import HubSpec
 from pipelines.privacy import PseudonymKey
-from pipelines.recipes.base import CardMeta, CardSection
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
 
 from .steps import VERDICTS
 
@@ -18,20 +20,7 @@ HUB = HubSpec(
     annotations_creators=["found"],
 )
 
-COLUMNS = {
-    "norm": "the rule of thumb the situation illustrates",
-    "intention": "what the actor wants to achieve",
-    "situation": "the situation described",
-    "actions": "actions taken, each with its text, polarity (moral, immoral) and consequence",
-    "subreddit": "the subreddit the post was made in",
-    "created": "when the post was made (UTC)",
-    "score": "Reddit score of the post when it was archived",
-    "num_comments": "number of comments Reddit reported for the post",
-    "word_count": "words in title and text after normalization",
-    "lang_probability": "langdetect's probability for the detected language",
-    "thread_id": "keyed id of the post the thread belongs to (equals `post_id` of its situation)",
-    "n_comments": "top-level comments kept in the thread",
-}
+COLUMNS = read_columns(Path(__file__).with_name("columns.yaml"))
 
 
 def _day(ts) -> str:

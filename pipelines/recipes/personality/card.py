@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 from data_cards.hub import HubSpec
 from pipelines.inventory import DOMAINS, cronbach_alpha
-from pipelines.recipes.base import CardMeta, CardSection
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
 from sources.ipip import DEMOGRAPHICS, load_key
 
 from .records import INSTRUMENT_NAMES
@@ -20,19 +22,7 @@ HUB = HubSpec(
     language_creators=["expert-generated"],
 )
 
-# Columns of the item and respondent configs (expand's items are the same records).
-COLUMNS = {
-    "instrument": "the inventory the answers or items belong to (IPIP-NEO-120 or IPIP-NEO-300)",
-    "item_no": "item number within its instrument (1-based, the published order)",
-    "text": "item text as published (public domain, IPIP)",
-    "domain": "Big Five domain: N, E, O, A, C",
-    "facet_code": "facet code within the domain (N1..C6)",
-    "facet_name": "facet name (e.g. Anxiety, Friendliness)",
-    "keyed": "+1 for a positively keyed item, -1 for a reverse-keyed one",
-    "scale": "the answer scale shown to respondents",
-    "demographics": "what the respondent reported: sex, age, country (null where not given)",
-    "responses_keyed": "whether the answers in `responses` are keyed (reverse-keyed items recoded)",
-}
+COLUMNS = read_columns(Path(__file__).with_name("columns.yaml"))
 
 
 def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[int]) -> list[CardSection]:

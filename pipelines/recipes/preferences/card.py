@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 from data_cards.hub import HubSpec
 from pipelines.llm.step import usage_section
-from pipelines.recipes.base import CardMeta, CardSection
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
 
 
 # A persona's pairs and its persona row share a split; prompts are a reference table (train).
@@ -16,15 +18,7 @@ HUB = HubSpec(
     language_creators=["machine-generated"],
 )
 
-COLUMNS = {
-    "persona_id": "id of the persona",
-    "synthetic": "whether the persona was generated rather than taken from a real person",
-    "self_description": "the persona's description of itself in the first person",
-    "demographics": "what the persona reported: sex, age, country (null where not given)",
-    "prompt_id": "id of the prompt",
-    "prompt": "the prompt text",
-    "origin": "where the prompt came from",
-}
+COLUMNS = read_columns(Path(__file__).with_name("columns.yaml"))
 
 
 def sections(ctx, pairs: pl.DataFrame) -> list[CardSection]:

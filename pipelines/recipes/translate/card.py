@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 from data_cards.hub import HubSpec
 from pipelines.llm.step import usage_section
-from pipelines.recipes.base import CardMeta, CardSection
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
 
 from .steps import LANGUAGES
 
@@ -20,16 +22,7 @@ HUB = HubSpec(
     language_creators=["machine-generated"],
 )
 
-COLUMNS = {
-    "ID": "id of the story in the source dataset",
-    "norm": "the rule of thumb the story illustrates",
-    "situation": "the situation described",
-    "intention": "what the actor wants to achieve",
-    "moral_action": "the action that follows the norm",
-    "moral_consequence": "what follows the moral action",
-    "immoral_action": "the action that breaks the norm",
-    "immoral_consequence": "what follows the immoral action",
-}
+COLUMNS = read_columns(Path(__file__).with_name("columns.yaml"))
 
 
 def sections(ctx, translations: pl.DataFrame, config) -> list[CardSection]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 from data_cards.hub import HubSpec
 from pipelines.distributions import ALL, kish_n_eff
-from pipelines.recipes.base import CardMeta, CardSection
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
 from pipelines.runtime import RunContext
 from sources.survey import SurveyPlan
 
@@ -17,20 +19,7 @@ HUB = HubSpec(
     language_creators=["expert-generated"],
 )
 
-COLUMNS = {
-    "survey": "survey name (from the codebook)",
-    "wave": "survey wave",
-    "var_name": "the question's variable name in the microdata",
-    "question": "question text",
-    "ordinal": "whether the substantive options are ordered",
-    "options": "substantive answer options, in order",
-    "refusal_options": "answer options that are refusals (don't know, refused, ...), kept apart",
-    "option_codes": "the answer codes of `options`, in the same order",
-    "refusal_codes": "the answer codes of `refusal_options`",
-    "code_aliases": "codes that mean the same option in different files (same label)",
-    "group_value": "the group's value of `group_attr` (`all` for the whole sample)",
-    "weighted": "whether the distribution is weighted by the survey weight",
-}
+COLUMNS = read_columns(Path(__file__).with_name("columns.yaml"))
 
 
 def measure(ctx: RunContext, plan: SurveyPlan, data: pl.DataFrame, dists: pl.DataFrame, config,
