@@ -307,3 +307,21 @@ def test_published_card_names_the_repository_and_version(tmp_path, monkeypatch):
     assert 'load_version("datasets/big5", "respondents", "1.0.0", split="train")' in card
     assert 'revision="v1.0.0"' in card and "Not published yet" not in card and str(tmp_path) not in card
     assert validate_card_offline(tmp_path / "datasets" / "big5") == []
+
+
+def test_each_shipped_recipe_declares_how_it_is_published():
+    """The publishing facts are the recipe folder's (card.py HUB, columns.yaml), not a table in data_cards."""
+    from pipelines.recipes import SHIPPED, available, get_recipe
+
+    shipped = [name for name, folder in available().items() if folder.parent == SHIPPED]
+    assert len(shipped) >= 6
+    for name in shipped:
+        recipe = get_recipe(name)
+        assert recipe.hub.split_keys, f"{name}: no split grouping keys"
+        assert set(recipe.hub.class_labels) <= set(recipe.hub.split_keys), name
+        assert (SHIPPED / name / "columns.yaml").is_file(), name
+    assert get_recipe("norms").hub.class_labels == {"situations": {"judgment": ["YTA", "NTA", "ESH", "NAH", "INFO"]}}
+    from pipelines.recipes.expand.card import COLUMNS
+
+    assert COLUMNS["domain"] == "Big Five domain: N, E, O, A, C" and "question" in COLUMNS  # personality's items + its own
+    assert [n for n in shipped if get_recipe(n).needs_pseudonym_key] == ["norms"]
