@@ -23,9 +23,11 @@ from annotation.agreement import question_agreement
 from annotation.push import (
     ReviewOptions, check_rules, configs_of, connect, dataset_name, find_dataset, read_config, recipe_of,
 )
+from annotation.columns import column_descriptions, with_review_columns
 from annotation.resolve import resolve_record
 from annotation.settings import ReviewSpec, spec_for
 from pipelines.errors import CurateError
+from data_cards.hub import class_labels_in_card, refresh_card_metadata
 from pipelines.layout import write_config
 from pipelines.report import atomic_write_bytes
 from schemas.envelope import REVIEW_DTYPE
@@ -101,18 +103,21 @@ def review_config(frame: pl.DataFrame, spec: ReviewSpec, responses: dict[str, li
                   names: dict[str, str], min_submitted: int, context: dict) -> tuple[pl.DataFrame, dict[str, list]]:
     """The frame with its `review` column rewritten, and each question's (record, annotator, value) answers."""
     answers: dict[str, list] = {q.name: [] for q in spec.questions}
-    reviews = []
+    reviews, per_record = [], []
     for record_id, old in zip(frame["record_id"].to_list(), frame["review"].to_list()):
         if record_id not in responses:  # not in Argilla (pushed from another version): keep what it had
             reviews.append(old)
+            per_record.append(None)
             continue
         submitted, discarded = split_responses(responses[record_id], names)
+        per_record.append(submitted)
         for annotator, values in submitted:
             for q, v in values.items():
                 if q in answers and v is not None:
                     answers[q].append((record_id, annotator, v))
         reviews.append(resolve_record(spec, submitted, discarded, min_submitted, context))
-    return frame.with_columns(pl.Series("review", reviews, dtype=REVIEW_DTYPE)), answers
+    frame = frame.with_columns(pl.Series("review", reviews, dtype=REVIEW_DTYPE))
+    return with_review_columns(frame, spec, per_record), answers
 
 
 def summarize(config: str, dataset: str, frame: pl.DataFrame, spec: ReviewSpec, answers: dict[str, list],
@@ -169,6 +174,15 @@ def annotation_section(workspace: str, reviews: list[ConfigReview], pulled_at: s
     return "\n\n".join(parts)
 
 
+def review_columns_section(columns: dict[str, dict[str, str]]) -> str:
+    """The columns pull adds, per config, with what they hold (annotation.columns)."""
+    parts = []
+    for config, described in columns.items():
+        rows = ["| field | description |", "|---|---|"] + [f"| `{c}` | {d} |" for c, d in described.items()]
+        parts.append(f"\n\n### Review columns of config `{config}`\n\n" + "\n".join(rows))
+    return "".join(parts)
+
+
 def replace_section(card: str, title: str, body: str) -> str:
     """The card with the body of `## title` replaced (the section is added when missing)."""
     head = f"## {title}\n"
@@ -185,16 +199,6 @@ def replace_section(card: str, title: str, body: str) -> str:
 
 def default_output(dataset_dir: Path) -> Path:
     return dataset_dir.parent / f"{dataset_dir.name}-reviewed"
-
-
-def next_version(repo: str) -> str:
-    from pipelines.publish import parse_version, versions
-
-    existing = versions(Path(repo)) if Path(repo).exists() else []
-    if not existing:
-        return "1.0.0"
-    major, minor, _ = parse_version(existing[-1])
-    return f"{major}.{minor + 1}.0"
 
 
 def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None, options: ReviewOptions | None = None,
@@ -214,6 +218,7 @@ def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None,
     recipe = recipe_of(dataset_dir)
     reviewed: dict[str, pl.DataFrame] = {}
     reviews: list[ConfigReview] = []
+    columns: dict[str, dict[str, str]] = {}
     for config in configs or configs_of(dataset_dir):
         name = dataset_name(dataset_dir, config, options if configs and len(configs) == 1 else None)
         dataset = find_dataset(ws, name)
@@ -229,14 +234,16 @@ def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None,
         frame, answers = review_config(frame, spec, fetch_responses(client, str(dataset.id)), names, min_submitted, context)
         reviewed[config] = frame
         reviews.append(summarize(config, name, frame, spec, answers, min_submitted))
+        columns[config] = column_descriptions(spec)
     if not reviews:
         raise CurateError(f"no config of {dataset_dir} has an Argilla dataset in workspace {workspace!r}; push first")
-    write_output(dataset_dir, output, reviewed, annotation_section(workspace, reviews, pulled_at), reviews)
+    section = annotation_section(workspace, reviews, pulled_at) + review_columns_section(columns)
+    write_output(dataset_dir, output, reviewed, section, reviews)
     result = PullResult(output, workspace, reviews)
     if publish_to:
-        from pipelines.publish import publish
+        from pipelines.publish import next_version, publish
 
-        result.published = publish(output, publish_to, version or next_version(publish_to),
+        result.published = publish(output, publish_to, version or next_version(publish_to, "minor"),
                                    message=message or f"Human review pulled from Argilla workspace {workspace}")
     return result
 
@@ -247,8 +254,10 @@ def write_output(dataset_dir: Path, output: Path, reviewed: dict[str, pl.DataFra
     tmp = output.with_name(f".{output.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     shutil.copytree(dataset_dir, tmp, ignore=shutil.ignore_patterns(".*"))
-    for config, frame in reviewed.items():
-        write_config(tmp, config, frame)
+    labels = class_labels_in_card(tmp / "README.md")
+    views = {config: write_config(tmp, config, frame, labels.get(config)) for config, frame in reviewed.items()}
+    if (tmp / "README.md").exists():  # dataset_info must name the review columns, or datasets refuses the files
+        refresh_card_metadata(tmp / "README.md", views)
     card = (tmp / "README.md").read_text() if (tmp / "README.md").exists() else ""
     atomic_write_bytes(tmp / "README.md", replace_section(card, "Annotation process", section).encode())
     report_path = tmp / "report.json"

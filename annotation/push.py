@@ -270,6 +270,8 @@ def push(dataset_dir: Path, config: str, workspace: str, options: ReviewOptions 
     frame = with_context(dataset_dir, recipe, config, read_config(dataset_dir, config))
     spec = spec_for(recipe, config, frame)
     check_rules(spec, options)
+    if "review_priority" in frame.columns:  # the queue opens with what reviewers should see first
+        frame = frame.sort("review_priority", nulls_last=True, maintain_order=True)
     client = client or connect()  # before embedding: a server that does not answer fails fast
     vectors, dims = record_vectors(spec, frame, options)
     ws = ensure_workspace(client, workspace)

@@ -3,7 +3,8 @@
 Rules (per question; defaults in annotation/settings.py, overridable in the review settings file):
 - majority: the most frequent answer; a tie for the top resolves to nothing (`ties` names it);
 - mean / median: of the ratings;
-- mean_rank: candidates ordered by their mean rank (equal means share a rank);
+- mean_rank: candidates ordered by their mean rank (equal means share a rank; equal means for the
+  best place are a tie);
 - all: every distinct answer (texts: the corrections proposed), in annotator order.
 
 A record is `resolved` once at least `min_submitted` annotators submitted and no required question
@@ -48,7 +49,9 @@ def resolve_answers(question: Question, values: list[Any]) -> tuple[Any, bool]:
     if rule == "median":
         return float(statistics.median(float(v) for v in values)), False
     if rule == "mean_rank":
-        return mean_rank(values), False
+        ranking = mean_rank(values)
+        # a split ranking (mean ranks 1.5 / 1.5) has no best candidate: a tie, stated as such
+        return ranking, sum(1 for item in ranking if item["rank"] == 1) > 1
     distinct: dict[Any, Any] = {}
     for v in values:
         distinct.setdefault(canonical(question, v), v)

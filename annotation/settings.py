@@ -111,15 +111,19 @@ def review_specs() -> dict[tuple[str, str], Callable[[pl.DataFrame], ReviewSpec]
     return {(name, config): builder for name in available() for config, builder in get_recipe(name).review_specs().items()}
 
 
-def _recipe_review(recipe: str | None) -> dict[str, Callable[[pl.DataFrame], ReviewSpec]]:
+def _recipe(name: str | None):
     from pipelines.recipes import available, get_recipe
 
-    return get_recipe(recipe).review_specs() if recipe in available() else {}
+    return get_recipe(name) if name in available() else None
 
 
 def spec_for(recipe: str | None, config: str, frame: pl.DataFrame) -> ReviewSpec:
-    builder = _recipe_review(recipe).get(config, generic_spec)
+    """The review of `config`: the recipe's spec (generic without one), with the recipe folder's
+    Markdown guidelines for its record type, and the metadata the frame has columns for."""
+    found = _recipe(recipe)
+    builder = (found.review_specs() if found else {}).get(config, generic_spec)
     spec = builder(frame)
+    spec.guidelines = (found.guidelines(spec.record_type) if found else None) or spec.guidelines
     known = {m.name for m in spec.metadata}
     spec.metadata = [m for m in spec.metadata if _has_columns(frame, m.expr)]
     spec.metadata += [m for m in common_metadata(frame) if m.name not in known]
@@ -160,7 +164,8 @@ def argilla_settings(spec: ReviewSpec, *, min_submitted: int, vector_dims: int |
         fields=[rg.TextField(name=f.name, title=f.title, use_markdown=f.markdown, required=f.required, client=client)
                 for f in spec.fields],
         questions=[argilla_question(q, client) for q in spec.questions],
-        metadata=[meta_types[m.kind](name=m.name, title=m.title or m.name.replace("_", " "), client=client)
+        metadata=[meta_types[m.kind](name=m.name, title=m.title or m.name.replace("_", " "),
+                                     visible_for_annotators=not m.hidden, client=client)
                   for m in spec.metadata],
         vectors=[rg.VectorField(name=spec.vector_name, dimensions=vector_dims, _client=client)] if vector_dims else [],
         guidelines=spec.guidelines or None,

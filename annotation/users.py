@@ -124,23 +124,34 @@ def write_credentials(path: Path, new: dict[str, dict]) -> None:
 def apply_users(client, users_file: UsersFile, credentials: Path, url: str | None = None) -> UsersResult:
     http = client.api.http_client
     result = UsersResult(credentials=credentials)
+    existing = {u["username"]: u for u in _check(http.get("/api/v1/users"), "list users (needs an owner's key)")["items"]}
+    # every new user's password first: a missing variable must stop the run before anyone is created
+    passwords = {}
+    problems = []
+    for entry in users_file.users:
+        if entry.username not in existing:
+            try:
+                passwords[entry.username] = _password(entry)
+            except CurateError as e:
+                problems.append(str(e))
+    if problems:
+        raise CurateError("nothing was created: " + "; ".join(problems))
     workspaces = {w["name"]: w["id"] for w in _check(http.get("/api/v1/me/workspaces"), "list workspaces")["items"]}
     for name in users_file.all_workspaces():
         if name not in workspaces:
             workspaces[name] = _check(http.post("/api/v1/workspaces", json={"name": name}), f"create workspace {name!r}")["id"]
             result.workspaces_created.append(name)
-    existing = {u["username"]: u for u in _check(http.get("/api/v1/users"), "list users (needs an owner's key)")["items"]}
-    secrets_out: dict[str, dict] = {}
     for entry in users_file.users:
         user = existing.get(entry.username)
         if user is None:
-            password = _password(entry)
+            password = passwords[entry.username]
             user = _check(http.post("/api/v1/users", json={
                 "username": entry.username, "first_name": entry.first_name or entry.username,
                 "last_name": entry.last_name, "role": entry.role, "password": password,
             }), f"create user {entry.username!r}")
-            secrets_out[entry.username] = {"password": password, "api_key": user["api_key"], "role": entry.role,
-                                           **({"url": url} if url else {})}
+            # written at once: if a later call fails, this user's password is not lost
+            write_credentials(credentials, {entry.username: {"password": password, "api_key": user["api_key"],
+                                                             "role": entry.role, **({"url": url} if url else {})}})
             result.created.append(entry.username)
         else:
             result.existing.append(entry.username)
@@ -150,6 +161,4 @@ def apply_users(client, users_file: UsersFile, credentials: Path, url: str | Non
                 _check(http.post(f"/api/v1/workspaces/{workspaces[name]}/users", json={"user_id": user["id"]}),
                        f"add {entry.username!r} to workspace {name!r}")
                 result.added.append((entry.username, name))
-    if secrets_out:
-        write_credentials(credentials, secrets_out)
     return result

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import polars as pl
-import yaml
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -28,31 +26,69 @@ def size_category(n: int) -> str:
     return "100M<n<1B"
 
 
-def _short_dtype(dtype: pl.DataType) -> str:
-    text = str(dtype)
-    return text if len(text) <= 60 else text[:57] + "..."
+ENVELOPE_FIELDS = {
+    "record_id": "stable content hash of the record (the key the version diff and Argilla use)",
+    "source": "where the record came from: dataset, file, id in the source, URL",
+    "license": "license of the record's data (SPDX-style id)",
+    "lang": "language of the record's text (ISO 639-1)",
+    "split": "train, validation or test, by a hash of the config's grouping key (see Splits)",
+    "parallel_id": "record_id of the record this one is parallel to (a translation's original); null otherwise",
+    "provenance": "the steps applied, in order: step, code version, configuration (JSON), model, template hash, seed",
+    "review": "human review: status (pending, submitted, resolved, discarded), annotators, responses (JSON), agreement",
+    "created_at": "when this run wrote the record (UTC)",
+}
 
 
-def header(card, configs: dict[str, pl.DataFrame], data_dir: str = "data") -> dict[str, Any]:
-    total = sum(t.height for t in configs.values())
-    head: dict[str, Any] = {
-        "pretty_name": card.pretty_name,
-        "license": card.license,
-        "language": card.languages or ["en"],
-        "task_categories": card.task_categories,
-        "size_categories": [size_category(total)],
-        "tags": card.tags or None,
-        "source_datasets": card.source_datasets or None,
-        "configs": [
-            {
-                "config_name": name,
-                "data_files": [{"split": "train", "path": f"{data_dir}/{name}/*.parquet"}],
-                **({"default": True} if i == 0 else {}),
-            }
-            for i, name in enumerate(configs)
-        ],
-    }
-    return {k: v for k, v in head.items() if v is not None}
+def feature_type(feature) -> str:
+    """A datasets feature as a reader would write it: string, int8, list<int8>, ClassLabel(YTA, NTA...),
+    struct{sex: string, age: int32}; a struct of many fields of one type is shown as a range."""
+    import datasets
+
+    if isinstance(feature, datasets.ClassLabel):
+        return f"ClassLabel({', '.join(feature.names)})"
+    if isinstance(feature, datasets.Value):
+        return feature.dtype
+    if isinstance(feature, (datasets.List, datasets.LargeList)):
+        return f"list<{feature_type(feature.feature)}>"
+    if isinstance(feature, datasets.Sequence):
+        return f"list<{feature_type(feature.feature)}>"
+    if isinstance(feature, (dict, datasets.Features)):
+        items = [(k, feature_type(v)) for k, v in feature.items()]
+        kinds = {t for _, t in items}
+        if len(items) > 6 and len(kinds) == 1:
+            return f"struct{{{items[0][0]}..{items[-1][0]}: {kinds.pop()}}} ({len(items)} fields)"
+        return "struct{" + ", ".join(f"{k}: {t}" for k, t in items) + "}"
+    if isinstance(feature, list) and feature:
+        return f"list<{feature_type(feature[0])}>"
+    return type(feature).__name__
+
+
+def load_snippet(configs: list[str], repo: str | None = None, version: str | None = None, local: bool = False) -> str:
+    """How to load this dataset: the Hub id and `revision` once published (a local repository through
+    `load_version`, since `datasets` ignores `revision` for folders); before that, the run folder."""
+    first = configs[0] if configs else "default"
+    if repo is None:
+        return ("Not published yet: `curate publish DIR --repo REPO --version X.Y.Z` names the repository and\n"
+                "version here. The run folder itself loads with\n\n"
+                f"```python\nfrom datasets import load_dataset\nds = load_dataset(\"path/to/this/folder\", \"{first}\")\n```")
+    if local:
+        return ("```python\nfrom pipelines.publish import load_version\n"
+                + "\n".join(f'{c} = load_version("{repo}", "{c}", "{version.lstrip("v")}", split="train")' for c in configs)
+                + "\n```\n\nOn the Hub the same tags are revisions: "
+                f'`load_dataset("ORG/NAME", "{first}", revision="{version}")`.')
+    return ("```python\nfrom datasets import load_dataset\n"
+            + "\n".join(f'{c} = load_dataset("{repo}", "{c}", revision="{version}")' for c in configs) + "\n```")
+
+
+LOAD_BEGIN, LOAD_END = "<!-- curate:load -->", "<!-- /curate:load -->"
+
+
+def with_load_snippet(text: str, snippet: str) -> str:
+    if LOAD_BEGIN in text and LOAD_END in text:
+        head, _, rest = text.partition(LOAD_BEGIN)
+        _, _, tail = rest.partition(LOAD_END)
+        return f"{head}{LOAD_BEGIN}\n{snippet}\n{LOAD_END}{tail}"
+    return text
 
 
 def render_card(
@@ -60,41 +96,49 @@ def render_card(
     recipe: str,
     card,
     configs: dict[str, pl.DataFrame],
+    views: dict[str, dict[str, Any]],
+    spec,
     report: dict[str, Any],
     inputs: list[dict[str, Any]],
     sections: list,
     created_at: str,
-    load_path: str = "PATH_OR_REPO_ID",
     plots: list[dict[str, str]] | None = None,
     annotation: str | None = None,
+    data_dir: str = "data",
 ) -> str:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(TEMPLATES),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-    )
+    """The card through huggingface_hub's DatasetCard: DatasetCardData (with datasets' `configs` and
+    `dataset_info`) as the header, the body from `templates/card.md.j2`."""
+    from huggingface_hub import DatasetCard
+
+    from data_cards.hub import card_metadata
+
+    total = sum(t.height for t in configs.values())
+    data = card_metadata(card, spec, views, total, data_dir)
     config_views = [
         {
             "name": name,
             "rows": table.height,
+            "splits": {s: n for s, (n, _) in views[name]["splits"].items()},
+            "key": spec.split_keys.get(name),
             "fields": [
                 {
                     "name": col,
-                    "dtype": _short_dtype(dtype),
-                    "description": card.fields.get(name, {}).get(col, ""),
+                    "dtype": feature_type(feature),
+                    "description": card.fields.get(name, {}).get(col) or ENVELOPE_FIELDS.get(col) or card.columns.get(col, ""),
                 }
-                for col, dtype in table.schema.items()
+                for col, feature in views[name]["features"].items()
             ],
         }
         for name, table in configs.items()
     ]
-    return env.get_template("card.md.j2").render(
-        header_yaml=yaml.safe_dump(header(card, configs), sort_keys=False, allow_unicode=True),
+    rendered = DatasetCard.from_template(
+        data,
+        template_path=str(TEMPLATES / "card.md.j2"),
         card=card,
         recipe=recipe,
         created_at=created_at,
         configs=config_views,
-        load_path=load_path,
+        load_snippet=load_snippet(list(configs)),
         inputs=inputs,
         steps=report["steps"],
         quarantined_total=report["quarantined_total"],
@@ -104,3 +148,4 @@ def render_card(
         annotation=annotation
         or "No human review has been recorded for this version. Records carry `review.status = pending`.",
     )
+    return str(rendered).rstrip("\n") + "\n"

@@ -18,7 +18,7 @@ PLOTS_DIR = "plots"
 class Plot:
     name: str  # file stem
     title: str
-    kind: str  # "bars" (label -> count), "hist" (series name -> values), "funnel" (step -> rows)
+    kind: str  # "bars" (label -> count), "hist" (series name -> values), "stacked" (bar -> {part: count})
     data: dict = field(default_factory=dict)
     xlabel: str = ""
 
@@ -33,10 +33,13 @@ def _pyplot():
 
 
 def funnel_plot(report: dict) -> Plot:
-    steps = report["steps"]
-    # a step that counts something other than rows (answer cells, distributions) says so in extra
-    data = {_step_label(s): (s["in"], s["kept"]) for s in steps}
-    return Plot("funnel", "Rows through each step (in, kept)", "funnel", data)
+    """Each step's input split into kept, dropped by each reason and quarantined: where rows went and why."""
+    data = {}
+    for s in report["steps"]:
+        parts = {"kept": s["kept"], **{f"dropped: {r}": n for r, n in s["dropped"].items()},
+                 "quarantined": s["quarantined"]}
+        data[_step_label(s)] = {k: v for k, v in parts.items() if v}
+    return Plot("funnel", "Rows through each step: kept, dropped (by reason), quarantined", "stacked", data, "rows")
 
 
 def _step_label(step: dict) -> str:
@@ -44,13 +47,22 @@ def _step_label(step: dict) -> str:
     return f"{step['name']} ({unit.split(' (')[0]})" if unit else step["name"]
 
 
-def language_plot(tables: dict[str, pl.DataFrame]) -> Plot | None:
-    counts: dict[str, int] = {}
-    for frame in tables.values():
-        if "lang" in frame.columns:
-            for lang, n in frame.group_by("lang").len().iter_rows():
-                counts[lang or "unknown"] = counts.get(lang or "unknown", 0) + n
-    return Plot("languages", "Records per language", "bars", counts) if counts else None
+def language_plots(tables: dict[str, pl.DataFrame]) -> list[Plot]:
+    """One figure per config (a sum over configs counts the same text once per config it is in)."""
+    plots = []
+    for name, frame in tables.items():
+        if "lang" in frame.columns and frame.height:
+            counts = {lang or "unknown": n for lang, n in frame.group_by("lang").len().sort("lang").iter_rows()}
+            plots.append(Plot(f"languages_{name}", f"Records per language, config {name}", "bars", counts))
+    return plots
+
+
+def split_plot(tables: dict[str, pl.DataFrame]) -> Plot | None:
+    data = {}
+    for name, frame in tables.items():
+        if "split" in frame.columns and frame.height:
+            data[name] = {s: n for s, n in frame.group_by("split").len().sort("split").iter_rows()}
+    return Plot("splits", "Rows per split and config", "stacked", data, "rows") if data else None
 
 
 def draw(plot: Plot, out_dir: Path) -> dict[str, str]:
@@ -58,17 +70,21 @@ def draw(plot: Plot, out_dir: Path) -> dict[str, str]:
     if plot.kind == "hist" and len(plot.data) > 1:
         return _small_multiples(plt, plot, out_dir)
     fig, ax = plt.subplots(figsize=(7, 3.6), dpi=110)
-    if plot.kind == "funnel":
+    if plot.kind == "stacked":  # bar label -> {part: count}, parts stacked left to right
         names = list(plot.data)
-        ins = [v[0] for v in plot.data.values()]
-        kept = [v[1] for v in plot.data.values()]
-        y = range(len(names))
-        ax.barh(y, ins, color="#c9d6e8", label="in")
-        ax.barh(y, kept, color="#3b6ea8", label="kept")
-        ax.set_yticks(list(y), names)
+        parts = list(dict.fromkeys(k for v in plot.data.values() for k in v))
+        fig.set_size_inches(7, 1.6 + 0.45 * len(names) + 0.25 * ((len(parts) + 1) // 2))
+        cmap = plt.get_cmap("tab20")
+        left = [0] * len(names)
+        y = list(range(len(names)))
+        for i, part in enumerate(parts):
+            widths = [plot.data[n].get(part, 0) for n in names]
+            color = "#3b6ea8" if part == "kept" else "#b0b0b0" if part == "quarantined" else cmap(i % 20)
+            ax.barh(y, widths, left=left, color=color, label=part)
+            left = [a + b for a, b in zip(left, widths)]
+        ax.set_yticks(y, names)
         ax.invert_yaxis()
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2, frameon=False)
-        ax.set_xlabel("rows")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.25), ncol=2, frameon=False, fontsize=8)
     elif plot.kind == "bars":
         labels = [str(k) for k in plot.data]
         ax.bar(labels, list(plot.data.values()), color="#3b6ea8")

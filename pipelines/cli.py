@@ -35,6 +35,15 @@ OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Output folder: 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML file with the recipe's options.")]
 CacheOpt = Annotated[Optional[Path], typer.Option(help="Step cache folder [default: $CURATE_CACHE_DIR or ~/.cache/curate].")]
 DaskOpt = Annotated[Optional[str], typer.Option(help="Dask scheduler address (tcp://host:8786); default: a LocalCluster.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or info logs; warnings, errors and the summary only.")]
+
+
+def quiet_mode() -> None:
+    """Before Prefect and tqdm are imported: their levels and bars are read from the environment,
+    so flows in this process and Dask workers started by it are quiet too."""
+    os.environ["CURATE_QUIET"] = "1"
+    os.environ["TQDM_DISABLE"] = "1"
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 
 
 def fail(message: str, code: int = 2) -> None:
@@ -104,10 +113,13 @@ def run(
     cache_dir: CacheOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every step.")] = False,
     dask_address: DaskOpt = None,
-    publish_to: Annotated[Optional[str], typer.Option(help="Also publish the output to this repository (folder or Hub id).")] = None,
+    publish_to: Annotated[Optional[str], typer.Option(help="Also publish the output to this repository (a folder, or hf://org/name).")] = None,
     version: Annotated[Optional[str], typer.Option(help="Version X.Y.Z for --publish-to.")] = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run RECIPE on the inputs and write a dataset folder with report.json and quarantine.parquet."""
+    if quiet:
+        quiet_mode()
     if publish_to and not version:
         fail("--publish-to needs --version X.Y.Z")
     overrides = parse_sets(set_ + (["keyed=true"] if keyed else []))
@@ -120,12 +132,13 @@ def run(
 @app.command()
 def publish(
     run_dir: Annotated[Path, typer.Argument(help="A folder written by `curate run`.")],
-    repo: Annotated[str, typer.Option(help="Local repository folder (a git repo, made if missing) or Hub id owner/name.")],
+    repo: Annotated[str, typer.Option(help="Local repository folder, relative or absolute (a git repo, made if missing), or hf://org/name for the Hub.")],
     version: Annotated[str, typer.Option(help="Semantic version X.Y.Z; versions are immutable.")],
     message: Annotated[Optional[str], typer.Option(help="Changelog message.")] = None,
+    hub: Annotated[bool, typer.Option("--hub", help="REPO is a Hub dataset id org/name (same as hf://org/name).")] = False,
 ) -> None:
     """Publish a run folder as an immutable, tagged version, with a changelog and a diff."""
-    _publish(run_dir, repo, version, message)
+    _publish(run_dir, repo, version, message, hub=hub)
 
 
 @app.command()
@@ -135,6 +148,7 @@ def schedule(
     input: Annotated[list[str], typer.Option("--input", "-i", help="Input file or glob pattern (resolved at each run).")],
     output: OutputOpt,
     config: ConfigOpt = None,
+    timezone: Annotated[Optional[str], typer.Option(help="IANA time zone of the cron schedule, e.g. Europe/Paris [default: UTC].")] = None,
     name: Annotated[Optional[str], typer.Option(help="Deployment name [default: the recipe's].")] = None,
     publish_to: Annotated[Optional[str], typer.Option(help="Publish each run to this repository as the next patch version.")] = None,
     cache_dir: CacheOpt = None,
@@ -142,16 +156,20 @@ def schedule(
 ) -> None:
     """Serve RECIPE as a Prefect deployment with a cron schedule (needs PREFECT_API_URL)."""
     from pipelines.recipes import get_recipe
-    from pipelines.schedule import serve_schedule
+    from pipelines.schedule import check_cron, serve_schedule
 
     get_recipe(recipe)
+    check_cron(cron, timezone)
+    # absolute now: the runs happen later, in a process whose working directory is not ours to assume
+    if publish_to and not publish_to.startswith("hf://"):
+        publish_to = str(Path(publish_to).resolve())
     parameters = {
-        "recipe": recipe, "inputs": input, "output": str(output.resolve()),
+        "recipe": recipe, "inputs": [str(Path(p).expanduser().absolute()) for p in input], "output": str(output.resolve()),
         "config_path": str(config.resolve()) if config else None,
         "cache_dir": str(cache_dir) if cache_dir else None, "dask_address": dask_address,
         "publish_to": publish_to,
     }
-    serve_schedule(name or recipe, cron, parameters)
+    serve_schedule(name or recipe, cron, parameters, timezone)
 
 
 @app.command()
@@ -159,14 +177,17 @@ def versions(repo: Annotated[Path, typer.Argument(help="Local dataset repository
     """List the published versions of a local dataset repository."""
     from pipelines.publish import versions as list_versions
 
-    for tag in list_versions(repo):
+    for tag in list_versions(repo, must_exist=True):
         typer.echo(tag)
 
 
-def _publish(run_dir: Path, repo: str, version: str, message: str | None = None) -> None:
+def _publish(run_dir: Path, repo: str, version: str, message: str | None = None, hub: bool = False) -> None:
     from pipelines.publish import publish as do_publish
 
-    result = do_publish(run_dir, repo, version, message=message)
+    result = do_publish(run_dir, repo, version, message=message, hub=hub)
+    if result["version"] is None:
+        typer.echo(f"nothing published: the data equals {result['unchanged_from']} of {result['repo']}")
+        return
     typer.echo(f"published {result['version']} to {result['repo']}"
                + (f" (previous: {result['previous']})" if result["previous"] else ""))
     for d in result["diff"]:
@@ -187,8 +208,11 @@ def demo(
     output: Annotated[Path, typer.Option("--output", "-o", help="Parent folder of one dataset per recipe.")] = Path("out"),
     cache_dir: CacheOpt = None,
     dask_address: DaskOpt = None,
+    quiet: QuietOpt = False,
 ) -> None:
     """Run every recipe on the sample sources shipped in sources/samples/."""
+    if quiet:
+        quiet_mode()
     from pipelines.demo import demo_runs
 
     for recipe, inputs, config in demo_runs(SAMPLES):
@@ -196,7 +220,7 @@ def demo(
         summary = run_one(_request(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address))
         _print_summary(summary)
     typer.echo(f"datasets written under {output}/; load one with "
-               f"datasets.load_dataset('{output}/personality', 'respondents', split='train')")
+               f"datasets.load_dataset('{output}/personality', 'respondents')")
 
 
 def _print_summary(summary: dict) -> None:

@@ -55,13 +55,34 @@ class DaskRuntime:
                     n_workers=workers,
                     threads_per_worker=threads,
                     processes=True,
-                    dashboard_address=None,
+                    # the dashboard (bokeh) on a free port of loopback, or where CURATE_DASK_DASHBOARD says
+                    dashboard_address=os.environ.get("CURATE_DASK_DASHBOARD", "127.0.0.1:0"),
                     silence_logs=logging.WARNING,
                     memory_limit=self.memory_limit if self.memory_limit is not None else "auto",
                     local_directory=self.local_directory,
                 )
                 self._client = Client(self._cluster)
+            self.announce_dashboard()
         return self._client
+
+    @property
+    def dashboard_link(self) -> str | None:
+        try:
+            return self._client.dashboard_link if self._client is not None else None
+        except Exception:  # a scheduler without a dashboard
+            return None
+
+    def announce_dashboard(self) -> None:
+        """Print where the cluster's dashboard is (task stream, progress, memory per worker)."""
+        link = self.dashboard_link
+        if link:
+            import sys
+
+            from pipelines.runtime import run_logger
+
+            run_logger().info("dask dashboard: %s", link)
+            if not os.environ.get("CURATE_QUIET"):
+                print(f"dask dashboard: {link}", file=sys.stderr, flush=True)
 
     def map(self, fn: Callable[..., Any], items: Iterable[Any], **kwargs: Any) -> list[Any]:
         """`fn(item, **kwargs)` for each item on the cluster, results in input order.

@@ -46,6 +46,7 @@ def _run(request: RunRequest) -> dict[str, Any]:
         out, recipe=recipe.name, result=result, report=ctx.report, inputs=paths,
         created_at=ctx.created_at.isoformat(timespec="seconds"),
         plot_cache=cache.root / "plots" if cache else None,
+        splits=config.splits.model_dump() if getattr(config, "splits", None) else None, spec=recipe.hub,
     )
     summary = {name: table.height for name, table in result.tables.items()}
     run_logger().info("wrote %s: %s", out, ", ".join(f"{k}={v} rows" for k, v in summary.items()))

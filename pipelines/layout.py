@@ -8,29 +8,38 @@ from typing import Any
 
 import polars as pl
 
+from data_cards import hub
 from data_cards.card import render_card
-from data_cards.plots import PLOTS_DIR, draw_all, funnel_plot, language_plot
-from pipelines.report import RunReport, atomic_write_bytes, write_parquet_atomic
+from data_cards.plots import PLOTS_DIR, draw_all, funnel_plot, language_plots, split_plot
+from pipelines.report import RunReport, atomic_write_bytes
 from pipelines.runtime import fault_point, file_fingerprint
 
 DATA_DIR = "data"
-SHARD_ROWS = 250_000
 
 
-def shard_frame(frame: pl.DataFrame, rows: int = SHARD_ROWS) -> list[pl.DataFrame]:
-    if frame.height <= rows:
-        return [frame]
-    return [frame.slice(i, rows) for i in range(0, frame.height, rows)]
-
-
-def write_config(out: Path, name: str, frame: pl.DataFrame) -> None:
+def write_config(out: Path, name: str, frame: pl.DataFrame, class_labels: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """Write one config as `data/<name>/<split>-NNNNN-of-NNNNN.parquet`, one set of shards per value
+    of the envelope's `split` column, in Hub types and byte-sized shards and row groups. Returns what
+    the card's `dataset_info` states: {"splits": {split: (rows, bytes)}, "features": Features}."""
     target = out / DATA_DIR / name
     # shards of an earlier run into the same folder must not be read with the new ones
     if target.exists():
         shutil.rmtree(target)
-    shards = shard_frame(frame)
-    for i, shard in enumerate(shards):
-        write_parquet_atomic(shard, target / f"train-{i:05d}-of-{len(shards):05d}.parquet")
+    present = frame["split"].unique().to_list() if "split" in frame.columns and frame.height else ["train"]
+    order = [s for s in hub.SPLITS if s in present] + sorted(s for s in present if s not in hub.SPLITS)
+    view: dict[str, Any] = {"splits": {}, "features": None, "download_size": 0}
+    for split in order:
+        part = frame.filter(pl.col("split") == split) if "split" in frame.columns else frame
+        table = hub.hub_table(part)
+        features = hub.features_for(table, class_labels)
+        view["features"] = features
+        pieces = hub.shards(table)
+        for i, piece in enumerate(pieces):
+            path = target / f"{split}-{i:05d}-of-{len(pieces):05d}.parquet"
+            hub.write_parquet(piece, path, features)
+            view["download_size"] += path.stat().st_size
+        view["splits"][split] = (table.num_rows, table.nbytes)
+    return view
 
 
 def describe_inputs(paths: list[Path]) -> list[dict[str, Any]]:
@@ -50,30 +59,44 @@ def write_dataset_dir(
     inputs: list[Path],
     created_at: str,
     plot_cache: Path | None = None,
+    splits: dict[str, Any] | None = None,
+    spec: hub.HubSpec | None = None,
 ) -> None:
+    """`spec`: the recipe's publishing choices (`Recipe.hub`: split keys, ClassLabels, creators);
+    `splits`: the recipe config's `splits` option, {"fractions": {split: share}, "keys": {config:
+    column or [columns] or None}}, over the spec's keys."""
     out.mkdir(parents=True, exist_ok=True)
     stale = out / DATA_DIR
     if stale.exists():
         for old in stale.iterdir():
             if old.is_dir() and old.name not in result.tables:
                 shutil.rmtree(old)
+    spec = spec or hub.HubSpec()
+    fractions = hub.check_fractions(dict((splits or {}).get("fractions") or hub.DEFAULT_FRACTIONS))
+    keys = {**spec.split_keys, **((splits or {}).get("keys") or {})}
+    tables, views = {}, {}
     for name, frame in result.tables.items():
-        write_config(out, name, frame)
+        labels = spec.class_labels.get(name, {})
+        hub.check_labels(frame, labels, name)
+        tables[name] = hub.assign_splits(frame, keys.get(name), fractions)
+        views[name] = write_config(out, name, tables[name], labels)
         fault_point(f"write:{name}")
+    report.facts["splits"] = {name: {s: n for s, (n, _) in v["splits"].items()} for name, v in views.items()}
     report.write(out)
-    plots = [funnel_plot(report.to_dict()), language_plot(result.tables), *result.plots]
+    plots = [funnel_plot(report.to_dict()), *language_plots(tables), split_plot(tables), *result.plots]
     if (out / PLOTS_DIR).exists():
         shutil.rmtree(out / PLOTS_DIR)
     drawn = draw_all([p for p in plots if p is not None], out / PLOTS_DIR, plot_cache)
     card = render_card(
         recipe=recipe,
         card=result.card,
-        configs=result.tables,
+        configs=tables,
+        views=views,
+        spec=spec,
         report=report.to_dict(),
         inputs=describe_inputs(inputs),
         sections=result.sections,
         created_at=created_at,
-        load_path=str(out),
         plots=drawn,
     )
     atomic_write_bytes(out / "README.md", card.encode())

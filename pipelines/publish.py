@@ -19,6 +19,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from data_cards.card import load_snippet, with_load_snippet
 from pipelines.errors import CurateError
 from pipelines.layout import DATA_DIR
 from pipelines.report import atomic_write_bytes
@@ -131,12 +132,28 @@ def git(repo: Path, *args: str, check: bool = True) -> str:
     return proc.stdout.strip()
 
 
-def versions(repo: Path) -> list[str]:
-    """Published versions, oldest first."""
+def versions(repo: Path, *, must_exist: bool = False) -> list[str]:
+    """Published versions, oldest first. With `must_exist`, a folder that is not a dataset
+    repository is an error (for `curate versions`); otherwise it has no versions yet."""
+    repo = Path(repo)
     if not (repo / ".git").exists():
+        if must_exist:
+            what = "does not exist" if not repo.exists() else "is not a dataset repository (no .git)"
+            raise CurateError(f"{repo}: {what}; publish a first version with `curate publish DIR --repo {repo} --version 1.0.0`")
         return []
     tags = [t for t in git(repo, "tag", "--list", "v*").splitlines() if SEMVER.match(t[1:])]
     return sorted(tags, key=parse_version)
+
+
+def next_version(repo: str | Path, bump: str = "patch") -> str:
+    """The version after the latest of a local repository ("1.0.0" for the first): the next patch
+    (scheduled runs) or minor (a human review) version."""
+    kind, target = resolve_repo(repo)
+    existing = versions(Path(target)) if kind == "local" else []
+    if not existing:
+        return "1.0.0"
+    major, minor, patch = parse_version(existing[-1])
+    return f"{major}.{minor + 1}.0" if bump == "minor" else f"{major}.{minor}.{patch + 1}"
 
 
 def configs_at(repo: Path, tag: str) -> dict[str, pl.DataFrame]:
@@ -148,6 +165,8 @@ class materialized:
     """A tag's files in a temporary folder of their own (a git worktree)."""
 
     def __init__(self, repo: Path, tag: str):
+        # absolute: git resolves a relative worktree path against the repository, not our cwd
+        repo = Path(repo).resolve()
         self.repo, self.tag = repo, tag
         self.path = repo / ".git" / "curate-worktrees" / f"{tag}-{os.getpid()}"
 
@@ -162,19 +181,50 @@ class materialized:
 # -- publish -------------------------------------------------------------------------------------
 
 
-def publish(run_dir: Path, repo: str, version: str, *, message: str | None = None) -> dict:
-    """Publish `run_dir` as `version` of `repo` (a local folder, or a Hub id `owner/name`)."""
+HUB_PREFIX = "hf://"
+
+
+def resolve_repo(repo: str | Path, *, hub: bool = False) -> tuple[str, str | Path]:
+    """("hub", "org/name") for `hf://org/name` (or any `org/name` with `hub=True`), else
+    ("local", absolute path). A bare `org/name` is a folder: the README's `datasets/big5` must
+    not turn into a Hub upload because the folder does not exist yet."""
+    text = str(repo)
+    if text.startswith(HUB_PREFIX):
+        text, hub = text[len(HUB_PREFIX):], True
+        if text.startswith("datasets/"):  # hf://datasets/org/name, as huggingface_hub's fsspec spells it
+            text = text[len("datasets/"):]
+    if hub:
+        if not _is_hub_id(text):
+            raise CurateError(f"{repo!r} is not a Hub dataset id (hf://org/name)")
+        return "hub", text
+    return "local", Path(text).expanduser().resolve()
+
+
+def publish(run_dir: Path, repo: str, version: str, *, message: str | None = None, hub: bool = False) -> dict:
+    """Publish `run_dir` as `version` of `repo`: a local folder (relative or absolute path), or a
+    Hub dataset `hf://org/name` (or `org/name` with `hub=True`).
+
+    When the data of every config equals the latest version's (by `record_id` and content,
+    `created_at` ignored), nothing is published: the result has `"version": None` and
+    `"unchanged_from"` naming the latest version."""
     run_dir = Path(run_dir)
     parse_version(version)
     tag = f"v{version.lstrip('v')}"
     configs = read_configs(run_dir)
     check_schema(configs)
-    if _is_hub_id(repo):
-        return _publish_hub(run_dir, repo, tag, configs, message)
-    return _publish_local(run_dir, Path(repo), tag, configs, message)
+    kind, target = resolve_repo(repo, hub=hub)
+    if kind == "hub":
+        return _publish_hub(run_dir, str(target), tag, configs, message)
+    # the card names the repository as the user did (relative), never this machine's absolute path
+    display = str(repo) if not Path(str(repo)).is_absolute() else Path(str(repo)).name
+    return _publish_local(run_dir, Path(target), tag, configs, message, display)
 
 
-def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message) -> dict:
+def is_unchanged(diffs: list[ConfigDiff]) -> bool:
+    return all(not (d.added or d.removed or d.changed) for d in diffs)
+
+
+def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message, display: str | None = None) -> dict:
     repo.mkdir(parents=True, exist_ok=True)
     if not (repo / ".git").exists():
         git(repo, "init", "--quiet", "--initial-branch=main")
@@ -186,6 +236,9 @@ def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message) -> dic
         raise CurateError(f"{repo}: version {tag} is older than the latest, {previous}")
     old = configs_at(repo, previous) if previous else {}
     diffs = diff_configs(configs, old)
+    if previous and is_unchanged(diffs):
+        return {"repo": str(repo), "version": None, "previous": previous, "unchanged_from": previous,
+                "diff": [d.__dict__ for d in diffs]}
     changes = diff_markdown(tag, previous, diffs)
 
     for name in PUBLISHED:  # the repository holds exactly this version's files
@@ -194,13 +247,9 @@ def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message) -> dic
             shutil.rmtree(target)
         elif target.exists():
             target.unlink()
-    for name in PUBLISHED:
-        source = run_dir / name
-        if source.is_dir():
-            shutil.copytree(source, repo / name)
-        elif source.exists():
-            shutil.copy2(source, repo / name)
+    copy_published(run_dir, repo)
     card = (repo / "README.md").read_text()
+    card = with_load_snippet(card, load_snippet(sorted(configs), display or repo.name, tag, local=True))
     card = _with_changes(card, tag, changes)
     atomic_write_bytes(repo / "README.md", card.encode())
     _append_changelog(repo, tag, changes, message)
@@ -211,6 +260,16 @@ def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message) -> dic
     git(repo, "commit", "--quiet", "--allow-empty", "-m", message or f"Publish {tag}")
     git(repo, "tag", "-a", tag, "-m", f"{tag}\n\n{changes}")
     return {"repo": str(repo), "version": tag, "previous": previous, "diff": [d.__dict__ for d in diffs]}
+
+
+def copy_published(run_dir: Path, target: Path) -> None:
+    """The files of a run that a version holds (not quarantine.parquet) into `target`."""
+    for name in PUBLISHED:
+        source = run_dir / name
+        if source.is_dir():
+            shutil.copytree(source, target / name)
+        elif source.exists():
+            shutil.copy2(source, target / name)
 
 
 def _with_changes(card: str, tag: str, changes: str) -> str:
@@ -228,16 +287,17 @@ def _append_changelog(repo: Path, tag: str, changes: str, message: str | None) -
     atomic_write_bytes(path, (head + "\n" + entry + rest).encode())
 
 
-def load_version(repo: Path | str, config: str, version: str, split: str = "train", **kwargs):
-    """`datasets.load_dataset` of one published version of a local repository.
+def load_version(repo: Path | str, config: str, version: str, split: str | None = None, **kwargs):
+    """`datasets.load_dataset` of one published version of a local repository (a DatasetDict of its
+    splits, or one split with `split=`).
 
     The tag is exported to `<repo>/.git/curate-versions/<tag>` (once; versions are immutable), so
     each version has a folder of its own and datasets' folder-name cache cannot mix them up."""
     import datasets
 
-    repo = Path(repo)
+    repo = Path(repo).resolve()
     tag = f"v{version.lstrip('v')}"
-    if tag not in versions(repo):
+    if tag not in versions(repo, must_exist=True):
         raise CurateError(f"{repo}: no version {tag}; published: {', '.join(versions(repo)) or 'none'}")
     folder = repo / ".git" / "curate-versions" / tag
     if not (folder / "README.md").exists():
@@ -254,7 +314,7 @@ def load_version(repo: Path | str, config: str, version: str, split: str = "trai
 
 
 def _is_hub_id(repo: str) -> bool:
-    return bool(re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", repo)) and not Path(repo).exists() and not repo.startswith((".", "/"))
+    return bool(re.match(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$", repo))
 
 
 def _publish_hub(run_dir: Path, repo_id: str, tag: str, configs, message) -> dict:
@@ -268,10 +328,17 @@ def _publish_hub(run_dir: Path, repo_id: str, tag: str, configs, message) -> dic
     refs = api.list_repo_refs(repo_id, repo_type="dataset")
     if tag in {t.name for t in refs.tags}:
         raise CurateError(f"{repo_id}: version {tag} exists on the Hub; versions are immutable")
-    api.upload_folder(
-        repo_id=repo_id, repo_type="dataset", folder_path=str(run_dir),
-        allow_patterns=["README.md", "report.json", f"{DATA_DIR}/**", "plots/**"],
-        delete_patterns=[f"{DATA_DIR}/**", "plots/**"], commit_message=message or f"Publish {tag}",
-    )
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:  # the card's load snippet names the Hub id and revision
+        staged = Path(tmp)
+        copy_published(run_dir, staged)
+        card = (staged / "README.md").read_text()
+        atomic_write_bytes(staged / "README.md", with_load_snippet(card, load_snippet(sorted(configs), repo_id, tag)).encode())
+        api.upload_folder(
+            repo_id=repo_id, repo_type="dataset", folder_path=str(staged),
+            allow_patterns=["README.md", "report.json", f"{DATA_DIR}/**", "plots/**"],
+            delete_patterns=[f"{DATA_DIR}/**", "plots/**"], commit_message=message or f"Publish {tag}",
+        )
     api.create_tag(repo_id, tag=tag, repo_type="dataset", tag_message=tag)
     return {"repo": repo_id, "version": tag, "previous": None, "diff": []}

@@ -62,6 +62,7 @@ class Meta:
     kind: Literal["terms", "integer", "float"]
     expr: pl.Expr | None  # None: computed from the rendered fields (text_length)
     title: str | None = None
+    hidden: bool = False  # not shown to annotators (what they must judge before seeing); owners and admins see it
 
 
 @dataclass
@@ -120,8 +121,8 @@ def md_table(header: list[str], rows: list[list[Any]]) -> str:
 # -- metadata and questions many specs use -----------------------------------------------------
 
 
-def terms(name: str, column: str | None = None, title: str | None = None) -> Meta:
-    return Meta(name, "terms", pl.col(column or name).cast(pl.String), title)
+def terms(name: str, column: str | None = None, title: str | None = None, hidden: bool = False) -> Meta:
+    return Meta(name, "terms", pl.col(column or name).cast(pl.String), title, hidden)
 
 
 def integer(name: str, column: str | None = None, title: str | None = None) -> Meta:

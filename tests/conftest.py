@@ -52,3 +52,12 @@ def repo() -> Path:
 
 def curate_bin() -> Path:
     return REPO / ".venv" / "bin" / "curate"
+
+
+def all_splits(ds, column: str | None = None):
+    """Rows of every split of a DatasetDict (published configs are split train/validation/test by a
+    hash of their grouping key): a list of `column`'s values, or the concatenated Dataset."""
+    import datasets
+
+    whole = datasets.concatenate_datasets([ds[s] for s in ds]) if isinstance(ds, datasets.DatasetDict) else ds
+    return whole[column] if column else whole

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from tests.llm_loopback import Reply, ScriptedServer
-from tests.conftest import REPO, curate_bin
+from tests.conftest import REPO, all_splits, curate_bin
 from tests.llm_scripted import INJECTION, RecipeModel
 
 pytestmark = pytest.mark.integration
@@ -44,7 +44,7 @@ def run(recipe: str, out: Path, base_url: str | None, config: Path | None = None
 
 
 def load(out: Path, config: str, cache: str) -> pl.DataFrame:
-    return pl.from_arrow(datasets.load_dataset(str(out), config, split="train", cache_dir=cache).data.table)
+    return pl.from_arrow(all_splits(datasets.load_dataset(str(out), config, cache_dir=cache)).data.table)
 
 
 def check_accounts(report: dict) -> None:

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 from huggingface_hub import DatasetCard
 
+from data_cards.hub import validate_card_offline
 from pipelines.dask_runtime import DaskRuntime
 from pipelines.errors import CurateError
 from pipelines.layout import write_dataset_dir
@@ -15,6 +16,7 @@ from pipelines.publish import diff_configs, load_version, publish, versions
 from pipelines.recipes import personality
 from pipelines.runtime import RunContext
 from tests import personality_data as pdata
+from tests.conftest import all_splits
 
 
 def make_run(tmp_path: Path, name: str, drop_case: str | None = None, change_case: str | None = None) -> Path:
@@ -30,7 +32,7 @@ def make_run(tmp_path: Path, name: str, drop_case: str | None = None, change_cas
     ctx = RunContext(recipe="personality", output=out, dask=DaskRuntime(inline=True))
     result = personality.build(ctx, [src], personality.Config(license="cc0-1.0"))
     write_dataset_dir(out, recipe="personality", result=result, report=ctx.report, inputs=[src],
-                      created_at=ctx.created_at.isoformat())
+                      created_at=ctx.created_at.isoformat(), spec=personality.RECIPE.hub)
     return out
 
 
@@ -48,8 +50,8 @@ def test_two_versions_load_by_version_with_a_diff(tmp_path, hf_cache):
 
     v1 = load_version(repo, "respondents", "1.0.0", cache_dir=hf_cache)
     v2 = load_version(repo, "respondents", "1.1.0", cache_dir=hf_cache)
-    assert sorted(v1["respondent_id"]) == ["1", "2", "3", "5"]
-    assert sorted(v2["respondent_id"]) == ["2", "3", "5"]
+    assert sorted(all_splits(v1, "respondent_id")) == ["1", "2", "3", "5"]
+    assert sorted(all_splits(v2, "respondent_id")) == ["2", "3", "5"]
     card = (repo / "README.md").read_text()
     assert "Changes from v1.0.0 to v1.1.0" in card and "| respondents | 3 | 0 | 1 | 1 | 2 |" in card
     changelog = (repo / "CHANGELOG.md").read_text()
@@ -65,8 +67,8 @@ def test_datasets_ignores_revision_for_local_folders(tmp_path, hf_cache):
     repo = tmp_path / "repo"
     publish(make_run(tmp_path, "run1"), str(repo), "1.0.0")
     publish(make_run(tmp_path, "run2", drop_case="1"), str(repo), "1.1.0")
-    old = datasets.load_dataset(str(repo), "respondents", split="train", revision="v1.0.0", cache_dir=hf_cache)
-    assert old.num_rows == 3  # the working tree (v1.1.0), not v1.0.0's four rows
+    old = datasets.load_dataset(str(repo), "respondents", revision="v1.0.0", cache_dir=hf_cache)
+    assert sum(old.num_rows.values()) == 3  # the working tree (v1.1.0), not v1.0.0's four rows
 
 
 def test_a_version_is_immutable_and_must_be_semantic(tmp_path):
@@ -84,9 +86,11 @@ def test_a_version_is_immutable_and_must_be_semantic(tmp_path):
 
 def test_data_failing_its_schema_is_refused(tmp_path):
     run = make_run(tmp_path, "run1")
-    shard = next((run / "data" / "respondents").glob("*.parquet"))
-    frame = pl.read_parquet(shard)
-    pl.concat([frame, frame.head(1)]).drop("license").write_parquet(shard)
+    shards = sorted((run / "data" / "respondents").glob("*.parquet"))
+    frame = pl.read_parquet(shards)
+    for shard in shards:
+        shard.unlink()
+    pl.concat([frame, frame.head(1)]).drop("license").write_parquet(shards[0])
     with pytest.raises(CurateError) as err:
         publish(run, str(tmp_path / "repo"), "1.0.0")
     assert "envelope column 'license' is missing" in str(err.value)
@@ -105,13 +109,101 @@ def test_card_header_is_valid_for_the_hub_and_datasets(tmp_path):
     assert data["task_categories"] and data["pretty_name"]
     configs = MetadataConfigs.from_dataset_card_data(card.data)
     assert set(configs) == {"respondents", "items"}
-    assert configs["respondents"]["data_files"] == [{"split": "train", "path": "data/respondents/*.parquet"}]
+    assert configs["respondents"]["data_files"] == [{"split": "train", "path": "data/respondents/train-*.parquet"},
+                                                     {"split": "test", "path": "data/respondents/test-*.parquet"}]
+    assert configs["items"]["data_files"] == [{"split": "train", "path": "data/items/train-*.parquet"}]
+    assert data["source_datasets"] == ["original"] and data["multilinguality"] == "monolingual"
     import re
 
     figures = re.findall(r"^!\[.*\]\((plots/[\w.-]+\.png)\)$", card.text, flags=re.M)
-    assert {"plots/funnel.png", "plots/domain_scores.png"} <= set(figures)
+    assert {"plots/funnel.png", "plots/domain_scores.png", "plots/languages_respondents.png",
+            "plots/languages_items.png", "plots/splits.png"} <= set(figures)
     for path in figures:  # every linked figure exists
         assert (run / path).exists()
+    assert validate_card_offline(run) == []
+    assert "DESIGN.md" not in card.text and str(run) not in card.text  # nothing a reader of the Hub lacks
+    # every column of every config is described, with a type datasets would print
+    for config in ("respondents", "items"):
+        section = card.text.split(f"### Config `{config}`")[1].split("### Config")[0]
+        rows = re.findall(r"^\| `(\w+)` \| `([^`]+)` \| (.*) \|$", section, flags=re.M)
+        assert {r[0] for r in rows} == set(pl.read_parquet(run / "data" / config).columns)
+        assert all(r[2].strip() for r in rows), [r[0] for r in rows if not r[2].strip()]
+        assert not any("..." == r[1][-3:] for r in rows)
+
+
+def test_published_configs_are_hub_typed_and_mix_with_hub_datasets(tmp_path, hf_cache):
+    """`string` columns (not `large_string`), ClassLabel from `dataset_info`, and a config that
+    `concatenate_datasets` joins with an ordinary Hub-style dataset built from plain Python strings."""
+    import datasets
+    import pyarrow.parquet as pq
+
+    run = make_run(tmp_path, "run1")
+    for shard in (run / "data").rglob("*.parquet"):
+        assert not [f.name for f in pq.read_schema(shard) if "large" in str(f.type)], shard
+    items = datasets.load_dataset(str(run), "items", split="train", cache_dir=hf_cache)
+    assert isinstance(items.features["domain"], datasets.ClassLabel)
+    assert items.features["domain"].names == ["N", "E", "O", "A", "C"]
+    assert items.features["text"] == datasets.Value("string")
+    hub_style = datasets.Dataset.from_dict({"text": ["I like parties.", "I worry."],
+                                            "facet_name": ["Gregariousness", "Anxiety"]})
+    assert hub_style.features["text"] == datasets.Value("string")  # what Hub parquet files hold
+    both = datasets.concatenate_datasets([items.select_columns(["text", "facet_name"]), hub_style])
+    assert both.num_rows == items.num_rows + 2 and both[-1]["text"] == "I worry."
+
+
+def test_splits_follow_the_grouping_key_and_are_stable():
+    from data_cards.hub import DEFAULT_FRACTIONS, assign_splits, split_of
+
+    frame = pl.DataFrame({"record_id": [f"r{i}" for i in range(4000)],
+                          "thread_id": [f"t{i // 4}" for i in range(4000)], "split": ["train"] * 4000})
+    out = assign_splits(frame, "thread_id", DEFAULT_FRACTIONS)
+    assert out.columns == frame.columns and out["record_id"].to_list() == frame["record_id"].to_list()
+    per_thread = out.group_by("thread_id").agg(pl.col("split").n_unique())
+    assert per_thread["split"].max() == 1  # no thread in two splits
+    shares = out["split"].value_counts(normalize=True).sort("split")
+    share = dict(zip(shares["split"], shares["proportion"]))
+    assert 0.76 < share["train"] < 0.84 and 0.07 < share["validation"] < 0.13 and 0.07 < share["test"] < 0.13
+    # a key's split depends only on the key: the same in a later version with more rows, in any order
+    later = assign_splits(pl.concat([frame.reverse(), frame.with_columns(pl.col("thread_id") + "x")]),
+                          "thread_id", DEFAULT_FRACTIONS)
+    old = dict(zip(out["thread_id"], out["split"]))
+    assert all(old[t] == s for t, s in zip(later["thread_id"], later["split"]) if t in old)
+    assert split_of("t1", DEFAULT_FRACTIONS) == split_of("t1", dict(DEFAULT_FRACTIONS))
+    assert set(assign_splits(frame, None, DEFAULT_FRACTIONS)["split"]) == {"train"}
+
+
+def test_splits_are_configurable(tmp_path):
+    from data_cards.hub import check_fractions
+
+    with pytest.raises(CurateError, match="sum to 1"):
+        check_fractions({"train": 0.5, "test": 0.1})
+    with pytest.raises(CurateError, match="unknown split"):
+        check_fractions({"train": 0.9, "dev": 0.1})
+    out = tmp_path / "cfg"
+    src = tmp_path / "src.csv"
+    pdata.frame_120().to_csv(src, index=False)
+    ctx = RunContext(recipe="personality", output=out, dask=DaskRuntime(inline=True))
+    result = personality.build(ctx, [src], personality.Config())
+    write_dataset_dir(out, recipe="personality", result=result, report=ctx.report, inputs=[src],
+                      created_at=ctx.created_at.isoformat(), splits={"fractions": {"train": 1.0}},
+                      spec=personality.RECIPE.hub)
+    assert [p.name for p in (out / "data" / "respondents").iterdir()] == ["train-00000-of-00001.parquet"]
+    assert personality.Config(splits={"fractions": {"train": 0.9, "test": 0.1}}).splits.fractions["test"] == 0.1
+
+
+def test_shards_and_row_groups_are_cut_by_bytes(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from data_cards.hub import shards, write_parquet
+
+    table = pa.table({"text": ["x" * 1000] * 5000})  # about 5 MB
+    pieces = shards(table, shard_bytes=1_000_000)
+    assert len(pieces) == 6 and sum(p.num_rows for p in pieces) == 5000
+    write_parquet(table, tmp_path / "t.parquet", row_group_bytes=500_000)
+    meta = pq.ParquetFile(tmp_path / "t.parquet").metadata
+    assert meta.row_group(0).num_rows == 500_000 // 1004 == 498  # 1000 characters + a 4-byte offset a row
+    assert meta.num_row_groups == 11
 
 
 def test_diff_by_record_id_ignores_created_at():
@@ -144,3 +236,92 @@ def test_card_figures_are_drawn_once_per_data(tmp_path):
     draw_all([Plot("langs", "Languages", "bars", {"en": 3, "fr": 5})], tmp_path / "c", cache)
     assert len(list(cache.glob("*.png"))) == 3
     assert (tmp_path / "c" / "langs.png").read_bytes() != (tmp_path / "a" / "langs.png").read_bytes()
+
+
+def test_repository_paths_are_local_unless_the_hub_is_explicit(tmp_path, monkeypatch):
+    from pipelines.publish import resolve_repo
+
+    monkeypatch.chdir(tmp_path)
+    # the README's `datasets/big5` looks like a Hub id but is a folder, existing or not
+    assert resolve_repo("datasets/big5") == ("local", tmp_path / "datasets" / "big5")
+    assert resolve_repo("./big5") == ("local", tmp_path / "big5")
+    assert resolve_repo("/abs/big5") == ("local", Path("/abs/big5"))
+    assert resolve_repo("hf://my-org/big5") == ("hub", "my-org/big5")
+    assert resolve_repo("hf://datasets/my-org/big5") == ("hub", "my-org/big5")
+    assert resolve_repo("my-org/big5", hub=True) == ("hub", "my-org/big5")
+    with pytest.raises(CurateError, match="not a Hub dataset id"):
+        resolve_repo("hf://not an id")
+
+
+def test_relative_repository_works_from_any_working_directory(tmp_path, monkeypatch, hf_cache):
+    """The second version of a relative repository needs the first one's files (the diff), read
+    through a git worktree: the path git gets must not depend on the working directory."""
+    run1, run2 = make_run(tmp_path, "run1"), make_run(tmp_path, "run2", drop_case="1")
+    monkeypatch.chdir(tmp_path)
+    publish(run1, "datasets/big5", "1.0.0")
+    second = publish(run2, "datasets/big5", "1.1.0")
+    assert second["previous"] == "v1.0.0"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert versions(Path("../datasets/big5")) == ["v1.0.0", "v1.1.0"]
+    assert sum(load_version("../datasets/big5", "respondents", "1.0.0", cache_dir=hf_cache).num_rows.values()) == 4
+    assert not list((tmp_path / "datasets" / "big5" / ".git").glob("curate-worktrees/*"))  # cleaned up
+
+
+def test_versions_of_a_missing_repository_is_an_error(tmp_path):
+    with pytest.raises(CurateError, match="does not exist"):
+        versions(tmp_path / "nope", must_exist=True)
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(CurateError, match="not a dataset repository"):
+        versions(tmp_path / "plain", must_exist=True)
+    assert versions(tmp_path / "nope") == []  # for publishing, a missing repository has no versions yet
+
+
+def test_unchanged_data_publishes_nothing(tmp_path):
+    repo = tmp_path / "repo"
+    publish(make_run(tmp_path, "run1"), str(repo), "1.0.0")
+    again = publish(make_run(tmp_path, "run2"), str(repo), "1.0.1")  # the same data, run again
+    assert again["version"] is None and again["unchanged_from"] == "v1.0.0"
+    assert versions(repo) == ["v1.0.0"]
+    changed = publish(make_run(tmp_path, "run3", change_case="2"), str(repo), "1.0.1")
+    assert changed["version"] == "v1.0.1"
+
+
+def test_next_version(tmp_path):
+    from pipelines.publish import next_version
+
+    repo = tmp_path / "repo"
+    assert next_version(repo) == "1.0.0"
+    publish(make_run(tmp_path, "run1"), str(repo), "1.2.3")
+    assert next_version(repo) == "1.2.4" and next_version(repo, "minor") == "1.3.0"
+
+
+def test_published_card_names_the_repository_and_version(tmp_path, monkeypatch):
+    run = make_run(tmp_path, "run1")
+    before = (run / "README.md").read_text()
+    assert "Not published yet" in before and str(run) not in before
+    monkeypatch.chdir(tmp_path)
+    publish(run, "datasets/big5", "1.0.0")
+    card = (tmp_path / "datasets" / "big5" / "README.md").read_text()
+    assert 'load_version("datasets/big5", "respondents", "1.0.0", split="train")' in card
+    assert 'revision="v1.0.0"' in card and "Not published yet" not in card and str(tmp_path) not in card
+    assert validate_card_offline(tmp_path / "datasets" / "big5") == []
+
+
+def test_each_shipped_recipe_declares_how_it_is_published():
+    """The publishing facts are the recipe folder's (card.py HUB, columns.yaml), not a table in data_cards."""
+    from pipelines.recipes import SHIPPED, available, get_recipe
+
+    shipped = [name for name, folder in available().items() if folder.parent == SHIPPED]
+    assert len(shipped) >= 6
+    for name in shipped:
+        recipe = get_recipe(name)
+        assert recipe.hub.split_keys, f"{name}: no split grouping keys"
+        assert set(recipe.hub.class_labels) <= set(recipe.hub.split_keys), name
+        assert (SHIPPED / name / "columns.yaml").is_file(), name
+    assert get_recipe("norms").hub.class_labels == {"situations": {"judgment": ["YTA", "NTA", "ESH", "NAH", "INFO"]}}
+    from pipelines.recipes.expand.card import COLUMNS
+
+    assert COLUMNS["domain"] == "Big Five domain: N, E, O, A, C" and "question" in COLUMNS  # personality's items + its own
+    assert [n for n in shipped if get_recipe(n).needs_pseudonym_key] == ["norms"]

@@ -342,3 +342,135 @@ def test_credentials_file_is_private_and_merged(tmp_path):
     write_credentials(path, {"b": {"password": "p2"}})
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     assert json.loads(path.read_text()) == {"a": {"password": "p1"}, "b": {"password": "p2"}}
+
+
+# -- review outcomes as columns --------------------------------------------------------------------
+
+
+def rank(*order: str) -> list[dict]:
+    return [{"value": c, "rank": i + 1} for i, c in enumerate(order)]
+
+
+def test_a_split_ranking_is_a_tie_not_a_resolution():
+    q = Question("ranking", "ranking", "Rank", {"candidate_1": "1", "candidate_2": "2"})
+    value, tie = resolve_answers(q, [rank("candidate_1", "candidate_2"), rank("candidate_2", "candidate_1")])
+    assert tie and [x["mean_rank"] for x in value] == [1.5, 1.5]
+    value, tie = resolve_answers(q, [rank("candidate_2", "candidate_1")] * 2)
+    assert not tie and value[0]["value"] == "candidate_2"
+
+
+def test_pull_writes_flat_typed_columns_and_human_chosen_pairs():
+    from annotation.pull import review_config
+
+    frame = pairs_frame().with_columns(pl.Series("chosen", ["B", "E"]), pl.Series("rejected", ["A", "D"]))
+    frame = pl.concat([frame, frame.slice(0, 1).with_columns(pl.lit("id9").alias("record_id"))])
+    spec = spec_for("preferences", "pairs", frame)
+    names = {"u1": "ann1", "u2": "ann2"}
+
+    def response(user, order):
+        return {"user_id": user, "status": "submitted", "values": {"ranking": {"value": rank(*order)}}}
+
+    responses = {
+        "id0": [response("u1", ["candidate_3", "candidate_2", "candidate_1"]),
+                response("u2", ["candidate_3", "candidate_1", "candidate_2"])],  # agree on best, split below
+        "id1": [response("u1", ["candidate_1", "candidate_2"]), response("u2", ["candidate_2", "candidate_1"])],  # a tie
+        # id9: nobody answered
+    }
+    out, _ = review_config(frame, spec, responses, names, 2, {})
+    assert out.schema["human_ranking_answers"] == pl.List(pl.Struct({"annotator": pl.String, "value": pl.List(
+        pl.Struct({"candidate": pl.String, "rank": pl.Int64}))}))
+    assert out.schema["human_ranking_agreement"] == pl.Float64 and out.schema["human_ranking_tie"] == pl.Boolean
+    rows = {r["record_id"]: r for r in out.iter_rows(named=True)}
+    first = rows["id0"]
+    assert [a["annotator"] for a in first["human_ranking_answers"]] == ["ann1", "ann2"]
+    assert first["human_ranking"][0]["candidate"] == "candidate_3" and first["human_ranking_tie"] is False
+    assert first["human_ranking_agreement"] == 0.0  # the two rankings differ
+    # the humans preferred C over the judge's B: chosen follows them, the model's pick is kept
+    assert (first["chosen"], first["model_chosen"], first["preference_source"]) == ("C", "B", "human")
+    assert first["rejected"] in ("A", "B") and first["model_rejected"] == "A"
+    tie = rows["id1"]
+    assert tie["human_ranking_tie"] is True and tie["human_ranking"] is None
+    assert (tie["chosen"], tie["preference_source"]) == ("E", "human_tie")
+    assert tie["review"]["status"] == "submitted"  # a tie does not resolve the record
+    none = rows["id9"]
+    assert none["human_ranking_answers"] is None and none["preference_source"] == "model" and none["chosen"] == "B"
+
+
+def test_label_and_rating_columns_are_typed():
+    from annotation.columns import question_columns
+
+    spec = review_spec()
+    cols = {s.name: s for s in question_columns(spec, [
+        [("ann1", {"meaning": 5, "fluency": 4, "names": "ok"}), ("ann2", {"meaning": 3, "fluency": 4, "names": "ok"})],
+        None])}
+    assert cols["human_meaning"].dtype == pl.Float64 and cols["human_meaning"].to_list() == [4.0, None]
+    assert cols["human_names"].to_list() == ["ok", None] and cols["human_names_agreement"].to_list() == [1.0, None]
+    assert cols["human_meaning_answers"][0].to_list() == [{"annotator": "ann1", "value": 5}, {"annotator": "ann2", "value": 3}]
+
+
+def fake_argilla(fail_user: str | None = None):
+    """An Argilla users API in memory (httpx's MockTransport), recording every POST."""
+    import httpx
+    from types import SimpleNamespace
+
+    posts = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        if request.method == "GET" and path == "/api/v1/users":
+            return httpx.Response(200, json={"items": []})
+        if request.method == "GET" and path == "/api/v1/me/workspaces":
+            return httpx.Response(200, json={"items": []})
+        if request.method == "GET" and path.endswith("/workspaces"):
+            return httpx.Response(200, json={"items": []})
+        body = json.loads(request.content or b"{}")
+        posts.append((path, body))
+        if path == "/api/v1/users":
+            if body["username"] == fail_user:
+                return httpx.Response(500, json={"detail": "boom"})
+            return httpx.Response(201, json={"id": "id-" + body["username"], "api_key": "key-" + body["username"]})
+        return httpx.Response(201, json={"id": "ws-" + body.get("name", "x")})
+
+    http = httpx.Client(transport=httpx.MockTransport(handler), base_url="http://argilla.test")
+    return SimpleNamespace(api=SimpleNamespace(http_client=http)), posts
+
+
+def test_users_checks_every_password_before_creating_anyone(tmp_path, monkeypatch):
+    from annotation.users import UsersFile, apply_users
+
+    monkeypatch.delenv("MALIK_PASSWORD", raising=False)
+    team = UsersFile(workspaces=["moral-fr"], users=[{"username": "claire", "workspaces": ["moral-fr"]},
+                                                     {"username": "malik", "password_env": "MALIK_PASSWORD"}])
+    client, posts = fake_argilla()
+    with pytest.raises(CurateError, match="nothing was created: user 'malik': environment variable MALIK_PASSWORD"):
+        apply_users(client, team, tmp_path / "creds.json")
+    assert posts == [] and not (tmp_path / "creds.json").exists()
+
+
+def test_users_credentials_are_written_as_each_user_is_made(tmp_path):
+    from annotation.users import UsersFile, apply_users
+
+    team = UsersFile(users=[{"username": "claire"}, {"username": "malik"}])
+    client, posts = fake_argilla(fail_user="malik")
+    with pytest.raises(CurateError, match="create user 'malik'"):
+        apply_users(client, team, tmp_path / "creds.json")
+    saved = json.loads((tmp_path / "creds.json").read_text())
+    assert list(saved) == ["claire"] and saved["claire"]["api_key"] == "key-claire" and len(saved["claire"]["password"]) >= 12
+    assert (tmp_path / "creds.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_annotators_do_not_see_the_community_verdict_and_get_markdown_guidelines():
+    from pipelines.recipes import get_recipe
+
+    frame = pl.DataFrame({**envelope(1), "situation": ["s"], "judgment": ["NTA"], "subreddit": ["AmItheAsshole"],
+                          "n_votes": [3], "word_count": [20]}, schema_overrides=SCHEMA)
+    spec = spec_for("norms", "situations", frame)
+    meta = {m.name: m for m in spec.metadata}
+    assert meta["community_judgment"].hidden and not meta["subreddit"].hidden
+    text = spec.guidelines  # the recipe folder's guidelines/NormScenario.md
+    assert text.startswith("# Judging everyday situations") and "## Examples" in text and "hidden from you" in text
+    for recipe, record_type in (("preferences", "PreferencePair"), ("translate", "Translation"), ("norms", "Thread")):
+        assert "## Example" in get_recipe(recipe).guidelines(record_type)
+    assert get_recipe("personality").guidelines("RespondentProfile") is None
+    generic = spec_for("no-such-recipe", "x", pl.DataFrame({**envelope(1), "text": ["t"]}, schema_overrides=SCHEMA))
+    assert generic.guidelines.startswith("Accept records")  # no folder: the spec's one-line guideline

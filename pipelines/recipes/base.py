@@ -19,6 +19,8 @@ from typing import Any, Callable, ClassVar
 import polars as pl
 from pydantic import BaseModel
 
+from data_cards.hub import HubSpec, SplitOptions
+
 
 class RecipeConfig(BaseModel):
     """Options every recipe has. A recipe's `Config` adds its own and inherits its steps' option
@@ -28,6 +30,7 @@ class RecipeConfig(BaseModel):
 
     license: str = "unknown"  # SPDX-style id for the card; the data's own license, not ours
     dataset_name: str | None = None
+    splits: SplitOptions | None = None  # train/validation/test fractions and grouping keys (data_cards/hub.py)
 
 
 @dataclass
@@ -49,6 +52,7 @@ class CardMeta:
     limitations: list[str] = field(default_factory=list)
     personal_information: str = ""
     fields: dict[str, dict[str, str]] = field(default_factory=dict)  # config -> column -> description
+    columns: dict[str, str] = field(default_factory=dict)  # column -> description in any config (`fields` wins)
 
 
 @dataclass
@@ -60,8 +64,8 @@ class RecipeOutput:
 
 
 class Recipe:
-    """Base of every recipe. A subclass sets `name`, `description`, `Config` and `demo_inputs`, and
-    implements `build`; `check_inputs` rejects wrong files before the run starts. The review of each
+    """Base of every recipe. A subclass sets `name`, `description`, `Config`, `demo_inputs` and `hub`,
+    and implements `build`; `check_inputs` rejects wrong files before the run starts. The review of each
     config is `SPECS` in the folder's review.py."""
 
     name: ClassVar[str]
@@ -70,6 +74,10 @@ class Recipe:
     # demo inputs, relative to the samples folder: globs (a tuple of globs: their files sorted together);
     # the demo's config is <samples>/<name>/config.yaml when there is one
     demo_inputs: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
+    # how the published folder is cut and typed (split keys, ClassLabels, creators), from its card.py
+    hub: ClassVar[HubSpec] = HubSpec()
+    # its output changes with CURATE_PSEUDONYM_KEY (author pseudonyms): a schedule without a persistent key is refused
+    needs_pseudonym_key: ClassVar[bool] = False
 
     def check_inputs(self, inputs: list[Path], config: RecipeConfig) -> None:
         """Reject a wrong file before the run starts, naming the file (default: accept)."""
@@ -88,6 +96,12 @@ class Recipe:
                 return {}
             raise
         return dict(getattr(module, "SPECS", {}))
+
+    def guidelines(self, record_type: str) -> str | None:
+        """Reviewers' Markdown guidelines with examples for `record_type`: the recipe folder's
+        `guidelines/<RecordType>.md` (None without one: the spec's own one-line guideline stays)."""
+        path = Path(sys.modules[type(self).__module__].__file__).parent / "guidelines" / f"{record_type}.md"
+        return path.read_text() if path.is_file() else None
 
     def review_context(self, dataset_dir: Path, config: str, frame: pl.DataFrame) -> pl.DataFrame:
         """Columns reviewers of `config` need from other configs of the same run folder, for display
@@ -117,6 +131,14 @@ class Recipe:
             return None, reason
         ctx.llm = client
         return client, ""
+
+
+def read_columns(path: Path) -> dict[str, str]:
+    """A recipe folder's `columns.yaml`: column -> description, for the card (`CardMeta.columns`)."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return {str(k): str(v) for k, v in data.items()}
 
 
 def options_of(config: BaseModel, options: type[BaseModel], **extra: Any) -> dict[str, Any]:

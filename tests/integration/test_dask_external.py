@@ -68,3 +68,22 @@ def test_run_on_an_external_scheduler(cluster, tmp_path):
     assert report["steps"][0]["kept"] == 20  # 4 files x 5 respondents, parsed on the cluster
     with Client(address) as client:  # and the cluster is still there for others
         assert len(client.scheduler_info()["workers"]) == 2
+
+
+def test_the_local_cluster_dashboard_works_and_its_link_is_printed(tmp_path):
+    """The LocalCluster's dashboard page is bokeh's (not distributed's "pip install bokeh" notice),
+    and `curate run` prints its link."""
+    import httpx
+
+    from pipelines.dask_runtime import DaskRuntime
+
+    with DaskRuntime() as dask:
+        assert dask.map(abs, [-1, -2, 3]) == [1, 2, 3]
+        link = dask.dashboard_link
+        page = httpx.get(link, timeout=60, follow_redirects=True)
+        assert page.status_code == 200 and "bokeh" in page.text.lower() and "pip install" not in page.text.lower()
+    inputs = [pdata.write_csv(tmp_path / "a.csv"), pdata.write_sav(tmp_path / "b.sav")]  # two files: a cluster starts
+    proc = subprocess.run([str(curate_bin()), "run", "personality", "-i", str(inputs[0]), "-i", str(inputs[1]),
+                           "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "dask dashboard: http://127.0.0.1:" in proc.stderr

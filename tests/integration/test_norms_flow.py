@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from tests import reddit_dumps as fx
-from tests.conftest import curate_bin
+from tests.conftest import all_splits, curate_bin
 
 pytestmark = pytest.mark.integration
 
@@ -54,10 +54,12 @@ def test_curate_run_norms(tmp_path, hf_cache):
     readme = (tmp_path / "a" / "README.md").read_text()
     assert "## Privacy treatment" in readme and "not stable" not in readme.lower()
 
-    situations = load_dataset(str(tmp_path / "a"), "situations", split="train", cache_dir=hf_cache)
-    threads = load_dataset(str(tmp_path / "a"), "threads", split="train", cache_dir=hf_cache)
+    situations = all_splits(load_dataset(str(tmp_path / "a"), "situations", cache_dir=hf_cache))
+    threads = all_splits(load_dataset(str(tmp_path / "a"), "threads", cache_dir=hf_cache))
     assert len(situations) == 3 and len(threads) == 3
-    assert sorted(situations["judgment"], key=str) == ["NTA", None, None]
+    verdicts = situations.features["judgment"]  # a ClassLabel: YTA, NTA, ESH, NAH, INFO
+    assert verdicts.names == ["YTA", "NTA", "ESH", "NAH", "INFO"]
+    assert sorted((None if v is None else verdicts.int2str(v) for v in situations["judgment"]), key=str) == ["NTA", None, None]
 
     # a second run with the same key: the same pseudonyms and ids; the cached read is reused
     second = run_norms(inputs, tmp_path / "b", env)

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from tests import personality_data as pdata
-from tests.conftest import curate_bin
+from tests.conftest import all_splits, curate_bin
 
 pytestmark = pytest.mark.integration
 
@@ -36,7 +36,7 @@ def test_run_publishes_a_dataset_that_load_dataset_reads(tmp_path, hf_cache):
     # the same 5 cases in three files: the .dat and .sav copies are repeats of the CSV's ids
     assert report["steps"][-1]["dropped"] == {"insufficient_answers": 1}
 
-    ds = datasets.load_dataset(str(out), "respondents", split="train", cache_dir=hf_cache)
+    ds = all_splits(datasets.load_dataset(str(out), "respondents", cache_dir=hf_cache))
     assert ds.num_rows == 4
     row = next(r for r in ds if r["respondent_id"] == "2")
     assert row["domain_scores"]["N"] == pytest.approx(pdata.EXPECTED_120["2"]["N"])

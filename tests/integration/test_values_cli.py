@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from pipelines.distributions import compare
-from tests.conftest import REPO, curate_bin
+from tests.conftest import REPO, all_splits, curate_bin
 
 pytestmark = pytest.mark.integration
 SAMPLES = REPO / "sources" / "samples" / "values"
@@ -47,7 +47,7 @@ def test_run_on_the_samples_publishes_what_load_dataset_reads(tmp_path, hf_cache
         ("values_w1_japan.sav", "weight"), ("values_w1.csv", "q1"), ("values_w1.csv", "q2"),
         ("values_w2.dta", "q4")])
 
-    ds = datasets.load_dataset(str(out), "distributions", split="train", cache_dir=hf_cache)
+    ds = all_splits(datasets.load_dataset(str(out), "distributions", cache_dir=hf_cache))
     assert ds.num_rows == steps["distributions"]["kept"]
     assert {r["group_attr"] for r in ds} == {"all", "country", "age_band", "sex", "education"}
     assert {(r["survey"], r["wave"]) for r in ds} == {("Sample Values Survey", "2023"), ("Sample Values Survey", "2024")}
@@ -62,7 +62,7 @@ def test_run_on_the_samples_publishes_what_load_dataset_reads(tmp_path, hf_cache
     assert 0 <= compare([0.25] * 4, japan) <= 1
     assert not [r for r in ds if r["group_value"] == "Other"]  # below min n everywhere
 
-    questions = datasets.load_dataset(str(out), "questions", split="train", cache_dir=hf_cache)
+    questions = all_splits(datasets.load_dataset(str(out), "questions", cache_dir=hf_cache))
     assert questions.num_rows == 13  # 7 questions in wave 2023, 6 in 2024 (no q5)
     q7 = next(r for r in questions if r["var_name"] == "q7" and r["wave"] == "2024")
     assert q7["labels_from"] == "file" and {"code": ".a", "same_as": "98"} in q7["code_aliases"]

@@ -2,10 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
+from data_cards.hub import HubSpec
+from pipelines.inventory import DOMAINS
 from pipelines.llm.step import usage_section
-from pipelines.recipes.base import CardMeta, CardSection
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
+from pipelines.recipes.personality.card import COLUMNS as ITEM_COLUMNS  # the same item records
+
+
+# Items are a reference table (train); an item's scenarios share a split.
+HUB = HubSpec(
+    split_keys={"items": None, "scenarios": "item_record_id"},
+    class_labels={"items": {"domain": list(DOMAINS)}},
+    source_datasets=["extended|other"],
+    annotations_creators=["machine-generated"],
+    language_creators=["machine-generated"],
+)
+
+COLUMNS = {**ITEM_COLUMNS, **read_columns(Path(__file__).with_name("columns.yaml"))}
 
 
 def sections(ctx, scenarios: pl.DataFrame) -> list[CardSection]:
@@ -22,6 +39,7 @@ def sections(ctx, scenarios: pl.DataFrame) -> list[CardSection]:
 
 def card_meta(config, with_scenarios: bool) -> CardMeta:
     return CardMeta(
+        columns=COLUMNS,
         pretty_name=config.dataset_name or "Scenario questions from personality inventory items (TRAIT style)",
         license=config.license, languages=["en"],
         task_categories=["multiple-choice", "question-answering"],

@@ -19,7 +19,7 @@ from schemas.errors import InputFileError
 from sources.files import read_text_table
 from sources.instruments import is_definition, item_table
 
-from .card import card_meta, sections
+from .card import HUB, card_meta, sections
 from .records import item_records, scenario_records
 from .steps import (
     ITEM_COLUMNS,
@@ -46,6 +46,7 @@ class Expand(Recipe):
     description = "inventory items (CSV) -> TRAIT-style scenario questions keyed high/low, judged by an LLM"
     Config = Config
     demo_inputs = ("expand/items.csv",)
+    hub = HUB
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         items = ctx.read(ReadItems(), inputs)

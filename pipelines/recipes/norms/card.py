@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from datetime import datetime, timezone
 
+from data_cards.hub import HubSpec
 from pipelines.privacy import PLACEHOLDERS, PseudonymKey
-from pipelines.recipes.base import CardMeta, CardSection
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
 
 from .steps import VERDICTS
+
+
+# A post's situation and its thread share a split (post_id == thread_id).
+HUB = HubSpec(
+    split_keys={"situations": "post_id", "threads": "thread_id"},
+    class_labels={"situations": {"judgment": list(VERDICTS)}},
+    annotations_creators=["found"],
+)
+
+COLUMNS = read_columns(Path(__file__).with_name("columns.yaml"))
 
 
 def _day(ts) -> str:
@@ -86,6 +99,7 @@ def measure(ctx, records, threads, comments, key: PseudonymKey, config) -> list[
 
 def card_meta(config, key: PseudonymKey) -> CardMeta:
     return CardMeta(
+        columns=COLUMNS,
         pretty_name=config.dataset_name or "Reddit norms: situations with community verdicts",
         license=config.license,
         languages=list(config.languages),

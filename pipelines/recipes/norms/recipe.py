@@ -20,7 +20,7 @@ from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_opti
 from pipelines.runtime import RunContext
 from sources.reddit.dumps import check_dump
 
-from .card import card_meta, measure
+from .card import HUB, card_meta, measure
 from .records import id_mapper, situation_records, thread_records
 from .steps import (
     DedupeItems,
@@ -64,6 +64,8 @@ class Norms(Recipe):
     description = "Reddit dumps (RS_/RC_ .zst) -> AITA/confessions situations with verdict distributions, and threads"
     Config = Config
     demo_inputs = ("norms/R[SC]_*.zst",)
+    hub = HUB
+    needs_pseudonym_key = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         key = PseudonymKey.from_env()

@@ -28,7 +28,8 @@ def situation_spec(frame: pl.DataFrame) -> ReviewSpec:
                                         "NAH: no one; INFO: not enough information"),
                    clarity(),
                    Question("norm_text", "text", "The rule of thumb at stake (optional)", required=False)],
-        metadata=[terms("subreddit"), terms("community_judgment", "judgment"), integer("n_votes"), integer("word_count")],
+        metadata=[terms("subreddit"), terms("community_judgment", "judgment", hidden=True),  # judged before seen
+                  integer("n_votes"), integer("word_count")],
         embed_text=lambda r: r.get("situation"),
         guidelines="Judge each situation yourself before looking at the community's verdict.",
     )

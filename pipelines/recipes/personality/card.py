@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
+from data_cards.hub import HubSpec
 from pipelines.inventory import cronbach_alpha
-from pipelines.recipes.base import CardMeta, CardSection
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
 from sources.instruments import Instrument
 from sources.ipip import DEMOGRAPHICS
 
 from .steps import _by_instrument
+
+
+# How the folder is published: a respondent stays in one split; items are a reference table (train).
+HUB = HubSpec(
+    split_keys={"respondents": "respondent_id", "items": None},
+    # no ClassLabel for `domain`: its codes depend on the instrument (IPIP-NEO's E is not HEXACO's E)
+    language_creators=["expert-generated"],
+)
+
+COLUMNS = read_columns(Path(__file__).with_name("columns.yaml"))
 
 
 def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[Instrument]) -> list[CardSection]:
@@ -57,6 +70,7 @@ def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[Ins
 
 def card_meta(config) -> CardMeta:
     return CardMeta(
+        columns=COLUMNS,
         pretty_name=config.dataset_name or "Big Five personality profiles (IPIP-NEO)",
         license=config.license,
         languages=["en"],

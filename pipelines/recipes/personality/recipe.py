@@ -16,7 +16,7 @@ from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_opti
 from pipelines.runtime import RunContext
 from sources.ipip import definition
 
-from .card import card_meta, measure
+from .card import HUB, card_meta, measure
 from .records import item_records, respondent_records
 from .steps import DedupeRespondents, KeyAndScore, ReadConfig, ReadResponses, ScoreConfig, ValidateAnswers
 
@@ -31,6 +31,7 @@ class Personality(Recipe):
                    "SPSS, Stata) -> domain and facet scores")
     Config = Config
     demo_inputs = (("personality/*.csv", "personality/*.dat", "personality/*.sav", "personality/*.dta"),)
+    hub = HUB
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         steps = [ReadResponses(step_options(config, ReadConfig)), ValidateAnswers(), DedupeRespondents(),

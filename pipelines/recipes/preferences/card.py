@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
+from data_cards.hub import HubSpec
 from pipelines.llm.step import usage_section
-from pipelines.recipes.base import CardMeta, CardSection
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
+
+
+# A persona's pairs and its persona row share a split; prompts are a reference table (train).
+HUB = HubSpec(
+    split_keys={"pairs": "persona_id", "personas": "persona_id", "prompts": None},
+    annotations_creators=["machine-generated"],
+    language_creators=["machine-generated"],
+)
+
+COLUMNS = read_columns(Path(__file__).with_name("columns.yaml"))
 
 
 def sections(ctx, pairs: pl.DataFrame) -> list[CardSection]:
@@ -22,6 +35,7 @@ def sections(ctx, pairs: pl.DataFrame) -> list[CardSection]:
 
 def card_meta(config) -> CardMeta:
     return CardMeta(
+        columns=COLUMNS,
         pretty_name=config.dataset_name or "Persona-conditioned preference pairs (PRISM / Fair-PP style)",
         license=config.license, languages=["en"], task_categories=["text-generation", "text-classification"],
         tags=["preference", "rlhf", "persona", "synthetic", "llm-generated"],

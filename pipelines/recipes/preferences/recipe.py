@@ -24,7 +24,7 @@ from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutp
 from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
 
-from .card import card_meta, sections
+from .card import HUB, card_meta, sections
 from .records import pair_records, pairs_frame, persona_records, prompt_records
 from .review import with_personas
 from .steps import (
@@ -52,6 +52,7 @@ class Preferences(Recipe):
     description = "personas x prompts (JSONL) -> LLM candidates -> persona-conditioned judge -> preference pairs"
     Config = Config
     demo_inputs = ("preferences/personas.jsonl", "preferences/prompts.jsonl")
+    hub = HUB
 
     def review_context(self, dataset_dir: Path, config: str, frame: pl.DataFrame) -> pl.DataFrame:
         return with_personas(dataset_dir, frame) if config == "pairs" else frame

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
+from data_cards.hub import HubSpec
 from pipelines.llm.step import usage_section
-from pipelines.recipes.base import CardMeta, CardSection
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
 
 from .steps import LANGUAGES
+
+
+# A story's original and its translation share a split.
+HUB = HubSpec(
+    split_keys={"originals": "ID", "translations": "ID"},
+    source_datasets=["extended|other"],
+    multilinguality="translation",
+    annotations_creators=["machine-generated"],
+    language_creators=["machine-generated"],
+)
+
+COLUMNS = read_columns(Path(__file__).with_name("columns.yaml"))
 
 
 def sections(ctx, translations: pl.DataFrame, config) -> list[CardSection]:
@@ -34,6 +49,7 @@ def sections(ctx, translations: pl.DataFrame, config) -> list[CardSection]:
 def card_meta(config, translated: bool) -> CardMeta:
     langs = [config.source_lang] + ([config.target_lang] if translated else [])
     return CardMeta(
+        columns=COLUMNS,
         pretty_name=config.dataset_name or f"Moral stories translated into {LANGUAGES.get(config.target_lang, config.target_lang)}",
         license=config.license, languages=[l.split("-")[0] for l in langs],
         task_categories=["text-classification", "text-generation"], tags=["moral-stories", "translation", "norms", "llm-generated"],

@@ -25,7 +25,7 @@ from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutp
 from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
 
-from .card import card_meta, sections
+from .card import HUB, card_meta, sections
 from .records import original_records, translation_records
 from .steps import (
     BUILDERS,
@@ -64,6 +64,7 @@ class TranslateRecipe(Recipe):
     description = "a Hub dataset or local copy (Moral Stories fields) -> LLM translation with checks, linked by parallel_id"
     Config = Config
     demo_inputs = ("translate/moral_stories/data/train-00000-of-00001.parquet",)
+    hub = HUB
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         rows = ctx.read(LoadSource(step_options(config, LoadConfig)), inputs, identity=config.hub_dataset)

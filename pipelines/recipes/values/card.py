@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
+from data_cards.hub import HubSpec
 from pipelines.distributions import ALL, kish_n_eff
-from pipelines.recipes.base import CardMeta, CardSection
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
 from pipelines.runtime import RunContext
 from pipelines.survey_design import design_section
 from sources.survey import SurveyPlan
+
+
+# A question's distributions and its question row share a split.
+HUB = HubSpec(
+    split_keys={"distributions": ["survey", "var_name"], "questions": ["survey", "var_name"]},
+    language_creators=["expert-generated"],
+)
+
+COLUMNS = read_columns(Path(__file__).with_name("columns.yaml"))
 
 
 def measure(ctx: RunContext, plan: SurveyPlan, data: pl.DataFrame, dists: pl.DataFrame, config,
@@ -183,6 +195,7 @@ def _md(text: str | None) -> str:
 def card_meta(config, plan: SurveyPlan) -> CardMeta:
     book = plan.codebook
     return CardMeta(
+        columns=COLUMNS,
         pretty_name=config.dataset_name or f"{book.survey}: answer distributions per group",
         license=config.license,
         languages=[book.lang],

@@ -14,7 +14,7 @@ from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
 from sources.survey import SurveyPlan, country_spellings, is_codebook, load_codebook, make_plan
 
-from .card import card_meta, measure, plots
+from .card import HUB, card_meta, measure, plots
 from .records import distribution_records, question_records
 from .steps import (
     AnswerConfig,
@@ -40,6 +40,7 @@ class Values(Recipe):
                    "and group (GlobalOpinionQA/OpinionQA style)")
     Config = Config
     demo_inputs = (("values/*.csv", "values/*.dta", "values/*.sav"), "values/codebook.yaml")
+    hub = HUB
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:
         """Reject a wrong file or codebook before the run starts, naming the file (metadata only)."""

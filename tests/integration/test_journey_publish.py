@@ -1,0 +1,71 @@
+"""Journey 1, as the README tells it, with its relative paths: run, publish 1.0.0, run with
+`--publish-to` 1.1.0, `versions`, load each version back; nothing new publishes nothing."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipelines.publish import load_version
+from tests import personality_data as pdata
+from tests.conftest import all_splits, curate_bin
+
+pytestmark = pytest.mark.integration
+
+
+def curate(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(curate_bin()), *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    return proc
+
+
+def test_publish_journey_with_relative_paths(tmp_path, hf_cache):
+    work = tmp_path / "project"
+    work.mkdir()
+    pdata.write_csv(work / "IPIP120.csv")
+    extra = pdata.frame_120()
+    extra["case"] = extra["case"] + 1000
+    extra.to_csv(work / "new.csv", index=False)
+
+    proc = curate(work, "run", "personality", "--input", "IPIP120.csv", "--output", "out/personality")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = curate(work, "publish", "out/personality", "--repo", "datasets/big5", "--version", "1.0.0")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "published v1.0.0" in proc.stdout
+    proc = curate(work, "run", "personality", "-i", "IPIP120.csv", "-i", "new.csv", "-o", "out/personality",
+                  "--publish-to", "datasets/big5", "--version", "1.1.0")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "published v1.1.0 to" in proc.stdout and "(previous: v1.0.0)" in proc.stdout
+
+    proc = curate(work, "versions", "datasets/big5")
+    assert proc.returncode == 0 and proc.stdout.split() == ["v1.0.0", "v1.1.0"]
+    missing = curate(work, "versions", "datasets/nope")
+    assert missing.returncode == 2 and missing.stdout == ""
+    assert len(missing.stderr.strip().splitlines()) == 1 and "does not exist" in missing.stderr
+
+    # the same inputs again: the data equals v1.1.0, so no version is made
+    proc = curate(work, "run", "personality", "-i", "IPIP120.csv", "-i", "new.csv", "-o", "out/personality",
+                  "--publish-to", "datasets/big5", "--version", "1.2.0")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "nothing published: the data equals v1.1.0" in proc.stdout
+    assert curate(work, "versions", "datasets/big5").stdout.split() == ["v1.0.0", "v1.1.0"]
+
+    v1 = load_version(work / "datasets/big5", "respondents", "1.0.0", cache_dir=hf_cache)
+    v2 = load_version(work / "datasets/big5", "respondents", "1.1.0", cache_dir=hf_cache)
+    assert sorted(all_splits(v1, "respondent_id")) == ["1", "2", "3", "5"]
+    assert sorted(all_splits(v2, "respondent_id")) == ["1", "1001", "1002", "1003", "1005", "2", "3", "5"]
+    # a respondent keeps its split from one version to the next
+    split_of = {r: s for s in v1 for r in v1[s]["respondent_id"]}
+    assert all(split_of[r] == s for s in v2 for r in v2[s]["respondent_id"] if r in split_of)
+
+
+def test_quiet_run_prints_the_summary_only(tmp_path):
+    pdata.write_csv(tmp_path / "a.csv")
+    pdata.write_sav(tmp_path / "b.sav")
+    proc = curate(tmp_path, "run", "personality", "-i", "a.csv", "-i", "b.sav", "-o", "out", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.startswith("out: respondents 4 rows") and "key_and_score" in proc.stdout
+    # no bars, no Prefect info lines, no dashboard link (warnings may remain: a slow worker's shutdown)
+    assert " INFO " not in proc.stderr and "it/s" not in proc.stderr and "dask dashboard" not in proc.stderr, proc.stderr

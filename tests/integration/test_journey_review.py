@@ -1,0 +1,114 @@
+"""Journey 3, with the README's commands and relative paths: push preference pairs to Argilla, two
+annotators answer through the API, pull and publish, and `load_version` shows the human columns and
+the pairs the humans chose. Also: what annotators must not see is hidden, and the queue opens in
+`review_priority` order."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import polars as pl
+import pytest
+
+from tests.conftest import all_splits, curate_bin
+from tests.integration.argilla_fixtures import argilla_client, argilla_stack, argilla_workspace  # noqa: F401
+from tests.integration.review_fixtures import (  # noqa: F401
+    all_recipe_runs, annotator_names, annotators, review_runs,
+)
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+
+def curate(cwd, env, *args):
+    proc = subprocess.run([str(curate_bin()), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
+
+
+def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argilla_workspace, annotators,
+                                                           review_runs, tmp_path, hf_cache):
+    from pipelines.publish import load_version
+
+    work = tmp_path / "project"
+    shutil.copytree(review_runs["preferences"], work / "out" / "preferences")
+    env = {**os.environ, **argilla_stack.client_env()}
+    ws = argilla_workspace.name
+    curate(work, env, "publish", "out/preferences", "--repo", "datasets/prefs", "--version", "1.0.0")
+    curate(work, env, "review", "push", "out/preferences", "--config", "pairs", "--workspace", ws, "--no-vectors")
+
+    pairs = pl.read_parquet(work / "out" / "preferences" / "data" / "pairs" / "*.parquet").sort("record_id")
+    assert pairs.height >= 3
+    rows = list(pairs.iter_rows(named=True))
+    ann1, ann2 = annotators(ws)
+    dataset_id = ann1.datasets()["preferences-pairs"]
+    n = max(len(r["candidates"]) for r in rows)
+    values = [f"candidate_{i + 1}" for i in range(n)]
+
+    def order(best: int) -> list[dict]:  # `best` first, the others after in their order
+        rest = [v for i, v in enumerate(values) if i != best]
+        return [{"value": values[best], "rank": 1}] + [{"value": v, "rank": k + 2} for k, v in enumerate(rest)]
+
+    def model_best(row) -> int:
+        return next(i for i, c in enumerate(row["candidates"]) if c["text"] == row["chosen"])
+
+    agree, split = rows[0], rows[1]
+    other = (model_best(agree) + 1) % len(agree["candidates"])  # both humans prefer what the judge did not
+    plan = [(ann1, {agree["record_id"]: order(other), split["record_id"]: order(0)}),
+            (ann2, {agree["record_id"]: order(other), split["record_id"]: order(1)})]
+    for annotator, answers in plan:
+        given = annotator.records(dataset_id)
+        for record_id, ranking in answers.items():
+            annotator.respond(given[record_id], {"ranking": ranking})
+
+    proc = curate(work, env, "review", "pull", "out/preferences", "--workspace", ws, "--config", "pairs",
+                  "--publish-to", "datasets/prefs")
+    assert "1.1.0" in proc.stdout, proc.stdout
+    out = all_splits(load_version(work / "datasets" / "prefs", "pairs", "1.1.0", cache_dir=hf_cache))
+    for column in ("human_ranking", "human_ranking_answers", "human_ranking_agreement", "human_ranking_tie",
+                   "model_chosen", "model_rejected", "preference_source"):
+        assert column in out.column_names, out.column_names
+    got = {r["record_id"]: r for r in out}
+    a = got[agree["record_id"]]
+    assert a["preference_source"] == "human" and a["human_ranking_agreement"] == 1.0 and a["human_ranking_tie"] is False
+    assert a["chosen"] == agree["candidates"][other]["text"] != a["model_chosen"] == agree["chosen"]
+    assert sorted(x["annotator"] for x in a["human_ranking_answers"]) == sorted([ann1.username, ann2.username])
+    s = got[split["record_id"]]
+    assert s["human_ranking_tie"] is True and s["preference_source"] == "human_tie" and s["chosen"] == split["chosen"]
+    untouched = got[rows[2]["record_id"]]
+    assert untouched["preference_source"] == "model" and untouched["human_ranking_answers"] is None
+    card = (work / "datasets" / "prefs" / "README.md").read_text()
+    assert "`human_ranking_answers`" in card
+
+
+def test_annotators_do_not_see_the_community_verdict(argilla_client, argilla_workspace, all_recipe_runs):
+    from annotation.push import ReviewOptions, push
+
+    result = push(all_recipe_runs["norms"], "situations", argilla_workspace.name, ReviewOptions(vectors=False),
+                  client=argilla_client, progress=False)
+    dataset = argilla_client.datasets(result.dataset, workspace=argilla_workspace.name)
+    meta = {m.name: m for m in dataset.settings.metadata}
+    assert meta["community_judgment"].visible_for_annotators is False
+    assert meta["subreddit"].visible_for_annotators is True
+    assert dataset.settings.guidelines.startswith("# Judging everyday situations")
+
+
+def test_the_queue_sorts_by_review_priority(argilla_client, argilla_workspace, annotators, review_runs):
+    """Argilla 2.8 shuffles each annotator's queue (a random score seeded by the user) unless the
+    request sorts, so priority order is a sort on the `review_priority` metadata: what the UI's
+    Sort menu sends, checked here as the annotator."""
+    from annotation.push import ReviewOptions, push
+
+    run = review_runs["translate"]
+    result = push(run, "translations", argilla_workspace.name, ReviewOptions(vectors=False),
+                  client=argilla_client, progress=False)
+    frame = pl.read_parquet(run / "data" / "translations" / "*.parquet")
+    expected = frame.sort("review_priority")["record_id"].to_list()
+    (ann, _) = annotators(argilla_workspace.name)
+    sort = [{"scope": {"entity": "metadata", "metadata_property": "review_priority"}, "order": "asc"}]
+    response = ann.http.post(f"/api/v1/me/datasets/{result.dataset_id}/records/search",
+                             json={"query": {}, "sort": sort}, params={"limit": 1000})
+    assert response.status_code == 200, response.text
+    shown = [item["record"]["external_id"] for item in response.json()["items"]]
+    assert shown == expected
