@@ -19,7 +19,8 @@ from tests import personality_data as pdata
 from tests.conftest import all_splits
 
 
-def make_run(tmp_path: Path, name: str, drop_case: str | None = None, change_case: str | None = None) -> Path:
+def make_run(tmp_path: Path, name: str, drop_case: str | None = None, change_case: str | None = None,
+             spec=None) -> Path:
     frame = pdata.frame_120()
     if drop_case:
         frame = frame[frame["case"] != int(drop_case)]
@@ -32,7 +33,7 @@ def make_run(tmp_path: Path, name: str, drop_case: str | None = None, change_cas
     ctx = RunContext(recipe="personality", output=out, dask=DaskRuntime(inline=True))
     result = personality.build(ctx, [src], personality.Config(license="cc0-1.0"))
     write_dataset_dir(out, recipe="personality", result=result, report=ctx.report, inputs=[src],
-                      created_at=ctx.created_at.isoformat(), spec=personality.RECIPE.hub)
+                      created_at=ctx.created_at.isoformat(), spec=spec or personality.RECIPE.hub)
     return out
 
 
@@ -137,7 +138,15 @@ def test_published_configs_are_hub_typed_and_mix_with_hub_datasets(tmp_path, hf_
     import datasets
     import pyarrow.parquet as pq
 
-    run = make_run(tmp_path, "run1")
+    import dataclasses
+
+    # the shipped spec: an items table holds the domains of any instrument (IPIP-NEO's E is not
+    # HEXACO's E), so `domain` stays a string there
+    shipped = datasets.load_dataset(str(make_run(tmp_path, "run0")), "items", split="train", cache_dir=hf_cache)
+    assert shipped.features["domain"] == datasets.Value("string")
+    # a spec that declares the labels: ClassLabel in `dataset_info`
+    labelled = dataclasses.replace(personality.RECIPE.hub, class_labels={"items": {"domain": ["N", "E", "O", "A", "C"]}})
+    run = make_run(tmp_path, "run1", spec=labelled)
     for shard in (run / "data").rglob("*.parquet"):
         assert not [f.name for f in pq.read_schema(shard) if "large" in str(f.type)], shard
     items = datasets.load_dataset(str(run), "items", split="train", cache_dir=hf_cache)
