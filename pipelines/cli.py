@@ -41,7 +41,16 @@ def fail(message: str, code: int = 2) -> None:
 
 
 def run_one(recipe: str, inputs: list[Path], output: Path, config: Path | None, overrides: dict,
-            cache_dir: Path | None, no_cache: bool, dask_address: str | None) -> dict:
+            cache_dir: Path | None, no_cache: bool, dask_address: str | None,
+            allow_existing: bool = False, lock_timeout: float = 0.0) -> dict:
+    from pipelines.dataset_dir import claim_output
+
+    # the output folder is checked and locked before any work (pipelines/dataset_dir.py)
+    with claim_output(output, allow_foreign=allow_existing, lock_timeout=lock_timeout):
+        return _run_one(recipe, inputs, output, config, overrides, cache_dir, no_cache, dask_address)
+
+
+def _run_one(recipe, inputs, output, config, overrides, cache_dir, no_cache, dask_address) -> dict:
     from pipelines.recipes import get_recipe, load_config
     from sources.files import check_readable
 
@@ -76,12 +85,15 @@ def run(
     dask_address: DaskOpt = None,
     publish_to: Annotated[Optional[str], typer.Option(help="Also publish the output to this repository (folder or Hub id).")] = None,
     version: Annotated[Optional[str], typer.Option(help="Version X.Y.Z for --publish-to.")] = None,
+    allow_existing: Annotated[bool, typer.Option("--allow-existing", help="Write into an existing folder that curate did not write (its other files are kept).")] = False,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another run writing the same output folder [default: 0, stop at once].", min=0)] = 0.0,
 ) -> None:
     """Run RECIPE on the inputs and write a dataset folder with report.json and quarantine.parquet."""
     if publish_to and not version:
         fail("--publish-to needs --version X.Y.Z")
     overrides = {"keyed": True} if keyed else {}
-    summary = run_one(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address)
+    summary = run_one(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address,
+                      allow_existing, lock_timeout)
     _print_summary(summary)
     if publish_to:
         _publish(output, publish_to, version)

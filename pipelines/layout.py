@@ -10,6 +10,7 @@ import polars as pl
 
 from data_cards.card import render_card
 from data_cards.plots import PLOTS_DIR, draw_all, funnel_plot, language_plot
+from pipelines.dataset_dir import staged_dataset
 from pipelines.report import RunReport, atomic_write_bytes, write_parquet_atomic
 from pipelines.runtime import fault_point, file_fingerprint
 
@@ -51,20 +52,19 @@ def write_dataset_dir(
     created_at: str,
     plot_cache: Path | None = None,
 ) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    stale = out / DATA_DIR
-    if stale.exists():
-        for old in stale.iterdir():
-            if old.is_dir() and old.name not in result.tables:
-                shutil.rmtree(old)
+    # written whole into a staging folder beside `out`, then swapped in (pipelines/dataset_dir.py)
+    with staged_dataset(out) as stage:
+        _write_dataset(stage, out, recipe=recipe, result=result, report=report, inputs=inputs,
+                       created_at=created_at, plot_cache=plot_cache)
+
+
+def _write_dataset(stage: Path, out: Path, *, recipe, result, report, inputs, created_at, plot_cache) -> None:
     for name, frame in result.tables.items():
-        write_config(out, name, frame)
+        write_config(stage, name, frame)
         fault_point(f"write:{name}")
-    report.write(out)
+    report.write(stage)
     plots = [funnel_plot(report.to_dict()), language_plot(result.tables), *result.plots]
-    if (out / PLOTS_DIR).exists():
-        shutil.rmtree(out / PLOTS_DIR)
-    drawn = draw_all([p for p in plots if p is not None], out / PLOTS_DIR, plot_cache)
+    drawn = draw_all([p for p in plots if p is not None], stage / PLOTS_DIR, plot_cache)
     card = render_card(
         recipe=recipe,
         card=result.card,
@@ -76,4 +76,4 @@ def write_dataset_dir(
         load_path=str(out),
         plots=drawn,
     )
-    atomic_write_bytes(out / "README.md", card.encode())
+    atomic_write_bytes(stage / "README.md", card.encode())
