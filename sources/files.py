@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import os
 from pathlib import Path
 
@@ -23,18 +26,100 @@ def check_readable(path: Path | str) -> Path:
     return path
 
 
+# -- text: UTF-8, or UTF-16/32 with a byte-order mark; never a silent U+FFFD ----------------------
+
+BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+ENCODINGS: dict[str, str] = {}  # file as given -> the encoding it was read in (for the card)
+
+
+def text_encoding(path: Path) -> str:
+    """The encoding of a text file: a byte-order mark's, else UTF-8, checked in full (a file that is
+    not valid UTF-8 is an error saying where, not text with U+FFFD in it)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+        encoding = next((enc for bom, enc in BOMS if head.startswith(bom)), "utf-8")
+        if encoding == "utf-8":
+            f.seek(0)
+            decoder = codecs.getincrementaldecoder("utf-8")("strict")
+            try:
+                while chunk := f.read(1 << 24):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                raise InputFileError(path, _not_utf8(path.read_bytes())) from None
+    ENCODINGS[os.path.abspath(path)] = encoding
+    return encoding
+
+
+def encoding_read(path: Path | str) -> str | None:
+    """The encoding a text input of this run was read in; None for binary formats or unread files."""
+    return ENCODINGS.get(os.path.abspath(path))
+
+
+def _not_utf8(data: bytes) -> str:
+    try:
+        data.decode("utf-8")
+        return "not UTF-8 text"
+    except UnicodeDecodeError as e:
+        pos = e.start
+    line = data.count(b"\n", 0, pos) + 1
+    column = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
+    return (f"not UTF-8 text: byte 0x{data[pos]:02x} at line {line}, column {column} (Latin-1 or Windows-1252?); "
+            "save it as UTF-8 (or UTF-16 with a byte-order mark)")
+
+
+def read_text(path: Path | str) -> str:
+    """The whole text of a file (UTF-8, or UTF-16/32 with a byte-order mark)."""
+    path = Path(path)
+    encoding = text_encoding(path)
+    try:
+        return path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as e:
+        raise InputFileError(path, f"not valid {encoding} text at byte {e.start}") from None
+
+
+def utf8_source(path: Path) -> Path | io.BytesIO:
+    """What to hand polars' readers: the file itself when it is UTF-8, else its text as UTF-8 bytes."""
+    if text_encoding(path) == "utf-8":
+        return path
+    return io.BytesIO(read_text(path).encode("utf-8"))
+
+
+def check_columns(path: Path, names: list[str]) -> list[str]:
+    """Column names trimmed and lower-cased; two that become the same name are an error naming both."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.strip().lower()
+        if key in seen:
+            same = "twice" if seen[key] == name else f"as {seen[key]!r} and {name!r}"
+            raise InputFileError(path, f"column {key!r} appears {same} (names are matched ignoring case "
+                                       "and surrounding spaces); rename one")
+        seen[key] = name
+    return list(seen)
+
+
+def _header(source: Path | io.BytesIO, separator: str) -> list[str]:
+    if isinstance(source, io.BytesIO):
+        first = source.getvalue().split(b"\n", 1)[0]
+    else:
+        with open(source, "rb") as f:
+            first = f.readline()
+    text = first.decode("utf-8").lstrip("\ufeff").rstrip("\r\n")
+    return next(csv.reader([text], delimiter=separator), [])
+
+
 def read_text_table(path: Path, separator: str = ",") -> pl.DataFrame:
     """A delimited text file with a header, every column as text (validation parses it later)."""
+    source = utf8_source(path)
+    names = check_columns(path, _header(source, separator))
     try:
-        frame = pl.read_csv(
-            path,
-            separator=separator,
-            infer_schema=False,
-            encoding="utf8-lossy",
-        )
+        frame = pl.read_csv(source, separator=separator, infer_schema=False, encoding="utf8")
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as e:
         raise InputFileError(path, f"not a readable {'TSV' if separator == chr(9) else 'CSV'} file: {_first_line(e)}") from None
-    frame.columns = [c.strip().lower() for c in frame.columns]
+    if len(names) != frame.width:
+        raise InputFileError(path, f"the header has {len(names)} names but polars read {frame.width} columns")
+    frame.columns = names
     return frame
 
 
@@ -48,7 +133,7 @@ def read_statistical(path: Path, kind: str) -> tuple[pl.DataFrame, object]:
     except Exception as e:  # pyreadstat raises its own ReadstatError and plain exceptions
         label = "SPSS .sav" if kind == "spss" else "Stata .dta"
         raise InputFileError(path, f"not a readable {label} file: {_first_line(e)}") from None
-    frame.columns = [c.strip().lower() for c in frame.columns]
+    frame.columns = check_columns(path, frame.columns)
     return frame, meta
 
 

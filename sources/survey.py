@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-import yaml
 from pydantic import BaseModel, ValidationError, field_validator, model_validator
 
+from pipelines.config import load_yaml
 from pipelines.errors import InputFileError
 from sources.files import check_readable, numeric_to_text, read_text_table
 
@@ -233,10 +233,7 @@ def is_codebook(path: Path) -> bool:
 def load_codebook(path: Path) -> Codebook:
     path = check_readable(path)
     if path.suffix.lower() in CODEBOOK_SUFFIXES:
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as e:
-            raise InputFileError(path, f"codebook is not valid YAML: {e}") from None
+        data = load_yaml(path, "codebook")  # strict: UTF-8 or a BOM, no duplicate keys
         if not isinstance(data, dict):
             raise InputFileError(path, "codebook must be a YAML mapping (survey, weight, groups, questions)")
     else:

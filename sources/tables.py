@@ -15,7 +15,7 @@ import polars as pl
 
 from pipelines.errors import InputFileError
 from schemas.quarantine import empty_quarantine, quarantine_frame
-from sources.files import _first_line, check_readable
+from sources.files import _first_line, _header, check_readable, utf8_source
 
 ROW = "_row"
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl",
@@ -38,9 +38,9 @@ def read_table(path: Path | str, step: str = "read") -> tuple[pl.DataFrame, pl.D
         if kind == "parquet":
             frame = pl.read_parquet(path)
         elif kind in ("csv", "tsv"):
-            frame = pl.read_csv(path, separator="\t" if kind == "tsv" else ",", infer_schema=False, encoding="utf8-lossy")
+            frame = _read_delimited(path, "\t" if kind == "tsv" else ",")
         elif kind == "json":
-            frame = pl.read_json(path)
+            frame = pl.read_json(utf8_source(path))
         else:
             frame, quarantine = _read_jsonl(path, step)
             return frame, quarantine
@@ -53,9 +53,20 @@ def read_table(path: Path | str, step: str = "read") -> tuple[pl.DataFrame, pl.D
     return frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)), quarantine
 
 
+def _read_delimited(path: Path, separator: str) -> pl.DataFrame:
+    """CSV/TSV cells as text, names as written; a name given twice is an error naming it."""
+    source = utf8_source(path)
+    names = _header(source, separator)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputFileError(path, f"column {twice[0]!r} appears twice in the header; rename one")
+    return pl.read_csv(source, separator=separator, infer_schema=False, encoding="utf8")
+
+
 def _read_jsonl(path: Path, step: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     lines, numbers, bad = [], [], []
-    with open(path, "rb") as f:
+    source = utf8_source(path)
+    with (open(source, "rb") if isinstance(source, Path) else source) as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
