@@ -36,7 +36,9 @@ DaskOpt = Annotated[Optional[str], typer.Option(help="Dask scheduler address (tc
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from pipelines.secrets import redact
+
+    err.print(f"[bold red]error:[/] {redact(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -69,7 +71,10 @@ def _run_one(recipe, inputs, output, config, overrides, cache_dir, no_cache, das
         str(cache_dir) if cache_dir else None, no_cache, dask_address, return_state=True,
     )
     if state.is_failed():
-        fail(state.message or "the run failed; see the log above")
+        error = state.result(raise_on_failure=False)
+        if isinstance(error, BaseException) and not isinstance(error, CurateError):
+            raise error  # a bug: main() prints it with where to report it
+        fail(str(error) if isinstance(error, CurateError) else state.message or "the run failed; see the log above")
     return state.result()
 
 
@@ -217,12 +222,37 @@ app.add_typer(_review_app, name="review")
 app.add_typer(_argilla_app, name="argilla")
 
 
+BUG_NOTE = ("this is a bug in curate, not a problem with your input: please report it with the traceback "
+            "above and the command you ran (README, \"Reporting a bug\")")
+
+
 def main() -> None:
+    from pipelines.secrets import install_log_redaction, redact
+
+    install_log_redaction()  # before Prefect logs anything: its database keeps what it is sent
     try:
         app()
-    except CurateError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+    except CurateError as e:  # expected: one line, exit 2
+        err.print(f"[bold red]error:[/] {redact(str(e))}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
+    except OSError as e:
+        if e.filename is None:
+            _bug()
+        # the machine refused (permission, no space, read-only file system): one line naming the path
+        err.print(f"[bold red]error:[/] {redact(str(e.filename))}: {e.strerror}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
+    except Exception:
+        _bug()
+
+
+def _bug() -> None:
+    import traceback
+
+    from pipelines.secrets import redact
+
+    err.print(redact(traceback.format_exc()), highlight=False, markup=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {BUG_NOTE}", highlight=False, soft_wrap=True)
+    raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

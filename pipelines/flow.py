@@ -14,6 +14,7 @@ from pipelines.errors import CurateError
 from pipelines.layout import write_dataset_dir
 from pipelines.recipes import get_recipe, load_config
 from pipelines.runtime import RunContext, run_logger
+from pipelines.secrets import redact
 from sources.files import check_readable
 
 
@@ -33,7 +34,7 @@ def run_recipe(
     except CurateError as e:
         # an expected failure: the message says it all, no traceback in the logs
         run_logger().error("%s", e)
-        return Failed(message=str(e), data=e)
+        return Failed(message=redact(str(e)), data=e)  # the message is stored in Prefect's database
 
 
 def _run(recipe, inputs, output, config_path, overrides, cache_dir, no_cache, dask_address):
