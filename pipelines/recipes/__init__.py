@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import polars as pl
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from pipelines.errors import CurateError
 
@@ -31,8 +31,16 @@ RECIPES: dict[str, str] = {
 class RecipeConfig(BaseModel):
     model_config = {"extra": "forbid"}
 
-    license: str = "unknown"  # SPDX-style id for the card; the data's own license, not ours
+    license: str = "unknown"  # a Hub license id for the card; the data's own license, not ours
+    license_name: str | None = None  # with license: other, the license's name
     dataset_name: str | None = None
+
+    @model_validator(mode="after")
+    def _hub_license(self):  # checked at load time, so a bad license fails before any work
+        from data_cards.card import check_license
+
+        self.license = check_license(self.license, self.license_name)
+        return self
 
 
 @dataclass
