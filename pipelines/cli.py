@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -222,6 +223,7 @@ app.add_typer(_review_app, name="review")
 app.add_typer(_argilla_app, name="argilla")
 
 
+CHILD_COMMANDS = {"run", "demo", "dedup", "schedule"}  # the commands that start child processes
 BUG_NOTE = ("this is a bug in curate, not a problem with your input: please report it with the traceback "
             "above and the command you ran (README, \"Reporting a bug\")")
 
@@ -230,6 +232,10 @@ def main() -> None:
     from pipelines.secrets import install_log_redaction, redact
 
     install_log_redaction()  # before Prefect logs anything: its database keeps what it is sent
+    if len(sys.argv) > 1 and sys.argv[1] in CHILD_COMMANDS and "--help" not in sys.argv:
+        from pipelines.watchdog import start_watchdog
+
+        start_watchdog()  # Prefect's server and Dask's workers end with us, even on kill -9
     try:
         app()
     except CurateError as e:  # expected: one line, exit 2
