@@ -12,7 +12,7 @@ from data_cards.card import render_card
 from data_cards.plots import PLOTS_DIR, draw_all, funnel_plot, language_plot
 from pipelines.dataset_dir import staged_dataset
 from pipelines.report import RunReport, atomic_write_bytes, write_parquet_atomic
-from pipelines.runtime import fault_point, file_fingerprint
+from pipelines.runtime import content_hash, fault_point
 from sources.files import encoding_read
 
 DATA_DIR = "data"
@@ -37,7 +37,7 @@ def write_config(out: Path, name: str, frame: pl.DataFrame) -> None:
 
 def describe_inputs(paths: list[Path]) -> list[dict[str, Any]]:
     return [
-        {"name": p.name, "bytes": p.stat().st_size, "hash": file_fingerprint(p), "encoding": encoding_read(p)}
+        {"name": p.name, "bytes": p.stat().st_size, "hash": content_hash(p), "encoding": encoding_read(p)}
         for p in paths
         if p.is_file()
     ]

@@ -20,7 +20,14 @@ from pipelines.steps import Step, StepResult
 
 
 def file_fingerprint(path: Path, chunk: int = 1 << 22) -> str:
-    """Hash of a file's bytes: a changed file gives a new cache key, a renamed one does not."""
+    """An input's identity for the cache: its name as given in this run and the hash of its bytes.
+    Records name the file as given, so a renamed (or moved) input is a new input: a cached output
+    would otherwise publish the old name."""
+    return f"{path}:{content_hash(path, chunk)}"
+
+
+def content_hash(path: Path, chunk: int = 1 << 22) -> str:
+    """Hash of a file's bytes (blake2b, 16 bytes), as the card shows it."""
     h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
         while block := f.read(chunk):
