@@ -52,9 +52,19 @@ def text_encoding(path: Path) -> str:
     return encoding
 
 
+TEXT_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".yaml", ".yml", ".txt"}
+
+
 def encoding_read(path: Path | str) -> str | None:
-    """The encoding a text input of this run was read in; None for binary formats or unread files."""
-    return ENCODINGS.get(os.path.abspath(path))
+    """The encoding of a text input of this run (checked again when a cached step did not read it);
+    None for binary formats."""
+    found = ENCODINGS.get(os.path.abspath(path))
+    if found is None and Path(path).suffix.lower() in TEXT_SUFFIXES:
+        try:
+            found = text_encoding(Path(path))
+        except (InputFileError, OSError):
+            return None
+    return found
 
 
 def _not_utf8(data: bytes) -> str:
@@ -109,6 +119,11 @@ def _header(source: Path | io.BytesIO, separator: str) -> list[str]:
     return next(csv.reader([text], delimiter=separator), [])
 
 
+def read_header(path: Path, separator: str = ",") -> list[str]:
+    """The column names of a CSV/TSV (trimmed, lower case, checked for collisions), without its rows."""
+    return check_columns(path, _header(utf8_source(path), separator))
+
+
 def read_text_table(path: Path, separator: str = ",") -> pl.DataFrame:
     """A delimited text file with a header, every column as text (validation parses it later)."""
     source = utf8_source(path)
@@ -119,6 +134,8 @@ def read_text_table(path: Path, separator: str = ",") -> pl.DataFrame:
         raise InputFileError(path, f"not a readable {'TSV' if separator == chr(9) else 'CSV'} file: {_first_line(e)}") from None
     if len(names) != frame.width:
         raise InputFileError(path, f"the header has {len(names)} names but polars read {frame.width} columns")
+    if frame.height == 0:
+        raise InputFileError(path, "has a header but no data rows")
     frame.columns = names
     return frame
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.errors import InputFileError
-from sources.files import check_readable, numeric_to_text, read_statistical, read_text_table
+from sources.files import check_readable, read_header, numeric_to_text, read_statistical, read_text_table
 
 KEY_DIR = Path(__file__).parent / "data" / "ipip_neo"
 INSTRUMENTS = (120, 300)
@@ -171,11 +171,7 @@ def sniff(path: Path | str) -> tuple[str, int]:
             first = f.readline().decode("utf-8", "replace").rstrip("\r\n ")
         return fmt, _fixed_instrument(path, pl.Series([len(first)]))
     if fmt in ("csv", "tsv"):
-        try:
-            head = pl.read_csv(path, separator="," if fmt == "csv" else "\t", n_rows=0, infer_schema=False)
-        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
-            raise InputFileError(path, f"not a readable CSV file: {e}") from None
-        columns = [c.strip().lower() for c in head.columns]
+        columns = read_header(path, "," if fmt == "csv" else "\t")  # UTF-8/BOM checked, names too
     else:
         import pyreadstat
 

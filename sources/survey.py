@@ -23,7 +23,7 @@ from pydantic import BaseModel, ValidationError, field_validator, model_validato
 
 from pipelines.config import load_yaml
 from pipelines.errors import InputFileError
-from sources.files import check_readable, numeric_to_text, read_text_table
+from sources.files import check_readable, numeric_to_text, read_header, read_text_table
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".sav": "spss", ".zsav": "spss", ".dta": "stata"}
 CODEBOOK_SUFFIXES = {".yaml", ".yml"}
@@ -224,10 +224,10 @@ def is_codebook(path: Path) -> bool:
     if path.suffix.lower() != ".csv":
         return False
     try:
-        head = pl.read_csv(path, n_rows=0, infer_schema=False)
+        head = read_header(path)
     except Exception:  # not a readable CSV: the microdata reader will say so
         return False
-    return CODEBOOK_CSV_COLUMNS <= {c.strip().lower() for c in head.columns}
+    return CODEBOOK_CSV_COLUMNS <= set(head)
 
 
 def load_codebook(path: Path) -> Codebook:
@@ -339,11 +339,7 @@ def read_meta(path: Path) -> FileMeta:
     path = check_readable(path)
     fmt = file_format(path)
     if fmt in ("csv", "tsv"):
-        try:
-            head = pl.read_csv(path, separator="," if fmt == "csv" else "\t", n_rows=0, infer_schema=False)
-        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
-            raise InputFileError(path, f"not a readable {fmt.upper()} file: {e}") from None
-        return FileMeta(path, fmt, [c.strip().lower() for c in head.columns])
+        return FileMeta(path, fmt, read_header(path, "," if fmt == "csv" else "\t"))  # UTF-8/BOM checked
     meta = _pyreadstat(path, fmt, metadataonly=True)[1]
     code = _stata_code if fmt == "stata" else canonical_code
     value_labels = {

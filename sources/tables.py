@@ -93,3 +93,44 @@ def _read_jsonl(path: Path, step: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         raise InputFileError(path, f"has a field named {ROW!r}, which is reserved for row numbers")
     frame = frame.with_columns(pl.Series(ROW, numbers, dtype=pl.Int64))
     return frame, quarantine_frame(bad) if bad else empty_quarantine()
+
+
+def check_data_files(paths: list[Path]) -> None:
+    """Before a run: each data file opens as what its name says (a parquet footer and schema; text in
+    UTF-8 or with a byte-order mark), or one error naming the file."""
+    import pyarrow.parquet as pq
+
+    from sources.files import text_encoding
+
+    for path in paths:
+        kind = FORMATS.get(path.suffix.lower())
+        if kind == "parquet":
+            try:
+                pq.read_schema(path)
+            except Exception as e:  # pyarrow raises ArrowInvalid, OSError (thrift) for a damaged file
+                raise InputFileError(path, f"not a readable parquet file: {_first_line(e)}") from None
+        elif kind is not None:
+            text_encoding(path)
+
+
+def arrow_frame(table) -> pl.DataFrame:
+    """A pyarrow table as polars, with `datasets`' JSON columns (values of mixed types, e.g. ids
+    that are numbers in some rows and text in others) as text: "a1" stays a1, 7 becomes "7"."""
+    import pyarrow as pa
+
+    columns = {}
+    for name, column in zip(table.column_names, table.columns):
+        if isinstance(column.type, pa.BaseExtensionType) and column.type.extension_name == "arrow.json":
+            storage = pa.chunked_array([c.storage for c in column.chunks], column.type.storage_type)
+            texts = [None if v is None else _json_text(v) for v in storage.to_pylist()]
+            columns[name] = pl.Series(name, texts, dtype=pl.String)
+        else:
+            columns[name] = pl.from_arrow(column)
+    return pl.DataFrame(columns) if columns else pl.DataFrame()
+
+
+def _json_text(value: str) -> str | None:
+    decoded = orjson.loads(value)
+    if decoded is None:
+        return None
+    return decoded if isinstance(decoded, str) else value

@@ -13,7 +13,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import polars as pl
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from pipelines.privacy import PrivacyConfig, Pseudonymize, PseudonymKey, redact_raw
 from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
@@ -39,7 +39,7 @@ class Config(RecipeConfig):
     start: date | datetime | None = None  # created on or after (UTC)
     end: date | datetime | None = None  # created before (UTC)
     languages: list[str] = ["en"]  # langdetect codes kept; others dropped as non_target_language
-    min_words: int = 16  # Scruples: situations of fewer words are dropped
+    min_words: int = Field(16, ge=0)  # Scruples: situations of fewer words are dropped
     bots: list[str] = ["AutoModerator", "Judgement_Bot_AITA"]
     bot_pattern: str = r"(?i)(?:bot$|[_-]bot[_-])"
     keep_reddit_ids: bool = False  # publish Reddit's own ids (they lead back to a post and author)

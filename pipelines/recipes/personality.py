@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+from pydantic import Field
 
 from data_cards.plots import Plot
 from pipelines.inventory import DOMAINS, answer_ok, answer_problem, cronbach_alpha, score_frame
@@ -22,12 +23,13 @@ from sources.ipip import DEMOGRAPHICS, item_columns, load_key, read_responses
 NAME = "personality"
 DESCRIPTION = "IPIP-NEO-120/300 responses (CSV, Johnson's .dat, SPSS, Stata) -> Big Five domain and facet scores"
 INSTRUMENT_NAMES = {120: "IPIP-NEO-120", 300: "IPIP-NEO-300"}
+MAX_AGE = 130  # an age above it (1e9, inf) is quarantined, not published
 INTERNAL = ("_file", "_row", "_keyed", "instrument_items")
 
 
 class Config(RecipeConfig):
     keyed: bool = False  # CSV/SPSS/Stata answers already keyed (Johnson's .dat always are)
-    min_answered_fraction: float = 0.5  # respondents below it: dropped, `insufficient_answers`
+    min_answered_fraction: float = Field(0.5, ge=0, le=1)  # respondents below it: dropped, `insufficient_answers`
 
 
 # -- steps ---------------------------------------------------------------------------------------
@@ -327,8 +329,11 @@ def _concat(parts: list[pl.DataFrame], like: pl.DataFrame) -> pl.DataFrame:
 def _age_problem() -> pl.Expr:
     text = pl.col("age").cast(pl.String).str.strip_chars()
     present = text.is_not_null() & (text != "")
-    return pl.when(present & text.cast(pl.Float64, strict=False).is_null()).then(
+    years = text.cast(pl.Float64, strict=False)
+    return pl.when(present & years.is_null()).then(
         pl.format("age: '{}' is not a number", text)
+    ).when(present & ~(years.is_finite() & (years >= 0) & (years <= MAX_AGE)).fill_null(False)).then(
+        pl.format("age: '{}' is not an age in years (0 to {})", text, pl.lit(MAX_AGE))
     )
 
 

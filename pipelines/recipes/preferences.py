@@ -23,6 +23,7 @@ from pipelines.llm.structured import Outcome, complete_structured, complete_text
 from pipelines.llm.types import ChatRequest
 from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
 from pipelines.runtime import RunContext, file_fingerprint
+from sources.files import utf8_source
 from pipelines.steps import Account, Step, StepResult, split_by_reason
 from schemas.envelope import envelope_columns, provenance_entry, stable_id
 from schemas.quarantine import quarantine_frame
@@ -71,7 +72,8 @@ class ReadRecords(Step):
         rows, bad = [], []
         for path in data["path"]:
             name = Path(path).name
-            with open(path, "rb") as f:
+            source = utf8_source(Path(path))  # UTF-8 required (said where not); UTF-16 with a BOM read
+            with (open(source, "rb") if isinstance(source, Path) else source) as f:
                 for line_no, line in enumerate(f, start=1):
                     if not line.strip():
                         continue

@@ -24,6 +24,7 @@ from pipelines.llm.step import LLMStep, LLMStepConfig, client_for, llm_step_conf
 from pipelines.llm.structured import complete_structured, structured_request
 from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
 from pipelines.runtime import RunContext, file_fingerprint
+from sources.tables import arrow_frame, check_data_files
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.envelope import envelope_columns, provenance_entry, stable_id
 from schemas.quarantine import quarantine_frame
@@ -98,9 +99,7 @@ def load_rows(paths: list[Path], config: LoadConfig) -> pl.DataFrame:
             origin = ",".join(p.name for p in paths)
     except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as e:
         raise CurateError(f"cannot load the source dataset: {str(e).splitlines()[0]}") from None
-    frame = pl.from_arrow(ds.data.table)
-    if not isinstance(frame, pl.DataFrame):
-        frame = frame.to_frame()
+    frame = arrow_frame(ds.data.table)  # JSON columns of mixed types (ids 1 and "a1") as text
     return frame.with_columns(pl.lit(origin).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row"))
 
 
@@ -412,3 +411,4 @@ def check_inputs(inputs: list[Path], config: Config) -> None:
             raise InputFileError(path, f"expected data files of a dataset ({', '.join(BUILDERS)}), got {path.suffix!r}")
     if len(suffixes) > 1:
         raise InputFileError(inputs[0], f"all data files must have one format, got {sorted(suffixes)}")
+    check_data_files(inputs)  # a damaged parquet or a non-UTF-8 text file: one line naming it
