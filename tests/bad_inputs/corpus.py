@@ -166,9 +166,10 @@ def csv_cases(c: Corpus) -> None:
                files={"items.xlsx": b"PK\x03\x04 not really"})
 
 
-def personality_cases(c: Corpus) -> None:
-    text = sample_text("personality/ipip120_responses.csv")
-    header, *rows = [line for line in text.split("\n") if line]
+def csv_editor(rel: str):
+    """(header, *rows, with_cell): the sample's lines, and a function giving its text with one cell
+    (1-based data row, column name) replaced."""
+    header, *rows = [line for line in sample_text(rel).split("\n") if line]
     cols = header.split(",")
 
     def with_cell(row: int, col: str, value: str) -> str:
@@ -178,6 +179,11 @@ def personality_cases(c: Corpus) -> None:
         out[row - 1] = ",".join(cells)
         return "\n".join([header, *out]) + "\n"
 
+    return header, *rows, with_cell
+
+
+def personality_cases(c: Corpus) -> None:
+    header, *rows, with_cell = csv_editor("personality/ipip120_responses.csv")
     main = "ipip120_responses.csv"
     for cid, row, col, value in [("answer-7", 2, "i3", "7"), ("answer-x", 3, "i9", "x"), ("answer-2.5", 4, "i1", "2.5"),
                                  ("answer-nan", 5, "i2", "NaN"), ("answer-inf", 6, "i4", "inf"),
@@ -198,17 +204,7 @@ def personality_cases(c: Corpus) -> None:
 
 
 def values_cases(c: Corpus) -> None:
-    text = sample_text("values/values_w1.csv")
-    header, *rows = [line for line in text.split("\n") if line]
-    cols = header.split(",")
-
-    def with_cell(row: int, col: str, value: str) -> str:
-        cells = rows[row - 1].split(",")
-        cells[cols.index(col)] = value
-        out = list(rows)
-        out[row - 1] = ",".join(cells)
-        return "\n".join([header, *out]) + "\n"
-
+    header, *rows, with_cell = csv_editor("values/values_w1.csv")
     main = "values_w1.csv"
     for cid, row, col, value in [("weight-nan", 2, "weight", "NaN"), ("weight-inf", 3, "weight", "inf"),
                                  ("weight-neg", 4, "weight", "-1"), ("weight-text", 5, "weight", "heavy"),
