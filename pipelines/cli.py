@@ -37,7 +37,7 @@ DaskOpt = Annotated[Optional[str], typer.Option(help="Dask scheduler address (tc
 
 
 def fail(message: str, code: int = 2) -> None:
-    from pipelines.secrets import redact
+    from pipelines.redaction import redact
 
     err.print(f"[bold red]error:[/] {redact(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
@@ -229,7 +229,7 @@ BUG_NOTE = ("this is a bug in curate, not a problem with your input: please repo
 
 
 def main() -> None:
-    from pipelines.secrets import install_log_redaction, redact
+    from pipelines.redaction import install_log_redaction, redact
 
     install_log_redaction()  # before Prefect logs anything: its database keeps what it is sent
     if len(sys.argv) > 1 and sys.argv[1] in CHILD_COMMANDS and "--help" not in sys.argv:
@@ -254,7 +254,7 @@ def main() -> None:
 def _bug() -> None:
     import traceback
 
-    from pipelines.secrets import redact
+    from pipelines.redaction import redact
 
     err.print(redact(traceback.format_exc()), highlight=False, markup=False, soft_wrap=True)
     err.print(f"[bold red]error:[/] {BUG_NOTE}", highlight=False, soft_wrap=True)

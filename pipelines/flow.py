@@ -14,7 +14,7 @@ from pipelines.errors import CurateError
 from pipelines.layout import write_dataset_dir
 from pipelines.recipes import get_recipe, load_config
 from pipelines.runtime import RunContext, run_logger
-from pipelines.secrets import redact
+from pipelines.redaction import redact
 from sources.files import check_readable
 
 

@@ -1,5 +1,5 @@
 """Strict reading of what users hand us (sources/files.py, pipelines/config.py), URL redaction
-(pipelines/secrets.py) and card escaping (data_cards/card.py), in-process and fast; the whole
+(pipelines/redaction.py) and card escaping (data_cards/card.py), in-process and fast; the whole
 corpus of hostile inputs through the CLI's path is tests/integration/test_bad_inputs.py."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from data_cards.card import check_license, md_text
 from pipelines.config import load_yaml, read_yaml_mapping, validated
 from pipelines.errors import CurateError, InputFileError
 from pipelines.recipes import personality
-from pipelines.secrets import install_log_redaction, redact
+from pipelines.redaction import install_log_redaction, redact
 from sources.files import encoding_read, read_text, read_text_table
 from sources.tables import arrow_frame, read_table
 

@@ -15,7 +15,7 @@ import polars as pl
 
 from pipelines.dask_runtime import DaskRuntime
 from pipelines.errors import CurateError
-from pipelines.secrets import redact
+from pipelines.redaction import redact
 
 
 class _State:
