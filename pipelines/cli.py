@@ -55,13 +55,14 @@ def run_one(recipe: str, inputs: list[Path], output: Path, config: Path | None, 
 
 def _run_one(recipe, inputs, output, config, overrides, cache_dir, no_cache, dask_address) -> dict:
     from pipelines.recipes import get_recipe, load_config
-    from sources.files import check_readable
+    from sources.files import check_distinct_names, check_readable
 
     # Checks before the flow starts, so a wrong file or option fails fast with one line.
     module = get_recipe(recipe)
     cfg = load_config(module, config, overrides)
     for path in inputs:
         check_readable(path)
+    check_distinct_names(inputs)
     if hasattr(module, "check_inputs"):
         module.check_inputs(inputs, cfg)
 

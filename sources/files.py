@@ -13,6 +13,17 @@ import polars as pl
 from pipelines.errors import InputFileError
 
 
+def check_distinct_names(paths: list[Path]) -> None:
+    """Records and quarantine rows name an input by its file name, so two inputs of one run may not
+    share one (d1/resp.csv and d2/resp.csv would mix as one file, their rows as duplicates)."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        first = seen.setdefault(Path(path).name, Path(path))
+        if first != Path(path):
+            raise InputFileError(path, f"has the same file name as {first}; records name inputs by file name, "
+                                       "so rename one (or give one file once)")
+
+
 def check_readable(path: Path | str) -> Path:
     path = Path(path)
     if not path.exists():

@@ -14,7 +14,7 @@ from pipelines.config import load_yaml, read_yaml_mapping, validated
 from pipelines.errors import CurateError, InputFileError
 from pipelines.recipes import personality
 from pipelines.redaction import install_log_redaction, redact
-from sources.files import encoding_read, read_text, read_text_table
+from sources.files import check_distinct_names, encoding_read, read_text, read_text_table
 from sources.tables import arrow_frame, read_table
 
 
@@ -104,3 +104,10 @@ def test_json_columns_of_mixed_types_become_text(tmp_path):
     frame = arrow_frame(ds.data.table)
     assert frame.schema["ID"] == pl.String
     assert frame["ID"].to_list() == ["a1", "2", None]
+
+
+def test_two_inputs_with_one_file_name_are_refused(tmp_path):
+    a, b = tmp_path / "d1" / "resp.csv", tmp_path / "d2" / "resp.csv"
+    with pytest.raises(InputFileError, match=r"d2/resp\.csv: has the same file name as .*d1/resp\.csv"):
+        check_distinct_names([a, b])
+    check_distinct_names([a, a.with_name("other.csv")])

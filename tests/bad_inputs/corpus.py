@@ -197,6 +197,11 @@ def personality_cases(c: Corpus) -> None:
     dat = (SAMPLES / "personality" / "IPIP120.dat").read_bytes().split(b"\n")
     c.case("personality-dat-short-line", "personality", ok(quarantine=[["IPIP120.dat", 2, "line"]]),
            inputs=["IPIP120.dat"], files={"IPIP120.dat": b"\n".join([dat[0], dat[1][:50], *dat[2:]])})
+    c.case("personality-same-file-name", "personality",
+           err("{case}/d2/ipip120_responses.csv: has the same file name as {case}/d1/ipip120_responses.csv; records "
+               "name inputs by file name, so rename one (or give one file once)"),
+           inputs=["d1/ipip120_responses.csv", "d2/ipip120_responses.csv"],
+           files={"d1/ipip120_responses.csv": with_cell(1, "case", "1"), "d2/ipip120_responses.csv": with_cell(1, "case", "1")})
     c.case("personality-sav-garbage", "personality", {"error_starts": "error: {case}/bad.sav: "},
            inputs=["bad.sav"], files={"bad.sav": b"$FL2 this is not SPSS"})
     c.case("personality-dta-garbage", "personality", {"error_starts": "error: {case}/bad.dta: "},
