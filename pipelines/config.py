@@ -2,53 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, TypeVar
 
-import math
-
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from pipelines.errors import CurateError, InputFileError
+from schemas.errors import CurateError, InputFileError
+from sources.files import load_yaml
 
 Model = TypeVar("Model", bound=BaseModel)
-
-
-class StrictLoader(yaml.SafeLoader):
-    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML lets
-    the last one win, silently: a second `weight:` would change every probability)."""
-
-    def construct_mapping(self, node, deep=False):
-        if isinstance(node, yaml.MappingNode):
-            self.flatten_mapping(node)
-            seen: dict[Any, int] = {}
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    first = seen.get(key)
-                except TypeError:  # an unhashable key: the base class reports it
-                    break
-                if first is not None:
-                    raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r} (first at line {first})", key_node.start_mark)
-                seen[key] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep)
-
-
-def load_yaml(path: Path, what: str = "config") -> Any:
-    """A YAML file read strictly: UTF-8 (or UTF-16/32 with a BOM), no duplicate keys; errors name
-    the file and line."""
-    from sources.files import read_text
-
-    text = read_text(path)
-    try:
-        return yaml.load(text, Loader=StrictLoader)
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise InputFileError(path, f"{what} is not valid YAML: {where}{problem}") from None
 
 
 def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:

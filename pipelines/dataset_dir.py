@@ -31,7 +31,7 @@ import orjson
 import yaml
 from filelock import FileLock, Timeout
 
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 from pipelines.runtime import fault_point
 
 MANIFEST = ".curate-manifest.json"

@@ -21,9 +21,8 @@ from typing import Any
 import polars as pl
 from pydantic import BaseModel, ValidationError, field_validator, model_validator
 
-from pipelines.config import load_yaml
-from pipelines.errors import InputFileError
-from sources.files import check_readable, numeric_to_text, read_header, read_text_table
+from schemas.errors import InputFileError
+from sources.files import check_readable, load_yaml, numeric_to_text, read_header, read_text_table
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".sav": "spss", ".zsav": "spss", ".dta": "stata"}
 CODEBOOK_SUFFIXES = {".yaml", ".yml"}

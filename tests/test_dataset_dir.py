@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from pipelines.dataset_dir import MANIFEST, claim_output, lock_file
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 from tests.conftest import REPO
 from tests.dataset_writer import CONFIGS, write
 

@@ -14,7 +14,7 @@ import datasets
 import polars as pl
 import pytest
 
-from pipelines.llm.loopback import Reply, ScriptedServer
+from tests.llm_loopback import Reply, ScriptedServer
 from tests.conftest import REPO, curate_bin
 from tests.llm_scripted import INJECTION, RecipeModel
 

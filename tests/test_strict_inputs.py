@@ -11,7 +11,7 @@ import pytest
 
 from data_cards.card import check_license, md_text
 from pipelines.config import load_yaml, read_yaml_mapping, validated
-from pipelines.errors import CurateError, InputFileError
+from schemas.errors import CurateError, InputFileError
 from pipelines.recipes import personality
 from pipelines.redaction import install_log_redaction, redact
 from sources.files import check_distinct_names, encoding_read, read_text, read_text_table

@@ -22,7 +22,7 @@ import orjson
 import polars as pl
 import zstandard
 
-from pipelines.errors import InputFileError
+from schemas.errors import InputFileError
 from schemas.quarantine import QUARANTINE_SCHEMA, empty_quarantine
 from sources.reddit.records import (  # noqa: F401  (ROW_SCHEMA and parse_block are this module's API too)
     KIND_FIELDS, ROW_SCHEMA, TEXT_FIELDS, _bad, coerce, parse_block, problems,

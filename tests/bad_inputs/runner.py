@@ -14,7 +14,7 @@ from unittest import mock
 import polars as pl
 
 from pipelines.dask_runtime import DaskRuntime
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 from pipelines.redaction import redact
 
 
