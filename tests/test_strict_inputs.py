@@ -10,11 +10,11 @@ import polars as pl
 import pytest
 
 from data_cards.card import check_license, md_text
-from pipelines.config import load_yaml, read_yaml_mapping, validated
-from schemas.errors import CurateError, InputFileError
+from pipelines.config import read_yaml_mapping, validated
 from pipelines.recipes import personality
 from pipelines.redaction import install_log_redaction, redact
-from sources.files import check_distinct_names, encoding_read, read_text, read_text_table
+from schemas.errors import CurateError, InputFileError
+from sources.files import check_distinct_names, encoding_read, load_yaml, read_text, read_text_table
 from sources.tables import arrow_frame, read_table
 
 

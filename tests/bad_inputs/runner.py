@@ -14,8 +14,8 @@ from unittest import mock
 import polars as pl
 
 from pipelines.dask_runtime import DaskRuntime
-from schemas.errors import CurateError
 from pipelines.redaction import redact
+from schemas.errors import CurateError
 
 
 class _State:
@@ -29,11 +29,11 @@ class _State:
         return self.value
 
 
-def _flow_body(recipe, inputs, output, config_path, overrides, cache_dir, no_cache, dask_address, return_state=True):
+def _flow_body(request, return_state=True):
     from pipelines import flow
 
     with mock.patch.object(flow, "DaskRuntime", lambda address=None: DaskRuntime(address, inline=True)):
-        return _State(flow._run(recipe, inputs, output, config_path, overrides, cache_dir, no_cache, dask_address))
+        return _State(flow._run(request))
 
 
 def run(case: dict, folder: Path, cache: Path) -> dict:
@@ -45,8 +45,8 @@ def run(case: dict, folder: Path, cache: Path) -> dict:
     out = folder / "out"
     try:
         with mock.patch("pipelines.flow.run_recipe", _flow_body):
-            cli.run_one(case["recipe"], inputs, out, config, {}, cache, False, None,
-                        allow_existing=case["allow_existing"])
+            cli.run_one(cli._request(case["recipe"], inputs, out, config, {}, cache, False, None,
+                                     allow_existing=case["allow_existing"]))
         return {"status": "ok"}
     except CurateError as e:
         return {"status": "error", "line": f"error: {redact(str(e))}"}
