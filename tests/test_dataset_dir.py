@@ -263,3 +263,38 @@ def read_small(out: Path) -> int:
     import polars as pl
 
     return pl.read_parquet(out / "data" / "alpha" / "*.parquet").height
+
+
+def test_the_cli_options_travel_in_the_run_request(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from pipelines import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "run_one", lambda request: seen.append(request) or {})
+    monkeypatch.setattr(cli, "_print_summary", lambda summary: None)
+    args = ["run", "personality", "-i", "x.csv", "-o", str(tmp_path / "o")]
+    assert CliRunner().invoke(cli.app, args).exit_code == 0
+    assert CliRunner().invoke(cli.app, [*args, "--allow-existing", "--lock-timeout", "2.5"]).exit_code == 0
+    assert [(r.allow_existing, r.lock_timeout) for r in seen] == [(False, 0.0), (True, 2.5)]
+
+
+def test_the_flow_claims_the_output_before_any_work(tmp_path):
+    """A run that reaches the flow without `curate run` (a schedule) gets the same check and lock."""
+    from pipelines.flow import _run
+    from pipelines.request import RunRequest
+
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    request = RunRequest(recipe="no-such-recipe", inputs=(), output=str(out))
+    with pytest.raises(CurateError, match="is not a dataset folder written by curate"):
+        _run(request)  # refused before the recipe is even looked up
+    with pytest.raises(CurateError, match="unknown recipe"):
+        _run(request.model_copy(update={"allow_existing": True}))  # allowed: on to the recipe
+    ours = tmp_path / "ours"
+    code = ("from pipelines.flow import _run; from pipelines.request import RunRequest; "
+            f"_run(RunRequest(recipe='x', inputs=(), output={str(ours)!r}))")
+    with claim_output(ours):  # another process holds the folder
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert "another run is writing this folder" in done.stderr, done.stderr
