@@ -210,10 +210,15 @@ def card_metadata(card, spec: HubSpec, configs: dict[str, dict[str, Any]], total
 
     from data_cards.card import size_category
 
+    from data_cards.card import OTHER
+
     languages = card.languages or ["en"]
+    license, license_name = (("other", card.license[len(OTHER):]) if card.license.startswith(OTHER)
+                             else (card.license, None))
     data = DatasetCardData(
-        pretty_name=card.pretty_name,
-        license=card.license,
+        pretty_name=" ".join(card.pretty_name.split()),
+        license=license,
+        **({"license_name": license_name} if license_name else {}),
         language=languages,
         multilinguality=spec.multilinguality if spec.multilinguality != "monolingual" or len(languages) == 1 else "multilingual",
         size_categories=[size_category(total_rows)],

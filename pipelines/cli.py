@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -47,7 +48,9 @@ def quiet_mode() -> None:
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from pipelines.redaction import redact
+
+    err.print(f"[bold red]error:[/] {redact(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -74,8 +77,16 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
 
 
 def run_one(request: RunRequest) -> dict:
+    from pipelines.dataset_dir import claim_output
+
+    # the output folder is checked and locked before any work (pipelines/dataset_dir.py)
+    with claim_output(request.output, allow_foreign=request.allow_existing, lock_timeout=request.lock_timeout):
+        return _run_one(request)
+
+
+def _run_one(request: RunRequest) -> dict:
     from pipelines.recipes import get_recipe, load_config
-    from sources.files import check_readable
+    from sources.files import check_distinct_names, check_readable
 
     # Checks before the flow starts, so a wrong file or option fails fast with one line.
     recipe = get_recipe(request.recipe)
@@ -83,21 +94,26 @@ def run_one(request: RunRequest) -> dict:
     inputs = [Path(p) for p in request.inputs]
     for path in inputs:
         check_readable(path)
+    check_distinct_names(inputs)
     recipe.check_inputs(inputs, config)
 
     from pipelines.flow import run_recipe
 
     state = run_recipe(request, return_state=True)
     if state.is_failed():
-        fail(state.message or "the run failed; see the log above")
+        error = state.result(raise_on_failure=False)
+        if isinstance(error, BaseException) and not isinstance(error, CurateError):
+            raise error  # a bug: main() prints it with where to report it
+        fail(str(error) if isinstance(error, CurateError) else state.message or "the run failed; see the log above")
     return state.result()
 
 
 def _request(recipe: str, inputs: list[Path], output: Path, config: Path | None, overrides: dict[str, Any],
-             cache_dir: Path | None, no_cache: bool, dask_address: str | None) -> RunRequest:
+             cache_dir: Path | None, no_cache: bool, dask_address: str | None, **options: Any) -> RunRequest:
     return RunRequest(recipe=recipe, inputs=tuple(str(p) for p in inputs), output=str(output),
                       config_path=str(config) if config else None, overrides=overrides,
-                      cache_dir=str(cache_dir) if cache_dir else None, no_cache=no_cache, dask_address=dask_address)
+                      cache_dir=str(cache_dir) if cache_dir else None, no_cache=no_cache, dask_address=dask_address,
+                      **options)
 
 
 @app.command()
@@ -116,6 +132,8 @@ def run(
     publish_to: Annotated[Optional[str], typer.Option(help="Also publish the output to this repository (a folder, or hf://org/name).")] = None,
     version: Annotated[Optional[str], typer.Option(help="Version X.Y.Z for --publish-to.")] = None,
     quiet: QuietOpt = False,
+    allow_existing: Annotated[bool, typer.Option("--allow-existing", help="Write into an existing folder that curate did not write (its other files are kept).")] = False,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another run writing the same output folder [default: 0, stop at once].", min=0)] = 0.0,
 ) -> None:
     """Run RECIPE on the inputs and write a dataset folder with report.json and quarantine.parquet."""
     if quiet:
@@ -123,7 +141,8 @@ def run(
     if publish_to and not version:
         fail("--publish-to needs --version X.Y.Z")
     overrides = parse_sets(set_ + (["keyed=true"] if keyed else []))
-    summary = run_one(_request(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address))
+    summary = run_one(_request(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address,
+                               allow_existing=allow_existing, lock_timeout=lock_timeout))
     _print_summary(summary)
     if publish_to:
         _publish(output, publish_to, version)
@@ -259,12 +278,42 @@ app.add_typer(_review_app, name="review")
 app.add_typer(_argilla_app, name="argilla")
 
 
+CHILD_COMMANDS = {"run", "demo", "dedup", "schedule"}  # the commands that start child processes
+BUG_NOTE = ("this is a bug in curate, not a problem with your input: please report it with the traceback "
+            "above and the command you ran (README, \"Reporting a bug\")")
+
+
 def main() -> None:
+    from pipelines.redaction import install_log_redaction, redact
+
+    install_log_redaction()  # before Prefect logs anything: its database keeps what it is sent
+    if len(sys.argv) > 1 and sys.argv[1] in CHILD_COMMANDS and "--help" not in sys.argv:
+        from pipelines.watchdog import start_watchdog
+
+        start_watchdog()  # Prefect's server and Dask's workers end with us, even on kill -9
     try:
         app()
-    except CurateError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+    except CurateError as e:  # expected: one line, exit 2
+        err.print(f"[bold red]error:[/] {redact(str(e))}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
+    except OSError as e:
+        if e.filename is None:
+            _bug()
+        # the machine refused (permission, no space, read-only file system): one line naming the path
+        err.print(f"[bold red]error:[/] {redact(str(e.filename))}: {e.strerror}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
+    except Exception:
+        _bug()
+
+
+def _bug() -> None:
+    import traceback
+
+    from pipelines.redaction import redact
+
+    err.print(redact(traceback.format_exc()), highlight=False, markup=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {BUG_NOTE}", highlight=False, soft_wrap=True)
+    raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
-from pipelines.errors import CurateError, InputFileError
+from schemas.errors import CurateError, InputFileError
+from sources.files import load_yaml
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -16,17 +17,29 @@ Model = TypeVar("Model", bound=BaseModel)
 def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
     if not path.exists():
         raise InputFileError(path, f"{what} file not found")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as e:
-        raise InputFileError(path, f"not valid YAML: {str(e).splitlines()[0]}") from None
+    data = load_yaml(path, what) or {}
     if not isinstance(data, dict):
         raise InputFileError(path, f"{what} must be a YAML mapping of option: value")
     return data
 
 
+def non_finite(data: Any, where: str = "") -> str | None:
+    """The first option (dotted path) whose value is NaN or infinite: never a meaningful setting."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return where or "value"
+    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
+    for key, value in items:
+        found = non_finite(value, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
+
+
 def validated(model: type[Model], data: dict[str, Any], where: Path | None, what: str) -> Model:
     """`model(**data)`, or one CurateError listing every invalid option with its location."""
+    bad = non_finite(data)
+    if bad:
+        raise CurateError(f"{where or 'command line'}: invalid {what}: {bad}: must be a finite number, not {_dig(data, bad)}")
     try:
         return model(**data)
     except ValidationError as e:
@@ -40,3 +53,9 @@ def load_options(model: type[Model], path: Path | None, overrides: dict[str, Any
     data = read_yaml_mapping(path, what) if path is not None else {}
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
     return validated(model, data, path, what)
+
+
+def _dig(data: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        data = data[int(part)] if isinstance(data, list) else data[part] if isinstance(data, dict) else data
+    return data

@@ -10,12 +10,14 @@ from prefect.states import Failed
 
 from pipelines.cache import StepCache
 from pipelines.dask_runtime import DaskRuntime
+from pipelines.dataset_dir import claim_output
 from pipelines.layout import write_dataset_dir
 from pipelines.recipes import get_recipe, load_config
+from pipelines.redaction import redact
 from pipelines.request import RunRequest
 from pipelines.runtime import RunContext, run_logger
 from schemas.errors import CurateError
-from sources.files import check_readable
+from sources.files import check_distinct_names, check_readable
 
 
 @flow(name="curate-run", log_prints=True, persist_result=False)
@@ -25,13 +27,20 @@ def run_recipe(request: RunRequest) -> dict[str, Any]:
     except CurateError as e:
         # an expected failure: the message says it all, no traceback in the logs
         run_logger().error("%s", e)
-        return Failed(message=str(e), data=e)
+        return Failed(message=redact(str(e)), data=e)  # the message is stored in Prefect's database
 
 
 def _run(request: RunRequest) -> dict[str, Any]:
+    # the output folder checked and locked for the whole run (reentrant: `curate run` holds it already)
+    with claim_output(request.output, allow_foreign=request.allow_existing, lock_timeout=request.lock_timeout):
+        return _run_claimed(request)
+
+
+def _run_claimed(request: RunRequest) -> dict[str, Any]:
     recipe = get_recipe(request.recipe)
     config = load_config(recipe, Path(request.config_path) if request.config_path else None, request.overrides)
     paths = [check_readable(p) for p in request.inputs]
+    check_distinct_names(paths)
     out = Path(request.output)
     cache = None if request.no_cache else StepCache(request.cache_dir)
     with DaskRuntime(request.dask_address) as dask:

@@ -11,8 +11,10 @@ import polars as pl
 from data_cards import hub
 from data_cards.card import render_card
 from data_cards.plots import PLOTS_DIR, draw_all, funnel_plot, language_plots, split_plot
+from pipelines.dataset_dir import staged_dataset
 from pipelines.report import RunReport, atomic_write_bytes
-from pipelines.runtime import fault_point, file_fingerprint
+from pipelines.runtime import content_hash, fault_point
+from sources.files import encoding_read
 
 DATA_DIR = "data"
 
@@ -44,7 +46,7 @@ def write_config(out: Path, name: str, frame: pl.DataFrame, class_labels: dict[s
 
 def describe_inputs(paths: list[Path]) -> list[dict[str, Any]]:
     return [
-        {"name": p.name, "bytes": p.stat().st_size, "hash": file_fingerprint(p)}
+        {"name": p.name, "bytes": p.stat().st_size, "hash": content_hash(p), "encoding": encoding_read(p)}
         for p in paths
         if p.is_file()
     ]
@@ -65,12 +67,13 @@ def write_dataset_dir(
     """`spec`: the recipe's publishing choices (`Recipe.hub`: split keys, ClassLabels, creators);
     `splits`: the recipe config's `splits` option, {"fractions": {split: share}, "keys": {config:
     column or [columns] or None}}, over the spec's keys."""
-    out.mkdir(parents=True, exist_ok=True)
-    stale = out / DATA_DIR
-    if stale.exists():
-        for old in stale.iterdir():
-            if old.is_dir() and old.name not in result.tables:
-                shutil.rmtree(old)
+    # written whole into a staging folder beside `out`, then swapped in (pipelines/dataset_dir.py)
+    with staged_dataset(out) as stage:
+        _write_dataset(stage, recipe=recipe, result=result, report=report, inputs=inputs,
+                       created_at=created_at, plot_cache=plot_cache, splits=splits, spec=spec)
+
+
+def _write_dataset(stage: Path, *, recipe, result, report, inputs, created_at, plot_cache, splits, spec) -> None:
     spec = spec or hub.HubSpec()
     fractions = hub.check_fractions(dict((splits or {}).get("fractions") or hub.DEFAULT_FRACTIONS))
     keys = {**spec.split_keys, **((splits or {}).get("keys") or {})}
@@ -79,14 +82,12 @@ def write_dataset_dir(
         labels = spec.class_labels.get(name, {})
         hub.check_labels(frame, labels, name)
         tables[name] = hub.assign_splits(frame, keys.get(name), fractions)
-        views[name] = write_config(out, name, tables[name], labels)
+        views[name] = write_config(stage, name, tables[name], labels)
         fault_point(f"write:{name}")
     report.facts["splits"] = {name: {s: n for s, (n, _) in v["splits"].items()} for name, v in views.items()}
-    report.write(out)
+    report.write(stage)
     plots = [funnel_plot(report.to_dict()), *language_plots(tables), split_plot(tables), *result.plots]
-    if (out / PLOTS_DIR).exists():
-        shutil.rmtree(out / PLOTS_DIR)
-    drawn = draw_all([p for p in plots if p is not None], out / PLOTS_DIR, plot_cache)
+    drawn = draw_all([p for p in plots if p is not None], stage / PLOTS_DIR, plot_cache)
     card = render_card(
         recipe=recipe,
         card=result.card,
@@ -99,4 +100,4 @@ def write_dataset_dir(
         created_at=created_at,
         plots=drawn,
     )
-    atomic_write_bytes(out / "README.md", card.encode())
+    atomic_write_bytes(stage / "README.md", card.encode())

@@ -21,3 +21,5 @@ class RunRequest(BaseModel):
     cache_dir: str | None = None
     no_cache: bool = False
     dask_address: str | None = None
+    allow_existing: bool = False  # write into an existing folder curate did not write (`--allow-existing`)
+    lock_timeout: float = Field(default=0.0, ge=0)  # seconds to wait for another run on the output folder

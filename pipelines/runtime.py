@@ -21,7 +21,14 @@ from pipelines.steps import Step, StepResult
 
 
 def file_fingerprint(path: Path, chunk: int = 1 << 22) -> str:
-    """Hash of a file's bytes: a changed file gives a new cache key, a renamed one does not."""
+    """An input's identity for the cache: its name as given in this run and the hash of its bytes.
+    Records name the file as given, so a renamed (or moved) input is a new input: a cached output
+    would otherwise publish the old name."""
+    return f"{path}:{content_hash(path, chunk)}"
+
+
+def content_hash(path: Path, chunk: int = 1 << 22) -> str:
+    """Hash of a file's bytes (blake2b, 16 bytes), as the card shows it."""
     h = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
         while block := f.read(chunk):
@@ -30,13 +37,14 @@ def file_fingerprint(path: Path, chunk: int = 1 << 22) -> str:
 
 
 def inputs_fingerprint(paths: list[Path]) -> str:
-    """The identity of a run's input files: their content hashes in order (a folder: the hashes of
-    the files under it, with their relative paths)."""
+    """The identity of a run's input files for the cache, in order: each one's name as given and its
+    content hash (`file_fingerprint`; a folder: its name as given, and the relative paths and content
+    hashes of the files under it). A renamed or moved input is a new input."""
     parts = []
     for path in map(Path, paths):
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file())
-            parts.append("dir:" + ",".join(f"{p.relative_to(path)}={file_fingerprint(p)}" for p in files))
+            parts.append(f"dir:{path}:" + ",".join(f"{p.relative_to(path)}={content_hash(p)}" for p in files))
         elif path.is_file():
             parts.append(file_fingerprint(path))
     return "|".join(parts)
@@ -88,7 +96,8 @@ class RunContext:
 
     def read(self, step: Step, paths: list[Path], identity: str | None = None) -> pl.DataFrame:
         """Run a reading step on the input files (a one-column `path` table); its cache key is the
-        files' content hash (or `identity`, e.g. a Hub dataset name), not their names."""
+        files' names as given and content hashes (`inputs_fingerprint`), or `identity` (e.g. a Hub
+        dataset name)."""
         frame = pl.DataFrame({"path": [str(p) for p in paths]}, schema={"path": pl.String})
         return self.apply(step, frame, inputs_hash=identity or self.inputs_hash(paths))
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError, field_validator, model_validato
 
 from schemas.errors import InputFileError, validation_problems
 from sources.design import Design
-from sources.files import check_readable, read_text_table, yaml_mapping
+from sources.files import check_readable, read_header, read_text_table, yaml_mapping
 
 CODEBOOK_SUFFIXES = {".yaml", ".yml"}
 CODEBOOK_CSV_COLUMNS = {"role", "var"}
@@ -244,10 +244,10 @@ def is_codebook(path: Path) -> bool:
     if path.suffix.lower() != ".csv":
         return False
     try:
-        head = pl.read_csv(path, n_rows=0, infer_schema=False)
+        head = read_header(path)  # UTF-8/BOM checked, names too
     except Exception:  # not a readable CSV: the microdata reader will say so
         return False
-    return CODEBOOK_CSV_COLUMNS <= {c.strip().lower() for c in head.columns}
+    return CODEBOOK_CSV_COLUMNS <= set(head)
 
 
 def load_codebook(path: Path) -> Codebook:

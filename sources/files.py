@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
 import os
 from pathlib import Path
+from typing import Any
 
 import polars as pl
+import yaml
 
 from schemas.errors import InputFileError
+
+
+def check_distinct_names(paths: list[Path]) -> None:
+    """Records and quarantine rows name an input by its file name, so two inputs of one run may not
+    share one (d1/resp.csv and d2/resp.csv would mix as one file, their rows as duplicates)."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        first = seen.setdefault(Path(path).name, Path(path))
+        if first != Path(path):
+            raise InputFileError(path, f"has the same file name as {first}; records name inputs by file name, "
+                                       "so rename one (or give one file once)")
 
 
 def check_readable(path: Path | str) -> Path:
@@ -23,18 +39,154 @@ def check_readable(path: Path | str) -> Path:
     return path
 
 
+# -- text: UTF-8, or UTF-16/32 with a byte-order mark; never a silent U+FFFD ----------------------
+
+BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+ENCODINGS: dict[str, str] = {}  # file as given -> the encoding it was read in (for the card)
+
+
+def text_encoding(path: Path) -> str:
+    """The encoding of a text file: a byte-order mark's, else UTF-8, checked in full (a file that is
+    not valid UTF-8 is an error saying where, not text with U+FFFD in it)."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+        encoding = next((enc for bom, enc in BOMS if head.startswith(bom)), "utf-8")
+        if encoding == "utf-8":
+            f.seek(0)
+            decoder = codecs.getincrementaldecoder("utf-8")("strict")
+            try:
+                while chunk := f.read(1 << 24):
+                    decoder.decode(chunk)
+                decoder.decode(b"", final=True)
+            except UnicodeDecodeError:
+                raise InputFileError(path, _not_utf8(path.read_bytes())) from None
+    ENCODINGS[os.path.abspath(path)] = encoding
+    return encoding
+
+
+TEXT_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".yaml", ".yml", ".txt"}
+
+
+def encoding_read(path: Path | str) -> str | None:
+    """The encoding of a text input of this run (checked again when a cached step did not read it);
+    None for binary formats."""
+    found = ENCODINGS.get(os.path.abspath(path))
+    if found is None and Path(path).suffix.lower() in TEXT_SUFFIXES:
+        try:
+            found = text_encoding(Path(path))
+        except (InputFileError, OSError):
+            return None
+    return found
+
+
+def _not_utf8(data: bytes) -> str:
+    try:
+        data.decode("utf-8")
+        return "not UTF-8 text"
+    except UnicodeDecodeError as e:
+        pos = e.start
+    line = data.count(b"\n", 0, pos) + 1
+    column = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
+    return (f"not UTF-8 text: byte 0x{data[pos]:02x} at line {line}, column {column} (Latin-1 or Windows-1252?); "
+            "save it as UTF-8 (or UTF-16 with a byte-order mark)")
+
+
+def read_text(path: Path | str) -> str:
+    """The whole text of a file (UTF-8, or UTF-16/32 with a byte-order mark)."""
+    path = Path(path)
+    encoding = text_encoding(path)
+    try:
+        return path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as e:
+        raise InputFileError(path, f"not valid {encoding} text at byte {e.start}") from None
+
+
+# -- YAML: strict (no duplicate keys), errors naming the file and line ---------------------------
+
+
+class StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (PyYAML lets
+    the last one win, silently: a second `weight:` would change every probability)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+            seen: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.get(key)
+                except TypeError:  # an unhashable key: the base class reports it
+                    break
+                if first is not None:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first at line {first})", key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(path: Path, what: str = "config") -> Any:
+    """A YAML file read strictly: UTF-8 (or UTF-16/32 with a BOM), no duplicate keys; errors name
+    the file and line."""
+    text = read_text(path)
+    try:
+        return yaml.load(text, Loader=StrictLoader)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise InputFileError(path, f"{what} is not valid YAML: {where}{problem}") from None
+
+
+def utf8_source(path: Path) -> Path | io.BytesIO:
+    """What to hand polars' readers: the file itself when it is UTF-8, else its text as UTF-8 bytes."""
+    if text_encoding(path) == "utf-8":
+        return path
+    return io.BytesIO(read_text(path).encode("utf-8"))
+
+
+def check_columns(path: Path, names: list[str]) -> list[str]:
+    """Column names trimmed and lower-cased; two that become the same name are an error naming both."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.strip().lower()
+        if key in seen:
+            same = "twice" if seen[key] == name else f"as {seen[key]!r} and {name!r}"
+            raise InputFileError(path, f"column {key!r} appears {same} (names are matched ignoring case "
+                                       "and surrounding spaces); rename one")
+        seen[key] = name
+    return list(seen)
+
+
+def _header(source: Path | io.BytesIO, separator: str) -> list[str]:
+    if isinstance(source, io.BytesIO):
+        first = source.getvalue().split(b"\n", 1)[0]
+    else:
+        with open(source, "rb") as f:
+            first = f.readline()
+    text = first.decode("utf-8").lstrip("\ufeff").rstrip("\r\n")
+    return next(csv.reader([text], delimiter=separator), [])
+
+
+def read_header(path: Path, separator: str = ",") -> list[str]:
+    """The column names of a CSV/TSV (trimmed, lower case, checked for collisions), without its rows."""
+    return check_columns(path, _header(utf8_source(path), separator))
+
+
 def read_text_table(path: Path, separator: str = ",") -> pl.DataFrame:
     """A delimited text file with a header, every column as text (validation parses it later)."""
+    source = utf8_source(path)
+    names = check_columns(path, _header(source, separator))
     try:
-        frame = pl.read_csv(
-            path,
-            separator=separator,
-            infer_schema=False,
-            encoding="utf8-lossy",
-        )
+        frame = pl.read_csv(source, separator=separator, infer_schema=False, encoding="utf8")
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as e:
         raise InputFileError(path, f"not a readable {'TSV' if separator == chr(9) else 'CSV'} file: {_first_line(e)}") from None
-    frame.columns = [c.strip().lower() for c in frame.columns]
+    if len(names) != frame.width:
+        raise InputFileError(path, f"the header has {len(names)} names but polars read {frame.width} columns")
+    if frame.height == 0:
+        raise InputFileError(path, "has a header but no data rows")
+    frame.columns = names
     return frame
 
 
@@ -48,7 +200,7 @@ def read_statistical(path: Path, kind: str) -> tuple[pl.DataFrame, object]:
     except Exception as e:  # pyreadstat raises its own ReadstatError and plain exceptions
         label = "SPSS .sav" if kind == "spss" else "Stata .dta"
         raise InputFileError(path, f"not a readable {label} file: {_first_line(e)}") from None
-    frame.columns = [c.strip().lower() for c in frame.columns]
+    frame.columns = check_columns(path, frame.columns)
     return frame, meta
 
 
@@ -78,15 +230,10 @@ def _first_line(err: Exception) -> str:
 
 
 def yaml_mapping(path: Path, what: str, fields: str) -> dict:
-    """The YAML mapping a definition file holds (read with libyaml where installed); a file that is
-    unreadable, not YAML or not a mapping stops the run naming it (`what`: "codebook"; `fields`: the
-    keys a mapping of it has, for the message)."""
-    import yaml
-
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise InputFileError(path, f"{what} is not valid YAML: {e}") from None
+    """The YAML mapping a definition file holds, read strictly (`load_yaml`: UTF-8 or a BOM, no
+    duplicate keys); a file that is unreadable, not YAML or not a mapping stops the run naming it
+    (`what`: "codebook"; `fields`: the keys a mapping of it has, for the message)."""
+    data = load_yaml(path, what)
     if not isinstance(data, dict):
         raise InputFileError(path, f"{what} must be a YAML mapping ({fields})")
     return data

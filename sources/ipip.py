@@ -14,7 +14,7 @@ import polars as pl
 
 from schemas.errors import InputFileError
 from sources.countries import harmonize_column
-from sources.files import check_readable, numeric_to_text, read_statistical, read_text_table
+from sources.files import check_readable, numeric_to_text, read_header, read_statistical, read_text_table
 
 KEY_DIR = Path(__file__).parent / "data" / "ipip_neo"
 INSTRUMENTS = (120, 300)
@@ -194,11 +194,7 @@ def sniff(path: Path | str) -> tuple[str, int]:
             first = f.readline().decode("utf-8", "replace").rstrip("\r\n ")
         return fmt, _fixed_instrument(path, pl.Series([len(first)]))
     if fmt in ("csv", "tsv"):
-        try:
-            head = pl.read_csv(path, separator=_separator(path, fmt), n_rows=0, infer_schema=False)
-        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
-            raise InputFileError(path, f"not a readable CSV file: {e}") from None
-        columns = [c.strip().lower() for c in head.columns]
+        columns = read_header(path, _separator(path, fmt))  # UTF-8/BOM checked, names too
     else:
         import pyreadstat
 

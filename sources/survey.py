@@ -26,7 +26,7 @@ from sources.codebook import (  # noqa: F401 (re-exported: the codebook's public
     Option, QuestionSpec, _code_sort_key, canonical_code, canonical_code_expr, is_codebook, load_codebook,
 )
 from sources.countries import harmonize_column
-from sources.files import check_readable, numeric_to_text, read_text_table
+from sources.files import check_readable, numeric_to_text, read_header, read_text_table
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".sav": "spss", ".zsav": "spss", ".dta": "stata"}
 INTERNAL = ("_file", "_row", "_survey", "_wave", "_weight", "_rid")
@@ -66,11 +66,7 @@ def read_meta(path: Path) -> FileMeta:
     path = check_readable(path)
     fmt = file_format(path)
     if fmt in ("csv", "tsv"):
-        try:
-            head = pl.read_csv(path, separator="," if fmt == "csv" else "\t", n_rows=0, infer_schema=False)
-        except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as e:
-            raise InputFileError(path, f"not a readable {fmt.upper()} file: {e}") from None
-        return FileMeta(path, fmt, [c.strip().lower() for c in head.columns])
+        return FileMeta(path, fmt, read_header(path, "," if fmt == "csv" else "\t"))  # UTF-8/BOM checked
     meta = _pyreadstat(path, fmt, metadataonly=True)[1]
     code = _stata_code if fmt == "stata" else canonical_code
     value_labels = {

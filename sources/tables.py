@@ -15,7 +15,7 @@ import polars as pl
 
 from schemas.errors import InputFileError
 from schemas.quarantine import empty_quarantine, quarantine_frame
-from sources.files import _first_line, check_readable
+from sources.files import _first_line, _header, check_readable, utf8_source
 
 ROW = "_row"
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl",
@@ -38,9 +38,9 @@ def read_table(path: Path | str, step: str = "read") -> tuple[pl.DataFrame, pl.D
         if kind == "parquet":
             frame = pl.read_parquet(path)
         elif kind in ("csv", "tsv"):
-            frame = pl.read_csv(path, separator="\t" if kind == "tsv" else ",", infer_schema=False, encoding="utf8-lossy")
+            frame = _read_delimited(path, "\t" if kind == "tsv" else ",")
         elif kind == "json":
-            frame = pl.read_json(path)
+            frame = pl.read_json(utf8_source(path))
         else:
             frame, quarantine = _read_jsonl(path, step)
             return frame, quarantine
@@ -53,9 +53,20 @@ def read_table(path: Path | str, step: str = "read") -> tuple[pl.DataFrame, pl.D
     return frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)), quarantine
 
 
+def _read_delimited(path: Path, separator: str) -> pl.DataFrame:
+    """CSV/TSV cells as text, names as written; a name given twice is an error naming it."""
+    source = utf8_source(path)
+    names = _header(source, separator)
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise InputFileError(path, f"column {twice[0]!r} appears twice in the header; rename one")
+    return pl.read_csv(source, separator=separator, infer_schema=False, encoding="utf8")
+
+
 def _read_jsonl(path: Path, step: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     lines, numbers, bad = [], [], []
-    with open(path, "rb") as f:
+    source = utf8_source(path)
+    with (open(source, "rb") if isinstance(source, Path) else source) as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -82,3 +93,44 @@ def _read_jsonl(path: Path, step: str) -> tuple[pl.DataFrame, pl.DataFrame]:
         raise InputFileError(path, f"has a field named {ROW!r}, which is reserved for row numbers")
     frame = frame.with_columns(pl.Series(ROW, numbers, dtype=pl.Int64))
     return frame, quarantine_frame(bad) if bad else empty_quarantine()
+
+
+def check_data_files(paths: list[Path]) -> None:
+    """Before a run: each data file opens as what its name says (a parquet footer and schema; text in
+    UTF-8 or with a byte-order mark), or one error naming the file."""
+    import pyarrow.parquet as pq
+
+    from sources.files import text_encoding
+
+    for path in paths:
+        kind = FORMATS.get(path.suffix.lower())
+        if kind == "parquet":
+            try:
+                pq.read_schema(path)
+            except Exception as e:  # pyarrow raises ArrowInvalid, OSError (thrift) for a damaged file
+                raise InputFileError(path, f"not a readable parquet file: {_first_line(e)}") from None
+        elif kind is not None:
+            text_encoding(path)
+
+
+def arrow_frame(table) -> pl.DataFrame:
+    """A pyarrow table as polars, with `datasets`' JSON columns (values of mixed types, e.g. ids
+    that are numbers in some rows and text in others) as text: "a1" stays a1, 7 becomes "7"."""
+    import pyarrow as pa
+
+    columns = {}
+    for name, column in zip(table.column_names, table.columns):
+        if isinstance(column.type, pa.BaseExtensionType) and column.type.extension_name == "arrow.json":
+            storage = pa.chunked_array([c.storage for c in column.chunks], column.type.storage_type)
+            texts = [None if v is None else _json_text(v) for v in storage.to_pylist()]
+            columns[name] = pl.Series(name, texts, dtype=pl.String)
+        else:
+            columns[name] = pl.from_arrow(column)
+    return pl.DataFrame(columns) if columns else pl.DataFrame()
+
+
+def _json_text(value: str) -> str | None:
+    decoded = orjson.loads(value)
+    if decoded is None:
+        return None
+    return decoded if isinstance(decoded, str) else value

@@ -125,3 +125,18 @@ def test_files_in_parallel_on_dask_match_one_by_one(tmp_path):
         parallel = read_dumps(paths, KEEP, dask=dask)
     for a, b in zip(alone, parallel):
         assert a.rows.equals(b.rows) and a.quarantine.equals(b.quarantine) and a.dropped == b.dropped
+
+
+@pytest.mark.parametrize("field, value", [
+    ("created_utc", "NaN"), ("created_utc", "inf"), ("created_utc", 1e30), ("created_utc", -5),
+    ("score", 1e40), ("score", "-inf"), ("num_comments", -3), ("edited", 1e30), ("retrieved_on", 1e300),
+])
+def test_a_non_finite_or_out_of_range_number_quarantines_its_line_with_the_field(tmp_path, field, value):
+    from sources.reddit.writer import write_dump
+    from tests.reddit_dumps import post
+
+    path = write_dump(tmp_path / "RS_bad.zst", [post("a1"), post("a2", **{field: value}), post("a3")])
+    read = read_dump(path)
+    assert read.rows["id"].to_list() == ["a1", "a3"]
+    assert read.quarantine.select("row", "field").rows() == [(2, field)]
+    assert read.lines == read.rows.height + read.quarantined + sum(read.dropped.values())

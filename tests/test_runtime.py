@@ -121,3 +121,35 @@ def test_code_version_covers_declared_dependencies(tmp_path, monkeypatch):
     monkeypatch.setattr(type(step), "depends_on", ("pipelines.inventory",))  # one module fewer
     assert step.code_version() != version
     assert module_source_hash("pipelines.inventory") != module_source_hash("sources.ipip")
+
+
+# -- input identity ------------------------------------------------------------------------------
+
+
+class ReadNames(Step):
+    name = "read_names"
+    runs = 0
+
+    def run(self, data):
+        type(self).runs += 1
+        frame = pl.DataFrame({"file": [p.rsplit("/", 1)[-1] for p in data["path"]]})
+        return StepResult(frame, Account(self.name, frame.height, frame.height))
+
+
+def test_a_renamed_input_is_a_new_input_for_the_cache(tmp_path):
+    """Records name an input by its file name, so the read step's cache key is the name as given
+    plus the content hash: the same bytes under another name are read again, not served with the
+    old name from the cache."""
+    a, b = tmp_path / "a.txt", tmp_path / "b.txt"
+    a.write_text("same bytes\n")
+    b.write_text("same bytes\n")
+    ReadNames.runs = 0
+
+    def read(path):
+        return RunContext("t", tmp_path, cache=StepCache(tmp_path / "c")).read(ReadNames(), [path])
+
+    assert read(a)["file"].to_list() == ["a.txt"]
+    assert read(a)["file"].to_list() == ["a.txt"] and ReadNames.runs == 1  # same name, same bytes: cached
+    assert read(b)["file"].to_list() == ["b.txt"] and ReadNames.runs == 2  # renamed: read again
+    a.write_text("other bytes\n")
+    assert read(a)["file"].to_list() == ["a.txt"] and ReadNames.runs == 3  # changed: read again

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, ClassVar
 
 import polars as pl
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from data_cards.hub import HubSpec, SplitOptions
 
@@ -28,9 +28,17 @@ class RecipeConfig(BaseModel):
 
     model_config = {"extra": "forbid", "frozen": True}
 
-    license: str = "unknown"  # SPDX-style id for the card; the data's own license, not ours
+    license: str = "unknown"  # a Hub license id for the card; the data's own license, not ours
+    license_name: str | None = None  # with license: other, the license's name
     dataset_name: str | None = None
     splits: SplitOptions | None = None  # train/validation/test fractions and grouping keys (data_cards/hub.py)
+
+    @model_validator(mode="after")
+    def _hub_license(self):  # checked at load time, so a bad license fails before any work
+        from data_cards.card import check_license
+
+        object.__setattr__(self, "license", check_license(self.license, self.license_name))  # frozen model
+        return self
 
 
 @dataclass

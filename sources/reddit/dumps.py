@@ -12,7 +12,6 @@ rest. Memory stays flat in the file size: one block in flight, plus the rows tha
 
 from __future__ import annotations
 
-import io
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -25,56 +24,14 @@ import zstandard
 
 from schemas.errors import InputFileError
 from schemas.quarantine import QUARANTINE_SCHEMA, empty_quarantine
+from sources.reddit.records import (  # noqa: F401  (ROW_SCHEMA and parse_block are this module's API too)
+    KIND_FIELDS, ROW_SCHEMA, TEXT_FIELDS, _bad, coerce, parse_block, problems,
+)
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_WINDOW = 2**31
 READ_SIZE = 1 << 20  # compressed bytes per read
 BLOCK_SIZE = 8 << 20  # decompressed bytes per parsed block
-SENTINELS = ("[deleted]", "[removed]")
-USERNAME = r"^[A-Za-z0-9_-]{1,40}$"  # what Reddit allows (3-20), with room for old and odd accounts
-
-# Every field is read as text; polars writes numbers, booleans and objects as their JSON text.
-TEXT_FIELDS = [
-    "id", "subreddit", "author", "created_utc", "score", "title", "selftext", "body", "link_id",
-    "parent_id", "num_comments", "over_18", "is_self", "stickied", "distinguished", "edited",
-    "removed_by_category", "retrieved_on", "retrieved_utc", "link_flair_text", "_meta",
-]
-READ_SCHEMA = {name: pl.String for name in TEXT_FIELDS}
-# Each kind reads only its own fields (fewer columns to build); the others are added as nulls.
-KIND_FIELDS = {
-    "submission": [f for f in TEXT_FIELDS if f not in ("body", "link_id", "parent_id")],
-    "comment": [f for f in TEXT_FIELDS if f not in ("title", "selftext", "num_comments", "over_18", "is_self",
-                                                     "link_flair_text")],
-}
-
-ROW_SCHEMA = pl.Schema({
-    "kind": pl.String,  # submission | comment
-    "id": pl.String,
-    "subreddit": pl.String,
-    "author": pl.String,  # null when absent or a sentinel
-    "author_state": pl.String,  # null, "deleted", "removed" or "absent"
-    "created_utc": pl.Int64,
-    "score": pl.Int64,
-    "title": pl.String,
-    "selftext": pl.String,  # null when a sentinel
-    "body": pl.String,  # null when a sentinel
-    "content_state": pl.String,  # null, "deleted" or "removed" (sentinel text or a removal mark)
-    "link_id": pl.String,  # always with its t3_ prefix
-    "parent_id": pl.String,
-    "num_comments": pl.Int64,
-    "over_18": pl.Boolean,
-    "is_self": pl.Boolean,
-    "stickied": pl.Boolean,
-    "distinguished": pl.String,
-    "edited": pl.Boolean,
-    "edited_utc": pl.Int64,
-    "link_flair_text": pl.String,
-    "retrieved_utc": pl.Int64,
-    "_file": pl.String,
-    "_line": pl.Int64,
-})
-
-
 @dataclass(frozen=True)
 class DumpFilter:
     """Rows kept while streaming: subreddits (case-insensitive; empty = all) and a time range."""
@@ -196,163 +153,6 @@ def prefetch(items: Iterator, depth: int = 2) -> Iterator:
     finally:
         stop.set()
         worker.join(timeout=5)
-
-
-# -- parsing a block ------------------------------------------------------------------------------
-
-def parse_block(block: bytes, first_line: int, schema: dict | None = None) -> tuple[pl.DataFrame, list[dict], int]:
-    """Text columns of every line of `block` with its `_line` number; the lines that could not be
-    read as quarantine dicts (raw bytes in `raw`); and the count of blank lines."""
-    schema = schema or READ_SCHEMA
-    n_lines = block.count(b"\n")
-    try:
-        frame = pl.read_ndjson(io.BytesIO(block), schema=schema)
-    except pl.exceptions.PolarsError:
-        frame = None
-    # polars skips blank lines: a short frame means the block has some, and line numbers would slip
-    if frame is not None and frame.height == n_lines:
-        return frame.with_columns(_line_numbers(first_line, n_lines)), [], 0
-    return _parse_lines(block, first_line, schema)
-
-
-def _line_numbers(first: int, n: int) -> pl.Series:
-    return pl.int_range(first, first + n, dtype=pl.Int64, eager=True).alias("_line")
-
-
-def _parse_lines(block: bytes, first_line: int, schema: dict) -> tuple[pl.DataFrame, list[dict], int]:
-    """The slow path, for blocks with a bad line: check each line, parse the good ones together."""
-    good, numbers, bad, blank = [], [], [], 0
-    for i, line in enumerate(block.split(b"\n")[: block.count(b"\n")]):
-        number = first_line + i
-        if not line.strip():
-            blank += 1
-            continue
-        try:
-            value = orjson.loads(line)
-        except orjson.JSONDecodeError as e:
-            bad.append(_bad(number, None, f"not valid JSON: {_short(e)}", line))
-            continue
-        if not isinstance(value, dict):
-            bad.append(_bad(number, None, f"not a JSON object but {type(value).__name__}", line))
-            continue
-        good.append(line)
-        numbers.append(number)
-    frame, more_bad = _read_good_lines(good, numbers, schema)
-    return frame, bad + more_bad, blank
-
-
-def _read_good_lines(lines: list[bytes], numbers: list[int], schema: dict) -> tuple[pl.DataFrame, list[dict]]:
-    if not lines:
-        return pl.DataFrame(schema={**schema, "_line": pl.Int64}), []
-    try:
-        frame = pl.read_ndjson(io.BytesIO(b"\n".join(lines) + b"\n"), schema=schema)
-        return frame.with_columns(pl.Series("_line", numbers, pl.Int64)), []
-    except pl.exceptions.PolarsError:
-        pass
-    frames, bad = [], []  # one line polars rejects although it is JSON: find it
-    for line, number in zip(lines, numbers):
-        try:
-            frames.append(pl.read_ndjson(io.BytesIO(line), schema=schema).with_columns(
-                pl.lit(number, pl.Int64).alias("_line")))
-        except pl.exceptions.PolarsError as e:
-            bad.append(_bad(number, None, f"unreadable record: {_short(e)}", line))
-    return pl.concat(frames) if frames else _read_good_lines([], [], schema)[0], bad
-
-
-def _bad(line: int, field_name: str | None, error: str, raw: bytes) -> dict:
-    return {"row": line, "field": field_name, "error": error, "raw": raw}
-
-
-def _short(e: Exception) -> str:
-    text = str(e).strip().splitlines()
-    return (text[0] if text else type(e).__name__)[:200]
-
-
-# -- coercion of drifting types -------------------------------------------------------------------
-
-
-def _number(name: str) -> pl.Expr:
-    """A JSON number written as text ('5', '5.0', '"5"') as a float; null when absent."""
-    return pl.col(name).str.strip_chars().cast(pl.Float64, strict=False)
-
-
-def _unreadable(name: str, parsed: pl.Expr) -> pl.Expr:
-    text = pl.col(name)
-    return text.is_not_null() & (text != "null") & parsed.is_null()
-
-
-def _flag(name: str) -> pl.Expr:
-    text = pl.col(name).str.to_lowercase()
-    return pl.when(text.is_in(["true", "1"])).then(True).when(text.is_in(["false", "0"])).then(False)
-
-
-def _meta(path: str) -> pl.Expr:
-    return pl.col("_meta").str.json_path_match(f"$.{path}")
-
-
-def problems() -> list[pl.Expr]:
-    """`_field` and `_error` for a row whose fields cannot be coerced; null where all is well.
-    Errors name the field and the kind of problem, never the value (it may be personal)."""
-    checks = [
-        ("id", pl.col("id").is_null() | (pl.col("id").str.strip_chars() == ""), "missing"),
-        ("subreddit", pl.col("subreddit").is_null() | (pl.col("subreddit") == ""), "missing"),
-        ("created_utc", pl.col("created_utc").is_null(), "missing"),
-        ("created_utc", _unreadable("created_utc", _number("created_utc")), "not a number of seconds"),
-        ("score", _unreadable("score", _number("score")), "not a number"),
-        ("num_comments", _unreadable("num_comments", _number("num_comments")), "not a number"),
-        ("edited", _unreadable("edited", pl.coalesce(_flag("edited"), _number("edited").cast(pl.Boolean))),
-         "neither a boolean nor a time"),
-        ("author", pl.col("author").is_not_null() & ~pl.col("author").is_in(SENTINELS)
-         & ~pl.col("author").str.contains(USERNAME), "not a Reddit user name"),
-    ] + [(f, _unreadable(f, _flag(f)), "not a boolean") for f in ("over_18", "is_self", "stickied")]
-    field_expr = pl.coalesce([pl.when(cond).then(pl.lit(name)) for name, cond, _ in checks])
-    error_expr = pl.coalesce([pl.when(cond).then(pl.lit(f"{name}: {what}")) for name, cond, what in checks])
-    return [field_expr.alias("_field"), error_expr.alias("_error")]
-
-
-def coerce(kind: str, file_name: str) -> list[pl.Expr]:
-    """Expressions that turn the text columns into typed rows of ROW_SCHEMA."""
-    author = pl.col("author")
-    text_col = "selftext" if kind == "submission" else "body"
-    text = pl.col(text_col)
-    removal = pl.coalesce(pl.col("removed_by_category"), _meta("removal_type"))
-    content_state = (
-        pl.when(text == "[removed]").then(pl.lit("removed"))
-        .when(text == "[deleted]").then(pl.lit("deleted"))
-        .when(removal.is_in(["deleted", "author"])).then(pl.lit("deleted"))
-        .when(removal.is_not_null()).then(pl.lit("removed"))
-    )
-    edited_time = _number("edited")
-    link = pl.col("link_id")
-    return [
-        pl.lit(kind).alias("kind"),
-        pl.col("id").str.strip_chars(),
-        pl.col("subreddit"),
-        pl.when(author.is_in(SENTINELS)).then(None).otherwise(author).alias("author"),
-        pl.when(author.is_null()).then(pl.lit("absent"))
-        .when(author == "[deleted]").then(pl.lit("deleted"))
-        .when(author == "[removed]").then(pl.lit("removed")).alias("author_state"),
-        _number("created_utc").cast(pl.Int64).alias("created_utc"),
-        _number("score").cast(pl.Int64).alias("score"),
-        pl.col("title"),
-        pl.when(pl.col("selftext").is_in(SENTINELS)).then(None).otherwise(pl.col("selftext")).alias("selftext"),
-        pl.when(pl.col("body").is_in(SENTINELS)).then(None).otherwise(pl.col("body")).alias("body"),
-        content_state.alias("content_state"),
-        pl.when(link.is_null() | link.str.starts_with("t3_")).then(link).otherwise("t3_" + link).alias("link_id"),
-        pl.col("parent_id"),
-        _number("num_comments").cast(pl.Int64).alias("num_comments"),
-        _flag("over_18").alias("over_18"),
-        _flag("is_self").alias("is_self"),
-        _flag("stickied").alias("stickied"),
-        pl.col("distinguished"),
-        (pl.coalesce(_flag("edited"), edited_time > 0).fill_null(False)).alias("edited"),
-        pl.when(edited_time > 1).then(edited_time).cast(pl.Int64).alias("edited_utc"),
-        pl.col("link_flair_text"),
-        pl.coalesce(_number("retrieved_utc"), _number("retrieved_on"),
-                    _meta("retrieved_2nd_on").cast(pl.Float64, strict=False)).cast(pl.Int64).alias("retrieved_utc"),
-        pl.lit(file_name).alias("_file"),
-        pl.col("_line"),
-    ]
 
 
 def filter_reason(rows: pl.DataFrame, keep: DumpFilter) -> pl.Expr:

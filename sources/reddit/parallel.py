@@ -61,7 +61,7 @@ def read_dumps(paths: list[Path], keep: DumpFilter, dask=None, redact=None) -> l
     topic = f"curate-reddit-bytes-{uuid.uuid4().hex[:8]}"
     bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"reading {len(paths)} dump file(s)")
     lock = threading.Lock()
-    parallel = dask is not None and (len(paths) > 1 or dask.address)
+    parallel = dask is not None and not dask.inline and (len(paths) > 1 or dask.address)
     try:
         if parallel:
             def on_event(event):

@@ -9,6 +9,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 import polars as pl
+from pydantic import Field
 
 from pipelines.privacy import CODE_MODULES as PRIVACY_MODULES
 from pipelines.privacy import redact_raw
@@ -83,7 +84,7 @@ class DedupeItems(Step):
 
 
 class SituationConfig(StepConfig):
-    min_words: int = 16  # Scruples: situations of fewer words are dropped
+    min_words: int = Field(16, ge=0)  # Scruples: situations of fewer words are dropped
 
 
 class SelectSituations(Step):

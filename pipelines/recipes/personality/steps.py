@@ -6,12 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+from pydantic import Field
 
 from pipelines.inventory import answer_ok, answer_problem, score_instrument
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import empty_quarantine, quarantine_frame
 from sources.instruments import Instrument, shipped
 from sources.ipip import definition, read_responses
+
+MAX_AGE = 130  # an age above it (1e9, inf) is quarantined, not published
 
 
 class ReadConfig(StepConfig):
@@ -103,7 +106,7 @@ class DedupeRespondents(Step):
 
 
 class ScoreConfig(StepConfig):
-    min_answered_fraction: float = 0.5  # respondents below it: dropped, `insufficient_answers`
+    min_answered_fraction: float = Field(0.5, ge=0, le=1)  # respondents below it: dropped, `insufficient_answers`
 
 
 class KeyAndScore(Step):
@@ -152,8 +155,11 @@ def _concat(parts: list[pl.DataFrame], like: pl.DataFrame) -> pl.DataFrame:
 def _age_problem() -> pl.Expr:
     text = pl.col("age").cast(pl.String).str.strip_chars()
     present = text.is_not_null() & (text != "")
-    return pl.when(present & text.cast(pl.Float64, strict=False).is_null()).then(
+    years = text.cast(pl.Float64, strict=False)
+    return pl.when(present & years.is_null()).then(
         pl.format("age: '{}' is not a number", text)
+    ).when(present & ~(years.is_finite() & (years >= 0) & (years <= MAX_AGE)).fill_null(False)).then(
+        pl.format("age: '{}' is not an age in years (0 to {})", text, pl.lit(MAX_AGE))
     )
 
 

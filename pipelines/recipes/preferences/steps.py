@@ -15,6 +15,7 @@ from pipelines.llm.structured import Outcome, complete_structured, complete_text
 from pipelines.llm.types import ChatRequest
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import quarantine_frame
+from sources.files import utf8_source
 
 
 class CandidateScore(BaseModel):
@@ -44,12 +45,14 @@ class ReadRecords(Step):
     """JSON Lines -> personas and prompts; a line that is not JSON, or neither, is quarantined."""
 
     name = "read"
+    depends_on = ("sources.files",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         rows, bad = [], []
         for path in data["path"]:
             name = Path(path).name
-            with open(path, "rb") as f:
+            source = utf8_source(Path(path))  # UTF-8 required (said where not); UTF-16 with a BOM read
+            with (open(source, "rb") if isinstance(source, Path) else source) as f:
                 for line_no, line in enumerate(f, start=1):
                     if not line.strip():
                         continue

@@ -24,6 +24,7 @@ from pipelines.privacy import MaskConfig, MaskOptions, MaskText
 from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutput, options_of, step_options
 from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
+from sources.tables import check_data_files
 
 from .card import HUB, card_meta, sections
 from .records import original_records, translation_records
@@ -97,6 +98,7 @@ class TranslateRecipe(Recipe):
                 raise InputFileError(path, f"expected data files of a dataset ({', '.join(BUILDERS)}), got {path.suffix!r}")
         if len(suffixes) > 1:
             raise InputFileError(inputs[0], f"all data files must have one format, got {sorted(suffixes)}")
+        check_data_files(inputs)  # a damaged parquet or a non-UTF-8 text file: one line naming it
 
 
 def load_demonstrations(config: Config) -> list[dict]:

@@ -15,6 +15,7 @@ from pipelines.llm.structured import complete_structured, structured_request
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.errors import CurateError, InputFileError
 from schemas.quarantine import quarantine_frame
+from sources.tables import arrow_frame
 
 MORAL_STORIES_FIELDS = ["norm", "situation", "intention", "moral_action", "moral_consequence", "immoral_action",
                         "immoral_consequence"]
@@ -38,6 +39,7 @@ class LoadSource(Step):
     repository (a folder), or data files in any format `datasets` reads."""
 
     name = "load_source"
+    depends_on = ("sources.tables",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         frame = load_rows([Path(p) for p in data["path"]], self.config)
@@ -63,9 +65,7 @@ def load_rows(paths: list[Path], config: LoadConfig) -> pl.DataFrame:
             origin = ",".join(p.name for p in paths)
     except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as e:
         raise CurateError(f"cannot load the source dataset: {str(e).splitlines()[0]}") from None
-    frame = pl.from_arrow(ds.data.table)
-    if not isinstance(frame, pl.DataFrame):
-        frame = frame.to_frame()
+    frame = arrow_frame(ds.data.table)  # JSON columns of mixed types (ids 1 and "a1") as text
     return frame.with_columns(pl.lit(origin).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row"))
 
 
