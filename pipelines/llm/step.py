@@ -4,6 +4,7 @@ failed items, and the account with token usage in its `extra`."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
 
@@ -26,18 +27,32 @@ class LLMStepConfig(StepConfig):
     backend: str
     params: dict[str, Any]  # temperature, top_p, max_tokens, seed
     guided_decoding: str = "auto"
+    max_items: int | None = None  # rows sent to the model; the rest are dropped as over_llm_item_limit
+
+
+OVER_LIMIT = "over_llm_item_limit"
 
 
 def llm_step_config(client: LLMClient, template_hash: str, config_cls=LLMStepConfig, **extra) -> Any:
     s = client.settings
     return config_cls(template=template_hash, model=client.model, backend=client.backend.name,
-                      params=s.generation_params(), guided_decoding=s.guided_decoding, **extra)
+                      params=s.generation_params(), guided_decoding=s.guided_decoding, max_items=s.max_items,
+                      **extra)
 
 
 class LLMStep(Step):
-    """Base of the steps that call a model; `client` is set by the recipe (like a reader's dask)."""
+    """Base of the steps that call a model; `client` is set by the recipe (like a reader's dask).
+
+    With `max_items` (the embedded engine sets it: a 270M model on one core), a step's `run` sees only
+    the first max_items rows; the others are dropped with the reason `over_llm_item_limit`, so the
+    account still holds every row."""
 
     client: LLMClient | None = None
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        if "run" in cls.__dict__:
+            cls.run = _capped(cls.__dict__["run"])
 
     def provenance(self) -> dict:
         """Model, template hash, sampling parameters and seed, and the step's own options (long
@@ -67,6 +82,22 @@ class LLMStep(Step):
     def account(self, rows_in: int, kept: int, usage: Usage, dropped: dict[str, int] | None = None,
                 quarantined: int = 0) -> Account:
         return Account(self.name, rows_in, kept, dropped or {}, quarantined, {"llm": usage.as_dict()})
+
+
+def _capped(run):
+    @functools.wraps(run)
+    def capped_run(self, data: pl.DataFrame):
+        limit = getattr(self.config, "max_items", None)
+        if limit is None or data.height <= limit:
+            return run(self, data)
+        result = run(self, data.head(limit))
+        over = data.height - limit
+        a = result.account
+        a.rows_in += over
+        a.dropped = {**a.dropped, OVER_LIMIT: a.dropped.get(OVER_LIMIT, 0) + over}
+        return result
+
+    return capped_run
 
 
 def _short(value: Any) -> Any:
