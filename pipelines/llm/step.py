@@ -13,6 +13,7 @@ import polars as pl
 
 from pipelines.llm.client import LLMClient
 from pipelines.llm.completion_cache import CompletionCache
+from pipelines.llm.embedded import EMBEDDED_WARNING, MODEL_ID
 from pipelines.llm.settings import LLMSettings, resolve_settings
 from pipelines.llm.structured import Outcome
 from pipelines.llm.types import Usage
@@ -59,6 +60,10 @@ class LLMStep(Step):
         ones, such as demonstrations, by their hash)."""
         c = self.config
         own = {k: _short(v) for k, v in c.model_dump(mode="json").items() if k not in LLMStepConfig.model_fields}
+        if c.model == MODEL_ID:
+            own["model_note"] = EMBEDDED_WARNING
+        if c.max_items is not None:
+            own["max_items"] = c.max_items
         return provenance_entry(self.name, self.code_version(), {**c.params, "backend": c.backend, **own},
                                 model=c.model, template_hash=c.template, seed=c.params.get("seed"))
 
@@ -115,12 +120,24 @@ def client_for(ctx, settings: LLMSettings | None = None) -> tuple[LLMClient | No
     if resolved is None:
         return None, reason
     cache = CompletionCache.under(ctx.cache.root) if ctx.cache is not None else None
-    return LLMClient(resolved, cache), ""
+    client = LLMClient(resolved, cache)
+    if client.model == MODEL_ID:
+        warning = f"Model `{MODEL_ID}`: {EMBEDDED_WARNING}."
+        if warning not in ctx.report.notes:
+            ctx.report.notes.append(warning)
+    if resolved.max_items is not None:
+        limit = (f"Each LLM step sent at most {resolved.max_items} rows to the model (CURATE_LLM_MAX_ITEMS); "
+                 "the others are counted as dropped: over_llm_item_limit.")
+        if limit not in ctx.report.notes:
+            ctx.report.notes.append(limit)
+    return client, ""
 
 
 def usage_section(report) -> str:
     """Markdown lines on the model calls of a run, for the card."""
     lines = []
+    if any((a.extra or {}).get("llm", {}).get("model") == MODEL_ID for a in report.accounts):
+        lines.append(f"- **Not for use as data**: `{MODEL_ID}` is {EMBEDDED_WARNING}.")
     for account in report.accounts:
         llm = account.extra.get("llm") if account.extra else None
         if llm:

@@ -118,7 +118,9 @@ def complete_structured(client: LLMClient, requests: list[ChatRequest], output: 
                         desc: str = "llm") -> tuple[list[Outcome], Usage]:
     completions, usage = client.complete(requests, desc)
     outcomes = [parse_output(c, output) for c in completions]
-    broken = [i for i, o in enumerate(outcomes) if o.value is None and o.raw is not None]
+    # A reply cut at max_tokens under guided decoding would be cut again: no repair for it.
+    broken = [i for i, o in enumerate(outcomes) if o.value is None and o.raw is not None
+              and not (completions[i].finish_reason == "length" and usage.guided_decoding not in ("", "off", "none"))]
     if broken:
         repairs = [repair_request(requests[i], outcomes[i].raw, outcomes[i].error) for i in broken]
         fixed, repair_usage = client.complete(repairs, f"{desc} (repair)")

@@ -279,7 +279,12 @@ def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
     records = situation_records(ctx, posts, comments, config, provenance, ids)
     threads = thread_records(ctx, posts, comments, config, provenance, ids)
     sections = measure(ctx, records, threads, comments, key, config)
-    return RecipeOutput({"situations": records, "threads": threads}, _card(config, key), sections)
+    tables = {"situations": records, "threads": threads}
+    from pipelines.llm.rules_of_thumb import rules_of_thumb  # Social Chemistry's LLM step (issue 17)
+
+    if (rules := rules_of_thumb(ctx, records, config.license)) is not None:
+        tables["rules_of_thumb"] = rules
+    return RecipeOutput(tables, _card(config, key), sections)
 
 
 def _id_mapper(key: PseudonymKey, keep: bool):

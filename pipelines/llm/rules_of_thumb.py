@@ -1,0 +1,135 @@
+"""The rule-of-thumb step of Social Chemistry 101 (Forbes et al., 2020) for the norms recipe: from each
+situation, rules of thumb with their attributes (judgment, the action and how it is judged, how many
+people would agree, moral foundations, categories), written by an LLM as *suggestions* for people to
+review in Argilla (every record starts with review.status = pending).
+
+Social Chemistry's annotation scheme, kept in its own words where it has them:
+- rot-agree: nobody (<1%), rare (5-25%), controversial (~50%), common (75-90%), universal (>99%);
+- action-moral-judgment: very bad, bad, expected (OK), good, very good;
+- rot-moral-foundations: care-harm, fairness-cheating, loyalty-betrayal, authority-subversion,
+  sanctity-degradation;
+- rot-categorization: morality-ethics, social-norms, advice, description.
+
+A situation whose reply stays invalid after one repair is quarantined with the raw reply; the
+situations themselves are never dropped by this step.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import polars as pl
+from pydantic import BaseModel, Field, conlist
+
+from pipelines.llm.prompts import load_template
+from pipelines.llm.step import LLMStep, LLMStepConfig, client_for, llm_step_config
+from pipelines.llm.structured import complete_structured, structured_request
+from pipelines.steps import StepResult
+from schemas.envelope import envelope_columns, stable_id
+
+AGREEMENT = ("nobody", "rare", "controversial", "common", "universal")
+ACTION_JUDGMENT = ("very bad", "bad", "expected", "good", "very good")
+FOUNDATIONS = ("care-harm", "fairness-cheating", "loyalty-betrayal", "authority-subversion", "sanctity-degradation")
+CATEGORIES = ("morality-ethics", "social-norms", "advice", "description")
+MAX_SITUATION_CHARS = 1500  # title and the start of the post: enough for a norm, short for a small model
+
+
+class RuleOfThumb(BaseModel):
+    rule: str = Field(min_length=10, max_length=200)
+    judgment: str = Field(min_length=2, max_length=40)
+    action: str = Field(min_length=2, max_length=120)
+    action_judgment: Literal[ACTION_JUDGMENT]
+    agreement: Literal[AGREEMENT]
+    moral_foundations: conlist(Literal[FOUNDATIONS], max_length=2) = []
+    categories: conlist(Literal[CATEGORIES], min_length=1, max_length=2)
+
+
+def rules_model(max_rules: int) -> type[BaseModel]:
+    class RulesOfThumb(BaseModel):
+        rules: conlist(RuleOfThumb, min_length=1, max_length=max_rules)
+
+    return RulesOfThumb
+
+
+class RuleConfig(LLMStepConfig):
+    max_rules: int = 2
+
+
+RULE_SCHEMA = pl.Schema({
+    "situation_record_id": pl.String, "rule_no": pl.Int32, "rule": pl.String, "judgment": pl.String,
+    "action": pl.String, "action_judgment": pl.String, "agreement": pl.String,
+    "moral_foundations": pl.List(pl.String), "categories": pl.List(pl.String), "repaired": pl.Boolean,
+    "_file": pl.String, "lang": pl.String,
+})
+
+
+class RulesOfThumbStep(LLMStep):
+    name = "rules_of_thumb"
+    version = "1"
+
+    def run(self, data: pl.DataFrame) -> StepResult:
+        template = load_template("rule_of_thumb")
+        output = rules_model(self.config.max_rules)
+        rows = list(data.iter_rows(named=True))
+        requests = [structured_request(template, {
+            "situation": r["situation"], "background": (r.get("background") or "")[:MAX_SITUATION_CHARS],
+            "max_rules": self.config.max_rules}, output, self.config.params) for r in rows]
+        outcomes, usage = complete_structured(self.client, requests, output, desc="rules_of_thumb")
+        out = []
+        for row, outcome in zip(rows, outcomes):
+            for k, rot in enumerate(outcome.value.rules if outcome.value else [], start=1):
+                out.append({"situation_record_id": row["record_id"], "rule_no": k, **rot.model_dump(),
+                            "repaired": outcome.repaired, "_file": row.get("_file"), "lang": row.get("lang")})
+        failed = [(i, o) for i, o in enumerate(outcomes) if o.value is None]
+        frame = pl.DataFrame(out, schema=RULE_SCHEMA)
+        account = self.account(data.height, data.height - len(failed), usage, quarantined=len(failed))
+        account.extra["rules_out"] = frame.height
+        return StepResult(frame, account, self.quarantine(data, failed, what="situation"))
+
+
+def rules_of_thumb(ctx, situations: pl.DataFrame, license: str, max_rules: int = 2) -> pl.DataFrame | None:
+    """The `rules_of_thumb` config of the norms recipe, or None (with a note saying why) when no
+    model is configured. `situations` are the published situation records."""
+    client, reason = client_for(ctx)
+    if client is None:
+        ctx.report.notes.append(f"No rules of thumb: the LLM step rules_of_thumb was skipped because {reason}.")
+        return None
+    step = RulesOfThumbStep(llm_step_config(client, load_template("rule_of_thumb").hash, RuleConfig,
+                                            max_rules=max_rules))
+    step.client = client
+    projection = situations.select(
+        "record_id", "situation", pl.col("context").struct.field("background").alias("background"), "lang",
+        pl.col("source").struct.field("file").alias("_file"))
+    rules = ctx.apply(step, projection)
+    ids = [stable_id("norms", "rule_of_thumb", s, k, r)
+           for s, k, r in rules.select("situation_record_id", "rule_no", "rule").iter_rows()]
+    return rules.select(
+        pl.Series("record_id", ids, pl.String), *[c for c in RULE_SCHEMA.names() if not c.startswith("_") and c != "lang"],
+        *envelope_columns(dataset="reddit", license=license, created_at=ctx.created_at,
+                          provenance=[step.provenance()], file=pl.col("_file"),
+                          source_id=pl.col("situation_record_id"), lang=pl.col("lang")),
+    )
+
+
+def rule_of_thumb_spec(frame: pl.DataFrame):
+    """Argilla review of the rules of thumb: the LLM's attributes are suggestions, people decide."""
+    from annotation.settings import Field as F, Question, ReviewSpec, Suggestion, _terms, col, lines
+
+    def ask(name, title, options):
+        return Question(name, "label", title, list(options))
+
+    return ReviewSpec(
+        "RuleOfThumb",
+        fields=[F("rule", "Rule of thumb", col("rule")),
+                F("action", "Action and judgment", lines(("Action", "action"), ("Judgment", "judgment")), markdown=True)],
+        questions=[ask("rule_ok", "Is this a sensible rule of thumb for the situation?", ["yes", "no", "unsure"]),
+                   ask("action_judgment", "How is the action judged?", ACTION_JUDGMENT),
+                   ask("agreement", "How many people would agree?", AGREEMENT),
+                   Question("correction", "text", "Corrected rule of thumb (optional)", required=False)],
+        metadata=[_terms("agreement"), _terms("action_judgment")],
+        suggestions=[Suggestion("action_judgment", col("action_judgment"), step="rules_of_thumb"),
+                     Suggestion("agreement", col("agreement"), step="rules_of_thumb")],
+        embed_text=col("rule"),
+        guidelines="A small LLM wrote these rules of thumb and their attributes (Social Chemistry 101 scheme); "
+                   "its attributes are suggested, not decided.",
+    )
