@@ -15,7 +15,9 @@ from rich.console import Console
 llm_app = typer.Typer(help="The LLM engine: serve the embedded model, probe an endpoint.", no_args_is_help=True)
 err = Console(stderr=True)
 LLM_RECIPES = {"personality", "expand", "preferences", "translate", "norms"}  # recipes with LLM steps
-EMBEDDED_MAX_ITEMS = "2"  # rows per LLM step on the embedded engine, unless CURATE_LLM_MAX_ITEMS says
+# on the embedded engine (~8 tokens/s on one core), unless the environment says otherwise: rows per
+# LLM step, and tokens per request (structured requests ask for less when their schema allows)
+EMBEDDED_LIMITS = {"CURATE_LLM_MAX_ITEMS": "2", "CURATE_LLM_MAX_TOKENS": "384"}
 
 
 @llm_app.command()
@@ -84,14 +86,14 @@ def embedded_if_needed(runs: list[tuple[str, Path | None]]) -> Iterator[None]:
         return
     from pipelines.llm.embedded import EMBEDDED_WARNING, embedded_endpoint
 
-    limit = os.environ.get("CURATE_LLM_MAX_ITEMS", EMBEDDED_MAX_ITEMS)
+    limits = {k: os.environ.get(k, v) for k, v in EMBEDDED_LIMITS.items()}
     err.print(f"no LLM endpoint configured: starting the embedded llama.cpp engine ({EMBEDDED_WARNING}; "
-              f"at most {limit} items per LLM step)", highlight=False, soft_wrap=True)
-    saved = {k: os.environ.get(k) for k in ("CURATE_LLM_BASE_URL", "CURATE_LLM_MAX_ITEMS")}
+              f"at most {limits['CURATE_LLM_MAX_ITEMS']} items per LLM step, {limits['CURATE_LLM_MAX_TOKENS']} "
+              "tokens per reply)", highlight=False, soft_wrap=True)
+    saved = {k: os.environ.get(k) for k in ("CURATE_LLM_BASE_URL", *EMBEDDED_LIMITS)}
     try:
         with embedded_endpoint() as base_url:
-            os.environ["CURATE_LLM_BASE_URL"] = base_url
-            os.environ["CURATE_LLM_MAX_ITEMS"] = limit
+            os.environ.update(limits, CURATE_LLM_BASE_URL=base_url)
             yield
     finally:
         for k, v in saved.items():

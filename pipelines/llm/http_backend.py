@@ -123,7 +123,8 @@ class HTTPBackend:
         body: dict[str, Any] = {"model": self.model, "n": 1}
         if self.completions:
             body["prompt"] = plain_prompt(request.message_dicts())
-            body["stop"] = BASE_STOP
+            # free text from a base model ends at its first blank line: it never stops by itself
+            body["stop"] = BASE_STOP if request.schema is not None else [*BASE_STOP, "\n\n"]
         else:
             body["messages"] = request.message_dicts()
         body.update(request.param_dict())

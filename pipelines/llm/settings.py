@@ -2,7 +2,8 @@
 
 Environment: CURATE_LLM_BACKEND (http | transformers | vllm), CURATE_LLM_BASE_URL (e.g.
 http://localhost:8000/v1 for `vllm serve`), CURATE_LLM_MODEL, CURATE_LLM_API_KEY or OPENAI_API_KEY,
-CURATE_LLM_MAX_ITEMS (at most this many rows per LLM step: set by the embedded engine).
+CURATE_LLM_MAX_ITEMS (at most this many rows per LLM step) and CURATE_LLM_MAX_TOKENS (the ceiling
+per request): both set by the embedded engine.
 The key is a SecretStr: it is sent as a header and never logged, hashed into a cache key or written.
 """
 
@@ -75,6 +76,7 @@ def resolve_settings(
         "model": env.get("CURATE_LLM_MODEL"),
         "api_key": env.get("CURATE_LLM_API_KEY") or env.get("OPENAI_API_KEY"),
         "max_items": env.get("CURATE_LLM_MAX_ITEMS"),
+        "max_tokens": env.get("CURATE_LLM_MAX_TOKENS"),
     }
     merged = {k: v for k, v in from_env.items() if v} | given
     resolved = LLMSettings(**merged)

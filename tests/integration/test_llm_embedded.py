@@ -3,7 +3,7 @@
 no request failed, every row accounted, token usage equal to the server's own counters, and a
 rerun (step cache gone, completion cache kept) that sends nothing to the model.
 
-Inputs stay small (CURATE_LLM_MAX_ITEMS=2 rows per LLM step, as the demo does) so that the suite
+Inputs stay small (2 rows per LLM step and 384 tokens per reply, as the demo does) so that the suite
 fits a few minutes on 2 cores; one engine serves the whole module."""
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ def counters(base_url: str) -> dict[str, float]:
 
 def run(recipe: str, out: Path, cache: Path, base_url: str | None, embedded: str = "0"):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURATE_LLM_")}
-    env.update(CURATE_CACHE_DIR=str(cache), CURATE_LLM_MAX_ITEMS="2", CURATE_LLM_EMBEDDED=embedded,
+    env.update(CURATE_CACHE_DIR=str(cache), CURATE_LLM_MAX_ITEMS="2", CURATE_LLM_MAX_TOKENS="384",
+               CURATE_LLM_EMBEDDED=embedded,
                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")
     if base_url:
         env["CURATE_LLM_BASE_URL"] = base_url
