@@ -131,3 +131,12 @@ def test_streaming_requests_still_retry_429_and_500(status):
         srv.script("q1", [Reply(status=status, headers={"retry-after": "0"})])
         results, usage = LLMClient(settings(srv)).complete(requests(3))
     assert [r.text for r in results] == ["echo q0", "echo q1", "echo q2"] and usage.retries == 1
+
+
+def test_a_reply_cut_at_max_tokens_is_quarantined_without_a_repair_that_would_be_cut_again():
+    from pipelines.llm.structured import complete_structured
+
+    with StreamingServer(lambda b: Reply('{"name": "a very long na', finish_reason="length")) as srv:
+        outcomes, usage = complete_structured(LLMClient(settings(srv)), requests(1, Small.model_json_schema()), Small)
+    assert len(srv.requests) == 1 and usage.repairs == 0
+    assert outcomes[0].value is None and "cut at max_tokens" in outcomes[0].error

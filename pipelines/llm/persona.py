@@ -25,7 +25,7 @@ PROJECTION = ["instrument_items", "respondent_id", "sex", "age", "country", "res
 
 
 class PersonaText(BaseModel):
-    self_description: str = Field(min_length=40, max_length=1500)  # 150 words: ~1,000 characters
+    self_description: str = Field(min_length=40, max_length=1200)  # 150 words: ~900 characters
 
 
 class PersonaConfig(LLMStepConfig):

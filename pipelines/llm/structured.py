@@ -118,9 +118,10 @@ def complete_structured(client: LLMClient, requests: list[ChatRequest], output: 
                         desc: str = "llm") -> tuple[list[Outcome], Usage]:
     completions, usage = client.complete(requests, desc)
     outcomes = [parse_output(c, output) for c in completions]
-    # A reply cut at max_tokens under guided decoding would be cut again: no repair for it.
+    # A reply cut at max_tokens would be cut again with the same budget: no repair for it (and a
+    # rerun, served from the completion cache, takes the same decision).
     broken = [i for i, o in enumerate(outcomes) if o.value is None and o.raw is not None
-              and not (completions[i].finish_reason == "length" and usage.guided_decoding not in ("", "off", "none"))]
+              and completions[i].finish_reason != "length"]
     if broken:
         repairs = [repair_request(requests[i], outcomes[i].raw, outcomes[i].error) for i in broken]
         fixed, repair_usage = client.complete(repairs, f"{desc} (repair)")
