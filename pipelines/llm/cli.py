@@ -17,7 +17,7 @@ err = Console(stderr=True)
 LLM_RECIPES = {"personality", "expand", "preferences", "translate", "norms"}  # recipes with LLM steps
 # on the embedded engine (~8 tokens/s on one core), unless the environment says otherwise: rows per
 # LLM step, and tokens per request (structured requests ask for less when their schema allows)
-EMBEDDED_LIMITS = {"CURATE_LLM_MAX_ITEMS": "2", "CURATE_LLM_MAX_TOKENS": "384"}
+EMBEDDED_LIMITS = {"CURATE_LLM_MAX_ITEMS": "1", "CURATE_LLM_MAX_TOKENS": "384"}
 
 
 @llm_app.command()

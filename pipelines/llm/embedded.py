@@ -34,6 +34,7 @@ MODEL_ID = "gemma-3-270m-base-q4_k_m (embedded llama.cpp)"
 EMBEDDED_WARNING = ("a 270M-parameter base model served by the embedded llama.cpp engine: it is there to try the "
                     "pipeline end to end, not to make data anyone should use; configure a real endpoint "
                     "(CURATE_LLM_BASE_URL) for that")
+REPEAT_PENALTY = 1.3
 START_TIMEOUT_S = 300.0  # loading takes ~15 s on an idle core, much longer on a busy shared machine
 
 
@@ -93,6 +94,9 @@ def serve(port: int, options: EngineOptions = EngineOptions(), host: str = "127.
     params.endpoint_slots = True
     params.endpoint_props = True
     params.endpoint_metrics = True
+    # the server's default for requests that do not say: a small base model otherwise loops on a
+    # phrase until max_tokens ("I ... I ... I ...")
+    params.sampling.penalty_repeat = REPEAT_PENALTY
     return xllamacpp.Server(params)
 
 

@@ -126,7 +126,8 @@ def client_for(ctx, settings: LLMSettings | None = None) -> tuple[LLMClient | No
         if warning not in ctx.report.notes:
             ctx.report.notes.append(warning)
     if resolved.max_items is not None:
-        limit = (f"Each LLM step sent at most {resolved.max_items} rows to the model (CURATE_LLM_MAX_ITEMS); "
+        rows = "1 row" if resolved.max_items == 1 else f"{resolved.max_items} rows"
+        limit = (f"Each LLM step sent at most {rows} to the model (CURATE_LLM_MAX_ITEMS); "
                  "the others are counted as dropped: over_llm_item_limit.")
         if limit not in ctx.report.notes:
             ctx.report.notes.append(limit)
