@@ -23,7 +23,8 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from pipelines.llm.client import LLMClient  # noqa: E402
-from pipelines.llm.embedded import EngineOptions, embedded_endpoint, model_path  # noqa: E402
+from pipelines.llm.embedded import EngineOptions, embedded_endpoint, model_path, serve  # noqa: E402
+from pipelines.prefect_server import free_port  # noqa: E402
 from pipelines.llm.http_backend import BASE_STOP, plain_prompt  # noqa: E402
 from pipelines.llm.settings import LLMSettings  # noqa: E402
 from pipelines.llm.types import ChatRequest  # noqa: E402
@@ -33,7 +34,7 @@ TOPICS = ["a rainy morning", "a lost key", "a new neighbour", "a long train ride
 
 
 def requests(n: int, tokens: int, salt: int) -> list[ChatRequest]:
-    # the salt keeps llama.cpp's prompt cache from serving one side the other's prompts
+    # the same prompts for both sides (each side has an engine of its own: no shared prompt cache)
     return [ChatRequest.make([{"role": "system", "content": f"Write a short story (run {salt})."},
                               {"role": "user", "content": f"The story is about {TOPICS[i % len(TOPICS)]}."}],
                              {"temperature": 0.0, "max_tokens": tokens, "seed": 0, "ignore_eos": True})
@@ -42,7 +43,8 @@ def requests(n: int, tokens: int, salt: int) -> list[ChatRequest]:
 
 def in_process(server, reqs: list[ChatRequest], slots: int) -> tuple[int, float]:
     def one(r: ChatRequest) -> int:
-        body = {"prompt": plain_prompt(r.message_dicts()), "stop": BASE_STOP, **r.param_dict()}
+        # the body our client sends for free text to a base model, less the streaming
+        body = {"prompt": plain_prompt(r.message_dicts()), "stop": [*BASE_STOP, "\n\n"], **r.param_dict()}
         return int(server.handle_completions(body)["usage"]["completion_tokens"])
 
     start = time.perf_counter()
@@ -66,22 +68,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     options = EngineOptions.from_env()
-    import xllamacpp
-
     print(f"model {model_path().name}, {options.threads} thread(s), {options.slots} slots, "
           f"{args.prompts} prompts x {args.tokens} tokens, {args.repeats} rounds")
     ratios = []
     for round_no in range(args.repeats):
-        params = xllamacpp.CommonParams()
-        params.model.path = str(model_path())
-        params.n_parallel, params.n_ctx = options.slots, options.ctx_per_slot * options.slots
-        params.cpuparams.n_threads = params.cpuparams_batch.n_threads = options.threads
-        params.port = 0
-        server = xllamacpp.Server(params)
-        base_tokens, base_s = in_process(server, requests(args.prompts, args.tokens, 2 * round_no), options.slots)
+        server = serve(free_port(), options)  # the embedded engine's own settings, in this process
+        base_tokens, base_s = in_process(server, requests(args.prompts, args.tokens, round_no), options.slots)
         del server  # one engine at a time on the machine
         with embedded_endpoint(options=options) as base_url:
-            our_tokens, our_s = ours(base_url, requests(args.prompts, args.tokens, 2 * round_no + 1))
+            our_tokens, our_s = ours(base_url, requests(args.prompts, args.tokens, round_no))
         base_rate, our_rate = base_tokens / base_s, our_tokens / our_s
         ratios.append(our_rate / base_rate)
         print(f"round {round_no + 1}: in-process {base_tokens} tokens in {base_s:.1f} s = {base_rate:.2f} tok/s; "

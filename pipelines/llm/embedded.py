@@ -162,12 +162,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=defaults.threads)
     parser.add_argument("--slots", type=int, default=defaults.slots)
     parser.add_argument("--ctx", type=int, default=defaults.ctx_per_slot)
+    parser.add_argument("--standalone", action="store_true", help="keep serving when the parent exits")
     args = parser.parse_args(argv)
     server = serve(args.port, EngineOptions(args.threads, args.slots, args.ctx))
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    parent = os.getppid()
     try:
-        while not stopping:
+        while not stopping and (args.standalone or os.getppid() == parent):  # gone with its parent, even if killed
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
