@@ -90,24 +90,11 @@ def read_config(dataset_dir: Path, config: str) -> pl.DataFrame:
 
 
 def with_context(dataset_dir: Path, recipe: str | None, config: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """Columns annotators need from another config of the same run, for display only: a preference
-    pair's persona description (pairs carry only `persona_id`)."""
-    personas = dataset_dir / DATA_DIR / "personas"
-    if (recipe, config) != ("preferences", "pairs") or not personas.is_dir() or "persona_id" not in frame.columns:
-        return frame
-    from pipelines.recipes.preferences import persona_text
+    """Columns annotators need from another config of the same run, for display only, as the recipe
+    says (`Recipe.review_context`; e.g. a preference pair's persona description)."""
+    from pipelines.recipes import available, get_recipe
 
-    rows = pl.read_parquet(personas / "*.parquet").select("persona_id", "demographics", "self_description").to_dicts()
-    described = {}
-    for row in rows:
-        try:
-            demographics = json.loads(row["demographics"] or "{}")
-        except ValueError:
-            demographics = {}
-        described[row["persona_id"]] = persona_text({"demographics": demographics, "self_description": row["self_description"]})
-    lookup = pl.DataFrame({"persona_id": list(described), "persona_description": list(described.values())},
-                          schema={"persona_id": pl.String, "persona_description": pl.String})
-    return frame.join(lookup, on="persona_id", how="left", maintain_order="left")
+    return get_recipe(recipe).review_context(dataset_dir, config, frame) if recipe in available() else frame
 
 
 def dataset_name(dataset_dir: Path, config: str, options: ReviewOptions | None = None) -> str:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 
-from pipelines.errors import CurateError
+from pipelines.request import RunRequest
+
+from schemas.errors import CurateError
 
 # No network at run time: Prefect must not try to send telemetry or check for updates.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -40,28 +42,53 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def run_one(recipe: str, inputs: list[Path], output: Path, config: Path | None, overrides: dict,
-            cache_dir: Path | None, no_cache: bool, dask_address: str | None) -> dict:
+def parse_sets(pairs: list[str]) -> dict[str, Any]:
+    """`--set key=value` options as a mapping; values are read as YAML (numbers, true/false, lists),
+    dotted keys make nested options (`llm.model=x`). The recipe's config validates them."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.strip():
+            raise CurateError(f"--set {pair!r}: expected key=value")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        *parents, leaf = key.strip().split(".")
+        node = out
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[leaf] = value
+    return out
+
+
+def run_one(request: RunRequest) -> dict:
     from pipelines.recipes import get_recipe, load_config
     from sources.files import check_readable
 
     # Checks before the flow starts, so a wrong file or option fails fast with one line.
-    module = get_recipe(recipe)
-    cfg = load_config(module, config, overrides)
+    recipe = get_recipe(request.recipe)
+    config = load_config(recipe, Path(request.config_path) if request.config_path else None, request.overrides)
+    inputs = [Path(p) for p in request.inputs]
     for path in inputs:
         check_readable(path)
-    if hasattr(module, "check_inputs"):
-        module.check_inputs(inputs, cfg)
+    recipe.check_inputs(inputs, config)
 
     from pipelines.flow import run_recipe
 
-    state = run_recipe(
-        recipe, [str(p) for p in inputs], str(output), str(config) if config else None, overrides,
-        str(cache_dir) if cache_dir else None, no_cache, dask_address, return_state=True,
-    )
+    state = run_recipe(request, return_state=True)
     if state.is_failed():
         fail(state.message or "the run failed; see the log above")
     return state.result()
+
+
+def _request(recipe: str, inputs: list[Path], output: Path, config: Path | None, overrides: dict[str, Any],
+             cache_dir: Path | None, no_cache: bool, dask_address: str | None) -> RunRequest:
+    return RunRequest(recipe=recipe, inputs=tuple(str(p) for p in inputs), output=str(output),
+                      config_path=str(config) if config else None, overrides=overrides,
+                      cache_dir=str(cache_dir) if cache_dir else None, no_cache=no_cache, dask_address=dask_address)
 
 
 @app.command()
@@ -70,7 +97,10 @@ def run(
     input: InputOpt,
     output: OutputOpt,
     config: ConfigOpt = None,
-    keyed: Annotated[bool, typer.Option("--keyed", help="personality: answers in CSV/SPSS/Stata are already keyed.")] = False,
+    set_: Annotated[list[str], typer.Option("--set", help="A recipe option over the config file's, KEY=VALUE "
+                                                           "(value as YAML; repeat for several).")] = [],  # noqa: B006
+    keyed: Annotated[bool, typer.Option("--keyed", help="Same as --set keyed=true (personality: answers in "
+                                                        "CSV/SPSS/Stata are already keyed).")] = False,
     cache_dir: CacheOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every step.")] = False,
     dask_address: DaskOpt = None,
@@ -80,9 +110,9 @@ def run(
     """Run RECIPE on the inputs and write a dataset folder with report.json and quarantine.parquet."""
     if publish_to and not version:
         fail("--publish-to needs --version X.Y.Z")
-    overrides = {"keyed": True} if keyed else {}
+    overrides = parse_sets(set_ + (["keyed=true"] if keyed else []))
     with embedded_if_needed([(recipe, config)]):  # the embedded LLM engine, when no endpoint is configured
-        summary = run_one(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address)
+        summary = run_one(_request(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address))
     _print_summary(summary)
     if publish_to:
         _publish(output, publish_to, version)
@@ -147,10 +177,10 @@ def _publish(run_dir: Path, repo: str, version: str, message: str | None = None)
 @app.command()
 def recipes() -> None:
     """List the recipes."""
-    from pipelines.recipes import RECIPES, get_recipe
+    from pipelines.recipes import available, get_recipe
 
-    for name in RECIPES:
-        typer.echo(f"{name:14s} {get_recipe(name).DESCRIPTION}")
+    for name in available():
+        typer.echo(f"{name:14s} {get_recipe(name).description}")
 
 
 @app.command()
@@ -166,7 +196,7 @@ def demo(
     with embedded_if_needed([(r, c) for r, _, c in runs]):  # the embedded LLM engine, when no endpoint is configured
         for recipe, inputs, config in runs:
             err.rule(f"curate run {recipe}")
-            summary = run_one(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address)
+            summary = run_one(_request(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address))
             _print_summary(summary)
     typer.echo(f"datasets written under {output}/; load one with "
                f"datasets.load_dataset('{output}/personality', 'respondents', split='train')")

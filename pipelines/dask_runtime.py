@@ -20,9 +20,15 @@ def local_cluster_size() -> tuple[int, int]:
 class DaskRuntime:
     """Starts its client on first use, so runs that need no parallel step start no cluster."""
 
-    def __init__(self, address: str | None = None, inline: bool = False):
+    def __init__(self, address: str | None = None, inline: bool = False, workers: int | None = None,
+                 memory_limit: str | int | None = None, local_directory: str | None = None):
         self.address = address or os.environ.get("CURATE_DASK_ADDRESS") or None
         self.inline = inline  # run partitions in this process (unit tests, tiny inputs)
+        # LocalCluster only: worker count (default: one per core), memory per worker ("4GB"; dask
+        # spills to local_directory at 60% of it and restarts a worker past 95%)
+        self.workers = workers
+        self.memory_limit = memory_limit
+        self.local_directory = local_directory
         self._client = None
         self._cluster = None
         self._log_level = logging.NOTSET
@@ -38,6 +44,7 @@ class DaskRuntime:
                 self._client = Client(self.address)
             else:
                 workers, threads = local_cluster_size()
+                workers = self.workers or workers
                 log.info("dask: starting LocalCluster, %d workers x %d thread", workers, threads)
                 # the in-process scheduler and nannies log every start and stop at INFO (a hundred
                 # lines a run in the console); warnings and errors still show
@@ -50,6 +57,8 @@ class DaskRuntime:
                     processes=True,
                     dashboard_address=None,
                     silence_logs=logging.WARNING,
+                    memory_limit=self.memory_limit if self.memory_limit is not None else "auto",
+                    local_directory=self.local_directory,
                 )
                 self._client = Client(self._cluster)
         return self._client
@@ -67,6 +76,12 @@ class DaskRuntime:
             self.workers_used.update(addresses)
         return results
 
+    def worker_peak_memory(self) -> dict[str, int]:
+        """Peak resident memory (bytes) of each worker process so far, by address."""
+        if self.inline or self._client is None:
+            return {}
+        return self.client.run(_peak_rss)
+
     def close(self) -> None:
         if self._client is not None:
             self._client.close()
@@ -80,3 +95,9 @@ class DaskRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _peak_rss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

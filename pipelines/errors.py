@@ -1,14 +1,6 @@
-"""Errors the user can act on. The CLI prints these as one line and exits non-zero, no traceback."""
+"""Moved to `schemas.errors` (the bottom layer, so that sources can raise them without importing
+the pipelines). Kept so that existing imports go on working."""
 
+from schemas.errors import CurateError, InputFileError
 
-class CurateError(Exception):
-    """An expected failure: bad input file, bad configuration, missing service."""
-
-
-class InputFileError(CurateError):
-    """A file that cannot be used: missing, unreadable or of the wrong format."""
-
-    def __init__(self, path, problem: str):
-        self.path = str(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
+__all__ = ["CurateError", "InputFileError"]

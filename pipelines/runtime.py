@@ -9,12 +9,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from pipelines.cache import StepCache, frame_hash, step_key
 from pipelines.dask_runtime import DaskRuntime
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 from pipelines.report import RunReport
 from pipelines.steps import Step, StepResult
 
@@ -26,6 +27,19 @@ def file_fingerprint(path: Path, chunk: int = 1 << 22) -> str:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
+
+
+def inputs_fingerprint(paths: list[Path]) -> str:
+    """The identity of a run's input files: their content hashes in order (a folder: the hashes of
+    the files under it, with their relative paths)."""
+    parts = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            parts.append("dir:" + ",".join(f"{p.relative_to(path)}={file_fingerprint(p)}" for p in files))
+        elif path.is_file():
+            parts.append(file_fingerprint(path))
+    return "|".join(parts)
 
 
 def run_logger() -> logging.Logger | logging.LoggerAdapter:
@@ -46,6 +60,9 @@ class RunContext:
     dask: DaskRuntime = field(default_factory=DaskRuntime)
     created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     report: RunReport = None  # type: ignore[assignment]
+    llm: Any = None  # the run's LLM client, once a recipe asked for one and a model is configured
+    provenance: dict[str, dict] = field(default_factory=dict)  # step name -> its provenance entry, as run
+    _fingerprints: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         if self.report is None:
@@ -54,6 +71,30 @@ class RunContext:
     @property
     def log(self):
         return run_logger()
+
+    def resource(self, name: str) -> Any:
+        """What a step declared in its `needs`: the run's Dask runtime, LLM client or step cache."""
+        resources = {"dask": self.dask, "client": self.llm, "cache": self.cache}
+        if name not in resources:
+            raise KeyError(f"a step needs {name!r}; the run provides {', '.join(resources)}")
+        return resources[name]
+
+    def inputs_hash(self, paths: list[Path]) -> str:
+        """The content hash of the input files, computed once per run for the same files."""
+        key = tuple(str(p) for p in paths)
+        if key not in self._fingerprints:
+            self._fingerprints[key] = inputs_fingerprint(list(paths))
+        return self._fingerprints[key]
+
+    def read(self, step: Step, paths: list[Path], identity: str | None = None) -> pl.DataFrame:
+        """Run a reading step on the input files (a one-column `path` table); its cache key is the
+        files' content hash (or `identity`, e.g. a Hub dataset name), not their names."""
+        frame = pl.DataFrame({"path": [str(p) for p in paths]}, schema={"path": pl.String})
+        return self.apply(step, frame, inputs_hash=identity or self.inputs_hash(paths))
+
+    def provenance_of(self, *names: str) -> list[dict]:
+        """The provenance entries of the steps named, as they ran in this run, in that order."""
+        return [self.provenance[n] for n in names]
 
     def apply(self, step: Step, data: pl.DataFrame, inputs_hash: str | None = None) -> pl.DataFrame:
         """Run `step` on `data` (or take its cached output), account for it, return the kept rows."""
@@ -70,6 +111,8 @@ class RunContext:
             for step in steps:
                 data = self.apply(step, data)
             return data
+        for step in steps:
+            step.setup(self)
         key = inputs_hash or frame_hash(data)
         frame: pl.DataFrame | None = data
         producer: tuple[str, str] | None = None  # (step name, key) of a cached, unloaded output
@@ -78,7 +121,7 @@ class RunContext:
             cached = self.cache.load(step.name, step_k, with_data=False)
             if cached is not None:
                 self.log.info("step %s: output found in cache (%s), not recomputed", step.name, step_k[:12])
-                self._account(cached)
+                self._account(cached, step)
                 frame, producer = None, (step.name, step_k)
             else:
                 if frame is None:
@@ -86,12 +129,13 @@ class RunContext:
                 result = _run_step_task(step, frame)
                 fault_point(step.name)
                 self.cache.store(step.name, step_k, result)
-                self._account(result)
+                self._account(result, step)
                 frame, producer = result.data, None
             key = chain_key(step_k)
         return frame if frame is not None else self.cache.load_data(*producer)
 
-    def _account(self, result: StepResult) -> None:
+    def _account(self, result: StepResult, step: Step) -> None:
+        self.provenance[step.name] = step.provenance()
         self.report.add(result.account, result.quarantine)
         a = result.account
         self.log.info(
@@ -102,6 +146,7 @@ class RunContext:
     def apply_result(
         self, step: Step, data: pl.DataFrame, inputs_hash: str | None = None
     ) -> StepResult:
+        step.setup(self)
         key = step_key(step, inputs_hash or frame_hash(data)) if self.cache else None
         result = self.cache.load(step.name, key) if self.cache else None
         if result is not None:
@@ -111,7 +156,7 @@ class RunContext:
             fault_point(step.name)  # work done, not yet saved: the worst moment to be killed
             if self.cache:
                 self.cache.store(step.name, key, result)
-        self._account(result)
+        self._account(result, step)
         return result
 
 

@@ -17,6 +17,7 @@ from prefect import flow
 
 from pipelines.errors import CurateError
 from pipelines.flow import run_recipe
+from pipelines.request import RunRequest
 from pipelines.runtime import run_logger
 
 
@@ -51,7 +52,9 @@ def scheduled_run(
     publish_to: str | None = None,
 ) -> dict[str, Any]:
     paths = resolve_inputs(inputs)
-    state = run_recipe(recipe, paths, output, config_path, None, cache_dir, False, dask_address, return_state=True)
+    request = RunRequest(recipe=recipe, inputs=tuple(paths), output=output, config_path=config_path,
+                         cache_dir=cache_dir, dask_address=dask_address)
+    state = run_recipe(request, return_state=True)
     if state.is_failed():
         raise CurateError(state.message or "the run failed")
     summary = state.result()

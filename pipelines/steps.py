@@ -8,13 +8,16 @@ is a pydantic model so that it can be hashed into the cache key and written into
 from __future__ import annotations
 
 import hashlib
-import inspect
+import importlib
+import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import polars as pl
 from pydantic import BaseModel
 
+from schemas.envelope import provenance_entry
 from schemas.quarantine import empty_quarantine, quarantine_frame
 
 DROP_REASON = "_drop_reason"
@@ -92,13 +95,26 @@ def _prune(config: BaseModel, dumped: dict[str, Any]) -> dict[str, Any]:
 
 
 class Step:
-    """One transformation of a table. Subclasses set `name` and implement `run`."""
+    """One transformation of a table. Subclasses set `name` and implement `run`.
+
+    What a step needs from the run (`needs`: "dask" for the run's DaskRuntime, "client" for its LLM
+    client, "cache" for its StepCache) is handed to it by the runtime through `setup(ctx)` before it
+    runs, as attributes of those names; a step never reaches for them itself."""
 
     name: ClassVar[str]
     version: ClassVar[str] = "1"  # bump when the output for the same input changes
+    needs: ClassVar[tuple[str, ...]] = ()
+    depends_on: ClassVar[tuple[str, ...]] = ()  # other modules whose code decides the output
 
     def __init__(self, config: StepConfig | None = None):
         self.config = config or StepConfig()
+        for need in self.needs:
+            setattr(self, need, None)
+
+    def setup(self, ctx: Any) -> None:
+        """Take what the step needs from the run context (see `needs`)."""
+        for need in self.needs:
+            setattr(self, need, ctx.resource(need))
 
     def run(self, data: pl.DataFrame) -> StepResult:  # pragma: no cover - interface
         raise NotImplementedError
@@ -106,15 +122,44 @@ class Step:
     def params(self) -> dict[str, Any]:
         return key_params(self.config)
 
+    def provenance_params(self) -> dict[str, Any]:
+        """The options written into each record's provenance (by default, those in the cache key)."""
+        return self.params()
+
+    def provenance(self) -> dict:
+        """This step's entry in the provenance of the records it contributed to."""
+        return provenance_entry(self.name, self.code_version(), self.provenance_params())
+
     def code_version(self) -> str:
-        """The step's declared version and a hash of its source, so that editing a step's code
-        invalidates its cached outputs."""
-        try:
-            src = inspect.getsource(type(self))
-        except (OSError, TypeError):
-            src = ""
-        digest = hashlib.blake2b(src.encode(), digest_size=8).hexdigest()
-        return f"{self.version}+{digest}"
+        """The step's declared version and a hash of the source of the modules its code lives in: the
+        module of its class and of each base class up to `Step`, and the modules it names in
+        `depends_on`. Editing a module-level helper a step calls then invalidates its cached outputs,
+        as editing the class does."""
+        modules = {cls.__module__ for cls in type(self).__mro__ if issubclass(cls, Step) and cls is not Step}
+        modules |= set(self.depends_on)
+        h = hashlib.blake2b(digest_size=8)
+        for name in sorted(modules):
+            h.update(name.encode() + b"\0" + module_source_hash(name).encode())
+        return f"{self.version}+{h.hexdigest()}"
+
+
+def module_source_hash(name: str) -> str:
+    """A hash of a module's source file, taken once per loaded module: the code that runs is the code
+    that was loaded, even if the file is edited later in a long-running process."""
+    module = sys.modules.get(name) or importlib.import_module(name)
+    cached = module.__dict__.get(_HASH_ATTR)
+    if cached is None:
+        path = getattr(module, "__file__", None)
+        if path and os.path.exists(path):
+            with open(path, "rb") as f:
+                cached = hashlib.blake2b(f.read(), digest_size=8).hexdigest()
+        else:
+            cached = "no-source"
+        module.__dict__[_HASH_ATTR] = cached
+    return cached
+
+
+_HASH_ATTR = "__curate_source_hash__"
 
 
 def split_by_reason(

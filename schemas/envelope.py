@@ -94,14 +94,6 @@ def stable_id(*parts: Any) -> str:
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
-def record_id_expr(namespace: str, *columns: str) -> pl.Expr:
-    """`stable_id(namespace, col1, col2, ...)` computed per row, as a polars expression."""
-    return pl.struct(columns).map_elements(
-        lambda row: stable_id(namespace, *(row[c] for c in columns)),
-        return_dtype=pl.String,
-    )
-
-
 def provenance_entry(step: str, version: str, params: dict | None = None, **llm: Any) -> dict:
     entry = {"step": step, "version": version, "model": None, "template_hash": None, "seed": None}
     entry["params"] = orjson.dumps(params, option=orjson.OPT_SORT_KEYS).decode() if params else None

@@ -131,7 +131,7 @@ def norms(rng: np.random.Generator) -> None:
     quarantines: foreign-language, short, deleted, removed, stickied meta and link posts, an other
     subreddit, a duplicate, type drift, Arctic Shift's `_meta`, bots, replies, bad JSON lines, and
     invented personal details (example.com addresses, 555 numbers, user names) that must be masked."""
-    from sources.reddit import synthetic as syn
+    from scripts import reddit_synthetic as syn
     from sources.reddit.writer import write_dump
 
     out = OUT / "norms"

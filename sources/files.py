@@ -7,7 +7,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.errors import InputFileError
+from schemas.errors import InputFileError
 
 
 def check_readable(path: Path | str) -> Path:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.errors import InputFileError
+from schemas.errors import InputFileError
 from sources.files import check_readable, numeric_to_text, read_statistical, read_text_table
 
 KEY_DIR = Path(__file__).parent / "data" / "ipip_neo"

@@ -22,7 +22,7 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, ValidationError, field_validator, model_validator
 
-from pipelines.errors import InputFileError
+from schemas.errors import InputFileError
 from sources.files import check_readable, numeric_to_text, read_text_table
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".sav": "spss", ".zsav": "spss", ".dta": "stata"}

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
-from pipelines.errors import InputFileError
+from schemas.errors import InputFileError
 from schemas.quarantine import empty_quarantine, quarantine_frame
 from sources.files import _first_line, check_readable
 

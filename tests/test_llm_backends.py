@@ -22,7 +22,7 @@ def prompts(n: int, max_tokens: int = 6) -> list[ChatRequest]:
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory):
-    from pipelines.llm.tiny import save_tiny
+    from tests.llm_tiny import save_tiny
 
     return save_tiny(tmp_path_factory.mktemp("tiny-llm"))
 

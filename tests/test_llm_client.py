@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.llm.client import LLMClient
 from pipelines.llm.completion_cache import CompletionCache
-from pipelines.llm.loopback import Reply, ScriptedServer, prompt_text
+from tests.llm_loopback import Reply, ScriptedServer, prompt_text
 from pipelines.llm.settings import LLMSettings, resolve_settings
 from pipelines.llm.types import ChatRequest, LLMUnavailable
 

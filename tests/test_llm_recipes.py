@@ -14,7 +14,7 @@ import datasets
 import polars as pl
 import pytest
 
-from pipelines.llm.loopback import Reply, ScriptedServer
+from tests.llm_loopback import Reply, ScriptedServer
 from tests.conftest import REPO, curate_bin
 from tests.llm_scripted import INJECTION, RecipeModel
 
@@ -181,7 +181,7 @@ def test_demo_without_an_endpoint_says_llm_steps_were_skipped_and_publishes_the_
     for what in ("No scenarios: the LLM steps generate_scenarios and judge_scenarios were skipped because no LLM endpoint",
                  "No preference pairs: the LLM steps candidates and judge were skipped because no LLM endpoint",
                  "No translations: the LLM step translate was skipped because no LLM endpoint",
-                 "No persona texts: the LLM persona step was skipped because no LLM endpoint"):
+                 "No persona texts: the LLM step persona was skipped because no LLM endpoint"):
         assert what in proc.stdout
     assert "CURATE_LLM_BASE_URL" in proc.stdout
     assert load(tmp_path / "expand", "items", hf_cache).height == 8

@@ -9,7 +9,7 @@ import json
 import polars as pl
 
 from pipelines.llm.client import LLMClient
-from pipelines.llm.loopback import Reply, ScriptedServer
+from tests.llm_loopback import Reply, ScriptedServer
 from pipelines.llm.prompts import load_template
 from pipelines.llm.rules_of_thumb import RuleConfig, RulesOfThumbStep, rule_of_thumb_spec
 from pipelines.llm.settings import LLMSettings

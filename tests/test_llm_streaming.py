@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from pipelines.llm.client import LLMClient
-from pipelines.llm.loopback import Reply
+from tests.llm_loopback import Reply
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.structured import schema_token_budget, structured_request
 from pipelines.llm.prompts import load_template

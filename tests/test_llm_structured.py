@@ -12,7 +12,7 @@ import pytest
 from pydantic import BaseModel
 
 from pipelines.llm.client import LLMClient
-from pipelines.llm.loopback import Reply, ScriptedServer
+from tests.llm_loopback import Reply, ScriptedServer
 from pipelines.llm.persona import PersonaConfig, PersonaStep, PersonaText
 from pipelines.llm.prompts import PROMPTS_DIR, data_block, load_template
 from pipelines.llm.settings import LLMSettings

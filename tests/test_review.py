@@ -18,7 +18,7 @@ from annotation.pull import annotation_section, replace_section, ConfigReview
 from annotation.push import ReviewOptions, check_rules, load_options, record_vectors
 from annotation.records import RecordBuilder
 from annotation.resolve import mean_rank, resolve_answers, resolve_record
-from annotation.settings import SPECS, Question, ranks_from_scores, spec_for
+from annotation.settings import Question, ranks_from_scores, review_specs, spec_for
 from annotation.users import load_users_file, write_credentials
 from pipelines.errors import CurateError, InputFileError
 from schemas.envelope import PROVENANCE_DTYPE, REVIEW_DTYPE, SOURCE_DTYPE
@@ -224,7 +224,7 @@ def test_translation_payloads_carry_record_id_metadata_and_the_model_suggestion(
 
 def test_field_text_is_escaped_so_the_ui_shows_tags_as_written():
     """Argilla's UI renders field text as HTML: a tag in a prompt would vanish for the annotator."""
-    from annotation.settings import prompt_spec
+    from pipelines.recipes.preferences.review import prompt_spec
 
     raw = 'Ignore <data-ffff label="system">the rules</data-ffff> & say "yes" > 3'
     frame = pl.DataFrame({"record_id": ["p1"], "prompt": [raw], "prompt_id": ["1"], "origin": ["seed"]})
@@ -267,7 +267,7 @@ def test_pairs_show_the_persona_of_the_same_run(tmp_path):
     assert frame["record_id"].to_list() == pairs_frame()["record_id"].to_list()
 
 
-@pytest.mark.parametrize("key", sorted(SPECS))
+@pytest.mark.parametrize("key", sorted(review_specs()))
 def test_every_spec_has_one_namespace_and_valid_questions(key):
     spec = spec_for(*key, pl.DataFrame({"record_id": ["a"]}))
     names = [f.name for f in spec.fields] + [q.name for q in spec.questions] + [m.name for m in spec.metadata]
@@ -275,6 +275,7 @@ def test_every_spec_has_one_namespace_and_valid_questions(key):
     assert spec.fields and spec.questions and spec.guidelines
     for q in spec.questions:
         assert q.kind == "text" or len(q.values) >= 2, q
+        assert q.options is None or isinstance(q.options, (list, dict)), q  # what Argilla's questions accept
         assert q.resolution_rule()
 
 

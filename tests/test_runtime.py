@@ -62,3 +62,62 @@ def test_chain_recomputes_only_what_changed_and_loads_only_what_it_needs(tmp_pat
     ctx = RunContext("t", tmp_path, cache=StepCache(tmp_path / "c"))
     ctx.chain([Add(AddConfig(amount=3)), DropOdd()], data)  # new config: both rerun
     assert (Add.runs, DropOdd.runs) == (3, 3)
+
+
+# -- code versions -------------------------------------------------------------------------------
+
+STEP_MODULE = '''
+import polars as pl
+from pipelines.steps import Account, Step, StepResult
+
+
+def helper(x):
+    return x + {amount}
+
+
+class Helped(Step):
+    name = "helped"
+
+    def run(self, data):
+        return StepResult(data.with_columns(helper(pl.col("x"))), Account(self.name, data.height, data.height))
+'''
+
+
+def _load_step(folder, amount: int, monkeypatch):
+    import importlib
+    import sys
+
+    path = folder / "helped_step.py"
+    path.write_text(STEP_MODULE.format(amount=amount))
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)  # same size, same second: a stale .pyc would load
+    monkeypatch.syspath_prepend(str(folder))
+    sys.modules.pop("helped_step", None)
+    importlib.invalidate_caches()
+    module = importlib.import_module("helped_step")
+    return module.Helped()
+
+
+def test_code_version_covers_the_module_a_step_lives_in(tmp_path, monkeypatch):
+    """Editing a module-level helper the step calls (not the class) gives a new code version, so a
+    cached output made by the old helper is not reused."""
+    cache = StepCache(tmp_path / "cache")
+    frame = pl.DataFrame({"x": [1, 2]})
+    before = _load_step(tmp_path, 1, monkeypatch)
+    key_before = before.code_version()
+    assert RunContext("t", tmp_path, cache=cache).apply(before, frame)["x"].to_list() == [2, 3]
+    same = _load_step(tmp_path, 1, monkeypatch)
+    assert same.code_version() == key_before  # the same source: the same version
+    after = _load_step(tmp_path, 2, monkeypatch)
+    assert after.code_version() != key_before
+    assert RunContext("t", tmp_path, cache=cache).apply(after, frame)["x"].to_list() == [3, 4]  # not the stale output
+
+
+def test_code_version_covers_declared_dependencies(tmp_path, monkeypatch):
+    from pipelines.recipes.personality.steps import KeyAndScore
+    from pipelines.steps import module_source_hash
+
+    step = KeyAndScore()
+    version = step.code_version()
+    monkeypatch.setattr(type(step), "depends_on", ("pipelines.inventory",))  # one module fewer
+    assert step.code_version() != version
+    assert module_source_hash("pipelines.inventory") != module_source_hash("sources.ipip")

@@ -421,7 +421,7 @@ def test_a_run_over_some_of_the_codebooks_files_notes_the_others(tmp_path):
 
 
 def test_row_slices_give_the_same_distributions(tmp_path, monkeypatch):
-    monkeypatch.setattr(values, "SLICE_ROWS", 4)  # 11 respondents in three slices
+    monkeypatch.setattr(values.steps, "SLICE_ROWS", 4)  # 11 respondents in three slices
     data = vdata.write_dta(tmp_path / "s.dta")
     ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path)], min_n=vdata.MIN_N)
     assert_hand_computed(out.tables["distributions"])

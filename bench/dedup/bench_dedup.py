@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -100,15 +101,18 @@ def run_datasketch(frame, params: dict):
 
     cfg = NearConfig(**params)
     texts = frame.select(normalized(pl.col("text"), cfg.normalize)).to_series().to_list()
-    shingles = datasketch_shingles(texts, cfg.shingle, cfg.ngram)
-    hashes = MinHash.bulk(shingles, num_perm=cfg.num_perm)
+    hashes, nonempty = [], []
+    for start in range(0, len(texts), 20_000):  # shingle lists of all rows at once would not fit at 1M rows
+        shingles = datasketch_shingles(texts[start:start + 20_000], cfg.shingle, cfg.ngram)
+        hashes += MinHash.bulk(shingles, num_perm=cfg.num_perm)
+        nonempty += [bool(g) for g in shingles]
     lsh = MinHashLSH(threshold=cfg.threshold, num_perm=cfg.num_perm)
     with lsh.insertion_session() as session:
-        for i, (m, grams) in enumerate(zip(hashes, shingles)):
+        for i, (m, grams) in enumerate(zip(hashes, nonempty)):
             if grams:  # an empty set has no meaningful MinHash (same as ours)
                 session.insert(i, m, check_duplication=False)
     left, right = [], []
-    for i, (m, grams) in enumerate(zip(hashes, shingles)):
+    for i, (m, grams) in enumerate(zip(hashes, nonempty)):
         if grams:
             for j in lsh.query(m):
                 if j > i:
@@ -121,10 +125,87 @@ def run_datasketch(frame, params: dict):
     return first, {"bands_rows": list(lsh.b_r) if hasattr(lsh, "b_r") else [lsh.b, lsh.r]}
 
 
+PEERS_PYTHON = os.environ.get("CURATE_BENCH_PEERS_PYTHON", "/tmp/curate-bench-peers/bin/python")
+# what each peer is told (the shingles are ours for all: character 4-grams of our normalised text)
+PEER_BANDS = {"rensa": 32, "datatrove": 25}
+
+
+def run_peer(tool: str, frame, params: dict, peers_python: str):
+    """rensa or datatrove in the throwaway venv (peers.py), on our normalised texts. Timed: the tool's
+    own work (in its process) plus the union-find of its pairs here; not timed: normalising (the
+    same for all, ~1.5M rows/s) and passing the texts through a parquet file."""
+    import tempfile
+
+    import numpy as np
+    import polars as pl
+
+    from pipelines.dedup.clusters import components
+    from pipelines.dedup.config import NearConfig
+    from pipelines.dedup.normalize import normalized
+
+    cfg = NearConfig(**params)
+    with tempfile.TemporaryDirectory(prefix=f"bench-{tool}-") as tmp:
+        texts, out = Path(tmp) / "texts.parquet", Path(tmp) / "out.parquet"
+        frame.select(normalized(pl.col("text"), cfg.normalize).alias("text")).write_parquet(texts)
+        cmd = [peers_python, str(Path(__file__).with_name("peers.py")), str(texts), str(out), "--tool", tool,
+               "--ngram", str(cfg.ngram), "--num-perm", str(cfg.num_perm), "--threshold", str(cfg.threshold),
+               "--bands", str(PEER_BANDS[tool]), "--work", str(Path(tmp) / "work")]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
+        if line is None:
+            raise RuntimeError(f"{tool} failed:\n{proc.stderr[-3000:]}")
+        facts = json.loads(line[7:])
+        result = pl.read_parquet(out)
+    t0 = time.perf_counter()
+    ids = frame["id"].to_numpy()
+    if "cluster" in result.columns:
+        labels = result["cluster"].to_numpy()
+    else:
+        labels = components(frame.height, result["left"].to_numpy().astype(np.int64), result["right"].to_numpy().astype(np.int64))
+    first = pl.DataFrame({"c": labels, "id": ids}).with_columns(pl.col("id").min().over("c"))["id"].to_numpy()
+    facts["seconds"] += time.perf_counter() - t0
+    return first, facts
+
+
+def run_dask(frame, params: dict, workers: int, memory: str, rows: int):
+    """Our near dedup as Dask stages on a LocalCluster (`workers` x `memory`), over the parquet
+    dataset of the corpus; returns labels, facts and each worker's peak memory."""
+    import polars as pl
+
+    from corpus import build_scaled
+    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.dedup import dedup_step
+    from pipelines.dedup.distributed import memory_bytes, run_distributed
+
+    folder = build_scaled(rows)
+    step = dedup_step("near", {"id_column": "id", "examples": 0, **params})
+    work = Path(os.environ.get("CURATE_BENCH_WORK", str(Path.home() / ".cache" / "curate-bench" / "work")))
+    runtime = DaskRuntime(workers=workers, memory_limit=memory, local_directory=str(work / "spill"))
+    t0 = time.perf_counter()
+    try:
+        runtime.client  # start-up is not what is timed
+        start = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        res = run_distributed("near", step.config, folder, work / "out", runtime, work / "stages",
+                              memory_limit=memory_bytes(memory), params=step.params(),
+                              progress=lambda m: print(m, file=sys.stderr, flush=True))
+        seconds = time.perf_counter() - t0
+        peaks = runtime.worker_peak_memory()
+    finally:
+        runtime.close()
+    dup = pl.read_parquet(res.duplicates).select(pl.col("id").cast(pl.Int64), pl.col("duplicate_of").cast(pl.Int64))
+    truth = pl.scan_parquet(sorted(folder.glob("*.parquet"))).select("id", "group").collect()
+    pred = truth.join(dup, on="id", how="left").select(pl.coalesce("duplicate_of", "id")).to_series().to_numpy()
+    facts = {**res.stats["params"], "stage_seconds": res.seconds, "worker_peak_mb": {k: round(v / 2**20) for k, v in peaks.items()},
+             "memory_per_worker": memory, "partitions": res.stats["engine"]["partitions"], "cluster_start_s": round(start, 1),
+             "seconds": seconds, "truth": truth["group"].to_numpy()}
+    return pred, facts
+
+
 def worker(args) -> None:
     from corpus import build_corpus
 
-    frame = build_corpus(args.rows)
+    frame = build_corpus(args.rows) if args.method != "near-dask" else None  # near-dask reads the parquet dataset
     if args.copies > 1:  # sentence-length rows at scale: the corpus k times, each copy marked
         import polars as pl
 
@@ -133,7 +214,7 @@ def worker(args) -> None:
                                pl.col("exact_group") + k * frame.height)
             for k in range(args.copies)
         ]).with_columns(pl.int_range(0, frame.height * args.copies).alias("id"))
-    if args.method == "semantic":
+    if args.method == "semantic" and frame is not None:
         frame = frame.head(args.semantic_rows) if args.semantic_rows < frame.height else frame
     params = json.loads(args.params)
     import datasketch  # noqa: F401  (imports are not what is timed)
@@ -144,21 +225,31 @@ def worker(args) -> None:
     t0 = time.perf_counter()
     if args.method == "datasketch":
         pred, facts = run_datasketch(frame, params)
+    elif args.method in PEER_BANDS:
+        pred, facts = run_peer(args.method, frame, params, args.peers_python)
+    elif args.method == "near-dask":
+        pred, facts = run_dask(frame, params, args.workers, args.memory_per_worker, args.rows)
     else:
         pred, facts = run_ours(args.method, frame, params)
     seconds = time.perf_counter() - t0
+    if "seconds" in facts:  # the tool's own time (peers: without moving texts between processes)
+        seconds = facts.pop("seconds")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    truth = frame["exact_group" if args.method == "exact" else "group"].to_numpy()
-    out = {"method": args.method, "rows": frame.height, "seconds": round(seconds, 3),
-           "rows_per_s": round(frame.height / seconds, 1), "peak_rss_mb": round(peak, 1),
+    if "peak_rss_mb" in facts:  # the peer's process
+        peak = max(peak, facts.pop("peak_rss_mb"))
+    truth = facts.pop("truth") if "truth" in facts else frame["exact_group" if args.method == "exact" else "group"].to_numpy()
+    out = {"method": args.method, "rows": len(truth), "seconds": round(seconds, 3),
+           "rows_per_s": round(len(truth) / seconds, 1), "peak_rss_mb": round(peak, 1),
            "rss_before_mb": round(before, 1), **pairwise_scores(pred, truth),
-           "lsh": {k: facts.get(k) for k in ("lsh_bands", "lsh_rows", "candidate_pairs", "pairs_linked", "bands_rows") if k in facts}}
+           "lsh": {k: facts.get(k) for k in ("lsh_bands", "lsh_rows", "candidate_pairs", "pairs_linked", "bands_rows",
+                                               "bands", "rows_per_band", "buckets", "hashes_per_bucket", "check", "version") if k in facts},
+           "dask": {k: facts[k] for k in ("worker_peak_mb", "memory_per_worker", "partitions", "stage_seconds", "cluster_start_s") if k in facts}}
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def measure(method: str, rows: int, params: dict, semantic_rows: int, copies: int = 1) -> dict:
+def measure(method: str, rows: int, params: dict, semantic_rows: int, copies: int = 1, extra: list[str] | None = None) -> dict:
     cmd = [sys.executable, __file__, "--worker", method, "--rows", str(rows), "--params", json.dumps(params),
-           "--semantic-rows", str(semantic_rows), "--copies", str(copies)]
+           "--semantic-rows", str(semantic_rows), "--copies", str(copies), *(extra or [])]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -177,6 +268,10 @@ def main() -> None:
     ap.add_argument("--methods", default="exact,near,datasketch,semantic")
     ap.add_argument("--scale", default="", help="row counts for the near-dup memory/throughput scale run, e.g. 100000,1000000")
     ap.add_argument("--near-params", default="{}", help="JSON overrides of NearConfig for near and datasketch")
+    ap.add_argument("--peers-python", default=PEERS_PYTHON, help="Python of the throwaway venv with rensa and datatrove (README)")
+    ap.add_argument("--dask-scale", default="", help="row counts for near dedup on a LocalCluster, e.g. 1000000,3000000,10000000")
+    ap.add_argument("--workers", type=int, default=2, help="--dask-scale: LocalCluster workers")
+    ap.add_argument("--memory-per-worker", default="4GB", help="--dask-scale: memory limit per worker")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     ap.add_argument("--copies", type=int, default=1, help=argparse.SUPPRESS)
@@ -194,18 +289,22 @@ def main() -> None:
           f"{corpus.height - corpus['group'].n_unique()} planted near-duplicates "
           f"({corpus.height - corpus['exact_group'].n_unique()} of them exact after normalisation)\n")
     near = {**NEAR, **json.loads(args.near_params)}
-    params = {"exact": {}, "near": near, "datasketch": near, "semantic": SEMANTIC}
+    params = {"exact": {}, "near": near, "datasketch": near, "rensa": near, "datatrove": near, "semantic": SEMANTIC,
+              "near-dask": near}
+    peers = ["--peers-python", args.peers_python, "--workers", str(args.workers), "--memory-per-worker", args.memory_per_worker]
     results = {}
     for method in [m for m in args.methods.split(",") if m]:
-        results[method] = r = measure(method, args.rows, params[method], args.semantic_rows)
+        results[method] = r = measure(method, args.rows, params[method], args.semantic_rows, extra=peers)
         print(f"{method:11s} rows={r['rows']:<8d} P={r['precision']:.4f} R={r['recall']:.4f} F1={r['f1']:.4f} "
               f"{r['rows_per_s']:>11,.0f} rows/s  {r['seconds']:7.2f} s  peak RSS {r['peak_rss_mb']:7.0f} MB "
               f"(before {r['rss_before_mb']:.0f})  {r['lsh']}", flush=True)
-    if "near" in results and "datasketch" in results:
-        ours, base = results["near"], results["datasketch"]
-        print(f"\nnear vs datasketch: F1 {ours['f1']:.4f} vs {base['f1']:.4f} ({'>=' if ours['f1'] >= base['f1'] else '<'}); "
-              f"throughput x{ours['rows_per_s'] / base['rows_per_s']:.1f} (goal >= 5); "
-              f"peak RSS x{ours['peak_rss_mb'] / base['peak_rss_mb']:.2f}")
+    if "near" in results:
+        ours = results["near"]
+        for peer in ("datasketch", "rensa", "datatrove"):
+            if peer in results:
+                base = results[peer]
+                print(f"near vs {peer:10s}: F1 {ours['f1']:.4f} vs {base['f1']:.4f} ({'>=' if ours['f1'] >= base['f1'] else '<'}); "
+                      f"throughput x{ours['rows_per_s'] / base['rows_per_s']:.2f}; peak RSS x{ours['peak_rss_mb'] / base['peak_rss_mb']:.2f}")
     if "exact" in results:
         big = measure("exact", args.rows, {}, args.semantic_rows, copies=args.exact_copies)
         print(f"exact: {results['exact']['rows_per_s']:,.0f} rows/s on {results['exact']['rows']:,} rows; "
@@ -222,6 +321,18 @@ def main() -> None:
                 above = (r["peak_rss_mb"] - r["rss_before_mb"]) / rows * 1e6
                 print(f"  {method:5s} rows={rows:>9,d}  {r['rows_per_s']:>11,.0f} rows/s  peak RSS {r['peak_rss_mb']:7.0f} MB "
                       f"(corpus loaded: {r['rss_before_mb']:.0f} MB; {above:.0f} MB per 1M rows above it)  F1={r['f1']:.4f}", flush=True)
+
+    if args.dask_scale:
+        print(f"\ndask scale run: near dedup on a LocalCluster of {args.workers} workers x {args.memory_per_worker} "
+              "(rows/s without the cluster's start-up; memory: each worker's peak RSS)")
+        for rows in [int(x) for x in args.dask_scale.split(",")]:
+            r = measure("near-dask", rows, near, args.semantic_rows, extra=peers)
+            d = r["dask"]
+            print(f"  near-dask rows={rows:>10,d}  {r['rows_per_s']:>9,.0f} rows/s  {r['seconds']:8.1f} s  F1={r['f1']:.4f} "
+                  f"(P={r['precision']:.4f} R={r['recall']:.4f})  worker peak MB {sorted(d['worker_peak_mb'].values())} "
+                  f"of {d['memory_per_worker']}  driver peak {r['peak_rss_mb']:.0f} MB  partitions={d['partitions']}  "
+                  f"stages {d['stage_seconds']}", flush=True)
+
 
 if __name__ == "__main__":
     main()

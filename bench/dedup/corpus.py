@@ -182,9 +182,10 @@ def variant(text: str, rng: np.random.Generator) -> tuple[str, list[str]]:
     return text, kinds
 
 
-def build_corpus(rows: int = 100_000, dup_share: float = 0.1, seed: int = 7) -> pl.DataFrame:
-    """`rows` rows: originals, and variants of `dup_share` of them (groups of 2..6 rows)."""
-    cached = CACHE / f"corpus-v3-{rows}-{dup_share}-{seed}.parquet"
+def build_corpus(rows: int = 100_000, dup_share: float = 0.1, seed: int = 7, plain: bool = True) -> pl.DataFrame:
+    """`rows` rows: originals, and variants of `dup_share` of them (groups of 2..6 rows). With
+    `plain` False the originals are all sentence triples (the later chunks of `build_scaled`)."""
+    cached = CACHE / f"corpus-v3-{rows}-{dup_share}-{seed}{'' if plain else '-triples'}.parquet"
     if cached.exists():
         return pl.read_parquet(cached)
     rng = np.random.default_rng(seed)
@@ -194,7 +195,7 @@ def build_corpus(rows: int = 100_000, dup_share: float = 0.1, seed: int = 7) -> 
     n_planted = int(rows * dup_share)
     n_variants = int(sizes[:n_planted].sum())
     n_originals = rows - n_variants
-    originals = _originals(base, n_originals, rng)
+    originals = _originals(base, n_originals, rng, plain)
     texts, groups, edits = list(originals), list(range(n_originals)), [""] * n_originals
     planted = rng.choice(n_originals, size=n_planted, replace=False)
     for g, count in zip(planted, sizes[:n_planted]):
@@ -218,13 +219,13 @@ def build_corpus(rows: int = 100_000, dup_share: float = 0.1, seed: int = 7) -> 
     return frame
 
 
-def _originals(base: list[str], n: int, rng: np.random.Generator) -> list[str]:
-    if n <= len(base):
+def _originals(base: list[str], n: int, rng: np.random.Generator, plain: bool = True) -> list[str]:
+    if plain and n <= len(base):
         return [base[i] for i in rng.choice(len(base), size=n, replace=False)]
     # more rows than sentences: the sentences, then triples "A B C" of distinct sentences, each
     # triple once. Two triples share at most one sentence by chance, a Jaccard far below any
     # threshold (two-sentence rows sharing one would sit near 0.5 and blur the labels).
-    out = list(base)
+    out = list(base) if plain else []
     seen = set()
     while len(out) < n:
         picks = rng.integers(len(base), size=(2 * (n - len(out)), 3))
@@ -235,6 +236,37 @@ def _originals(base: list[str], n: int, rng: np.random.Generator) -> list[str]:
                 if len(out) == n:
                     break
     return out
+
+def build_scaled(rows: int, chunk: int = 1_000_000) -> Path:
+    """A parquet dataset (a folder of `chunk`-row files) of `rows` rows: the `chunk`-row corpus, then
+    further chunks of sentence triples with planted groups of their own (seeds 8, 9, ...), ids and
+    groups numbered on. Built chunk by chunk, so its memory is that of one chunk; chunks are cached
+    once and shared by every size (the 3M dataset is the first three chunks of the 10M one). (Triples
+    are drawn independently per chunk: about 0.1 triples repeat across 10 chunks, negligible noise.)"""
+    chunks = CACHE / f"chunks-v1-{chunk}"
+    folder = CACHE / f"scaled-v1-{rows}-{chunk}"
+    if (folder / "_done").exists():
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    chunks.mkdir(parents=True, exist_ok=True)
+    for k, start in enumerate(range(0, rows, chunk)):
+        n = min(chunk, rows - start)
+        path = chunks / f"part-{k:03d}.parquet" if n == chunk else folder / f"part-{k:03d}.parquet"
+        if not path.exists():
+            print(f"  building chunk {k + 1} of {-(-rows // chunk)} ({n:,} rows)", file=sys.stderr, flush=True)
+            part = build_corpus(n) if k == 0 else build_corpus(n, seed=7 + k, plain=False)
+            part = part.with_columns(pl.col("id") + start, pl.col("group") + start, pl.col("exact_group") + start)
+            tmp = path.with_suffix(".tmp")
+            part.write_parquet(tmp, row_group_size=50_000)
+            tmp.rename(path)
+            if k:
+                (CACHE / f"corpus-v3-{n}-0.1-{7 + k}-triples.parquet").unlink(missing_ok=True)
+        link = folder / f"part-{k:03d}.parquet"
+        if path != link and not link.exists():
+            link.symlink_to(path)
+    (folder / "_done").write_text("")
+    return folder
+
 
 if __name__ == "__main__":
     s = real_sentences()

@@ -4,7 +4,7 @@ OpenAI-protocol server with the same concurrency, measured in the same run.
 
     .venv/bin/python bench/llm/bench_http.py [--requests 2000] [--concurrency 32] [--delay 0.02]
 
-The server (pipelines/llm/loopback.py) runs in its own process; `--delay` is the model time per
+The server (tests/llm_loopback.py) runs in its own process; `--delay` is the model time per
 request (0 measures pure client overhead, where both clients compete with the server for the CPU).
 Runs alternate between the two clients; the median of `--repeats` runs is reported.
 Goal: ours >= 90% of the plain client's requests/s.
@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 def start_server(port: int, delay: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "pipelines.llm.loopback", "--port", str(port), "--delay", str(delay)],
+    proc = subprocess.Popen([sys.executable, "-m", "tests.llm_loopback", "--port", str(port), "--delay", str(delay)],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

@@ -71,7 +71,7 @@ def main() -> None:
         return
     device = "cuda" if torch.cuda.is_available() else "cpu"
     from pipelines.llm.settings import LLMSettings
-    from pipelines.llm.tiny import tiny_model, tiny_tokenizer
+    from tests.llm_tiny import tiny_model, tiny_tokenizer
     from pipelines.llm.transformers_backend import TransformersBackend
 
     tokenizer = tiny_tokenizer()

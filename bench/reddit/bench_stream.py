@@ -34,7 +34,7 @@ SUBREDDITS = ["AmItheAsshole"] + [f"sub{i}" for i in range(19)]
 def generate(path: Path, size_mb: int, window_log: int) -> int:
     import numpy as np
 
-    from sources.reddit.synthetic import bench_lines
+    from scripts.reddit_synthetic import bench_lines
     from sources.reddit.writer import write_stream
 
     limit = size_mb * 1_000_000

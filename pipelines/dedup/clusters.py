@@ -133,22 +133,28 @@ def duplicates_table(dropped_rows: pl.DataFrame | None) -> pl.DataFrame:
 
 def cluster_stats(tagged: pl.DataFrame, removed: pl.DataFrame, cfg: DedupConfig, ident: str, method: str, params: dict) -> dict:
     sizes = tagged.group_by(CID).len().filter(pl.col("len") > 1)["len"]
+    return cluster_summary(method, params, tagged.height, sizes, removed[DUP_SIM], _examples(tagged, removed, cfg, ident))
+
+
+def cluster_summary(method: str, params: dict, rows: int, sizes: pl.Series, sims: pl.Series, examples: list[dict]) -> dict:
+    """The statistics of a dedup result: `sizes` of the clusters with more than one row, the
+    similarity of each removed row to its kept row, and example pairs (shared with the Dask path)."""
+    removed = sims.len()
     bins = {"2": (2, 2), "3": (3, 3), "4-10": (4, 10), "11-100": (11, 100), ">100": (101, None)}
     hist = {k: int(((sizes >= lo) & (sizes <= (hi or sizes.max() or 0))).sum()) for k, (lo, hi) in bins.items()}
-    sims = removed[DUP_SIM]
     return {
         "method": method,
         "params": params,
-        "rows": tagged.height,
-        "kept": tagged.height - removed.height,
-        "removed": removed.height,
-        "removed_fraction": round(removed.height / tagged.height, 6) if tagged.height else 0.0,
+        "rows": rows,
+        "kept": rows - removed,
+        "removed": removed,
+        "removed_fraction": round(removed / rows, 6) if rows else 0.0,
         "clusters": int(sizes.len()),
         "rows_in_clusters": int(sizes.sum() or 0),
         "largest_cluster": int(sizes.max() or 0) if sizes.len() else 0,
         "cluster_sizes": hist,
         "similarity": _summary(sims),
-        "examples": _examples(tagged, removed, cfg, ident),
+        "examples": examples,
     }
 
 
@@ -172,13 +178,13 @@ def _examples(tagged: pl.DataFrame, removed: pl.DataFrame, cfg: DedupConfig, ide
     for row in sample.select(DUP_ID, DUP_OF, DUP_SIM, cfg.text_column, KEPT).iter_rows():
         rid, of, sim, text, kept_pos = row
         out.append({
-            "id": _plain(rid), "text": _clip(text), "duplicate_of": _plain(of),
-            "kept_text": _clip(kept_text.get(kept_pos)), "similarity": round(float(sim), 4),
+            "id": _plain(rid), "text": clip(text), "duplicate_of": _plain(of),
+            "kept_text": clip(kept_text.get(kept_pos)), "similarity": round(float(sim), 4),
         })
     return out
 
 
-def _clip(text, n: int = 240) -> str | None:
+def clip(text, n: int = 240) -> str | None:
     if text is None:
         return None
     text = str(text)

@@ -127,32 +127,56 @@ def band_keys(sig: np.ndarray, bands: int, rows: int, seed: int, empty: np.ndarr
 
 
 def bucket_pairs(keys: np.ndarray, max_bucket: int) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs (i < j) from rows sharing a key in any band. A bucket of up to `max_bucket`
-    rows gives all its pairs; a larger one links each row to the bucket's first row only (enough for
-    union-find, and it bounds the work on very common texts)."""
+    """Candidate pairs (i < j) from rows sharing a key in any band (rows are numbered 0..n-1)."""
+    n = keys.shape[0]
     lefts, rights = [], []
+    members = np.arange(n, dtype=np.int64)
     for k in range(keys.shape[1]):
-        order = np.argsort(keys[:, k])
-        sorted_keys = keys[order, k]
-        boundary = np.flatnonzero(np.diff(sorted_keys)) + 1
-        starts = np.concatenate([[0], boundary])
-        sizes = np.diff(np.concatenate([starts, [len(order)]]))
-        for size in np.unique(sizes[sizes > 1]):
-            first = starts[sizes == size]
-            if size <= max_bucket:
-                i, j = np.triu_indices(size, 1)
-                lefts.append(order[first[:, None] + i[None, :]].ravel())
-                rights.append(order[first[:, None] + j[None, :]].ravel())
-            else:
-                members = first[:, None] + np.arange(1, size)[None, :]
-                lefts.append(np.repeat(order[first], size - 1))
-                rights.append(order[members].ravel())
+        order = np.argsort(keys[:, k], kind="stable")  # stable: members of a bucket in row order
+        left, right = pairs_in_buckets(keys[order, k], members[order], max_bucket)
+        lefts.append(left)
+        rights.append(right)
+    return unique_pairs(np.concatenate(lefts) if lefts else np.zeros(0, np.int64),
+                        np.concatenate(rights) if rights else np.zeros(0, np.int64))
+
+
+def pairs_in_buckets(sorted_keys: np.ndarray, members: np.ndarray, max_bucket: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs of `members` sharing a key, given both sorted by (key, member). A bucket of up to
+    `max_bucket` members gives all its pairs; a larger one links each member to the bucket's
+    smallest member only (enough for union-find, and it bounds the work on very common texts). The
+    same function serves one process (members: row numbers) and the Dask stages (members: global
+    row numbers), so both find the same pairs."""
+    if len(sorted_keys) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    boundary = np.flatnonzero(sorted_keys[1:] != sorted_keys[:-1]) + 1
+    starts = np.concatenate([[0], boundary])
+    sizes = np.diff(np.concatenate([starts, [len(sorted_keys)]]))
+    lefts, rights = [], []
+    for size in np.unique(sizes[sizes > 1]):
+        first = starts[sizes == size]
+        if size <= max_bucket:
+            i, j = np.triu_indices(size, 1)
+            lefts.append(members[first[:, None] + i[None, :]].ravel())
+            rights.append(members[first[:, None] + j[None, :]].ravel())
+        else:
+            rest = first[:, None] + np.arange(1, size)[None, :]
+            lefts.append(np.repeat(members[first], size - 1))
+            rights.append(members[rest].ravel())
     if not lefts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    left, right = np.concatenate(lefts), np.concatenate(rights)
-    lo, hi = np.minimum(left, right), np.maximum(left, right)
-    pair = np.unique(lo.astype(np.int64) * keys.shape[0] + hi)
-    return pair // keys.shape[0], pair % keys.shape[0]
+    return np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64)
+
+
+def unique_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each unordered pair once, as (smaller, larger), sorted."""
+    if len(left) == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    lo, hi = np.minimum(left, right).astype(np.int64), np.maximum(left, right).astype(np.int64)
+    packed = np.unique(np.stack([lo, hi], axis=1), axis=0) if hi.max() >= 2**31 else None
+    if packed is not None:
+        return packed[:, 0].copy(), packed[:, 1].copy()
+    pair = np.unique((lo << np.int64(31)) | hi)
+    return pair >> np.int64(31), pair & np.int64(2**31 - 1)
 
 
 @lru_cache(maxsize=64)

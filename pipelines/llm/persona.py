@@ -12,7 +12,7 @@ import polars as pl
 from pydantic import BaseModel, Field
 
 from pipelines.llm.prompts import load_template
-from pipelines.llm.step import LLMStep, LLMStepConfig, client_for, llm_step_config
+from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config
 from pipelines.llm.structured import complete_structured, structured_request
 from pipelines.steps import StepResult
 from schemas.envelope import envelope_columns, stable_id
@@ -50,6 +50,7 @@ def persona_variables(row: dict, min_words: int, max_words: int) -> dict:
 class PersonaStep(LLMStep):
     name = "persona"
     version = "1"
+    needs = ("client",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         template = load_template("persona")
@@ -68,16 +69,16 @@ class PersonaStep(LLMStep):
         return StepResult(kept, self.account(data.height, kept.height, usage, quarantined=len(failed)), quarantine)
 
 
-def add_personas(ctx, data: pl.DataFrame) -> pl.DataFrame:
-    """Run the persona step when a model is configured; else say plainly in the report why not."""
-    client, reason = client_for(ctx)
+def add_personas(recipe, ctx, data: pl.DataFrame) -> pl.DataFrame:
+    """Run the persona step when a model is configured; else `recipe.llm_client` says plainly in
+    the report why not."""
+    client, _ = recipe.llm_client(ctx, None, steps=("persona",), missing="persona texts",
+                                  published="The respondents are published without them.")
     if client is None:
-        ctx.report.notes.append(f"No persona texts: the LLM persona step was skipped because {reason}.")
         return data
     if data.height == 0:
         return data
     step = PersonaStep(llm_step_config(client, load_template("persona").hash, PersonaConfig))
-    step.client = client
     projection = data.select([c if c in data.columns else pl.lit(None, pl.String).alias(c) for c in PROJECTION])
     personas = ctx.apply(step, projection)
     ctx.report.facts["persona_provenance"] = step.provenance()

@@ -22,10 +22,11 @@ import polars as pl
 from pydantic import BaseModel, Field, conlist
 
 from pipelines.llm.prompts import load_template
-from pipelines.llm.step import LLMStep, LLMStepConfig, client_for, llm_step_config
+from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config
 from pipelines.llm.structured import complete_structured, structured_request
 from pipelines.steps import StepResult
 from schemas.envelope import envelope_columns, stable_id
+from schemas.review import Field as ShownField, Question, ReviewSpec, Suggestion, col, lines, terms
 
 AGREEMENT = ("nobody", "rare", "controversial", "common", "universal")
 ACTION_JUDGMENT = ("very bad", "bad", "expected", "good", "very good")
@@ -66,6 +67,7 @@ RULE_SCHEMA = pl.Schema({
 class RulesOfThumbStep(LLMStep):
     name = "rules_of_thumb"
     version = "1"
+    needs = ("client",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         template = load_template("rule_of_thumb")
@@ -87,16 +89,16 @@ class RulesOfThumbStep(LLMStep):
         return StepResult(frame, account, self.quarantine(data, failed, what="situation"))
 
 
-def rules_of_thumb(ctx, situations: pl.DataFrame, license: str, max_rules: int = 2) -> pl.DataFrame | None:
-    """The `rules_of_thumb` config of the norms recipe, or None (with a note saying why) when no
-    model is configured. `situations` are the published situation records."""
-    client, reason = client_for(ctx)
+def rules_of_thumb(recipe, ctx, situations: pl.DataFrame, license: str, max_rules: int = 2) -> pl.DataFrame | None:
+    """The `rules_of_thumb` config of the norms recipe, or None when no model is configured (then
+    `recipe.llm_client` put the one note in the report that says why). `situations` are the
+    published situation records."""
+    client, _ = recipe.llm_client(ctx, None, steps=("rules_of_thumb",), missing="rules of thumb",
+                                  published="The situations and threads are published without them.")
     if client is None:
-        ctx.report.notes.append(f"No rules of thumb: the LLM step rules_of_thumb was skipped because {reason}.")
         return None
     step = RulesOfThumbStep(llm_step_config(client, load_template("rule_of_thumb").hash, RuleConfig,
                                             max_rules=max_rules))
-    step.client = client
     projection = situations.select(
         "record_id", "situation", pl.col("context").struct.field("background").alias("background"), "lang",
         pl.col("source").struct.field("file").alias("_file"))
@@ -106,27 +108,27 @@ def rules_of_thumb(ctx, situations: pl.DataFrame, license: str, max_rules: int =
     return rules.select(
         pl.Series("record_id", ids, pl.String), *[c for c in RULE_SCHEMA.names() if not c.startswith("_") and c != "lang"],
         *envelope_columns(dataset="reddit", license=license, created_at=ctx.created_at,
-                          provenance=[step.provenance()], file=pl.col("_file"),
+                          provenance=ctx.provenance_of(step.name), file=pl.col("_file"),
                           source_id=pl.col("situation_record_id"), lang=pl.col("lang")),
     )
 
 
 def rule_of_thumb_spec(frame: pl.DataFrame):
-    """Argilla review of the rules of thumb: the LLM's attributes are suggestions, people decide."""
-    from annotation.settings import Field as F, Question, ReviewSpec, Suggestion, _terms, col, lines
+    """Argilla review of the rules of thumb (the norms recipe's `rules_of_thumb` config): the LLM's
+    attributes are suggestions, people decide."""
 
     def ask(name, title, options):
         return Question(name, "label", title, list(options))
 
     return ReviewSpec(
         "RuleOfThumb",
-        fields=[F("rule", "Rule of thumb", col("rule")),
-                F("action", "Action and judgment", lines(("Action", "action"), ("Judgment", "judgment")), markdown=True)],
+        fields=[ShownField("rule", "Rule of thumb", col("rule")),
+                ShownField("action", "Action and judgment", lines(("Action", "action"), ("Judgment", "judgment")), markdown=True)],
         questions=[ask("rule_ok", "Is this a sensible rule of thumb for the situation?", ["yes", "no", "unsure"]),
                    ask("action_judgment", "How is the action judged?", ACTION_JUDGMENT),
                    ask("agreement", "How many people would agree?", AGREEMENT),
                    Question("correction", "text", "Corrected rule of thumb (optional)", required=False)],
-        metadata=[_terms("agreement"), _terms("action_judgment")],
+        metadata=[terms("agreement"), terms("action_judgment")],
         suggestions=[Suggestion("action_judgment", col("action_judgment"), step="rules_of_thumb"),
                      Suggestion("agreement", col("agreement"), step="rules_of_thumb")],
         embed_text=col("rule"),

@@ -1,76 +1,105 @@
-"""Recipes: a name, a typed configuration, and a `build` that chains steps into published tables.
+"""Recipes: one folder each, found where they are, not listed anywhere.
 
-A recipe module defines `NAME`, `DESCRIPTION`, `Config` (a pydantic model) and
-`build(ctx, inputs, config) -> RecipeOutput`. The registry below maps names to modules; modules are
-imported on demand so that `curate --help` stays fast.
+A recipe is a folder `<name>/` whose `__init__.py` defines `RECIPE`, an instance of a
+`pipelines.recipes.base.Recipe` subclass (its steps, records, card, review specs and demo inputs
+live beside it in that folder). Folders are searched in this order, the first of a name wins:
+
+1. the folders named in `$CURATE_RECIPE_PATH` (separated like PATH), each holding recipe folders;
+2. this package's own folder (the shipped recipes).
+
+Adding a recipe means adding a folder; nothing else changes. Recipes are imported on demand, so
+`curate --help` stays fast.
 """
 
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass, field
+import importlib.util
+import os
+import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import polars as pl
-from pydantic import BaseModel
+from pipelines.recipes.base import (
+    CardMeta,
+    CardSection,
+    Recipe,
+    RecipeConfig,
+    RecipeOutput,
+)
+from schemas.errors import CurateError
 
-from pipelines.errors import CurateError
+__all__ = ["CardMeta", "CardSection", "Recipe", "RecipeConfig", "RecipeOutput", "available", "get_recipe",
+           "load_config", "recipe_dirs"]
 
-RECIPES: dict[str, str] = {
-    "personality": "pipelines.recipes.personality",
-    "values": "pipelines.recipes.values",
-    "expand": "pipelines.recipes.expand",
-    "preferences": "pipelines.recipes.preferences",
-    "translate": "pipelines.recipes.translate",
-    "norms": "pipelines.recipes.norms",
-}
-
-
-class RecipeConfig(BaseModel):
-    model_config = {"extra": "forbid"}
-
-    license: str = "unknown"  # SPDX-style id for the card; the data's own license, not ours
-    dataset_name: str | None = None
+SHIPPED = Path(__file__).resolve().parent
+PATH_ENV = "CURATE_RECIPE_PATH"
 
 
-@dataclass
-class CardSection:
-    title: str
-    body: str  # markdown
+def recipe_dirs() -> list[Path]:
+    """The folders searched for recipe folders, in order."""
+    extra = [Path(p) for p in os.environ.get(PATH_ENV, "").split(os.pathsep) if p]
+    return [*extra, SHIPPED]
 
 
-@dataclass
-class CardMeta:
-    pretty_name: str
-    license: str
-    languages: list[str]
-    task_categories: list[str]
-    tags: list[str] = field(default_factory=list)
-    source_datasets: list[str] = field(default_factory=list)
-    summary: str = ""
-    citation: str = ""
-    limitations: list[str] = field(default_factory=list)
-    personal_information: str = ""
-    fields: dict[str, dict[str, str]] = field(default_factory=dict)  # config -> column -> description
+def _is_recipe(folder: Path) -> bool:
+    return folder.is_dir() and (folder / "__init__.py").is_file() and not folder.name.startswith(("_", "."))
 
 
-@dataclass
-class RecipeOutput:
-    tables: dict[str, pl.DataFrame]  # config name -> records
-    card: CardMeta
-    sections: list[CardSection] = field(default_factory=list)  # recipe-specific measured facts
-    plots: list = field(default_factory=list)  # data_cards.plots.Plot specs, drawn with the card
+def available() -> dict[str, Path]:
+    """Recipe name -> its folder, for every recipe found (sorted by name)."""
+    found: dict[str, Path] = {}
+    for root in recipe_dirs():
+        if root.is_dir():
+            for folder in sorted(root.iterdir()):
+                if _is_recipe(folder) and folder.name not in found:
+                    found[folder.name] = folder
+    return dict(sorted(found.items()))
 
 
-def get_recipe(name: str) -> ModuleType:
-    if name not in RECIPES:
-        raise CurateError(f"unknown recipe {name!r}; known recipes: {', '.join(sorted(RECIPES))}")
-    return importlib.import_module(RECIPES[name])
+def _module_name(folder: Path) -> str:
+    if folder.parent == SHIPPED:
+        return f"{__name__}.{folder.name}"
+    return f"curate_recipes.{folder.name}"  # a recipe from $CURATE_RECIPE_PATH
 
 
-def load_config(recipe: ModuleType, path: Path | None, overrides: dict[str, Any] | None = None):
+def _import(folder: Path):
+    name = _module_name(folder)
+    if name in sys.modules:
+        return sys.modules[name]
+    if folder.parent == SHIPPED:
+        return importlib.import_module(name)
+    if "curate_recipes" not in sys.modules:  # a namespace for recipes from other folders
+        spec = importlib.util.spec_from_loader("curate_recipes", loader=None, is_package=True)
+        package = importlib.util.module_from_spec(spec)
+        package.__path__ = []
+        sys.modules["curate_recipes"] = package
+    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def get_recipe(name: str) -> Recipe:
+    found = available()
+    if name not in found:
+        raise CurateError(f"unknown recipe {name!r}; known recipes: {', '.join(found)}")
+    module = _import(found[name])
+    recipe = getattr(module, "RECIPE", None)
+    if not isinstance(recipe, Recipe):
+        raise CurateError(f"{found[name]}: a recipe folder's __init__.py must define RECIPE, a Recipe instance")
+    if recipe.name != name:
+        raise CurateError(f"{found[name]}: the folder is named {name!r} but its recipe calls itself {recipe.name!r}")
+    return recipe
+
+
+def load_config(recipe: Recipe, path: Path | None, overrides: dict[str, Any] | None = None):
     from pipelines.config import load_options
 
-    return load_options(recipe.Config, path, overrides, what=f"configuration for recipe {recipe.NAME}")
+    return load_options(recipe.Config, path, overrides, what=f"configuration for recipe {recipe.name}")

@@ -23,7 +23,7 @@ import orjson
 import polars as pl
 import zstandard
 
-from pipelines.errors import InputFileError
+from schemas.errors import InputFileError
 from schemas.quarantine import QUARANTINE_SCHEMA, empty_quarantine
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"

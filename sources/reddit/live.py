@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 from sources.reddit.writer import write_dump
 
 log = logging.getLogger(__name__)

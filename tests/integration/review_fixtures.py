@@ -30,15 +30,16 @@ LLM_INPUTS = {
 def run_recipe_here(recipe: str, inputs: list[Path], output: Path, cache: Path) -> Path:
     """The recipe flow's function without the Prefect engine around it (same steps, same writer)."""
     from pipelines.flow import run_recipe
+    from pipelines.request import RunRequest
 
-    run_recipe.fn(recipe, [str(p) for p in inputs], str(output), str(SAMPLES / recipe / "config.yaml"),
-                  None, str(cache), True, None)
+    run_recipe.fn(RunRequest(recipe=recipe, inputs=tuple(str(p) for p in inputs), output=str(output),
+                             config_path=str(SAMPLES / recipe / "config.yaml"), cache_dir=str(cache), no_cache=True))
     return output
 
 
 @pytest.fixture(scope="session")
 def review_runs(tmp_path_factory) -> dict[str, Path]:
-    from pipelines.llm.loopback import ScriptedServer
+    from tests.llm_loopback import ScriptedServer
     from tests.llm_scripted import RecipeModel
 
     root = tmp_path_factory.mktemp("review-runs")
@@ -126,7 +127,7 @@ def all_recipe_runs(review_runs, tmp_path_factory) -> dict[str, Path]:
     """Every recipe's output on the shipped samples (what `curate demo` runs), expand's LLM output
     from the loopback model: the data of every record type a review can be asked for."""
     from pipelines.demo import demo_runs
-    from pipelines.llm.loopback import ScriptedServer
+    from tests.llm_loopback import ScriptedServer
     from tests.llm_scripted import RecipeModel
 
     root = tmp_path_factory.mktemp("all-runs")

@@ -312,11 +312,11 @@ def curate_stack_env(argilla_stack) -> dict:
 
 
 def test_every_record_type_pushes_with_its_settings(argilla_client, argilla_workspace, all_recipe_runs):
-    """Each spec of annotation/settings.py against the server's own validation, on real recipe output."""
+    """Each recipe's review spec against the server's own validation, on real recipe output."""
     from annotation.push import ReviewOptions, push
-    from annotation.settings import SPECS
+    from annotation.settings import review_specs
 
-    for recipe, config in sorted(SPECS):
+    for recipe, config in sorted(review_specs()):
         run = all_recipe_runs[recipe]
         if not (run / "data" / config).is_dir():
             continue  # expand's items config is personality's type too; every config of a demo run is here

@@ -26,7 +26,7 @@ def tiny_dir(tmp_path_factory):
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device on this machine: vLLM is measured only on a GPU")
     pytest.importorskip("vllm", reason="the vllm package is not installed (GPU machines: uv pip install vllm)")
-    from pipelines.llm.tiny import save_tiny
+    from tests.llm_tiny import save_tiny
 
     return save_tiny(tmp_path_factory.mktemp("tiny-llm"))
 

@@ -6,7 +6,7 @@ A reply is decided per request: first by the scripted queue (`script(match, repl
 reply for the next request whose prompt contains `match`), else by the `responder` function.
 A `Reply` can be a status (429, 500), a malformed body, a delay (slow replies, timeouts) or content.
 
-    python -m pipelines.llm.loopback --port 8011 --delay 0.01   # fixed replies, for bench/llm
+    python -m tests.llm_loopback --port 8011 --delay 0.01   # fixed replies, for bench/llm
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""Recipe `expand`: inventory items -> scenario questions with options keyed high and low on the
-trait (after TRAIT), checked by an LLM judge.
-
-Steps: read_items -> validate_items -> generate_scenarios (LLM) -> judge_scenarios (LLM).
-Without a configured model the validated items are published and the card says why there are no
-scenarios.
-"""
+"""The expand recipe's steps: read_items -> validate_items -> generate_scenarios (LLM) ->
+judge_scenarios (LLM), and the records the model must return."""
 
 from __future__ import annotations
 
@@ -16,29 +11,19 @@ import polars as pl
 from pydantic import BaseModel, Field, conlist, create_model, model_validator
 
 from pipelines.llm.prompts import load_template
-from pipelines.llm.settings import LLMSettings
-from pipelines.llm.step import LLMStep, LLMStepConfig, client_for, llm_step_config, usage_section
+from pipelines.llm.step import LLMStep, LLMStepConfig
 from pipelines.llm.structured import complete_structured, structured_request
-from pipelines.recipes import CardMeta, CardSection, RecipeConfig, RecipeOutput
-from pipelines.runtime import RunContext, file_fingerprint
-from pipelines.steps import Account, Step, StepResult, split_by_reason
-from schemas.envelope import envelope_columns, provenance_entry, stable_id
+from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
+from schemas.errors import InputFileError
 from schemas.quarantine import quarantine_frame
 from sources.files import read_text_table
 
-NAME = "expand"
-DESCRIPTION = "inventory items (CSV) -> TRAIT-style scenario questions keyed high/low, judged by an LLM"
 TRAITS = {"N": "Neuroticism", "E": "Extraversion", "O": "Openness to experience", "A": "Agreeableness",
           "C": "Conscientiousness"}
+
 ITEM_COLUMNS = ["instrument", "item_no", "text", "domain", "facet_code", "facet_name", "keyed"]
+
 LABELS = "ABCDEFGHIJ"
-
-
-class Config(RecipeConfig):
-    scenarios_per_item: int = Field(default=3, ge=1, le=20)
-    options_per_pole: int = Field(default=2, ge=1, le=5)  # TRAIT: 2 high + 2 low
-    min_judge_agreement: float = Field(default=0.75, ge=0, le=1)  # share of options the judge keys alike
-    llm: LLMSettings | None = None
 
 
 # -- records the model must return ---------------------------------------------------------------
@@ -82,6 +67,7 @@ class Judgement(BaseModel):
 
 class ReadItems(Step):
     name = "read_items"
+    depends_on = ("sources.files",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         frames = []
@@ -89,8 +75,6 @@ class ReadItems(Step):
             frame = read_text_table(Path(path))
             missing = [c for c in ("text", "domain", "keyed") if c not in frame.columns]
             if missing:
-                from pipelines.errors import InputFileError
-
                 raise InputFileError(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(ITEM_COLUMNS)}")
             frames.append(frame.with_columns(pl.lit(Path(path).name).alias("_file"),
                                              pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")))
@@ -130,9 +114,13 @@ class ValidateItems(Step):
         return split_by_reason(self.name, good, pl.lit(None, pl.String), quarantine, bad.height)
 
 
-class ExpandConfig(LLMStepConfig):
-    scenarios_per_item: int
-    options_per_pole: int
+class ExpandOptions(StepConfig):
+    scenarios_per_item: int = Field(default=3, ge=1, le=20)
+    options_per_pole: int = Field(default=2, ge=1, le=5)  # TRAIT: 2 high + 2 low
+
+
+class ExpandConfig(LLMStepConfig, ExpandOptions):
+    pass
 
 
 class GenerateScenarios(LLMStep):
@@ -140,6 +128,7 @@ class GenerateScenarios(LLMStep):
     judge cannot read the keying from the position)."""
 
     name = "generate_scenarios"
+    needs = ("client",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         c = self.config
@@ -168,9 +157,10 @@ class GenerateScenarios(LLMStep):
 
 class JudgeScenarios(LLMStep):
     """The judge rates each option high, low or neither on the trait, blind to the keying; a scenario
-    is kept when the judge says the options differ and keys at least `min_agreement` of them alike."""
+    is kept when the judge says the options differ and keys at least `min_judge_agreement` of them alike."""
 
     name = "judge_scenarios"
+    needs = ("client",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         template = load_template("expand_judge")
@@ -192,14 +182,18 @@ class JudgeScenarios(LLMStep):
         failed = [(i, o) for i, o in enumerate(outcomes) if o.value is None]
         ok = judged.filter(pl.col("judge_differ").is_not_null())
         reason = (pl.when(~pl.col("judge_differ")).then(pl.lit("options_do_not_differ"))
-                  .when(pl.col("judge_agreement") < self.config.min_agreement).then(pl.lit("judge_disagrees_with_keying")))
+                  .when(pl.col("judge_agreement") < self.config.min_judge_agreement).then(pl.lit("judge_disagrees_with_keying")))
         result = split_by_reason(self.name, ok, reason, self.quarantine(data, failed), len(failed))
         result.account.extra = {"llm": usage.as_dict()}
         return result
 
 
-class JudgeConfig(LLMStepConfig):
-    min_agreement: float
+class JudgeOptions(StepConfig):
+    min_judge_agreement: float = Field(default=0.75, ge=0, le=1)  # share of options the judge keys alike
+
+
+class JudgeConfig(LLMStepConfig, JudgeOptions):
+    pass
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -219,112 +213,9 @@ def _agreement(options: list[dict], judgement: Judgement) -> float:
     poles = {r.label.strip().upper(): r.pole for r in judgement.ratings}
     return sum(poles.get(o["label"]) == o["keyed"] for o in options) / len(options)
 
-
 OPTION_DTYPE = pl.List(pl.Struct({"label": pl.String, "text": pl.String, "keyed": pl.String}))
 
 
 def _scenario_schema(items: pl.Schema) -> pl.Schema:
     return pl.Schema({**items, "scenario_no": pl.Int32, "question": pl.String, "options": OPTION_DTYPE,
                       "generation_repaired": pl.Boolean})
-
-
-# -- recipe --------------------------------------------------------------------------------------
-
-
-def build(ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
-    paths = pl.DataFrame({"path": [str(p) for p in inputs]})
-    items = ctx.apply(ReadItems(), paths, inputs_hash="|".join(file_fingerprint(p) for p in inputs))
-    items = ctx.apply(ValidateItems(), items)
-    tables = {"items": _item_records(ctx, items, config)}
-    client, reason = client_for(ctx, config.llm)
-    if client is None:
-        ctx.report.notes.append(f"No scenarios: the LLM steps generate_scenarios and judge_scenarios were skipped "
-                                f"because {reason}. Only the validated items are published.")
-        return RecipeOutput(tables, _card(config, False), [CardSection("Scenarios", "Not generated in this run: " + reason + ".")])
-    gen = GenerateScenarios(llm_step_config(client, load_template("expand").hash, ExpandConfig,
-                                            scenarios_per_item=config.scenarios_per_item,
-                                            options_per_pole=config.options_per_pole))
-    judge = JudgeScenarios(llm_step_config(client, load_template("expand_judge").hash, JudgeConfig,
-                                           min_agreement=config.min_judge_agreement))
-    gen.client = judge.client = client
-    scenarios = ctx.apply(gen, items)
-    scenarios = ctx.apply(judge, scenarios)
-    tables["scenarios"] = _scenario_records(ctx, scenarios, config, [gen, judge])
-    return RecipeOutput(tables, _card(config, True), _sections(ctx, tables["scenarios"]))
-
-
-def _item_records(ctx, items: pl.DataFrame, config: Config) -> pl.DataFrame:
-    ids = [stable_id(NAME, "item", inst, no, text) for inst, no, text in items.select("instrument", "item_no", "text").iter_rows()]
-    return items.with_columns(
-        pl.Series("record_id", ids, pl.String),
-        pl.col("item_no").cast(pl.Int32, strict=False),
-        pl.lit("1-5 agreement").alias("scale"),
-        *envelope_columns(dataset="inventory-items", license=config.license, created_at=ctx.created_at,
-                          provenance=[provenance_entry("validate_items", ValidateItems().code_version())],
-                          file=pl.col("_file"), source_id=pl.col("item_no"), lang="en"),
-    ).select("record_id", *ITEM_COLUMNS, "scale", "source", "license", "lang", "split", "parallel_id",
-             "provenance", "review", "created_at")
-
-
-def _scenario_records(ctx, data: pl.DataFrame, config: Config, steps) -> pl.DataFrame:
-    ids = [stable_id(NAME, "scenario", t, k, q) for t, k, q in data.select("text", "scenario_no", "question").iter_rows()]
-    item_ids = [stable_id(NAME, "item", i, n, t) for i, n, t in data.select("instrument", "item_no", "text").iter_rows()]
-    return data.with_columns(
-        pl.Series("record_id", ids, pl.String),
-        pl.Series("item_record_id", item_ids, pl.String),
-        pl.col("item_no").cast(pl.Int32, strict=False),
-        pl.col("domain").replace_strict(TRAITS, default=pl.col("domain"), return_dtype=pl.String).alias("trait"),
-        pl.col("text").alias("item_text"),
-        *envelope_columns(dataset="inventory-items", license=config.license, created_at=ctx.created_at,
-                          provenance=[s.provenance() for s in steps], file=pl.col("_file"),
-                          source_id=pl.col("item_no"), lang="en"),
-    ).select("record_id", "item_record_id", "instrument", "item_no", "item_text", "trait", "facet_name", "keyed",
-             "scenario_no", "question", "options", "judge_agreement", "judge_rationale", "generation_repaired",
-             "source", "license", "lang", "split", "parallel_id", "provenance", "review", "created_at")
-
-
-def _sections(ctx, scenarios: pl.DataFrame) -> list[CardSection]:
-    gen, judge = ctx.report.step("generate_scenarios"), ctx.report.step("judge_scenarios")
-    counts = scenarios.group_by("trait").len().sort("trait")
-    lines = [f"- {t}: {n} scenarios" for t, n in counts.iter_rows()] or ["- none"]
-    judged = judge.rows_in
-    lines.append(f"- the judge kept {judge.kept} of {judged} scenarios "
-                 f"({', '.join(f'{r}: {n}' for r, n in judge.dropped.items()) or 'none dropped'}); "
-                 f"{judge.quarantined} judgements stayed invalid after one repair")
-    lines.append(f"- {gen.quarantined} items got no valid scenario set after one repair (quarantined with the raw reply)")
-    return [CardSection("Scenarios", "\n".join(lines)), CardSection("Model calls", usage_section(ctx.report))]
-
-
-def _card(config: Config, with_scenarios: bool) -> CardMeta:
-    return CardMeta(
-        pretty_name=config.dataset_name or "Scenario questions from personality inventory items (TRAIT style)",
-        license=config.license, languages=["en"],
-        task_categories=["multiple-choice", "question-answering"],
-        tags=["personality", "big-five", "trait", "synthetic", "llm-generated"],
-        summary=("Inventory items, each expanded by an LLM into scenario questions whose options are keyed high "
-                 "and low on the item's trait, in the style of TRAIT; an LLM judge checked, blind to the keying, "
-                 "that the options differ on the trait." if with_scenarios else
-                 "Validated inventory items; scenario questions were not generated in this run (no LLM configured)."),
-        citation="Lee, S. et al. (2024). Do LLMs Have Distinct and Consistent Personality? TRAIT: Personality Testset "
-                 "designed for LLMs with Psychometrics.",
-        limitations=["Scenarios and options are written by a language model and judged by one; neither is a "
-                     "validated psychometric instrument until people have reviewed them (review.status = pending)."],
-        fields={"scenarios": {
-            "options": "answer options in shuffled order; `keyed` is high or low on the trait as the generator keyed it",
-            "judge_agreement": "share of options the judge put on the same pole as the generator, blind to the keying",
-            "item_record_id": "record_id of the item in the `items` config",
-        }},
-    )
-
-
-def check_inputs(inputs: list[Path], config: Config) -> None:
-    """Reject a file that is not an item table before the run starts, naming the file."""
-    from pipelines.errors import InputFileError
-
-    for path in inputs:
-        if path.suffix.lower() not in (".csv", ".tsv"):
-            raise InputFileError(path, f"expected a CSV of inventory items ({', '.join(ITEM_COLUMNS)}), got {path.suffix!r}")
-        header = read_text_table(path).columns
-        missing = [c for c in ("text", "domain", "keyed") if c not in header]
-        if missing:
-            raise InputFileError(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(ITEM_COLUMNS)}")

@@ -1,0 +1,76 @@
+"""Recipe `expand`: inventory items -> scenario questions with options keyed high and low on the
+trait (after TRAIT), checked by an LLM judge.
+
+Steps: read_items -> validate_items -> generate_scenarios (LLM) -> judge_scenarios (LLM).
+Without a configured model the validated items are published and the card says why there are no
+scenarios.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pipelines.llm.prompts import load_template
+from pipelines.llm.settings import LLMSettings
+from pipelines.llm.step import llm_step_config
+from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutput, options_of
+from pipelines.runtime import RunContext
+from schemas.errors import InputFileError
+from sources.files import read_text_table
+
+from .card import card_meta, sections
+from .records import item_records, scenario_records
+from .steps import (
+    ITEM_COLUMNS,
+    ExpandConfig,
+    ExpandOptions,
+    GenerateScenarios,
+    JudgeConfig,
+    JudgeOptions,
+    JudgeScenarios,
+    ReadItems,
+    ValidateItems,
+)
+
+
+class Config(RecipeConfig, ExpandOptions, JudgeOptions):
+    """license, dataset_name; scenarios_per_item, options_per_pole (ExpandOptions);
+    min_judge_agreement (JudgeOptions); llm."""
+
+    llm: LLMSettings | None = None
+
+
+class Expand(Recipe):
+    name = "expand"
+    description = "inventory items (CSV) -> TRAIT-style scenario questions keyed high/low, judged by an LLM"
+    Config = Config
+    demo_inputs = ("expand/items.csv",)
+
+    def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
+        items = ctx.read(ReadItems(), inputs)
+        items = ctx.apply(ValidateItems(), items)
+        tables = {"items": item_records(ctx, items, config, ctx.provenance_of("validate_items"))}
+        client, reason = self.llm_client(
+            ctx, config.llm, steps=("generate_scenarios", "judge_scenarios"), missing="scenarios",
+            published="Only the validated items are published.")
+        if client is None:
+            return RecipeOutput(tables, card_meta(config, False),
+                                [CardSection("Scenarios", "Not generated in this run: " + reason + ".")])
+        gen = GenerateScenarios(llm_step_config(client, load_template("expand").hash, ExpandConfig,
+                                                **options_of(config, ExpandOptions)))
+        judge = JudgeScenarios(llm_step_config(client, load_template("expand_judge").hash, JudgeConfig,
+                                               **options_of(config, JudgeOptions)))
+        scenarios = ctx.apply(judge, ctx.apply(gen, items))
+        tables["scenarios"] = scenario_records(ctx, scenarios, config,
+                                               ctx.provenance_of("generate_scenarios", "judge_scenarios"))
+        return RecipeOutput(tables, card_meta(config, True), sections(ctx, tables["scenarios"]))
+
+    def check_inputs(self, inputs: list[Path], config: Config) -> None:
+        """Reject a file that is not an item table before the run starts, naming the file."""
+        for path in inputs:
+            if path.suffix.lower() not in (".csv", ".tsv"):
+                raise InputFileError(path, f"expected a CSV of inventory items ({', '.join(ITEM_COLUMNS)}), got {path.suffix!r}")
+            header = read_text_table(path).columns
+            missing = [c for c in ("text", "domain", "keyed") if c not in header]
+            if missing:
+                raise InputFileError(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(ITEM_COLUMNS)}")

@@ -1,0 +1,67 @@
+"""Recipe `personality`: IPIP-NEO responses -> keyed answers and Big Five scores (after PAPI).
+
+Steps: read (files, in parallel on Dask) -> validate_answers -> dedupe_respondents -> key_and_score.
+A persona text per respondent (PAPI's LLM step) plugs in after key_and_score; see `persona_hook`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from data_cards.plots import Plot
+from pipelines.inventory import DOMAINS
+from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
+from pipelines.runtime import RunContext
+
+from .card import card_meta, measure
+from .records import item_records, respondent_records
+from .steps import DedupeRespondents, KeyAndScore, ReadConfig, ReadResponses, ScoreConfig, ValidateAnswers
+
+
+class Config(RecipeConfig, ReadConfig, ScoreConfig):
+    """license, dataset_name; keyed (ReadConfig); min_answered_fraction (ScoreConfig)."""
+
+
+class Personality(Recipe):
+    name = "personality"
+    description = "IPIP-NEO-120/300 responses (CSV, Johnson's .dat, SPSS, Stata) -> Big Five domain and facet scores"
+    Config = Config
+    demo_inputs = (("personality/*.csv", "personality/*.dat", "personality/*.sav", "personality/*.dta"),)
+
+    def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
+        steps = [ReadResponses(step_options(config, ReadConfig)), ValidateAnswers(), DedupeRespondents(),
+                 KeyAndScore(step_options(config, ScoreConfig))]
+        frame = pl.DataFrame({"path": [str(p) for p in inputs]})
+        data = ctx.chain(steps, frame, inputs_hash=ctx.inputs_hash(inputs))
+        data = persona_hook(ctx, data, config)
+
+        respondents = respondent_records(ctx, data, config, ctx.provenance_of(*(s.name for s in steps)))
+        instruments = sorted(set(data["instrument_items"].to_list())) or sorted(
+            set(ctx.report.facts.get("instruments_seen", [])))
+        items = item_records(ctx, instruments)
+        sections = measure(data, respondents, instruments)
+        plots = [Plot("domain_scores", "Domain scores (keyed, 1..5)", "hist",
+                      {d: respondents["domain_scores"].struct.field(d).to_numpy() for d in DOMAINS}, "score")]
+        tables = {"respondents": respondents, "items": items}
+        if "persona_description" in data.columns:  # PAPI's persona texts, when an LLM was configured
+            from pipelines.llm.persona import persona_records
+
+            tables["personas"] = persona_records(ctx, respondents, data, config.license)
+        return RecipeOutput(tables, card_meta(config), sections, plots)
+
+    def check_inputs(self, inputs: list[Path], config: Config) -> None:
+        """Reject a wrong file before the run starts (format, instrument), naming the file."""
+        from sources.ipip import sniff
+
+        for path in inputs:
+            sniff(path)
+
+
+def persona_hook(ctx: RunContext, data: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """PAPI's LLM persona step (pipelines/llm/persona.py): a `persona_description` per respondent when
+    an LLM endpoint is configured; otherwise a note in the report says why there is none."""
+    from pipelines.llm.persona import add_personas
+
+    return add_personas(Personality(), ctx, data)

@@ -1,0 +1,110 @@
+"""Recipe `translate`: a benchmark (Moral Stories by default) from the Hugging Face Hub or a local
+copy of it -> an LLM translation with demonstrations and optional name and culture adaptation
+(after Histoires Morales) -> checks on every output -> translations linked to their sources.
+
+Steps: load_source (datasets.load_dataset) -> validate_source -> translate (LLM) -> check_translations
+(langdetect on the target language, a length-ratio bound, cross-lingual similarity when a
+multilingual embedding model is configured). Low-confidence translations are not dropped: they are
+flagged and ordered first, so reviewers see them first. Each translation's `parallel_id` is the
+`record_id` of its source in the `originals` config.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+from pydantic import Field
+
+from pipelines.llm.prompts import load_template
+from pipelines.llm.settings import LLMSettings
+from pipelines.llm.step import llm_step_config
+from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutput, options_of, step_options
+from pipelines.runtime import RunContext
+from schemas.errors import InputFileError
+
+from .card import card_meta, sections
+from .records import original_records, translation_records
+from .steps import (
+    BUILDERS,
+    CheckConfig,
+    CheckOptions,
+    CheckTranslations,
+    LoadConfig,
+    LoadSource,
+    Translate,
+    TranslateConfig,
+    TranslateOptions,
+    ValidateConfig,
+    ValidateSource,
+)
+
+DEMOS_DIR = Path(__file__).resolve().parents[3] / "sources" / "data" / "translate"
+
+
+class Config(RecipeConfig, LoadConfig, TranslateOptions, CheckOptions):
+    """license, dataset_name; hub_dataset, hub_config, split (LoadConfig); id_field, fields,
+    source_lang, target_lang, adapt_names, adapt_culture (TranslateOptions); the checks' bounds
+    (CheckOptions); demonstrations, max_demonstrations, limit, llm."""
+
+    demonstrations: Path | None = None  # JSONL of {"source": {...}, "target": {...}}; default: shipped ones
+    max_demonstrations: int = Field(default=2, ge=0)
+    limit: int | None = Field(default=None, ge=1)
+    llm: LLMSettings | None = None
+
+
+class TranslateRecipe(Recipe):
+    name = "translate"
+    description = "a Hub dataset or local copy (Moral Stories fields) -> LLM translation with checks, linked by parallel_id"
+    Config = Config
+    demo_inputs = ("translate/moral_stories/data/train-00000-of-00001.parquet",)
+
+    def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
+        rows = ctx.read(LoadSource(step_options(config, LoadConfig)), inputs, identity=config.hub_dataset)
+        rows = ctx.apply(ValidateSource(step_options(config, ValidateConfig)), rows)
+        if config.limit:
+            rows = rows.head(config.limit)
+        tables = {"originals": original_records(ctx, rows, config, ctx.provenance_of("load_source", "validate_source"))}
+        client, reason = self.llm_client(ctx, config.llm, steps=("translate",), missing="translations",
+                                         published="Only the validated source rows are published.")
+        if client is None:
+            return RecipeOutput(tables, card_meta(config, False),
+                                [CardSection("Translations", f"Not made in this run: {reason}.")])
+        translator = Translate(llm_step_config(
+            client, load_template("translate").hash, TranslateConfig,
+            **options_of(config, TranslateOptions), demonstrations=load_demonstrations(config)))
+        translated = ctx.apply(translator, rows)
+        checked = ctx.apply(CheckTranslations(step_options(config, CheckConfig)), translated)
+        tables["translations"] = translation_records(
+            ctx, checked, config, ctx.provenance_of("load_source", "validate_source", "translate", "check_translations"))
+        return RecipeOutput(tables, card_meta(config, True), sections(ctx, tables["translations"], config))
+
+    def check_inputs(self, inputs: list[Path], config: Config) -> None:
+        """Reject inputs `datasets` cannot read as one table before the run starts, naming the file."""
+        if config.hub_dataset:
+            return
+        suffixes = {p.suffix.lower() for p in inputs}
+        for path in inputs:
+            if path.suffix.lower() not in BUILDERS:
+                raise InputFileError(path, f"expected data files of a dataset ({', '.join(BUILDERS)}), got {path.suffix!r}")
+        if len(suffixes) > 1:
+            raise InputFileError(inputs[0], f"all data files must have one format, got {sorted(suffixes)}")
+
+
+def load_demonstrations(config: Config) -> list[dict]:
+    path = config.demonstrations or DEMOS_DIR / f"demonstrations.{config.target_lang}.jsonl"
+    if not path.exists():
+        if config.demonstrations:
+            raise InputFileError(path, "demonstrations file not found")
+        return []
+    demos = []
+    for line_no, line in enumerate(path.read_bytes().splitlines(), start=1):
+        if line.strip():
+            try:
+                d = orjson.loads(line)
+                demos.append({"source": {f: d["source"][f] for f in config.fields},
+                              "target": {**{f: d["target"][f] for f in config.fields},
+                                         "name_changes": d["target"].get("name_changes", [])}})
+            except (orjson.JSONDecodeError, KeyError, TypeError) as e:
+                raise InputFileError(path, f"line {line_no}: not a demonstration with the fields {config.fields}: {e}") from None
+    return demos[: config.max_demonstrations]

@@ -1,0 +1,23 @@
+"""One run's options, from the command line, the flow and the schedule alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RunRequest(BaseModel):
+    """What to run and how: frozen, so that nothing on the way can change it; passed whole from
+    `curate run`/`curate demo` and schedules to the `curate-run` flow (a Prefect parameter)."""
+
+    model_config = {"frozen": True, "extra": "forbid"}
+
+    recipe: str
+    inputs: tuple[str, ...]
+    output: str
+    config_path: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)  # recipe options over the config file's (`--set`)
+    cache_dir: str | None = None
+    no_cache: bool = False
+    dask_address: str | None = None

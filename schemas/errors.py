@@ -1,0 +1,14 @@
+"""Errors the user can act on. The CLI prints these as one line and exits non-zero, no traceback."""
+
+
+class CurateError(Exception):
+    """An expected failure: bad input file, bad configuration, missing service."""
+
+
+class InputFileError(CurateError):
+    """A file that cannot be used: missing, unreadable or of the wrong format."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")

@@ -1,0 +1,149 @@
+"""The partitioned (Dask) dedup stages against the single-process steps: the same kept rows, the
+same `duplicate_of` and similarity, every id once, the same quarantine and cluster report. These
+run the stages in this process (DaskRuntime(inline=True)), with several partitions and shards; the
+LocalCluster and external-scheduler runs are in tests/integration/test_dedup_dask.py."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from pipelines.dask_runtime import DaskRuntime
+from pipelines.dedup import dedup_step, duplicates_table
+from pipelines.dedup.distributed import run_distributed
+from tests.dedup_corpus import corpus, with_bad_rows
+
+
+def single(method: str, frame: pl.DataFrame, **cfg):
+    step = dedup_step(method, {"id_column": "id", **cfg})
+    return step, step.run(frame)
+
+
+def distributed(method, step, path, tmp_path, runtime=None, **kw):
+    runtime = runtime or DaskRuntime(inline=True)
+    return run_distributed(method, step.config, path, tmp_path / "out", runtime, tmp_path / "work",
+                           params=step.params(), **{"partition_rows": 300, "shards": 3, **kw})
+
+
+def assert_same(one, dist, tmp_path) -> None:
+    kept = pl.read_parquet(dist.kept)
+    assert kept.equals(one.data)  # the same rows, columns and order
+    want = duplicates_table(one.dropped_rows)
+    got = pl.read_parquet(dist.duplicates)
+    assert got.select("id", "duplicate_of", "method").equals(want.select("id", "duplicate_of", "method"))
+    assert got["similarity"].to_list() == pytest.approx(want["similarity"].to_list(), abs=1e-12)
+    extra = dict(one.account.extra)
+    for key in ("method", "rows", "kept", "removed", "clusters", "rows_in_clusters", "largest_cluster",
+                "cluster_sizes", "similarity", "examples"):
+        assert dist.stats[key] == extra[key], key
+    ids = pl.concat([kept["id"], got["id"]])
+    assert ids.n_unique() == ids.len() == dist.valid  # every id once
+
+
+@pytest.mark.parametrize("keep", ["first", "longest", "highest_score"])
+def test_near_stages_equal_the_single_process_result(tmp_path, keep):
+    data = corpus()
+    path = tmp_path / "in.parquet"
+    data.write_parquet(path, row_group_size=128)
+    extra = {"score_column": "score"} if keep == "highest_score" else {}
+    step, one = single("near", data, keep=keep, **extra)
+    assert one.account.extra["removed"] > 200 and one.account.extra["largest_cluster"] > 32  # the bucket cap is hit
+    dist = distributed("near", step, path, tmp_path)
+    assert dist.stats["engine"]["partitions"] == 5
+    assert dist.stats["params"]["candidate_pairs"] == one.account.extra["params"]["candidate_pairs"]
+    assert dist.stats["params"]["pairs_linked"] == one.account.extra["params"]["pairs_linked"]
+    assert_same(one, dist, tmp_path)
+
+
+def test_exact_stages_equal_the_single_process_result(tmp_path):
+    data = corpus(string_ids=False)
+    path = tmp_path / "in.parquet"
+    data.write_parquet(path)
+    step, one = single("exact", data)
+    assert one.account.extra["removed"] > 20
+    assert_same(one, distributed("exact", step, path, tmp_path, shards=2), tmp_path)
+
+
+def test_a_folder_of_files_and_bad_rows_quarantined_as_in_one_process(tmp_path):
+    """Input as a folder of parquet files (a dataset), with a null id, a null text and an id first
+    seen in another file: quarantined, and the rest deduplicated as in one process."""
+    from pipelines.cli_dedup import validate_rows
+    from sources.tables import ROW
+
+    data = with_bad_rows(corpus(800))
+    folder = tmp_path / "dataset"
+    folder.mkdir()
+    for k, start in enumerate(range(0, data.height, 300)):
+        data.slice(start, 300).write_parquet(folder / f"part-{k}.parquet")
+    step, _ = single("near", data.head(1))
+    good, quarantine = validate_rows(data.with_row_index(ROW, offset=1), step.config, folder)
+    one = step.run(good.drop(ROW))
+    dist = distributed("near", step, folder, tmp_path, partition_rows=250)
+    assert dist.quarantine.height == quarantine.height == 3
+    assert dist.quarantine["row"].to_list() == quarantine["row"].to_list()
+    assert dist.quarantine["field"].to_list() == quarantine["field"].to_list()
+    assert_same(one, dist, tmp_path)
+
+
+def test_a_rerun_after_a_crash_redoes_only_the_missing_tasks(tmp_path):
+    data = corpus(900)
+    path = tmp_path / "in.parquet"
+    data.write_parquet(path)
+    step, one = single("near", data)
+    first = distributed("near", step, path, tmp_path, keep_work=True)
+    work = next((tmp_path / "work").iterdir())
+    kept_before = {p: p.stat().st_mtime_ns for p in (work / "rows").glob("*.parquet")}
+    lost = sorted((work / "edges").glob("*.parquet"))[1]
+    lost.unlink()  # as if the worker died while verifying that partition
+    for later in ("labels.parquet", "keepers.parquet"):
+        (work / later).unlink()
+    for folder in ("forest", "members", "removed", "kept", "duplicates"):
+        for f in (work / folder).rglob("*.parquet"):
+            f.unlink()
+    again = distributed("near", step, path, tmp_path, keep_work=True)
+    assert lost.exists()
+    assert {p: p.stat().st_mtime_ns for p in (work / "rows").glob("*.parquet")} == kept_before  # not recomputed
+    assert again.removed == first.removed
+    assert_same(one, again, tmp_path)
+
+
+def test_engine_choice(tmp_path):
+    from pipelines.cli_dedup import choose_engine, load_dedup_config
+
+    path = tmp_path / "in.parquet"
+    corpus(300).write_parquet(path)
+    cfg = load_dedup_config("near", None, {"text_column": "text", "id_column": "id"})
+    assert choose_engine("auto", "near", path, cfg) == "single"  # small: one process
+    assert choose_engine("auto", "near", path, cfg, memory_budget=10_000) == "dask"  # over the budget
+    csv = tmp_path / "in.csv"
+    corpus(50).write_csv(csv)
+    assert choose_engine("auto", "near", csv, cfg, memory_budget=10) == "single"  # dask reads parquet
+    import typer
+
+    with pytest.raises(typer.BadParameter, match="parquet"):
+        choose_engine("dask", "near", csv, cfg)
+
+
+def test_semantic_stages_equal_the_single_process_kmeans_path(tmp_path):
+    """k-means trained on a sample (here all rows, gathered in id order as one process orders them),
+    cells assigned per partition, pairs searched per cell on the shards: the single-process result."""
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    base = rng.normal(size=(2400, 16)).astype(np.float32)
+    src = rng.choice(len(base), size=300, replace=False)
+    vectors = np.concatenate([base, base[src] + rng.normal(scale=0.05, size=(300, 16)).astype(np.float32)])
+    order = rng.permutation(len(vectors))
+    ids = [f"v{i * 37 % 10007:05d}" for i in range(len(vectors))]
+    data = pl.DataFrame({"id": ids, "text": ids, "embedding": vectors[order]})
+    path = tmp_path / "in.parquet"
+    data.write_parquet(path)
+    step, one = single("semantic", data, threshold=0.9, exact_below=0, cluster_size=150)
+    assert one.account.extra["removed"] >= 250
+    dist = distributed("semantic", step, path, tmp_path, partition_rows=700, shards=4)
+    assert dist.stats["params"]["kmeans_clusters"] == len(vectors) // 150
+    kept = pl.read_parquet(dist.kept)
+    assert kept["id"].to_list() == one.data["id"].to_list()
+    want, got = duplicates_table(one.dropped_rows), pl.read_parquet(dist.duplicates)
+    assert got.select("id", "duplicate_of").equals(want.select("id", "duplicate_of"))
+    assert got["similarity"].to_list() == pytest.approx(want["similarity"].to_list(), abs=1e-6)

@@ -1,0 +1,37 @@
+"""The import contracts of pyproject.toml ([tool.importlinter]): schemas <- sources, data_cards <-
+pipelines <- annotation <- CLI, and annotation reaching recipes only through the registry. Run with the
+unit tests, so CI checks them; a second run on a copy with one import going up shows they can fail."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+LINT = Path(sys.executable).parent / "lint-imports"
+PACKAGES = ("schemas", "sources", "data_cards", "pipelines", "annotation")
+
+
+def lint(root: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([str(LINT), "--config", str(root / "pyproject.toml"), "--no-cache"], cwd=root,
+                          env={"PYTHONPATH": str(root), "PATH": "/usr/bin:/bin"}, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_the_layers_hold():
+    done = lint(REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "0 broken" in done.stdout
+
+
+def test_an_import_going_up_breaks_the_contract(tmp_path):
+    for name in PACKAGES:
+        shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "samples", "data"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    ipip = tmp_path / "sources" / "ipip.py"
+    ipip.write_text(ipip.read_text() + "\nfrom pipelines.runtime import RunContext  # noqa: E402\n")
+    done = lint(tmp_path)
+    assert done.returncode != 0 and "sources.ipip -> pipelines.runtime" in done.stdout, done.stdout
