@@ -35,16 +35,31 @@ class PersonaConfig(LLMStepConfig):
 
 def persona_variables(row: dict, min_words: int, max_words: int) -> dict:
     """The prompt's variables: demographics, domain scores and every answered statement with the
-    respondent's own (un-keyed) answer, so that a reverse-keyed statement reads the way they said it."""
-    key = load_key(int(row["instrument_items"]))
+    respondent's own (un-keyed) answer, so that a reverse-keyed statement reads the way they said it.
+    For an instrument whose statements we do not ship (a key without texts, another scale), the prompt
+    has the scores and demographics only."""
     answers = []
-    for (text, sign), keyed in zip(key.select("text", "keyed").iter_rows(), row["responses"]):
-        if keyed is not None:
-            raw = keyed if sign > 0 else 6 - keyed
-            answers.append({"text": text, "answer": ANSWER_WORDS[int(raw)]})
+    for text, raw in answered_statements(row):
+        answers.append({"text": text, "answer": ANSWER_WORDS[raw]})
     scores = {d: (round(s, 2) if s is not None else None) for d, s in (row["domain_scores"] or {}).items()}
     return {"sex": row.get("sex"), "age": row.get("age"), "country": row.get("country"),
             "domain_scores": scores, "answers": answers, "min_words": min_words, "max_words": max_words}
+
+
+def answered_statements(row: dict) -> list[tuple[str, int]]:
+    """(statement, the respondent's own 1..5 answer) for each answered item of an IPIP-NEO key; none
+    for any other instrument (its texts and scale are not known here)."""
+    try:
+        key = load_key(int(row["instrument_items"]))
+    except (TypeError, ValueError):  # not an IPIP-NEO length, or an instrument named by a string
+        return []
+    out = []
+    for (text, sign), keyed in zip(key.select("text", "keyed").iter_rows(), row["responses"] or []):
+        if keyed is not None and text:
+            raw = int(keyed if sign > 0 else 6 - keyed)
+            if raw in ANSWER_WORDS:
+                out.append((text, raw))
+    return out
 
 
 class PersonaStep(LLMStep):

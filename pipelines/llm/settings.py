@@ -81,7 +81,8 @@ def resolve_settings(
     merged = {k: v for k, v in from_env.items() if v} | given
     resolved = LLMSettings(**merged)
     if resolved.backend == "http" and not resolved.base_url:
-        return None, f"no LLM endpoint configured ({ENV_HINT}, or `llm: {{base_url: ...}}` in the recipe config)"
+        off = "; the embedded engine is off: CURATE_LLM_EMBEDDED=0" if env.get("CURATE_LLM_EMBEDDED") == "0" else ""
+        return None, f"no LLM endpoint configured ({ENV_HINT}, or `llm: {{base_url: ...}}` in the recipe config{off})"
     if resolved.backend != "http" and not resolved.model:
         return None, f"backend {resolved.backend!r} needs a model (CURATE_LLM_MODEL or `llm: {{model: ...}}`)"
     return resolved, ""
