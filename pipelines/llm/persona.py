@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 
 from pipelines.llm.prompts import load_template
 from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config
-from pipelines.llm.structured import complete_structured, structured_request
 from pipelines.steps import StepResult
 from schemas.envelope import envelope_columns, stable_id
 from sources.ipip import load_key
@@ -68,12 +67,9 @@ class PersonaStep(LLMStep):
     needs = ("client",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
-        template = load_template("persona")
         c = self.config
-        rows = list(data.iter_rows(named=True))
-        requests = [structured_request(template, persona_variables(r, c.min_words, c.max_words), PersonaText,
-                                       c.params) for r in rows]
-        outcomes, usage = complete_structured(self.client, requests, PersonaText, desc="persona")
+        _, outcomes, usage = self.ask_each(data, "persona", PersonaText,
+                                           lambda r: persona_variables(r, c.min_words, c.max_words))
         good = [i for i, o in enumerate(outcomes) if o.value is not None]
         kept = data[good].select("instrument_items", "respondent_id").with_columns(
             pl.Series("persona_description", [outcomes[i].value.self_description for i in good], pl.String),

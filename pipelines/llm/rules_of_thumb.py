@@ -23,7 +23,6 @@ from pydantic import BaseModel, Field, conlist
 
 from pipelines.llm.prompts import load_template
 from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config
-from pipelines.llm.structured import complete_structured, structured_request
 from pipelines.steps import StepResult
 from schemas.envelope import envelope_columns, stable_id
 from schemas.review import Field as ShownField, Question, ReviewSpec, Suggestion, col, lines, terms
@@ -70,13 +69,10 @@ class RulesOfThumbStep(LLMStep):
     needs = ("client",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
-        template = load_template("rule_of_thumb")
-        output = rules_model(self.config.max_rules)
-        rows = list(data.iter_rows(named=True))
-        requests = [structured_request(template, {
+        n = self.config.max_rules
+        rows, outcomes, usage = self.ask_each(data, "rule_of_thumb", rules_model(n), lambda r: {
             "situation": r["situation"], "background": (r.get("background") or "")[:MAX_SITUATION_CHARS],
-            "max_rules": self.config.max_rules}, output, self.config.params) for r in rows]
-        outcomes, usage = complete_structured(self.client, requests, output, desc="rules_of_thumb")
+            "max_rules": n})
         out = []
         for row, outcome in zip(rows, outcomes):
             for k, rot in enumerate(outcome.value.rules if outcome.value else [], start=1):

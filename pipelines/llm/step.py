@@ -15,7 +15,8 @@ from pipelines.llm.client import LLMClient
 from pipelines.llm.completion_cache import CompletionCache
 from pipelines.llm.embedded import EMBEDDED_WARNING, MODEL_ID
 from pipelines.llm.settings import LLMSettings, resolve_settings
-from pipelines.llm.structured import Outcome
+from pipelines.llm.prompts import load_template
+from pipelines.llm.structured import Outcome, complete_structured, structured_request
 from pipelines.llm.types import Usage
 from pipelines.steps import Account, Step, StepConfig
 from schemas.envelope import provenance_entry
@@ -66,6 +67,15 @@ class LLMStep(Step):
             own["max_items"] = c.max_items
         return provenance_entry(self.name, self.code_version(), {**c.params, "backend": c.backend, **own},
                                 model=c.model, template_hash=c.template, seed=c.params.get("seed"))
+
+    def ask_each(self, data: pl.DataFrame, template: str, output: type, variables) -> tuple[list[dict], list[Outcome], Usage]:
+        """Each row of `data` rendered into the prompt `template` (its variables: `variables(row)`) and
+        answered as an `output` object, with one repair for an invalid reply: (rows, outcomes, usage)."""
+        prompt = load_template(template)
+        rows = list(data.iter_rows(named=True))
+        requests = [structured_request(prompt, variables(r), output, self.config.params) for r in rows]
+        outcomes, usage = complete_structured(self.client, requests, output, desc=self.name)
+        return rows, outcomes, usage
 
     def quarantine(self, frame: pl.DataFrame, failed: list[tuple[int, Outcome]], what: str = "row") -> pl.DataFrame:
         """Quarantine rows for failed items: where the input came from, why, and the raw reply."""
