@@ -50,3 +50,27 @@ def test_rules_of_thumb_step():
     spec = rule_of_thumb_spec(result.data)
     assert {s.question for s in spec.suggestions} == {"action_judgment", "agreement"}
     assert spec.question("agreement").values[0] == "nobody"
+
+
+def test_norms_build_publishes_rules_of_thumb_and_review_pushes_them(tmp_path, monkeypatch):
+    """Through the norms recipe with an endpoint: a `rules_of_thumb` config linked to the situations,
+    with the step's provenance, and the norms recipe's review spec for it (curate review push)."""
+    from annotation.settings import spec_for
+    from pipelines.privacy import KEY_ENV
+    from pipelines.recipes import norms
+    from pipelines.runtime import RunContext
+    from tests import reddit_dumps as fx
+
+    monkeypatch.setenv(KEY_ENV, "test-key")
+    paths = fx.write_pair(tmp_path / "in")
+    ctx = RunContext(recipe="norms", output=tmp_path / "out", cache=None, dask=None)
+    with ScriptedServer(model) as srv:
+        monkeypatch.setenv("CURATE_LLM_BASE_URL", srv.base_url)
+        result = norms.build(ctx, paths, norms.Config(license="cc0-1.0"))
+    rules, situations = result.tables["rules_of_thumb"], result.tables["situations"]
+    assert rules.height == situations.height  # one rule each from the scripted model
+    assert set(rules["situation_record_id"]) == set(situations["record_id"])
+    assert rules["provenance"][0].to_list()[-1]["step"] == "rules_of_thumb"
+    assert not [n for n in ctx.report.notes if n.startswith("No rules of thumb")]
+    spec = spec_for("norms", "rules_of_thumb", rules)
+    assert spec.record_type == "RuleOfThumb"
