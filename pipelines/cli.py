@@ -141,8 +141,9 @@ def run(
     if publish_to and not version:
         fail("--publish-to needs --version X.Y.Z")
     overrides = parse_sets(set_ + (["keyed=true"] if keyed else []))
-    summary = run_one(_request(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address,
-                               allow_existing=allow_existing, lock_timeout=lock_timeout))
+    with embedded_if_needed([(recipe, config)]):  # the embedded LLM engine, when no endpoint is configured
+        summary = run_one(_request(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address,
+                                   allow_existing=allow_existing, lock_timeout=lock_timeout))
     _print_summary(summary)
     if publish_to:
         _publish(output, publish_to, version)
@@ -234,10 +235,12 @@ def demo(
         quiet_mode()
     from pipelines.demo import demo_runs
 
-    for recipe, inputs, config in demo_runs(SAMPLES):
-        err.rule(f"curate run {recipe}")
-        summary = run_one(_request(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address))
-        _print_summary(summary)
+    runs = demo_runs(SAMPLES)
+    with embedded_if_needed([(r, c) for r, _, c in runs]):  # the embedded LLM engine, when no endpoint is configured
+        for recipe, inputs, config in runs:
+            err.rule(f"curate run {recipe}")
+            summary = run_one(_request(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address))
+            _print_summary(summary)
     typer.echo(f"datasets written under {output}/; load one with "
                f"datasets.load_dataset('{output}/personality', 'respondents')")
 
@@ -275,6 +278,9 @@ app.command("dedup")(_dedup)
 from annotation.cli import argilla_app as _argilla_app, review_app as _review_app  # noqa: E402  (heavy imports inside)
 
 app.add_typer(_review_app, name="review")
+from pipelines.llm.cli import embedded_if_needed, llm_app as _llm_app  # noqa: E402  (heavy imports inside)
+
+app.add_typer(_llm_app, name="llm")
 app.add_typer(_argilla_app, name="argilla")
 
 

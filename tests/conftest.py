@@ -18,6 +18,9 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# `curate run` starts the embedded llama.cpp engine when no LLM endpoint is configured; tests opt in
+# (tests/integration/test_llm_embedded.py), the others keep their LLM steps skipped.
+os.environ.setdefault("CURATE_LLM_EMBEDDED", "0")
 
 
 @pytest.fixture(autouse=True)

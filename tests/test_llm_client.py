@@ -116,7 +116,8 @@ def test_guided_decoding_is_sent_and_dropped_once_when_the_server_rejects_it(ser
     reqs = [ChatRequest.make([{"role": "user", "content": f"q{i}"}], {}, schema, "Out") for i in range(3)]
     client = LLMClient(settings(server))
     client.complete(reqs[:1])
-    assert server.requests[-1]["response_format"]["json_schema"] == {"name": "Out", "schema": schema, "strict": False}
+    closed = {**schema, "additionalProperties": False}  # guided decoding writes the declared fields only
+    assert server.requests[-1]["response_format"]["json_schema"] == {"name": "Out", "schema": closed, "strict": False}
 
     def picky(body):
         if "response_format" in body:
@@ -131,7 +132,7 @@ def test_guided_decoding_is_sent_and_dropped_once_when_the_server_rejects_it(ser
 
     client = LLMClient(settings(server, guided_decoding="guided_json"))  # vLLM's older parameter
     client.complete(reqs[:1])
-    assert server.requests[-1]["guided_json"] == schema and "response_format" not in server.requests[-1]
+    assert server.requests[-1]["guided_json"] == closed and "response_format" not in server.requests[-1]
 
 
 def test_api_key_is_sent_but_never_logged_or_kept(tmp_path, caplog, monkeypatch):

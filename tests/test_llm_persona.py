@@ -65,3 +65,17 @@ def test_build_publishes_a_personas_config_with_an_endpoint(tmp_path, monkeypatc
         out = p.build(ctx, inputs, p.Config(license="cc0-1.0"))
     assert set(out.tables) == {"respondents", "items", "personas"}
     assert out.tables["personas"].height == out.tables["respondents"].height
+
+
+def test_persona_prompt_for_an_instrument_without_shipped_statements():
+    """Another instrument (a key without texts, named by a string) gets a prompt from its scores and
+    demographics, not an error; an IPIP-NEO respondent gets their answered statements in words."""
+    from pipelines.llm.persona import persona_variables
+
+    row = {"instrument_items": "BFI-2", "responses": [5, 1, None], "domain_scores": {"O": 3.5},
+           "sex": "F", "age": 30, "country": "FR"}
+    v = persona_variables(row, 60, 150)
+    assert v["answers"] == [] and v["domain_scores"] == {"O": 3.5}
+    assert persona_variables({**row, "instrument_items": 44}, 60, 150)["answers"] == []  # no such IPIP-NEO
+    ipip = persona_variables({**row, "instrument_items": 120, "responses": [5] + [None] * 119}, 60, 150)
+    assert len(ipip["answers"]) == 1 and ipip["answers"][0]["answer"] in {"very accurate", "very inaccurate"}

@@ -30,6 +30,7 @@ INPUTS = {
 def curate_env(base_url: str | None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURATE_LLM_") and k != "OPENAI_API_KEY"}
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"  # a loaded 2-core machine
+    env["CURATE_LLM_EMBEDDED"] = "0"  # no endpoint means no model here (the embedded engine: test_llm_embedded.py)
     if base_url:
         env["CURATE_LLM_BASE_URL"] = base_url
     return env
@@ -180,7 +181,7 @@ def test_demo_without_an_endpoint_says_llm_steps_were_skipped_and_publishes_the_
     for what in ("No scenarios: the LLM steps generate_scenarios and judge_scenarios were skipped because no LLM endpoint",
                  "No preference pairs: the LLM steps candidates and judge were skipped because no LLM endpoint",
                  "No translations: the LLM step translate was skipped because no LLM endpoint",
-                 "No persona texts: the LLM persona step was skipped because no LLM endpoint"):
+                 "No persona texts: the LLM step persona was skipped because no LLM endpoint"):
         assert what in proc.stdout
     assert "CURATE_LLM_BASE_URL" in proc.stdout
     assert load(tmp_path / "expand", "items", hf_cache).height == 8

@@ -78,6 +78,11 @@ def test_build_situations_threads_and_accounts(built):
     assert judged == {4: "NTA", 2: None, 0: None}  # p1: NTA NTA YTA ESH; p15: NAH and YWBTA tie; p2: none
     labels = situations.filter(pl.col("n_votes") == 4)["label_distribution"][0].to_list()
     assert {d["label"]: d["count"] for d in labels}["NTA"] == 2
+    # no endpoint and the embedded engine off (tests/conftest.py): no rules_of_thumb config, one note
+    assert "rules_of_thumb" not in result.tables
+    llm_notes = [n for n in ctx.report.notes if "LLM" in n]
+    assert len(llm_notes) == 1 and llm_notes[0].startswith("No rules of thumb: the LLM step rules_of_thumb was skipped")
+    assert "CURATE_LLM_EMBEDDED=0" in llm_notes[0]
 
 
 def test_no_author_name_or_planted_pii_anywhere(built):

@@ -1,10 +1,16 @@
-"""Any OpenAI-compatible chat-completions endpoint: vLLM's server (the main target: it batches the
-concurrent requests on the GPU), llama.cpp's server, TGI's Messages API, hosted APIs.
+"""Any OpenAI-compatible endpoint: vLLM's server (the main target on a GPU), llama.cpp's server (the
+embedded default on a CPU), TGI's Messages API, hosted APIs.
 
-Async httpx with at most `concurrency` requests in flight; retries with exponential backoff and
-jitter on 429, 5xx, timeouts, broken connections and unreadable bodies (honouring Retry-After);
-a request budget; guided decoding by `response_format` json_schema (OpenAI, vLLM, llama.cpp) or
-vLLM's older `guided_json`, dropped once when the server rejects it.
+- What the server is (engine, capacity, schema mechanism, chat template) is asked, not guessed
+  (`server_info.probe`): at most as many requests in flight as the server runs at once.
+- Replies are streamed: the first token must come within `timeout_s`, then each chunk within
+  `idle_timeout_s`; a request that misses either is closed, which aborts it on the server, before it
+  is retried, so one task is never queued twice. A server that answers a stream request with one
+  JSON body (some proxies) is read the same way.
+- Retries with exponential backoff and jitter on 429, 5xx, timeouts, broken connections and
+  unreadable bodies (honouring Retry-After); a request budget.
+- A base model (no chat template of its own) gets a plain-text prompt on /completions with stop
+  sequences; a chat model gets messages on /chat/completions.
 """
 
 from __future__ import annotations
@@ -18,12 +24,38 @@ import httpx
 import orjson
 
 from pipelines.llm.runloop import run_coroutine
+from pipelines.llm.server_info import ServerInfo, probe
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.types import ChatRequest, Completion, LLMUnavailable, Usage
 
 log = logging.getLogger("curate.llm")
 RETRY_STATUS = {408, 409, 425, 429}
-GUIDED_WORDS = ("response_format", "json_schema", "guided_json", "guided decoding", "structured output")
+GUIDED_WORDS = ("response_format", "json_schema", "guided_json", "guided decoding", "structured output",
+                "structured_outputs", "grammar")
+DEFAULT_CONCURRENCY = 16  # a server that does not say what it can take
+# A base model continues the text it is given: the prompt ends where the answer starts, and these
+# stop it when it begins to write the next turn by itself.
+BASE_STOP = ["\n### Task", "\n### Instructions", "\n### Answer", "<|im_end|>", "<end_of_turn>"]
+
+
+def closed_schema(node):
+    """The schema with `additionalProperties: false` on every object that does not say: guided
+    decoding then writes the declared fields only (a base model otherwise invents more)."""
+    if isinstance(node, list):
+        return [closed_schema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: closed_schema(v) for k, v in node.items()}
+    if out.get("type") == "object" and "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+def plain_prompt(messages: list[dict[str, str]]) -> str:
+    """Messages as a plain-text document for a base model."""
+    heads = {"system": "### Instructions", "user": "### Task", "assistant": "### Answer"}
+    parts = [f"{heads.get(m['role'], '### ' + m['role'])}\n{m['content'].strip()}" for m in messages]
+    return "\n\n".join(parts) + "\n\n### Answer\n"
 
 
 class _Budget:
@@ -47,8 +79,16 @@ class HTTPBackend:
             raise ValueError("HTTPBackend needs a base_url")
         self.settings = settings
         self.base_url = settings.base_url.rstrip("/")
+        models = self.list_models()
+        self.model = settings.model or self.discover_model(models)
+        self.server: ServerInfo = probe(self.base_url, self.headers(), models, settings.connect_timeout_s)
         self.guided = settings.guided_decoding
-        self.model = settings.model or self.discover_model()
+        if self.guided == "auto":
+            self.guided = self.server.guided
+        self.completions = not self.server.chat_template  # a base model: plain prompts
+        self.concurrency = settings.concurrency or self.server.capacity or DEFAULT_CONCURRENCY
+        log.info("%s: %s, %d requests at once, schemas by %s, %s prompts", self.base_url, self.server.engine,
+                 self.concurrency, self.guided, "plain-text" if self.completions else "chat")
 
     def headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json"}
@@ -56,30 +96,56 @@ class HTTPBackend:
             headers["authorization"] = f"Bearer {self.settings.api_key.get_secret_value()}"
         return headers
 
-    def discover_model(self) -> str:
-        """The first model the server lists (a vLLM server serves one): so CURATE_LLM_MODEL is optional."""
+    def list_models(self) -> dict:
         try:
-            resp = httpx.get(f"{self.base_url}/models", headers=self.headers(), timeout=self.settings.timeout_s)
+            resp = httpx.get(f"{self.base_url}/models", headers=self.headers(), timeout=self.settings.connect_timeout_s)
             resp.raise_for_status()
-            return resp.json()["data"][0]["id"]
-        except (httpx.HTTPError, KeyError, IndexError, ValueError) as e:
+            return resp.json()
+        except (httpx.HTTPError, ValueError) as e:
             raise LLMUnavailable(
                 f"{self.base_url}: cannot list the served models ({type(e).__name__}: {str(e)[:120]}); "
                 "is the server up? or set CURATE_LLM_MODEL"
             ) from None
 
+    def discover_model(self, models: dict) -> str:
+        """The first model the server lists (a vLLM server serves one): so CURATE_LLM_MODEL is optional."""
+        try:
+            return models["data"][0]["id"]
+        except (KeyError, IndexError, TypeError):
+            raise LLMUnavailable(f"{self.base_url}: the server lists no model; set CURATE_LLM_MODEL") from None
+
     # -- one request ------------------------------------------------------------------------------
 
+    def path(self) -> str:
+        return "/completions" if self.completions else "/chat/completions"
+
     def body(self, request: ChatRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": self.model, "messages": request.message_dicts(), "n": 1}
+        body: dict[str, Any] = {"model": self.model, "n": 1}
+        if self.completions:
+            body["prompt"] = plain_prompt(request.message_dicts())
+            # free text from a base model ends at its first blank line: it never stops by itself
+            body["stop"] = BASE_STOP if request.schema is not None else [*BASE_STOP, "\n\n"]
+        else:
+            body["messages"] = request.message_dicts()
         body.update(request.param_dict())
-        if request.schema is not None and self.guided in ("auto", "response_format"):
+        if self.settings.stream:
+            body["stream"] = True
+            body["stream_options"] = {"include_usage": True}
+        if request.schema is None or self.guided == "off":
+            return body
+        schema = closed_schema(request.schema)
+        if self.guided == "json_schema":
+            # llama.cpp decodes with llguidance: compact JSON, or a base model pads with blank lines
+            body["json_schema"] = {**schema, "x-guidance": {"whitespace_flexible": False}}
+        elif self.guided == "structured_outputs":
+            body["structured_outputs"] = {"json": schema}
+        elif self.guided == "guided_json":
+            body["guided_json"] = schema
+        else:
             body["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": request.schema_name, "schema": request.schema, "strict": False},
+                "json_schema": {"name": request.schema_name, "schema": schema, "strict": False},
             }
-        elif request.schema is not None and self.guided == "guided_json":
-            body["guided_json"] = request.schema
         return body
 
     def backoff(self, attempt: int, retry_after: str | None) -> float:
@@ -106,19 +172,19 @@ class HTTPBackend:
                 usage.requests += 1
                 body = self.body(request)
                 try:
-                    resp = await client.post("/chat/completions", content=orjson.dumps(body))
+                    outcome, retry_after = await self._send(client, body)
                 except httpx.TimeoutException:
-                    error = f"timed out after {self.settings.timeout_s:g}s"
+                    outcome = f"no connection within {self.settings.connect_timeout_s:g}s"
                 except httpx.TransportError as e:
-                    error = f"connection failed ({type(e).__name__})"
-                else:
-                    outcome = self._read(resp, "response_format" in body)
-                    if isinstance(outcome, Completion):
-                        on_done(index, outcome)
-                        return None
-                    if outcome == "guided-unsupported":
-                        continue  # same attempt again, without guided decoding
-                    error, retry_after = outcome, resp.headers.get("retry-after")
+                    outcome = f"connection failed ({type(e).__name__})"
+                if isinstance(outcome, Completion):
+                    on_done(index, outcome)
+                    return None
+                if outcome == "guided-unsupported":
+                    continue  # same attempt again, without guided decoding
+                if outcome == "chat-unsupported":
+                    continue  # same attempt again, as a plain-text prompt
+                error = outcome
             if error.startswith("final:"):
                 on_done(index, Completion(None, error=error[len("final:"):]))
                 return None
@@ -128,19 +194,75 @@ class HTTPBackend:
                 await asyncio.sleep(self.backoff(attempt - 1, retry_after))
         return error
 
-    def _read(self, resp: httpx.Response, sent_guided: bool) -> Completion | str:
+    async def _send(self, client: httpx.AsyncClient, body: dict) -> tuple[Completion | str, str | None]:
+        """One attempt. Leaving this function closes the response whatever happened (timeout,
+        cancellation): closing the connection is what makes llama.cpp and vLLM abort the task."""
+        s = self.settings
+        loop = asyncio.get_running_loop()
+        first = True
+        try:
+            async with asyncio.timeout(s.timeout_s) as limit:
+                async with client.stream("POST", self.path(), content=orjson.dumps(body)) as resp:
+                    kind = resp.headers.get("content-type", "")
+                    if resp.status_code != 200 or "text/event-stream" not in kind:
+                        await resp.aread()
+                        return self._read(resp, body), resp.headers.get("retry-after")
+                    parts: list[str] = []
+                    state: dict[str, Any] = {"finish": None, "usage": {}}
+                    async for line in resp.aiter_lines():
+                        if not line.startswith("data:"):
+                            continue  # SSE comments, keep-alives, blank separators
+                        data = line[5:].strip()
+                        if data == "[DONE]":
+                            break
+                        piece = self._chunk(data, state)
+                        if piece is None:
+                            return "a streamed chunk that is not a completion chunk", None
+                        if piece:
+                            parts.append(piece)
+                            first = False
+                        if not first:
+                            limit.reschedule(loop.time() + s.idle_timeout_s)
+                    used = state["usage"]
+                    return Completion("".join(parts), int(used.get("prompt_tokens") or 0),
+                                      int(used.get("completion_tokens") or 0), state["finish"]), None
+        except TimeoutError:
+            if first:
+                return f"no first token within {s.timeout_s:g}s (request closed on the server)", None
+            return f"no new token for {s.idle_timeout_s:g}s (request closed on the server)", None
+
+    @staticmethod
+    def _chunk(data: str, state: dict) -> str | None:
+        """The text of one streamed chunk ('' for a chunk without text); None when unreadable."""
+        try:
+            chunk = orjson.loads(data)
+            if chunk.get("usage"):
+                state["usage"] = chunk["usage"]
+            choices = chunk.get("choices") or []
+            if not choices:
+                return ""
+            choice = choices[0]
+            if choice.get("finish_reason"):
+                state["finish"] = choice["finish_reason"]
+            text = (choice.get("delta") or {}).get("content") if "delta" in choice else choice.get("text")
+            return text or ""
+        except (orjson.JSONDecodeError, AttributeError, TypeError):
+            return None
+
+    def _read(self, resp: httpx.Response, body: dict) -> Completion | str:
         status = resp.status_code
         if status == 200:
             try:
                 data = orjson.loads(resp.content)
                 choice = data["choices"][0]
-                text = choice["message"]["content"]
+                text = choice["message"]["content"] if "message" in choice else choice["text"]
                 usage = data.get("usage") or {}
             except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
-                return "HTTP 200 with a body that is not a chat completion"  # retry: a proxy glitch
+                return "HTTP 200 with a body that is not a completion"  # retry: a proxy glitch
             return Completion(text if text is not None else "", int(usage.get("prompt_tokens") or 0),
                               int(usage.get("completion_tokens") or 0), choice.get("finish_reason"))
         detail = resp.text[:300].replace("\n", " ")
+        sent_guided = any(k in body for k in ("response_format", "json_schema", "structured_outputs", "guided_json"))
         if status == 400 and sent_guided and self.settings.guided_decoding == "auto" and any(
             w in detail.lower() for w in GUIDED_WORDS
         ):
@@ -149,6 +271,11 @@ class HTTPBackend:
                             detail[:120])
                 self.guided = "off"
             return "guided-unsupported"
+        if status == 400 and "messages" in body and "chat template" in detail.lower():
+            if not self.completions:  # vLLM with a base model: no chat template, say it once
+                log.warning("the model has no chat template (%s); sending plain-text prompts", detail[:120])
+                self.completions = True
+            return "chat-unsupported"
         if status in RETRY_STATUS or status >= 500:
             return f"HTTP {status}: {detail}"
         return f"final:HTTP {status}: {detail}"
@@ -160,7 +287,7 @@ class HTTPBackend:
         """Complete every request; `on_done` gets each as it arrives. Raises LLMUnavailable at the
         end when some kept failing, after the others have finished (and been cached)."""
         failures = run_coroutine(self._run_all(items, on_done, usage))
-        usage.guided_decoding = self.guided if self.guided != "auto" else "response_format"
+        usage.guided_decoding = self.guided
         failed = [(i, e) for i, e in failures if e]
         if failed:
             first = failed[0][1]
@@ -172,11 +299,12 @@ class HTTPBackend:
 
     async def _run_all(self, items, on_done, usage) -> list[tuple[int, str | None]]:
         s = self.settings
-        gate = asyncio.Semaphore(s.concurrency)
+        gate = asyncio.Semaphore(self.concurrency)
         budget = _Budget(s.max_requests)
-        limits = httpx.Limits(max_connections=s.concurrency, max_keepalive_connections=s.concurrency)
-        async with httpx.AsyncClient(base_url=self.base_url, headers=self.headers(),
-                                     timeout=httpx.Timeout(s.timeout_s), limits=limits) as client:
+        limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
+        timeout = httpx.Timeout(None, connect=s.connect_timeout_s)  # reads: our first-token and idle limits
+        async with httpx.AsyncClient(base_url=self.base_url, headers=self.headers(), timeout=timeout,
+                                     limits=limits) as client:
             errors = await asyncio.gather(
                 *(self._one(client, gate, i, req, on_done, usage, budget) for i, req in items)
             )

@@ -12,20 +12,19 @@ import polars as pl
 from pydantic import BaseModel, Field
 
 from pipelines.llm.prompts import load_template
-from pipelines.llm.step import LLMStep, LLMStepConfig, client_for, llm_step_config
-from pipelines.llm.structured import complete_structured, structured_request
+from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config
 from pipelines.steps import StepResult
 from schemas.envelope import envelope_columns, stable_id
-from sources.ipip import load_key
+from sources.ipip import definition, load_key
 
 ANSWER_WORDS = {1: "very inaccurate", 2: "moderately inaccurate", 3: "neither accurate nor inaccurate",
                 4: "moderately accurate", 5: "very accurate"}
-PROJECTION = ["instrument_items", "respondent_id", "sex", "age", "country", "responses", "domain_scores",
+PROJECTION = ["_instrument", "instrument_items", "respondent_id", "sex", "age", "country", "responses", "domain_scores",
               "_file", "_row"]
 
 
 class PersonaText(BaseModel):
-    self_description: str = Field(min_length=40, max_length=3000)
+    self_description: str = Field(min_length=40, max_length=1200)  # 150 words: ~900 characters
 
 
 class PersonaConfig(LLMStepConfig):
@@ -35,31 +34,44 @@ class PersonaConfig(LLMStepConfig):
 
 def persona_variables(row: dict, min_words: int, max_words: int) -> dict:
     """The prompt's variables: demographics, domain scores and every answered statement with the
-    respondent's own (un-keyed) answer, so that a reverse-keyed statement reads the way they said it."""
-    key = load_key(int(row["instrument_items"]))
+    respondent's own (un-keyed) answer, so that a reverse-keyed statement reads the way they said it.
+    For an instrument whose statements we do not ship (a key without texts, another scale), the prompt
+    has the scores and demographics only."""
     answers = []
-    for (text, sign), keyed in zip(key.select("text", "keyed").iter_rows(), row["responses"]):
-        if keyed is not None:
-            raw = keyed if sign > 0 else 6 - keyed
-            answers.append({"text": text, "answer": ANSWER_WORDS[int(raw)]})
+    for text, raw in answered_statements(row):
+        answers.append({"text": text, "answer": ANSWER_WORDS[raw]})
     scores = {d: (round(s, 2) if s is not None else None) for d, s in (row["domain_scores"] or {}).items()}
     return {"sex": row.get("sex"), "age": row.get("age"), "country": row.get("country"),
             "domain_scores": scores, "answers": answers, "min_words": min_words, "max_words": max_words}
 
 
+def answered_statements(row: dict) -> list[tuple[str, int]]:
+    """(statement, the respondent's own 1..5 answer) for each answered item of an IPIP-NEO key; none
+    for any other instrument (its texts and scale are not known here)."""
+    try:
+        key = load_key(int(row["instrument_items"]))
+    except (TypeError, ValueError):  # not an IPIP-NEO length, or an instrument named by a string
+        return []
+    out = []
+    for (text, sign), keyed in zip(key.select("text", "keyed").iter_rows(), row["responses"] or []):
+        if keyed is not None and text:
+            raw = int(keyed if sign > 0 else 6 - keyed)
+            if raw in ANSWER_WORDS:
+                out.append((text, raw))
+    return out
+
+
 class PersonaStep(LLMStep):
     name = "persona"
     version = "1"
+    needs = ("client",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
-        template = load_template("persona")
         c = self.config
-        rows = list(data.iter_rows(named=True))
-        requests = [structured_request(template, persona_variables(r, c.min_words, c.max_words), PersonaText,
-                                       c.params) for r in rows]
-        outcomes, usage = complete_structured(self.client, requests, PersonaText, desc="persona")
+        _, outcomes, usage = self.ask_each(data, "persona", PersonaText,
+                                           lambda r: persona_variables(r, c.min_words, c.max_words))
         good = [i for i, o in enumerate(outcomes) if o.value is not None]
-        kept = data[good].select("instrument_items", "respondent_id").with_columns(
+        kept = data[good].select("_instrument", "respondent_id").with_columns(
             pl.Series("persona_description", [outcomes[i].value.self_description for i in good], pl.String),
             pl.Series("persona_repaired", [outcomes[i].repaired for i in good], pl.Boolean),
         )
@@ -68,16 +80,16 @@ class PersonaStep(LLMStep):
         return StepResult(kept, self.account(data.height, kept.height, usage, quarantined=len(failed)), quarantine)
 
 
-def add_personas(ctx, data: pl.DataFrame) -> pl.DataFrame:
-    """Run the persona step when a model is configured; else say plainly in the report why not."""
-    client, reason = client_for(ctx)
+def add_personas(recipe, ctx, data: pl.DataFrame) -> pl.DataFrame:
+    """Run the persona step when a model is configured; else `recipe.llm_client` says plainly in
+    the report why not."""
+    client, _ = recipe.llm_client(ctx, None, steps=("persona",), missing="persona texts",
+                                  published="The respondents are published without them.")
     if client is None:
-        ctx.report.notes.append(f"No persona texts: the LLM persona step was skipped because {reason}.")
         return data
     if data.height == 0:
         return data
     step = PersonaStep(llm_step_config(client, load_template("persona").hash, PersonaConfig))
-    step.client = client
     projection = data.select([c if c in data.columns else pl.lit(None, pl.String).alias(c) for c in PROJECTION])
     personas = ctx.apply(step, projection)
     ctx.report.facts["persona_provenance"] = step.provenance()
@@ -85,7 +97,7 @@ def add_personas(ctx, data: pl.DataFrame) -> pl.DataFrame:
         f"Persona texts: {personas.height} of {data.height} respondents described by `{client.model}` "
         f"(template `{step.config.template}`); see the `persona` step's account for token usage."
     )
-    return data.join(personas, on=["instrument_items", "respondent_id"], how="left")
+    return data.join(personas, on=["_instrument", "respondent_id"], how="left")
 
 
 def persona_records(ctx, respondents: pl.DataFrame, data: pl.DataFrame, license: str) -> pl.DataFrame:
@@ -93,11 +105,11 @@ def persona_records(ctx, respondents: pl.DataFrame, data: pl.DataFrame, license:
     the respondent's record_id, so a persona links back to its answers."""
     if "persona_description" not in data.columns:
         return pl.DataFrame()
-    texts = data.select("instrument_items", "respondent_id", "persona_description").filter(
+    texts = data.select("_instrument", "respondent_id", "persona_description").filter(
         pl.col("persona_description").is_not_null())
+    names = {i: definition(i).name for i in texts["_instrument"].unique()}  # the respondents' `instrument`
     joined = respondents.join(
-        texts.with_columns(pl.col("instrument_items").replace_strict(
-            {120: "IPIP-NEO-120", 300: "IPIP-NEO-300"}, return_dtype=pl.String).alias("instrument")),
+        texts.with_columns(pl.col("_instrument").replace_strict(names, return_dtype=pl.String).alias("instrument")),
         on=["instrument", "respondent_id"], how="inner",
     )
     provenance = [*respondents["provenance"][0], ctx.report.facts["persona_provenance"]] if joined.height else []

@@ -1,7 +1,9 @@
 """Where the model is: backend, base URL, model and key, from a recipe's config or the environment.
 
 Environment: CURATE_LLM_BACKEND (http | transformers | vllm), CURATE_LLM_BASE_URL (e.g.
-http://localhost:8000/v1 for `vllm serve`), CURATE_LLM_MODEL, CURATE_LLM_API_KEY or OPENAI_API_KEY.
+http://localhost:8000/v1 for `vllm serve`), CURATE_LLM_MODEL, CURATE_LLM_API_KEY or OPENAI_API_KEY,
+CURATE_LLM_MAX_ITEMS (at most this many rows per LLM step) and CURATE_LLM_MAX_TOKENS (the ceiling
+per request): both set by the embedded engine.
 The key is a SecretStr: it is sent as a header and never logged, hashed into a cache key or written.
 """
 
@@ -22,16 +24,27 @@ class LLMSettings(BaseModel):
     base_url: str | None = None  # OpenAI-style, ending in /v1
     model: str | None = None  # served model name, or a local path for transformers / vllm
     api_key: SecretStr | None = Field(default=None, exclude=True)
-    concurrency: int = Field(default=16, ge=1)  # requests in flight (HTTP)
-    timeout_s: float = Field(default=120.0, gt=0)
+    # requests in flight (HTTP); default: the server's capacity (llama.cpp's slots, vLLM's max sequences)
+    concurrency: int | None = Field(default=None, ge=1)
+    # streaming: the first token (or a whole non-streamed reply) must come within timeout_s, and then
+    # each next chunk within idle_timeout_s; a request that misses either is closed, which aborts it
+    # on the server, before it is retried
+    timeout_s: float = Field(default=600.0, gt=0)
+    idle_timeout_s: float = Field(default=60.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    stream: bool = True
     max_retries: int = Field(default=4, ge=0)  # on 429, 5xx, timeouts, broken connections
     backoff_s: float = Field(default=0.5, ge=0)  # first wait; doubles each retry, with jitter
     backoff_max_s: float = Field(default=30.0, ge=0)
     max_requests: int | None = Field(default=None, ge=1)  # request budget per step, retries included
-    guided_decoding: Literal["auto", "response_format", "guided_json", "off"] = "auto"
+    # auto: detected from the server (llama.cpp json_schema, vLLM structured_outputs or guided_json,
+    # else OpenAI response_format, dropped once if the server rejects it)
+    guided_decoding: Literal["auto", "response_format", "json_schema", "structured_outputs", "guided_json",
+                             "off"] = "auto"
+    max_items: int | None = Field(default=None, ge=1)  # rows per LLM step; the rest dropped, counted
     temperature: float = Field(default=0.7, ge=0)
     top_p: float = Field(default=1.0, gt=0, le=1)
-    max_tokens: int = Field(default=512, ge=1)
+    max_tokens: int = Field(default=1024, ge=1)  # a ceiling; structured requests ask for what their schema needs
     seed: int = 0
     batch_size: int = Field(default=8, ge=1)  # in-process backends
     device: str | None = None  # transformers: cuda, cpu; default cuda when present
@@ -62,11 +75,14 @@ def resolve_settings(
         "base_url": env.get("CURATE_LLM_BASE_URL"),
         "model": env.get("CURATE_LLM_MODEL"),
         "api_key": env.get("CURATE_LLM_API_KEY") or env.get("OPENAI_API_KEY"),
+        "max_items": env.get("CURATE_LLM_MAX_ITEMS"),
+        "max_tokens": env.get("CURATE_LLM_MAX_TOKENS"),
     }
     merged = {k: v for k, v in from_env.items() if v} | given
     resolved = LLMSettings(**merged)
     if resolved.backend == "http" and not resolved.base_url:
-        return None, f"no LLM endpoint configured ({ENV_HINT}, or `llm: {{base_url: ...}}` in the recipe config)"
+        off = "; the embedded engine is off: CURATE_LLM_EMBEDDED=0" if env.get("CURATE_LLM_EMBEDDED") == "0" else ""
+        return None, f"no LLM endpoint configured ({ENV_HINT}, or `llm: {{base_url: ...}}` in the recipe config{off})"
     if resolved.backend != "http" and not resolved.model:
         return None, f"backend {resolved.backend!r} needs a model (CURATE_LLM_MODEL or `llm: {{model: ...}}`)"
     return resolved, ""

@@ -30,8 +30,50 @@ class Outcome:
 
 def structured_request(template: PromptTemplate, variables: dict, output: type[BaseModel],
                        params: dict) -> ChatRequest:
-    return ChatRequest.make(template.render(**variables), params, output.model_json_schema(),
-                            output.__name__, template.hash)
+    """The request for one record; `max_tokens` is lowered to what the largest valid record can take
+    (a base model never stops by itself: the budget is what a complete answer needs, no more)."""
+    schema = output.model_json_schema()
+    if "max_tokens" in params:
+        params = {**params, "max_tokens": min(int(params["max_tokens"]), schema_token_budget(schema))}
+    return ChatRequest.make(template.render(**variables), params, schema, output.__name__, template.hash)
+
+
+CHARS_PER_TOKEN = 3  # conservative for English and French with a large vocabulary
+UNBOUNDED_STRING_TOKENS = 256
+UNBOUNDED_ARRAY_ITEMS = 8
+
+
+def schema_token_budget(schema: dict) -> int:
+    """Tokens the longest JSON document valid under `schema` can take (bounded by maxLength and
+    maxItems; unbounded strings and arrays count as 256 tokens and 8 items), plus room for spacing."""
+    defs = schema.get("$defs", {})
+
+    def size(node: dict, depth: int = 0) -> int:
+        if depth > 20:
+            return UNBOUNDED_STRING_TOKENS
+        if "$ref" in node:
+            return size(defs.get(node["$ref"].rsplit("/", 1)[-1], {}), depth + 1)
+        for key in ("anyOf", "oneOf"):
+            if key in node:
+                return max(size(n, depth + 1) for n in node[key])
+        if "enum" in node or "const" in node:
+            values = node.get("enum") or [node.get("const")]
+            return max(len(str(v)) for v in values) // CHARS_PER_TOKEN + 3
+        kind = node.get("type", "object" if "properties" in node else "string")
+        if kind == "string":
+            limit = node.get("maxLength")
+            return limit // CHARS_PER_TOKEN + 3 if limit else UNBOUNDED_STRING_TOKENS
+        if kind in ("integer", "number"):
+            return 8
+        if kind in ("boolean", "null"):
+            return 2
+        if kind == "array":
+            return 2 + node.get("maxItems", UNBOUNDED_ARRAY_ITEMS) * (size(node.get("items", {}), depth + 1) + 2)
+        props = node.get("properties", {})
+        return 2 + sum(len(name) // CHARS_PER_TOKEN + 4 + size(sub, depth + 1) for name, sub in props.items())
+
+    tokens = size(schema)
+    return int(tokens * 1.25) + 16
 
 
 def _json_text(text: str) -> str:
@@ -76,7 +118,10 @@ def complete_structured(client: LLMClient, requests: list[ChatRequest], output: 
                         desc: str = "llm") -> tuple[list[Outcome], Usage]:
     completions, usage = client.complete(requests, desc)
     outcomes = [parse_output(c, output) for c in completions]
-    broken = [i for i, o in enumerate(outcomes) if o.value is None and o.raw is not None]
+    # A reply cut at max_tokens would be cut again with the same budget: no repair for it (and a
+    # rerun, served from the completion cache, takes the same decision).
+    broken = [i for i, o in enumerate(outcomes) if o.value is None and o.raw is not None
+              and completions[i].finish_reason != "length"]
     if broken:
         repairs = [repair_request(requests[i], outcomes[i].raw, outcomes[i].error) for i in broken]
         fixed, repair_usage = client.complete(repairs, f"{desc} (repair)")

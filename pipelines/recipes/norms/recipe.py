@@ -91,7 +91,12 @@ class Norms(Recipe):
         records = situation_records(ctx, posts, comments, config, provenance, ids)
         threads = thread_records(ctx, posts, comments, config, provenance, ids)
         sections = measure(ctx, records, threads, comments, key, config)
-        return RecipeOutput({"situations": records, "threads": threads}, card_meta(config, key), sections)
+        tables = {"situations": records, "threads": threads}
+        from pipelines.llm.rules_of_thumb import rules_of_thumb  # Social Chemistry's LLM step (issue 17)
+
+        if (rules := rules_of_thumb(self, ctx, records, config.license)) is not None:
+            tables["rules_of_thumb"] = rules
+        return RecipeOutput(tables, card_meta(config, key), sections)
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:
         for path in inputs:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
+from pipelines.llm.rules_of_thumb import rule_of_thumb_spec
 from schemas.review import Field, Question, ReviewSpec, Row, clarity, col, integer, note, terms
 
 from .steps import VERDICTS
@@ -55,4 +56,4 @@ def thread_spec(frame: pl.DataFrame) -> ReviewSpec:
     )
 
 
-SPECS = {"situations": situation_spec, "threads": thread_spec}
+SPECS = {"situations": situation_spec, "threads": thread_spec, "rules_of_thumb": rule_of_thumb_spec}

@@ -68,4 +68,4 @@ def persona_hook(ctx: RunContext, data: pl.DataFrame, config: Config) -> pl.Data
     an LLM endpoint is configured; otherwise a note in the report says why there is none."""
     from pipelines.llm.persona import add_personas
 
-    return add_personas(ctx, data)
+    return add_personas(Personality(), ctx, data)

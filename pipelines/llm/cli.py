@@ -1,0 +1,104 @@
+"""`curate llm ...`: the embedded engine from the command line, and the hook that starts it for
+`curate run` / `curate demo` when no endpoint is configured."""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+from rich.console import Console
+
+llm_app = typer.Typer(help="The LLM engine: serve the embedded model, probe an endpoint.", no_args_is_help=True)
+err = Console(stderr=True)
+LLM_RECIPES = {"personality", "expand", "preferences", "translate", "norms"}  # recipes with LLM steps
+# on the embedded engine (~8 tokens/s on one core), unless the environment says otherwise: rows per
+# LLM step, and tokens per request (structured requests ask for less when their schema allows)
+EMBEDDED_LIMITS = {"CURATE_LLM_MAX_ITEMS": "1", "CURATE_LLM_MAX_TOKENS": "384"}
+
+
+@llm_app.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Loopback port.")] = 8012,
+    threads: Annotated[Optional[int], typer.Option(help="CPU threads [default: half the cores, 1 to 4].")] = None,
+    slots: Annotated[Optional[int], typer.Option(help="Requests decoded at once [default: 2].")] = None,
+) -> None:
+    """Serve the embedded model (Gemma 3 270M base, llama.cpp) on 127.0.0.1 until Ctrl-C; point
+    recipes at it with CURATE_LLM_BASE_URL=http://127.0.0.1:PORT/v1."""
+    from pipelines.llm.embedded import MODEL_ID, EngineOptions, serve as start
+
+    defaults = EngineOptions.from_env()
+    options = EngineOptions(threads or defaults.threads, slots or defaults.slots, defaults.ctx_per_slot)
+    server = start(port, options)
+    err.print(f"serving {MODEL_ID} on http://127.0.0.1:{port}/v1 ({options.threads} threads, {options.slots} slots); "
+              "Ctrl-C stops it", highlight=False)
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    del server
+
+
+@llm_app.command()
+def probe(base_url: Annotated[Optional[str], typer.Argument(help="Endpoint [default: CURATE_LLM_BASE_URL].")] = None) -> None:
+    """Say what an endpoint is: engine, model, capacity, schema mechanism, prompt style."""
+    from pipelines.llm.http_backend import HTTPBackend
+    from pipelines.llm.settings import resolve_settings
+
+    settings, why = resolve_settings(None, {**os.environ, **({"CURATE_LLM_BASE_URL": base_url} if base_url else {})})
+    if settings is None:
+        raise typer.BadParameter(why)
+    b = HTTPBackend(settings)
+    typer.echo(f"engine={b.server.engine} model={b.model} capacity={b.server.capacity} concurrency={b.concurrency} "
+               f"schemas={b.guided} prompts={'plain-text (base model)' if b.completions else 'chat'}")
+
+
+def needs_embedded(runs: list[tuple[str, Path | None]]) -> bool:
+    """True when an LLM recipe runs with no endpoint configured (environment or the recipe's `llm:`
+    config), and the embedded engine is allowed (CURATE_LLM_EMBEDDED=0 turns it off: the LLM steps
+    are then skipped with a note)."""
+    from pipelines.llm.settings import resolve_settings
+    from pipelines.recipes import get_recipe, load_config
+
+    if os.environ.get("CURATE_LLM_EMBEDDED", "1") == "0":
+        return False
+    for recipe, config in runs:
+        if recipe not in LLM_RECIPES:
+            continue
+        llm = getattr(load_config(get_recipe(recipe), config), "llm", None)
+        if resolve_settings(llm)[0] is None:
+            return True
+    return False
+
+
+@contextmanager
+def embedded_if_needed(runs: list[tuple[str, Path | None]]) -> Iterator[None]:
+    """Start the embedded engine for the duration of the block when some run needs it (one line
+    says so), with CURATE_LLM_BASE_URL and CURATE_LLM_MAX_ITEMS set for the recipes; stop it at the
+    end. `runs`: (recipe, config file) pairs."""
+    if not needs_embedded(runs):
+        with nullcontext():
+            yield
+        return
+    from pipelines.llm.embedded import EMBEDDED_WARNING, embedded_endpoint
+
+    limits = {k: os.environ.get(k, v) for k, v in EMBEDDED_LIMITS.items()}
+    err.print(f"no LLM endpoint configured: starting the embedded llama.cpp engine ({EMBEDDED_WARNING}; "
+              f"at most {limits['CURATE_LLM_MAX_ITEMS']} items per LLM step, {limits['CURATE_LLM_MAX_TOKENS']} "
+              "tokens per reply)", highlight=False, soft_wrap=True)
+    saved = {k: os.environ.get(k) for k in ("CURATE_LLM_BASE_URL", *EMBEDDED_LIMITS)}
+    try:
+        with embedded_endpoint() as base_url:
+            os.environ.update(limits, CURATE_LLM_BASE_URL=base_url)
+            yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        err.print("embedded llama.cpp engine stopped", highlight=False)
