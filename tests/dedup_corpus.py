@@ -1,6 +1,7 @@
 """A small dedup corpus for the distributed tests: real sentences (docstrings of the standard
 library modules, shipped with Python) with planted variants, an oversized bucket, empty texts, and
-the rows the validation must quarantine (null id, null text, an id repeated in another partition)."""
+the rows the validation must quarantine (null id, null text, an id repeated in another partition);
+and the hand-written sentences with near variants of the single-process and CLI tests."""
 
 from __future__ import annotations
 
@@ -79,3 +80,38 @@ def with_bad_rows(frame: pl.DataFrame) -> pl.DataFrame:
     bad = pl.DataFrame({"id": [None, "late-null-text", frame["id"][3]], "text": ["orphan text here", None, "dup id row"],
                         "score": [1, 2, 3]}, schema=frame.schema)
     return pl.concat([frame, bad])
+
+
+# -- a hand-written corpus for the single-process tests: ten sentences, near variants of five --------
+
+
+BASE = [
+    "The committee approved the new budget after a long debate on Tuesday evening.",
+    "Heavy rain is expected across the northern regions for the rest of the week.",
+    "She finished reading the novel in one sitting and immediately started it again.",
+    "The museum will extend its opening hours during the summer holidays this year.",
+    "Local farmers are worried that the dry spring will reduce their harvest considerably.",
+    "Our team released a new version of the library with faster parsing and fewer bugs.",
+    "A small bakery on the corner sells the best sourdough bread in the whole town.",
+    "The train to the airport was delayed by forty minutes because of a signal failure.",
+    "Children at the school planted two hundred trees along the river bank last autumn.",
+    "Researchers measured the temperature of the lake every morning for three months.",
+]
+
+
+def frame(texts: list[str], **extra) -> pl.DataFrame:
+    return pl.DataFrame({"id": [f"r{i:03d}" for i in range(len(texts))], "text": texts, **extra})
+
+
+NEAR_VARIANTS = {
+    0: "The comittee approved the new budget after a long debate on Tuesday evening.",  # typo
+    1: "Heavy rain is expected across the northern regions for the rest of this week.",  # word change
+    2: "She finished reading the novel in one sitting and immediately started it again",  # punct
+    4: "Local farmers are worried that the dry spring will considerably reduce their harvest.",  # word order
+    5: "With faster parsing and fewer bugs, our team released a new version of the library.",  # clauses
+}
+
+
+def near_corpus() -> pl.DataFrame:
+    texts = BASE + [NEAR_VARIANTS[k] for k in sorted(NEAR_VARIANTS)]
+    return frame(texts)

@@ -1,0 +1,264 @@
+"""The privacy benchmark's corpus: personal data of 26 kinds planted in real prose (sentences of the
+standard library's docstrings), with valid values from Faker, phonenumbers, Luhn, IBAN check digits
+and Base58Check; `build` returns the planted comments, PII-free comments and the authors' names."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import ipaddress
+import random
+import re
+import sysconfig
+from pathlib import Path
+
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
+CODEY = re.compile(r"[{}\[\]<>=_`|\\@#$%^*~]|::|\.\w+\(|>>>|\w\.\w|\d")
+ATTRIBUTION = re.compile(r"(?i)written by|contributed by|copyright|author|thanks to|credits|maintainer|\b[A-Z]\. ?[A-Z][a-z]+")
+
+
+
+# -- host prose -----------------------------------------------------------------------------------
+
+
+def prose_sentences(limit: int = 20000) -> list[str]:
+    """Plain-English sentences of the standard library's docstrings (no code, no digits, no
+    attributions: those would hold names or numbers that are not planted)."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    seen, out = set(), []
+    for path in sorted(root.rglob("*.py")):
+        if {"test", "tests", "idlelib", "site-packages", "lib2to3"} & set(path.parts):
+            continue
+        try:
+            tree = ast.parse(path.read_bytes())
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node, clean=True) or ""
+                for para in doc.split("\n\n"):
+                    para = " ".join(para.split())
+                    for s in SENTENCE_END.split(para):
+                        words = s.split()
+                        if (8 <= len(words) <= 40 and s[0].isupper() and s.endswith(".") and not CODEY.search(s)
+                                and not ATTRIBUTION.search(s) and s not in seen):
+                            seen.add(s)
+                            out.append(s)
+                            if len(out) >= limit:
+                                return out
+    return out
+
+
+# -- values ---------------------------------------------------------------------------------------
+
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+
+
+def base58check(payload: bytes) -> str:
+    data = payload + hashlib.sha256(hashlib.sha256(payload).digest()).digest()[:4]
+    n, out = int.from_bytes(data, "big"), ""
+    while n:
+        n, r = divmod(n, 58)
+        out = B58[r] + out
+    return "1" * (len(data) - len(data.lstrip(b"\0"))) + out
+
+
+def luhn_ok(number: str) -> bool:
+    digits = [int(c) for c in number if c.isdigit()][::-1]
+    return sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits)) % 10 == 0
+
+
+INTL_REGIONS = ["FR", "DE", "GB", "KR", "IN", "BR", "JP", "MX", "NG", "ZA", "ES", "IT", "NL", "SE", "PL", "TR",
+                "AU", "CN", "RU", "EG", "AR", "PH", "VN", "IE", "CH", "BE", "PT", "GR", "IL", "KE"]
+
+
+def valid_phone(rng: random.Random, region: str):
+    import phonenumbers
+
+    base = phonenumbers.example_number_for_type(region, phonenumbers.PhoneNumberType.MOBILE)
+    digits = str(base.national_number)
+    for _ in range(200):
+        keep = max(3, len(digits) - 5)
+        candidate = digits[:keep] + "".join(rng.choice("0123456789") for _ in digits[keep:])
+        num = phonenumbers.parse("+" + str(base.country_code) + candidate)
+        if phonenumbers.is_valid_number(num):
+            return num
+    return base
+
+
+def fmt_phone(num, style: str) -> str:
+    import phonenumbers
+
+    f = phonenumbers.PhoneNumberFormat
+    if style == "e164":
+        return phonenumbers.format_number(num, f.E164)
+    if style == "national":
+        return phonenumbers.format_number(num, f.NATIONAL)
+    return phonenumbers.format_number(num, f.INTERNATIONAL)
+
+
+def fullwidth(s: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else ("\u3000" if c == " " else c) for c in s)
+
+
+def zero_width(s: str, rng: random.Random) -> str:
+    return "".join(c + ("\u200b" if rng.random() < 0.4 else "") for c in s)
+
+
+# -- kinds ----------------------------------------------------------------------------------------
+# each maker returns (carrier sentence, secret parts)
+
+CONTEXT = {
+    "phone": ["You can call me at {v}.", "My number is {v} if anyone wants to talk.", "Text {v} after six.",
+              "The number on the flyer was {v}.", "{v} is her cell."],
+    "email": ["Email me at {v}.", "My address is {v} for anyone who wants the file.", "Write to {v}.",
+              "Contact {v} for details.", "His mail was {v}, I checked."],
+    "generic": ["It was {v}.", "See {v} for what I mean.", "The one I used was {v}.", "I wrote down {v}.",
+                "Here it is: {v}."],
+    "person": ["Yesterday I ran into {v} at the store.", "My roommate {v} never washes the dishes.",
+               "I told {v} that this was not okay.", "{v} said she would pay me back.",
+               "Then {v} called my mother about it.", "My boss, {v}, refused to sign the form."],
+    "address": ["We live at {v}.", "The party was at {v}.", "Send it to {v}.", "He moved to {v} last year.",
+                "Our old flat at {v} had mold."],
+    "location": ["We moved to {v} last spring.", "I grew up in {v}.", "She works in {v} now.",
+                 "My family is from {v}."],
+}
+
+
+class Planter:
+    def __init__(self, seed: int):
+        from faker import Faker
+
+        self.rng = random.Random(seed)
+        self.fakers = {loc: Faker(loc) for loc in ("en_US", "fr_FR", "de_DE", "en_GB", "ko_KR", "es_ES", "nl_NL")}
+        for i, f in enumerate(self.fakers.values()):
+            f.seed_instance(seed + i)
+
+    def say(self, group: str, value: str) -> str:
+        return self.rng.choice(CONTEXT[group]).format(v=value)
+
+    def make(self, kind: str, authors: list[str]) -> tuple[str, list[str]]:
+        rng, fk = self.rng, self.fakers
+        us = fk["en_US"]
+        if kind == "phone_us":
+            v = fmt_phone(valid_phone(rng, "US"), rng.choice(["national", "intl", "e164"]))
+            v = v if rng.random() < 0.7 else v.replace("(", "").replace(") ", "-").replace("-", ".")
+            return self.say("phone", v), [v]
+        if kind == "phone_intl":
+            v = fmt_phone(valid_phone(rng, rng.choice(INTL_REGIONS)), rng.choice(["intl", "e164"]))
+            return self.say("phone", v), [v]
+        if kind == "phone_national":
+            v = fmt_phone(valid_phone(rng, rng.choice(["FR", "DE", "GB", "KR"])), "national")
+            return self.say("phone", v), [v]
+        if kind == "phone_fullwidth":
+            v = fmt_phone(valid_phone(rng, rng.choice(["US", "FR", "KR"])), rng.choice(["intl", "national"]))
+            return self.say("phone", fullwidth(v)), [v]
+        if kind == "email":
+            v = rng.choice([us.free_email(), fk["fr_FR"].email(), fk["de_DE"].free_email(), us.company_email()])
+            return self.say("email", v), [v]
+        if kind == "email_obfuscated":
+            first, last = us.first_name().lower(), us.last_name().lower()
+            dom, tld = rng.choice(["gmail", "yahoo", "hotmail", "outlook", "proton"]), rng.choice(["com", "fr", "de"])
+            v = rng.choice([f"{first} dot {last} at {dom} dot {tld}", f"{first}.{last} [at] {dom} [dot] {tld}",
+                            f"{first}{last}(at){dom}.{tld}", f"{first} at {dom} dot {tld}",
+                            f"{first}_{last} AT {dom} DOT {tld}", f"{first}.{last} {{at}} {dom}.{tld}"])
+            return self.say("email", v), [first, last]
+        if kind == "email_encoded":
+            v = us.free_email()
+            enc = rng.choice([v.replace("@", "&#64;"), v.replace("@", "&#x40;"), zero_width(v, rng),
+                              fullwidth(v), "mailto:" + v.replace("@", "%40")])
+            return self.say("email", enc), [v, v.split("@")[0]]
+        if kind == "card":
+            v = us.credit_card_number(card_type=rng.choice(["visa16", "mastercard", "amex", "discover"]))
+            assert luhn_ok(v)
+            sep = rng.choice([" ", "-", ""])
+            v2 = sep.join(v[i:i + 4] for i in range(0, len(v), 4)) if len(v) == 16 else v
+            return self.say("generic", v2), [v2, v]
+        if kind == "iban":
+            loc = rng.choice(["fr_FR", "de_DE", "en_GB", "es_ES", "nl_NL"])
+            v = fk[loc].iban()
+            v2 = " ".join(v[i:i + 4] for i in range(0, len(v), 4)) if rng.random() < 0.6 else v
+            return "My IBAN is " + v2 + ", please send it there." if rng.random() < 0.5 else self.say("generic", v2), [v2, v]
+        if kind == "ipv4":
+            v = us.ipv4_public()
+            return rng.choice(["My IP address is {v}.", "The ban came from {v}.", "It logged {v} as the source."]).format(v=v), [v]
+        if kind == "ipv6":
+            v = us.ipv6()
+            v = ipaddress.IPv6Address(v).compressed if rng.random() < 0.5 else v
+            return self.say("generic", v), [v]
+        if kind == "ssn":
+            v = us.ssn()
+            return rng.choice(["My SSN is {v}.", "They asked for my social security number, {v}, on the form.",
+                               "It was {v}."]).format(v=v), [v]
+        if kind == "url_token":
+            user, token = us.user_name(), hashlib.sha1(str(rng.random()).encode()).hexdigest()[:rng.randint(12, 32)]
+            v = rng.choice([f"https://{us.domain_name()}/reset?user={user}&amp;token={token}",
+                            f"https://{us.domain_name()}/share?id=42&amp;email={user}%40gmail.com&amp;sig={token}",
+                            f"https://{us.domain_name()}/invite?ref={user}&amp;session={token}&amp;page=2"])
+            return self.say("generic", v), [token, user]
+        if kind == "crypto_btc":
+            v = base58check(bytes([rng.choice([0, 5])]) + rng.randbytes(20))
+            return rng.choice(["Donations go to {v} if you want.", "Send the bitcoin to {v}.", "It was {v}."]).format(v=v), [v]
+        if kind == "crypto_eth":
+            v = "0x" + rng.randbytes(20).hex()
+            return rng.choice(["My wallet is {v}.", "Send ETH to {v}.", "It was {v}."]).format(v=v), [v]
+        if kind == "reddit_user":
+            v = rng.choice(["u/", "/u/"]) + us.user_name() + rng.choice(["", str(rng.randint(1, 99))])
+            return rng.choice(["Thanks {v} for the advice.", "Like {v} said, just leave.", "{v} is right."]).format(v=v), [v.split("u/")[1]]
+        if kind == "author_name":
+            v = rng.choice(authors)
+            return rng.choice(["I agree with {v} here.", "What {v} wrote is spot on.", "{v} has a point."]).format(v=v), [v]
+        if kind.startswith("person_"):
+            loc = {"person_en": "en_US", "person_fr": "fr_FR", "person_de": "de_DE", "person_ko": "ko_KR"}[kind]
+            f = fk[loc]
+            v = f"{f.first_name()} {f.last_name()}" if loc != "ko_KR" else f.name()
+            parts = [p for p in re.split(r"[\s-]+", v) if len(p) >= 3] if loc != "ko_KR" else [v]
+            if loc == "ko_KR":
+                return rng.choice(["어제 {v} 씨를 만났어요.", "제 룸메이트 {v} 는 설거지를 안 해요."]).format(v=v), parts
+            return self.say("person", v), parts
+        if kind.startswith("address_"):
+            loc = {"address_us": "en_US", "address_gb": "en_GB", "address_fr": "fr_FR", "address_de": "de_DE",
+                   "address_ko": "ko_KR"}[kind]
+            f = fk[loc]
+            street = f.street_address()
+            if loc == "en_US" and rng.random() < 0.5:
+                v = f"{street}, {f.city()}, {f.state_abbr()} {f.postcode()}"
+            elif loc == "en_GB":
+                v = f"{street}, {f.postcode()}"
+            elif loc in ("fr_FR", "de_DE") and rng.random() < 0.5:
+                v = f"{street}, {f.postcode()} {f.city()}"
+            else:
+                v = street
+            parts = [p for p in re.split(r"[\s,]+", street) if len(p) >= 3 and p.lower() not in STREET_WORDS][:2]
+            if loc == "ko_KR":
+                return rng.choice(["저는 {v} 에 살아요.", "택배는 {v} 으로 보내 주세요."]).format(v=v), [street]
+            return self.say("address", v), parts or [street]
+        raise ValueError(kind)
+
+
+STREET_WORDS = {"rue", "avenue", "street", "road", "suite", "apt.", "place", "chemin", "boulevard", "allée", "impasse",
+                "quai", "route", "straße", "strasse", "weg", "gasse", "platz", "flat", "studio", "bis", "ter"}
+KINDS = ["phone_us", "phone_intl", "phone_national", "phone_fullwidth", "email", "email_obfuscated", "email_encoded",
+         "card", "iban", "ipv4", "ipv6", "ssn", "url_token", "crypto_btc", "crypto_eth", "reddit_user", "author_name",
+         "person_en", "person_fr", "person_de", "person_ko", "address_us", "address_gb", "address_fr", "address_de",
+         "address_ko"]
+
+
+def build(per_kind: int, clean: int, seed: int):
+    from faker import Faker
+
+    rng = random.Random(seed)
+    sentences = prose_sentences()
+    planter = Planter(seed)
+    handle = Faker("en_US")
+    handle.seed_instance(seed)
+    authors = [f"{handle.user_name()}_{rng.randint(10, 99)}" for _ in range(50)]
+    cases = []  # (kind, host sentences, carrier, parts)
+    for kind in KINDS:
+        for _ in range(per_kind):
+            host = rng.sample(sentences, rng.randint(2, 4))
+            carrier, parts = planter.make(kind, authors)
+            at = rng.randint(0, len(host))
+            cases.append((kind, " ".join(host[:at]), carrier, " ".join(host[at:]), parts))
+    clean_comments = [" ".join(rng.sample(sentences, rng.randint(2, 4))) for _ in range(clean)]
+    return cases, clean_comments, {a.lower() for a in authors}
