@@ -61,6 +61,12 @@ def answered_statements(row: dict) -> list[tuple[str, int]]:
     return out
 
 
+def row_key(data: pl.DataFrame) -> list[str]:
+    """What names one respondent: the instrument's id (BFI-2 and HEXACO-60 both have 60 items) and the
+    respondent id; the item count where rows carry no instrument id."""
+    return ["_instrument" if "_instrument" in data.columns else "instrument_items", "respondent_id"]
+
+
 class PersonaStep(LLMStep):
     name = "persona"
     version = "1"
@@ -71,7 +77,7 @@ class PersonaStep(LLMStep):
         _, outcomes, usage = self.ask_each(data, "persona", PersonaText,
                                            lambda r: persona_variables(r, c.min_words, c.max_words))
         good = [i for i, o in enumerate(outcomes) if o.value is not None]
-        kept = data[good].select("_instrument", "respondent_id").with_columns(
+        kept = data[good].select(*row_key(data)).with_columns(
             pl.Series("persona_description", [outcomes[i].value.self_description for i in good], pl.String),
             pl.Series("persona_repaired", [outcomes[i].repaired for i in good], pl.Boolean),
         )
@@ -90,14 +96,15 @@ def add_personas(recipe, ctx, data: pl.DataFrame) -> pl.DataFrame:
     if data.height == 0:
         return data
     step = PersonaStep(llm_step_config(client, load_template("persona").hash, PersonaConfig))
-    projection = data.select([c if c in data.columns else pl.lit(None, pl.String).alias(c) for c in PROJECTION])
+    projection = data.select([c if c in data.columns else pl.lit(None, pl.String).alias(c)
+                              for c in PROJECTION if c in data.columns or c not in row_key(data)])
     personas = ctx.apply(step, projection)
     ctx.report.facts["persona_provenance"] = step.provenance()
     ctx.report.notes.append(
         f"Persona texts: {personas.height} of {data.height} respondents described by `{client.model}` "
         f"(template `{step.config.template}`); see the `persona` step's account for token usage."
     )
-    return data.join(personas, on=["_instrument", "respondent_id"], how="left")
+    return data.join(personas, on=row_key(data), how="left")
 
 
 def persona_records(ctx, respondents: pl.DataFrame, data: pl.DataFrame, license: str) -> pl.DataFrame:
@@ -105,11 +112,12 @@ def persona_records(ctx, respondents: pl.DataFrame, data: pl.DataFrame, license:
     the respondent's record_id, so a persona links back to its answers."""
     if "persona_description" not in data.columns:
         return pl.DataFrame()
-    texts = data.select("_instrument", "respondent_id", "persona_description").filter(
+    key = row_key(data)[0]
+    texts = data.select(key, "respondent_id", "persona_description").filter(
         pl.col("persona_description").is_not_null())
-    names = {i: definition(i).name for i in texts["_instrument"].unique()}  # the respondents' `instrument`
+    names = {i: definition(i).name for i in texts[key].unique()}  # the respondents' `instrument`
     joined = respondents.join(
-        texts.with_columns(pl.col("_instrument").replace_strict(names, return_dtype=pl.String).alias("instrument")),
+        texts.with_columns(pl.col(key).replace_strict(names, return_dtype=pl.String).alias("instrument")),
         on=["instrument", "respondent_id"], how="inner",
     )
     provenance = [*respondents["provenance"][0], ctx.report.facts["persona_provenance"]] if joined.height else []
