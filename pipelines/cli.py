@@ -141,9 +141,15 @@ def run(
     if publish_to and not version:
         fail("--publish-to needs --version X.Y.Z")
     overrides = parse_sets(set_ + (["keyed=true"] if keyed else []))
-    with embedded_if_needed([(recipe, config)]):  # the embedded LLM engine, when no endpoint is configured
-        summary = run_one(_request(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address,
-                                   allow_existing=allow_existing, lock_timeout=lock_timeout))
+    request = _request(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address,
+                       allow_existing=allow_existing, lock_timeout=lock_timeout)
+    from pipelines.dataset_dir import claim_output
+
+    # the output folder is claimed before the embedded engine starts: a refused folder costs nothing
+    # (run_one claims it again; the lock is re-entrant within the process)
+    with claim_output(request.output, allow_foreign=allow_existing, lock_timeout=lock_timeout), \
+            embedded_if_needed([(recipe, config)]):  # the embedded LLM engine, when no endpoint is configured
+        summary = run_one(request)
     _print_summary(summary)
     if publish_to:
         _publish(output, publish_to, version)
