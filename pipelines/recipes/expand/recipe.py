@@ -47,6 +47,7 @@ class Expand(Recipe):
     Config = Config
     demo_inputs = ("expand/items.csv",)
     hub = HUB
+    uses_llm = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         items = ctx.read(ReadItems(), inputs)

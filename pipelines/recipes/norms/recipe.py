@@ -65,6 +65,7 @@ class Norms(Recipe):
     Config = Config
     demo_inputs = ("norms/R[SC]_*.zst",)
     hub = HUB
+    uses_llm = True
     needs_pseudonym_key = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:

@@ -32,6 +32,7 @@ class Personality(Recipe):
     Config = Config
     demo_inputs = (("personality/*.csv", "personality/*.dat", "personality/*.sav", "personality/*.dta"),)
     hub = HUB
+    uses_llm = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         steps = [ReadResponses(step_options(config, ReadConfig)), ValidateAnswers(), DedupeRespondents(),
