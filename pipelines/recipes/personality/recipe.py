@@ -58,10 +58,10 @@ class Personality(Recipe):
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:
         """Reject a wrong file before the run starts (format, instrument), naming the file."""
-        from sources.ipip import sniff
+        from sources.ipip import ResponsesReader
 
         for path in inputs:
-            sniff(path)
+            ResponsesReader().check(path)
 
 
 def persona_hook(ctx: RunContext, data: pl.DataFrame, config: Config) -> pl.DataFrame:
