@@ -3,7 +3,6 @@ dedupe_respondents -> key_and_score. Their option models are the recipe's option
 
 from __future__ import annotations
 
-
 import polars as pl
 from pydantic import Field
 

@@ -6,7 +6,6 @@ one per survey x wave x question x group (distributions). The card says so.
 
 from __future__ import annotations
 
-
 import polars as pl
 from pydantic import Field
 
