@@ -32,7 +32,8 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from schemas.errors import InputFileError, validation_problems
-from sources.files import yaml_mapping  # libyaml when present: the 300-item file in ms
+from sources.files import read_text_table, yaml_mapping  # libyaml when present: the 300-item file in ms
+from sources.reader import FileRead, Reader
 
 DEFINITIONS = Path(__file__).parent / "data" / "instruments"
 
@@ -258,3 +259,36 @@ def item_table(path: Path | str) -> pl.DataFrame:
         pl.lit(inst.name).alias("instrument"), pl.col("item_no").cast(pl.String), "text",
         pl.col("domain_name").alias("domain"), "facet_code", "facet_name", pl.col("keyed").cast(pl.String),
     )
+
+
+# an item table (the `expand` recipe's input): a CSV with these columns, or a definition read as one
+ITEM_COLUMNS = ["instrument", "item_no", "text", "domain", "facet_code", "facet_name", "keyed"]
+REQUIRED_ITEM_COLUMNS = ("text", "domain", "keyed")
+
+
+class ItemTableReader(Reader):
+    """Inventory items, one a row: a CSV item table (ITEM_COLUMNS; text, domain and keyed required) or
+    an instrument definition (`item_table`)."""
+
+    what = "inventory items"
+    modules = ("sources.reader", "sources.instruments", "sources.files")
+
+    def check(self, path: Path) -> None:
+        if is_definition(path):
+            item_table(path)
+            return
+        if path.suffix.lower() not in (".csv", ".tsv"):
+            raise InputFileError(path, f"expected a CSV of inventory items ({', '.join(ITEM_COLUMNS)}), got {path.suffix!r}")
+        _require_item_columns(path, read_text_table(path).columns)
+
+    def read(self, path: Path) -> FileRead:
+        frame = item_table(path) if is_definition(path) else read_text_table(Path(path))
+        _require_item_columns(path, frame.columns)
+        return FileRead(Path(path).name, frame.with_columns(
+            pl.lit(Path(path).name).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")))
+
+
+def _require_item_columns(path: Path, columns: list[str]) -> None:
+    missing = [c for c in REQUIRED_ITEM_COLUMNS if c not in columns]
+    if missing:
+        raise InputFileError(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(ITEM_COLUMNS)}")

@@ -15,6 +15,7 @@ import polars as pl
 from schemas.errors import InputFileError
 from sources.countries import harmonize_column
 from sources.files import check_readable, numeric_to_text, read_header, read_statistical, read_text_table
+from sources.reader import FileRead, Reader
 
 KEY_DIR = Path(__file__).parent / "data" / "ipip_neo"
 INSTRUMENTS = (120, 300)
@@ -216,3 +217,19 @@ def _separator(path: Path, fmt: str) -> str:
     with open(path, "rb") as f:
         head = f.readline()
     return "\t" if b"\t" in head and b"," not in head else ","
+
+
+class ResponsesReader(Reader):
+    """Inventory answers, one respondent a row (`read_responses`); facts: format, instrument,
+    keyed_at_source. `check` is `sniff`: the header or first line only."""
+
+    what = "inventory answers"
+    modules = ("sources.reader", "sources.ipip", "sources.instruments", "sources.countries", "sources.files")
+
+    def check(self, path: Path) -> None:
+        sniff(path)
+
+    def read(self, path: Path) -> FileRead:
+        raw = read_responses(path)
+        return FileRead(raw.path.name, raw.frame, raw.malformed,
+                        facts={"format": raw.format, "instrument": raw.instrument, "keyed_at_source": raw.keyed_at_source})

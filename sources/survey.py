@@ -27,6 +27,7 @@ from sources.codebook import (  # noqa: F401 (re-exported: the codebook's public
 )
 from sources.countries import harmonize_column
 from sources.files import check_readable, numeric_to_text, read_header, read_text_table
+from sources.reader import FileRead, Reader
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".sav": "spss", ".zsav": "spss", ".dta": "stata"}
 INTERNAL = ("_file", "_row", "_survey", "_wave", "_weight", "_rid")
@@ -365,3 +366,20 @@ def design_exprs(book: Codebook, columns: list[str], column) -> list[pl.Expr]:
         return [column(c).str.strip_chars().alias(f"_rep_{c}") for c in replicate_columns(book, columns)]
     named = (("_stratum", d.strata), ("_psu", d.psu), ("_fpc", d.fpc))
     return [canonical_code_expr(column(c)).alias(alias) for alias, c in named if c]
+
+
+class MicrodataReader(Reader):
+    """Survey microdata as the codebook's `plan` resolved it (`read_microdata`): one respondent a row.
+    `check` reads the file's metadata only (`read_meta`)."""
+
+    what = "survey microdata"
+    modules = ("sources.reader", "sources.survey", "sources.codebook", "sources.countries", "sources.files")
+
+    def __init__(self, plan: SurveyPlan):
+        self.plan = plan
+
+    def check(self, path: Path) -> None:
+        read_meta(path)
+
+    def read(self, path: Path) -> FileRead:
+        return FileRead(Path(path).name, read_microdata(path, self.plan))

@@ -27,11 +27,23 @@ def test_the_layers_hold():
     assert "0 broken" in done.stdout
 
 
-def test_an_import_going_up_breaks_the_contract(tmp_path):
+def _copy(tmp_path: Path) -> Path:
     for name in PACKAGES:
         shutil.copytree(REPO / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "samples", "data"))
     shutil.copy(REPO / "pyproject.toml", tmp_path)
-    ipip = tmp_path / "sources" / "ipip.py"
+    return tmp_path
+
+
+def test_an_import_going_up_breaks_the_contract(tmp_path):
+    root = _copy(tmp_path)
+    ipip = root / "sources" / "ipip.py"
     ipip.write_text(ipip.read_text() + "\nfrom pipelines.runtime import RunContext  # noqa: E402\n")
-    done = lint(tmp_path)
+    # annotation reaching a recipe folder, one the contract does not name (a wildcard covers them all)
+    new = root / "pipelines" / "recipes" / "newrecipe"
+    new.mkdir()
+    (new / "__init__.py").write_text("")
+    agreement = root / "annotation" / "agreement.py"
+    agreement.write_text(agreement.read_text() + "\nimport pipelines.recipes.newrecipe  # noqa: E402\n")
+    done = lint(root)
     assert done.returncode != 0 and "sources.ipip -> pipelines.runtime" in done.stdout, done.stdout
+    assert "annotation.agreement -> pipelines.recipes.newrecipe" in done.stdout, done.stdout

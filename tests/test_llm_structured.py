@@ -12,9 +12,10 @@ import pytest
 from pydantic import BaseModel
 
 from pipelines.llm.client import LLMClient
+from tests.conftest import REPO
 from tests.llm_loopback import Reply, ScriptedServer
 from pipelines.llm.persona import PersonaConfig, PersonaStep, PersonaText
-from pipelines.llm.prompts import PROMPTS_DIR, data_block, load_template
+from pipelines.llm.prompts import data_block, load_template
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import llm_step_config
 from pipelines.llm.structured import complete_structured, parse_output, structured_request
@@ -64,7 +65,9 @@ def test_one_repair_then_quarantine_with_raw_text():
 
 def test_templates_are_versioned_by_hash_and_strict_about_variables():
     t = load_template("persona")
-    digest = hashlib.blake2b((PROMPTS_DIR / "persona.j2").read_bytes(), digest_size=8).hexdigest()
+    path = REPO / "pipelines" / "recipes" / "personality" / "prompts" / "persona.j2"  # in its recipe's folder
+    assert t.path == path
+    digest = hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()
     assert t.hash == f"persona@{digest}"
     with pytest.raises(Exception, match="undefined"):
         t.render(sex="f")

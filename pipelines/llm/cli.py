@@ -14,7 +14,6 @@ from rich.console import Console
 
 llm_app = typer.Typer(help="The LLM engine: serve the embedded model, probe an endpoint.", no_args_is_help=True)
 err = Console(stderr=True)
-LLM_RECIPES = {"personality", "expand", "preferences", "translate", "norms"}  # recipes with LLM steps
 # on the embedded engine (~8 tokens/s on one core), unless the environment says otherwise: rows per
 # LLM step, and tokens per request (structured requests ask for less when their schema allows)
 EMBEDDED_LIMITS = {"CURATE_LLM_MAX_ITEMS": "1", "CURATE_LLM_MAX_TOKENS": "384"}
@@ -66,10 +65,11 @@ def needs_embedded(runs: list[tuple[str, Path | None]]) -> bool:
 
     if os.environ.get("CURATE_LLM_EMBEDDED", "1") == "0":
         return False
-    for recipe, config in runs:
-        if recipe not in LLM_RECIPES:
+    for name, config in runs:
+        recipe = get_recipe(name)
+        if not recipe.uses_llm:  # the recipe says whether it has LLM steps
             continue
-        llm = getattr(load_config(get_recipe(recipe), config), "llm", None)
+        llm = getattr(load_config(recipe, config), "llm", None)
         if resolve_settings(llm)[0] is None:
             return True
     return False

@@ -1,4 +1,5 @@
-"""`LLMClient`: the one interface steps use, whatever the backend; the completion cache in front."""
+"""`LLMClient`: the one interface steps use, whatever the backend (`pipelines.llm.backends`: the
+`Backend` protocol and the registry `make_backend` picks from); the completion cache in front."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import logging
 
 from tqdm import tqdm
 
+from pipelines.llm.backends import Backend, make_backend
 from pipelines.llm.completion_cache import CompletionCache, completion_key
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.types import ChatRequest, Completion, Usage
@@ -13,22 +15,8 @@ from pipelines.llm.types import ChatRequest, Completion, Usage
 log = logging.getLogger("curate.llm")
 
 
-def make_backend(settings: LLMSettings):
-    if settings.backend == "http":
-        from pipelines.llm.http_backend import HTTPBackend
-
-        return HTTPBackend(settings)
-    if settings.backend == "transformers":
-        from pipelines.llm.transformers_backend import TransformersBackend
-
-        return TransformersBackend(settings)
-    from pipelines.llm.vllm_backend import VLLMBackend
-
-    return VLLMBackend(settings)
-
-
 class LLMClient:
-    def __init__(self, settings: LLMSettings, cache: CompletionCache | None = None, backend=None):
+    def __init__(self, settings: LLMSettings, cache: CompletionCache | None = None, backend: Backend | None = None):
         self.settings = settings
         self.cache = cache
         self.backend = backend or make_backend(settings)

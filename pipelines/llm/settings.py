@@ -1,7 +1,7 @@
 """Where the model is: backend, base URL, model and key, from a recipe's config or the environment.
 
-Environment: CURATE_LLM_BACKEND (http | transformers | vllm), CURATE_LLM_BASE_URL (e.g.
-http://localhost:8000/v1 for `vllm serve`), CURATE_LLM_MODEL, CURATE_LLM_API_KEY or OPENAI_API_KEY,
+Environment: CURATE_LLM_BACKEND (a registered backend, `pipelines.llm.backends`: http | transformers |
+vllm), CURATE_LLM_BASE_URL (e.g. http://localhost:8000/v1 for `vllm serve`), CURATE_LLM_MODEL, CURATE_LLM_API_KEY or OPENAI_API_KEY,
 CURATE_LLM_MAX_ITEMS (at most this many rows per LLM step) and CURATE_LLM_MAX_TOKENS (the ceiling
 per request): both set by the embedded engine.
 The key is a SecretStr: it is sent as a header and never logged, hashed into a cache key or written.
@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 from typing import Any, Literal, Mapping
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+
+from schemas.errors import CurateError
 
 ENV_HINT = "set CURATE_LLM_BASE_URL (an OpenAI-compatible endpoint such as `vllm serve`) and CURATE_LLM_MODEL"
 
@@ -20,7 +22,7 @@ ENV_HINT = "set CURATE_LLM_BASE_URL (an OpenAI-compatible endpoint such as `vllm
 class LLMSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
-    backend: Literal["http", "transformers", "vllm"] = "http"
+    backend: str = "http"  # a registered backend (pipelines.llm.backends): http, transformers, vllm
     base_url: str | None = None  # OpenAI-style, ending in /v1
     model: str | None = None  # served model name, or a local path for transformers / vllm
     api_key: SecretStr | None = Field(default=None, exclude=True)
@@ -48,6 +50,15 @@ class LLMSettings(BaseModel):
     seed: int = 0
     batch_size: int = Field(default=8, ge=1)  # in-process backends
     device: str | None = None  # transformers: cuda, cpu; default cuda when present
+
+    @field_validator("backend")
+    @classmethod
+    def _registered(cls, v: str) -> str:
+        from pipelines.llm.backends import registered
+
+        if v not in registered():
+            raise ValueError(f"unknown LLM backend {v!r}; registered backends: {', '.join(registered())}")
+        return v
 
     def generation_params(self, **override: Any) -> dict[str, Any]:
         """The sampling parameters that go into the request, the cache key and provenance."""
@@ -79,7 +90,11 @@ def resolve_settings(
         "max_tokens": env.get("CURATE_LLM_MAX_TOKENS"),
     }
     merged = {k: v for k, v in from_env.items() if v} | given
-    resolved = LLMSettings(**merged)
+    try:
+        resolved = LLMSettings(**merged)
+    except ValidationError as e:  # from the environment (a config file's values were checked when it was read)
+        raise CurateError("LLM settings: " + "; ".join(
+            f"{'.'.join(map(str, err['loc']))}: {err['msg'].removeprefix('Value error, ')}" for err in e.errors())) from None
     if resolved.backend == "http" and not resolved.base_url:
         off = "; the embedded engine is off: CURATE_LLM_EMBEDDED=0" if env.get("CURATE_LLM_EMBEDDED") == "0" else ""
         return None, f"no LLM endpoint configured ({ENV_HINT}, or `llm: {{base_url: ...}}` in the recipe config{off})"

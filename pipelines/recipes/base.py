@@ -20,6 +20,7 @@ import polars as pl
 from pydantic import BaseModel, model_validator
 
 from data_cards.hub import HubSpec, SplitOptions
+from schemas.errors import CurateError
 
 
 class RecipeConfig(BaseModel):
@@ -86,6 +87,9 @@ class Recipe:
     hub: ClassVar[HubSpec] = HubSpec()
     # its output changes with CURATE_PSEUDONYM_KEY (author pseudonyms): a schedule without a persistent key is refused
     needs_pseudonym_key: ClassVar[bool] = False
+    # it has LLM steps (it calls `llm_client`): `curate run`/`demo` start the embedded engine for it when no
+    # endpoint is configured
+    uses_llm: ClassVar[bool] = False
 
     def check_inputs(self, inputs: list[Path], config: RecipeConfig) -> None:
         """Reject a wrong file before the run starts, naming the file (default: accept)."""
@@ -131,6 +135,8 @@ class Recipe:
         them. The client is also the run's (`ctx.llm`), which steps that need it are given."""
         from pipelines.llm.step import client_for
 
+        if not self.uses_llm:  # else the embedded engine would not have been started for it
+            raise CurateError(f"recipe {self.name!r} asks for an LLM client but does not declare `uses_llm = True`")
         client, reason = client_for(ctx, settings)
         if client is None:
             names = " and ".join(steps)

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from sources.reddit.dumps import DumpFilter, DumpRead, read_dump
+from sources.reader import FileRead, Reader
+from sources.reddit.dumps import DumpFilter, DumpRead, check_dump, read_dump
 
 REPORT_EVERY = 16 << 20  # compressed bytes between two progress events
 
@@ -84,3 +85,31 @@ def read_dumps(paths: list[Path], keep: DumpFilter, dask=None, redact=None) -> l
     finally:
         bar.close()
     return results
+
+
+class DumpReader(Reader):
+    """Reddit dump files (`read_dump`), keeping the rows `keep` lets through (the others counted as
+    dropped by reason), malformed lines quarantined with their raw text passed through `redact`;
+    facts: kind, lines, compressed_bytes, decompressed_bytes. `read_all` is `read_dumps` (one
+    progress bar over the compressed bytes)."""
+
+    what = "Reddit dump files"
+    modules = ("sources.reader", "sources.reddit.dumps", "sources.reddit.records", "sources.reddit.parallel")
+
+    def __init__(self, keep: DumpFilter = DumpFilter(), redact=None):
+        self.keep, self.redact = keep, redact
+
+    def check(self, path: Path) -> None:
+        check_dump(path)
+
+    def read(self, path: Path) -> FileRead:
+        return _file_read(read_dump(path, self.keep, self.redact))
+
+    def read_all(self, paths: list[Path], dask=None) -> list[FileRead]:
+        return [_file_read(r) for r in read_dumps([Path(p) for p in paths], self.keep, dask, self.redact)]
+
+
+def _file_read(r: DumpRead) -> FileRead:
+    return FileRead(r.path, r.rows, r.quarantine, r.dropped, {
+        "kind": r.kind, "lines": r.lines, "compressed_bytes": r.compressed_bytes,
+        "decompressed_bytes": r.decompressed_bytes})

@@ -15,14 +15,11 @@ from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import llm_step_config
 from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutput, options_of
 from pipelines.runtime import RunContext
-from schemas.errors import InputFileError
-from sources.files import read_text_table
-from sources.instruments import is_definition, item_table
+from sources.instruments import ItemTableReader
 
 from .card import HUB, card_meta, sections
 from .records import item_records, scenario_records
 from .steps import (
-    ITEM_COLUMNS,
     ExpandConfig,
     ExpandOptions,
     GenerateScenarios,
@@ -47,6 +44,7 @@ class Expand(Recipe):
     Config = Config
     demo_inputs = ("expand/items.csv",)
     hub = HUB
+    uses_llm = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         items = ctx.read(ReadItems(), inputs)
@@ -68,14 +66,7 @@ class Expand(Recipe):
         return RecipeOutput(tables, card_meta(config, True), sections(ctx, tables["scenarios"]))
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:
-        """Reject a file that is not an item table before the run starts, naming the file."""
+        """Reject a file that is not an item table (a CSV, or an instrument definition from
+        sources/data/instruments/) before the run starts, naming the file."""
         for path in inputs:
-            if is_definition(path):  # an instrument definition (sources/data/instruments/)
-                item_table(path)
-                continue
-            if path.suffix.lower() not in (".csv", ".tsv"):
-                raise InputFileError(path, f"expected a CSV of inventory items ({', '.join(ITEM_COLUMNS)}), got {path.suffix!r}")
-            header = read_text_table(path).columns
-            missing = [c for c in ("text", "domain", "keyed") if c not in header]
-            if missing:
-                raise InputFileError(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(ITEM_COLUMNS)}")
+            ItemTableReader().check(path)

@@ -4,7 +4,6 @@ judge_scenarios (LLM), and the records the model must return."""
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 from typing import Literal
 
 import polars as pl
@@ -14,15 +13,11 @@ from pipelines.llm.prompts import load_template
 from pipelines.llm.step import LLMStep, LLMStepConfig
 from pipelines.llm.structured import complete_structured, structured_request
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
-from schemas.errors import InputFileError
 from schemas.quarantine import quarantine_frame
-from sources.files import read_text_table
-from sources.instruments import is_definition, item_table
+from sources.instruments import ITEM_COLUMNS, ItemTableReader
 
 TRAITS = {"N": "Neuroticism", "E": "Extraversion", "O": "Openness to experience", "A": "Agreeableness",
           "C": "Conscientiousness"}
-
-ITEM_COLUMNS = ["instrument", "item_no", "text", "domain", "facet_code", "facet_name", "keyed"]
 
 LABELS = "ABCDEFGHIJ"
 
@@ -68,18 +63,10 @@ class Judgement(BaseModel):
 
 class ReadItems(Step):
     name = "read_items"
-    depends_on = ("sources.files", "sources.instruments")
+    depends_on = ItemTableReader.modules
 
     def run(self, data: pl.DataFrame) -> StepResult:
-        frames = []
-        for path in data["path"]:
-            frame = item_table(path) if is_definition(path) else read_text_table(Path(path))
-            missing = [c for c in ("text", "domain", "keyed") if c not in frame.columns]
-            if missing:
-                raise InputFileError(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(ITEM_COLUMNS)}")
-            frames.append(frame.with_columns(pl.lit(Path(path).name).alias("_file"),
-                                             pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")))
-        frame = pl.concat(frames, how="diagonal_relaxed")
+        frame = pl.concat([r.rows for r in ItemTableReader().read_all(data["path"])], how="diagonal_relaxed")
         for col in ITEM_COLUMNS:
             if col not in frame.columns:
                 frame = frame.with_columns(pl.lit(None, pl.String).alias(col))

@@ -18,7 +18,7 @@ from pydantic import field_validator
 from pipelines.privacy import PrivacyConfig, PrivacyOptions, Pseudonymize, PseudonymKey
 from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
 from pipelines.runtime import RunContext
-from sources.reddit.dumps import check_dump
+from sources.reddit.parallel import DumpReader
 
 from .card import HUB, card_meta, measure
 from .records import id_mapper, situation_records, thread_records
@@ -65,6 +65,7 @@ class Norms(Recipe):
     Config = Config
     demo_inputs = ("norms/R[SC]_*.zst",)
     hub = HUB
+    uses_llm = True
     needs_pseudonym_key = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
@@ -100,4 +101,4 @@ class Norms(Recipe):
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:
         for path in inputs:
-            check_dump(path)
+            DumpReader().check(path)

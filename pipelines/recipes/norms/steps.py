@@ -6,7 +6,6 @@ streaming) -> privacy (keyed pseudonyms, masks; pipelines.privacy) -> dedupe_ite
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from pathlib import Path
 
 import polars as pl
 from pydantic import Field
@@ -16,7 +15,7 @@ from pipelines.privacy import redact_raw
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import empty_quarantine, quarantine_frame
 from sources.reddit.dumps import ROW_SCHEMA, DumpFilter
-from sources.reddit.parallel import read_dumps
+from sources.reddit.parallel import DumpReader
 
 VERDICTS = ("YTA", "NTA", "ESH", "NAH", "INFO")
 # the first verdict in a comment is its vote; INFO only in capitals (it is also an English word)
@@ -47,20 +46,19 @@ class ReadDumps(Step):
 
     name = "read_reddit"
     needs = ("dask",)
-    depends_on = ("sources.reddit.dumps", "sources.reddit.parallel", *PRIVACY_MODULES)  # redact_raw
+    depends_on = (*DumpReader.modules, *PRIVACY_MODULES)  # redact_raw
 
     def run(self, data: pl.DataFrame) -> StepResult:
         keep = DumpFilter(self.config.subreddits, self.config.start_utc, self.config.end_utc)
-        reads = read_dumps([Path(p) for p in data["path"]], keep, self.dask, redact=redact_raw)
+        reads = DumpReader(keep, redact_raw).read_all(data["path"], self.dask)
         rows = pl.concat([r.rows for r in reads]) if reads else pl.DataFrame(schema=ROW_SCHEMA)
         dropped: dict[str, int] = {}
         for r in reads:
             for reason, n in r.dropped.items():
                 dropped[reason] = dropped.get(reason, 0) + n
         quarantine = pl.concat([r.quarantine for r in reads]) if reads else empty_quarantine()
-        files = {r.path: {"kind": r.kind, "lines": r.lines, "compressed_bytes": r.compressed_bytes,
-                          "decompressed_bytes": r.decompressed_bytes} for r in reads}
-        account = Account(self.name, sum(r.lines for r in reads), rows.height, dropped, quarantine.height,
+        files = {r.path: r.facts for r in reads}  # kind, lines, compressed and decompressed bytes
+        account = Account(self.name, sum(r.facts["lines"] for r in reads), rows.height, dropped, quarantine.height,
                           extra={"files": files})
         return StepResult(rows, account, quarantine_frame(quarantine, step=self.name))
 

@@ -32,6 +32,7 @@ class Personality(Recipe):
     Config = Config
     demo_inputs = (("personality/*.csv", "personality/*.dat", "personality/*.sav", "personality/*.dta"),)
     hub = HUB
+    uses_llm = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         steps = [ReadResponses(step_options(config, ReadConfig)), ValidateAnswers(), DedupeRespondents(),
@@ -57,10 +58,10 @@ class Personality(Recipe):
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:
         """Reject a wrong file before the run starts (format, instrument), naming the file."""
-        from sources.ipip import sniff
+        from sources.ipip import ResponsesReader
 
         for path in inputs:
-            sniff(path)
+            ResponsesReader().check(path)
 
 
 def persona_hook(ctx: RunContext, data: pl.DataFrame, config: Config) -> pl.DataFrame:

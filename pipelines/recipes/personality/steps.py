@@ -3,8 +3,6 @@ dedupe_respondents -> key_and_score. Their option models are the recipe's option
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 from pydantic import Field
 
@@ -12,7 +10,7 @@ from pipelines.inventory import answer_ok, answer_problem, score_instrument
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import empty_quarantine, quarantine_frame
 from sources.instruments import Instrument, shipped
-from sources.ipip import definition, read_responses
+from sources.ipip import ResponsesReader, definition
 
 MAX_AGE = 130  # an age above it (1e9, inf) is quarantined, not published
 
@@ -26,22 +24,21 @@ class ReadResponses(Step):
 
     name = "read"
     needs = ("dask",)
-    depends_on = ("sources.ipip", "sources.instruments", "sources.countries")
+    depends_on = ResponsesReader.modules
 
     def run(self, data: pl.DataFrame) -> StepResult:
-        paths = [Path(p) for p in data["path"]]
-        raws = self.dask.map(read_responses, paths) if self.dask else [read_responses(p) for p in paths]
         frames, quarantines = [], []
-        for raw in raws:
-            keyed = raw.keyed_at_source or self.config.keyed
+        for read in ResponsesReader().read_all(data["path"], self.dask):
+            keyed = read.facts["keyed_at_source"] or self.config.keyed
+            instrument = definition(read.facts["instrument"])
             frames.append(
-                raw.frame.with_columns(
+                read.rows.with_columns(
                     pl.lit(keyed).alias("_keyed"),
-                    pl.lit(len(definition(raw.instrument).items), pl.Int16).alias("instrument_items"),
-                    pl.lit(definition(raw.instrument).id).alias("_instrument"),
+                    pl.lit(len(instrument.items), pl.Int16).alias("instrument_items"),
+                    pl.lit(instrument.id).alias("_instrument"),
                 )
             )
-            quarantines.append(raw.malformed)
+            quarantines.append(read.quarantine)
         frame = pl.concat(frames, how="diagonal_relaxed") if frames else pl.DataFrame()
         quarantine = quarantine_frame(pl.concat(quarantines), step=self.name)
         rows_in = frame.height + quarantine.height

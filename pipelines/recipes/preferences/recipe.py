@@ -53,6 +53,7 @@ class Preferences(Recipe):
     Config = Config
     demo_inputs = ("preferences/personas.jsonl", "preferences/prompts.jsonl")
     hub = HUB
+    uses_llm = True
 
     def review_context(self, dataset_dir: Path, config: str, frame: pl.DataFrame) -> pl.DataFrame:
         return with_personas(dataset_dir, frame) if config == "pairs" else frame

@@ -66,6 +66,7 @@ class TranslateRecipe(Recipe):
     Config = Config
     demo_inputs = ("translate/moral_stories/data/train-00000-of-00001.parquet",)
     hub = HUB
+    uses_llm = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         rows = ctx.read(LoadSource(step_options(config, LoadConfig)), inputs, identity=config.hub_dataset)

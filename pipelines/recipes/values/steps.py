@@ -6,8 +6,6 @@ one per survey x wave x question x group (distributions). The card says so.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 from pydantic import Field
 
@@ -15,7 +13,7 @@ from pipelines.distributions import ALL, combine_stats, distributions, drop_reas
 from pipelines.steps import Account, Step, StepConfig, StepResult
 from pipelines.survey_design import Design, apply_design, design_problems
 from schemas.quarantine import empty_quarantine, quarantine_frame
-from sources.survey import FilePlan, Question, SurveyPlan, read_microdata
+from sources.survey import FilePlan, MicrodataReader, Question, SurveyPlan
 
 KEYS = ["_survey", "_wave"]
 
@@ -40,16 +38,11 @@ class ReadMicrodata(SurveyStep):
 
     name = "read"
     needs = ("dask",)
-    depends_on = ("sources.survey", "sources.codebook", "sources.countries")
+    depends_on = MicrodataReader.modules
 
     def run(self, data: pl.DataFrame) -> StepResult:
-        paths = [Path(p) for p in data["path"]]
-        plan = self.config.plan
-        if self.dask:
-            frames = self.dask.map(read_microdata, paths, plan=plan)
-        else:
-            frames = [read_microdata(p, plan) for p in paths]
-        frame = pl.concat(frames, how="diagonal_relaxed")
+        reads = MicrodataReader(self.config.plan).read_all(data["path"], self.dask)
+        frame = pl.concat([r.rows for r in reads], how="diagonal_relaxed")
         account = Account(self.name, frame.height, frame.height, extra={"unit": "respondents"})
         return StepResult(frame, account)
 
