@@ -61,6 +61,31 @@ def browser(tmp_path):
             context.close()
 
 
+def sign_in(browser, url: str, annotator):
+    """A new page of the browser, signed in to the Argilla UI as `annotator` (username and password)."""
+    page = browser.new_page()
+    page.set_default_timeout(90_000)
+    page.goto(f"{url}/sign-in")
+    page.get_by_label("Username").fill(annotator.username)
+    page.get_by_label("Password").fill(annotator.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda u: "sign-in" not in u)
+    return page
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def shown(page, texts: dict[str, str]) -> str:
+    """The key of the one text of `texts` the page's record shows (whitespace aside)."""
+    page.locator(".content-area").first.wait_for()
+    body = flat(page.locator("body").inner_text())
+    found = [k for k, t in texts.items() if flat(t) in body]
+    assert len(found) == 1, (found, body[:2000])
+    return found[0]
+
+
 def wait_for_submitted(client, dataset_id: str, seconds: float = 90) -> None:
     import time
 
@@ -85,12 +110,7 @@ def test_annotator_submits_in_the_ui_and_pull_sees_it(browser, argilla_stack, ar
     ann1, _ = annotators(ws)
     shots = []
 
-    page = browser.new_page()
-    page.set_default_timeout(90_000)
-    page.goto(f"{argilla_stack.url}/sign-in")
-    page.get_by_label("Username").fill(ann1.username)
-    page.get_by_label("Password").fill(ann1.password)
-    page.get_by_role("button", name="Sign in").click()
+    page = sign_in(browser, argilla_stack.url, ann1)
     page.get_by_text(pushed.dataset, exact=True).first.wait_for()
     shots.append(tmp_path / "1-home.png")
     page.screenshot(path=shots[-1])
@@ -125,3 +145,36 @@ def test_annotator_submits_in_the_ui_and_pull_sees_it(browser, argilla_stack, ar
     payload = json.loads(review["responses"])
     assert payload["submitted"] == [{"annotator": ann1.username, "values": {"usable": "no", "note": "asks for personal advice"}}]
     assert payload["resolution"] == {"usable": "no", "note": ["asks for personal advice"]}
+
+
+def test_the_printed_link_opens_the_queue_in_review_priority_order(browser, argilla_stack, argilla_client,
+                                                                    argilla_workspace, annotators, review_runs,
+                                                                    tmp_path):
+    """Argilla 2.8 lists an annotator's pending records in an order shuffled per user; the link
+    `curate review push` prints carries the UI's own sort parameter, so the queue opens with
+    `review_priority` 0, then 1, ... (each discarded record makes way for the next)."""
+    from annotation.push import ReviewOptions, push
+
+    run = review_runs["translate"]
+    ws = argilla_workspace.name
+    pushed = push(run, "translations", ws, ReviewOptions(vectors=False, min_submitted=1), client=argilla_client,
+                  progress=False)
+    assert pushed.url == f"{argilla_stack.url}/dataset/{pushed.dataset_id}/annotation-mode?sort=metadata.review_priority.asc"
+    frame = pl.read_parquet(run / "data" / "translations" / "*.parquet").sort("review_priority")
+    assert frame.height >= 3
+    situations = dict(frame.select("record_id", "situation").iter_rows())
+    ann1, _ = annotators(ws)
+    unsorted = [item["record"]["external_id"] for item in ann1.http.post(
+        f"/api/v1/me/datasets/{pushed.dataset_id}/records/search", json={"query": {}}, params={"limit": 1000}).json()["items"]]
+    print("the server's unsorted queue for", ann1.username, unsorted, "; by review_priority:", frame["record_id"].to_list())
+
+    page = sign_in(browser, argilla_stack.url, ann1)
+    page.goto(pushed.url)
+    seen = []
+    for _ in range(3):
+        seen.append(shown(page, situations))
+        page.screenshot(path=tmp_path / f"priority-{len(seen)}.png")
+        page.get_by_role("button", name="Discard").click()
+        page.wait_for_function("([old]) => !document.body.innerText.replace(/\\s+/g, ' ').includes(old)",
+                               arg=[flat(situations[seen[-1]])[:80]])
+    assert seen == frame["record_id"].to_list()[:3], (seen, frame.select("record_id", "review_priority").rows())
