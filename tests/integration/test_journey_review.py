@@ -65,18 +65,29 @@ def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argi
             annotator.respond(given[record_id], {"ranking": ranking})
 
     # the third annotator in the browser: the link opens their queue; the records two people submitted
-    # are complete (min_submitted 2) and left it, so the UI shows one of the others, with the judge's
-    # ranking suggested; they submit it, and the first annotator agrees through the API
+    # are complete (min_submitted 2) and left it, so the UI shows one of the others, the judge's ranking
+    # suggested. They reverse the suggested order with the keyboard (focus a candidate, press its rank:
+    # the UI's own shortcut), submit, and the first annotator agrees through the API.
     page = sign_in(browser, argilla_stack.url, ann3)
     page.goto(link)
     page.get_by_text("Rank the answers as this persona would").first.wait_for()
     page.screenshot(path=tmp_path / "journey-browser-1.png")
+    question = page.locator('[aria-label="Question: ranking"]')
+    suggested = question.locator('[tabindex="0"][id^="candidate_"]').evaluate_all("els => els.map(e => e.id)")
+    assert sorted(suggested) == values and len(suggested) >= 2, suggested  # in slot order, best first
+    target = list(reversed(suggested))
+    for rank, value in enumerate(target, start=1):
+        question.locator(f'[id="{value}"]').focus()
+        page.keyboard.press(str(rank))
+        page.wait_for_timeout(500)  # the component takes a rank's digits for 300 ms, then refocuses
+    page.screenshot(path=tmp_path / "journey-browser-2.png")
     page.get_by_role("button", name="Submit").click()
     in_browser = wait_for_response(argilla_client, dataset_id, ann3)
-    page.screenshot(path=tmp_path / "journey-browser-2.png")
     print("screenshots:", tmp_path / "journey-browser-1.png", tmp_path / "journey-browser-2.png")
     assert in_browser["external_id"] not in (agree["record_id"], split["record_id"])
     browser_ranking = in_browser["values"]["ranking"]["value"]
+    assert sorted(browser_ranking, key=lambda x: x["rank"]) == [
+        {"value": v, "rank": k} for k, v in enumerate(target, start=1)], browser_ranking
     ann1.respond(ann1.records(dataset_id)[in_browser["external_id"]], {"ranking": browser_ranking})
 
     proc = curate(work, env, "review", "pull", "out/preferences", "--workspace", ws, "--config", "pairs",
@@ -99,6 +110,7 @@ def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argi
     row_b = next(r for r in rows if r["record_id"] == in_browser["external_id"])
     assert b["preference_source"] == "human" and b["human_ranking_agreement"] == 1.0
     assert b["chosen"] == row_b["candidates"][int(best.split("_")[1]) - 1]["text"]
+    assert b["chosen"] != b["model_chosen"] == row_b["chosen"]  # the browser's choice overrode the judge's
     for r in rows:
         if r["record_id"] not in (agree["record_id"], split["record_id"], in_browser["external_id"]):
             untouched = got[r["record_id"]]
