@@ -58,3 +58,28 @@ def test_a_rerun_shows_its_cached_steps_as_cached_task_runs(tmp_path, prefect_se
                          return_state=True)
     states = task_states(changed.state_details.flow_run_id)
     assert states["read"][1] == "Completed", states
+
+
+def test_the_readme_failure_notification_is_accepted_by_the_server(prefect_server):
+    """The README's Automation (a failed or crashed scheduled run sends a notification), run as
+    written against the real server with a webhook block, and read back from it."""
+    import re
+    import uuid
+
+    from prefect.automations import Automation
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    from tests.conftest import REPO
+
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("**Failure notifications**", 1)[1]
+    (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)[:1]
+    block = CustomWebhookNotificationBlock(name="curate-test", url="http://127.0.0.1:9/hook",
+                                           json_data={"text": "{{subject}}: {{body}}"})
+    block_id = block.save(f"curate-test-{uuid.uuid4().hex[:8]}")
+    exec(compile(code, "README.md", "exec"), {"SLACK_BLOCK_ID": block_id})
+    stored = Automation.read(name="curate run failed")
+    assert stored.trigger.expect == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
+    assert stored.trigger.match_related.root == {"prefect.resource.name": "curate-scheduled-run"}
+    assert str(stored.actions[0].block_document_id) == str(block_id)
+    stored.delete()
