@@ -37,6 +37,7 @@ def push_cmd(
     typer.echo(f"pushed {result.records} records to Argilla dataset {result.dataset!r} in workspace {workspace!r}: "
                f"{result.created} new, {result.updated} updated, {result.records / max(result.seconds, 1e-9):.0f} records/s"
                + (f"; vectors of {result.vectors} dimensions" if result.vectors else "; no vectors"))
+    typer.echo(f"annotators open: {result.url}")
 
 
 @review_app.command("pull")

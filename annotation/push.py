@@ -260,6 +260,7 @@ class PushResult:
     updated: int
     seconds: float
     vectors: int | None
+    url: str = ""  # where annotators open the queue (sorted by review_priority where the data has one)
 
 
 def push(dataset_dir: Path, config: str, workspace: str, options: ReviewOptions | None = None,
@@ -286,7 +287,19 @@ def push(dataset_dir: Path, config: str, workspace: str, options: ReviewOptions 
     # external_id adds exactly the records that were not there
     created = record_count(client, str(dataset.id)) - before
     return PushResult(dataset.name, str(dataset.id), workspace, frame.height, created, frame.height - created,
-                      seconds, dims)
+                      seconds, dims, queue_url(client.api_url, str(dataset.id), spec))
+
+
+def queue_url(api_url: str, dataset_id: str, spec: ReviewSpec) -> str:
+    """The annotation page of the dataset, sorted by `review_priority` (ascending: 0 first) when the
+    record type has it as numeric metadata. Argilla 2.8 shows each annotator's pending records in an
+    order shuffled per user unless the page sorts; its annotation page reads the sort from the URL
+    (`sort=<entity>.<name>.<order>`, the form its own Sort menu writes there), so this link opens the
+    queue in priority order (checked in a real browser by tests/integration/test_argilla_browser.py)."""
+    url = f"{api_url.rstrip('/')}/dataset/{dataset_id}/annotation-mode"
+    if any(m.name == "review_priority" and m.kind in ("integer", "float") for m in spec.metadata):
+        url += "?sort=metadata.review_priority.asc"
+    return url
 
 
 def record_count(client, dataset_id: str) -> int:
@@ -313,10 +326,10 @@ def check_rules(spec: ReviewSpec, options: ReviewOptions) -> None:
 
 def send(client, dataset_id: str, builder: RecordBuilder, batch_size: int, progress: bool = True) -> None:
     """Upsert every record in batches, with a progress bar."""
-    from tqdm.auto import tqdm
+    from schemas.progress import bar as progress_bar
 
     http = client.api.http_client
-    bar = tqdm(total=len(builder), desc="push", unit="rec", disable=not progress)
+    bar = progress_bar(total=len(builder), desc="push", unit="rec", disable=not progress)
     try:
         for n, (offset, items) in enumerate(builder.batches(batch_size), start=1):
             upsert_batch(http, dataset_id, items, offset)

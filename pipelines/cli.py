@@ -299,6 +299,9 @@ def main() -> None:
     from pipelines.redaction import install_log_redaction, redact
 
     install_log_redaction()  # before Prefect logs anything: its database keeps what it is sent
+    from schemas.progress import silence_library_bars
+
+    silence_library_bars()  # one display (schemas/progress.py): libraries' own tqdm bars stay off
     if len(sys.argv) > 1 and sys.argv[1] in CHILD_COMMANDS and "--help" not in sys.argv:
         from pipelines.watchdog import start_watchdog
 

@@ -137,9 +137,9 @@ def encode_sorted(model, texts: list[str], batch_size: int, normalize: bool, pro
     chunk = batch_size * 32  # one encode call per chunk: progress, and bounded memory for outputs
     chunks = range(0, len(order), chunk)
     if progress:
-        from tqdm.auto import tqdm
+        from schemas.progress import bar as progress_bar
 
-        chunks = tqdm(chunks, desc="embed", unit="chunk", leave=False)
+        chunks = progress_bar(chunks, desc="embed", unit="chunk", leave=False)
     for start in chunks:
         idx = order[start:start + chunk]
         vecs = model.encode(
@@ -286,9 +286,9 @@ def embed_texts(texts: list[str], config: EmbedConfig, dask=None, stats: dict | 
 def _progress(shards: list) -> list:
     if len(shards) <= 1:
         return shards
-    from tqdm.auto import tqdm
+    from schemas.progress import bar as progress_bar
 
-    return tqdm(shards, desc="embed shards", unit="shard")
+    return progress_bar(shards, desc="embed shards", unit="shard")
 
 
 def _dim(known: dict, new: dict, config: EmbedConfig, device: str) -> int:

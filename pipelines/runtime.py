@@ -131,6 +131,7 @@ class RunContext:
             if cached is not None:
                 self.log.info("step %s: output found in cache (%s), not recomputed", step.name, step_k[:12])
                 self._account(cached, step)
+                _show_cached_task(step, step_k, cached)
                 frame, producer = None, (step.name, step_k)
             else:
                 if frame is None:
@@ -160,6 +161,7 @@ class RunContext:
         result = self.cache.load(step.name, key) if self.cache else None
         if result is not None:
             self.log.info("step %s: output found in cache (%s), not recomputed", step.name, key[:12])
+            _show_cached_task(step, key, result)
         else:
             result = _run_step_task(step, data)
             fault_point(step.name)  # work done, not yet saved: the worst moment to be killed
@@ -202,6 +204,29 @@ def _run_step_task(step: Step, data: pl.DataFrame) -> StepResult:
     if isinstance(outcome, _Expected):
         raise outcome.error  # outside the task: the flow turns it into one line, no traceback
     return outcome
+
+
+def _show_cached_task(step: Step, key: str, cached: StepResult) -> None:
+    """A step served from our cache still appears in the run graph: inside a flow, a task run named
+    after the step ends in Prefect's own cache-hit state (Completed, named "Cached"), its message
+    the cache key and the step's account. Outside a flow, nothing to show."""
+    from prefect.context import FlowRunContext
+
+    if FlowRunContext.get() is None:
+        return
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
+    a = cached.account
+    message = (f"output found in the step cache ({key[:12]}), not recomputed: in={a.rows_in} kept={a.kept} "
+               f"dropped={sum(a.dropped.values())} quarantined={a.quarantined}")
+    task(name=step.name, cache_policy=NO_CACHE, persist_result=False)(_cached_state)(message)
+
+
+def _cached_state(message: str):
+    from prefect.states import Completed
+
+    return Completed(name="Cached", message=message)  # a returned state becomes the task run's final state
 
 
 @dataclass

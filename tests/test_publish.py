@@ -159,6 +159,37 @@ def test_published_configs_are_hub_typed_and_mix_with_hub_datasets(tmp_path, hf_
     both = datasets.concatenate_datasets([items.select_columns(["text", "facet_name"]), hub_style])
     assert both.num_rows == items.num_rows + 2 and both[-1]["text"] == "I worry."
 
+    # journey 4 on a published version: the config as `load_version` reads it from the repository
+    # mixes with the Hub-style dataset, and the published card passes the offline card checks
+    publish(run, str(tmp_path / "repo"), "1.0.0")
+    published = load_version(tmp_path / "repo", "items", "1.0.0", split="train", cache_dir=hf_cache)
+    assert isinstance(published.features["domain"], datasets.ClassLabel)
+    mixed = datasets.concatenate_datasets([published.select_columns(["text", "facet_name"]), hub_style])
+    assert mixed.num_rows == published.num_rows + 2
+    assert validate_card_offline(tmp_path / "repo") == []
+
+
+def test_offline_card_validation_finds_what_the_hub_would_reject(tmp_path):
+    """The offline checks can fail: a language outside datasets' list, a row count that disagrees
+    with the files, a config whose files are gone, a linked figure that is missing."""
+    import shutil
+
+    run = make_run(tmp_path, "run1")
+    assert validate_card_offline(run) == []
+    card = DatasetCard.load(run / "README.md")
+    card.data.language = ["en", "klingon"]
+    card.data.multilinguality = "polyglot"
+    card.save(run / "README.md")
+    (run / "plots" / "funnel.png").unlink()
+    shutil.rmtree(run / "data" / "items")
+    respondents = sorted((run / "data" / "respondents").glob("train-*.parquet"))
+    pl.read_parquet(respondents[0]).head(1).write_parquet(respondents[0])
+    problems = validate_card_offline(run)
+    assert "language 'klingon' unknown" in problems and "multilinguality 'polyglot' unknown" in problems
+    assert "figure plots/funnel.png is linked but missing" in problems
+    assert any(p.startswith("config 'items' split 'train': no file matches") for p in problems), problems
+    assert any(p.startswith("config 'respondents' split 'train': dataset_info says") for p in problems), problems
+
 
 def test_splits_follow_the_grouping_key_and_are_stable():
     from data_cards.hub import DEFAULT_FRACTIONS, assign_splits, split_of

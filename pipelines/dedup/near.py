@@ -19,9 +19,9 @@ def near_pairs(texts: pl.Series, cfg: NearConfig, progress: bool = False) -> tup
     offsets, values, keys = [np.zeros(1, np.int64)], [], []
     batches = range(0, texts.len(), cfg.batch_rows)
     if progress and len(batches) > 1:
-        from tqdm.auto import tqdm
+        from schemas.progress import bar as progress_bar
 
-        batches = tqdm(batches, desc="minhash", unit="batch", leave=False, disable=None)  # None: only on a terminal
+        batches = progress_bar(batches, desc="minhash", unit="batch", leave=False, disable=None)  # None: only on a terminal
     for start in batches:
         off, vals = shingle_sets(texts.slice(start, cfg.batch_rows), cfg)
         keys.append(band_keys(signatures(off, vals, a, b), bands, rows, cfg.seed, np.diff(off) == 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from tqdm import tqdm
+from schemas.progress import bar as progress_bar
 
 from pipelines.llm.backends import Backend, make_backend
 from pipelines.llm.completion_cache import CompletionCache, completion_key
@@ -42,7 +42,7 @@ class LLMClient:
         if todo:
             log.info("%s: %d requests to %s (%s), %d from the completion cache",
                      desc, len(todo), self.model, self.backend.name, usage.cache_hits)
-            bar = tqdm(total=len(todo), desc=desc, unit="req", disable=None, leave=False)
+            bar = progress_bar(total=len(todo), desc=desc, unit="req", disable=None, leave=False)
 
             def done(i: int, completion: Completion) -> None:
                 results[i] = completion

@@ -1,7 +1,7 @@
 """Many dump files at once: one Dask partition per file, and one progress bar over compressed bytes.
 
 Workers report the bytes they have read as Dask events (`Worker.log_event`); the client adds them to
-a tqdm bar. A file read in this process (a single input) feeds the bar directly.
+a progress bar (schemas/progress.py). A file read in this process (a single input) feeds the bar directly.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import threading
 import uuid
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from schemas.progress import Bar, bar as progress_bar
 
 from sources.reader import FileRead, Reader
 from sources.reddit.dumps import DumpFilter, DumpRead, check_dump, read_dump
 
 REPORT_EVERY = 16 << 20  # compressed bytes between two progress events
 
-_LOCAL_BARS: dict[str, tqdm] = {}  # topic -> bar, for files read in this process
+_LOCAL_BARS: dict[str, Bar] = {}  # topic -> bar, for files read in this process
 
 
 class _Reporter:
@@ -60,7 +60,7 @@ def read_dumps(paths: list[Path], keep: DumpFilter, dask=None, redact=None) -> l
     """Every file, in parallel on `dask` (a DaskRuntime) when there are several; input order kept."""
     total = sum(Path(p).stat().st_size for p in paths)
     topic = f"curate-reddit-bytes-{uuid.uuid4().hex[:8]}"
-    bar = tqdm(total=total, unit="B", unit_scale=True, desc=f"reading {len(paths)} dump file(s)")
+    bar = progress_bar(total=total, unit="B", unit_scale=True, desc=f"reading {len(paths)} dump file(s)")
     lock = threading.Lock()
     parallel = dask is not None and not dask.inline and (len(paths) > 1 or dask.address)
     try:

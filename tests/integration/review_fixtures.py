@@ -88,9 +88,10 @@ class Annotator:
 
 @pytest.fixture(scope="session")
 def annotator_names(argilla_client):
-    """Two annotator usernames of this session; their accounts are deleted at the end."""
+    """Three annotator usernames of this session (two through the API, a third for the browser);
+    their accounts are deleted at the end."""
     tag = uuid.uuid4().hex[:6]
-    names = [f"ann-{tag}-1", f"ann-{tag}-2"]
+    names = [f"ann-{tag}-1", f"ann-{tag}-2", f"ann-{tag}-3"]
     yield names
     http = argilla_client.api.http_client
     users = {u["username"]: u["id"] for u in http.get("/api/v1/users").json()["items"]}
@@ -106,18 +107,18 @@ def users_file(path: Path, assignments: dict[str, list[str]]) -> Path:
 
 @pytest.fixture
 def annotators(argilla_client, argilla_stack, annotator_names, tmp_path_factory):
-    """`put(workspace, ...)`: both annotators in the workspaces given, through a users file;
-    returns signed-in `Annotator`s. Passwords live in one credentials file per session."""
+    """`put(workspace, ...)`: the annotators in the workspaces given, through a users file; returns
+    the first `count` signed in as `Annotator`s. Passwords live in one credentials file per session."""
     from annotation.users import apply_users, load_users_file
 
     creds = tmp_path_factory.getbasetemp() / "annotators.credentials.json"
 
-    def put(*workspaces: str, only: dict[str, list[str]] | None = None) -> list[Annotator]:
+    def put(*workspaces: str, only: dict[str, list[str]] | None = None, count: int = 2) -> list[Annotator]:
         plan = only or {name: list(workspaces) for name in annotator_names}
         path = users_file(tmp_path_factory.mktemp("users") / "team.json", plan)
         apply_users(argilla_client, load_users_file(path), creds)
         secrets = json.loads(creds.read_text())
-        return [Annotator(argilla_stack.url, name, secrets[name]["password"]) for name in annotator_names]
+        return [Annotator(argilla_stack.url, name, secrets[name]["password"]) for name in annotator_names[:count]]
 
     return put
 

@@ -10,55 +10,15 @@ in the test's tmp folder (their paths are printed).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import polars as pl
 import pytest
 
 from tests.integration.argilla_fixtures import argilla_client, argilla_stack, argilla_workspace  # noqa: F401
+from tests.integration.browser_fixtures import browser, flat, shown, sign_in  # noqa: F401
 from tests.integration.review_fixtures import annotator_names, annotators, review_runs  # noqa: F401
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
-
-
-def chromium_path() -> str:
-    """Debian's chromium, installed with apt-get when missing and we may; else skip, saying why."""
-    found = shutil.which("chromium") or (Path("/usr/bin/chromium").exists() and "/usr/bin/chromium")
-    if found:
-        return found
-    if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.skip("Chromium is not installed and cannot be installed here (needs apt-get as root): "
-                    "apt-get install -y chromium")
-    for command in (["apt-get", "install", "-y", "chromium"], ["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=900,
-                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
-        if command[1] == "install" and proc.returncode == 0:
-            break
-    found = shutil.which("chromium")
-    if not found:
-        pytest.skip(f"Chromium could not be installed with apt-get: {proc.stderr.strip()[-300:]}")
-    return found
-
-
-@pytest.fixture
-def browser(tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (dev dependency group)")
-    executable = chromium_path()
-    with sync_api.sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(  # a fresh profile folder per test
-            str(tmp_path / "chromium-profile"), executable_path=executable, headless=True, args=CHROMIUM_ARGS,
-            viewport={"width": 1400, "height": 900},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
 
 
 def wait_for_submitted(client, dataset_id: str, seconds: float = 90) -> None:
@@ -85,12 +45,7 @@ def test_annotator_submits_in_the_ui_and_pull_sees_it(browser, argilla_stack, ar
     ann1, _ = annotators(ws)
     shots = []
 
-    page = browser.new_page()
-    page.set_default_timeout(90_000)
-    page.goto(f"{argilla_stack.url}/sign-in")
-    page.get_by_label("Username").fill(ann1.username)
-    page.get_by_label("Password").fill(ann1.password)
-    page.get_by_role("button", name="Sign in").click()
+    page = sign_in(browser, argilla_stack.url, ann1)
     page.get_by_text(pushed.dataset, exact=True).first.wait_for()
     shots.append(tmp_path / "1-home.png")
     page.screenshot(path=shots[-1])
@@ -125,3 +80,36 @@ def test_annotator_submits_in_the_ui_and_pull_sees_it(browser, argilla_stack, ar
     payload = json.loads(review["responses"])
     assert payload["submitted"] == [{"annotator": ann1.username, "values": {"usable": "no", "note": "asks for personal advice"}}]
     assert payload["resolution"] == {"usable": "no", "note": ["asks for personal advice"]}
+
+
+def test_the_printed_link_opens_the_queue_in_review_priority_order(browser, argilla_stack, argilla_client,
+                                                                    argilla_workspace, annotators, review_runs,
+                                                                    tmp_path):
+    """Argilla 2.8 lists an annotator's pending records in an order shuffled per user; the link
+    `curate review push` prints carries the UI's own sort parameter, so the queue opens with
+    `review_priority` 0, then 1, ... (each discarded record makes way for the next)."""
+    from annotation.push import ReviewOptions, push
+
+    run = review_runs["translate"]
+    ws = argilla_workspace.name
+    pushed = push(run, "translations", ws, ReviewOptions(vectors=False, min_submitted=1), client=argilla_client,
+                  progress=False)
+    assert pushed.url == f"{argilla_stack.url}/dataset/{pushed.dataset_id}/annotation-mode?sort=metadata.review_priority.asc"
+    frame = pl.read_parquet(run / "data" / "translations" / "*.parquet").sort("review_priority")
+    assert frame.height >= 3
+    situations = dict(frame.select("record_id", "situation").iter_rows())
+    ann1, _ = annotators(ws)
+    unsorted = [item["record"]["external_id"] for item in ann1.http.post(
+        f"/api/v1/me/datasets/{pushed.dataset_id}/records/search", json={"query": {}}, params={"limit": 1000}).json()["items"]]
+    print("the server's unsorted queue for", ann1.username, unsorted, "; by review_priority:", frame["record_id"].to_list())
+
+    page = sign_in(browser, argilla_stack.url, ann1)
+    page.goto(pushed.url)
+    seen = []
+    for _ in range(3):
+        seen.append(shown(page, situations))
+        page.screenshot(path=tmp_path / f"priority-{len(seen)}.png")
+        page.get_by_role("button", name="Discard").click()
+        page.wait_for_function("([old]) => !document.body.innerText.replace(/\\s+/g, ' ').includes(old)",
+                               arg=[flat(situations[seen[-1]])[:80]])
+    assert seen == frame["record_id"].to_list()[:3], (seen, frame.select("record_id", "review_priority").rows())

@@ -1,6 +1,6 @@
 """Journey 3, with the README's commands and relative paths: push preference pairs to Argilla, two
-annotators answer through the API, pull and publish, and `load_version` shows the human columns and
-the pairs the humans chose. Also: what annotators must not see is hidden, and the queue opens in
+annotators answer through the API and a third in a real browser (the link `push` prints), pull and
+publish, and `load_version` shows the human columns and the pairs the humans chose. Also: what annotators must not see is hidden, and the queue opens in
 `review_priority` order."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import all_splits, curate_bin
 from tests.integration.argilla_fixtures import argilla_client, argilla_stack, argilla_workspace  # noqa: F401
+from tests.integration.browser_fixtures import browser, sign_in  # noqa: F401
 from tests.integration.review_fixtures import (  # noqa: F401
     all_recipe_runs, annotator_names, annotators, review_runs,
 )
@@ -27,8 +28,8 @@ def curate(cwd, env, *args):
     return proc
 
 
-def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argilla_workspace, annotators,
-                                                           review_runs, tmp_path, hf_cache):
+def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argilla_client, argilla_workspace,
+                                                           annotators, review_runs, browser, tmp_path, hf_cache):
     from pipelines.publish import load_version
 
     work = tmp_path / "project"
@@ -36,12 +37,13 @@ def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argi
     env = {**os.environ, **argilla_stack.client_env()}
     ws = argilla_workspace.name
     curate(work, env, "publish", "out/preferences", "--repo", "datasets/prefs", "--version", "1.0.0")
-    curate(work, env, "review", "push", "out/preferences", "--config", "pairs", "--workspace", ws, "--no-vectors")
+    pushed = curate(work, env, "review", "push", "out/preferences", "--config", "pairs", "--workspace", ws, "--no-vectors")
+    (link,) = [line.split("annotators open: ", 1)[1] for line in pushed.stdout.splitlines() if "annotators open: " in line]
 
     pairs = pl.read_parquet(work / "out" / "preferences" / "data" / "pairs" / "*.parquet").sort("record_id")
     assert pairs.height >= 3
     rows = list(pairs.iter_rows(named=True))
-    ann1, ann2 = annotators(ws)
+    ann1, ann2, ann3 = annotators(ws, count=3)
     dataset_id = ann1.datasets()["preferences-pairs"]
     n = max(len(r["candidates"]) for r in rows)
     values = [f"candidate_{i + 1}" for i in range(n)]
@@ -62,6 +64,32 @@ def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argi
         for record_id, ranking in answers.items():
             annotator.respond(given[record_id], {"ranking": ranking})
 
+    # the third annotator in the browser: the link opens their queue; the records two people submitted
+    # are complete (min_submitted 2) and left it, so the UI shows one of the others, the judge's ranking
+    # suggested. They reverse the suggested order with the keyboard (focus a candidate, press its rank:
+    # the UI's own shortcut), submit, and the first annotator agrees through the API.
+    page = sign_in(browser, argilla_stack.url, ann3)
+    page.goto(link)
+    page.get_by_text("Rank the answers as this persona would").first.wait_for()
+    page.screenshot(path=tmp_path / "journey-browser-1.png")
+    question = page.locator('[aria-label="Question: ranking"]')
+    suggested = question.locator('[tabindex="0"][id^="candidate_"]').evaluate_all("els => els.map(e => e.id)")
+    assert sorted(suggested) == values and len(suggested) >= 2, suggested  # in slot order, best first
+    target = list(reversed(suggested))
+    for rank, value in enumerate(target, start=1):
+        question.locator(f'[id="{value}"]').focus()
+        page.keyboard.press(str(rank))
+        page.wait_for_timeout(500)  # the component takes a rank's digits for 300 ms, then refocuses
+    page.screenshot(path=tmp_path / "journey-browser-2.png")
+    page.get_by_role("button", name="Submit").click()
+    in_browser = wait_for_response(argilla_client, dataset_id, ann3)
+    print("screenshots:", tmp_path / "journey-browser-1.png", tmp_path / "journey-browser-2.png")
+    assert in_browser["external_id"] not in (agree["record_id"], split["record_id"])
+    browser_ranking = in_browser["values"]["ranking"]["value"]
+    assert sorted(browser_ranking, key=lambda x: x["rank"]) == [
+        {"value": v, "rank": k} for k, v in enumerate(target, start=1)], browser_ranking
+    ann1.respond(ann1.records(dataset_id)[in_browser["external_id"]], {"ranking": browser_ranking})
+
     proc = curate(work, env, "review", "pull", "out/preferences", "--workspace", ws, "--config", "pairs",
                   "--publish-to", "datasets/prefs")
     assert "1.1.0" in proc.stdout, proc.stdout
@@ -76,10 +104,36 @@ def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argi
     assert sorted(x["annotator"] for x in a["human_ranking_answers"]) == sorted([ann1.username, ann2.username])
     s = got[split["record_id"]]
     assert s["human_ranking_tie"] is True and s["preference_source"] == "human_tie" and s["chosen"] == split["chosen"]
-    untouched = got[rows[2]["record_id"]]
-    assert untouched["preference_source"] == "model" and untouched["human_ranking_answers"] is None
+    b = got[in_browser["external_id"]]
+    assert sorted(x["annotator"] for x in b["human_ranking_answers"]) == sorted([ann1.username, ann3.username])
+    best = next(x["value"] for x in browser_ranking if x["rank"] == 1)
+    row_b = next(r for r in rows if r["record_id"] == in_browser["external_id"])
+    assert b["preference_source"] == "human" and b["human_ranking_agreement"] == 1.0
+    assert b["chosen"] == row_b["candidates"][int(best.split("_")[1]) - 1]["text"]
+    assert b["chosen"] != b["model_chosen"] == row_b["chosen"]  # the browser's choice overrode the judge's
+    for r in rows:
+        if r["record_id"] not in (agree["record_id"], split["record_id"], in_browser["external_id"]):
+            untouched = got[r["record_id"]]
+            assert untouched["preference_source"] == "model" and untouched["human_ranking_answers"] is None
     card = (work / "datasets" / "prefs" / "README.md").read_text()
     assert "`human_ranking_answers`" in card
+
+
+def wait_for_response(client, dataset_id: str, annotator, seconds: float = 90) -> dict:
+    """The record the annotator's browser submitted, read as the owner: external_id and values."""
+    import time
+
+    user_id = annotator.http.get("/api/v1/me").json()["id"]
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        items = client.api.http_client.get(f"/api/v1/datasets/{dataset_id}/records",
+                                           params={"include": "responses", "limit": 1000}).json()["items"]
+        for item in items:
+            for r in item["responses"]:
+                if r["user_id"] == user_id and r["status"] == "submitted":
+                    return {"external_id": item["external_id"], "values": r["values"]}
+        time.sleep(0.5)
+    raise AssertionError("the browser's submission never reached the server")
 
 
 def test_annotators_do_not_see_the_community_verdict(argilla_client, argilla_workspace, all_recipe_runs):
