@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+PARTITION_ROWS = 0
 REPO = HERE.parents[1]
 
 
@@ -62,7 +63,8 @@ def child(args) -> None:
             before = runtime.client.run(cpu_seconds)
             t0, c0 = time.perf_counter(), cpu_seconds()
             res = run_distributed("near", step.config, data, out / "out", runtime, out / "stages",
-                                  memory_limit=memory_bytes("4GB"), params=step.params())
+                                  memory_limit=memory_bytes("4GB"), params=step.params(),
+                                  partition_rows=args.partition_rows or None)
             seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
             cpu += sum(runtime.client.run(cpu_seconds).values()) - sum(before.values())
             peaks = runtime.worker_peak_memory()
@@ -77,7 +79,8 @@ def child(args) -> None:
 
 def run(engine: str, code: str, data: Path, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([sys.executable, __file__, "--child", engine, "--code", code, "--data", str(data), "--out", str(out)],
+    proc = subprocess.run([sys.executable, __file__, "--child", engine, "--code", code, "--data", str(data), "--out", str(out),
+                           "--partition-rows", str(PARTITION_ROWS)],
                           capture_output=True, text=True)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -91,11 +94,14 @@ def main() -> None:
     ap.add_argument("--ref", help="another checkout whose Dask stages run too (before/after)")
     ap.add_argument("--work", default=os.environ.get("CURATE_BENCH_WORK", "/tmp/curate-profile-dask"))
     ap.add_argument("--single", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--partition-rows", type=int, default=0, help="rows per partition [default: from the 4 GB limit]")
     ap.add_argument("--child")
     ap.add_argument("--code")
     ap.add_argument("--data")
     ap.add_argument("--out")
     args = ap.parse_args()
+    global PARTITION_ROWS
+    PARTITION_ROWS = args.partition_rows
     if args.child:
         args.engine = args.child
         return child(args)
