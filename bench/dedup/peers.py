@@ -40,12 +40,15 @@ def run_rensa(texts: list[str], args) -> tuple[dict, dict]:
         lsh.insert_many(batch, start)
         rows += batch
     left, right = [], []
-    for k, found in enumerate(lsh.query_all(rows)):
-        mk = rows[k]
-        for j in found:
-            if j > k and mk.jaccard(rows[j]) >= args.threshold:
-                left.append(nonempty[k])
-                right.append(nonempty[j])
+    # queried 20,000 rows per call: one query_all over 1M rows of sentence triples (which share
+    # sentences) held every candidate list at once and took the process past 9.5 GB
+    for start in range(0, len(rows), 20_000):
+        for k, found in enumerate(lsh.query_all(rows[start:start + 20_000]), start):
+            mk = rows[k]
+            for j in found:
+                if j > k and mk.jaccard(rows[j]) >= args.threshold:
+                    left.append(nonempty[k])
+                    right.append(nonempty[j])
     return {"left": left, "right": right}, {"bands": args.bands, "rows_per_band": args.num_perm // args.bands,
                                              "check": "estimated Jaccard >= threshold"}
 

@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.dedup.config import DedupConfig
-from pipelines.dedup.distributed.files import GID, POS, Part, Plan, done, read_part, write_parquet
+from pipelines.dedup.distributed.files import GID, POS, Part, Plan, done, read_part, stage, write_parquet
 from pipelines.dedup.distributed.semantic import pair_cosine
 from pipelines.dedup.distributed.stages import pair_jaccard
 
@@ -32,6 +32,7 @@ def forest(left: np.ndarray, right: np.ndarray) -> pl.DataFrame:
     return pl.DataFrame({"node": nodes, "root": roots[labels]})
 
 
+@stage
 def stage_forest(item: tuple[str, list[str]], plan: Plan) -> str:
     """Union-find of edge files (round 0) or of forests (later rounds), written as one forest."""
     out, sources = item
@@ -46,6 +47,7 @@ def stage_forest(item: tuple[str, list[str]], plan: Plan) -> str:
 # -- stage 6: keep policy and similarities ----------------------------------------------------------
 
 
+@stage
 def stage_members(part: int, plan: Plan) -> str:
     """The rows of one partition that have a duplicate, with their cluster (its root)."""
     out = plan.dir("members", f"{part:05d}.parquet")
@@ -71,6 +73,7 @@ def keepers(members: pl.DataFrame, cfg: DedupConfig) -> pl.DataFrame:
                     pl.col("part").alias("kept_part"), pl.col("local").alias("kept_local")))
 
 
+@stage
 def stage_similarity(part: int, plan: Plan) -> str:
     """The removed rows of one partition: id, kept id, similarity (true Jaccard for near)."""
     out = plan.dir("removed", f"{part:05d}.parquet")
@@ -95,6 +98,7 @@ def stage_similarity(part: int, plan: Plan) -> str:
 # -- stage 7: outputs --------------------------------------------------------------------------------
 
 
+@stage
 def stage_write(part: Part, plan: Plan) -> dict:
     kept_out = plan.dir("kept", f"{part.index:05d}.parquet")
     dup_out = plan.dir("duplicates", f"{part.index:05d}.parquet")

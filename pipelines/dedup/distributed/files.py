@@ -48,6 +48,44 @@ class Plan:
         return Path(self.work).joinpath(*names)
 
 
+_TUNED = False
+
+
+def tune_allocator() -> None:
+    """Once per worker process: glibc's adaptive thresholds back. Dask's nanny starts workers with
+    MALLOC_TRIM_THRESHOLD_=65536, and setting any malloc threshold turns glibc's adaptive mmap
+    threshold off, so every numpy temporary over 128 kB becomes a fresh mmap, zeroed page by page and
+    unmapped after use (the shingle and signature arrays are tens of MB, made many times per batch).
+    32 MB mmap / 256 MB trim thresholds are what the adaptive scheme reaches; on the signature work
+    of 20,000 rows they cut page faults from ~123,000 to ~75,000 (those of a process without the
+    variable). Memory stays bounded: freed blocks are reused by the next batch, and the partition
+    size, not the allocator, sets the peak."""
+    global _TUNED
+    if _TUNED:
+        return
+    _TUNED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD
+    except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to undo
+        pass
+
+
+def stage(fn):
+    """A task of the distributed dedup: tunes the worker's allocator before its first task."""
+    import functools
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        tune_allocator()
+        return fn(*args, **kwargs)
+
+    return run
+
+
 def memory_bytes(value: str | int | None) -> int | None:
     """'4GB', '512MiB', 4e9 -> bytes (dask's parser); None stays None."""
     if value is None:
@@ -111,11 +149,13 @@ def read_part(part: Part, columns: list[str]) -> pl.DataFrame:
     return pl.scan_parquet(part.file).slice(part.offset, part.rows).select(columns).collect()
 
 
-def write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    """Atomic: a task killed mid-write leaves no file, so a rerun redoes exactly the missing ones."""
+def write_parquet(frame: pl.DataFrame, path: Path, scratch: bool = False) -> None:
+    """Atomic: a task killed mid-write leaves no file, so a rerun redoes exactly the missing ones.
+    scratch: a file read once by the next stage (the band shuffle: random 64-bit keys that zstd
+    cannot shrink) is written with lz4, which costs a fraction of zstd's time."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    frame.write_parquet(tmp)
+    frame.write_parquet(tmp, compression="lz4" if scratch else "zstd")
     os.replace(tmp, path)
 
 

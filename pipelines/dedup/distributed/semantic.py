@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.dedup.distributed.files import GID, Plan, done, save_npy, save_npz, write_parquet
+from pipelines.dedup.distributed.files import GID, Plan, done, save_npy, save_npz, stage, write_parquet
 
 def part_vectors(good: pl.DataFrame, cfg) -> np.ndarray:
     """Unit vectors of a partition's rows: its embedding column, else its texts embedded (through
@@ -22,6 +22,7 @@ def part_vectors(good: pl.DataFrame, cfg) -> np.ndarray:
     return unit_rows(embed_texts(texts, cfg.embed))
 
 
+@stage
 def stage_sample(part: int, plan: Plan) -> str:
     """A random share of a partition's vectors with their global numbers (k-means training set)."""
     out = plan.dir("sample", f"{part:05d}.npz")
@@ -34,6 +35,7 @@ def stage_sample(part: int, plan: Plan) -> str:
     return str(out)
 
 
+@stage
 def stage_assign(part: int, plan: Plan) -> int:
     """Each row's `probes` nearest centroids, written to the shard files of those centroids."""
     marker = plan.dir("assigned", f"{part:05d}")

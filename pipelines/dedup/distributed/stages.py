@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.dedup.config import DedupConfig
-from pipelines.dedup.distributed.files import GID, POS, Part, Plan, done, read_part, save_npy, save_npz, write_json, write_parquet
+from pipelines.dedup.distributed.files import GID, POS, Part, Plan, done, read_part, save_npy, save_npz, stage, write_json, write_parquet
 from pipelines.dedup.distributed.semantic import part_vectors, semantic_pairs
 from pipelines.dedup.minhash import band_keys, jaccard, mix64, pairs_in_buckets, permutations, shingle_sets, signatures, unique_pairs
 from pipelines.dedup.normalize import normalize_texts
@@ -19,6 +19,7 @@ from pipelines.dedup.normalize import normalize_texts
 # -- stage 1: ids ----------------------------------------------------------------------------------
 
 
+@stage
 def stage_ids(part: Part, plan: Plan) -> int:
     out = plan.dir("ids", f"{part.index:05d}.parquet")
     if not done(out):
@@ -40,6 +41,7 @@ def policy_expr(cfg: DedupConfig) -> pl.Expr | None:
     return None
 
 
+@stage
 def stage_signatures(part: Part, plan: Plan) -> dict:
     """Validate, number and hash one partition; write its band keys to the shard files."""
     cfg = plan.cfg
@@ -117,7 +119,7 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
     table = pl.DataFrame({"shard": shard, "band": band, "key": key, GID: gids,
                           "part": np.full(len(key), part.index, np.int32), "local": loc.astype(np.int32)})
     for (s,), piece in table.partition_by("shard", as_dict=True, include_key=False).items():
-        write_parquet(piece, plan.dir("bands", f"{s:04d}", f"{part.index:05d}.parquet"))
+        write_parquet(piece, plan.dir("bands", f"{s:04d}", f"{part.index:05d}.parquet"), scratch=True)
     info = {"part": part.index, "rows": part.rows, "valid": good.height, "quarantined": bad.height}
     write_json(info, plan.dir("rows", f"{part.index:05d}.json"))
     write_parquet(rows, marker)  # last: its presence means the whole stage is done for this partition
@@ -127,6 +129,7 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
 # -- stage 3: buckets -> candidate pairs -----------------------------------------------------------
 
 
+@stage
 def stage_buckets(shard: int, plan: Plan) -> int:
     out_dir = plan.dir("candidates", f"{shard:04d}")
     marker = out_dir / "_done"
@@ -137,7 +140,9 @@ def stage_buckets(shard: int, plan: Plan) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         marker.write_text("")
         return shard
-    t = pl.read_parquet(files).sort("band", "key", GID)
+    # a key held by one row makes no pair: dropped before the sort (most keys are single; the
+    # single-process path pairs the same buckets, only sorting them all)
+    t = pl.read_parquet(files).filter(pl.len().over("band", "key") > 1).sort("band", "key", GID)
     band, key, gid = t["band"].to_numpy(), t["key"].to_numpy(), t[GID].to_numpy()
     # a bucket is a run of one (band, key); rows are sorted by (band, key, gid)
     same = np.concatenate([[False], (key[1:] == key[:-1]) & (band[1:] == band[:-1])])
@@ -180,16 +185,20 @@ def pair_jaccard(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
     l_off, l_val = shingles_of(plan, lp)
     out = np.zeros(pairs.height)
     for (rp,), grp in pairs.partition_by("rp", as_dict=True).items():
-        r_off, r_val = (l_off, l_val) if rp == lp else shingles_of(plan, rp)
+        left = grp["ll"].to_numpy().astype(np.int64)
+        right = grp["rl"].to_numpy().astype(np.int64)
+        if rp == lp:  # both sides in the left partition's CSR
+            out[grp["_k"].to_numpy()] = jaccard(l_off, l_val, left, right)
+            continue
         # both sides in one CSR: the left partition's rows, then the right one's
+        r_off, r_val = shingles_of(plan, rp)
         offsets = np.concatenate([l_off, r_off[1:] + l_off[-1]])
         values = np.concatenate([l_val, r_val])
-        left = grp["ll"].to_numpy().astype(np.int64)
-        right = grp["rl"].to_numpy().astype(np.int64) + (len(l_off) - 1)
-        out[grp["_k"].to_numpy()] = jaccard(offsets, values, left, right)
+        out[grp["_k"].to_numpy()] = jaccard(offsets, values, left, right + (len(l_off) - 1))
     return out
 
 
+@stage
 def stage_verify(part: int, plan: Plan) -> dict:
     out = plan.dir("edges", f"{part:05d}.parquet")
     if done(out):
