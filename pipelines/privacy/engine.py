@@ -49,17 +49,14 @@ class Masker:
 
     def __init__(self, ner: bool = True):
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
-        from presidio_analyzer.predefined_recognizers import (CreditCardRecognizer, CryptoRecognizer,
-                                                              IbanRecognizer, IpRecognizer, UsSsnRecognizer)
         from presidio_anonymizer import AnonymizerEngine
         from presidio_anonymizer.entities import OperatorConfig
 
-        from pipelines.privacy.recognizers import recognizers
+        from pipelines.privacy.recognizers import predefined, recognizers
 
         self.ner = ner
         registry = RecognizerRegistry(supported_languages=["en"])
-        for rec in [CreditCardRecognizer(), IbanRecognizer(), IpRecognizer(), UsSsnRecognizer(), CryptoRecognizer(),
-                    *recognizers()]:
+        for rec in [*predefined(), *recognizers()]:
             registry.add_recognizer(rec)
         self.nlp = None
         if ner:
