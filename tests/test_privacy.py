@@ -268,3 +268,12 @@ def test_ner_gate_loses_no_name_that_the_whole_text_ner_keeps(full, monkeypatch)
     whole, whole_counts = full.mask(texts)
     assert gated == whole and gated_counts == whole_counts
     assert gated_counts["PERSON"] >= 4 and "Vasseur" not in gated[0] and "Stolze" not in gated[2]
+
+
+def test_ner_spans_are_widened_by_a_few_words_of_context():
+    from pipelines.privacy.names import ner_spans, with_context
+
+    text = "it was a long day for us all. Karen came. and then we all went home to sleep. Bob left"
+    spans = with_context(text, ner_spans(text), words=3)
+    assert [text[s:e] for s, e in spans] == ["for us all. Karen came. and then we", "home to sleep. Bob left"]
+    assert with_context(text, [(0, 6), (7, 13)], words=3) == [(0, 24)]  # overlapping contexts merge

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from pipelines.privacy.names import (DETERMINERS, NER_MODEL, dictionary_words_only, ner_spans, plausible,
-                                    warm_up)
+                                    warm_up, with_context)
 from pipelines.privacy.normalize import normalize_text
 
 # Presidio entity -> placeholder written in the text
@@ -106,7 +106,7 @@ class Masker:
         `nlp.pipe` stream; offsets are the text's."""
         if self.nlp is None:
             return
-        spans = [(i, s, e) for i in todo for s, e in ner_spans(texts[i])]
+        spans = [(i, s, e) for i in todo for s, e in with_context(texts[i], ner_spans(texts[i]))]
         docs = self.nlp.pipe((texts[i][s:e] for i, s, e in spans), batch_size=batch_size)
         for (i, s, _), doc in zip(spans, docs):
             yield i, _ner_results(doc, results[i], s)

@@ -197,3 +197,23 @@ def may_name(text: str) -> bool:
 def warm_up() -> None:
     """Load the lexicons now (about a second), not on the first text that needs them."""
     _gate_lexicons()
+
+
+_WORD_BACK = re.compile(r"(?:\S+\s+){0,%d}$")
+_WORD_ON = re.compile(r"(?:\s+\S+){0,%d}")
+
+
+def with_context(text: str, spans: list[tuple[int, int]], words: int = 5) -> list[tuple[int, int]]:
+    """The spans widened by up to `words` words of the text on each side (overlaps merged): spaCy's
+    small model sees 4 tokens either side of a word, so a sentence's words get the vectors they
+    would get in the whole text, and a sentence's first word is not read as a text's first word."""
+    back, on = re.compile(_WORD_BACK.pattern % words), re.compile(_WORD_ON.pattern % words)
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        s = back.search(text, max(0, s - 40 * words), s).start()
+        e = on.match(text, e).end()
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(e, out[-1][1]))
+        else:
+            out.append((s, e))
+    return out
