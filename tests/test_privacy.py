@@ -216,3 +216,64 @@ def test_reviewers_free_text_is_masked_in_the_exported_responses(full):
     review = resolve_record(spec, submitted, [], 1)
     assert "202-555-0143" not in review["responses"] and "Jane Doe" not in review["responses"]
     assert "<PERSON> at <PHONE>" in review["responses"]
+
+
+# -- the NER gate (pipelines/privacy/names.py) ----------------------------------------------------
+
+
+def test_ner_gate_skips_sentences_that_cannot_hold_a_kept_name():
+    from pipelines.privacy.names import ner_spans
+
+    assert ner_spans("NTA. Your mom is wrong. I'm 25F and my bf (27M) is mad. AITA for this?") == []
+    assert ner_spans("Tell your husband. Honestly, The Queue is full. May I ask why?") == []
+    assert ner_spans("") == [] and ner_spans("어제 만났어요.") == []
+
+
+@pytest.mark.parametrize("text, sent", [
+    ("nta. your mom is wrong. I told Margaret Vasseur that.", "I told Margaret Vasseur that."),
+    ("you are fine. Karen said no!", "Karen said no!"),                      # a name opening a sentence
+    ("ok. we met élodie and Élodie Brun there.", "we met élodie and Élodie Brun there."),  # not ASCII
+    ("ok then. I talked to Rose about it.", "I talked to Rose about it."),  # a given name and a word
+    ("ok then. May said no.", "May said no."),                              # a stop word and a name
+    ("ok then. We moved to New jersey.", "We moved to New jersey."),        # a place after a word
+    ("ok then. Mr. Vasseur and O'Malley came.", "Mr. Vasseur and O'Malley came."),  # no cut after Mr.
+    ("it was fine.\nAnd then Jean-Luc left", "And then Jean-Luc left"),
+])
+def test_ner_gate_sends_each_sentence_that_may_hold_a_name(text, sent):
+    from pipelines.privacy.names import ner_spans
+
+    assert [text[s:e] for s, e in ner_spans(text)] == [sent]
+
+
+def test_ner_gate_merges_adjacent_sentences():
+    from pipelines.privacy.names import ner_spans
+
+    text = "Bob came. Alice left. it rained. Carol stayed."
+    assert [text[s:e] for s, e in ner_spans(text)] == ["Bob came. Alice left.", "Carol stayed."]
+
+
+def test_ner_gate_loses_no_name_that_the_whole_text_ner_keeps(full, monkeypatch):
+    """The gated masker and one that sends every whole text to the NER agree, on names planted in
+    comments whose other sentences the gate skips."""
+    import pipelines.privacy.engine as engine
+
+    texts = ["nta. your sister is wrong. I told Margaret Vasseur that this was not okay. she agreed.",
+             "YTA. Then Adélaïde Grondin called my mother about it. honestly wow.",
+             "Honestly? Sylvana Stolze said she would pay me back. She never did.",
+             "my boss, Rose Bell, refused to sign the form. lol",
+             "We moved to Texas last spring. it was hot. Tell Jamal I said hi.",
+             "i'm so tired. the end.", "INFO. what did you say to your MIL?"]
+    gated, gated_counts = full.mask(texts)
+    monkeypatch.setattr(engine, "ner_spans", lambda t: [(0, len(t))])
+    whole, whole_counts = full.mask(texts)
+    assert gated == whole and gated_counts == whole_counts
+    assert gated_counts["PERSON"] >= 4 and "Vasseur" not in gated[0] and "Stolze" not in gated[2]
+
+
+def test_ner_spans_are_widened_by_a_few_words_of_context():
+    from pipelines.privacy.names import ner_spans, with_context
+
+    text = "it was a long day for us all. Karen came. and then we all went home to sleep. Bob left"
+    spans = with_context(text, ner_spans(text), words=3)
+    assert [text[s:e] for s, e in spans] == ["for us all. Karen came. and then we", "home to sleep. Bob left"]
+    assert with_context(text, [(0, 6), (7, 13)], words=3) == [(0, 24)]  # overlapping contexts merge

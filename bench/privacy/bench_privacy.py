@@ -3,6 +3,7 @@ step (Presidio + our recognizers + spaCy NER) against the regex step it replaced
 
     .venv/bin/python bench/privacy/bench_privacy.py                 # 40 instances per kind (>= 1,000)
     .venv/bin/python bench/privacy/bench_privacy.py --per-kind 10   # a quick run
+    .venv/bin/python bench/privacy/bench_privacy.py --dask 100000   # + the step on a 2-worker Dask cluster
 
 Host text: sentences of the docstrings of Python's standard library (real prose written by people,
 shipped with the interpreter; no download), two to four per comment, the length of a Reddit comment.
@@ -33,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.privacy import baseline  # noqa: E402
-from bench.privacy.corpus import KINDS, build  # noqa: E402
+from bench.privacy.corpus import KINDS, build, clean_comments  # noqa: E402
 
 PLACEHOLDER = re.compile(r"<[A-Z_]+>")
 STRUCTURED = {"phone_us", "phone_intl", "phone_national", "phone_fullwidth", "email", "email_obfuscated",
@@ -81,6 +82,10 @@ def main() -> None:
     ap.add_argument("--clean", type=int, default=1000, help="PII-free comments for false positives")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--show-missed", type=int, default=3)
+    ap.add_argument("--dask", type=int, default=0, metavar="N",
+                    help="also mask N comments partitioned on a Dask LocalCluster (bench_dask.py)")
+    ap.add_argument("--dask-workers", type=int, default=2)
+    ap.add_argument("--dask-memory", default="3GB", help="memory limit per Dask worker")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -99,6 +104,12 @@ def main() -> None:
         run_masker("presidio + spaCy NER", lambda t, n: full.mask(t, n)[0], cases, clean, names),
     ]
     report(runs, args.show_missed)
+    if args.dask:
+        from bench.privacy import bench_dask
+
+        planted = [" ".join(x for x in (pre, carrier, post) if x) for _, pre, carrier, post, _ in cases]
+        texts = (planted + clean_comments(max(0, args.dask - len(planted)), args.seed))[:args.dask]
+        bench_dask.report(bench_dask.run(texts, names, args.dask_workers, args.dask_memory))
 
 
 def report(runs, show_missed: int) -> None:

@@ -262,3 +262,10 @@ def build(per_kind: int, clean: int, seed: int):
             cases.append((kind, " ".join(host[:at]), carrier, " ".join(host[at:]), parts))
     clean_comments = [" ".join(rng.sample(sentences, rng.randint(2, 4))) for _ in range(clean)]
     return cases, clean_comments, {a.lower() for a in authors}
+
+
+def clean_comments(n: int, seed: int) -> list[str]:
+    """`n` more PII-free comments of the same host prose (for throughput at scale)."""
+    rng = random.Random(seed + 1_000_003)
+    sentences = prose_sentences()
+    return [" ".join(rng.sample(sentences, rng.randint(2, 4))) for _ in range(n)]

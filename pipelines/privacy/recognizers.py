@@ -18,13 +18,26 @@ from presidio_analyzer.predefined_recognizers import EmailRecognizer
 # -- helpers --------------------------------------------------------------------------------------
 
 
+# what a text must hold for a kind to be there at all: a cheap test before the recognizer's own
+# patterns (most comments hold no digit, and the full patterns cost ten times more than the test)
+DIGIT = re.compile(r"\d")
+DIGIT_OR_COLON = re.compile(r"[\d:]")
+HANGUL = re.compile("[가-힣]")
+
+
+def _skips(quick, text: str) -> bool:
+    if quick is None:
+        return False
+    return quick not in text if isinstance(quick, str) else quick.search(text) is None
+
+
 class RegexRecognizer(LocalRecognizer):
     """Spans of one regex group (group `span`, or the whole match) as one entity, with a fixed score.
-    A `quick` pattern (plain substring test) skips texts that cannot match, which keeps the cost of
-    rare kinds near zero on ordinary prose."""
+    A `quick` test (a substring, or a compiled pattern to search) skips texts that cannot match, which
+    keeps the cost of rare kinds near zero on ordinary prose."""
 
-    def __init__(self, entity: str, pattern: str, *, flags: int = 0, score: float = 0.9, quick: str | None = None,
-                 name: str | None = None):
+    def __init__(self, entity: str, pattern: str, *, flags: int = 0, score: float = 0.9,
+                 quick: str | re.Pattern | None = None, name: str | None = None):
         self.entity = entity
         self.regex = re.compile(pattern, flags)
         self.score = score
@@ -35,7 +48,7 @@ class RegexRecognizer(LocalRecognizer):
         pass
 
     def spans(self, text: str):
-        if self.quick is not None and self.quick not in text:
+        if _skips(self.quick, text):
             return
         for m in self.regex.finditer(text):
             group = "span" if "span" in self.regex.groupindex else 0
@@ -63,6 +76,8 @@ _AT = r"\s*(?:@|%40|\(at\)|\[at\]|\{at\}|<at>|\bat\b|\barobase\b|\bchez\b)\s*"
 OBFUSCATED_EMAIL = (rf"(?<![\w.])(?P<span>[A-Za-z0-9_%+-]+(?:{_DOT}[A-Za-z0-9_%+-]+)*{_AT}"
                     rf"[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*{_DOT}(?:{_TLDS}))\b")
 _SPELLED = re.compile(r"\(|\[|\{|<|%40|\b(?:at|dot|point|punkt|arobase|chez)\b", re.I)
+_AT_FORM = re.compile(_AT.strip(r"\s*"), re.I)
+_DOT_TLD = re.compile(rf"{_DOT[3:]}(?:{_TLDS})\b", re.I)  # the dot form, spaces, the domain
 
 
 class ObfuscatedEmailRecognizer(RegexRecognizer):
@@ -70,8 +85,8 @@ class ObfuscatedEmailRecognizer(RegexRecognizer):
         super().__init__("EMAIL_ADDRESS", OBFUSCATED_EMAIL, flags=re.I, score=0.9, name="ObfuscatedEmailRecognizer")
 
     def spans(self, text: str):
-        lowered = text.lower()
-        if "at" not in lowered and "@" not in text and "%40" not in text:
+        # the pattern holds an "at" form and ends in a "dot" form and a domain: both searched first
+        if _AT_FORM.search(text) is None or _DOT_TLD.search(text) is None:
             return
         for s, e in super().spans(text):
             if _SPELLED.search(text, s, e):
@@ -230,6 +245,8 @@ _FR_TYPE_NO_NUMBER = "rue|avenue|boulevard|impasse|allée|chemin|quai|faubourg"
 FR_STREET = (rf"\b(?P<span>(?i:{_FR_TYPE_NO_NUMBER})\s+(?:(?:de\s+la|de|du|des|la|le|les|d['’]|l['’])\s*)?"
              rf"[A-ZÀ-Ý][a-zà-ÿ'’-]+(?:[\s-]+(?:de\s+|du\s+|des\s+|la\s+|le\s+)?[A-ZÀ-Ý][a-zà-ÿ'’-]+){{0,3}}"
              rf"(?:,?\s+\d{{5}}\s+[A-ZÀ-Ý][A-Za-zÀ-ÿ'’-]+)?)")
+_UNIT_WORD = re.compile("Apt|Apartment|Suite|Flat|Unit|Studio")
+_FR_STREET_WORD = re.compile(rf"\b(?:{_FR_TYPE_NO_NUMBER})\s", re.I)
 KO_ADDRESS = (r"(?P<span>(?:[가-힣]+(?:특별시|광역시|특별자치시|특별자치도|도)\s+)?(?:[가-힣]+(?:시|군|구)\s+){0,2}"
               r"(?:[가-힣]+(?:읍|면|동)\s+)?[가-힣0-9]+(?:로|길|가|거리)\s?(?:지하\s?)?\d+(?:-\d+)?(?:\s*\([가-힣0-9, ]+\))?"
               r"(?:\s*[0-9]+(?:동|층|호))*)")
@@ -271,7 +288,7 @@ class LuhnCardRecognizer(RegexRecognizer):
 
     def __init__(self):
         super().__init__("CREDIT_CARD", r"(?<![\d-])(?P<span>\d(?:[ -]?\d){12,18})(?![\d-])", score=0.9,
-                         name="LuhnCardRecognizer")
+                         quick=DIGIT, name="LuhnCardRecognizer")
 
     def spans(self, text: str):
         for s, e in super().spans(text):
@@ -281,24 +298,48 @@ class LuhnCardRecognizer(RegexRecognizer):
                 yield s, e
 
 
+class _Quick:
+    """A Presidio recognizer that first checks that the text holds what its patterns need."""
+
+    quick: re.Pattern
+
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+        if self.quick.search(text) is None:
+            return []
+        return super().analyze(text, entities, nlp_artifacts, regex_flags)
+
+
+def predefined() -> list[LocalRecognizer]:
+    """Presidio's checksum-validated recognizers, each behind its quick test (a Bitcoin address
+    may hold no digit: that one has none)."""
+    from presidio_analyzer.predefined_recognizers import (CreditCardRecognizer, CryptoRecognizer, IbanRecognizer,
+                                                          IpRecognizer, UsSsnRecognizer)
+
+    def quick(cls, pattern):
+        return type(cls.__name__, (_Quick, cls), {"quick": pattern})()
+
+    return [quick(CreditCardRecognizer, DIGIT), quick(IbanRecognizer, DIGIT), quick(IpRecognizer, DIGIT_OR_COLON),
+            quick(UsSsnRecognizer, DIGIT), CryptoRecognizer()]
+
+
 def recognizers() -> list[LocalRecognizer]:
     return [
-        RegexRecognizer("REDDIT_USER", REDDIT_USER, flags=re.I, score=1.0, quick="u", name="RedditUserRecognizer"),
+        RegexRecognizer("REDDIT_USER", REDDIT_USER, flags=re.I, score=1.0, quick=re.compile("u/|user/", re.I), name="RedditUserRecognizer"),
         ObfuscatedEmailRecognizer(),
         OfflineEmailRecognizer(),
         UrlParamRecognizer(),
         RegexRecognizer("CRYPTO", ETHEREUM, score=0.9, quick="0x", name="EthereumRecognizer"),
         AnyRegionPhoneRecognizer(),
         Ipv6Recognizer(),
-        RegexRecognizer("PHONE_NUMBER", PHONE_SHAPE, score=0.6, name="PhoneShapeRecognizer"),
-        RegexRecognizer("ADDRESS", US_ADDRESS, score=0.7, name="UsAddressRecognizer"),
-        RegexRecognizer("ADDRESS", US_UNIT_LEAD, score=0.7, name="UsUnitAddressRecognizer"),
-        RegexRecognizer("ADDRESS", US_ZIP_TAIL, score=0.7, name="UsZipRecognizer"),
-        RegexRecognizer("ADDRESS", UK_POSTCODE, score=0.6, name="UkPostcodeRecognizer"),
-        RegexRecognizer("ADDRESS", FR_ADDRESS, score=0.7, name="FrAddressRecognizer"),
-        RegexRecognizer("ADDRESS", FR_STREET, score=0.7, name="FrStreetRecognizer"),
-        RegexRecognizer("ADDRESS", DE_ADDRESS, score=0.7, name="DeAddressRecognizer"),
-        RegexRecognizer("ADDRESS", KO_ADDRESS, score=0.7, name="KoAddressRecognizer"),
+        RegexRecognizer("PHONE_NUMBER", PHONE_SHAPE, score=0.6, quick=DIGIT, name="PhoneShapeRecognizer"),
+        RegexRecognizer("ADDRESS", US_ADDRESS, score=0.7, quick=DIGIT, name="UsAddressRecognizer"),
+        RegexRecognizer("ADDRESS", US_UNIT_LEAD, score=0.7, quick=_UNIT_WORD, name="UsUnitAddressRecognizer"),
+        RegexRecognizer("ADDRESS", US_ZIP_TAIL, score=0.7, quick=DIGIT, name="UsZipRecognizer"),
+        RegexRecognizer("ADDRESS", UK_POSTCODE, score=0.6, quick=DIGIT, name="UkPostcodeRecognizer"),
+        RegexRecognizer("ADDRESS", FR_ADDRESS, score=0.7, quick=DIGIT, name="FrAddressRecognizer"),
+        RegexRecognizer("ADDRESS", FR_STREET, score=0.7, quick=_FR_STREET_WORD, name="FrStreetRecognizer"),
+        RegexRecognizer("ADDRESS", DE_ADDRESS, score=0.7, quick=DIGIT, name="DeAddressRecognizer"),
+        RegexRecognizer("ADDRESS", KO_ADDRESS, score=0.7, quick=HANGUL, name="KoAddressRecognizer"),
         KoreanNameRecognizer(),
         LuhnCardRecognizer(),
         RegexRecognizer("PERSON", TITLED_NAME, score=0.7, name="TitledNameRecognizer"),
