@@ -16,7 +16,7 @@ from pipelines.llm.structured import complete_structured, structured_request
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.errors import InputFileError
 from schemas.quarantine import quarantine_frame
-from sources.files import read_text_table
+from sources.files import input_name, read_text_table
 from sources.instruments import is_definition, item_table
 
 TRAITS = {"N": "Neuroticism", "E": "Extraversion", "O": "Openness to experience", "A": "Agreeableness",
@@ -77,7 +77,7 @@ class ReadItems(Step):
             missing = [c for c in ("text", "domain", "keyed") if c not in frame.columns]
             if missing:
                 raise InputFileError(path, f"missing column(s) {', '.join(missing)}; expected {', '.join(ITEM_COLUMNS)}")
-            frames.append(frame.with_columns(pl.lit(Path(path).name).alias("_file"),
+            frames.append(frame.with_columns(pl.lit(input_name(path)).alias("_file"),
                                              pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")))
         frame = pl.concat(frames, how="diagonal_relaxed")
         for col in ITEM_COLUMNS:
