@@ -235,37 +235,6 @@ def test_a_folder_from_before_manifests_is_recognised(tmp_path):
     assert "Test now" in (out / "README.md").read_text()
 
 
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (the disk-full test)")
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
-
-
-def test_disk_full_is_one_line_and_leaves_nothing_behind(small_tmpfs, tmp_path):
-    out = small_tmpfs / "ds"
-    write(out, 100, "small")
-    before = sorted(str(p.relative_to(small_tmpfs)) for p in small_tmpfs.rglob("*"))
-    with pytest.raises(CurateError) as e:
-        write(out, 200_000, "big", text_bytes=64)  # incompressible text, far over 2 MB
-    message = str(e.value)
-    assert "no space left on device" in message and str(small_tmpfs) in message and "\n" not in message
-    assert sorted(str(p.relative_to(small_tmpfs)) for p in small_tmpfs.rglob("*")) == before
-    assert read_small(out) == 100
-
-
-def read_small(out: Path) -> int:
-    import polars as pl
-
-    return pl.read_parquet(out / "data" / "alpha" / "*.parquet").height
-
-
 def test_the_cli_options_travel_in_the_run_request(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
