@@ -1,9 +1,13 @@
 """Safe writing of a dataset folder: locked, staged beside it, swapped in whole.
 
 The guarantees (README, "The run contract"):
-- One run at a time per folder: an exclusive lock on a sibling file `.<name>.curate.lock` (the
-  `filelock` library; the OS releases it when the process dies, kill -9 included). A second run
-  stops with one line, or waits up to `--lock-timeout` seconds.
+- One run at a time per folder: an exclusive lock on a hidden sibling file `.<name>.curate.lock`
+  (the `filelock` library; the OS releases it when the process dies, kill -9 included). A second run
+  stops with one line, or waits up to `--lock-timeout` seconds. The lock file is removed when the
+  run ends, while still held: a run waiting on it then finds it unlinked (filelock checks the link
+  count after locking) and locks a fresh one, so no two runs ever hold the folder. Beside the target,
+  not in it: the folder itself is swapped, and a lock inside it would be swapped away with it. A run
+  killed with -9 leaves the empty lock file; the next run takes it and removes it.
 - A reader sees the old dataset or the new one, whole: the new one is written into a sibling
   staging folder `.<name>.curate-staging-<pid>` and exchanged with the old one in one atomic
   `renameat2(RENAME_EXCHANGE)` (Linux); elsewhere two renames, the short gap between them repaired by
@@ -150,6 +154,10 @@ def claim_output(out: Path | str, *, allow_foreign: bool = False, lock_timeout: 
     finally:
         with _claims_lock:
             _claims.pop(out, None)
+        try:
+            os.unlink(lock_file(out))  # still held: see the module's docstring
+        except OSError:
+            pass
         lock.release()
 
 

@@ -92,6 +92,7 @@ def test_prefects_database_never_holds_the_credentials(tmp_path, monkeypatch):
     from pipelines import flow
 
     monkeypatch.setattr(flow, "DaskRuntime", lambda address=None: DaskRuntime(address, inline=True))
+    monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")  # as `curate` sets it: a busy CI
     request = RunRequest(recipe="personality", inputs=(str(SAMPLE),), output=str(tmp_path / "out"), dask_address=SECRET)
     state = flow.run_recipe(request, return_state=True)
     assert not state.is_failed(), state.message

@@ -161,6 +161,36 @@ def test_a_waiting_run_writes_after_the_first(old_dataset, tmp_path):
     assert read_whole(old_dataset, tmp_path / "hf") == "old"
 
 
+CONTENDER = """
+import os, sys, time
+from pipelines.dataset_dir import claim_output
+out, log = sys.argv[1], sys.argv[2]
+for _ in range(5):
+    with claim_output(out, lock_timeout=120):
+        with open(log, "a") as f:
+            f.write(f"in {os.getpid()}\\n")
+            f.flush()
+            time.sleep(0.01)
+            f.write(f"out {os.getpid()}\\n")
+"""
+
+
+def test_the_lock_file_is_removed_and_runs_never_overlap(tmp_path):
+    """The lock file goes when a run ends (removed while still held); four processes claiming one
+    folder 5 times each, with waiters queued on unlinked lock files, never hold it together."""
+    out, log = tmp_path / "ds", tmp_path / "log"
+    procs = [subprocess.Popen([sys.executable, "-c", CONTENDER, str(out), str(log)], cwd=REPO) for _ in range(4)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0, 0]
+    lines = log.read_text().splitlines()
+    assert len(lines) == 40
+    for enter, leave in zip(lines[::2], lines[1::2]):  # each "in" is followed by its own "out"
+        assert enter.startswith("in ") and leave == "out " + enter[3:], lines
+    assert not lock_file(out).exists()
+    with claim_output(out):
+        assert lock_file(out).exists()  # only while a run holds it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log"]
+
+
 def test_user_files_are_kept_and_ours_replaced(tmp_path):
     out = tmp_path / "ds"
     write(out, 10, "first")

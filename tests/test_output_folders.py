@@ -33,8 +33,8 @@ def manifest(out: Path) -> list[str]:
 
 
 def leftovers(parent: Path, out: Path) -> list[str]:
-    """What a run left beside its output: nothing but the (empty, hidden) lock file."""
-    return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{out.name}.") and p != lock_file(out))
+    """What a run left beside its output: nothing (no staging folder, no lock file)."""
+    return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{out.name}."))
 
 
 def test_dedup_output_is_staged_swapped_and_keeps_a_users_files(tmp_path):
