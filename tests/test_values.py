@@ -172,7 +172,7 @@ def test_question_absent_from_a_file_is_reported_not_fatal(tmp_path):
     book = vdata.CODEBOOK_YAML + "  - {var: q9, options: {1: a, 2: b}}\n"
     data = vdata.write_csv(tmp_path / "s.csv")
     ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path, book)], min_n=vdata.MIN_N)
-    assert ctx.report.facts["absent_questions"] == {"s.csv": ["q9"]}
+    assert ctx.report.facts["absent_questions"] == {str(data): ["q9"]}
     assert ctx.report.facts["absent_everywhere"] == ["q9"]
     assert any("q9" in note for note in ctx.report.notes)
     assert "q9" not in set(out.tables["questions"]["var_name"])
