@@ -26,8 +26,8 @@ def make_run(tmp_path: Path, name: str, drop_case: str | None = None, change_cas
         frame = frame[frame["case"] != int(drop_case)]
     if change_case:
         frame.loc[frame["case"] == int(change_case), "i1"] = 5
-    src = tmp_path / f"{name}-src" / "responses.csv"  # same file name, as a rerun would have
-    src.parent.mkdir()
+    src = tmp_path / "src" / "responses.csv"  # one path, as a rerun would have: records name it as given
+    src.parent.mkdir(exist_ok=True)
     frame.to_csv(src, index=False)
     out = tmp_path / name
     ctx = RunContext(recipe="personality", output=out, dask=DaskRuntime(inline=True))
