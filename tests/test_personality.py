@@ -101,8 +101,8 @@ def test_quarantine_names_file_row_and_field(tmp_path):
     ctx, out = run_build(tmp_path, [path])
     q = ctx.report.quarantine.sort("row")
     assert q.select("source_file", "row", "field", "step").rows() == [
-        ("bad.csv", 1, "i7", "validate_answers"),
-        ("bad.csv", 2, "i12", "validate_answers"),
+        (str(path), 1, "i7", "validate_answers"),
+        (str(path), 2, "i12", "validate_answers"),
         (str(path), 6, "case", "dedupe_respondents"),
     ]
     assert "i7: answer 'x' is not a number" in q["error"][0]
