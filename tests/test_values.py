@@ -237,13 +237,13 @@ def test_a_repeated_respondent_id_is_quarantined_naming_the_first_row(tmp_path, 
     data = vdata.write_csv(tmp_path / "s.csv", rows=rows)
     ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path)], min_n=1, weighted=weighted)
     q = ctx.report.quarantine.filter(pl.col("step") == "validate_weights").sort("row")
-    repeat = "respondent id '2' repeats row 2 of s.csv (same survey and wave)"
+    repeat = f"respondent id '2' repeats row 2 of {data} (same survey and wave)"
     if weighted:  # a bad weight is named first; the repeat of id 3 is also bad for its weight
         assert q.select("row", "field", "error").rows() == [
             (5, "respondent_id", repeat), (6, "weight", "weight 'heavy' is not a number"), (7, "respondent_id", repeat)]
     else:
         assert q.select("row", "field", "error").rows() == [
-            (5, "respondent_id", repeat), (6, "respondent_id", "respondent id '3' repeats row 3 of s.csv (same survey and wave)"),
+            (5, "respondent_id", repeat), (6, "respondent_id", f"respondent id '3' repeats row 3 of {data} (same survey and wave)"),
             (7, "respondent_id", repeat)]
     assert '"respondent_id":"2"' in q["raw"][0]
     step = ctx.report.step("validate_weights")
