@@ -50,6 +50,8 @@ def pull_cmd(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Folder for the reviewed dataset [default: <DATASET_DIR>-reviewed].")] = None,
     publish_to: Annotated[Optional[str], typer.Option(help="Publish the reviewed dataset to this repository (folder or Hub id).")] = None,
     version: Annotated[Optional[str], typer.Option(help="Version for --publish-to [default: next minor].")] = None,
+    allow_existing: Annotated[bool, typer.Option("--allow-existing", help="Write into an existing folder that curate did not write (its other files are kept).")] = False,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another run writing the same output folder [default: 0, stop at once].", min=0)] = 0.0,
 ) -> None:
     """Fetch submitted responses, compute agreement, resolve records and write the reviewed dataset."""
     from annotation.pull import pull
@@ -57,7 +59,7 @@ def pull_cmd(
 
     options = load_options(settings, dataset_name=name)
     result = pull(dataset_dir, workspace, configs=config or None, options=options, output=output,
-                  publish_to=publish_to, version=version)
+                  publish_to=publish_to, version=version, allow_existing=allow_existing, lock_timeout=lock_timeout)
     for review in result.reviews:
         status = ", ".join(f"{k}={v}" for k, v in review.status.items())
         typer.echo(f"{review.config} ({review.dataset}): {review.records} records, {status}; {review.annotators} annotators")

@@ -5,7 +5,9 @@ gave it), fetch every record's responses, compute per-question agreement over th
 ones, resolve each record by its questions' rules, and write the `review` struct of the record
 envelope (status, annotators, responses + resolution as JSON, agreement). The result is a new
 dataset folder (the input is not changed) whose card's "Annotation process" section reports
-the agreement; with `publish_to` it is published as a new version.
+the agreement; with `publish_to` it is published as a new version. The output folder is written as
+`curate run` writes one (pipelines/dataset_dir.py): claimed and locked before the first request to
+Argilla, staged beside it and swapped in whole, and a user's files in it kept.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from annotation.resolve import resolve_record
 from annotation.settings import ReviewSpec, spec_for
 from pipelines.errors import CurateError
 from data_cards.hub import class_labels_in_card, refresh_card_metadata
+from pipelines.dataset_dir import claim_output, owned_files, staged_dataset
 from pipelines.layout import write_config
 from pipelines.report import atomic_write_bytes
 from schemas.envelope import REVIEW_DTYPE
@@ -203,12 +206,23 @@ def default_output(dataset_dir: Path) -> Path:
 
 def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None, options: ReviewOptions | None = None,
          output: Path | None = None, publish_to: str | None = None, version: str | None = None,
-         message: str | None = None, client=None) -> PullResult:
+         message: str | None = None, client=None, allow_existing: bool = False, lock_timeout: float = 0.0) -> PullResult:
     dataset_dir = Path(dataset_dir)
-    options = options or ReviewOptions()
     output = Path(output) if output else default_output(dataset_dir)
     if output.resolve() == dataset_dir.resolve():
         raise CurateError("--output must differ from DATASET_DIR: the pulled review is a new version of the data")
+    with claim_output(output, allow_foreign=allow_existing, lock_timeout=lock_timeout):  # before any request
+        result = _pull(dataset_dir, workspace, configs, options or ReviewOptions(), output, client)
+    if publish_to:
+        from pipelines.publish import next_version, publish
+
+        result.published = publish(output, publish_to, version or next_version(publish_to, "minor"),
+                                   message=message or f"Human review pulled from Argilla workspace {workspace}")
+    return result
+
+
+def _pull(dataset_dir: Path, workspace: str, configs: list[str] | None, options: ReviewOptions, output: Path,
+          client) -> PullResult:
     client = client or connect()
     ws = client.workspaces(workspace)
     if ws is None:
@@ -239,21 +253,33 @@ def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None,
         raise CurateError(f"no config of {dataset_dir} has an Argilla dataset in workspace {workspace!r}; push first")
     section = annotation_section(workspace, reviews, pulled_at) + review_columns_section(columns)
     write_output(dataset_dir, output, reviewed, section, reviews)
-    result = PullResult(output, workspace, reviews)
-    if publish_to:
-        from pipelines.publish import next_version, publish
-
-        result.published = publish(output, publish_to, version or next_version(publish_to, "minor"),
-                                   message=message or f"Human review pulled from Argilla workspace {workspace}")
-    return result
+    return PullResult(output, workspace, reviews)
 
 
 def write_output(dataset_dir: Path, output: Path, reviewed: dict[str, pl.DataFrame], section: str,
                  reviews: list[ConfigReview]) -> None:
-    """A copy of the dataset folder with the reviewed configs, report facts and card section."""
-    tmp = output.with_name(f".{output.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    shutil.copytree(dataset_dir, tmp, ignore=shutil.ignore_patterns(".*"))
+    """A copy of the dataset with the reviewed configs, report facts and card section, swapped in
+    whole for `output` (pipelines/dataset_dir.py)."""
+    with staged_dataset(output) as stage:
+        copy_dataset(dataset_dir, stage)
+        _write_reviewed(stage, reviewed, section, reviews)
+
+
+def copy_dataset(dataset_dir: Path, stage: Path) -> None:
+    """The files curate wrote in `dataset_dir` (its manifest's), or every visible file of a folder
+    without one; a user's own files there are theirs, not the reviewed dataset's."""
+    ours = owned_files(dataset_dir)
+    if ours is None:
+        shutil.copytree(dataset_dir, stage, ignore=shutil.ignore_patterns(".*"), dirs_exist_ok=True)
+        return
+    for rel in sorted(ours):
+        source, target = dataset_dir / rel, stage / rel
+        if source.is_file():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
+def _write_reviewed(tmp: Path, reviewed: dict[str, pl.DataFrame], section: str, reviews: list[ConfigReview]) -> None:
     labels = class_labels_in_card(tmp / "README.md")
     views = {config: write_config(tmp, config, frame, labels.get(config)) for config, frame in reviewed.items()}
     if (tmp / "README.md").exists():  # dataset_info must name the review columns, or datasets refuses the files
@@ -264,6 +290,3 @@ def write_output(dataset_dir: Path, output: Path, reviewed: dict[str, pl.DataFra
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     report.setdefault("facts", {})["review"] = [r.__dict__ for r in reviews]
     atomic_write_bytes(report_path, orjson.dumps(report, option=orjson.OPT_INDENT_2))
-    if output.exists():
-        shutil.rmtree(output)
-    tmp.rename(output)

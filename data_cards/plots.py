@@ -178,6 +178,10 @@ def _draw_cached(plot: Plot, out_dir: Path, cache_dir: Path) -> dict[str, str]:
     entry = draw(plot, out_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".{os.getpid()}.tmp")
-    shutil.copyfile(target, tmp)
+    try:
+        shutil.copyfile(target, tmp)
+    except BaseException:  # out of space: no half PNG left in the cache (the caller says so in one line)
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, cached)  # whole files only: two runs sharing the cache never see half a PNG
     return entry

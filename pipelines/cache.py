@@ -16,6 +16,7 @@ from pathlib import Path
 import orjson
 import polars as pl
 
+from pipelines.disk import CACHE_HINT, fsync_tree, temporary
 from pipelines.steps import Account, Step, StepResult
 from schemas.quarantine import empty_quarantine
 
@@ -88,14 +89,16 @@ class StepCache:
         if (entry / "account.json").exists():
             return
         tmp = entry.with_name(f".{key}.{uuid.uuid4().hex}.tmp")
-        tmp.mkdir(parents=True)
-        result.data.write_parquet(tmp / "data.parquet", compression="zstd")
-        if result.quarantine.height:
-            result.quarantine.write_parquet(tmp / "quarantine.parquet", compression="zstd")
-        if result.dropped_rows is not None:
-            result.dropped_rows.write_parquet(tmp / "dropped.parquet", compression="zstd")
-        # account.json last: its presence marks a complete entry
-        (tmp / "account.json").write_bytes(orjson.dumps(result.account.to_dict()))
+        with temporary(tmp, f"the step cache (step {step_name})", CACHE_HINT):
+            tmp.mkdir(parents=True)
+            result.data.write_parquet(tmp / "data.parquet", compression="zstd")
+            if result.quarantine.height:
+                result.quarantine.write_parquet(tmp / "quarantine.parquet", compression="zstd")
+            if result.dropped_rows is not None:
+                result.dropped_rows.write_parquet(tmp / "dropped.parquet", compression="zstd")
+            # account.json last: its presence marks a complete entry
+            (tmp / "account.json").write_bytes(orjson.dumps(result.account.to_dict()))
+            fsync_tree(tmp)
         try:
             tmp.rename(entry)
         except OSError:  # another run stored the same key first; its bytes are the same

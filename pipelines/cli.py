@@ -182,6 +182,7 @@ def schedule(
 ) -> None:
     """Serve RECIPE as a Prefect deployment with a cron schedule (needs PREFECT_API_URL)."""
     from pipelines.recipes import get_recipe
+    from pipelines.redaction import conceal
     from pipelines.schedule import check_cron, serve_schedule
 
     get_recipe(recipe)
@@ -192,7 +193,9 @@ def schedule(
     parameters = {
         "recipe": recipe, "inputs": [str(Path(p).expanduser().absolute()) for p in input], "output": str(output.resolve()),
         "config_path": str(config.resolve()) if config else None,
-        "cache_dir": str(cache_dir) if cache_dir else None, "dask_address": dask_address,
+        # the deployment's parameters are stored by Prefect: credentials in the address stay in this
+        # process's environment, which the scheduled runs inherit (pipelines/redaction.py)
+        "cache_dir": str(cache_dir) if cache_dir else None, "dask_address": conceal(dask_address),
         "publish_to": publish_to,
     }
     serve_schedule(name or recipe, cron, parameters, timezone)

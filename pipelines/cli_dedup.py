@@ -8,6 +8,8 @@ Writes into the output folder:
   null text), with file, row, field and reason.
 Every id that passed validation is in kept.parquet or duplicates.parquet, exactly once (checked).
 Steps run through the step cache, so rerunning after a crash reuses what finished.
+The output folder is written as `curate run` writes one (pipelines/dataset_dir.py): claimed and locked
+before any work, staged beside it and swapped in whole, a user's files in it kept.
 
 Engines: `single` holds the table in one process; `dask` (every method, parquet input: a file or a
 folder of files) runs the partitioned stages of `pipelines.dedup.distributed` with bounded memory
@@ -18,6 +20,7 @@ budget. Both give the same kept rows and duplicates.
 from __future__ import annotations
 
 import os
+import shutil
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -109,6 +112,7 @@ def validate_rows(frame, cfg, path: Path, step: str = "validate"):
 
     from pipelines.errors import InputFileError
     from schemas.quarantine import empty_quarantine, quarantine_frame
+    from sources.files import input_name
     from sources.tables import ROW
 
     for role, col in (("--text-column", cfg.text_column), ("--id-column", cfg.id_column),
@@ -131,7 +135,7 @@ def validate_rows(frame, cfg, path: Path, step: str = "validate"):
         return good, empty_quarantine()
     raw_cols = [c for c in frame.columns if c != ROW]
     quarantine = quarantine_frame(bad.select(
-        pl.lit(step).alias("step"), pl.lit(str(path)).alias("source_file"), pl.col(ROW).alias("row"),
+        pl.lit(step).alias("step"), pl.lit(input_name(path)).alias("source_file"), pl.col(ROW).alias("row"),
         pl.col("_field").alias("field"), pl.col("_error").alias("error"),
         pl.struct([pl.col(c).cast(pl.String) for c in raw_cols]).struct.json_encode().alias("raw"),
     ))
@@ -141,8 +145,19 @@ def validate_rows(frame, cfg, path: Path, step: str = "validate"):
 def run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | None = None,
               no_cache: bool = False, dask_address: str | None = None, engine: str = "auto",
               workers: int | None = None, memory_per_worker: str | None = None,
-              partition_rows: int | None = None) -> dict[str, Any]:
+              partition_rows: int | None = None, allow_existing: bool = False,
+              lock_timeout: float = 0.0) -> dict[str, Any]:
     """Read, validate, deduplicate and write the output folder; returns the report as a dict."""
+    from pipelines.dataset_dir import claim_output
+
+    with claim_output(output, allow_foreign=allow_existing, lock_timeout=lock_timeout):
+        return _run_dedup(input, method, output, cfg, cache_dir, no_cache, dask_address, engine, workers,
+                          memory_per_worker, partition_rows)
+
+
+def _run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | None, no_cache: bool,
+               dask_address: str | None, engine: str, workers: int | None, memory_per_worker: str | None,
+               partition_rows: int | None) -> dict[str, Any]:
     from pipelines.dedup.distributed import memory_bytes
 
     limit = memory_bytes(memory_per_worker)
@@ -151,10 +166,12 @@ def run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | Non
                               memory_per_worker, partition_rows)
     from pipelines.cache import StepCache
     from pipelines.dask_runtime import DaskRuntime
+    from pipelines.dataset_dir import staged_dataset
     from pipelines.dedup import dedup_step, duplicates_table
     from pipelines.report import write_parquet_atomic
     from pipelines.runtime import RunContext, file_fingerprint
     from pipelines.steps import Account
+    from sources.files import input_name
     from sources.tables import ROW, read_table
 
     frame, bad_lines = read_table(input) if not input.is_dir() else read_dataset(input)
@@ -176,12 +193,12 @@ def run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | Non
         ctx.dask.close()
     duplicates = duplicates_table(result.dropped_rows)
     check_every_id_once(data[cfg.id_column], result.data[cfg.id_column], duplicates)
-    output.mkdir(parents=True, exist_ok=True)
-    write_parquet_atomic(result.data, output / "kept.parquet")
-    write_parquet_atomic(duplicates, output / "duplicates.parquet")
-    ctx.report.facts.update(input=str(input), method=method, dedup=result.account.extra,
+    ctx.report.facts.update(input=input_name(input), method=method, dedup=result.account.extra,
                             outputs=["kept.parquet", "duplicates.parquet", "quarantine.parquet"])
-    ctx.report.write(output)
+    with staged_dataset(output) as stage:  # swapped in whole (pipelines/dataset_dir.py)
+        write_parquet_atomic(result.data, stage / "kept.parquet")
+        write_parquet_atomic(duplicates, stage / "duplicates.parquet")
+        ctx.report.write(stage)
     return ctx.report.to_dict()
 
 
@@ -204,12 +221,14 @@ def run_dedup_dask(input: Path, method: str, output: Path, cfg, cache_dir: Path 
     redoes only the missing tasks) and are removed once the outputs are written."""
     from pipelines.cache import StepCache
     from pipelines.dask_runtime import DaskRuntime
+    from pipelines.dataset_dir import staged_dataset, staging_dir
     from pipelines.dedup import dedup_step
     from pipelines.dedup.distributed import memory_bytes, run_distributed
-    from pipelines.report import RunReport
-    from pipelines.steps import Account
 
-    work_root = (output / ".dedup-work") if no_cache else StepCache(cache_dir).root / "dedup-stages"
+    # without a cache, the stage files live beside the output, under a staging name: removed at the
+    # end, and by the next run's recovery if this one is killed (pipelines/dataset_dir.py)
+    work_root = staging_dir(output).with_name(f".{output.name}.curate-staging-work") if no_cache else \
+        StepCache(cache_dir).root / "dedup-stages"
     embed = getattr(cfg, "embed", None)
     if not no_cache and embed is not None and embed.cache_dir is None:  # embeddings beside the steps, as in one process
         cfg = cfg.model_copy(update={"embed": embed.model_copy(update={"cache_dir": str(StepCache(cache_dir).root / "embeddings")})})
@@ -217,23 +236,38 @@ def run_dedup_dask(input: Path, method: str, output: Path, cfg, cache_dir: Path 
     runtime = DaskRuntime(dask_address, workers=workers, memory_limit=memory_per_worker,
                           local_directory=str(work_root / "dask-spill"))
     try:
-        result = run_distributed(method, step.config, input, output, runtime, work_root,
-                                 partition_rows=partition_rows, memory_limit=memory_bytes(memory_per_worker),
-                                 params=step.params(), progress=lambda msg: typer.echo(msg, err=True))
-        peaks = runtime.worker_peak_memory()
+        with staged_dataset(output) as stage:  # swapped in whole (pipelines/dataset_dir.py)
+            result = run_distributed(method, step.config, input, stage, runtime, work_root,
+                                     partition_rows=partition_rows, memory_limit=memory_bytes(memory_per_worker),
+                                     params=step.params(), progress=lambda msg: typer.echo(msg, err=True))
+            peaks = runtime.worker_peak_memory()
+            report = dask_report(result, input, method, step.name, dask_address, memory_per_worker, peaks)
+            report.write(stage)
     finally:
         runtime.close()
+        if no_cache:
+            shutil.rmtree(work_root, ignore_errors=True)
+    return report.to_dict()
+
+
+def dask_report(result, input: Path, method: str, step_name: str, dask_address: str | None,
+                memory_per_worker: str | None, peaks) -> "RunReport":
+    from pipelines.redaction import redact
+    from pipelines.report import RunReport
+    from pipelines.steps import Account
+    from sources.files import input_name
+
     report = RunReport("dedup")
     report.add(Account("read", result.rows_in, result.rows_in, {}, 0))
     report.add(Account("validate", result.rows_in, result.valid, {}, result.quarantine.height), result.quarantine)
     dropped = {f"duplicate_{method}": result.removed} if result.removed else {}
-    report.add(Account(step.name, result.valid, result.kept_rows, dropped, 0, result.stats))
-    report.facts.update(input=str(input), method=method, dedup=result.stats,
+    report.add(Account(step_name, result.valid, result.kept_rows, dropped, 0, result.stats))
+    report.facts.update(input=input_name(input), method=method, dedup=result.stats,
                         outputs=["kept.parquet", "duplicates.parquet", "quarantine.parquet"],
-                        dask={"scheduler": dask_address or "LocalCluster", "workers": result.workers,
-                              "worker_peak_memory_bytes": peaks, "memory_per_worker": memory_per_worker})
-    report.write(output)
-    return report.to_dict()
+                        dask={"scheduler": redact(dask_address) if dask_address else "LocalCluster",
+                              "workers": result.workers, "worker_peak_memory_bytes": peaks,
+                              "memory_per_worker": memory_per_worker})
+    return report
 
 
 def check_every_id_once(ids, kept_ids, duplicates) -> None:
@@ -262,6 +296,8 @@ def dedup(
     workers: Annotated[Optional[int], typer.Option(help="dask engine, local cluster: worker processes [default: one per core].")] = None,
     memory_per_worker: Annotated[Optional[str], typer.Option(help="dask engine: memory limit per worker, e.g. 4GB (sizes the partitions; dask spills past 60%).")] = None,
     partition_rows: Annotated[Optional[int], typer.Option(help="dask engine: rows per partition [default: from the memory limit].")] = None,
+    allow_existing: Annotated[bool, typer.Option("--allow-existing", help="Write into an existing folder that curate did not write (its other files are kept).")] = False,
+    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another run writing the same output folder [default: 0, stop at once].", min=0)] = 0.0,
 ) -> None:
     """Deduplicate a table: exact (normalised text), near (MinHash + LSH) or semantic (embeddings)."""
     from sources.files import check_readable
@@ -282,7 +318,7 @@ def dedup(
         overrides["threshold"] = threshold
     cfg = load_dedup_config(method.value, config, overrides)
     report = run_dedup(input, method.value, output, cfg, cache_dir, no_cache, dask_address, engine.value,
-                       workers, memory_per_worker, partition_rows)
+                       workers, memory_per_worker, partition_rows, allow_existing, lock_timeout)
     print_summary(report, output)
 
 

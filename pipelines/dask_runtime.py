@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from pipelines.redaction import redact
+
 log = logging.getLogger(__name__)
 
 
@@ -40,7 +42,7 @@ class DaskRuntime:
             from distributed import Client, LocalCluster
 
             if self.address:
-                log.info("dask: connecting to scheduler %s", self.address)
+                log.info("dask: connecting to scheduler %s", redact(self.address))
                 self._client = Client(self.address)
             else:
                 workers, threads = local_cluster_size()

@@ -1,9 +1,13 @@
 """Safe writing of a dataset folder: locked, staged beside it, swapped in whole.
 
 The guarantees (README, "The run contract"):
-- One run at a time per folder: an exclusive lock on a sibling file `.<name>.curate.lock` (the
-  `filelock` library; the OS releases it when the process dies, kill -9 included). A second run
-  stops with one line, or waits up to `--lock-timeout` seconds.
+- One run at a time per folder: an exclusive lock on a hidden sibling file `.<name>.curate.lock`
+  (the `filelock` library; the OS releases it when the process dies, kill -9 included). A second run
+  stops with one line, or waits up to `--lock-timeout` seconds. The lock file is removed when the
+  run ends, while still held: a run waiting on it then finds it unlinked (filelock checks the link
+  count after locking) and locks a fresh one, so no two runs ever hold the folder. Beside the target,
+  not in it: the folder itself is swapped, and a lock inside it would be swapped away with it. A run
+  killed with -9 leaves the empty lock file; the next run takes it and removes it.
 - A reader sees the old dataset or the new one, whole: the new one is written into a sibling
   staging folder `.<name>.curate-staging-<pid>` and exchanged with the old one in one atomic
   `renameat2(RENAME_EXCHANGE)` (Linux); elsewhere two renames, the short gap between them repaired by
@@ -12,6 +16,8 @@ The guarantees (README, "The run contract"):
   lists the files curate wrote; every other file (a user's `data/<other>/`, `plots/mine.png`) is
   carried into the new folder (hard links, else copies). An existing folder that is not a curate
   dataset is refused unless `allow_foreign` (`--allow-existing`).
+- Durable: the staged files and folders are fsynced before the swap, the parent folder after it
+  (pipelines/disk.py), so that after a power cut the folder holds the old dataset or the new one.
 - Out of space: one line naming the path; the staging folder is removed.
 """
 
@@ -32,11 +38,11 @@ import yaml
 from filelock import FileLock, Timeout
 
 from schemas.errors import CurateError
+from pipelines.disk import fsync_dir, fsync_tree, is_no_space, no_space
 from pipelines.runtime import fault_point
 
 MANIFEST = ".curate-manifest.json"
 LEGACY_FILES = ("README.md", "report.json", "quarantine.parquet")  # written by curate before manifests
-NO_SPACE = (errno.ENOSPC, errno.EDQUOT)
 
 
 @dataclass
@@ -148,6 +154,10 @@ def claim_output(out: Path | str, *, allow_foreign: bool = False, lock_timeout: 
     finally:
         with _claims_lock:
             _claims.pop(out, None)
+        try:
+            os.unlink(lock_file(out))  # still held: see the module's docstring
+        except OSError:
+            pass
         lock.release()
 
 
@@ -176,20 +186,10 @@ def staged_dataset(out: Path | str) -> Iterator[Path]:
             commit(out, staging, claim.allow_foreign)
         except BaseException as e:
             shutil.rmtree(staging, ignore_errors=True)
-            if _no_space(e):
-                where = getattr(e, "filename", None) or out
-                raise CurateError(
-                    f"{where}: no space left on device; {out} was left as it was and the temporary "
-                    "files were removed"
-                ) from None
+            if is_no_space(e):
+                raise no_space(e, out, f"the dataset folder {out}",
+                               f"{out} was left as it was and the temporary files ({staging.name}) were removed") from None
             raise
-
-
-def _no_space(e: BaseException) -> bool:
-    if isinstance(e, OSError) and e.errno in NO_SPACE:
-        return True
-    text = str(e)  # polars and pyarrow wrap the OS error in their own exception types
-    return "No space left on device" in text or "os error 28" in text or "Disk quota exceeded" in text
 
 
 def _walk(root: Path) -> Iterator[str]:
@@ -222,8 +222,10 @@ def commit(out: Path, staging: Path, allow_foreign: bool) -> None:
             _carry(out / rel, staging / rel)
     manifest = {"written_by": "curate", "files": sorted(written)}
     (staging / MANIFEST).write_bytes(orjson.dumps(manifest, option=orjson.OPT_INDENT_2))
+    fsync_tree(staging)  # the new dataset's bytes on the disk before its name is
     fault_point("dataset:staged")
     swap(staging, out)
+    fsync_dir(out.parent)  # the swap itself
 
 
 def _carry(source: Path, target: Path) -> None:

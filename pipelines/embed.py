@@ -29,6 +29,7 @@ import polars as pl
 
 from pipelines.cache import default_cache_dir
 from pipelines.dask_runtime import DaskRuntime
+from pipelines.disk import CACHE_HINT, temporary
 from pipelines.steps import Account, Step, StepConfig, StepResult
 from schemas.quarantine import empty_quarantine, quarantine_frame
 
@@ -210,7 +211,8 @@ class EmbeddingCache:
         })
         path = self.dir / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
         tmp = self.dir / f".{path.name}.tmp"
-        frame.write_parquet(tmp, compression="zstd")
+        with temporary(tmp, "the embedding cache", CACHE_HINT):
+            frame.write_parquet(tmp, compression="zstd")
         os.replace(tmp, path)  # readers see a whole shard or none
         if len(self.shards()) > self.MAX_SHARDS:
             self.compact()
@@ -229,7 +231,8 @@ class EmbeddingCache:
             merged = pl.scan_parquet(files).unique("text_hash", keep="first").collect()
             path = self.dir / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
             tmp = self.dir / f".{path.name}.tmp"
-            merged.write_parquet(tmp, compression="zstd")
+            with temporary(tmp, "the embedding cache", CACHE_HINT):
+                merged.write_parquet(tmp, compression="zstd")
             os.replace(tmp, path)
             for f in files:  # only the shards merged above; shards added meanwhile stay
                 f.unlink(missing_ok=True)
@@ -237,7 +240,8 @@ class EmbeddingCache:
 
 def _atomic_write(path: Path, payload: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_bytes(payload)
+    with temporary(tmp, f"{path.name}", CACHE_HINT):
+        tmp.write_bytes(payload)
     os.replace(tmp, path)
 
 

@@ -13,7 +13,7 @@ from pipelines.dask_runtime import DaskRuntime
 from pipelines.dataset_dir import claim_output
 from pipelines.layout import write_dataset_dir
 from pipelines.recipes import get_recipe, load_config
-from pipelines.redaction import redact
+from pipelines.redaction import redact, reveal
 from pipelines.request import RunRequest
 from pipelines.runtime import RunContext, run_logger
 from schemas.errors import CurateError
@@ -43,12 +43,12 @@ def _run_claimed(request: RunRequest) -> dict[str, Any]:
     check_distinct_names(paths)
     out = Path(request.output)
     cache = None if request.no_cache else StepCache(request.cache_dir)
-    with DaskRuntime(request.dask_address) as dask:
+    with DaskRuntime(reveal(request.dask_address)) as dask:  # the real address, to connect with only
         ctx = RunContext(recipe=recipe.name, output=out, cache=cache, dask=dask)
         result = recipe.build(ctx, paths, config)
         if dask.workers_used:
             ctx.report.facts["dask"] = {
-                "scheduler": dask.address or "LocalCluster",
+                "scheduler": redact(dask.address) if dask.address else "LocalCluster",
                 "workers": sorted(dask.workers_used),
             }
     write_dataset_dir(

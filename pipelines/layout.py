@@ -14,7 +14,7 @@ from data_cards.plots import PLOTS_DIR, draw_all, funnel_plot, language_plots, s
 from pipelines.dataset_dir import staged_dataset
 from pipelines.report import RunReport, atomic_write_bytes
 from pipelines.runtime import content_hash, fault_point
-from sources.files import encoding_read
+from sources.files import encoding_read, input_name
 
 DATA_DIR = "data"
 
@@ -46,7 +46,7 @@ def write_config(out: Path, name: str, frame: pl.DataFrame, class_labels: dict[s
 
 def describe_inputs(paths: list[Path]) -> list[dict[str, Any]]:
     return [
-        {"name": p.name, "bytes": p.stat().st_size, "hash": content_hash(p), "encoding": encoding_read(p)}
+        {"name": input_name(p), "bytes": p.stat().st_size, "hash": content_hash(p), "encoding": encoding_read(p)}
         for p in paths
         if p.is_file()
     ]

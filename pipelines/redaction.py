@@ -3,11 +3,20 @@ Argilla address) never reach the console, a log, Prefect's database or a file we
 
 `redact(text)` replaces the user-info part of every URL in `text`; `install_log_redaction()` makes
 every log record of the process pass through it before any handler sees it (Prefect's API log
-handler included, which stores records in Prefect's database)."""
+handler included, which stores records in Prefect's database).
+
+An address with credentials that must travel to where it is used (`--dask-address tls://user:pw@host`,
+through the RunRequest, a Prefect parameter stored in its database, a schedule's deployment) travels
+redacted: `conceal(url)` keeps the real value in this process's environment, which the processes
+it starts inherit (Prefect's runner of scheduled runs, Dask workers), under a name derived from the
+redacted form, and returns the redacted form; `reveal(redacted)` gives the real value back at the
+moment of connecting, and only there."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
 import re
 
 # scheme://user-info@ : user-info is everything up to the last '@' before the host part
@@ -30,6 +39,34 @@ def redact_value(value):
     if isinstance(value, (list, tuple)):
         return type(value)(redact_value(v) for v in value)
     return value
+
+
+def _secret_name(shown: str) -> str:
+    return "CURATE_SECRET_URL_" + hashlib.blake2b(shown.encode(), digest_size=8).hexdigest().upper()
+
+
+def conceal(url: str | None) -> str | None:
+    """The form of `url` to show and store (credentials masked); the real value stays retrievable by
+    `reveal` in this process and the processes it starts."""
+    if not url:
+        return url
+    shown = redact(url)
+    if shown != url:
+        os.environ[_secret_name(shown)] = url
+    return shown
+
+
+def reveal(shown: str | None) -> str | None:
+    """The real value of an address `conceal` masked (to connect with); other values as they are."""
+    if not shown or f"://{MASK}@" not in shown:
+        return shown
+    real = os.environ.get(_secret_name(shown))
+    if real is None:
+        from schemas.errors import CurateError
+
+        raise CurateError(f"{shown}: this process does not know the credentials of this address (they are "
+                          "never stored); give the address again, or set CURATE_DASK_ADDRESS")
+    return real
 
 
 _installed = False

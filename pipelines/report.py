@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 import polars as pl
 
+from pipelines.disk import temporary
 from pipelines.steps import Account
 from schemas.quarantine import QUARANTINE_SCHEMA, empty_quarantine
 
@@ -58,12 +59,15 @@ class RunReport:
 
 def atomic_write_bytes(path: Path, payload: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(payload)
+    with temporary(tmp, str(path.name)):
+        tmp.write_bytes(payload)
     tmp.replace(path)
 
 
 def write_parquet_atomic(frame: pl.DataFrame, path: Path) -> None:
+    """`path` whole or not at all (the quarantine table among others); out of space: one line."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_parquet(tmp, compression="zstd", statistics=True)
+    with temporary(tmp, str(path.name)):
+        frame.write_parquet(tmp, compression="zstd", statistics=True)
     tmp.replace(path)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from pipelines.redaction import conceal
 
 
 class RunRequest(BaseModel):
@@ -23,3 +25,10 @@ class RunRequest(BaseModel):
     dask_address: str | None = None
     allow_existing: bool = False  # write into an existing folder curate did not write (`--allow-existing`)
     lock_timeout: float = Field(default=0.0, ge=0)  # seconds to wait for another run on the output folder
+
+    @field_validator("dask_address", mode="before")
+    @classmethod
+    def _concealed(cls, value: Any) -> Any:
+        """Credentials in the address never travel in the request (it is a Prefect parameter, kept in
+        Prefect's database): redacted here, revealed only to connect (`pipelines.redaction`)."""
+        return conceal(value) if isinstance(value, str) else value

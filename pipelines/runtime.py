@@ -18,13 +18,14 @@ from pipelines.dask_runtime import DaskRuntime
 from schemas.errors import CurateError
 from pipelines.report import RunReport
 from pipelines.steps import Step, StepResult
+from sources.files import input_name
 
 
 def file_fingerprint(path: Path, chunk: int = 1 << 22) -> str:
     """An input's identity for the cache: its name as given in this run and the hash of its bytes.
     Records name the file as given, so a renamed (or moved) input is a new input: a cached output
     would otherwise publish the old name."""
-    return f"{path}:{content_hash(path, chunk)}"
+    return f"{input_name(path)}:{content_hash(path, chunk)}"
 
 
 def content_hash(path: Path, chunk: int = 1 << 22) -> str:
@@ -44,7 +45,7 @@ def inputs_fingerprint(paths: list[Path]) -> str:
     for path in map(Path, paths):
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file())
-            parts.append(f"dir:{path}:" + ",".join(f"{p.relative_to(path)}={content_hash(p)}" for p in files))
+            parts.append(f"dir:{input_name(path)}:" + ",".join(f"{p.relative_to(path)}={content_hash(p)}" for p in files))
         elif path.is_file():
             parts.append(file_fingerprint(path))
     return "|".join(parts)

@@ -15,15 +15,31 @@ import yaml
 from schemas.errors import InputFileError
 
 
+SAMPLES = Path(__file__).resolve().parent / "samples"  # the shipped samples (the demo's inputs)
+
+
+def input_name(path: Path | str) -> str:
+    """An input's name in records, quarantine rows, the card and the cache key: the path as given in
+    this run (relative as typed, or absolute when typed so), normalized (`./a//b` -> `a/b`, `a/../b`
+    -> `b`, `/` separators). The shipped samples, which the demo reads by absolute path, are named
+    by their place in the project (`sources/samples/...`), not by where this machine keeps it."""
+    text = os.fspath(path)
+    name = Path(os.path.normpath(text)) if text else Path(text)
+    if name.is_absolute():
+        try:
+            return (Path("sources/samples") / name.relative_to(SAMPLES)).as_posix()
+        except ValueError:
+            pass
+    return name.as_posix()
+
+
 def check_distinct_names(paths: list[Path]) -> None:
-    """Records and quarantine rows name an input by its file name, so two inputs of one run may not
-    share one (d1/resp.csv and d2/resp.csv would mix as one file, their rows as duplicates)."""
-    seen: dict[str, Path] = {}
-    for path in paths:
-        first = seen.setdefault(Path(path).name, Path(path))
-        if first != Path(path):
-            raise InputFileError(path, f"has the same file name as {first}; records name inputs by file name, "
-                                       "so rename one (or give one file once)")
+    """Records name an input by its path as given (`input_name`), so d1/resp.csv and d2/resp.csv
+    are two inputs; one path given twice would read the same rows twice, as duplicates."""
+    names = [input_name(p) for p in paths]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            raise InputFileError(paths[i], f"is given twice (as {paths[names.index(name)]} and {paths[i]}); give each input once")
 
 
 def check_readable(path: Path | str) -> Path:

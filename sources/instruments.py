@@ -32,7 +32,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from schemas.errors import InputFileError, validation_problems
-from sources.files import read_text_table, yaml_mapping  # libyaml when present: the 300-item file in ms
+from sources.files import input_name, read_text_table, yaml_mapping  # libyaml when present: the 300-item file in ms
 from sources.reader import FileRead, Reader
 
 DEFINITIONS = Path(__file__).parent / "data" / "instruments"
@@ -284,8 +284,8 @@ class ItemTableReader(Reader):
     def read(self, path: Path) -> FileRead:
         frame = item_table(path) if is_definition(path) else read_text_table(Path(path))
         _require_item_columns(path, frame.columns)
-        return FileRead(Path(path).name, frame.with_columns(
-            pl.lit(Path(path).name).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")))
+        return FileRead(input_name(path), frame.with_columns(
+            pl.lit(input_name(path)).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")))
 
 
 def _require_item_columns(path: Path, columns: list[str]) -> None:

@@ -14,7 +14,7 @@ import polars as pl
 
 from schemas.errors import InputFileError
 from sources.countries import harmonize_column
-from sources.files import check_readable, numeric_to_text, read_header, read_statistical, read_text_table
+from sources.files import check_readable, input_name, numeric_to_text, read_header, read_statistical, read_text_table
 from sources.reader import FileRead, Reader
 
 KEY_DIR = Path(__file__).parent / "data" / "ipip_neo"
@@ -115,7 +115,7 @@ def read_responses(path: Path | str) -> RawResponses:
     instrument = detect_instrument(path, frame.columns)
     keep = [c for c in ("case", *DEMOGRAPHICS) if c in frame.columns] + item_columns(instrument)
     frame = frame.select(keep).with_columns(
-        pl.lit(path.name).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")
+        pl.lit(input_name(path)).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")
     )
     from schemas.quarantine import empty_quarantine
 
@@ -144,7 +144,7 @@ def _read_fixed(path: Path) -> RawResponses:
     malformed = quarantine_frame(
         bad.select(
             pl.lit(None, pl.String).alias("step"),
-            pl.lit(path.name).alias("source_file"),
+            pl.lit(input_name(path)).alias("source_file"),
             pl.col("_row").alias("row"),
             pl.lit("line").alias("field"),
             pl.format("line has {} characters, expected {} ({}-item IPIP-NEO)",
@@ -160,7 +160,7 @@ def _read_fixed(path: Path) -> RawResponses:
         fields.append(pl.col("line").str.slice(FIXED_PREFIX + n - 1, 1).alias(f"i{n}"))
     frame = good.select(*fields, pl.col("_row")).with_columns(
         pl.col("sex").replace(JOHNSON_SEX),
-        pl.lit(path.name).alias("_file"),
+        pl.lit(input_name(path)).alias("_file"),
     )
     frame = frame.select(["case", *DEMOGRAPHICS, "year", "month", "day", "hour", "min", "sec",
                           *item_columns(instrument), "_file", "_row"])
@@ -231,5 +231,5 @@ class ResponsesReader(Reader):
 
     def read(self, path: Path) -> FileRead:
         raw = read_responses(path)
-        return FileRead(raw.path.name, raw.frame, raw.malformed,
+        return FileRead(input_name(raw.path), raw.frame, raw.malformed,
                         facts={"format": raw.format, "instrument": raw.instrument, "keyed_at_source": raw.keyed_at_source})

@@ -26,7 +26,7 @@ from sources.codebook import (  # noqa: F401 (re-exported: the codebook's public
     Option, QuestionSpec, _code_sort_key, canonical_code, canonical_code_expr, is_codebook, load_codebook,
 )
 from sources.countries import harmonize_column
-from sources.files import check_readable, numeric_to_text, read_header, read_text_table
+from sources.files import check_readable, input_name, numeric_to_text, read_header, read_text_table
 from sources.reader import FileRead, Reader
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".sav": "spss", ".zsav": "spss", ".dta": "stata"}
@@ -150,12 +150,15 @@ def make_plan(codebook: Codebook, codebook_path: Path, paths: list[Path]) -> Sur
     """Resolve each question's text, options and refusal codes from the codebook and the files'
     labels; say per file which questions and groups it lacks. Reads metadata only."""
     metas = [read_meta(p) for p in paths]
-    names = [m.path.name for m in metas]
-    if len(set(names)) != len(names):
-        raise InputFileError(codebook_path, f"two input files share a name ({names}); the codebook's "
-                                            "`files` section and the quarantine name files by name")
+    names = [input_name(m.path) for m in metas]  # as given: d1/w1.csv and d2/w1.csv are two files
+    bases = [m.path.name for m in metas]
+    for base in codebook.files:
+        if base not in names and bases.count(base) > 1:
+            raise InputFileError(codebook_path, f"the codebook's `files` entry {base!r} fits "
+                                                f"{', '.join(n for n, b in zip(names, bases) if b == base)}; "
+                                                "name the file as given on the command line")
     # `files` entries for files not in this run are fine (a run over some of the waves)
-    unused = tuple(sorted(set(codebook.files) - set(names)))
+    unused = tuple(sorted(set(codebook.files) - set(names) - set(bases)))
     files = tuple(_file_plan(codebook, m) for m in metas)
     questions, absent = [], []
     for spec in codebook.questions:
@@ -182,12 +185,12 @@ def _file_plan(codebook: Codebook, meta: FileMeta) -> FilePlan:
     reps = codebook.design.replicates if codebook.design else None
     if reps and reps.prefix and not replicate_columns(codebook, meta.columns):
         raise InputFileError(path, f"no replicate weight columns starting with {reps.prefix!r} in this file")
-    spec = codebook.files.get(path.name) or FileSpec()
+    spec = codebook.files.get(input_name(path)) or codebook.files.get(path.name) or FileSpec()
     present = tuple(q.var for q in codebook.questions if q.var in cols)
     absent = tuple(q.var for q in codebook.questions if q.var not in cols)
     absent_groups = tuple(g.attr for g in codebook.groups if g.var not in cols and g.attr not in spec.columns)
     return FilePlan(
-        name=path.name, format=meta.format, survey=spec.survey or codebook.survey,
+        name=input_name(path), format=meta.format, survey=spec.survey or codebook.survey,
         wave=spec.wave if spec.wave is not None else codebook.wave, constants=spec.columns,
         questions=present, absent_questions=absent, absent_groups=absent_groups,
     )
@@ -225,7 +228,7 @@ def _resolve_question(codebook: Codebook, codebook_path: Path, spec: QuestionSpe
             from_file |= bool(refusals)
     else:
         if not file_labels:
-            where = ", ".join(m.path.name for m in metas)
+            where = ", ".join(input_name(m.path) for m in metas)
             raise InputFileError(codebook_path, f"question {spec.var}: no options in the codebook and no "
                                                 f"value labels for it in {where}")
         refusal_codes = {o.code for o in spec.refusal} if spec.refusal is not None else None
@@ -269,7 +272,7 @@ def read_microdata(path: Path | str, plan: SurveyPlan) -> pl.DataFrame:
     """The file's respondents as text columns: `_file, _row, _survey, _wave, _weight, _rid`, one
     column per group attribute (labels), one per question present (canonical codes)."""
     path = check_readable(path)
-    fplan = plan.file(path.name)
+    fplan = plan.file(input_name(path))
     book = plan.codebook
     fmt = file_format(path)
     if fmt in ("csv", "tsv"):
@@ -291,7 +294,7 @@ def read_microdata(path: Path | str, plan: SurveyPlan) -> pl.DataFrame:
 
     wave = column(book.wave_column) if book.wave_column else pl.lit(fplan.wave, pl.String)
     exprs = [
-        pl.lit(path.name).alias("_file"),
+        pl.lit(fplan.name).alias("_file"),
         pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row"),
         pl.lit(fplan.survey).alias("_survey"),
         wave.alias("_wave"),
@@ -382,4 +385,4 @@ class MicrodataReader(Reader):
         read_meta(path)
 
     def read(self, path: Path) -> FileRead:
-        return FileRead(Path(path).name, read_microdata(path, self.plan))
+        return FileRead(input_name(path), read_microdata(path, self.plan))

@@ -15,7 +15,7 @@ import polars as pl
 
 from schemas.errors import InputFileError
 from schemas.quarantine import empty_quarantine, quarantine_frame
-from sources.files import _first_line, _header, check_readable, utf8_source
+from sources.files import _first_line, _header, check_readable, input_name, utf8_source
 
 ROW = "_row"
 FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl",
@@ -80,7 +80,7 @@ def _read_jsonl(path: Path, step: str) -> tuple[pl.DataFrame, pl.DataFrame]:
                 numbers.append(number)
             else:
                 raw = line.decode("utf-8", "replace").rstrip("\r\n")
-                bad.append({"step": step, "source_file": str(path), "row": number, "field": None, "error": problem, "raw": raw[:10_000]})
+                bad.append({"step": step, "source_file": input_name(path), "row": number, "field": None, "error": problem, "raw": raw[:10_000]})
     if not lines:
         if bad:
             raise InputFileError(path, f"no line is a JSON object (line {bad[0]['row']}: {bad[0]['error']})")

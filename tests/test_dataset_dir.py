@@ -161,6 +161,36 @@ def test_a_waiting_run_writes_after_the_first(old_dataset, tmp_path):
     assert read_whole(old_dataset, tmp_path / "hf") == "old"
 
 
+CONTENDER = """
+import os, sys, time
+from pipelines.dataset_dir import claim_output
+out, log = sys.argv[1], sys.argv[2]
+for _ in range(5):
+    with claim_output(out, lock_timeout=120):
+        with open(log, "a") as f:
+            f.write(f"in {os.getpid()}\\n")
+            f.flush()
+            time.sleep(0.01)
+            f.write(f"out {os.getpid()}\\n")
+"""
+
+
+def test_the_lock_file_is_removed_and_runs_never_overlap(tmp_path):
+    """The lock file goes when a run ends (removed while still held); four processes claiming one
+    folder 5 times each, with waiters queued on unlinked lock files, never hold it together."""
+    out, log = tmp_path / "ds", tmp_path / "log"
+    procs = [subprocess.Popen([sys.executable, "-c", CONTENDER, str(out), str(log)], cwd=REPO) for _ in range(4)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0, 0]
+    lines = log.read_text().splitlines()
+    assert len(lines) == 40
+    for enter, leave in zip(lines[::2], lines[1::2]):  # each "in" is followed by its own "out"
+        assert enter.startswith("in ") and leave == "out " + enter[3:], lines
+    assert not lock_file(out).exists()
+    with claim_output(out):
+        assert lock_file(out).exists()  # only while a run holds it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["log"]
+
+
 def test_user_files_are_kept_and_ours_replaced(tmp_path):
     out = tmp_path / "ds"
     write(out, 10, "first")
@@ -233,37 +263,6 @@ def test_a_folder_from_before_manifests_is_recognised(tmp_path):
     write(out, 11, "now")
     assert (out / "mine.txt").read_text() == "keep"
     assert "Test now" in (out / "README.md").read_text()
-
-
-@pytest.fixture
-def small_tmpfs(tmp_path):
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root (the disk-full test)")
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
-
-
-def test_disk_full_is_one_line_and_leaves_nothing_behind(small_tmpfs, tmp_path):
-    out = small_tmpfs / "ds"
-    write(out, 100, "small")
-    before = sorted(str(p.relative_to(small_tmpfs)) for p in small_tmpfs.rglob("*"))
-    with pytest.raises(CurateError) as e:
-        write(out, 200_000, "big", text_bytes=64)  # incompressible text, far over 2 MB
-    message = str(e.value)
-    assert "no space left on device" in message and str(small_tmpfs) in message and "\n" not in message
-    assert sorted(str(p.relative_to(small_tmpfs)) for p in small_tmpfs.rglob("*")) == before
-    assert read_small(out) == 100
-
-
-def read_small(out: Path) -> int:
-    import polars as pl
-
-    return pl.read_parquet(out / "data" / "alpha" / "*.parquet").height
 
 
 def test_the_cli_options_travel_in_the_run_request(tmp_path, monkeypatch):

@@ -31,7 +31,7 @@ def test_items_with_a_bad_key_are_quarantined_with_row_and_field():
     result = expand.ValidateItems().run(read)
     assert (result.account.rows_in, result.account.kept, result.account.quarantined) == (9, 8, 1)
     q = result.quarantine.row(0, named=True)
-    assert (q["source_file"], q["row"], q["field"]) == ("items.csv", 9, "keyed") and "'maybe'" in q["error"]
+    assert (q["source_file"], q["row"], q["field"]) == ("sources/samples/expand/items.csv", 9, "keyed") and "'maybe'" in q["error"]
     assert result.data["keyed"].dtype == pl.Int8 and set(result.data["keyed"]) == {1, -1}
 
 
@@ -40,7 +40,7 @@ def test_jsonl_reader_sorts_personas_from_prompts_and_quarantines_broken_lines()
     result = preferences.ReadRecords().run(pl.DataFrame({"path": paths}))
     assert result.data["kind"].value_counts().sort("kind").rows() == [("persona", 3), ("prompt", 3)]
     q = result.quarantine.row(0, named=True)
-    assert (q["source_file"], q["row"]) == ("prompts.jsonl", 2) and "not valid JSON" in q["error"]
+    assert (q["source_file"], q["row"]) == ("sources/samples/preferences/prompts.jsonl", 2) and "not valid JSON" in q["error"]
 
 
 def test_scenario_and_judgement_types_enforce_their_shape():

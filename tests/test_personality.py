@@ -101,13 +101,13 @@ def test_quarantine_names_file_row_and_field(tmp_path):
     ctx, out = run_build(tmp_path, [path])
     q = ctx.report.quarantine.sort("row")
     assert q.select("source_file", "row", "field", "step").rows() == [
-        ("bad.csv", 1, "i7", "validate_answers"),
-        ("bad.csv", 2, "i12", "validate_answers"),
-        ("bad.csv", 6, "case", "dedupe_respondents"),
+        (str(path), 1, "i7", "validate_answers"),
+        (str(path), 2, "i12", "validate_answers"),
+        (str(path), 6, "case", "dedupe_respondents"),
     ]
     assert "i7: answer 'x' is not a number" in q["error"][0]
     assert "outside 1..5" in q["error"][1]
-    assert "first seen in bad.csv row 3" in q["error"][2]
+    assert f"first seen in {path} row 3" in q["error"][2]
     assert json.loads(q["raw"][0])["i7"] == "x"
     assert sorted(out.tables["respondents"]["respondent_id"].to_list()) == ["3", "5"]
 

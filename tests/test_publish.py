@@ -26,8 +26,8 @@ def make_run(tmp_path: Path, name: str, drop_case: str | None = None, change_cas
         frame = frame[frame["case"] != int(drop_case)]
     if change_case:
         frame.loc[frame["case"] == int(change_case), "i1"] = 5
-    src = tmp_path / f"{name}-src" / "responses.csv"  # same file name, as a rerun would have
-    src.parent.mkdir()
+    src = tmp_path / "src" / "responses.csv"  # one path, as a rerun would have: records name it as given
+    src.parent.mkdir(exist_ok=True)
     frame.to_csv(src, index=False)
     out = tmp_path / name
     ctx = RunContext(recipe="personality", output=out, dask=DaskRuntime(inline=True))
@@ -345,7 +345,7 @@ def test_published_card_names_the_repository_and_version(tmp_path, monkeypatch):
     publish(run, "datasets/big5", "1.0.0")
     card = (tmp_path / "datasets" / "big5" / "README.md").read_text()
     assert 'load_version("datasets/big5", "respondents", "1.0.0", split="train")' in card
-    assert 'revision="v1.0.0"' in card and "Not published yet" not in card and str(tmp_path) not in card
+    assert 'revision="v1.0.0"' in card and "Not published yet" not in card and str(tmp_path / "run1") not in card  # the inputs are named as given (absolute here)
     assert validate_card_offline(tmp_path / "datasets" / "big5") == []
 
 

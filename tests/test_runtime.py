@@ -137,7 +137,7 @@ class ReadNames(Step):
 
 
 def test_a_renamed_input_is_a_new_input_for_the_cache(tmp_path):
-    """Records name an input by its file name, so the read step's cache key is the name as given
+    """Records name an input by its path as given, so the read step's cache key is the name as given
     plus the content hash: the same bytes under another name are read again, not served with the
     old name from the cache."""
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"

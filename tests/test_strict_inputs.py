@@ -5,6 +5,7 @@ corpus of hostile inputs through the CLI's path is tests/integration/test_bad_in
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -14,7 +15,7 @@ from pipelines.config import read_yaml_mapping, validated
 from pipelines.recipes import personality
 from pipelines.redaction import install_log_redaction, redact
 from schemas.errors import CurateError, InputFileError
-from sources.files import check_distinct_names, encoding_read, load_yaml, read_text, read_text_table
+from sources.files import check_distinct_names, encoding_read, input_name, load_yaml, read_text, read_text_table
 from sources.tables import arrow_frame, read_table
 
 
@@ -106,8 +107,20 @@ def test_json_columns_of_mixed_types_become_text(tmp_path):
     assert frame["ID"].to_list() == ["a1", "2", None]
 
 
-def test_two_inputs_with_one_file_name_are_refused(tmp_path):
+def test_inputs_are_named_as_given_normalized(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    assert input_name("d1/resp.csv") == "d1/resp.csv"
+    assert input_name(Path("./d1//resp.csv")) == "d1/resp.csv"
+    assert input_name("d1/../d2/resp.csv") == "d2/resp.csv"
+    assert input_name("../up/resp.csv") == "../up/resp.csv"
+    assert input_name(tmp_path / "resp.csv") == f"{tmp_path}/resp.csv"  # absolute when typed so
+    shipped = Path(__file__).resolve().parents[1] / "sources" / "samples" / "personality" / "ipip120_responses.csv"
+    assert input_name(shipped) == "sources/samples/personality/ipip120_responses.csv"  # not this machine's path
+
+
+def test_two_inputs_with_one_file_name_are_two_inputs(tmp_path):
     a, b = tmp_path / "d1" / "resp.csv", tmp_path / "d2" / "resp.csv"
-    with pytest.raises(InputFileError, match=r"d2/resp\.csv: has the same file name as .*d1/resp\.csv"):
-        check_distinct_names([a, b])
-    check_distinct_names([a, a.with_name("other.csv")])
+    check_distinct_names([a, b])
+    check_distinct_names([Path("d1/resp.csv"), Path("d2/resp.csv")])
+    with pytest.raises(InputFileError, match=r"d1/resp\.csv: is given twice \(as d1/resp\.csv and \./d1/resp\.csv\)"):
+        check_distinct_names([Path("d1/resp.csv"), "./d1/resp.csv"])

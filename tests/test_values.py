@@ -64,7 +64,7 @@ def test_distributions_match_hand_computation_in_every_format(tmp_path, fmt):
     row = dist(table, "country", "A", "q1")
     assert row["options"] == ["Low", "Mid", "High"] and row["refusal_options"] == ["Refused"]
     assert row["refusal_probs"] == [pytest.approx(0.2)] and row["weighted"] is True
-    assert row["survey"] == "Test Survey" and row["source"]["file"] == data.name
+    assert row["survey"] == "Test Survey" and row["source"]["file"] == str(data)  # the path as given
 
     # country C (one respondent) is below min n for both questions; nothing else is dropped
     acc = ctx.report.step("distributions")
@@ -86,7 +86,7 @@ def test_distributions_match_hand_computation_in_every_format(tmp_path, fmt):
         ("validate_weights", 11, "weight"), ("validate_answers", 12, "q1")]
     assert quarantine["error"][0] == "weight is negative (-1)" or quarantine["error"][0].startswith("weight is negative")
     assert "code '5' is not an option of q1" in quarantine["error"][1]
-    assert all(q == data.name for q in quarantine["source_file"])
+    assert all(q == str(data) for q in quarantine["source_file"])
 
 
 def test_every_step_accounts_for_its_rows(tmp_path):
@@ -159,7 +159,7 @@ def test_waves_and_countries_in_several_files_combine(tmp_path):
     assert x["probs"] == pytest.approx([2 / 4, 1 / 4, 1 / 4]) and x["n_eff"] == pytest.approx(4)
     overall = dist(table, "all", "all", "q1", wave="1")  # hand: W 15 + 4, option 1: 6 + 2
     assert overall["probs"] == pytest.approx([8 / 19, 4 / 19, 7 / 19]) and overall["n"] == 12
-    assert overall["source"]["file"] == "w1.csv, w1_x.sav"
+    assert overall["source"]["file"] == f"{csv}, {sav}"  # the paths as given
     questions = out.tables["questions"]
     assert questions.select("wave", "var_name").sort("wave", "var_name").rows() == [
         ("1", "q1"), ("1", "q2"), ("2", "q1"), ("2", "q2")]
@@ -172,7 +172,7 @@ def test_question_absent_from_a_file_is_reported_not_fatal(tmp_path):
     book = vdata.CODEBOOK_YAML + "  - {var: q9, options: {1: a, 2: b}}\n"
     data = vdata.write_csv(tmp_path / "s.csv")
     ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path, book)], min_n=vdata.MIN_N)
-    assert ctx.report.facts["absent_questions"] == {"s.csv": ["q9"]}
+    assert ctx.report.facts["absent_questions"] == {str(data): ["q9"]}
     assert ctx.report.facts["absent_everywhere"] == ["q9"]
     assert any("q9" in note for note in ctx.report.notes)
     assert "q9" not in set(out.tables["questions"]["var_name"])
@@ -237,13 +237,13 @@ def test_a_repeated_respondent_id_is_quarantined_naming_the_first_row(tmp_path, 
     data = vdata.write_csv(tmp_path / "s.csv", rows=rows)
     ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path)], min_n=1, weighted=weighted)
     q = ctx.report.quarantine.filter(pl.col("step") == "validate_weights").sort("row")
-    repeat = "respondent id '2' repeats row 2 of s.csv (same survey and wave)"
+    repeat = f"respondent id '2' repeats row 2 of {data} (same survey and wave)"
     if weighted:  # a bad weight is named first; the repeat of id 3 is also bad for its weight
         assert q.select("row", "field", "error").rows() == [
             (5, "respondent_id", repeat), (6, "weight", "weight 'heavy' is not a number"), (7, "respondent_id", repeat)]
     else:
         assert q.select("row", "field", "error").rows() == [
-            (5, "respondent_id", repeat), (6, "respondent_id", "respondent id '3' repeats row 3 of s.csv (same survey and wave)"),
+            (5, "respondent_id", repeat), (6, "respondent_id", f"respondent id '3' repeats row 3 of {data} (same survey and wave)"),
             (7, "respondent_id", repeat)]
     assert '"respondent_id":"2"' in q["raw"][0]
     step = ctx.report.step("validate_weights")

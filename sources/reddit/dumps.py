@@ -24,6 +24,7 @@ import zstandard
 
 from schemas.errors import InputFileError
 from schemas.quarantine import QUARANTINE_SCHEMA, empty_quarantine
+from sources.files import input_name
 from sources.reddit.records import (  # noqa: F401  (ROW_SCHEMA and parse_block are this module's API too)
     KIND_FIELDS, ROW_SCHEMA, TEXT_FIELDS, _bad, coerce, parse_block, problems,
 )
@@ -218,7 +219,7 @@ def iter_dump(
             if problem:  # what was decoded before the damage has been read; the remnant is lost
                 yield _remnant(path, kind, line, problem, block, redact)
                 return
-            part = read_block(block, line, kind, path.name, keep, redact)
+            part = read_block(block, line, kind, input_name(path), keep, redact)
             line += part.lines
             yield part
 
@@ -247,7 +248,7 @@ def read_block(block: bytes, first_line: int, kind: str, file_name: str, keep: D
 
 def _remnant(path: Path, kind: str, line: int, problem: str, raw: bytes, redact) -> DumpRead:
     bad = [_bad(line, None, f"truncated final frame: {problem}", raw)]
-    return DumpRead(path.name, kind, pl.DataFrame(schema=ROW_SCHEMA), 1, {}, _quarantine(bad, path.name, redact))
+    return DumpRead(input_name(path), kind, pl.DataFrame(schema=ROW_SCHEMA), 1, {}, _quarantine(bad, input_name(path), redact))
 
 
 def _quarantine(bad: list[dict], file_name: str, redact) -> pl.DataFrame:
@@ -263,7 +264,7 @@ def read_dump(path: Path | str, keep: DumpFilter = DumpFilter(), redact=None, on
               block_size: int = BLOCK_SIZE) -> DumpRead:
     """The whole file as one DumpRead (only rows that pass `keep` are held in memory)."""
     path = Path(path)
-    total = DumpRead(path.name, "", pl.DataFrame(schema=ROW_SCHEMA), compressed_bytes=path.stat().st_size)
+    total = DumpRead(input_name(path), "", pl.DataFrame(schema=ROW_SCHEMA), compressed_bytes=path.stat().st_size)
     rows, quarantines = [], []
     for part in iter_dump(path, keep, redact, on_bytes, block_size):
         total.kind = part.kind

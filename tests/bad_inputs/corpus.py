@@ -197,15 +197,34 @@ def personality_cases(c: Corpus) -> None:
     dat = (SAMPLES / "personality" / "IPIP120.dat").read_bytes().split(b"\n")
     c.case("personality-dat-short-line", "personality", ok(quarantine=[["IPIP120.dat", 2, "line"]]),
            inputs=["IPIP120.dat"], files={"IPIP120.dat": b"\n".join([dat[0], dat[1][:50], *dat[2:]])})
-    c.case("personality-same-file-name", "personality",
-           err("{case}/d2/ipip120_responses.csv: has the same file name as {case}/d1/ipip120_responses.csv; records "
-               "name inputs by file name, so rename one (or give one file once)"),
-           inputs=["d1/ipip120_responses.csv", "d2/ipip120_responses.csv"],
-           files={"d1/ipip120_responses.csv": with_cell(1, "case", "1"), "d2/ipip120_responses.csv": with_cell(1, "case", "1")})
+    identity_cases(c, header, rows)
     c.case("personality-sav-garbage", "personality", {"error_starts": "error: {case}/bad.sav: "},
            inputs=["bad.sav"], files={"bad.sav": b"$FL2 this is not SPSS"})
     c.case("personality-dta-garbage", "personality", {"error_starts": "error: {case}/bad.dta: "},
            inputs=["bad.dta"], files={"bad.dta": b"<stata_dta> no"})
+
+
+def identity_cases(c: Corpus, header: str, rows: list[str]) -> None:
+    """Inputs are named as given: one file name in two folders is two inputs (records name each);
+    one file given twice is refused; respondents without a case number are `file:row`, no collision."""
+    main = "ipip120_responses.csv"
+    no_case = "\n".join(",".join(line.split(",")[1:]) for line in [header, *rows]) + "\n"
+    pair = ["d1/" + main, "d2/" + main]
+    c.case("personality-same-file-name-two-folders", "personality",
+           ok(record_files={"respondents": pair}),
+           inputs=pair, files={p: no_case for p in pair}, copy=True)
+    c.case("personality-same-case-two-folders", "personality",
+           ok(quarantine=[[main, 1, "case"]], quarantine_error_has=[f"first seen in {{case}}/d1/{main} row 1"]),
+           inputs=pair, files={p: "\n".join([header, *rows]) + "\n" for p in pair})
+    c.case("personality-same-file-given-twice", "personality",
+           err(f"{{case}}/d1/../{main}: is given twice (as {{case}}/{main} and {{case}}/d1/../{main}); give each input once"),
+           inputs=[main, f"d1/../{main}"], files={"d1/keep.txt": "x"})
+    w1 = "values_w1.csv"
+    c.case("values-same-file-name-two-folders", "values",
+           err(f"{{case}}/codebook.yaml: the codebook's `files` entry '{w1}' fits {{case}}/d1/{w1}, {{case}}/d2/{w1}; "
+               "name the file as given on the command line"),
+           inputs=[f"d1/{w1}", f"d2/{w1}", "codebook.yaml"], files={f"d1/{w1}": sample_text(f"values/{w1}"),
+                                                                  f"d2/{w1}": sample_text(f"values/{w1}")})
 
 
 def values_cases(c: Corpus) -> None:

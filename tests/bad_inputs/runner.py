@@ -101,6 +101,18 @@ def check(case: dict, folder: Path, outcome: dict, sample_rows: dict[str, int] |
     for file, row, field in expect.get("quarantine", []):
         if (file, row, field) not in got:
             problems.append(f"({file}, row {row}, {field}) not quarantined; quarantine: {sorted(got, key=str)[:10]}")
+    errors = quarantine["error"].to_list()
+    for text in expect.get("quarantine_error_has", []):
+        if not any(text.replace("{case}", str(folder)) in e for e in errors):
+            problems.append(f"no quarantine error has {text!r}; errors: {errors[:3]}")
+    for config, files in expect.get("record_files", {}).items():  # records name inputs as given, none mixed
+        frame = pl.read_parquet(out / "data" / config / "*.parquet")
+        counts = dict(frame["source"].struct.field("file").value_counts().iter_rows())
+        if sorted(counts) != sorted(str(folder / f) for f in files) or len(set(counts.values())) != 1:
+            problems.append(f"{config}: records per file {counts}; want as many from each of {files}")
+        mixed = quarantine.filter(pl.col("error").str.contains("duplicate respondent"))
+        if mixed.height:
+            problems.append(f"respondents of two files collide: {mixed.select('source_file', 'row', 'error').rows()[:3]}")
     if sample_rows is not None and expect.get("same_as_sample"):
         first = report["steps"][0]
         if first["in"] != sample_rows.get(case["recipe"]):

@@ -15,7 +15,7 @@ from pipelines.llm.structured import Outcome, complete_structured, complete_text
 from pipelines.llm.types import ChatRequest
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import quarantine_frame
-from sources.files import utf8_source
+from sources.files import input_name, utf8_source
 
 
 class CandidateScore(BaseModel):
@@ -50,7 +50,7 @@ class ReadRecords(Step):
     def run(self, data: pl.DataFrame) -> StepResult:
         rows, bad = [], []
         for path in data["path"]:
-            name = Path(path).name
+            name = input_name(path)
             source = utf8_source(Path(path))  # UTF-8 required (said where not); UTF-16 with a BOM read
             with (open(source, "rb") if isinstance(source, Path) else source) as f:
                 for line_no, line in enumerate(f, start=1):

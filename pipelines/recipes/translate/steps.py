@@ -15,6 +15,7 @@ from pipelines.llm.structured import complete_structured, structured_request
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.errors import CurateError, InputFileError
 from schemas.quarantine import quarantine_frame
+from sources.files import input_name
 from sources.tables import arrow_frame
 
 MORAL_STORIES_FIELDS = ["norm", "situation", "intention", "moral_action", "moral_consequence", "immoral_action",
@@ -55,14 +56,14 @@ def load_rows(paths: list[Path], config: LoadConfig) -> pl.DataFrame:
             origin = config.hub_dataset
         elif len(paths) == 1 and paths[0].is_dir():
             ds = datasets.load_dataset(str(paths[0]), config.hub_config, split=config.split)
-            origin = paths[0].name
+            origin = input_name(paths[0])
         else:
             suffixes = {p.suffix.lower() for p in paths}
             builder = {BUILDERS.get(s) for s in suffixes}
             if len(builder) != 1 or None in builder:
                 raise InputFileError(paths[0], f"expected data files of one format ({', '.join(BUILDERS)}), got {sorted(suffixes)}")
             ds = datasets.load_dataset(builder.pop(), data_files=[str(p) for p in paths], split="train")
-            origin = ",".join(p.name for p in paths)
+            origin = ",".join(input_name(p) for p in paths)
     except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as e:
         raise CurateError(f"cannot load the source dataset: {str(e).splitlines()[0]}") from None
     frame = arrow_frame(ds.data.table)  # JSON columns of mixed types (ids 1 and "a1") as text
