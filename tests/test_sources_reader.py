@@ -11,6 +11,7 @@ import pytest
 
 from schemas.errors import InputFileError
 from schemas.quarantine import QUARANTINE_SCHEMA
+from sources.files import input_name
 from sources.instruments import ItemTableReader
 from sources.ipip import ResponsesReader
 from sources.reader import FileRead, Reader
@@ -46,7 +47,10 @@ def test_each_reader_reads_the_shipped_samples_through_the_interface(reader, pat
     for path in paths:
         reader.check(path)
     reads = reader.read_all(paths)
-    assert [r.path for r in reads] == [p.name for p in paths]  # input order, files by name
+    # input order; files named as records name them (the path as given; the shipped samples by their
+    # place in the project)
+    assert [r.path for r in reads] == [input_name(p) for p in paths]
+    assert all(r.path.startswith("sources/samples/") for r in reads)
     for path, read in zip(paths, reads):
         assert isinstance(read, FileRead) and read.rows.height > 0
         assert read.quarantine.schema == pl.Schema(QUARANTINE_SCHEMA)
