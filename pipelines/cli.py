@@ -320,6 +320,15 @@ def main() -> None:
         # the machine refused (permission, no space, read-only file system): one line naming the path
         err.print(f"[bold red]error:[/] {redact(str(e.filename))}: {e.strerror}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
+    except RuntimeError as e:
+        if "ephemeral Prefect API server" not in str(e):
+            _bug()
+        # a busy machine, not a bug: Prefect's temporary server did not answer in time
+        wait = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
+        err.print(f"[bold red]error:[/] Prefect's temporary API server did not start within {wait} s (a busy "
+                  "machine?): raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or start one with "
+                  "`prefect server start` and set PREFECT_API_URL (README, \"Prefect\")", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
     except Exception:
         _bug()
 

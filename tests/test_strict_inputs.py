@@ -124,3 +124,26 @@ def test_two_inputs_with_one_file_name_are_two_inputs(tmp_path):
     check_distinct_names([Path("d1/resp.csv"), Path("d2/resp.csv")])
     with pytest.raises(InputFileError, match=r"d1/resp\.csv: is given twice \(as d1/resp\.csv and \./d1/resp\.csv\)"):
         check_distinct_names([Path("d1/resp.csv"), "./d1/resp.csv"])
+
+
+def test_a_prefect_server_too_slow_to_start_is_one_line_not_a_bug(tmp_path):
+    """A busy machine is not a bug: when Prefect's temporary API server does not answer within its
+    start-up timeout (here 0 s, so the real server cannot make it), `curate run` says what to do in
+    one line and exits 2, without a traceback."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "0", "CURATE_LLM_EMBEDDED": "0"}
+    env.pop("PREFECT_API_URL", None)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "values", "-o", str(out),
+                           "--cache-dir", str(tmp_path / "cache"), "--quiet",
+                           "-i", str(REPO / "sources/samples/values/values_w1.csv"),
+                           "-i", str(REPO / "sources/samples/values/codebook.yaml")],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "a bug in curate" not in proc.stderr
+    assert "did not start within 0 s" in proc.stderr and "PREFECT_API_URL" in proc.stderr
