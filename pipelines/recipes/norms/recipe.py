@@ -63,7 +63,7 @@ class Norms(Recipe):
     name = "norms"
     description = "Reddit dumps (RS_/RC_ .zst) -> AITA/confessions situations with verdict distributions, and threads"
     Config = Config
-    demo_inputs = ("norms/R[SC]_*.zst",)
+    demo_inputs = ("norms/demo/R[SC]_*.zst",)  # a few rows: the demo sends each to the model
     hub = HUB
     needs_pseudonym_key = True
 

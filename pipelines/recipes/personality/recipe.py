@@ -30,7 +30,7 @@ class Personality(Recipe):
     description = ("inventory responses (IPIP-NEO, IPIP-FFM, BFI-2, HEXACO-60, MFQ-30, PVQ, SD3; CSV, Johnson's .dat, "
                    "SPSS, Stata) -> domain and facet scores")
     Config = Config
-    demo_inputs = (("personality/*.csv", "personality/*.dat", "personality/*.sav", "personality/*.dta"),)
+    demo_inputs = ("personality/demo/*.csv",)  # a few: each gets a persona text
     hub = HUB
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
