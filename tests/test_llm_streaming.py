@@ -37,6 +37,19 @@ def test_streamed_replies_are_assembled_with_the_servers_token_counts():
     assert all(b["stream"] and b["stream_options"] == {"include_usage": True} for b in srv.requests)
     assert usage.completion_tokens == 10 and usage.prompt_tokens == 5 * 2  # from the final usage chunks
     assert [r.finish_reason for r in results] == ["stop"] * 5
+    assert usage.cached_prompt_tokens == 0 and usage.aborted == 0
+
+
+def test_prompt_tokens_the_server_took_from_its_prefix_cache_are_accounted():
+    with StreamingServer(echo, cached_prefix=True) as srv:  # the shared system message, cached
+        results, usage = LLMClient(settings(srv)).complete(requests(4))
+    assert usage.prompt_tokens == 4 * 2 and usage.cached_prompt_tokens == 4 * 1
+    reply = b'{"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}], "usage": ' \
+            b'{"prompt_tokens": 30, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 24}}}'
+    with StreamingServer(lambda b: Reply(body=reply)) as srv:  # a whole JSON body (no stream)
+        results, usage = LLMClient(settings(srv, stream=False)).complete(requests(2))
+    assert [r.text for r in results] == ["ok", "ok"]
+    assert (usage.prompt_tokens, usage.cached_prompt_tokens, usage.completion_tokens) == (60, 48, 2)
 
 
 def _closed_before_retry(srv: StreamingServer, first: int, second: int) -> bool:
@@ -49,7 +62,7 @@ def test_no_first_token_in_time_closes_the_request_on_the_server_before_the_retr
     with StreamingServer(echo, slots=1) as srv:
         srv.pauses[1] = (30.0, 0.0)  # the first request would sit in a queue for 30 s
         results, usage = LLMClient(settings(srv, timeout_s=0.5)).complete(requests(1))
-    assert results[0].text == "echo q0" and usage.retries == 1
+    assert results[0].text == "echo q0" and usage.retries == 1 and usage.aborted == 1
     assert _closed_before_retry(srv, 1, 2)  # aborted on the server, never running twice
 
 
@@ -61,7 +74,7 @@ def test_a_stream_that_stalls_midway_hits_the_idle_timeout_not_a_total_one():
         assert usage.retries == 0 and results[0].text == " ".join(["w"] * 12)
         srv.pauses[2] = (0.0, 5.0)  # the next one stalls after its first chunk
         results, usage = LLMClient(settings(srv, timeout_s=10, idle_timeout_s=0.5)).complete(requests(2)[1:])
-    assert usage.retries == 1 and results[0].text == " ".join(["w"] * 12)
+    assert usage.retries == 1 and usage.aborted == 1 and results[0].text == " ".join(["w"] * 12)
     assert _closed_before_retry(srv, 2, 3)
 
 
