@@ -33,9 +33,10 @@ def _lines(path: Path) -> list[str]:
     return raw.decode().splitlines()
 
 
-def _id(line: str) -> str | None:
+def _id(line: str, field: str = "id") -> str | None:
+    """The line's `field`, None for a line that is not JSON (the planted broken lines)."""
     try:
-        return json.loads(line).get("id")
+        return json.loads(line).get(field)
     except json.JSONDecodeError:
         return None
 
@@ -77,15 +78,8 @@ def preferences() -> None:
     personas = (OUT / "preferences" / "personas.jsonl").read_text().splitlines()
     _write(OUT / "preferences" / "demo" / "personas.jsonl", "\n".join(personas[:2]) + "\n")
     prompts = [line for line in (OUT / "preferences" / "prompts.jsonl").read_text().splitlines()
-               if _id_of(line) in (None, "q1", "q3")]
+               if _id(line, "prompt_id") in (None, "q1", "q3")]
     _write(OUT / "preferences" / "demo" / "prompts.jsonl", "\n".join(prompts) + "\n")
-
-
-def _id_of(line: str) -> str | None:
-    try:
-        return json.loads(line).get("prompt_id")
-    except json.JSONDecodeError:
-        return None
 
 
 def translate() -> None:
