@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from pipelines.llm.client import LLMClient
 from tests.llm_loopback import Reply
 from pipelines.llm.settings import LLMSettings
-from pipelines.llm.structured import schema_token_budget, structured_request
+from pipelines.llm.structured import schema_token_budget, structured_request, words_token_budget
 from pipelines.llm.prompts import load_template
 from pipelines.llm.types import ChatRequest
 from tests.llm_scripted import StreamingServer
@@ -136,6 +136,27 @@ def test_max_tokens_is_sized_from_the_output_schema():
     tighter = structured_request(load_template("repair"), {"error": "e", "schema": {}}, Small,
                                  LLMSettings(max_tokens=20).generation_params())
     assert tighter.param_dict()["max_tokens"] == 20  # the configured ceiling still holds
+
+
+def test_free_text_candidates_ask_for_the_tokens_their_word_limit_needs():
+    """A base model does not stop where the prompt says: the preference candidates' max_tokens is
+    sized from `max_words` (the configured ceiling still holds)."""
+    import polars as pl
+
+    from pipelines.llm.step import llm_step_config
+    from pipelines.recipes.preferences.steps import CandidateConfig, GenerateCandidates
+
+    prompts = pl.DataFrame({"prompt_id": ["q1"], "prompt": ["How do I split chores?"],
+                            "_file": ["p.jsonl"], "_row": [1]})
+    for ceiling, max_words, expected in ((1024, 50, words_token_budget(50)), (60, 120, 60)):
+        with StreamingServer(lambda b: Reply("a short answer")) as srv:
+            client = LLMClient(settings(srv, max_tokens=ceiling))
+            step = GenerateCandidates(llm_step_config(client, load_template("preference_response").hash,
+                                                      CandidateConfig, max_words=max_words))
+            step.client = client
+            result = step.run(prompts)
+        assert result.account.kept == 1 and [b["max_tokens"] for b in srv.requests] == [expected, expected]
+    assert words_token_budget(50) == 116
 
 
 @pytest.mark.parametrize("status", [429, 500])
