@@ -148,6 +148,13 @@ def client_for(ctx, settings: LLMSettings | None = None) -> tuple[LLMClient | No
     return client, ""
 
 
+def model_calls(ctx):
+    """The card's "Model calls" section of a run (`usage_section` of its report)."""
+    from pipelines.recipes.base import CardSection
+
+    return CardSection("Model calls", usage_section(ctx.report))
+
+
 def usage_section(report) -> str:
     """Markdown lines on the model calls of a run, for the card."""
     lines = []

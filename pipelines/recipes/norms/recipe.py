@@ -95,7 +95,10 @@ class Norms(Recipe):
         from pipelines.llm.rules_of_thumb import rules_of_thumb  # Social Chemistry's LLM step (issue 17)
 
         if (rules := rules_of_thumb(self, ctx, records, config.license)) is not None:
+            from pipelines.llm.step import model_calls
+
             tables["rules_of_thumb"] = rules
+            sections.append(model_calls(ctx))
         return RecipeOutput(tables, card_meta(config, key), sections)
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:

@@ -51,8 +51,10 @@ class Personality(Recipe):
         tables = {"respondents": respondents, "items": items}
         if "persona_description" in data.columns:  # PAPI's persona texts, when an LLM was configured
             from pipelines.llm.persona import persona_records
+            from pipelines.llm.step import model_calls
 
             tables["personas"] = persona_records(ctx, respondents, data, config.license)
+            sections.append(model_calls(ctx))
         return RecipeOutput(tables, card_meta(config), sections, plots)
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:
