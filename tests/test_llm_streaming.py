@@ -159,6 +159,20 @@ def test_free_text_candidates_ask_for_the_tokens_their_word_limit_needs():
     assert words_token_budget(50) == 116
 
 
+def test_an_unreadable_streamed_chunk_closes_the_attempt_and_retries_it():
+    """A stream whose chunk is not a completion chunk (a proxy's error page mid-stream): the attempt
+    is closed (aborted on the server, counted as such: no usage comes back for it) and retried."""
+    from tests.llm_loopback import ScriptedServer
+
+    sse = {"content-type": "text/event-stream"}
+    with ScriptedServer(echo) as srv:
+        srv.script("q1", [Reply(body=b'data: {"choices": [{"delta": {"content": "par"}}]}\n\ndata: <html>502</html>\n\n',
+                                headers=sse)])
+        results, usage = LLMClient(settings(srv)).complete(requests(2))
+    assert [r.text for r in results] == ["echo q0", "echo q1"]
+    assert (usage.retries, usage.aborted, usage.failed) == (1, 1, 0)
+
+
 @pytest.mark.parametrize("status", [429, 500])
 def test_streaming_requests_still_retry_429_and_500(status):
     with StreamingServer(echo) as srv:
