@@ -141,8 +141,8 @@ def client_for(ctx, settings: LLMSettings | None = None) -> tuple[LLMClient | No
             ctx.report.notes.append(warning)
     if resolved.max_items is not None:
         rows = "1 row" if resolved.max_items == 1 else f"{resolved.max_items} rows"
-        limit = (f"Each LLM step sent at most {rows} to the model (CURATE_LLM_MAX_ITEMS); "
-                 "the others are counted as dropped: over_llm_item_limit.")
+        limit = (f"Each LLM step sent at most {rows} to the model (a cap set by CURATE_LLM_MAX_ITEMS or "
+                 "llm.max_items); the others are counted as dropped: over_llm_item_limit.")
         if limit not in ctx.report.notes:
             ctx.report.notes.append(limit)
     return client, ""
