@@ -254,6 +254,9 @@ def main() -> None:
     values(np.random.default_rng(4), OUT)
     norms(np.random.default_rng(9))
     llm_samples()
+    from scripts.make_demo_samples import main as demo_samples  # a few rows of the above, for `curate demo`
+
+    demo_samples()
     print(f"samples written under {OUT}")
 
 

@@ -131,11 +131,13 @@ class StreamingServer(ScriptedServer):
     with engine endpoints: llama.cpp's /props, /slots and /tokenize, or vLLM's /version and /metrics.
     `pauses` scripts a stall: {request number (1-based): (before first chunk, between chunks) s}.
     `events` records ("open"|"closed"|"done", request number, time) so tests can see that a request
-    the client gave up on was closed on the server before the retry arrived."""
+    the client gave up on was closed on the server before the retry arrived. `cached_prefix`: the
+    usage says the first message's words came from the server's prefix cache (as llama.cpp does)."""
 
     def __init__(self, responder=None, engine: str = "llama.cpp", slots: int = 3, own_template: bool = True,
-                 vllm_version: str = "0.11.0", max_num_seqs: int | None = 48, **kw):
+                 vllm_version: str = "0.11.0", max_num_seqs: int | None = 48, cached_prefix: bool = False, **kw):
         super().__init__(responder, **kw)
+        self.cached_prefix = cached_prefix
         self.engine, self.slots, self.own_template = engine, slots, own_template
         self.vllm_version, self.max_num_seqs = vllm_version, max_num_seqs
         self.pauses: dict[int, tuple[float, float]] = {}
@@ -179,6 +181,9 @@ class StreamingServer(ScriptedServer):
                 yield b"data: " + orjson.dumps({"choices": [{"index": 0, "finish_reason": reply.finish_reason, "delta": {}}]}) + b"\n\n"
                 usage = {"prompt_tokens": len(prompt_text(body).split()) + len(str(body.get("prompt", "")).split()),
                          "completion_tokens": len(words)}
+                if self.cached_prefix:
+                    head = (body.get("messages") or [{}])[0].get("content", "")
+                    usage["prompt_tokens_details"] = {"cached_tokens": len(str(head).split())}
                 yield b"data: " + orjson.dumps({"choices": [], "usage": usage}) + b"\n\n"
                 yield b"data: [DONE]\n\n"
                 self.events.append(("done", number, time.monotonic()))

@@ -184,7 +184,8 @@ def test_demo_without_an_endpoint_says_llm_steps_were_skipped_and_publishes_the_
                  "No persona texts: the LLM step persona was skipped because no LLM endpoint"):
         assert what in proc.stdout
     assert "CURATE_LLM_BASE_URL" in proc.stdout
-    assert load(tmp_path / "expand", "items", hf_cache).height == 8
-    assert load(tmp_path / "translate", "originals", hf_cache).height == 6
-    assert load(tmp_path / "preferences", "prompts", hf_cache).height == 3
+    # the demo's inputs of the LLM recipes (sources/samples/*/demo/): a few rows, one of them broken
+    assert load(tmp_path / "expand", "items", hf_cache).height == 2
+    assert load(tmp_path / "translate", "originals", hf_cache).height == 2
+    assert load(tmp_path / "preferences", "prompts", hf_cache).height == 2
     assert "skipped because no LLM endpoint" in (tmp_path / "translate" / "README.md").read_text()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from pipelines.llm.client import LLMClient
 from tests.llm_loopback import Reply
 from pipelines.llm.settings import LLMSettings
-from pipelines.llm.structured import schema_token_budget, structured_request
+from pipelines.llm.structured import schema_token_budget, structured_request, words_token_budget
 from pipelines.llm.prompts import load_template
 from pipelines.llm.types import ChatRequest
 from tests.llm_scripted import StreamingServer
@@ -37,6 +37,19 @@ def test_streamed_replies_are_assembled_with_the_servers_token_counts():
     assert all(b["stream"] and b["stream_options"] == {"include_usage": True} for b in srv.requests)
     assert usage.completion_tokens == 10 and usage.prompt_tokens == 5 * 2  # from the final usage chunks
     assert [r.finish_reason for r in results] == ["stop"] * 5
+    assert usage.cached_prompt_tokens == 0 and usage.aborted == 0
+
+
+def test_prompt_tokens_the_server_took_from_its_prefix_cache_are_accounted():
+    with StreamingServer(echo, cached_prefix=True) as srv:  # the shared system message, cached
+        results, usage = LLMClient(settings(srv)).complete(requests(4))
+    assert usage.prompt_tokens == 4 * 2 and usage.cached_prompt_tokens == 4 * 1
+    reply = b'{"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}], "usage": ' \
+            b'{"prompt_tokens": 30, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 24}}}'
+    with StreamingServer(lambda b: Reply(body=reply)) as srv:  # a whole JSON body (no stream)
+        results, usage = LLMClient(settings(srv, stream=False)).complete(requests(2))
+    assert [r.text for r in results] == ["ok", "ok"]
+    assert (usage.prompt_tokens, usage.cached_prompt_tokens, usage.completion_tokens) == (60, 48, 2)
 
 
 def _closed_before_retry(srv: StreamingServer, first: int, second: int) -> bool:
@@ -49,7 +62,7 @@ def test_no_first_token_in_time_closes_the_request_on_the_server_before_the_retr
     with StreamingServer(echo, slots=1) as srv:
         srv.pauses[1] = (30.0, 0.0)  # the first request would sit in a queue for 30 s
         results, usage = LLMClient(settings(srv, timeout_s=0.5)).complete(requests(1))
-    assert results[0].text == "echo q0" and usage.retries == 1
+    assert results[0].text == "echo q0" and usage.retries == 1 and usage.aborted == 1
     assert _closed_before_retry(srv, 1, 2)  # aborted on the server, never running twice
 
 
@@ -61,7 +74,7 @@ def test_a_stream_that_stalls_midway_hits_the_idle_timeout_not_a_total_one():
         assert usage.retries == 0 and results[0].text == " ".join(["w"] * 12)
         srv.pauses[2] = (0.0, 5.0)  # the next one stalls after its first chunk
         results, usage = LLMClient(settings(srv, timeout_s=10, idle_timeout_s=0.5)).complete(requests(2)[1:])
-    assert usage.retries == 1 and results[0].text == " ".join(["w"] * 12)
+    assert usage.retries == 1 and usage.aborted == 1 and results[0].text == " ".join(["w"] * 12)
     assert _closed_before_retry(srv, 2, 3)
 
 
@@ -123,6 +136,41 @@ def test_max_tokens_is_sized_from_the_output_schema():
     tighter = structured_request(load_template("repair"), {"error": "e", "schema": {}}, Small,
                                  LLMSettings(max_tokens=20).generation_params())
     assert tighter.param_dict()["max_tokens"] == 20  # the configured ceiling still holds
+
+
+def test_free_text_candidates_ask_for_the_tokens_their_word_limit_needs():
+    """A base model does not stop where the prompt says: the preference candidates' max_tokens is
+    sized from `max_words` (the configured ceiling still holds)."""
+    import polars as pl
+
+    from pipelines.llm.step import llm_step_config
+    from pipelines.recipes.preferences.steps import CandidateConfig, GenerateCandidates
+
+    prompts = pl.DataFrame({"prompt_id": ["q1"], "prompt": ["How do I split chores?"],
+                            "_file": ["p.jsonl"], "_row": [1]})
+    for ceiling, max_words, expected in ((1024, 50, words_token_budget(50)), (60, 120, 60)):
+        with StreamingServer(lambda b: Reply("a short answer")) as srv:
+            client = LLMClient(settings(srv, max_tokens=ceiling))
+            step = GenerateCandidates(llm_step_config(client, load_template("preference_response").hash,
+                                                      CandidateConfig, max_words=max_words))
+            step.client = client
+            result = step.run(prompts)
+        assert result.account.kept == 1 and [b["max_tokens"] for b in srv.requests] == [expected, expected]
+    assert words_token_budget(50) == 116
+
+
+def test_an_unreadable_streamed_chunk_closes_the_attempt_and_retries_it():
+    """A stream whose chunk is not a completion chunk (a proxy's error page mid-stream): the attempt
+    is closed (aborted on the server, counted as such: no usage comes back for it) and retried."""
+    from tests.llm_loopback import ScriptedServer
+
+    sse = {"content-type": "text/event-stream"}
+    with ScriptedServer(echo) as srv:
+        srv.script("q1", [Reply(body=b'data: {"choices": [{"delta": {"content": "par"}}]}\n\ndata: <html>502</html>\n\n',
+                                headers=sse)])
+        results, usage = LLMClient(settings(srv)).complete(requests(2))
+    assert [r.text for r in results] == ["echo q0", "echo q1"]
+    assert (usage.retries, usage.aborted, usage.failed) == (1, 1, 0)
 
 
 @pytest.mark.parametrize("status", [429, 500])

@@ -14,9 +14,6 @@ from rich.console import Console
 
 llm_app = typer.Typer(help="The LLM engine: serve the embedded model, probe an endpoint.", no_args_is_help=True)
 err = Console(stderr=True)
-# on the embedded engine (~8 tokens/s on one core), unless the environment says otherwise: rows per
-# LLM step, and tokens per request (structured requests ask for less when their schema allows)
-EMBEDDED_LIMITS = {"CURATE_LLM_MAX_ITEMS": "1", "CURATE_LLM_MAX_TOKENS": "384"}
 
 
 @llm_app.command()
@@ -78,27 +75,25 @@ def needs_embedded(runs: list[tuple[str, Path | None]]) -> bool:
 @contextmanager
 def embedded_if_needed(runs: list[tuple[str, Path | None]]) -> Iterator[None]:
     """Start the embedded engine for the duration of the block when some run needs it (one line
-    says so), with CURATE_LLM_BASE_URL and CURATE_LLM_MAX_ITEMS set for the recipes; stop it at the
-    end. `runs`: (recipe, config file) pairs."""
+    says so), with CURATE_LLM_BASE_URL set for the recipes; stop it at the end. `runs`: (recipe,
+    config file) pairs. Every row goes to the model, as with any endpoint: a cap on rows per step
+    (CURATE_LLM_MAX_ITEMS) or tokens per reply (CURATE_LLM_MAX_TOKENS) is the user's to set."""
     if not needs_embedded(runs):
         with nullcontext():
             yield
         return
     from pipelines.llm.embedded import EMBEDDED_WARNING, embedded_endpoint
 
-    limits = {k: os.environ.get(k, v) for k, v in EMBEDDED_LIMITS.items()}
-    err.print(f"no LLM endpoint configured: starting the embedded llama.cpp engine ({EMBEDDED_WARNING}; "
-              f"at most {limits['CURATE_LLM_MAX_ITEMS']} items per LLM step, {limits['CURATE_LLM_MAX_TOKENS']} "
-              "tokens per reply)", highlight=False, soft_wrap=True)
-    saved = {k: os.environ.get(k) for k in ("CURATE_LLM_BASE_URL", *EMBEDDED_LIMITS)}
+    err.print(f"no LLM endpoint configured: starting the embedded llama.cpp engine ({EMBEDDED_WARNING})",
+              highlight=False, soft_wrap=True)
+    saved = os.environ.get("CURATE_LLM_BASE_URL")
     try:
         with embedded_endpoint() as base_url:
-            os.environ.update(limits, CURATE_LLM_BASE_URL=base_url)
+            os.environ["CURATE_LLM_BASE_URL"] = base_url
             yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        if saved is None:
+            os.environ.pop("CURATE_LLM_BASE_URL", None)
+        else:
+            os.environ["CURATE_LLM_BASE_URL"] = saved
         err.print("embedded llama.cpp engine stopped", highlight=False)

@@ -47,6 +47,7 @@ class LLMClient:
             def done(i: int, completion: Completion) -> None:
                 results[i] = completion
                 usage.prompt_tokens += completion.prompt_tokens
+                usage.cached_prompt_tokens += completion.cached_prompt_tokens
                 usage.completion_tokens += completion.completion_tokens
                 if completion.error:
                     usage.failed += 1

@@ -58,6 +58,21 @@ def plain_prompt(messages: list[dict[str, str]]) -> str:
     return "\n\n".join(parts) + "\n\n### Answer\n"
 
 
+def _completion(text: str, usage: dict, finish_reason: str | None) -> Completion:
+    """A finished reply with the server's own token account: `usage.prompt_tokens` (the whole prompt,
+    the part served from its prefix cache in `prompt_tokens_details.cached_tokens`, as llama.cpp,
+    vLLM and OpenAI report it) and `usage.completion_tokens`."""
+    usage = usage if isinstance(usage, dict) else {}
+    details = usage.get("prompt_tokens_details")
+    details = details if isinstance(details, dict) else {}
+
+    def count(value) -> int:
+        return value if isinstance(value, int) and value >= 0 else 0
+
+    return Completion(text, count(usage.get("prompt_tokens")), count(usage.get("completion_tokens")),
+                      finish_reason, cached_prompt_tokens=count(details.get("cached_tokens")))
+
+
 class _Budget:
     def __init__(self, limit: int | None):
         self.left = limit
@@ -172,10 +187,12 @@ class HTTPBackend:
                 usage.requests += 1
                 body = self.body(request)
                 try:
-                    outcome, retry_after = await self._send(client, body)
+                    outcome, retry_after = await self._send(client, body, usage)
                 except httpx.TimeoutException:
                     outcome = f"no connection within {self.settings.connect_timeout_s:g}s"
                 except httpx.TransportError as e:
+                    if not isinstance(e, httpx.ConnectError):  # it may have reached the server
+                        usage.aborted += 1
                     outcome = f"connection failed ({type(e).__name__})"
                 if isinstance(outcome, Completion):
                     on_done(index, outcome)
@@ -194,9 +211,10 @@ class HTTPBackend:
                 await asyncio.sleep(self.backoff(attempt - 1, retry_after))
         return error
 
-    async def _send(self, client: httpx.AsyncClient, body: dict) -> tuple[Completion | str, str | None]:
+    async def _send(self, client: httpx.AsyncClient, body: dict, usage: Usage) -> tuple[Completion | str, str | None]:
         """One attempt. Leaving this function closes the response whatever happened (timeout,
-        cancellation): closing the connection is what makes llama.cpp and vLLM abort the task."""
+        cancellation): closing the connection is what makes llama.cpp and vLLM abort the task. An
+        attempt closed before its reply finished is counted in `usage.aborted` (no usage comes back)."""
         s = self.settings
         loop = asyncio.get_running_loop()
         first = True
@@ -217,16 +235,16 @@ class HTTPBackend:
                             break
                         piece = self._chunk(data, state)
                         if piece is None:
+                            usage.aborted += 1
                             return "a streamed chunk that is not a completion chunk", None
                         if piece:
                             parts.append(piece)
                             first = False
                         if not first:
                             limit.reschedule(loop.time() + s.idle_timeout_s)
-                    used = state["usage"]
-                    return Completion("".join(parts), int(used.get("prompt_tokens") or 0),
-                                      int(used.get("completion_tokens") or 0), state["finish"]), None
+                    return _completion("".join(parts), state["usage"], state["finish"]), None
         except TimeoutError:
+            usage.aborted += 1
             if first:
                 return f"no first token within {s.timeout_s:g}s (request closed on the server)", None
             return f"no new token for {s.idle_timeout_s:g}s (request closed on the server)", None
@@ -259,8 +277,7 @@ class HTTPBackend:
                 usage = data.get("usage") or {}
             except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
                 return "HTTP 200 with a body that is not a completion"  # retry: a proxy glitch
-            return Completion(text if text is not None else "", int(usage.get("prompt_tokens") or 0),
-                              int(usage.get("completion_tokens") or 0), choice.get("finish_reason"))
+            return _completion(text if text is not None else "", usage, choice.get("finish_reason"))
         detail = resp.text[:300].replace("\n", " ")
         sent_guided = any(k in body for k in ("response_format", "json_schema", "structured_outputs", "guided_json"))
         if status == 400 and sent_guided and self.settings.guided_decoding == "auto" and any(

@@ -2,8 +2,9 @@
 
 Environment: CURATE_LLM_BACKEND (a registered backend, `pipelines.llm.backends`: http | transformers |
 vllm), CURATE_LLM_BASE_URL (e.g. http://localhost:8000/v1 for `vllm serve`), CURATE_LLM_MODEL, CURATE_LLM_API_KEY or OPENAI_API_KEY,
-CURATE_LLM_MAX_ITEMS (at most this many rows per LLM step) and CURATE_LLM_MAX_TOKENS (the ceiling
-per request): both set by the embedded engine.
+CURATE_LLM_MAX_ITEMS (at most this many rows per LLM step, the others counted as dropped) and
+CURATE_LLM_MAX_TOKENS (the ceiling per request): caps that only the user sets, nothing sets them by
+default.
 The key is a SecretStr: it is sent as a header and never logged, hashed into a cache key or written.
 """
 

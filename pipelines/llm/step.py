@@ -45,9 +45,9 @@ def llm_step_config(client: LLMClient, template_hash: str, config_cls=LLMStepCon
 class LLMStep(Step):
     """Base of the steps that call a model; `client` is set by the recipe (like a reader's dask).
 
-    With `max_items` (the embedded engine sets it: a 270M model on one core), a step's `run` sees only
-    the first max_items rows; the others are dropped with the reason `over_llm_item_limit`, so the
-    account still holds every row."""
+    With `max_items` (a cap the user sets: CURATE_LLM_MAX_ITEMS or `llm: {max_items: N}`; none by
+    default), a step's `run` sees only the first max_items rows; the others are dropped with the
+    reason `over_llm_item_limit`, so the account still holds every row."""
 
     client: LLMClient | None = None
 
@@ -115,6 +115,10 @@ def _capped(run):
     return capped_run
 
 
+def _aborted(n: int) -> str:
+    return f", {n} closed before the reply finished: their tokens, which the server does not report, are not counted" if n else ""
+
+
 def _short(value: Any) -> Any:
     text = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     return value if len(text) <= 200 else "blake2b:" + hashlib.blake2b(text, digest_size=8).hexdigest()
@@ -137,11 +141,18 @@ def client_for(ctx, settings: LLMSettings | None = None) -> tuple[LLMClient | No
             ctx.report.notes.append(warning)
     if resolved.max_items is not None:
         rows = "1 row" if resolved.max_items == 1 else f"{resolved.max_items} rows"
-        limit = (f"Each LLM step sent at most {rows} to the model (CURATE_LLM_MAX_ITEMS); "
-                 "the others are counted as dropped: over_llm_item_limit.")
+        limit = (f"Each LLM step sent at most {rows} to the model (a cap set by CURATE_LLM_MAX_ITEMS or "
+                 "llm.max_items); the others are counted as dropped: over_llm_item_limit.")
         if limit not in ctx.report.notes:
             ctx.report.notes.append(limit)
     return client, ""
+
+
+def model_calls(ctx):
+    """The card's "Model calls" section of a run (`usage_section` of its report)."""
+    from pipelines.recipes.base import CardSection
+
+    return CardSection("Model calls", usage_section(ctx.report))
 
 
 def usage_section(report) -> str:
@@ -154,9 +165,10 @@ def usage_section(report) -> str:
         if llm:
             lines.append(
                 f"- `{account.name}`: model `{llm.get('model')}` ({llm.get('backend')}), "
-                f"{llm.get('requests', 0)} requests ({llm.get('retries', 0)} retries), "
-                f"{llm.get('cache_hits', 0)} completions from cache, "
-                f"{llm.get('prompt_tokens', 0)} prompt + {llm.get('completion_tokens', 0)} completion tokens, "
+                f"{llm.get('requests', 0)} requests ({llm.get('retries', 0)} retries"
+                f"{_aborted(llm.get('aborted', 0))}), {llm.get('cache_hits', 0)} completions from cache, "
+                f"{llm.get('prompt_tokens', 0)} prompt tokens ({llm.get('cached_prompt_tokens', 0)} of them "
+                f"from the server's prompt cache) + {llm.get('completion_tokens', 0)} completion tokens, "
                 f"{llm.get('repairs', 0)} repairs ({llm.get('repaired', 0)} valid after repair), "
                 f"guided decoding: {llm.get('guided_decoding') or 'n/a'}"
             )

@@ -76,6 +76,13 @@ def schema_token_budget(schema: dict) -> int:
     return int(tokens * 1.25) + 16
 
 
+def words_token_budget(max_words: int) -> int:
+    """Tokens a free-text reply of `max_words` words can take: two a word (a word and its space are
+    about six characters, CHARS_PER_TOKEN three), plus room for punctuation. A base model does not
+    stop where the prompt says: the budget stops it."""
+    return 2 * max_words + 16
+
+
 def _json_text(text: str) -> str:
     """The JSON object in a reply: without code fences or chatter around the outermost braces."""
     fenced = _FENCE.match(text)

@@ -43,19 +43,25 @@ class Completion:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str | None = None
-    cached: bool = False
+    cached: bool = False  # from our completion cache: nothing was sent
+    cached_prompt_tokens: int = 0  # of prompt_tokens, those the server took from its own prefix cache
     error: str | None = None  # a non-retryable failure (e.g. HTTP 400): the item is quarantined
 
 
 @dataclass
 class Usage:
-    """Counters a step writes into its account's `extra` (and so into report.json)."""
+    """Counters a step writes into its account's `extra` (and so into report.json). Tokens are the
+    server's own account of each finished reply (its `usage`); an attempt closed before its reply
+    finished (a timeout, an unreadable stream) is counted in `aborted`: the server reports no usage
+    for it, so its tokens are in no counter here."""
 
     requests: int = 0  # HTTP attempts or generate calls, retries included
     retries: int = 0
-    cache_hits: int = 0
+    cache_hits: int = 0  # replies from our completion cache (nothing sent, no tokens)
     prompt_tokens: int = 0
+    cached_prompt_tokens: int = 0  # of prompt_tokens, reused from the server's prefix cache
     completion_tokens: int = 0
+    aborted: int = 0  # attempts closed before the reply finished
     failed: int = 0  # items that got no completion (non-retryable errors)
     repairs: int = 0  # repair requests sent after an invalid structured output
     repaired: int = 0  # ... of which the repair was valid
@@ -64,8 +70,8 @@ class Usage:
     backend: str = ""
 
     def add(self, other: "Usage") -> None:
-        for name in ("requests", "retries", "cache_hits", "prompt_tokens", "completion_tokens",
-                     "failed", "repairs", "repaired"):
+        for name in ("requests", "retries", "cache_hits", "prompt_tokens", "cached_prompt_tokens",
+                     "completion_tokens", "aborted", "failed", "repairs", "repaired"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict[str, Any]:

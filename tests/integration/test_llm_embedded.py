@@ -1,10 +1,10 @@
 """Every LLM recipe, and the persona and rule-of-thumb steps, against the real embedded engine
-(llama.cpp from the xllamacpp wheel serving Gemma 3 270M on loopback): exit 0 on their defaults,
-no request failed, every row accounted, token usage equal to the server's own counters, and a
-rerun (step cache gone, completion cache kept) that sends nothing to the model.
-
-Inputs stay small (2 rows per LLM step and 384 tokens per reply, as the demo does) so that the suite
-fits a few minutes on 2 cores; one engine serves the whole module."""
+(llama.cpp from the xllamacpp wheel serving Gemma 3 270M on loopback), on the demo's own inputs
+(`curate demo`'s: a few rows each, sources/samples/*/demo/) and the recipes' defaults, with no cap:
+exit 0, every row of every LLM step sent to the model (nothing dropped as over_llm_item_limit), no
+request failed or aborted, every item accounted (published, or quarantined with its reason), token
+usage equal to the server's own counters (llama.cpp's /metrics), and a rerun (step cache gone,
+completion cache kept) that sends nothing to the model. One engine serves the whole module."""
 
 from __future__ import annotations
 
@@ -19,19 +19,21 @@ import httpx
 import polars as pl
 import pytest
 
+from pipelines.demo import demo_runs
 from pipelines.llm.embedded import EMBEDDED_WARNING, MODEL_ID, embedded_endpoint
+from pipelines.llm.step import OVER_LIMIT
 from tests.conftest import REPO, curate_bin
 
 pytestmark = pytest.mark.integration
 SAMPLES = REPO / "sources" / "samples"
-RUNS = {  # recipe: (inputs, the LLM steps it runs)
-    "expand": ([SAMPLES / "expand" / "items.csv"], ["generate_scenarios", "judge_scenarios"]),
-    "preferences": ([SAMPLES / "preferences" / "personas.jsonl", SAMPLES / "preferences" / "prompts.jsonl"],
-                    ["candidates", "judge"]),
-    "translate": ([SAMPLES / "translate" / "moral_stories" / "data" / "train-00000-of-00001.parquet"], ["translate"]),
-    "personality": ([SAMPLES / "personality" / "ipip120_responses.csv"], ["persona"]),
-    "norms": (sorted((SAMPLES / "norms").glob("R[SC]_*.zst")), ["rules_of_thumb"]),
+LLM_STEPS = {  # recipe: its LLM steps, in order
+    "expand": ["generate_scenarios", "judge_scenarios"],
+    "preferences": ["candidates", "judge"],
+    "translate": ["translate"],
+    "personality": ["persona"],
+    "norms": ["rules_of_thumb"],
 }
+DEMO = {recipe: (inputs, config) for recipe, inputs, config in demo_runs(SAMPLES) if recipe in LLM_STEPS}
 
 
 @pytest.fixture(scope="module")
@@ -42,48 +44,85 @@ def engine(tmp_path_factory):
 
 
 def counters(base_url: str) -> dict[str, float]:
+    """llama.cpp's own token counters: prompt tokens it evaluated, prompt tokens it took from its
+    prefix cache, tokens it generated (finished replies only)."""
     text = httpx.get(base_url.removesuffix("/v1") + "/metrics", timeout=30).text
-    return {name: float(value) for name, value in re.findall(r"^llamacpp:(\w+_total) ([0-9.e+]+)$", text, re.M)}
+    found = {name: float(value) for name, value in re.findall(r"^llamacpp:(\w+_total) ([0-9.e+]+)$", text, re.M)}
+    return {"prompt": found["prompt_tokens_total"] + found["prompt_tokens_cached_total"],
+            "cached_prompt": found["prompt_tokens_cached_total"], "completion": found["tokens_predicted_total"]}
 
 
 def run(recipe: str, out: Path, cache: Path, base_url: str | None, embedded: str = "0"):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CURATE_LLM_")}
-    env.update(CURATE_CACHE_DIR=str(cache), CURATE_LLM_MAX_ITEMS="2", CURATE_LLM_MAX_TOKENS="384",
-               CURATE_LLM_EMBEDDED=embedded,
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CURATE_LLM_")}  # the defaults: no cap
+    env.update(CURATE_CACHE_DIR=str(cache), CURATE_LLM_EMBEDDED=embedded,
                PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")
     if base_url:
         env["CURATE_LLM_BASE_URL"] = base_url
-    inputs, _ = RUNS[recipe]
-    args = [str(curate_bin()), "run", recipe, "--output", str(out), "--config", str(SAMPLES / recipe / "config.yaml")]
+    inputs, config = DEMO[recipe]
+    args = [str(curate_bin()), "run", recipe, "--output", str(out), "--config", str(config)]
     for p in inputs:
         args += ["--input", str(p)]
-    return subprocess.run(args, capture_output=True, text=True, timeout=1200, env=env)
+    return subprocess.run(args, capture_output=True, text=True, timeout=1800, env=env)
 
 
-@pytest.mark.parametrize("recipe", list(RUNS))
+def rows(out: Path, config: str) -> int:
+    files = sorted((out / "data" / config).glob("*.parquet"))
+    return sum(pl.read_parquet(f).height for f in files)
+
+
+def published(recipe: str, out: Path, steps: dict) -> None:
+    """What the LLM steps kept is what is published."""
+    if recipe == "personality":
+        assert rows(out, "personas") == steps["persona"]["kept"]
+    elif recipe == "norms":
+        assert rows(out, "rules_of_thumb") == steps["rules_of_thumb"]["extra"]["rules_out"] > 0
+    elif recipe == "translate":
+        assert rows(out, "translations") == steps["check_translations"]["kept"]
+    elif recipe == "preferences":
+        assert rows(out, "pairs") == steps["judge"]["kept"]
+    elif recipe == "expand":
+        assert rows(out, "scenarios") == steps["judge_scenarios"]["kept"]
+
+
+@pytest.mark.parametrize("recipe", list(LLM_STEPS))
 def test_recipe_on_the_embedded_engine(recipe, engine, tmp_path):
+    assert all(p.parent.name == "demo" for p in DEMO[recipe][0]), DEMO[recipe]  # the demo's inputs
     before = counters(engine)
     proc = run(recipe, tmp_path / "out", tmp_path / "cache", engine)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    after = counters(engine)
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     steps = {s["name"]: s for s in report["steps"]}
     for step in report["steps"]:
         assert step["in"] == step["kept"] + sum(step["dropped"].values()) + step["quarantined"], step
     quarantine = pl.read_parquet(tmp_path / "out" / "quarantine.parquet")
-    llm = [steps[name]["extra"]["llm"] for name in RUNS[recipe][1]]
-    for name in RUNS[recipe][1]:
-        s, usage = steps[name], steps[name]["extra"]["llm"]
-        assert usage.get("failed", 0) == 0 and usage["model"] == MODEL_ID, usage
-        assert s["dropped"].get("over_llm_item_limit", 0) == max(0, s["in"] - 2)
+    names = LLM_STEPS[recipe]
+    usages = [steps[name]["extra"]["llm"] for name in names]
+    for name, usage in zip(names, usages):
+        s = steps[name]
+        # every row went to the model: none dropped for a cap, one request at least per row
+        per_row = 2 if name == "candidates" else 1  # candidates_per_prompt: 2 by default
+        assert s["in"] > 0 and OVER_LIMIT not in s["dropped"], s
+        assert usage["requests"] - usage.get("retries", 0) >= per_row * s["in"], usage
+        assert usage["model"] == MODEL_ID and usage["backend"] == "http", usage
+        assert usage.get("failed", 0) == 0 and usage.get("aborted", 0) == 0 and usage["cache_hits"] == 0, usage
         why = quarantine.filter(pl.col("step") == name)  # quarantined items, each with its reason
         assert why.height == s["quarantined"] and all(why["error"].to_list())
-    after = counters(engine)
-    # the tokens we accounted are the server's: completions exactly; prompts at least what the server
-    # evaluated (llama.cpp does not re-evaluate a prompt prefix it has cached)
-    assert sum(u.get("completion_tokens", 0) for u in llm) == after["tokens_predicted_total"] - before["tokens_predicted_total"]
-    assert sum(u.get("prompt_tokens", 0) for u in llm) >= after["prompt_tokens_total"] - before["prompt_tokens_total"] > 0
+    published(recipe, tmp_path / "out", steps)
+    # the tokens we account are the server's own counters, exactly: the whole prompt (what it
+    # evaluated and what it took from its prefix cache), the part from its cache, and what it generated
+    ours = {"prompt": sum(u["prompt_tokens"] for u in usages),
+            "cached_prompt": sum(u.get("cached_prompt_tokens", 0) for u in usages),
+            "completion": sum(u["completion_tokens"] for u in usages)}
+    assert ours == {k: after[k] - before[k] for k in ours}, (ours, before, after)
+    assert ours["prompt"] > 0 and ours["completion"] > 0
     assert any(MODEL_ID in n and "not to make data anyone should use" in n for n in report["notes"])
-    assert EMBEDDED_WARNING in (tmp_path / "out" / "README.md").read_text()
+    assert not any("CURATE_LLM_MAX_ITEMS" in n for n in report["notes"])
+    card = (tmp_path / "out" / "README.md").read_text()
+    first = usages[0]
+    assert EMBEDDED_WARNING in card
+    assert (f"{first['prompt_tokens']} prompt tokens ({first.get('cached_prompt_tokens', 0)} of them from the server's "
+            f"prompt cache) + {first['completion_tokens']} completion tokens") in card
 
     # a rerun without the step cache: every completion comes from the completion cache
     for entry in (tmp_path / "cache").iterdir():
@@ -93,11 +132,13 @@ def test_recipe_on_the_embedded_engine(recipe, engine, tmp_path):
     proc = run(recipe, tmp_path / "again", tmp_path / "cache", engine)
     assert proc.returncode == 0, proc.stderr[-3000:]
     again = {s["name"]: s for s in json.loads((tmp_path / "again" / "report.json").read_text())["steps"]}
-    for name in RUNS[recipe][1]:
-        usage = again[name]["extra"]["llm"]
-        assert usage.get("requests", 0) == 0 and usage["cache_hits"] > 0, usage
+    for name, usage in zip(names, usages):
+        rerun = again[name]["extra"]["llm"]
+        assert rerun.get("requests", 0) == 0, rerun
+        assert rerun["cache_hits"] == usage["requests"] - usage.get("retries", 0), (usage, rerun)
+        assert rerun["prompt_tokens"] == rerun["completion_tokens"] == 0, rerun
         assert (again[name]["kept"], again[name]["quarantined"]) == (steps[name]["kept"], steps[name]["quarantined"])
-    assert counters(engine).get("tokens_predicted_total") == before.get("tokens_predicted_total")
+    assert counters(engine) == before  # nothing reached the server
 
 
 def test_curate_run_starts_the_embedded_engine_when_no_endpoint_is_configured_and_stops_it(tmp_path):
@@ -106,6 +147,7 @@ def test_curate_run_starts_the_embedded_engine_when_no_endpoint_is_configured_an
     assert "no LLM endpoint configured: starting the embedded llama.cpp engine" in proc.stderr
     assert "embedded llama.cpp engine stopped" in proc.stderr
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert next(s for s in report["steps"] if s["name"] == "generate_scenarios")["extra"]["llm"]["model"] == MODEL_ID
+    generate = next(s for s in report["steps"] if s["name"] == "generate_scenarios")
+    assert generate["extra"]["llm"]["model"] == MODEL_ID and OVER_LIMIT not in generate["dropped"]
     left = subprocess.run(["pgrep", "-f", f"pipelines.llm.embedded.*{tmp_path.name}"], capture_output=True)
     assert left.returncode == 1  # no engine process left behind

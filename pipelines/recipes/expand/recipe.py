@@ -42,7 +42,7 @@ class Expand(Recipe):
     name = "expand"
     description = "inventory items (CSV) -> TRAIT-style scenario questions keyed high/low, judged by an LLM"
     Config = Config
-    demo_inputs = ("expand/items.csv",)
+    demo_inputs = ("expand/demo/items.csv",)  # a few rows: the demo sends each to the model
     hub = HUB
     uses_llm = True
 

@@ -63,7 +63,7 @@ class Norms(Recipe):
     name = "norms"
     description = "Reddit dumps (RS_/RC_ .zst) -> AITA/confessions situations with verdict distributions, and threads"
     Config = Config
-    demo_inputs = ("norms/R[SC]_*.zst",)
+    demo_inputs = ("norms/demo/R[SC]_*.zst",)  # a few rows: the demo sends each to the model
     hub = HUB
     uses_llm = True
     needs_pseudonym_key = True
@@ -96,7 +96,10 @@ class Norms(Recipe):
         from pipelines.llm.rules_of_thumb import rules_of_thumb  # Social Chemistry's LLM step (issue 17)
 
         if (rules := rules_of_thumb(self, ctx, records, config.license)) is not None:
+            from pipelines.llm.step import model_calls
+
             tables["rules_of_thumb"] = rules
+            sections.append(model_calls(ctx))
         return RecipeOutput(tables, card_meta(config, key), sections)
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:

@@ -30,7 +30,7 @@ class Personality(Recipe):
     description = ("inventory responses (IPIP-NEO, IPIP-FFM, BFI-2, HEXACO-60, MFQ-30, PVQ, SD3; CSV, Johnson's .dat, "
                    "SPSS, Stata) -> domain and facet scores")
     Config = Config
-    demo_inputs = (("personality/*.csv", "personality/*.dat", "personality/*.sav", "personality/*.dta"),)
+    demo_inputs = ("personality/demo/*.csv",)  # a few: each gets a persona text
     hub = HUB
     uses_llm = True
 
@@ -52,8 +52,10 @@ class Personality(Recipe):
         tables = {"respondents": respondents, "items": items}
         if "persona_description" in data.columns:  # PAPI's persona texts, when an LLM was configured
             from pipelines.llm.persona import persona_records
+            from pipelines.llm.step import model_calls
 
             tables["personas"] = persona_records(ctx, respondents, data, config.license)
+            sections.append(model_calls(ctx))
         return RecipeOutput(tables, card_meta(config), sections, plots)
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:

@@ -51,7 +51,7 @@ class Preferences(Recipe):
     name = "preferences"
     description = "personas x prompts (JSONL) -> LLM candidates -> persona-conditioned judge -> preference pairs"
     Config = Config
-    demo_inputs = ("preferences/personas.jsonl", "preferences/prompts.jsonl")
+    demo_inputs = ("preferences/demo/personas.jsonl", "preferences/demo/prompts.jsonl")
     hub = HUB
     uses_llm = True
 

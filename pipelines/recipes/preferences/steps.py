@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from pipelines.llm.prompts import load_template
 from pipelines.llm.step import LLMStep, LLMStepConfig
-from pipelines.llm.structured import Outcome, complete_structured, complete_text, structured_request
+from pipelines.llm.structured import Outcome, complete_structured, complete_text, structured_request, words_token_budget
 from pipelines.llm.types import ChatRequest
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import quarantine_frame
@@ -112,11 +112,12 @@ class GenerateCandidates(LLMStep):
         c = self.config
         template = load_template("preference_response")
         requests = []
+        budget = min(int(c.params.get("max_tokens", 1024)), words_token_budget(c.max_words))  # max_words, in tokens
         for prompt in data["prompt"]:
             messages = template.render(prompt=prompt, max_words=c.max_words)
             for k in range(c.candidates_per_prompt):
-                requests.append(ChatRequest.make(messages, {**c.params, "seed": c.params["seed"] + k},
-                                                 template_hash=template.hash))
+                params = {**c.params, "seed": c.params["seed"] + k, "max_tokens": budget}
+                requests.append(ChatRequest.make(messages, params, template_hash=template.hash))
         outcomes, usage = complete_text(self.client, requests, desc="candidates")
         lists, failed = [], []
         for i in range(data.height):

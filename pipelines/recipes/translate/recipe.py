@@ -64,7 +64,7 @@ class TranslateRecipe(Recipe):
     name = "translate"
     description = "a Hub dataset or local copy (Moral Stories fields) -> LLM translation with checks, linked by parallel_id"
     Config = Config
-    demo_inputs = ("translate/moral_stories/data/train-00000-of-00001.parquet",)
+    demo_inputs = ("translate/demo/moral_stories.parquet",)  # a few rows: the demo sends each to the model
     hub = HUB
     uses_llm = True
 
