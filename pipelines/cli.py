@@ -124,8 +124,8 @@ def run(
     config: ConfigOpt = None,
     set_: Annotated[list[str], typer.Option("--set", help="A recipe option over the config file's, KEY=VALUE "
                                                            "(value as YAML; repeat for several).")] = [],  # noqa: B006
-    keyed: Annotated[bool, typer.Option("--keyed", help="Same as --set keyed=true (personality: answers in "
-                                                        "CSV/SPSS/Stata are already keyed).")] = False,
+    # kept for scripts written before `--set`; hidden: options belong to recipes, not to the generic run
+    keyed: Annotated[bool, typer.Option("--keyed", hidden=True, help="Same as --set keyed=true.")] = False,
     cache_dir: CacheOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every step.")] = False,
     dask_address: DaskOpt = None,

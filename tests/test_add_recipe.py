@@ -101,3 +101,7 @@ def test_run_rejects_an_option_the_recipe_does_not_have(tmp_path):
     done = subprocess.run([curate, "run", "values", "-i", str(sample), "-o", str(tmp_path / "o"), "--keyed"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "keyed" in done.stderr, done.stderr  # --keyed is personality's option
+    # the generic run has no recipe's option of its own: the alias is hidden from its help
+    shown = subprocess.run([curate, "run", "--help"], capture_output=True, text=True, timeout=120,
+                           env={**os.environ, "COLUMNS": "200"})
+    assert shown.returncode == 0 and "--set" in shown.stdout and "--keyed" not in shown.stdout
