@@ -15,9 +15,12 @@ The readers:
 | `MicrodataReader(plan)` | survey microdata (CSV, SPSS, Stata) by a codebook's plan | `sources.survey` |
 | `ItemTableReader` | inventory items: a CSV item table or an instrument definition (YAML) | `sources.instruments` |
 | `DumpReader(keep, redact)` | Reddit dump files (zstd NDJSON), filtered while streamed | `sources.reddit.parallel` |
+| `PersonaPromptReader` | personas and prompts (JSON Lines) for the preferences recipe | `sources.jsonl` |
+| `BenchmarkReader(hub_dataset, hub_config, split)` | a benchmark via `datasets`: a Hub dataset folder, data files, or the Hub | `sources.benchmarks` |
 
 Steps call `read_all(paths, dask)`: one Dask partition a file when given a `DaskRuntime`, input
-order kept. A reading step names `reader.modules` in its `depends_on`, so its code version (and so
+order kept (`BenchmarkReader` reads its files as ONE dataset, as `datasets` does: one FileRead for
+the set). A reading step names `reader.modules` in its `depends_on`, so its code version (and so
 its cache key) covers the reader's code.
 """
 

@@ -1,5 +1,6 @@
 """The import contracts of pyproject.toml ([tool.importlinter]): schemas <- sources, data_cards <-
-pipelines <- annotation <- CLI, and annotation reaching recipes only through the registry. Run with the
+pipelines <- annotation <- CLI, annotation reaching recipes only through the registry, and the generic
+LLM layer importing no recipe. Run with the
 unit tests, so CI checks them; a second run on a copy with one import going up shows they can fail."""
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ def test_an_import_going_up_breaks_the_contract(tmp_path):
     (new / "__init__.py").write_text("")
     agreement = root / "annotation" / "agreement.py"
     agreement.write_text(agreement.read_text() + "\nimport pipelines.recipes.newrecipe  # noqa: E402\n")
+    # the generic LLM layer reaching a recipe's step module (they live in the recipe folders)
+    client = root / "pipelines" / "llm" / "client.py"
+    client.write_text(client.read_text() + "\nimport pipelines.recipes.norms.rules_of_thumb  # noqa: E402\n")
     done = lint(root)
     assert done.returncode != 0 and "sources.ipip -> pipelines.runtime" in done.stdout, done.stdout
     assert "annotation.agreement -> pipelines.recipes.newrecipe" in done.stdout, done.stdout
+    assert "pipelines.llm.client -> pipelines.recipes.norms.rules_of_thumb" in done.stdout, done.stdout

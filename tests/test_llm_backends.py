@@ -11,7 +11,7 @@ from pipelines.llm.client import LLMClient, make_backend
 from pipelines.llm.completion_cache import CompletionCache
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.structured import complete_structured
-from pipelines.llm.persona import PersonaText
+from pipelines.recipes.personality.persona import PersonaText
 from pipelines.llm.types import ChatRequest
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import polars as pl
 
 from tests.llm_loopback import ScriptedServer
-from pipelines.llm.persona import persona_records
+from pipelines.recipes.personality.persona import persona_records
 from pipelines.recipes import personality as p
 from pipelines.runtime import RunContext
 from tests.conftest import REPO
@@ -70,7 +70,7 @@ def test_build_publishes_a_personas_config_with_an_endpoint(tmp_path, monkeypatc
 def test_persona_prompt_for_an_instrument_without_shipped_statements():
     """Another instrument (a key without texts, named by a string) gets a prompt from its scores and
     demographics, not an error; an IPIP-NEO respondent gets their answered statements in words."""
-    from pipelines.llm.persona import persona_variables
+    from pipelines.recipes.personality.persona import persona_variables
 
     row = {"instrument_items": "BFI-2", "responses": [5, 1, None], "domain_scores": {"O": 3.5},
            "sex": "F", "age": 30, "country": "FR"}

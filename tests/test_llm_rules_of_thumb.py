@@ -11,7 +11,7 @@ import polars as pl
 from pipelines.llm.client import LLMClient
 from tests.llm_loopback import Reply, ScriptedServer
 from pipelines.llm.prompts import load_template
-from pipelines.llm.rules_of_thumb import RuleConfig, RulesOfThumbStep, rule_of_thumb_spec
+from pipelines.recipes.norms.rules_of_thumb import RuleConfig, RulesOfThumbStep, rule_of_thumb_spec
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import OVER_LIMIT, llm_step_config
 

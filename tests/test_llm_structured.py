@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from pipelines.llm.client import LLMClient
 from tests.conftest import REPO
 from tests.llm_loopback import Reply, ScriptedServer
-from pipelines.llm.persona import PersonaConfig, PersonaStep, PersonaText
+from pipelines.recipes.personality.persona import PersonaConfig, PersonaStep, PersonaText
 from pipelines.llm.prompts import data_block, load_template
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import llm_step_config

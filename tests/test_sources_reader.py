@@ -11,9 +11,11 @@ import pytest
 
 from schemas.errors import InputFileError
 from schemas.quarantine import QUARANTINE_SCHEMA
+from sources.benchmarks import BenchmarkReader
 from sources.files import input_name
 from sources.instruments import ItemTableReader
 from sources.ipip import ResponsesReader
+from sources.jsonl import PersonaPromptReader
 from sources.reader import FileRead, Reader
 from sources.reddit.dumps import DumpFilter
 from sources.reddit.parallel import DumpReader
@@ -35,6 +37,9 @@ def _readers():
         (MicrodataReader(plan), data),
         (ItemTableReader(), [SAMPLES / "expand" / "items.csv"]),
         (DumpReader(DumpFilter(("AmItheAsshole",))), sorted((SAMPLES / "norms").glob("R[SC]_*.zst"))),
+        (PersonaPromptReader(), [SAMPLES / "preferences" / "personas.jsonl", SAMPLES / "preferences" / "prompts.jsonl"]),
+        # a local copy of a Hub dataset: `datasets` loads a folder (or a set of data files) as one dataset
+        (BenchmarkReader(), [SAMPLES / "translate" / "moral_stories"]),
     ]
 
 
@@ -69,10 +74,29 @@ def test_facts_and_filters():
         assert a.facts["kind"] in ("submission", "comment") and a.facts["lines"] == b.facts["lines"]
         assert a.rows_in == b.rows_in and b.rows.height <= a.rows.height
     assert [b.dropped for b in one_sub] == [{"other_subreddit": 7}, {"other_subreddit": 4}]
+    prompts = PersonaPromptReader().read(SAMPLES / "preferences" / "prompts.jsonl")
+    assert set(prompts.rows["kind"]) == {"prompt"} and prompts.quarantine["row"].to_list() == [2]
+    assert prompts.quarantine["step"].is_null().all()  # the reading step names itself
+
+
+def test_benchmark_files_are_read_as_one_dataset(tmp_path):
+    """`datasets` loads several data files as one dataset: one FileRead for the set, named by all its
+    files, rows numbered across them (as the translate recipe's records always had)."""
+    a, b = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    a.write_text('{"ID": "1", "norm": "x"}\n{"ID": "2", "norm": "y"}\n')
+    b.write_text('{"ID": 3, "norm": "z"}\n')
+    reads = BenchmarkReader().read_all([a, b])
+    assert len(reads) == 1 and reads[0].path == f"{input_name(a)},{input_name(b)}"
+    rows = reads[0].rows
+    assert rows["_row"].to_list() == [1, 2, 3] and rows["ID"].to_list() == ["1", "2", "3"]
+    assert set(rows["_file"]) == {reads[0].path}
+    with pytest.raises(InputFileError, match="one format"):
+        BenchmarkReader().read_all([a, tmp_path / "c.csv"])
 
 
 @pytest.mark.parametrize("reader,suffix", [(ResponsesReader(), ".json"), (ItemTableReader(), ".xlsx"),
-                                           (DumpReader(), ".zst")])
+                                           (DumpReader(), ".zst"), (BenchmarkReader(), ".xlsx"),
+                                           (BenchmarkReader(), ".parquet")])
 def test_check_rejects_a_wrong_file_naming_it(reader, suffix, tmp_path):
     bad = tmp_path / f"wrong{suffix}"
     bad.write_text("not what it expects\n")
@@ -84,8 +108,11 @@ def test_the_reading_steps_use_the_readers_and_hash_their_code():
     from pipelines.recipes.expand.steps import ReadItems
     from pipelines.recipes.norms.steps import ReadDumps
     from pipelines.recipes.personality.steps import ReadResponses
+    from pipelines.recipes.preferences.steps import ReadRecords
+    from pipelines.recipes.translate.steps import LoadSource
     from pipelines.recipes.values.steps import ReadMicrodata
 
     for step, reader in [(ReadResponses, ResponsesReader), (ReadMicrodata, MicrodataReader),
-                         (ReadItems, ItemTableReader), (ReadDumps, DumpReader)]:
+                         (ReadItems, ItemTableReader), (ReadDumps, DumpReader), (ReadRecords, PersonaPromptReader),
+                         (LoadSource, BenchmarkReader)]:
         assert set(reader.modules) <= set(step.depends_on), step.__name__

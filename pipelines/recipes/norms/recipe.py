@@ -93,7 +93,7 @@ class Norms(Recipe):
         threads = thread_records(ctx, posts, comments, config, provenance, ids)
         sections = measure(ctx, records, threads, comments, key, config)
         tables = {"situations": records, "threads": threads}
-        from pipelines.llm.rules_of_thumb import rules_of_thumb  # Social Chemistry's LLM step (issue 17)
+        from .rules_of_thumb import rules_of_thumb  # Social Chemistry's LLM step (issue 17)
 
         if (rules := rules_of_thumb(self, ctx, records, config.license)) is not None:
             from pipelines.llm.step import model_calls

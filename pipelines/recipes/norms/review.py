@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.llm.rules_of_thumb import rule_of_thumb_spec
+from .rules_of_thumb import rule_of_thumb_spec
 from schemas.review import Field, Question, ReviewSpec, Row, clarity, col, integer, note, terms
 
 from .steps import VERDICTS

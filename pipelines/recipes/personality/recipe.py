@@ -51,7 +51,7 @@ class Personality(Recipe):
                       {d: respondents["domain_scores"].struct.field(d).to_numpy() for d in fields}, "score")]
         tables = {"respondents": respondents, "items": items}
         if "persona_description" in data.columns:  # PAPI's persona texts, when an LLM was configured
-            from pipelines.llm.persona import persona_records
+            from .persona import persona_records
             from pipelines.llm.step import model_calls
 
             tables["personas"] = persona_records(ctx, respondents, data, config.license)
@@ -67,8 +67,8 @@ class Personality(Recipe):
 
 
 def persona_hook(ctx: RunContext, data: pl.DataFrame, config: Config) -> pl.DataFrame:
-    """PAPI's LLM persona step (pipelines/llm/persona.py): a `persona_description` per respondent when
+    """PAPI's LLM persona step (pipelines/recipes/personality/persona.py): a `persona_description` per respondent when
     an LLM endpoint is configured; otherwise a note in the report says why there is none."""
-    from pipelines.llm.persona import add_personas
+    from .persona import add_personas
 
     return add_personas(Personality(), ctx, data)

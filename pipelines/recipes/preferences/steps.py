@@ -3,8 +3,6 @@ prompt), and the records the model must return."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 import polars as pl
 from pydantic import BaseModel, Field, model_validator
@@ -15,7 +13,7 @@ from pipelines.llm.structured import Outcome, complete_structured, complete_text
 from pipelines.llm.types import ChatRequest
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import quarantine_frame
-from sources.files import input_name, utf8_source
+from sources.jsonl import ROW_SCHEMA, PersonaPromptReader
 
 
 class CandidateScore(BaseModel):
@@ -42,46 +40,18 @@ def judgement_model(n: int) -> type[BaseModel]:
 
 
 class ReadRecords(Step):
-    """JSON Lines -> personas and prompts; a line that is not JSON, or neither, is quarantined."""
+    """JSON Lines -> personas and prompts (`sources.jsonl`); a line that is not JSON, or neither, is
+    quarantined."""
 
     name = "read"
-    depends_on = ("sources.files",)
+    depends_on = PersonaPromptReader.modules
 
     def run(self, data: pl.DataFrame) -> StepResult:
-        rows, bad = [], []
-        for path in data["path"]:
-            name = input_name(path)
-            source = utf8_source(Path(path))  # UTF-8 required (said where not); UTF-16 with a BOM read
-            with (open(source, "rb") if isinstance(source, Path) else source) as f:
-                for line_no, line in enumerate(f, start=1):
-                    if not line.strip():
-                        continue
-                    kind, record, error = _classify(line)
-                    if error:
-                        bad.append({"step": self.name, "source_file": name, "row": line_no, "field": kind or "line",
-                                    "error": error, "raw": line.decode("utf-8", "replace").rstrip("\n")})
-                    else:
-                        rows.append({"kind": kind, "payload": orjson.dumps(record).decode(), "_file": name, "_row": line_no})
-        frame = pl.DataFrame(rows, schema={"kind": pl.String, "payload": pl.String, "_file": pl.String, "_row": pl.Int64})
-        quarantine = quarantine_frame(bad, step=self.name)
-        return StepResult(frame, Account(self.name, frame.height + len(bad), frame.height, {}, len(bad)), quarantine)
-
-
-def _classify(line: bytes) -> tuple[str | None, dict | None, str | None]:
-    try:
-        record = orjson.loads(line)
-    except orjson.JSONDecodeError as e:
-        return None, None, f"not valid JSON: {e}"
-    if not isinstance(record, dict):
-        return None, None, "a line must hold a JSON object"
-    if "self_description" in record:
-        ok = isinstance(record.get("persona_id"), (str, int)) and isinstance(record["self_description"], str) \
-            and record["self_description"].strip()
-        return ("persona", record, None) if ok else ("self_description", None, "a persona needs persona_id and a non-empty self_description")
-    if "prompt" in record:
-        ok = isinstance(record.get("prompt_id"), (str, int)) and isinstance(record["prompt"], str) and record["prompt"].strip()
-        return ("prompt", record, None) if ok else ("prompt", None, "a prompt needs prompt_id and a non-empty prompt text")
-    return None, None, "neither a persona (self_description) nor a prompt (prompt)"
+        reads = PersonaPromptReader().read_all(list(data["path"]))
+        frame = pl.concat([r.rows for r in reads]) if reads else pl.DataFrame(schema=ROW_SCHEMA)
+        quarantine = quarantine_frame(pl.concat([r.quarantine for r in reads]) if reads else [], step=self.name)
+        return StepResult(frame, Account(self.name, frame.height + quarantine.height, frame.height, {}, quarantine.height),
+                          quarantine)
 
 
 def _table(frame: pl.DataFrame, kind: str) -> list[dict]:

@@ -24,12 +24,12 @@ from pipelines.privacy import MaskConfig, MaskOptions, MaskText
 from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutput, options_of, step_options
 from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
+from sources.benchmarks import BUILDERS
 from sources.tables import check_data_files
 
 from .card import HUB, card_meta, sections
 from .records import original_records, translation_records
 from .steps import (
-    BUILDERS,
     CheckConfig,
     CheckOptions,
     CheckTranslations,

@@ -13,10 +13,9 @@ from pipelines.llm.prompts import load_template
 from pipelines.llm.step import LLMStep, LLMStepConfig
 from pipelines.llm.structured import complete_structured, structured_request
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
-from schemas.errors import CurateError, InputFileError
+from schemas.errors import CurateError
 from schemas.quarantine import quarantine_frame
-from sources.files import input_name
-from sources.tables import arrow_frame
+from sources.benchmarks import BenchmarkReader
 
 MORAL_STORIES_FIELDS = ["norm", "situation", "intention", "moral_action", "moral_consequence", "immoral_action",
                         "immoral_consequence"]
@@ -26,7 +25,6 @@ LANGUAGES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "
              "nl": "Dutch", "ko": "Korean", "ja": "Japanese", "zh-cn": "Chinese", "ar": "Arabic", "ru": "Russian"}
 
 
-BUILDERS = {".parquet": "parquet", ".json": "json", ".jsonl": "json", ".csv": "csv", ".arrow": "arrow"}
 
 
 class LoadConfig(StepConfig):
@@ -36,38 +34,20 @@ class LoadConfig(StepConfig):
 
 
 class LoadSource(Step):
-    """Rows of the source dataset via `datasets.load_dataset`: the Hub, a local copy of a Hub
-    repository (a folder), or data files in any format `datasets` reads."""
+    """Rows of the source dataset via `datasets.load_dataset` (`sources.benchmarks`): the Hub, a local
+    copy of a Hub repository (a folder), or data files in any format `datasets` reads."""
 
     name = "load_source"
-    depends_on = ("sources.tables",)
+    depends_on = BenchmarkReader.modules
 
     def run(self, data: pl.DataFrame) -> StepResult:
-        frame = load_rows([Path(p) for p in data["path"]], self.config)
+        frame = load_rows(list(data["path"]), self.config)
         return StepResult(frame, Account(self.name, frame.height, frame.height))
 
 
 def load_rows(paths: list[Path], config: LoadConfig) -> pl.DataFrame:
-    import datasets
-
-    try:
-        if config.hub_dataset:
-            ds = datasets.load_dataset(config.hub_dataset, config.hub_config, split=config.split)
-            origin = config.hub_dataset
-        elif len(paths) == 1 and paths[0].is_dir():
-            ds = datasets.load_dataset(str(paths[0]), config.hub_config, split=config.split)
-            origin = input_name(paths[0])
-        else:
-            suffixes = {p.suffix.lower() for p in paths}
-            builder = {BUILDERS.get(s) for s in suffixes}
-            if len(builder) != 1 or None in builder:
-                raise InputFileError(paths[0], f"expected data files of one format ({', '.join(BUILDERS)}), got {sorted(suffixes)}")
-            ds = datasets.load_dataset(builder.pop(), data_files=[str(p) for p in paths], split="train")
-            origin = ",".join(input_name(p) for p in paths)
-    except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as e:
-        raise CurateError(f"cannot load the source dataset: {str(e).splitlines()[0]}") from None
-    frame = arrow_frame(ds.data.table)  # JSON columns of mixed types (ids 1 and "a1") as text
-    return frame.with_columns(pl.lit(origin).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row"))
+    """The inputs (or the Hub dataset) as one dataset's rows; `datasets` loads the files as a set."""
+    return BenchmarkReader(config.hub_dataset, config.hub_config, config.split).read_all(paths)[0].rows
 
 
 class SourceFields(StepConfig):
