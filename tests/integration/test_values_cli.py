@@ -37,15 +37,17 @@ def test_run_on_the_samples_publishes_what_load_dataset_reads(tmp_path, hf_cache
     steps = {s["name"]: s for s in report["steps"]}
     assert steps["validate_answers"]["kept"] == steps["distributions"]["extra"]["answers_counted"]
     assert steps["distributions"]["dropped"]["below_min_n"] > 0  # sex "Other" is planted small
-    assert report["facts"]["absent_questions"] == {"values_w1.csv": ["q7"], "values_w2.dta": ["q5"]}
+    # inputs are named as given; the shipped samples by their place in the project
+    v = "sources/samples/values/"
+    assert report["facts"]["absent_questions"] == {f"{v}values_w1.csv": ["q7"], f"{v}values_w2.dta": ["q5"]}
 
     # planted faults: three bad weights in the CSV, one in the .sav; three codes not in the codebook
     quarantine = pl.read_parquet(out / "quarantine.parquet")
     assert quarantine.height == report["quarantined_total"] == 7
     assert sorted(quarantine.select("source_file", "field").rows()) == sorted([
-        ("values_w1.csv", "weight"), ("values_w1.csv", "weight"), ("values_w1.csv", "weight"),
-        ("values_w1_japan.sav", "weight"), ("values_w1.csv", "q1"), ("values_w1.csv", "q2"),
-        ("values_w2.dta", "q4")])
+        (f"{v}values_w1.csv", "weight"), (f"{v}values_w1.csv", "weight"), (f"{v}values_w1.csv", "weight"),
+        (f"{v}values_w1_japan.sav", "weight"), (f"{v}values_w1.csv", "q1"), (f"{v}values_w1.csv", "q2"),
+        (f"{v}values_w2.dta", "q4")])
 
     ds = all_splits(datasets.load_dataset(str(out), "distributions", cache_dir=hf_cache))
     assert ds.num_rows == steps["distributions"]["kept"]
