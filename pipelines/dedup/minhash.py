@@ -208,27 +208,30 @@ def ragged_take(offsets: np.ndarray, values: np.ndarray, rows: np.ndarray) -> tu
     return values[seg_start + np.arange(total)], sizes
 
 
-def jaccard(offsets: np.ndarray, values: np.ndarray, left: np.ndarray, right: np.ndarray, block: int = 1 << 21) -> np.ndarray:
-    """True Jaccard similarity of the shingle sets of each pair (left[k], right[k])."""
+def jaccard(offsets: np.ndarray, values: np.ndarray, left: np.ndarray, right: np.ndarray, block: int = 1 << 21,
+            other: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """True Jaccard similarity of the shingle sets of each pair (left[k], right[k]). The right rows
+    are in `other` (offsets, values) when given (e.g. another partition's sets, memory-mapped: only
+    the rows asked for are read), else in the same CSR as the left ones."""
+    r_off, r_val = other if other is not None else (offsets, values)
     out = np.zeros(len(left), dtype=np.float64)
-    sizes = np.diff(offsets)
-    spent = np.cumsum(sizes[left] + sizes[right])  # elements to sort, so memory per block is bounded
+    spent = np.cumsum(np.diff(offsets)[left] + np.diff(r_off)[right])  # elements to sort: memory per block is bounded
     start = 0
     while start < len(left):
         before = spent[start - 1] if start else 0
         end = max(start + 1, int(np.searchsorted(spent, before + block, side="right")))
-        out[start:end] = _jaccard_block(offsets, values, left[start:end], right[start:end])
+        a = ragged_take(offsets, values, left[start:end])
+        b = ragged_take(r_off, r_val, right[start:end])
+        out[start:end] = _jaccard_block(*a, *b)
         start = end
     return out
 
 
-def _jaccard_block(offsets, values, left, right) -> np.ndarray:
-    a_vals, a_len = ragged_take(offsets, values, left)
-    b_vals, b_len = ragged_take(offsets, values, right)
-    ids = np.arange(len(left), dtype=np.uint64)
+def _jaccard_block(a_vals, a_len, b_vals, b_len) -> np.ndarray:
+    ids = np.arange(len(a_len), dtype=np.uint64)
     pair = np.concatenate([np.repeat(ids, a_len), np.repeat(ids, b_len)])
     packed = np.sort((pair << np.uint64(32)) | np.concatenate([a_vals, b_vals]).astype(np.uint64))
     same = packed[1:] == packed[:-1]  # each side is a set: an equal neighbour is in both
-    inter = np.bincount((packed[1:][same] >> np.uint64(32)).astype(np.int64), minlength=len(left))
+    inter = np.bincount((packed[1:][same] >> np.uint64(32)).astype(np.int64), minlength=len(a_len))
     union = a_len + b_len - inter
     return np.where(union > 0, inter / np.maximum(union, 1), 0.0)

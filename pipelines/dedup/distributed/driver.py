@@ -61,7 +61,7 @@ def plan_for(method: str, cfg: DedupConfig, files: list[Path], work_root: Path, 
     total = sum(p.rows for p in parts)
     nshards = shards or max(1, min(256, -(-total * {"near": 25, "semantic": 2}.get(method, 1) // 2_000_000)))
     key = hashlib.sha256(json.dumps({"m": method, "cfg": cfg.model_dump(mode="json"), "in": fingerprint(files),
-                                     "p": prows, "s": nshards, "v": 1}, sort_keys=True).encode()).hexdigest()[:20]
+                                     "p": prows, "s": nshards, "v": 2}, sort_keys=True).encode()).hexdigest()[:20]
     policy_cols = [c for c in (cfg.score_column, cfg.time_column) if c]
     if method == "semantic" and cfg.embedding_column in names:
         policy_cols.append(cfg.embedding_column)

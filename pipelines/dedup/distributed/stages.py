@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.dedup.config import DedupConfig
-from pipelines.dedup.distributed.files import GID, POS, Part, Plan, done, read_part, save_npy, save_npz, stage, write_json, write_parquet
+from pipelines.dedup.distributed.files import GID, POS, Part, Plan, done, read_part, save_npy, stage, write_json, write_parquet
 from pipelines.dedup.distributed.semantic import part_vectors, semantic_pairs
 from pipelines.dedup.minhash import band_keys, jaccard, mix64, pairs_in_buckets, permutations, shingle_sets, signatures, unique_pairs
 from pipelines.dedup.normalize import normalize_texts
@@ -109,8 +109,9 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
                              np.repeat(local[start:start + n], bands)))
             offsets.append(off[1:] + offsets[-1][-1])
             values.append(vals)
-        save_npz(plan.dir("shingles", f"{part.index:05d}.npz"), offsets=np.concatenate(offsets),
-                  values=np.concatenate(values) if values else np.zeros(0, np.uint32))
+        # two plain .npy files, so that later stages map them and read only the rows they ask for
+        save_npy(plan.dir("shingles", f"{part.index:05d}.values.npy"), np.concatenate(values) if values else np.zeros(0, np.uint32))
+        save_npy(plan.dir("shingles", f"{part.index:05d}.offsets.npy"), np.concatenate(offsets))
     band = np.concatenate([k[0] for k in keys_out]) if keys_out else np.zeros(0, np.uint8)
     key = np.concatenate([k[1] for k in keys_out]) if keys_out else np.zeros(0, np.uint64)
     loc = np.concatenate([k[2] for k in keys_out]) if keys_out else np.zeros(0, np.int64)
@@ -171,8 +172,11 @@ def stage_buckets(shard: int, plan: Plan) -> int:
 
 
 def shingles_of(plan: Plan, part: int) -> tuple[np.ndarray, np.ndarray]:
-    z = np.load(plan.dir("shingles", f"{part:05d}.npz"))
-    return z["offsets"], z["values"]
+    """A partition's shingle sets: offsets in memory, values memory-mapped (~1.3 kB a row of 330
+    characters; a task verifying pairs against many partitions touches only the pages of the rows
+    in its pairs, not every partition's whole file)."""
+    values = np.load(plan.dir("shingles", f"{part:05d}.values.npy"), mmap_mode="r")
+    return np.load(plan.dir("shingles", f"{part:05d}.offsets.npy")), values
 
 
 def pair_jaccard(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
@@ -187,14 +191,8 @@ def pair_jaccard(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
     for (rp,), grp in pairs.partition_by("rp", as_dict=True).items():
         left = grp["ll"].to_numpy().astype(np.int64)
         right = grp["rl"].to_numpy().astype(np.int64)
-        if rp == lp:  # both sides in the left partition's CSR
-            out[grp["_k"].to_numpy()] = jaccard(l_off, l_val, left, right)
-            continue
-        # both sides in one CSR: the left partition's rows, then the right one's
-        r_off, r_val = shingles_of(plan, rp)
-        offsets = np.concatenate([l_off, r_off[1:] + l_off[-1]])
-        values = np.concatenate([l_val, r_val])
-        out[grp["_k"].to_numpy()] = jaccard(offsets, values, left, right + (len(l_off) - 1))
+        other = None if rp == lp else shingles_of(plan, rp)
+        out[grp["_k"].to_numpy()] = jaccard(l_off, l_val, left, right, other=other)
     return out
 
 
