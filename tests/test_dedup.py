@@ -302,3 +302,46 @@ def test_dedup_step_in_a_run_context_resumes_from_the_cache(tmp_path):
     assert ctx.report.step("dedup_near").dropped == {"duplicate_near": 5}
 
 
+
+
+def test_the_estimate_check_spares_the_exact_check_of_background_pairs_and_changes_no_cluster():
+    """Candidates whose MinHash estimate is 5 standard errors below the threshold are dropped before
+    the true-Jaccard check; on the loose LSH (many background candidates) the clusters are the same
+    as with every candidate checked exactly."""
+    from pipelines.dedup.minhash import estimate_cutoff
+
+    assert estimate_cutoff(0.6, 128, 5.0) == pytest.approx(0.6 - 5 * (0.24 / 128) ** 0.5)
+    assert estimate_cutoff(0.6, 128, None) is None
+    data = near_corpus()
+    loose = NearConfig(id_column="id", bands=64, rows=1, num_perm=64)
+    with_estimate = NearDedup(loose).run(data)
+    every_pair = NearDedup(loose.model_copy(update={"estimate_sd": None})).run(data)
+    params = with_estimate.account.extra["params"]
+    assert params["below_estimate"] > 0
+    assert params["candidate_pairs"] == every_pair.account.extra["params"]["candidate_pairs"]
+    assert "below_estimate" not in every_pair.account.extra["params"]
+    assert dup_map(with_estimate) == dup_map(every_pair)
+    assert duplicates_table(with_estimate.dropped_rows).equals(duplicates_table(every_pair.dropped_rows))
+
+
+def test_estimated_jaccard_follows_the_true_jaccard():
+    """The 16-bit sketch estimate agrees with true Jaccard within 4 standard errors over pairs
+    from disjoint to identical (a plain set computation, not our CSR code)."""
+    from pipelines.dedup.minhash import estimated_jaccard, permutations, signatures, sketch
+
+    rng = np.random.default_rng(3)
+    sets, truth = [], []
+    for k in range(40):
+        base = rng.choice(2**32, size=400, replace=False).astype(np.uint32)
+        share = int(k * 10)
+        other = np.concatenate([base[:share], rng.choice(2**32, size=400 - share, replace=False).astype(np.uint32)])
+        sets += [np.unique(base), np.unique(other)]
+        truth.append(len(set(base.tolist()) & set(other.tolist())) / len(set(base.tolist()) | set(other.tolist())))
+    offsets = np.concatenate([[0], np.cumsum([len(s) for s in sets])])
+    a, b = permutations(256, 5)
+    sk = sketch(signatures(offsets, np.concatenate(sets), a, b))
+    est = estimated_jaccard(sk, sk, np.arange(0, 80, 2), np.arange(1, 80, 2))
+    truth = np.array(truth)
+    sd = np.sqrt(np.maximum(truth * (1 - truth), 1e-3) / 256)
+    assert (np.abs(est - truth) <= 4 * sd + 1e-9).all(), np.abs(est - truth).max()
+    assert est[-1] == pytest.approx(truth[-1], abs=0.1) and est[0] <= 0.02

@@ -53,6 +53,9 @@ class NearConfig(DedupConfig):
     bands: int | None = None  # None (with rows None): the best split of num_perm for the threshold
     rows: int | None = None
     verify: bool = True  # keep only candidate pairs whose true Jaccard reaches the threshold
+    # before that check, drop candidates whose MinHash estimate is this many standard errors below
+    # the threshold (None: check every candidate); a pair at the threshold is lost with odds < 3e-7
+    estimate_sd: float | None = Field(5.0, gt=0)
     max_bucket: int = Field(32, ge=2)  # LSH buckets larger than this link to one anchor instead of all pairs
     batch_rows: int = Field(50_000, ge=1)  # rows hashed at a time: bounds memory
     seed: int = 1

@@ -8,7 +8,9 @@ import polars as pl
 
 from pipelines.dedup.clusters import CI, canonical, canonical_order, components, finish, to_input_order
 from pipelines.dedup.config import NearConfig
-from pipelines.dedup.minhash import band_keys, bucket_pairs, jaccard, optimal_bands, permutations, shingle_sets, signatures
+from pipelines.dedup.minhash import (
+    band_keys, bucket_pairs, estimate_cutoff, estimated_jaccard, jaccard, optimal_bands, permutations, shingle_sets, signatures, sketch,
+)
 from pipelines.steps import Step, StepResult
 
 
@@ -16,7 +18,8 @@ def near_pairs(texts: pl.Series, cfg: NearConfig, progress: bool = False) -> tup
     """Pairs (i, j) of rows at or above the threshold, facts about the search, and the shingle sets."""
     bands, rows = (cfg.bands, cfg.rows) if cfg.bands else optimal_bands(cfg.threshold, cfg.num_perm)
     a, b = permutations(cfg.num_perm, cfg.seed)
-    offsets, values, keys = [np.zeros(1, np.int64)], [], []
+    offsets, values, keys, sketches = [np.zeros(1, np.int64)], [], [], []
+    cutoff = estimate_cutoff(cfg.threshold, cfg.num_perm, cfg.estimate_sd) if cfg.verify else None
     batches = range(0, texts.len(), cfg.batch_rows)
     if progress and len(batches) > 1:
         from schemas.progress import bar as progress_bar
@@ -24,7 +27,11 @@ def near_pairs(texts: pl.Series, cfg: NearConfig, progress: bool = False) -> tup
         batches = progress_bar(batches, desc="minhash", unit="batch", leave=False, disable=None)  # None: only on a terminal
     for start in batches:
         off, vals = shingle_sets(texts.slice(start, cfg.batch_rows), cfg)
-        keys.append(band_keys(signatures(off, vals, a, b), bands, rows, cfg.seed, np.diff(off) == 0))
+        sig = signatures(off, vals, a, b)
+        keys.append(band_keys(sig, bands, rows, cfg.seed, np.diff(off) == 0))
+        if cutoff is not None:
+            sketches.append(sketch(sig))
+        del sig
         offsets.append(off[1:] + offsets[-1][-1])
         values.append(vals)
     offsets = np.concatenate(offsets)
@@ -32,6 +39,13 @@ def near_pairs(texts: pl.Series, cfg: NearConfig, progress: bool = False) -> tup
     keys = np.concatenate(keys) if keys else np.zeros((0, bands), np.uint64)
     left, right = bucket_pairs(keys, cfg.max_bucket)
     facts = {"lsh_bands": bands, "lsh_rows": rows, "candidate_pairs": int(len(left))}
+    if cutoff is not None:
+        facts["below_estimate"] = 0
+        if len(left):
+            sk = np.concatenate(sketches)
+            likely = estimated_jaccard(sk, sk, left, right) >= cutoff
+            facts["below_estimate"] = int(len(left) - likely.sum())
+            left, right = left[likely], right[likely]
     if cfg.verify and len(left):
         sims = jaccard(offsets, values, left, right)
         keep = sims >= cfg.threshold

@@ -61,7 +61,7 @@ def plan_for(method: str, cfg: DedupConfig, files: list[Path], work_root: Path, 
     total = sum(p.rows for p in parts)
     nshards = shards or max(1, min(256, -(-total * {"near": 25, "semantic": 2}.get(method, 1) // 2_000_000)))
     key = hashlib.sha256(json.dumps({"m": method, "cfg": cfg.model_dump(mode="json"), "in": fingerprint(files),
-                                     "p": prows, "s": nshards, "v": 2}, sort_keys=True).encode()).hexdigest()[:20]
+                                     "p": prows, "s": nshards, "v": 3}, sort_keys=True).encode()).hexdigest()[:20]
     policy_cols = [c for c in (cfg.score_column, cfg.time_column) if c]
     if method == "semantic" and cfg.embedding_column in names:
         policy_cols.append(cfg.embedding_column)
@@ -143,6 +143,8 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
         raise AssertionError(f"dedup lost or repeated ids: {valid} valid rows, {kept_rows} kept + {removed} duplicates")
     facts = {**plan.facts, "candidate_pairs": sum(c["candidate_pairs"] for c in checks),
              "pairs_linked": sum(c["pairs_linked"] for c in checks)}
+    if any("below_estimate" in c for c in checks):
+        facts["below_estimate"] = sum(c.get("below_estimate", 0) for c in checks)
     if method == "exact":
         facts = {}
     elif method == "semantic":

@@ -11,7 +11,10 @@ import polars as pl
 from pipelines.dedup.config import DedupConfig
 from pipelines.dedup.distributed.files import GID, POS, Part, Plan, done, read_part, save_npy, stage, write_json, write_parquet
 from pipelines.dedup.distributed.semantic import part_vectors, semantic_pairs
-from pipelines.dedup.minhash import band_keys, jaccard, mix64, pairs_in_buckets, permutations, shingle_sets, signatures, unique_pairs
+from pipelines.dedup.minhash import (
+    band_keys, estimate_cutoff, estimated_jaccard, jaccard, mix64, pairs_in_buckets, permutations, shingle_sets, signatures, sketch,
+    unique_pairs,
+)
 from pipelines.dedup.normalize import normalize_texts
 
 
@@ -95,12 +98,15 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
     else:
         bands, r = plan.facts["lsh_bands"], plan.facts["lsh_rows"]
         a, b = permutations(cfg.num_perm, cfg.seed)
-        offsets, values = [np.zeros(1, np.int64)], []
+        offsets, values, sketches = [np.zeros(1, np.int64)], [], []
         texts = good[cfg.text_column]
         for start in range(0, good.height, plan.batch_rows):
             off, vals = shingle_sets(texts.slice(start, plan.batch_rows), cfg)
             empty = np.diff(off) == 0
-            kb = band_keys(signatures(off, vals, a, b), bands, r, cfg.seed, empty)
+            sig = signatures(off, vals, a, b)
+            kb = band_keys(sig, bands, r, cfg.seed, empty)
+            sketches.append(sketch(sig))
+            del sig
             if empty.any():  # empty rows: keys of their own over all partitions (no shingles, no pairs)
                 own = mix64(gid[good_rows[start:start + len(empty)][empty]].astype(np.uint64) + np.uint64(0xDEAD))
                 kb[empty] = own[:, None] + np.arange(bands, dtype=np.uint64)
@@ -112,6 +118,8 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
         # two plain .npy files, so that later stages map them and read only the rows they ask for
         save_npy(plan.dir("shingles", f"{part.index:05d}.values.npy"), np.concatenate(values) if values else np.zeros(0, np.uint32))
         save_npy(plan.dir("shingles", f"{part.index:05d}.offsets.npy"), np.concatenate(offsets))
+        save_npy(plan.dir("shingles", f"{part.index:05d}.sketch.npy"),
+                 np.concatenate(sketches) if sketches else np.zeros((0, cfg.num_perm), np.uint16))
     band = np.concatenate([k[0] for k in keys_out]) if keys_out else np.zeros(0, np.uint8)
     key = np.concatenate([k[1] for k in keys_out]) if keys_out else np.zeros(0, np.uint64)
     loc = np.concatenate([k[2] for k in keys_out]) if keys_out else np.zeros(0, np.int64)
@@ -179,21 +187,36 @@ def shingles_of(plan: Plan, part: int) -> tuple[np.ndarray, np.ndarray]:
     return np.load(plan.dir("shingles", f"{part:05d}.offsets.npy")), values
 
 
-def pair_jaccard(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
-    """True Jaccard of pairs (columns lp, ll, rp, rl) whose left rows are all in one partition:
-    that partition's shingle sets and one other partition's at a time."""
+def per_right_partition(pairs: pl.DataFrame, measure) -> np.ndarray:
+    """measure(lp, left locals, rp, right locals) of pairs (columns lp, ll, rp, rl) whose left rows
+    are all in one partition, called once per partition of the right rows; in the pairs' order."""
     if pairs.height == 0:
         return np.zeros(0)
     pairs = pairs.with_row_index("_k")
     lp = int(pairs["lp"][0])
-    l_off, l_val = shingles_of(plan, lp)
     out = np.zeros(pairs.height)
     for (rp,), grp in pairs.partition_by("rp", as_dict=True).items():
         left = grp["ll"].to_numpy().astype(np.int64)
         right = grp["rl"].to_numpy().astype(np.int64)
-        other = None if rp == lp else shingles_of(plan, rp)
-        out[grp["_k"].to_numpy()] = jaccard(l_off, l_val, left, right, other=other)
+        out[grp["_k"].to_numpy()] = measure(lp, left, int(rp), right)
     return out
+
+
+def pair_jaccard(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
+    """True Jaccard of pairs whose left rows are all in one partition (see per_right_partition)."""
+    if pairs.height == 0:
+        return np.zeros(0)
+    l_off, l_val = shingles_of(plan, int(pairs["lp"][0]))
+    return per_right_partition(pairs, lambda lp, left, rp, right: jaccard(
+        l_off, l_val, left, right, other=None if rp == lp else shingles_of(plan, rp)))
+
+
+def pair_estimate(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
+    """MinHash estimates of the Jaccard of pairs, from the partitions' mapped sketches."""
+    def sketch_of(part: int) -> np.ndarray:
+        return np.load(plan.dir("shingles", f"{part:05d}.sketch.npy"), mmap_mode="r")
+
+    return per_right_partition(pairs, lambda lp, left, rp, right: estimated_jaccard(sketch_of(lp), sketch_of(rp), left, right))
 
 
 @stage
@@ -205,10 +228,16 @@ def stage_verify(part: int, plan: Plan) -> dict:
     pairs = pl.read_parquet(files).unique(["l", "r"]) if files else pl.DataFrame(
         schema={"l": pl.Int64, "r": pl.Int64, "lp": pl.Int32, "ll": pl.Int32, "rp": pl.Int32, "rl": pl.Int32})
     candidates = pairs.height
-    if plan.method == "near" and plan.cfg.verify and pairs.height:
-        sims = pair_jaccard(plan, pairs)
-        pairs = pairs.filter(pl.Series(sims >= plan.cfg.threshold))
-    info = {"candidate_pairs": candidates, "pairs_linked": pairs.height}
+    info = {"candidate_pairs": candidates}
+    cfg = plan.cfg
+    if plan.method == "near" and cfg.verify:
+        cutoff = estimate_cutoff(cfg.threshold, cfg.num_perm, cfg.estimate_sd)
+        if cutoff is not None:  # the cheap check first, as in one process
+            pairs = pairs.filter(pl.Series(pair_estimate(plan, pairs) >= cutoff)) if pairs.height else pairs
+            info["below_estimate"] = candidates - pairs.height
+        if pairs.height:
+            pairs = pairs.filter(pl.Series(pair_jaccard(plan, pairs) >= cfg.threshold))
+    info["pairs_linked"] = pairs.height
     write_json(info, plan.dir("edges", f"{part:05d}.json"))
     write_parquet(pairs.select("l", "r"), out)
     return info
