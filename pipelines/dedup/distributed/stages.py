@@ -12,7 +12,7 @@ from pipelines.dedup.config import DedupConfig
 from pipelines.dedup.distributed.files import GID, POS, Part, Plan, done, read_part, save_npy, stage, write_json, write_parquet
 from pipelines.dedup.distributed.semantic import part_vectors, semantic_pairs
 from pipelines.dedup.minhash import (
-    band_keys, estimate_cutoff, estimated_jaccard, jaccard, mix64, pairs_in_buckets, permutations, shingle_sets, signatures, sketch,
+    band_keys, estimate_cutoff, jaccard, mix64, pairs_in_buckets, permutations, shingle_sets, signatures, sketch,
     unique_pairs,
 )
 from pipelines.dedup.normalize import normalize_texts
@@ -170,10 +170,44 @@ def stage_buckets(shard: int, plan: Plan) -> int:
     pairs = (pl.DataFrame({"l": left, "r": right})
              .join(where.rename({GID: "l", "part": "lp", "local": "ll"}), on="l")
              .join(where.rename({GID: "r", "part": "rp", "local": "rl"}), on="r"))
+    cutoff = estimate_cutoff(plan.cfg.threshold, plan.cfg.num_perm, plan.cfg.estimate_sd) \
+        if plan.method == "near" and plan.cfg.verify else None
+    if cutoff is not None and pairs.height:
+        # the estimate check here, so that only likely pairs travel to the verify stage; the others
+        # are kept as (l, r) only, for its count of distinct candidates (a pair found in two bands can
+        # sit in two shards; the estimate of a pair is the same in both)
+        likely = pl.Series(sketch_estimates(plan, pairs) >= cutoff)
+        for (p,), piece in pairs.filter(~likely).select("l", "r", "lp").partition_by("lp", as_dict=True).items():
+            write_parquet(piece.drop("lp"), out_dir / f"{p:05d}.below.parquet", scratch=True)
+        pairs = pairs.filter(likely)
     for (p,), piece in pairs.partition_by("lp", as_dict=True).items():
         write_parquet(piece, out_dir / f"{p:05d}.parquet")
     marker.write_text("")
     return shard
+
+
+def sketch_of(plan: Plan, part: int) -> np.ndarray:
+    return np.load(plan.dir("shingles", f"{part:05d}.sketch.npy"), mmap_mode="r")
+
+
+def sketch_estimates(plan: Plan, pairs: pl.DataFrame, block: int = 100_000) -> np.ndarray:
+    """MinHash estimates of pairs (columns lp, ll, rp, rl) anywhere in the input, from the mapped
+    sketches of their partitions, `block` pairs at a time (bounded memory)."""
+    out = np.empty(pairs.height)
+    perms = plan.cfg.num_perm
+    maps: dict[int, np.ndarray] = {}
+    for start in range(0, pairs.height, block):
+        chunk = pairs.slice(start, block)
+        sides = []
+        for part_col, local_col in (("lp", "ll"), ("rp", "rl")):
+            part, local = chunk[part_col].to_numpy(), chunk[local_col].to_numpy().astype(np.int64)
+            rows = np.empty((chunk.height, perms), np.uint16)
+            for p in np.unique(part):
+                sel = part == p
+                rows[sel] = maps.setdefault(int(p), sketch_of(plan, int(p)))[local[sel]]
+            sides.append(rows)
+        out[start:start + chunk.height] = np.count_nonzero(sides[0] == sides[1], axis=1) / perms
+    return out
 
 
 # -- stage 4: verification -------------------------------------------------------------------------
@@ -211,12 +245,6 @@ def pair_jaccard(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
         l_off, l_val, left, right, other=None if rp == lp else shingles_of(plan, rp)))
 
 
-def pair_estimate(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
-    """MinHash estimates of the Jaccard of pairs, from the partitions' mapped sketches."""
-    def sketch_of(part: int) -> np.ndarray:
-        return np.load(plan.dir("shingles", f"{part:05d}.sketch.npy"), mmap_mode="r")
-
-    return per_right_partition(pairs, lambda lp, left, rp, right: estimated_jaccard(sketch_of(lp), sketch_of(rp), left, right))
 
 
 @stage
@@ -227,14 +255,13 @@ def stage_verify(part: int, plan: Plan) -> dict:
     files = sorted(plan.dir("candidates").glob(f"*/{part:05d}.parquet"))
     pairs = pl.read_parquet(files).unique(["l", "r"]) if files else pl.DataFrame(
         schema={"l": pl.Int64, "r": pl.Int64, "lp": pl.Int32, "ll": pl.Int32, "rp": pl.Int32, "rl": pl.Int32})
-    candidates = pairs.height
-    info = {"candidate_pairs": candidates}
+    info = {"candidate_pairs": pairs.height}
     cfg = plan.cfg
     if plan.method == "near" and cfg.verify:
-        cutoff = estimate_cutoff(cfg.threshold, cfg.num_perm, cfg.estimate_sd)
-        if cutoff is not None:  # the cheap check first, as in one process
-            pairs = pairs.filter(pl.Series(pair_estimate(plan, pairs) >= cutoff)) if pairs.height else pairs
-            info["below_estimate"] = candidates - pairs.height
+        if estimate_cutoff(cfg.threshold, cfg.num_perm, cfg.estimate_sd) is not None:  # checked in the buckets stage
+            below = sorted(plan.dir("candidates").glob(f"*/{part:05d}.below.parquet"))
+            dropped = pl.scan_parquet(below).unique(["l", "r"]).select(pl.len()).collect().item() if below else 0
+            info.update(candidate_pairs=pairs.height + dropped, below_estimate=dropped)
         if pairs.height:
             pairs = pairs.filter(pl.Series(pair_jaccard(plan, pairs) >= cfg.threshold))
     info["pairs_linked"] = pairs.height
