@@ -241,7 +241,7 @@ def worker(args) -> None:
     out = {"method": args.method, "rows": len(truth), "seconds": round(seconds, 3),
            "rows_per_s": round(len(truth) / seconds, 1), "peak_rss_mb": round(peak, 1),
            "rss_before_mb": round(before, 1), **pairwise_scores(pred, truth),
-           "lsh": {k: facts.get(k) for k in ("lsh_bands", "lsh_rows", "candidate_pairs", "pairs_linked", "bands_rows",
+           "lsh": {k: facts.get(k) for k in ("lsh_bands", "lsh_rows", "candidate_pairs", "below_estimate", "pairs_linked", "bands_rows",
                                                "bands", "rows_per_band", "buckets", "hashes_per_bucket", "check", "version") if k in facts},
            "dask": {k: facts[k] for k in ("worker_peak_mb", "memory_per_worker", "partitions", "stage_seconds", "cluster_start_s") if k in facts}}
     print("RESULT " + json.dumps(out), flush=True)
@@ -331,7 +331,7 @@ def main() -> None:
             print(f"  near-dask rows={rows:>10,d}  {r['rows_per_s']:>9,.0f} rows/s  {r['seconds']:8.1f} s  F1={r['f1']:.4f} "
                   f"(P={r['precision']:.4f} R={r['recall']:.4f})  worker peak MB {sorted(d['worker_peak_mb'].values())} "
                   f"of {d['memory_per_worker']}  driver peak {r['peak_rss_mb']:.0f} MB  partitions={d['partitions']}  "
-                  f"stages {d['stage_seconds']}", flush=True)
+                  f"stages {d['stage_seconds']}  {r['lsh']}", flush=True)
 
 
 if __name__ == "__main__":
