@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -247,10 +248,20 @@ def worker(args) -> None:
     print("RESULT " + json.dumps(out), flush=True)
 
 
-def measure(method: str, rows: int, params: dict, semantic_rows: int, copies: int = 1, extra: list[str] | None = None) -> dict:
+def measure(method: str, rows: int, params: dict, semantic_rows: int, copies: int = 1, extra: list[str] | None = None,
+            timeout: float | None = None) -> dict:
+    """One method in a process of its own (a fresh heap for each); with `timeout`, the process and
+    its children (a peer's, a LocalCluster's) are stopped after that many seconds."""
     cmd = [sys.executable, __file__, "--worker", method, "--rows", str(rows), "--params", json.dumps(params),
            "--semantic-rows", str(semantic_rows), "--copies", str(copies), *(extra or [])]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True) as child:
+        try:
+            out, err = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            raise
+    proc = subprocess.CompletedProcess(cmd, child.returncode, out, err)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -272,6 +283,7 @@ def main() -> None:
     ap.add_argument("--dask-scale", default="", help="row counts for near dedup on a LocalCluster, e.g. 1000000,3000000,10000000")
     ap.add_argument("--workers", type=int, default=2, help="--dask-scale: LocalCluster workers")
     ap.add_argument("--memory-per-worker", default="4GB", help="--dask-scale: memory limit per worker")
+    ap.add_argument("--method-timeout", type=float, default=None, help="stop a method after this many seconds (reported as a bound)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     ap.add_argument("--copies", type=int, default=1, help=argparse.SUPPRESS)
@@ -294,7 +306,13 @@ def main() -> None:
     peers = ["--peers-python", args.peers_python, "--workers", str(args.workers), "--memory-per-worker", args.memory_per_worker]
     results = {}
     for method in [m for m in args.methods.split(",") if m]:
-        results[method] = r = measure(method, args.rows, params[method], args.semantic_rows, extra=peers)
+        try:
+            results[method] = r = measure(method, args.rows, params[method], args.semantic_rows, extra=peers,
+                                          timeout=args.method_timeout)
+        except subprocess.TimeoutExpired:
+            print(f"{method:11s} rows={args.rows:<8d} stopped after {args.method_timeout:,.0f} s (--method-timeout): "
+                  f"below {args.rows / args.method_timeout:,.0f} rows/s", flush=True)
+            continue
         print(f"{method:11s} rows={r['rows']:<8d} P={r['precision']:.4f} R={r['recall']:.4f} F1={r['f1']:.4f} "
               f"{r['rows_per_s']:>11,.0f} rows/s  {r['seconds']:7.2f} s  peak RSS {r['peak_rss_mb']:7.0f} MB "
               f"(before {r['rss_before_mb']:.0f})  {r['lsh']}", flush=True)
