@@ -224,10 +224,13 @@ def estimated_jaccard(left_sketch: np.ndarray, right_sketch: np.ndarray, left: n
     `right_sketch`; memory-mapped arrays work: only the rows of the pairs are read)."""
     out = np.empty(len(left), dtype=np.float64)
     for start in range(0, len(left), block):
-        a = left_sketch[left[start:start + block]]
-        b = right_sketch[right[start:start + block]]
-        out[start:start + block] = np.count_nonzero(a == b, axis=1) / left_sketch.shape[1]
+        out[start:start + block] = agreement(left_sketch[left[start:start + block]], right_sketch[right[start:start + block]])
     return out
+
+
+def agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row by row, the share of equal values of two (pairs, num_perm) sketch blocks."""
+    return np.count_nonzero(a == b, axis=1) / a.shape[1]
 
 
 # -- exact Jaccard -------------------------------------------------------------------------------

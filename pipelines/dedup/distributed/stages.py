@@ -12,7 +12,7 @@ from pipelines.dedup.config import DedupConfig
 from pipelines.dedup.distributed.files import GID, POS, Part, Plan, done, read_part, save_npy, stage, write_json, write_parquet
 from pipelines.dedup.distributed.semantic import part_vectors, semantic_pairs
 from pipelines.dedup.minhash import (
-    band_keys, estimate_cutoff, jaccard, mix64, pairs_in_buckets, permutations, shingle_sets, signatures, sketch,
+    agreement, band_keys, estimate_cutoff, jaccard, mix64, pairs_in_buckets, permutations, shingle_sets, signatures, sketch,
     unique_pairs,
 )
 from pipelines.dedup.normalize import normalize_texts
@@ -209,7 +209,7 @@ def sketch_estimates(plan: Plan, pairs: pl.DataFrame, block: int = 100_000) -> n
                 rows[sel] = mapped[local[sel]]
                 del mapped
             sides.append(rows)
-        out[start:start + chunk.height] = np.count_nonzero(sides[0] == sides[1], axis=1) / perms
+        out[start:start + chunk.height] = agreement(*sides)
     return out
 
 
@@ -224,31 +224,20 @@ def shingles_of(plan: Plan, part: int) -> tuple[np.ndarray, np.ndarray]:
     return np.load(plan.dir("shingles", f"{part:05d}.offsets.npy")), values
 
 
-def per_right_partition(pairs: pl.DataFrame, measure) -> np.ndarray:
-    """measure(lp, left locals, rp, right locals) of pairs (columns lp, ll, rp, rl) whose left rows
-    are all in one partition, called once per partition of the right rows; in the pairs' order."""
+def pair_jaccard(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
+    """True Jaccard of pairs (columns lp, ll, rp, rl) whose left rows are all in one partition:
+    that partition's shingle sets against one right partition's (mapped) at a time."""
     if pairs.height == 0:
         return np.zeros(0)
     pairs = pairs.with_row_index("_k")
     lp = int(pairs["lp"][0])
+    l_off, l_val = shingles_of(plan, lp)
     out = np.zeros(pairs.height)
     for (rp,), grp in pairs.partition_by("rp", as_dict=True).items():
         left = grp["ll"].to_numpy().astype(np.int64)
         right = grp["rl"].to_numpy().astype(np.int64)
-        out[grp["_k"].to_numpy()] = measure(lp, left, int(rp), right)
+        out[grp["_k"].to_numpy()] = jaccard(l_off, l_val, left, right, other=None if rp == lp else shingles_of(plan, rp))
     return out
-
-
-def pair_jaccard(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
-    """True Jaccard of pairs whose left rows are all in one partition (see per_right_partition)."""
-    if pairs.height == 0:
-        return np.zeros(0)
-    l_off, l_val = shingles_of(plan, int(pairs["lp"][0]))
-    return per_right_partition(pairs, lambda lp, left, rp, right: jaccard(
-        l_off, l_val, left, right, other=None if rp == lp else shingles_of(plan, rp)))
-
-
-
 
 @stage
 def stage_verify(part: int, plan: Plan) -> dict:
