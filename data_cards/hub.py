@@ -193,6 +193,10 @@ def write_parquet(table: pa.Table, path: Path, features=None, row_group_bytes: i
         table = table.replace_schema_metadata(meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
+    if table.num_rows == 0:  # schema only, no row group (an empty row group is a read error in datasets)
+        pq.ParquetWriter(tmp, table.schema).close()
+        tmp.replace(path)
+        return
     pq.write_table(table, tmp, compression="zstd", row_group_size=rows_for_bytes(table, row_group_bytes or max_row_group_bytes()))
     tmp.replace(path)
 
@@ -229,6 +233,7 @@ def card_metadata(card, spec: HubSpec, configs: dict[str, dict[str, Any]], total
         language_creators=spec.language_creators,
         tags=card.tags or None,
     )
+    configs = {name: view for name, view in configs.items() if view["splits"]}  # datasets cannot load an empty one
     MetadataConfigs({
         name: {
             "data_files": [{"split": s, "path": f"{data_dir}/{name}/{s}-*.parquet"} for s in view["splits"]],
@@ -340,6 +345,10 @@ def refresh_card_metadata(readme: Path, views: dict[str, dict[str, Any]], data_d
     configs = MetadataConfigs.from_dataset_card_data(card.data)
     infos = DatasetInfosDict.from_dataset_card_data(card.data)
     for name, view in views.items():
+        if not view["splits"]:  # no rows: not declared (datasets 5.2 cannot load an empty split)
+            configs.pop(name, None)
+            infos.pop(name, None)
+            continue
         entry = configs.get(name, {})
         entry["data_files"] = [{"split": s, "path": f"{data_dir}/{name}/{s}-*.parquet"} for s in view["splits"]]
         configs[name] = entry

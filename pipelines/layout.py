@@ -22,14 +22,26 @@ DATA_DIR = "data"
 def write_config(out: Path, name: str, frame: pl.DataFrame, class_labels: dict[str, list[str]] | None = None) -> dict[str, Any]:
     """Write one config as `data/<name>/<split>-NNNNN-of-NNNNN.parquet`, one set of shards per value
     of the envelope's `split` column, in Hub types and byte-sized shards and row groups. Returns what
-    the card's `dataset_info` states: {"splits": {split: (rows, bytes)}, "features": Features}."""
+    the card's `dataset_info` states: {"splits": {split: (rows, bytes)}, "features": Features}.
+
+    A config without rows is one schema-only file (`train-00000-of-00001.parquet`, no row group:
+    polars, pandas and pyarrow read its columns and types) and no split: datasets 5.2 cannot load a
+    split of no rows ("corresponds to no data", huggingface/datasets PR #8401), so the card declares
+    only the configs that have rows and names the empty ones."""
     target = out / DATA_DIR / name
     # shards of an earlier run into the same folder must not be read with the new ones
     if target.exists():
         shutil.rmtree(target)
-    present = frame["split"].unique().to_list() if "split" in frame.columns and frame.height else ["train"]
-    order = [s for s in hub.SPLITS if s in present] + sorted(s for s in present if s not in hub.SPLITS)
     view: dict[str, Any] = {"splits": {}, "features": None, "download_size": 0}
+    if frame.height == 0:
+        table = hub.hub_table(frame)
+        view["features"] = hub.features_for(table, class_labels)
+        path = target / "train-00000-of-00001.parquet"
+        hub.write_parquet(table, path, view["features"])
+        view["download_size"] = path.stat().st_size
+        return view
+    present = frame["split"].unique().to_list() if "split" in frame.columns else ["train"]
+    order = [s for s in hub.SPLITS if s in present] + sorted(s for s in present if s not in hub.SPLITS)
     for split in order:
         part = frame.filter(pl.col("split") == split) if "split" in frame.columns else frame
         table = hub.hub_table(part)
@@ -82,9 +94,19 @@ def _write_dataset(stage: Path, *, recipe, result, report, inputs, created_at, p
         labels = spec.class_labels.get(name, {})
         hub.check_labels(frame, labels, name)
         tables[name] = hub.assign_splits(frame, keys.get(name), fractions)
+        if tables[name].height and not (tables[name]["split"] == "train").any():
+            # a few groups that the hash put outside train: `ds["train"]` must work, so all go to train
+            fell = ", ".join(sorted(tables[name]["split"].unique().to_list()))
+            tables[name] = tables[name].with_columns(pl.lit("train").alias("split"))
+            report.notes.append(f"Config `{name}`: the split hash put all its {tables[name].height} rows in {fell}, "
+                                "none in train; too few to split, so all are in `train` in this version (a larger "
+                                "later version splits them by the hash).")
         views[name] = write_config(stage, name, tables[name], labels)
         fault_point(f"write:{name}")
     report.facts["splits"] = {name: {s: n for s, (n, _) in v["splits"].items()} for name, v in views.items()}
+    empty = [name for name, v in views.items() if not v["splits"]]
+    if empty:
+        report.facts["empty_configs"] = empty
     report.write(stage)
     plots = [funnel_plot(report.to_dict()), *language_plots(tables), split_plot(tables), *result.plots]
     drawn = draw_all([p for p in plots if p is not None], stage / PLOTS_DIR, plot_cache)

@@ -23,6 +23,7 @@ from pipelines.demo import demo_runs
 from pipelines.llm.embedded import EMBEDDED_WARNING, MODEL_ID, embedded_endpoint
 from pipelines.llm.step import OVER_LIMIT
 from tests.conftest import REPO, curate_bin
+from tests.dataset_checks import load_every_config
 
 pytestmark = pytest.mark.integration
 SAMPLES = REPO / "sources" / "samples"
@@ -109,6 +110,9 @@ def test_recipe_on_the_embedded_engine(recipe, engine, tmp_path):
         why = quarantine.filter(pl.col("step") == name)  # quarantined items, each with its reason
         assert why.height == s["quarantined"] and all(why["error"].to_list())
     published(recipe, tmp_path / "out", steps)
+    # every config loads, an empty one (the 270M model's scenarios may all be quarantined) included
+    assert load_every_config(tmp_path / "out", str(tmp_path / "hf")) == {
+        p.name: rows(tmp_path / "out", p.name) for p in (tmp_path / "out" / "data").iterdir()}
     # the tokens we account are the server's own counters, exactly: the whole prompt (what it
     # evaluated and what it took from its prefix cache), the part from its cache, and what it generated
     ours = {"prompt": sum(u["prompt_tokens"] for u in usages),
