@@ -44,6 +44,16 @@ def check_license(license: str, name: str | None = None) -> str:
     return value
 
 
+def license_text(license: str) -> str:
+    """One sentence for the card's body: the license of this version's data."""
+    if license == "unknown":
+        return ("The license of this data is not stated (`unknown`): set `license` (a Hub license id) in the "
+                "recipe's config before sharing it.")
+    if license.startswith(OTHER):
+        return f"This version's data is published under {md_text(license[len(OTHER):])} (`license: other`)."
+    return f"This version's data is published under `{license}`."
+
+
 def md_text(text: str) -> str:
     """User text made inert in a Markdown body: one line (a name cannot open a `---` block or a
     heading), no HTML (<script>), no code spans, links or table cells of its own."""
@@ -191,6 +201,7 @@ def render_card(
         notes=report.get("notes", []),
         sections=sections,
         plots=plots or [],
+        license_text=license_text(card.license),
         annotation=annotation
         or "No human review has been recorded for this version. Records carry `review.status = pending`.",
     )

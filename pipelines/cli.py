@@ -141,8 +141,14 @@ def run(
     if publish_to and not version:
         fail("--publish-to needs --version X.Y.Z")
     overrides = parse_sets(set_ + (["keyed=true"] if keyed else []))
+    plan = None
+    if publish_to:  # the version and repository checked before any work; the latest version's terms kept
+        from pipelines.publish import plan_publish
+
+        plan = plan_publish(publish_to, version, recipe)
     request = _request(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address,
-                       allow_existing=allow_existing, lock_timeout=lock_timeout)
+                       allow_existing=allow_existing, lock_timeout=lock_timeout,
+                       inherited=plan.inherited if plan else {}, inherited_from=plan.previous if plan else None)
     from pipelines.dataset_dir import claim_output
 
     # the output folder is claimed before the embedded engine starts: a refused folder costs nothing
@@ -219,6 +225,8 @@ def _publish(run_dir: Path, repo: str, version: str, message: str | None = None,
         return
     typer.echo(f"published {result['version']} to {result['repo']}"
                + (f" (previous: {result['previous']})" if result["previous"] else ""))
+    for line in result.get("terms", []):
+        typer.echo(f"  terms changed: {line}")
     for d in result["diff"]:
         typer.echo(f"  {d['config']:14s} rows={d['rows']} added={d['added']} removed={d['removed']} changed={d['changed']}")
 

@@ -48,10 +48,13 @@ def validated(model: type[Model], data: dict[str, Any], where: Path | None, what
 
 
 def load_options(model: type[Model], path: Path | None, overrides: dict[str, Any] | None = None,
-                 what: str = "config") -> Model:
-    """Options from a YAML file (if any), then `overrides` that are not None, validated."""
+                 what: str = "config", defaults: dict[str, Any] | None = None) -> Model:
+    """Options from a YAML file (if any), then `overrides` that are not None, then `defaults` for
+    the options neither gave, validated."""
     data = read_yaml_mapping(path, what) if path is not None else {}
     data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    for key, value in (defaults or {}).items():
+        data.setdefault(key, value)
     return validated(model, data, path, what)
 
 

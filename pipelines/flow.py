@@ -16,6 +16,7 @@ from pipelines.recipes import get_recipe, load_config
 from pipelines.redaction import redact, reveal
 from pipelines.request import RunRequest
 from pipelines.runtime import RunContext, run_logger
+from pipelines.terms import terms_facts, with_citation
 from schemas.errors import CurateError
 from sources.files import check_distinct_names, check_readable
 
@@ -38,14 +39,21 @@ def _run(request: RunRequest) -> dict[str, Any]:
 
 def _run_claimed(request: RunRequest) -> dict[str, Any]:
     recipe = get_recipe(request.recipe)
-    config = load_config(recipe, Path(request.config_path) if request.config_path else None, request.overrides)
+    config = load_config(recipe, Path(request.config_path) if request.config_path else None, request.overrides,
+                         request.inherited)
     paths = [check_readable(p) for p in request.inputs]
     check_distinct_names(paths)
     out = Path(request.output)
     cache = None if request.no_cache else StepCache(request.cache_dir)
     with DaskRuntime(reveal(request.dask_address)) as dask:  # the real address, to connect with only
         ctx = RunContext(recipe=recipe.name, output=out, cache=cache, dask=dask)
+        ctx.report.facts["terms"] = terms_facts(config, request.inherited, request.inherited_from)
+        inherited = [k for k, v in ctx.report.facts["terms"]["source"].items() if v.startswith("inherited")]
+        if inherited:
+            run_logger().info("kept from %s of the repository (the config sets none): %s", request.inherited_from,
+                              ", ".join(f"{k}={ctx.report.facts['terms'][k]!r}" for k in inherited))
         result = recipe.build(ctx, paths, config)
+        result.card = with_citation(result.card, config)
         if dask.workers_used:
             ctx.report.facts["dask"] = {
                 "scheduler": redact(dask.address) if dask.address else "LocalCluster",

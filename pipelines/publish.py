@@ -178,6 +178,104 @@ class materialized:
         git(self.repo, "worktree", "remove", "--force", str(self.path), check=False)
 
 
+# -- terms and plans -----------------------------------------------------------------------------
+
+INHERITED_TERMS = ("license", "dataset_name", "citation")  # license "other:NAME" carries license_name
+
+
+def _show(repo: Path, tag: str, name: str) -> str | None:
+    proc = subprocess.run(["git", "-C", str(repo), "show", f"{tag}:{name}"], capture_output=True, text=True)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def version_report(repo: Path, tag: str) -> dict:
+    text = _show(repo, tag, "report.json")
+    try:
+        return orjson.loads(text) if text else {}
+    except orjson.JSONDecodeError:
+        return {}
+
+
+def version_terms(repo: Path, tag: str) -> dict[str, str | None]:
+    """The terms a published version was made with (its report's `facts.terms`); for a version made
+    before runs recorded them, the license of its card's header. Only the terms known are keys."""
+    terms = version_report(repo, tag).get("facts", {}).get("terms")
+    if terms:
+        return {k: terms.get(k) for k in INHERITED_TERMS}
+    import yaml
+
+    card = _show(repo, tag, "README.md") or ""
+    head = card.split("---")[1] if card.startswith("---") and card.count("---") >= 2 else ""
+    try:
+        data = yaml.safe_load(head) or {}
+    except yaml.YAMLError:
+        data = {}
+    license = data.get("license")
+    if not license:
+        return {}
+    return {"license": f"other:{data['license_name']}" if license == "other" and data.get("license_name") else license}
+
+
+@dataclass
+class PublishPlan:
+    """What publishing to `repo` will mean, known before any work: the version to publish (None: the
+    next patch), the latest version and the terms the run inherits from it."""
+
+    repo: str
+    version: str | None
+    previous: str | None
+    inherited: dict[str, str]
+
+
+def plan_publish(repo: str, version: str | None, recipe: str, *, hub: bool = False) -> PublishPlan:
+    """The checks that need no data, before the run starts: a semantic version, not older than the
+    latest (unless it exists: equal data then publishes nothing), a repository of the same recipe;
+    and the latest version's terms, which the run keeps where its config sets none."""
+    tag = f"v{version.lstrip('v')}" if version else None
+    if version:
+        parse_version(version)
+    kind, target = resolve_repo(repo, hub=hub)
+    existing = versions(Path(target)) if kind == "local" else []
+    if not existing:
+        return PublishPlan(str(target), tag, None, {})
+    latest = existing[-1]
+    if tag and tag not in existing and parse_version(tag) < parse_version(latest):
+        raise CurateError(f"{repo}: version {tag} is older than the latest, {latest}")
+    check_recipe(Path(target), latest, recipe, repo)
+    inherited = {k: v for k, v in version_terms(Path(target), latest).items() if v is not None and v != "unknown"}
+    return PublishPlan(str(target), tag, latest, inherited)
+
+
+def check_recipe(repo: Path, tag: str, recipe: str | None, shown: str | Path) -> None:
+    theirs = version_report(repo, tag).get("recipe")
+    if recipe and theirs and theirs != recipe:
+        raise CurateError(f"{shown}: its versions are `{theirs}` datasets ({tag}); a `{recipe}` run is published to a "
+                          "repository of its own")
+
+
+def terms_changes(run_terms: dict | None, previous: dict, tag: str | None) -> list[str]:
+    """The terms that change from the previous version, one line each; a term the run left at its
+    default while the previous version set it is refused (a version keeps its terms unless its
+    config changes them)."""
+    if not run_terms or not tag:
+        return []
+    changes = []
+    for key in INHERITED_TERMS:
+        if key not in previous:  # not known for that version
+            continue
+        old, new = previous[key], run_terms.get(key)
+        if old == new or (old in (None, "unknown") and new in (None, "unknown")):
+            continue
+        source = run_terms.get("source", {}).get(key, "config")
+        if source == "default" and old not in (None, "unknown"):
+            raise CurateError(
+                f"{key} is the default ({new!r}) in this run but {old!r} in {tag}: a version keeps its terms unless its "
+                f"config changes them: set {key} in the config (--set {key}=...), or publish with `curate run "
+                "--publish-to`, which keeps them")
+        changes.append(f"{key}: {old!r} -> {new!r} ({source})")
+    return changes
+
+
 # -- publish -------------------------------------------------------------------------------------
 
 
@@ -212,34 +310,48 @@ def publish(run_dir: Path, repo: str, version: str, *, message: str | None = Non
     tag = f"v{version.lstrip('v')}"
     configs = read_configs(run_dir)
     check_schema(configs)
+    report = orjson.loads((run_dir / "report.json").read_bytes()) if (run_dir / "report.json").is_file() else {}
     kind, target = resolve_repo(repo, hub=hub)
     if kind == "hub":
         return _publish_hub(run_dir, str(target), tag, configs, message)
     # the card names the repository as the user did (relative), never this machine's absolute path
     display = str(repo) if not Path(str(repo)).is_absolute() else Path(str(repo)).name
-    return _publish_local(run_dir, Path(target), tag, configs, message, display)
+    return _publish_local(run_dir, Path(target), tag, configs, message, display, report)
 
 
 def is_unchanged(diffs: list[ConfigDiff]) -> bool:
     return all(not (d.added or d.removed or d.changed) for d in diffs)
 
 
-def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message, display: str | None = None) -> dict:
+def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message, display: str | None = None,
+                   report: dict | None = None) -> dict:
     repo.mkdir(parents=True, exist_ok=True)
     if not (repo / ".git").exists():
         git(repo, "init", "--quiet", "--initial-branch=main")
     existing = versions(repo)
-    if tag in existing:
-        raise CurateError(f"{repo}: version {tag} exists; versions are immutable, choose a new one")
     previous = existing[-1] if existing else None
+    if previous:
+        check_recipe(repo, previous, (report or {}).get("recipe"), display or repo)
+    run_terms = (report or {}).get("facts", {}).get("terms")
+    if tag in existing:  # a rerun: data (and terms) equal to that version or the latest publish nothing
+        for known in dict.fromkeys([tag, previous]):
+            diffs = diff_configs(configs, configs_at(repo, known))
+            if is_unchanged(diffs) and not _terms_differ(run_terms, version_terms(repo, known)):
+                return {"repo": str(repo), "version": None, "previous": previous, "unchanged_from": known,
+                        "diff": [d.__dict__ for d in diffs], "terms": []}
+        raise CurateError(f"{repo}: version {tag} exists and holds other data; versions are immutable, choose a new one "
+                          f"(the latest is {previous})")
     if previous and parse_version(tag) < parse_version(previous):
         raise CurateError(f"{repo}: version {tag} is older than the latest, {previous}")
     old = configs_at(repo, previous) if previous else {}
     diffs = diff_configs(configs, old)
-    if previous and is_unchanged(diffs):
+    terms = terms_changes(run_terms, version_terms(repo, previous), previous) if previous else []
+    if previous and is_unchanged(diffs) and not terms:
         return {"repo": str(repo), "version": None, "previous": previous, "unchanged_from": previous,
-                "diff": [d.__dict__ for d in diffs]}
+                "diff": [d.__dict__ for d in diffs], "terms": []}
     changes = diff_markdown(tag, previous, diffs)
+    if terms:
+        changes += "\n\nTerms changed:\n\n" + "\n".join(f"- {line}" for line in terms)
 
     for name in PUBLISHED:  # the repository holds exactly this version's files
         target = repo / name
@@ -259,7 +371,11 @@ def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message, displa
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "--allow-empty", "-m", message or f"Publish {tag}")
     git(repo, "tag", "-a", tag, "-m", f"{tag}\n\n{changes}")
-    return {"repo": str(repo), "version": tag, "previous": previous, "diff": [d.__dict__ for d in diffs]}
+    return {"repo": str(repo), "version": tag, "previous": previous, "diff": [d.__dict__ for d in diffs], "terms": terms}
+
+
+def _terms_differ(run_terms: dict | None, theirs: dict) -> bool:
+    return bool(run_terms) and any(k in theirs and run_terms.get(k) != theirs[k] for k in INHERITED_TERMS)
 
 
 def copy_published(run_dir: Path, target: Path) -> None:

@@ -25,6 +25,10 @@ class RunRequest(BaseModel):
     dask_address: str | None = None
     allow_existing: bool = False  # write into an existing folder curate did not write (`--allow-existing`)
     lock_timeout: float = Field(default=0.0, ge=0)  # seconds to wait for another run on the output folder
+    # the terms (license, dataset_name, ...) of the latest version of the repository the run publishes
+    # to, for the options the config does not set (`pipelines.publish.PublishPlan`), and that version
+    inherited: dict[str, Any] = Field(default_factory=dict)
+    inherited_from: str | None = None
 
     @field_validator("dask_address", mode="before")
     @classmethod

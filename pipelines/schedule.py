@@ -20,6 +20,8 @@ from prefect import flow, task
 
 from schemas.errors import CurateError
 from pipelines.flow import run_recipe
+from pipelines.llm.cli import embedded_if_needed
+from pipelines.publish import plan_publish
 from pipelines.recipes import available, get_recipe
 from pipelines.request import RunRequest
 from pipelines.runtime import run_logger
@@ -133,9 +135,13 @@ def scheduled_run(
     if source:
         run_logger().info("pseudonym key from the %s", source)
     paths = resolve_inputs(inputs)
+    plan = plan_publish(publish_to, None, recipe) if publish_to else None  # the latest version's terms kept
     request = RunRequest(recipe=recipe, inputs=tuple(paths), output=output, config_path=config_path,
-                         cache_dir=cache_dir, dask_address=dask_address)
-    state = run_recipe(request, return_state=True)
+                         cache_dir=cache_dir, dask_address=dask_address,
+                         inherited=plan.inherited if plan else {}, inherited_from=plan.previous if plan else None)
+    # the LLM steps go where `curate run`'s go: the configured endpoint, else the embedded engine
+    with embedded_if_needed([(recipe, Path(config_path) if config_path else None)], say=run_logger().info):
+        state = run_recipe(request, return_state=True)
     if state.is_failed():
         raise CurateError(state.message or "the run failed")
     summary = state.result()
@@ -164,7 +170,22 @@ def schedule_deployment(name: str, cron: str, timezone: str | None, parameters: 
     )
 
 
-def serve_schedule(name: str, cron: str, parameters: dict[str, Any], timezone: str | None = None) -> None:
+def next_runs(cron: str, timezone: str | None, n: int = 3) -> list[str]:
+    """The next `n` times the schedule fires, in its time zone (with the UTC time beside each)."""
+    import asyncio
+
+    from prefect.server.schemas.schedules import CronSchedule
+
+    dates = asyncio.run(CronSchedule(cron=cron, timezone=timezone or "UTC").get_dates(n))
+    out = []
+    for d in dates:
+        local = d.strftime("%Y-%m-%d %H:%M %Z")
+        utc = d.astimezone(__import__("datetime").timezone.utc).strftime("%H:%M UTC")
+        out.append(local if local.endswith("UTC") else f"{local} ({utc})")
+    return out
+
+
+def serve_schedule(name: str, cron: str, parameters: dict[str, Any], timezone: str | None = None, say=print) -> None:
     """Register the deployment with its schedule on the Prefect server and run it until stopped."""
     from prefect import serve
 
@@ -175,4 +196,7 @@ def serve_schedule(name: str, cron: str, parameters: dict[str, Any], timezone: s
             "and set PREFECT_API_URL=http://127.0.0.1:4200/api"
         )
     pseudonym_key(parameters["recipe"])  # refuse now, not at 03:00
+    if parameters.get("publish_to"):  # a repository of another recipe, refused now
+        plan_publish(parameters["publish_to"], None, parameters["recipe"])
+    say(f"schedule {cron!r} in time zone {timezone or 'UTC'}; next runs: {', '.join(next_runs(cron, timezone))}")
     serve(schedule_deployment(name, cron, timezone, parameters), print_starting_message=True)

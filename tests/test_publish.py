@@ -76,8 +76,10 @@ def test_a_version_is_immutable_and_must_be_semantic(tmp_path):
     run = make_run(tmp_path, "run1")
     repo = tmp_path / "repo"
     publish(run, str(repo), "1.0.0")
-    with pytest.raises(CurateError, match="version v1.0.0 exists"):
-        publish(run, str(repo), "1.0.0")
+    again = publish(run, str(repo), "1.0.0")  # a rerun: the same data is not an error, and makes nothing
+    assert again["version"] is None and again["unchanged_from"] == "v1.0.0"
+    with pytest.raises(CurateError, match="version v1.0.0 exists and holds other data"):
+        publish(make_run(tmp_path, "run2", drop_case="1"), str(repo), "1.0.0")
     with pytest.raises(CurateError, match="older than the latest"):
         publish(run, str(repo), "0.9.0")
     with pytest.raises(CurateError, match="not semantic"):

@@ -99,7 +99,11 @@ def get_recipe(name: str) -> Recipe:
     return recipe
 
 
-def load_config(recipe: Recipe, path: Path | None, overrides: dict[str, Any] | None = None):
+def load_config(recipe: Recipe, path: Path | None, overrides: dict[str, Any] | None = None,
+                inherited: dict[str, Any] | None = None):
+    """The recipe's configuration: the YAML file, then `overrides` (`--set`); `inherited` (the terms of
+    the repository's latest version, `pipelines.publish.PublishPlan`) fills the options neither sets."""
     from pipelines.config import load_options
 
-    return load_options(recipe.Config, path, overrides, what=f"configuration for recipe {recipe.name}")
+    return load_options(recipe.Config, path, overrides, what=f"configuration for recipe {recipe.name}",
+                        defaults=inherited)

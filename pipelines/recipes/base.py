@@ -32,6 +32,7 @@ class RecipeConfig(BaseModel):
     license: str = "unknown"  # a Hub license id for the card; the data's own license, not ours
     license_name: str | None = None  # with license: other, the license's name
     dataset_name: str | None = None
+    citation: str | None = None  # how to cite this dataset (the card adds the sources' own citations)
     splits: SplitOptions | None = None  # train/validation/test fractions and grouping keys (data_cards/hub.py)
 
     @model_validator(mode="after")

@@ -69,3 +69,51 @@ def test_quiet_run_prints_the_summary_only(tmp_path):
     assert proc.stdout.startswith("out: respondents 4 rows") and "key_and_score" in proc.stdout
     # no bars, no Prefect info lines, no dashboard link (warnings may remain: a slow worker's shutdown)
     assert " INFO " not in proc.stderr and "it/s" not in proc.stderr and "dask dashboard" not in proc.stderr, proc.stderr
+
+
+def readme_publishing_commands() -> list[list[str]]:
+    """The local commands of the README's "Publishing a version" block, as written (an optional
+    `[...]` part left out; the Hub line needs a token and the network)."""
+    import re
+    import shlex
+
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text()
+    block = text.split("### Publishing a version", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    commands = []
+    for line in block.strip().splitlines():
+        line = re.sub(r"\[[^\]]*\]", "", line.split("#", 1)[0]).strip()
+        if line.startswith("curate ") and "hf://" not in line:
+            commands.append(shlex.split(line)[1:])
+    return commands
+
+
+def test_the_readme_publishing_section_twice_ends_with_nothing_published(tmp_path):
+    """Run verbatim twice in a row: the second pass publishes nothing and exits 0 at every command;
+    the version made without a config (the README's second command) keeps v1.0.0's license."""
+    from huggingface_hub import DatasetCard
+
+    commands = readme_publishing_commands()
+    assert [c[0] for c in commands] == ["publish", "run", "versions"], commands
+    work = tmp_path / "project"
+    work.mkdir()
+    pdata.write_csv(work / "IPIP120.csv")
+    extra = pdata.frame_120()
+    extra["case"] = extra["case"] + 1000
+    extra.to_csv(work / "new.csv", index=False)
+    first = curate(work, "run", "personality", "-i", "IPIP120.csv", "-o", "out/personality", "--set", "license=cc0-1.0")
+    assert first.returncode == 0, first.stderr[-3000:]
+    outputs = []
+    for _ in range(2):
+        for args in commands:
+            proc = curate(work, *args)
+            assert proc.returncode == 0, (args, proc.stdout[-2000:], proc.stderr[-3000:])
+            outputs.append(proc.stdout)
+    assert "published v1.0.0" in outputs[0] and "published v1.1.0" in outputs[1]
+    assert outputs[2].split() == outputs[5].split() == ["v1.0.0", "v1.1.0"]
+    assert "nothing published: the data equals v1.1.0" in outputs[3]  # out/ holds v1.1.0's data now
+    assert "nothing published: the data equals v1.1.0" in outputs[4]
+    repo = work / "datasets" / "big5"
+    assert DatasetCard.load(repo / "README.md").data.to_dict()["license"] == "cc0-1.0"
+    assert "published under `cc0-1.0`" in (repo / "README.md").read_text()

@@ -153,3 +153,70 @@ def test_prefect_yaml_deploys_to_a_work_pool(prefect_server, repo):
     assert "recipe" in norms.parameter_openapi_schema["properties"]
     values = asyncio.run(read_deployment("curate-scheduled-run/values-weekly"))
     assert [(s.schedule.cron, s.schedule.timezone) for s in values.schedules] == [("0 4 * * 1", "UTC")]
+
+
+def flow_runs(deployment_id: str) -> list[dict]:
+    """The deployment's flow runs, oldest expected start first (REST: the 3.8.8 client's filters send
+    nulls its server refuses)."""
+    import httpx
+
+    response = httpx.post(f"{os.environ['PREFECT_API_URL']}/flow_runs/filter", timeout=60,
+                          json={"flow_runs": {"deployment_id": {"any_": [deployment_id]}},
+                                "sort": "EXPECTED_START_TIME_ASC", "limit": 50, "offset": 0})
+    response.raise_for_status()
+    return response.json()
+
+
+def run_logs(flow_run_id: str) -> str:
+    import httpx
+
+    response = httpx.post(f"{os.environ['PREFECT_API_URL']}/logs/filter", timeout=60,
+                          json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200, "offset": 0,
+                                "sort": "TIMESTAMP_ASC"})
+    response.raise_for_status()
+    return "\n".join(entry["message"] for entry in response.json())
+
+
+def test_the_cron_itself_starts_runs_that_publish_then_publish_nothing(tmp_path, prefect_server):
+    """The README's `curate schedule` with a one-minute cron, and nothing else: Prefect's scheduler
+    service makes the runs (auto-scheduled, not `run_deployment`), the first publishes v1.0.0, the
+    next one finds nothing new and publishes nothing. Fails where the scheduler service is broken
+    (SQLAlchemy 2.1 with Prefect 3.8.8: 'Can't evaluate bulk DML statement', no run ever made)."""
+    work = tmp_path / "project"
+    (work / "inbox").mkdir(parents=True)
+    pdata.write_csv(work / "inbox" / "wave1.csv")
+    log = tmp_path / "schedule.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [str(curate_bin()), "schedule", "personality", "--cron", "* * * * *", "--timezone", "Europe/Paris",
+             "--name", "cron-test", "--input", "inbox/*.csv", "--output", "out/personality",
+             "--publish-to", "datasets/big5"],
+            cwd=work, env={**os.environ, "CURATE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"},
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        deployment = wait_for_deployment("curate-scheduled-run/cron-test", proc)
+        deadline = time.time() + 420  # the scheduler's loop runs every 60 s; two runs a minute apart
+        done: list[dict] = []
+        while time.time() < deadline:
+            runs = flow_runs(str(deployment.id))
+            done = [r for r in runs if r["state_type"] in ("COMPLETED", "FAILED", "CRASHED")]
+            if len(done) >= 2:
+                break
+            assert proc.poll() is None, log.read_text()[-3000:]
+            time.sleep(5)
+        assert len(done) >= 2, (f"the cron made {len(runs)} runs, {len(done)} finished", log.read_text()[-3000:])
+        first, second = done[0], done[1]
+        assert first["auto_scheduled"] and second["auto_scheduled"]  # made by the scheduler, not by a trigger
+        assert [first["state_type"], second["state_type"]] == ["COMPLETED", "COMPLETED"], (first["state"], second["state"])
+        assert versions(work / "datasets" / "big5") == ["v1.0.0"]
+        assert "published v1.0.0 to" in run_logs(first["id"])
+        second_log = run_logs(second["id"])
+        assert "nothing published: the data equals v1.0.0" in second_log
+        # the LLM route is the one `curate run` takes (here the engine is off for the tests), in the log
+        assert "CURATE_LLM_EMBEDDED=0: the LLM steps are skipped" in second_log
+        printed = log.read_text()
+        assert "schedule '* * * * *' in time zone Europe/Paris; next runs: " in printed and " CET (" in printed
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=60)
