@@ -1,8 +1,11 @@
 """Review outcomes as flat, typed columns of the next version, the way a model builder reads them.
 
 Per question `q` of the record type:
-- `human_<q>_answers`: each annotator's submitted answer, list<struct{annotator, value}>;
-- `human_<q>`: the resolved answer by the question's rule (null when unresolved or tied);
+- `human_<q>_answers`: each annotator's submitted answer, list<struct{annotator, value,
+  accepted_suggestion}> (the last: the answer is the model's suggestion as the form pre-filled it);
+- `human_<q>`: the resolved answer by the question's rule, only where the record is `resolved`
+  (null when the record is unresolved or the answers tied); a free-text answer that is the
+  suggestion untouched is not a correction and is left out of it;
 - `human_<q>_agreement`: share of annotator pairs that gave the same answer (null below two answers);
 - `human_<q>_tie`: the answers tied (a label with two top counts, a ranking with two best candidates).
 
@@ -19,6 +22,7 @@ best candidate (`rejected`: their worst; among equally worst, the model's reject
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -61,24 +65,41 @@ def _resolved(q: Question, v: Any) -> Any:
     return str(v)
 
 
-def question_columns(spec: ReviewSpec, submitted_by_record: list[list[tuple[str, dict]] | None]) -> list[pl.Series]:
-    """The flat columns, one entry per record (None: the record was not in Argilla or unanswered)."""
+@dataclass
+class RecordAnswers:
+    """One record's submitted answers (masked like the data), who submitted each question's model
+    suggestion as it was, and the record's review status."""
+
+    submitted: list[tuple[str, dict]]
+    accepted: dict[str, list[str]] = field(default_factory=dict)
+    status: str = "resolved"
+
+
+def question_columns(spec: ReviewSpec, by_record: list[RecordAnswers | None]) -> list[pl.Series]:
+    """The flat columns, one entry per record (None: the record was not in Argilla or unanswered).
+    `human_<q>` is set only where the record is resolved (min_submitted annotators submitted, no
+    required question tied) and the question's answers did not tie; a free-text answer that is the
+    model's suggestion untouched is no correction, so it is left out of `human_<q>`."""
     out = []
     for q in spec.questions:
         answers, resolved, agreement, tie = [], [], [], []
-        for submitted in submitted_by_record:
-            values = [(a, vals.get(q.name)) for a, vals in submitted or [] if vals.get(q.name) not in (None, "")]
+        for record in by_record:
+            submitted = record.submitted if record else []
+            accepted = set(record.accepted.get(q.name, [])) if record else set()
+            values = [(a, vals.get(q.name)) for a, vals in submitted if vals.get(q.name) not in (None, "")]
             if not values:
                 answers.append(None), resolved.append(None), agreement.append(None), tie.append(None)
                 continue
-            value, tied = resolve_answers(q, [v for _, v in values])
-            answers.append([{"annotator": a, "value": _value(q, v)} for a, v in values])
-            resolved.append(None if tied else _resolved(q, value))
+            counted = [v for a, v in values if not (q.kind == "text" and a in accepted)]
+            value, tied = resolve_answers(q, counted)
+            answers.append([{"annotator": a, "value": _value(q, v), "accepted_suggestion": a in accepted} for a, v in values])
+            resolved.append(None if tied or record.status != "resolved" else _resolved(q, value))
             agreement.append(pair_agreement(q, [v for _, v in values]) if q.kind != "text" else None)
             tie.append(tied)
         base = f"human_{q.name}"
         out += [
-            pl.Series(f"{base}_answers", answers, dtype=pl.List(pl.Struct({"annotator": pl.String, "value": value_dtype(q)}))),
+            pl.Series(f"{base}_answers", answers, dtype=pl.List(pl.Struct(
+                {"annotator": pl.String, "value": value_dtype(q), "accepted_suggestion": pl.Boolean}))),
             pl.Series(base, resolved, dtype=resolved_dtype(q)),
             pl.Series(f"{base}_agreement", agreement, dtype=pl.Float64),
             pl.Series(f"{base}_tie", tie, dtype=pl.Boolean),
@@ -86,8 +107,8 @@ def question_columns(spec: ReviewSpec, submitted_by_record: list[list[tuple[str,
     return out
 
 
-def with_review_columns(frame: pl.DataFrame, spec: ReviewSpec, submitted_by_record: list) -> pl.DataFrame:
-    columns = question_columns(spec, submitted_by_record)
+def with_review_columns(frame: pl.DataFrame, spec: ReviewSpec, by_record: list[RecordAnswers | None]) -> pl.DataFrame:
+    columns = question_columns(spec, by_record)
     frame = frame.drop([c.name for c in columns if c.name in frame.columns]).with_columns(columns)
     if spec.record_type == "PreferencePair" and {"chosen", "rejected", "candidates"} <= set(frame.columns):
         frame = human_preferences(frame, spec)
@@ -130,8 +151,11 @@ def column_descriptions(spec: ReviewSpec) -> dict[str, str]:
     out = {}
     for q in spec.questions:
         base = f"human_{q.name}"
-        out[f"{base}_answers"] = f"each annotator's submitted answer to \"{q.title}\" ({q.kind})"
-        out[base] = f"the resolved answer to \"{q.title}\" by rule {q.resolution_rule()} (null: unresolved or tied)"
+        out[f"{base}_answers"] = (f"each annotator's submitted answer to \"{q.title}\" ({q.kind}); `accepted_suggestion`: "
+                                  "the answer is the model's suggestion as the form pre-filled it")
+        out[base] = (f"the resolved answer to \"{q.title}\" by rule {q.resolution_rule()}, set only where the record is "
+                     "resolved (null: unresolved, or the answers tied)"
+                     + ("; a suggestion submitted untouched is no correction" if q.kind == "text" else ""))
         out[f"{base}_agreement"] = f"share of annotator pairs that gave the same answer to \"{q.title}\""
         out[f"{base}_tie"] = f"whether the answers to \"{q.title}\" tied"
     if spec.record_type == "PreferencePair":

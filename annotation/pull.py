@@ -25,9 +25,10 @@ from annotation.agreement import question_agreement
 from annotation.push import (
     ReviewOptions, check_rules, configs_of, connect, dataset_name, find_dataset, read_config, recipe_of,
 )
-from annotation.columns import column_descriptions, with_review_columns
+from annotation.columns import RecordAnswers, column_descriptions, with_review_columns
 from annotation.resolve import resolve_record
 from annotation.settings import ReviewSpec, spec_for
+from pipelines.privacy import mask_text_answers
 from pipelines.errors import CurateError
 from data_cards.hub import class_labels_in_card, refresh_card_metadata
 from pipelines.dataset_dir import claim_output, owned_files, staged_dataset
@@ -68,23 +69,29 @@ def usernames(client) -> dict[str, str]:
     return {u["id"]: u["username"] for u in response.json()["items"]}
 
 
-def fetch_responses(client, dataset_id: str) -> dict[str, list[dict]]:
-    """external_id -> that record's responses [{user_id, status, values}] from the server's
-    database (listing with all responses), page by page."""
+def fetch_responses(client, dataset_id: str, question_names: dict[str, str] | None = None
+                    ) -> tuple[dict[str, list[dict]], dict[str, dict[str, object]]]:
+    """(external_id -> that record's responses [{user_id, status, values}], external_id -> {question:
+    the model's suggested value}) from the server's database, page by page. `question_names`:
+    question id -> name (suggestions name their question by id)."""
     http = client.api.http_client
     out: dict[str, list[dict]] = {}
+    suggestions: dict[str, dict[str, object]] = {}
     offset = 0
     while True:
         response = http.get(f"/api/v1/datasets/{dataset_id}/records",
-                            params={"include": "responses", "offset": offset, "limit": PAGE})
+                            params={"include": ["responses", "suggestions"], "offset": offset, "limit": PAGE})
         if response.status_code != 200:
             raise CurateError(f"Argilla refused to list records: HTTP {response.status_code}: {response.text[:300]}")
         body = orjson.loads(response.content)
         for record in body["items"]:
             out[record["external_id"]] = record.get("responses") or []
+            suggestions[record["external_id"]] = {
+                (question_names or {}).get(str(s["question_id"]), str(s["question_id"])): s.get("value")
+                for s in record.get("suggestions") or []}
         offset += len(body["items"])
         if not body["items"] or offset >= body["total"]:
-            return out
+            return out, suggestions
 
 
 def split_responses(responses: list[dict], names: dict[str, str]) -> tuple[list[tuple[str, dict]], list[str]]:
@@ -103,7 +110,8 @@ def split_responses(responses: list[dict], names: dict[str, str]) -> tuple[list[
 
 
 def review_config(frame: pl.DataFrame, spec: ReviewSpec, responses: dict[str, list[dict]],
-                  names: dict[str, str], min_submitted: int, context: dict) -> tuple[pl.DataFrame, dict[str, list]]:
+                  names: dict[str, str], min_submitted: int, context: dict,
+                  suggestions: dict[str, dict] | None = None) -> tuple[pl.DataFrame, dict[str, list]]:
     """The frame with its `review` column rewritten, and each question's (record, annotator, value) answers."""
     answers: dict[str, list] = {q.name: [] for q in spec.questions}
     reviews, per_record = [], []
@@ -113,12 +121,14 @@ def review_config(frame: pl.DataFrame, spec: ReviewSpec, responses: dict[str, li
             per_record.append(None)
             continue
         submitted, discarded = split_responses(responses[record_id], names)
-        per_record.append(submitted)
         for annotator, values in submitted:
             for q, v in values.items():
                 if q in answers and v is not None:
                     answers[q].append((record_id, annotator, v))
-        reviews.append(resolve_record(spec, submitted, discarded, min_submitted, context))
+        review = resolve_record(spec, submitted, discarded, min_submitted, context, (suggestions or {}).get(record_id))
+        reviews.append(review)
+        accepted = orjson.loads(review["responses"]).get("accepted_suggestion", {}) if review["responses"] else {}
+        per_record.append(RecordAnswers(mask_text_answers(spec, submitted), accepted, review["status"]))
     frame = frame.with_columns(pl.Series("review", reviews, dtype=REVIEW_DTYPE))
     return with_review_columns(frame, spec, per_record), answers
 
@@ -245,7 +255,9 @@ def _pull(dataset_dir: Path, workspace: str, configs: list[str] | None, options:
         check_rules(spec, options)
         min_submitted = dataset.distribution.min_submitted
         context = {"dataset": name, "workspace": workspace, "pulled_at": pulled_at}
-        frame, answers = review_config(frame, spec, fetch_responses(client, str(dataset.id)), names, min_submitted, context)
+        question_names = {str(q.id): q.name for q in dataset.settings.questions}
+        responses, suggestions = fetch_responses(client, str(dataset.id), question_names)
+        frame, answers = review_config(frame, spec, responses, names, min_submitted, context, suggestions)
         reviewed[config] = frame
         reviews.append(summarize(config, name, frame, spec, answers, min_submitted))
         columns[config] = column_descriptions(spec)

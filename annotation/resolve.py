@@ -70,9 +70,25 @@ def mean_rank(rankings: list[list[dict]]) -> list[dict]:
                   key=lambda item: (item["rank"], item["value"]))
 
 
+def accepted_suggestion(question: Question, value: Any, suggestion: Any) -> bool:
+    """The answer is the model's suggestion as the UI pre-filled it (submitted untouched, or set back)."""
+    if value is None or suggestion is None:
+        return False
+    try:
+        return canonical(question, value) == canonical(question, suggestion)
+    except (KeyError, TypeError):
+        return False
+
+
 def resolve_record(spec: ReviewSpec, submitted: list[tuple[str, dict]], discarded: list[str],
-                   min_submitted: int, context: dict | None = None) -> dict:
-    """The record's `review` struct from its submitted [(annotator, {question: value})] responses."""
+                   min_submitted: int, context: dict | None = None, suggestions: dict[str, Any] | None = None) -> dict:
+    """The record's `review` struct from its submitted [(annotator, {question: value})] responses;
+    `suggestions`: question -> the model's suggested value pushed with the record."""
+    suggestions = suggestions or {}
+    accepted = {q.name: [a for a, answers in submitted if accepted_suggestion(q, answers.get(q.name), suggestions.get(q.name))]
+                for q in spec.questions}
+    accepted = {q: who for q, who in accepted.items() if who}
+    plain = submitted  # compared with the suggestions before masking: the suggestion is the published text
     submitted = mask_text_answers(spec, submitted)  # reviewers' free text is published: masked like the data
     annotators = [a for a, _ in submitted]
     if not submitted:
@@ -82,6 +98,9 @@ def resolve_record(spec: ReviewSpec, submitted: list[tuple[str, dict]], discarde
     resolution, ties, agreements = {}, [], []
     for q in spec.questions:
         values = [answers.get(q.name) for _, answers in submitted if answers.get(q.name) is not None]
+        if q.kind == "text":  # masked answers, less those that were the suggestion untouched
+            kept = {a for a, answers in plain if answers.get(q.name) is not None} - set(accepted.get(q.name, []))
+            values = [answers.get(q.name) for a, answers in submitted if a in kept and answers.get(q.name) is not None]
         value, tie = resolve_answers(q, values)
         resolution[q.name] = value
         if tie:
@@ -97,6 +116,7 @@ def resolve_record(spec: ReviewSpec, submitted: list[tuple[str, dict]], discarde
         "resolution": resolution,
         "rules": {q.name: q.resolution_rule() for q in spec.questions},
         "ties": ties,
+        "accepted_suggestion": accepted,  # question -> annotators who submitted the model's suggestion as it was
         "min_submitted": min_submitted,
         **(context or {}),
     }

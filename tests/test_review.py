@@ -281,7 +281,7 @@ def test_pull_writes_flat_typed_columns_and_human_chosen_pairs():
     }
     out, _ = review_config(frame, spec, responses, names, 2, {})
     assert out.schema["human_ranking_answers"] == pl.List(pl.Struct({"annotator": pl.String, "value": pl.List(
-        pl.Struct({"candidate": pl.String, "rank": pl.Int64}))}))
+        pl.Struct({"candidate": pl.String, "rank": pl.Int64})), "accepted_suggestion": pl.Boolean}))
     assert out.schema["human_ranking_agreement"] == pl.Float64 and out.schema["human_ranking_tie"] == pl.Boolean
     rows = {r["record_id"]: r for r in out.iter_rows(named=True)}
     first = rows["id0"]
@@ -300,15 +300,61 @@ def test_pull_writes_flat_typed_columns_and_human_chosen_pairs():
 
 
 def test_label_and_rating_columns_are_typed():
-    from annotation.columns import question_columns
+    from annotation.columns import RecordAnswers, question_columns
 
     spec = review_spec()
-    cols = {s.name: s for s in question_columns(spec, [
-        [("ann1", {"meaning": 5, "fluency": 4, "names": "ok"}), ("ann2", {"meaning": 3, "fluency": 4, "names": "ok"})],
+    cols = {s.name: s for s in question_columns(spec, [RecordAnswers(
+        [("ann1", {"meaning": 5, "fluency": 4, "names": "ok"}), ("ann2", {"meaning": 3, "fluency": 4, "names": "ok"})]),
         None])}
     assert cols["human_meaning"].dtype == pl.Float64 and cols["human_meaning"].to_list() == [4.0, None]
     assert cols["human_names"].to_list() == ["ok", None] and cols["human_names_agreement"].to_list() == [1.0, None]
-    assert cols["human_meaning_answers"][0].to_list() == [{"annotator": "ann1", "value": 5}, {"annotator": "ann2", "value": 3}]
+    assert cols["human_meaning_answers"][0].to_list() == [{"annotator": "ann1", "value": 5, "accepted_suggestion": False},
+                                                          {"annotator": "ann2", "value": 3, "accepted_suggestion": False}]
+
+
+def test_human_answers_resolve_only_resolved_records_and_an_untouched_suggestion_is_no_correction():
+    """The README's rule: `human_<q>` is null unless the record is resolved (two annotators 4 and 2
+    with min_submitted 3 are not a resolved 3.0), and the card's `resolved` count is the number of
+    non-null `human_<q>`; a correction equal to the model's pre-filled text is that suggestion
+    accepted, flagged in the answers and left out of `human_correction`."""
+    from annotation.pull import review_config, summarize
+
+    frame = translations_frame()
+    spec = spec_for("translate", "translations", frame)
+    suggested = {rid: {"correction": spec.suggestions[0].value(row)}
+                 for rid, row in zip(frame["record_id"], frame.iter_rows(named=True))}
+
+    def answer(user, values):
+        return {"user_id": user, "status": "submitted", "values": {q: {"value": v} for q, v in values.items()}}
+
+    base = {"meaning": 4, "fluency": 4, "names": "ok"}
+    responses = {
+        # two of three: submitted, not resolved
+        "id0": [answer("u1", base), answer("u2", {**base, "meaning": 2})],
+        # three: resolved; one left the suggested translation as it was, one corrected it, one left the box empty
+        "id1": [answer("u1", {**base, "correction": suggested["id1"]["correction"]}),
+                answer("u2", {**base, "correction": "situation: Anna aide son voisin."}), answer("u3", base)],
+        # three, all untouched: resolved, and no correction at all
+        "id2": [answer(u, {**base, "correction": "  " + suggested["id2"]["correction"] + " "}) for u in ("u1", "u2", "u3")],
+    }
+    names = {"u1": "ann1", "u2": "ann2", "u3": "ann3"}
+    out, answers = review_config(frame, spec, responses, names, 3, {}, suggested)
+    rows = {r["record_id"]: r for r in out.iter_rows(named=True)}
+    assert rows["id0"]["review"]["status"] == "submitted" and rows["id0"]["human_meaning"] is None
+    assert [a["value"] for a in rows["id0"]["human_meaning_answers"]] == [4, 2]
+    assert rows["id1"]["review"]["status"] == "resolved" and rows["id1"]["human_meaning"] == 4.0
+    # reviewers' text is published masked like the data, in the answers too
+    assert rows["id1"]["human_correction"] == ["situation: <PERSON> aide son voisin."]
+    assert rows["id1"]["human_correction_answers"][1]["value"] == "situation: <PERSON> aide son voisin."
+    assert [(a["annotator"], a["accepted_suggestion"]) for a in rows["id1"]["human_correction_answers"]] == \
+        [("ann1", True), ("ann2", False)]
+    assert json.loads(rows["id1"]["review"]["responses"])["accepted_suggestion"] == {"correction": ["ann1"]}
+    assert rows["id2"]["human_correction"] is None and rows["id2"]["human_meaning"] == 4.0
+    assert json.loads(rows["id2"]["review"]["responses"])["resolution"]["correction"] is None
+    review = summarize("translations", "ds", out, spec, answers, 3)
+    resolved = {q["question"]: q["resolved"] for q in review.questions}
+    assert resolved == {q: out[f"human_{q}"].drop_nulls().len() for q in resolved}
+    assert resolved["meaning"] == 2 and resolved["correction"] == 1
 
 
 def fake_argilla(fail_user: str | None = None):

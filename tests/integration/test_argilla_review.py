@@ -91,6 +91,9 @@ def test_push_annotate_pull_publish_and_repush(argilla_client, argilla_workspace
                         r[2]: dict(meaning=3, fluency=2, names="wrong", correction="une autre version"),
                         r[3]: dict(meaning=4, fluency=5, names="ok")},
     }
+    # ann1 submits r0 with the correction box as the UI pre-fills it: the model's translation, untouched
+    untouched = next(rec for rec in records if rec["external_id"] == r[0])["suggestions"][0]["value"]
+    plan[ann1.username][r[0]]["correction"] = untouched
     for annotator in (ann1, ann2):
         dataset_id = annotator.datasets()[result.dataset]
         given = annotator.records(dataset_id)
@@ -125,6 +128,11 @@ def test_push_annotate_pull_publish_and_repush(argilla_client, argilla_workspace
     out = pl.read_parquet(tmp_path / "reviewed" / "data" / "translations" / "*.parquet")
     reviews = {row["record_id"]: row["review"] for row in out.iter_rows(named=True)}
     assert reviews[r[0]]["status"] == "resolved" and reviews[r[0]]["agreement"] == 1.0
+    # the untouched suggestion is recorded as accepted, not as a human correction
+    first_row = out.filter(pl.col("record_id") == r[0]).row(0, named=True)
+    assert json.loads(reviews[r[0]]["responses"])["accepted_suggestion"] == {"correction": [ann1.username]}
+    assert first_row["human_correction"] is None
+    assert [(a["annotator"], a["accepted_suggestion"]) for a in first_row["human_correction_answers"]] == [(ann1.username, True)]
     assert reviews[r[1]]["status"] == "submitted"  # names tied: ok vs wrong
     assert json.loads(reviews[r[1]]["responses"])["ties"] == ["names"]
     resolved = json.loads(reviews[r[2]]["responses"])
