@@ -148,7 +148,6 @@ def render_card(
     *,
     recipe: str,
     card,
-    configs: dict[str, pl.DataFrame],
     views: dict[str, dict[str, Any]],
     spec,
     report: dict[str, Any],
@@ -158,19 +157,21 @@ def render_card(
     plots: list[dict[str, str]] | None = None,
     annotation: str | None = None,
     data_dir: str = "data",
+    command: str | None = None,
 ) -> str:
     """The card through huggingface_hub's DatasetCard: DatasetCardData (with datasets' `configs` and
-    `dataset_info`) as the header, the body from `templates/card.md.j2`."""
+    `dataset_info`) as the header, the body from `templates/card.md.j2`. `views`: config -> what
+    `pipelines.layout.write_config` wrote (splits with rows and bytes, features)."""
     from huggingface_hub import DatasetCard
 
     from data_cards.hub import card_metadata
 
-    total = sum(t.height for t in configs.values())
-    data = card_metadata(card, spec, views, total, data_dir)
+    rows = {name: sum(n for n, _ in view["splits"].values()) for name, view in views.items()}
+    data = card_metadata(card, spec, views, sum(rows.values()), data_dir)
     config_views = [
         {
             "name": name,
-            "rows": table.height,
+            "rows": rows[name],
             "splits": {s: n for s, (n, _) in views[name]["splits"].items()},
             "key": spec.split_keys.get(name),
             "fields": [
@@ -182,7 +183,7 @@ def render_card(
                 for col, feature in views[name]["features"].items()
             ],
         }
-        for name, table in configs.items()
+        for name in views
     ]
     # the body shows user text (dataset_name, file names) escaped; the header is YAML, safe as it is
     card = dataclasses.replace(card, pretty_name=md_text(card.pretty_name))
@@ -192,9 +193,10 @@ def render_card(
         template_path=str(TEMPLATES / "card.md.j2"),
         card=card,
         recipe=recipe,
+        command=command or f"curate run {recipe}",
         created_at=created_at,
         configs=config_views,
-        load_snippet=load_snippet(list(configs)),
+        load_snippet=load_snippet(list(views)),
         inputs=inputs,
         steps=report["steps"],
         quarantined_total=report["quarantined_total"],

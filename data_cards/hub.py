@@ -182,6 +182,11 @@ def shards(table: pa.Table, shard_bytes: int | None = None) -> list[pa.Table]:
     return [table.slice(i, rows) for i in range(0, table.num_rows, rows)]
 
 
+def features_metadata(features) -> bytes:
+    """The parquet schema metadata under which `datasets` (and `push_to_hub`) keep a file's features."""
+    return json.dumps({"info": {"features": features.to_dict()}}).encode()
+
+
 def write_parquet(table: pa.Table, path: Path, features=None, row_group_bytes: int | None = None) -> None:
     """One shard, written to a temporary name and renamed; row groups cut by bytes (random access
     reads one row group), `datasets` features in the schema metadata as `push_to_hub` writes them."""
@@ -189,7 +194,7 @@ def write_parquet(table: pa.Table, path: Path, features=None, row_group_bytes: i
 
     if features is not None:
         meta = dict(table.schema.metadata or {})
-        meta[b"huggingface"] = json.dumps({"info": {"features": features.to_dict()}}).encode()
+        meta[b"huggingface"] = features_metadata(features)
         table = table.replace_schema_metadata(meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")

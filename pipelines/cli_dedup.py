@@ -1,12 +1,13 @@
 """`curate dedup`: deduplicate one table file with the exact, near or semantic step.
 
-Writes into the output folder:
-- kept.parquet: the rows kept, every input column as read;
-- duplicates.parquet: `id, duplicate_of, method, similarity`, one row per removed row;
+Writes a dataset folder, as `curate run` does (`load_dataset(DIR, "kept")`):
+- config `kept` (data/kept/): the rows kept, every input column as read;
+- config `duplicates` (data/duplicates/): `id, duplicate_of, method, similarity`, one row per removed row;
+- README.md: the card (configs, features, steps, the cluster statistics);
 - report.json: each step's account (in = kept + dropped + quarantined) and the cluster statistics;
 - quarantine.parquet: rows that could not be deduplicated (malformed line, null or repeated id,
   null text), with file, row, field and reason.
-Every id that passed validation is in kept.parquet or duplicates.parquet, exactly once (checked).
+Every id that passed validation is in `kept` or `duplicates`, exactly once (checked).
 Steps run through the step cache, so rerunning after a crash reuses what finished.
 The output folder is written as `curate run` writes one (pipelines/dataset_dir.py): claimed and locked
 before any work, staged beside it and swapped in whole, a user's files in it kept.
@@ -28,6 +29,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 METHOD_SECTIONS = ("exact", "near", "semantic")
+OUTPUTS = ["data/kept", "data/duplicates", "README.md", "quarantine.parquet"]  # a dataset folder: load_dataset(DIR, "kept")
 
 
 class Engine(str, Enum):
@@ -168,7 +170,8 @@ def _run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | No
     from pipelines.dask_runtime import DaskRuntime
     from pipelines.dataset_dir import staged_dataset
     from pipelines.dedup import dedup_step, duplicates_table
-    from pipelines.report import write_parquet_atomic
+    from pipelines.dedup.card import write_dedup_card
+    from pipelines.layout import write_config
     from pipelines.runtime import RunContext, file_fingerprint
     from pipelines.steps import Account
     from sources.files import input_name
@@ -193,12 +196,12 @@ def _run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | No
         ctx.dask.close()
     duplicates = duplicates_table(result.dropped_rows)
     check_every_id_once(data[cfg.id_column], result.data[cfg.id_column], duplicates)
-    ctx.report.facts.update(input=input_name(input), method=method, dedup=result.account.extra,
-                            outputs=["kept.parquet", "duplicates.parquet", "quarantine.parquet"])
+    ctx.report.facts.update(input=input_name(input), method=method, dedup=result.account.extra, outputs=OUTPUTS)
     with staged_dataset(output) as stage:  # swapped in whole (pipelines/dataset_dir.py)
-        write_parquet_atomic(result.data, stage / "kept.parquet")
-        write_parquet_atomic(duplicates, stage / "duplicates.parquet")
-        ctx.report.write(stage)
+        views = {"kept": write_config(stage, "kept", result.data, by_split=False),
+                 "duplicates": write_config(stage, "duplicates", duplicates, by_split=False)}
+        write_dedup_card(stage, views=views, report=ctx.report, input=input, method=method, cfg=cfg,
+                         plot_cache=cache.root / "plots" if cache else None)
     return ctx.report.to_dict()
 
 
@@ -223,6 +226,7 @@ def run_dedup_dask(input: Path, method: str, output: Path, cfg, cache_dir: Path 
     from pipelines.dask_runtime import DaskRuntime
     from pipelines.dataset_dir import staged_dataset, staging_dir
     from pipelines.dedup import dedup_step
+    from pipelines.dedup.card import write_dedup_card
     from pipelines.dedup.distributed import memory_bytes, run_distributed
 
     # without a cache, the stage files live beside the output, under a staging name: removed at the
@@ -242,7 +246,8 @@ def run_dedup_dask(input: Path, method: str, output: Path, cfg, cache_dir: Path 
                                      params=step.params(), progress=lambda msg: typer.echo(msg, err=True))
             peaks = runtime.worker_peak_memory()
             report = dask_report(result, input, method, step.name, dask_address, memory_per_worker, peaks)
-            report.write(stage)
+            write_dedup_card(stage, views=result.views, report=report, input=input, method=method, cfg=step.config,
+                             plot_cache=None if no_cache else StepCache(cache_dir).root / "plots")
     finally:
         runtime.close()
         if no_cache:
@@ -263,7 +268,7 @@ def dask_report(result, input: Path, method: str, step_name: str, dask_address: 
     dropped = {f"duplicate_{method}": result.removed} if result.removed else {}
     report.add(Account(step_name, result.valid, result.kept_rows, dropped, 0, result.stats))
     report.facts.update(input=input_name(input), method=method, dedup=result.stats,
-                        outputs=["kept.parquet", "duplicates.parquet", "quarantine.parquet"],
+                        outputs=OUTPUTS,
                         dask={"scheduler": redact(dask_address) if dask_address else "LocalCluster",
                               "workers": result.workers, "worker_peak_memory_bytes": peaks,
                               "memory_per_worker": memory_per_worker})
@@ -285,7 +290,7 @@ def dedup(
     text_column: Annotated[str, typer.Option("--text-column", help="Column with the text to compare.")],
     id_column: Annotated[str, typer.Option("--id-column", help="Column with a unique id per row.")],
     method: Annotated[Method, typer.Option("--method", help="exact | near | semantic.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for kept.parquet, duplicates.parquet, report.json.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder: a dataset with configs kept and duplicates, a card, report.json.")],
     threshold: Annotated[Optional[float], typer.Option(help="near: Jaccard (default 0.6); semantic: cosine (default 0.85).")] = None,
     config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML with the method's options (see pipelines/dedup/config.py).")] = None,
     keep: Annotated[Optional[str], typer.Option(help="Which row of a cluster is kept: first | longest | highest_score | oldest.")] = None,

@@ -19,7 +19,8 @@ from sources.files import encoding_read, input_name
 DATA_DIR = "data"
 
 
-def write_config(out: Path, name: str, frame: pl.DataFrame, class_labels: dict[str, list[str]] | None = None) -> dict[str, Any]:
+def write_config(out: Path, name: str, frame: pl.DataFrame, class_labels: dict[str, list[str]] | None = None,
+                 by_split: bool = True) -> dict[str, Any]:
     """Write one config as `data/<name>/<split>-NNNNN-of-NNNNN.parquet`, one set of shards per value
     of the envelope's `split` column, in Hub types and byte-sized shards and row groups. Returns what
     the card's `dataset_info` states: {"splits": {split: (rows, bytes)}, "features": Features}.
@@ -40,10 +41,11 @@ def write_config(out: Path, name: str, frame: pl.DataFrame, class_labels: dict[s
         hub.write_parquet(table, path, view["features"])
         view["download_size"] = path.stat().st_size
         return view
-    present = frame["split"].unique().to_list() if "split" in frame.columns else ["train"]
+    by_split = by_split and "split" in frame.columns  # else all rows in train (a table that is not ours)
+    present = frame["split"].unique().to_list() if by_split else ["train"]
     order = [s for s in hub.SPLITS if s in present] + sorted(s for s in present if s not in hub.SPLITS)
     for split in order:
-        part = frame.filter(pl.col("split") == split) if "split" in frame.columns else frame
+        part = frame.filter(pl.col("split") == split) if by_split else frame
         table = hub.hub_table(part)
         features = hub.features_for(table, class_labels)
         view["features"] = features
@@ -53,6 +55,51 @@ def write_config(out: Path, name: str, frame: pl.DataFrame, class_labels: dict[s
             hub.write_parquet(piece, path, features)
             view["download_size"] += path.stat().st_size
         view["splits"][split] = (table.num_rows, table.nbytes)
+    return view
+
+
+def write_config_files(out: Path, name: str, files: list[Path], batch_rows: int = 65_536) -> dict[str, Any]:
+    """`write_config` for a table too large to hold: the parquet `files` streamed, in order, into
+    `data/<name>/train-NNNNN-of-NNNNN.parquet` shards of at most datasets' shard size, in Hub types,
+    with the `datasets` features in each file (all rows in `train`: no split column is read)."""
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+    import pyarrow.parquet as pq
+
+    target = out / DATA_DIR / name
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    source = pads.dataset([str(f) for f in files], format="parquet")
+    schema = pa.schema([hub._hub_field(f) for f in source.schema])
+    features = hub.features_for(schema.empty_table())
+    view: dict[str, Any] = {"splits": {}, "features": features, "download_size": 0}
+    meta = {b"huggingface": hub.features_metadata(features)}
+    schema = schema.with_metadata(meta)
+    limit, row_group = hub.max_shard_bytes(), hub.max_row_group_bytes()
+    parts: list[Path] = []
+    writer, in_shard, rows, size = None, 0, 0, 0
+    for batch in source.to_batches(batch_size=batch_rows):
+        table = pa.Table.from_batches([batch]).cast(schema)
+        if writer is None or (in_shard and in_shard + table.nbytes > limit):
+            if writer is not None:
+                writer.close()
+            parts.append(target / f".part-{len(parts):05d}.tmp")
+            writer, in_shard = pq.ParquetWriter(parts[-1], schema, compression="zstd"), 0
+        writer.write_table(table, row_group_size=hub.rows_for_bytes(table, row_group))
+        in_shard += table.nbytes
+        rows, size = rows + table.num_rows, size + table.nbytes
+    if writer is None:  # no rows: one schema-only file, no split (see write_config)
+        parts.append(target / ".part-00000.tmp")
+        pq.ParquetWriter(parts[-1], schema).close()
+    else:
+        writer.close()
+    for i, part in enumerate(parts):
+        path = target / f"train-{i:05d}-of-{len(parts):05d}.parquet"
+        part.replace(path)
+        view["download_size"] += path.stat().st_size
+    if rows:
+        view["splits"]["train"] = (rows, size)
     return view
 
 
@@ -107,19 +154,28 @@ def _write_dataset(stage: Path, *, recipe, result, report, inputs, created_at, p
     empty = [name for name, v in views.items() if not v["splits"]]
     if empty:
         report.facts["empty_configs"] = empty
+    finish_dataset(stage, recipe=recipe, card=result.card, views=views, spec=spec, report=report, inputs=inputs,
+                   sections=result.sections, created_at=created_at, plot_cache=plot_cache,
+                   plots=[*language_plots(tables), split_plot(tables), *result.plots])
+
+
+def finish_dataset(stage: Path, *, recipe: str, card, views: dict[str, dict[str, Any]], spec: hub.HubSpec,
+                   report: RunReport, inputs: list[Path], sections: list, created_at: str, plot_cache: Path | None,
+                   plots: list, command: str | None = None) -> None:
+    """What every dataset folder has beside its configs (`views`, from `write_config`): report.json,
+    quarantine.parquet, the figures and the card."""
     report.write(stage)
-    plots = [funnel_plot(report.to_dict()), *language_plots(tables), split_plot(tables), *result.plots]
-    drawn = draw_all([p for p in plots if p is not None], stage / PLOTS_DIR, plot_cache)
-    card = render_card(
+    drawn = draw_all([p for p in [funnel_plot(report.to_dict()), *plots] if p is not None], stage / PLOTS_DIR, plot_cache)
+    text = render_card(
         recipe=recipe,
-        card=result.card,
-        configs=tables,
+        card=card,
         views=views,
         spec=spec,
         report=report.to_dict(),
         inputs=describe_inputs(inputs),
-        sections=result.sections,
+        sections=sections,
         created_at=created_at,
         plots=drawn,
+        command=command,
     )
-    atomic_write_bytes(stage / "README.md", card.encode())
+    atomic_write_bytes(stage / "README.md", text.encode())

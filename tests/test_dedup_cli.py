@@ -40,8 +40,8 @@ def test_cli_writes_kept_duplicates_and_report(tmp_path, fmt):
     proc = run_cli("--input", str(inputs["paths"][fmt]), "--text-column", "body", "--id-column", "key",
                    "--method", "near", "--output", str(out))
     assert proc.returncode == 0, proc.stderr
-    kept = pl.read_parquet(out / "kept.parquet")
-    dups = pl.read_parquet(out / "duplicates.parquet")
+    kept = pl.read_parquet(out / "data" / "kept")
+    dups = pl.read_parquet(out / "data" / "duplicates")
     assert kept.columns == ["key", "body", "n"]
     assert dups.columns == ["id", "duplicate_of", "method", "similarity"]
     assert sorted(kept["key"].to_list() + dups["id"].to_list()) == sorted(inputs["data"]["key"].to_list())

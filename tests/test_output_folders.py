@@ -15,7 +15,8 @@ from pipelines.dataset_dir import MANIFEST, lock_file
 from schemas.errors import CurateError
 from tests.dataset_writer import write
 
-DEDUP_FILES = ["duplicates.parquet", "kept.parquet", "quarantine.parquet", "report.json"]
+DEDUP_FILES = ["README.md", "data/duplicates/train-00000-of-00001.parquet", "data/kept/train-00000-of-00001.parquet",
+               "plots/funnel.png", "quarantine.parquet", "report.json"]
 
 
 def dedup(tmp_path: Path, out: Path, **options) -> dict:
@@ -37,18 +38,26 @@ def leftovers(parent: Path, out: Path) -> list[str]:
     return sorted(p.name for p in parent.iterdir() if p.name.startswith(f".{out.name}."))
 
 
-def test_dedup_output_is_staged_swapped_and_keeps_a_users_files(tmp_path):
+def test_dedup_output_is_staged_swapped_and_keeps_a_users_files(tmp_path, hf_cache):
+    from data_cards.hub import validate_card_offline
+    from tests.dataset_checks import load_every_config
+
     out = tmp_path / "dedup"
     report = dedup(tmp_path, out)
     assert report["facts"]["dedup"]["removed"] == 2
     assert manifest(out) == DEDUP_FILES
+    # a dataset folder like every other command's: its configs load, its card is valid
+    assert load_every_config(out, hf_cache) == {"kept": 2, "duplicates": 2}
+    assert validate_card_offline(out) == []
+    card = (out / "README.md").read_text()
+    assert "Built by `curate dedup --method exact`" in card and "in.csv" in card and "2 removed" in card
     (out / "notes.md").write_text("mine")
-    (out / "plots").mkdir()
+    (out / "plots").mkdir(exist_ok=True)  # curate writes plots/funnel.png beside it
     (out / "plots" / "mine.png").write_bytes(b"png")
     dedup(tmp_path, out)  # again, into its own folder
     assert (out / "notes.md").read_text() == "mine" and (out / "plots" / "mine.png").read_bytes() == b"png"
     assert manifest(out) == DEDUP_FILES  # the user's files stay the user's
-    assert pl.read_parquet(out / "kept.parquet")["id"].to_list() == ["a", "c"]
+    assert pl.read_parquet(out / "data" / "kept")["id"].to_list() == ["a", "c"]
     assert leftovers(tmp_path, out) == []
 
 

@@ -27,7 +27,11 @@ def dedup(tmp_path, path, out: str, method: str, *extra: str) -> dict:
 
 
 def assert_same_outputs(tmp_path, a: str, b: str) -> None:
-    for name in ("kept.parquet", "duplicates.parquet", "quarantine.parquet"):
+    from tests.dataset_checks import load_every_config
+
+    for out in (a, b):  # each a dataset folder that load_dataset reads, config by config
+        load_every_config(tmp_path / out, str(tmp_path / "hf" / out))
+    for name in ("data/kept", "data/duplicates", "quarantine.parquet"):
         left, right = pl.read_parquet(tmp_path / a / name), pl.read_parquet(tmp_path / b / name)
         if name == "quarantine.parquet":  # the error text of a repeated id differs (no global row lookup)
             left, right = left.select("row", "field"), right.select("row", "field")

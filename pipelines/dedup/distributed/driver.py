@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
+
 import shutil
 import time
 from dataclasses import dataclass
@@ -23,12 +23,13 @@ from pipelines.dedup.distributed.files import (
 )
 from pipelines.dedup.distributed.semantic import stage_assign, train_kmeans
 from pipelines.dedup.distributed.stages import stage_buckets, stage_ids, stage_signatures, stage_verify
+from pipelines.layout import DATA_DIR, write_config_files
 from pipelines.dedup.minhash import optimal_bands
 
 
 @dataclass
 class DistributedResult:
-    kept: Path  # parquet file
+    kept: Path  # folder of parquet shards (data/kept)
     duplicates: Path
     quarantine: pl.DataFrame
     rows_in: int
@@ -38,6 +39,7 @@ class DistributedResult:
     stats: dict
     seconds: dict
     workers: list[str]
+    views: dict  # config -> what the card states (pipelines.layout.write_config_files)
 
 
 def plan_for(method: str, cfg: DedupConfig, files: list[Path], work_root: Path, partition_rows: int | None,
@@ -79,7 +81,7 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
                     partition_rows: int | None = None, memory_limit: int | None = None, shards: int | None = None,
                     params: dict | None = None, keep_work: bool = False, progress=None) -> DistributedResult:
     """Deduplicate the parquet file or folder `input` on the Dask runtime `dask`; writes
-    output/kept.parquet and output/duplicates.parquet. `work_root` holds the stage files (reused by
+    the configs output/data/kept and output/data/duplicates (Hub shards). `work_root` holds the stage files (reused by
     a rerun with the same input and settings; removed at the end unless `keep_work`)."""
     files = input_files(input)
     plan = plan_for(method, cfg, files, work_root, partition_rows, memory_limit, shards, str(input))
@@ -127,9 +129,9 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
 
     output.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    kept_path, dup_path = output / "kept.parquet", output / "duplicates.parquet"
-    _sink([plan.dir("kept", f"{p.index:05d}.parquet") for p in parts], kept_path)
-    _sink([plan.dir("duplicates", f"{p.index:05d}.parquet") for p in parts], dup_path)
+    views = {name: write_config_files(output, name, [plan.dir(name, f"{p.index:05d}.parquet") for p in parts])
+             for name in ("kept", "duplicates")}  # streamed into Hub shards: data/<name>/train-*.parquet
+    kept_path, dup_path = output / DATA_DIR / "kept", output / DATA_DIR / "duplicates"
     seconds["concat"] = round(time.perf_counter() - t0, 3)
     qfiles = sorted(plan.dir("quarantine").glob("*.parquet"))
     from schemas.quarantine import empty_quarantine
@@ -137,8 +139,8 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
     quarantine = pl.read_parquet(qfiles) if qfiles else empty_quarantine()
     valid = sum(i["valid"] for i in infos)
     rows_in = sum(i["rows"] for i in infos)
-    removed = pl.scan_parquet(dup_path).select(pl.len()).collect().item()
-    kept_rows = pl.scan_parquet(kept_path).select(pl.len()).collect().item()
+    removed = sum(n for n, _ in views["duplicates"]["splits"].values())
+    kept_rows = sum(n for n, _ in views["kept"]["splits"].values())
     if kept_rows + removed != valid:
         raise AssertionError(f"dedup lost or repeated ids: {valid} valid rows, {kept_rows} kept + {removed} duplicates")
     facts = {**plan.facts, "candidate_pairs": sum(c["candidate_pairs"] for c in checks),
@@ -156,14 +158,8 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
     workers = sorted(dask.workers_used)
     if not keep_work:
         shutil.rmtree(plan.work, ignore_errors=True)
-    return DistributedResult(kept_path, dup_path, quarantine, rows_in, valid, kept_rows, removed, stats, seconds, workers)
-
-
-def _sink(files: list[Path], out: Path) -> None:
-    """Concatenate part files into one parquet file, streaming (bounded memory)."""
-    tmp = out.with_name(f".{out.name}.tmp")
-    pl.scan_parquet(files).sink_parquet(tmp)
-    os.replace(tmp, out)
+    return DistributedResult(kept_path, dup_path, quarantine, rows_in, valid, kept_rows, removed, stats, seconds, workers,
+                             views)
 
 
 def distributed_stats(plan: Plan, valid: int, params: dict) -> dict:
