@@ -127,9 +127,14 @@ def _array_column(frame: pl.DataFrame) -> str | None:
     return None
 
 
+def _leaves(value) -> list:
+    """A struct's values in field order, nested structs flattened ({bfi2: {E: 1.0, A: 2.0}} -> [1.0, 2.0])."""
+    return [leaf for v in value.values() for leaf in (_leaves(v) if isinstance(v, dict) else [v])]
+
+
 def _column_vectors(series: pl.Series) -> tuple[list, int | None]:
     if isinstance(series.dtype, pl.Struct):
-        rows = [None if r is None else list(r.values()) for r in series.to_list()]
+        rows = [None if r is None else _leaves(r) for r in series.to_list()]
     else:
         rows = series.to_list()
     vectors = [None if r is None or any(v is None or v != v for v in r) else [float(v) for v in r] for r in rows]

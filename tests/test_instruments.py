@@ -290,7 +290,7 @@ def test_personality_recipe_scores_any_instrument(tmp_path):
                                        "IPIP Big-Five Factor Markers, 50 items (IPIP-FFM)", "IPIP-NEO-120"}
     for inst_name, want in expected.items():
         rows = resp.filter(pl.col("instrument") == inst_name).sort("respondent_id")
-        got = {r["respondent_id"]: r["domain_scores"] for r in rows.iter_rows(named=True)}
+        got = {r["respondent_id"]: r["domain_scores"][r["instrument_id"]] for r in rows.iter_rows(named=True)}
         for k, scores in enumerate(want, start=1):
             if f"r{k}" not in got:
                 assert inst_name.startswith("Moral") and k == 1  # failed the catch item

@@ -72,8 +72,8 @@ def test_persona_prompt_for_an_instrument_without_shipped_statements():
     demographics, not an error; an IPIP-NEO respondent gets their answered statements in words."""
     from pipelines.recipes.personality.persona import persona_variables
 
-    row = {"instrument_items": "BFI-2", "responses": [5, 1, None], "domain_scores": {"O": 3.5},
-           "sex": "F", "age": 30, "country": "FR"}
+    row = {"_instrument": "bfi2", "instrument_items": "BFI-2", "responses": [5, 1, None],
+           "domain_scores": {"bfi2": {"O": 3.5}, "hexaco60": None}, "sex": "F", "age": 30, "country": "FR"}
     v = persona_variables(row, 60, 150)
     assert v["answers"] == [] and v["domain_scores"] == {"O": 3.5}
     assert persona_variables({**row, "instrument_items": 44}, 60, 150)["answers"] == []  # no such IPIP-NEO

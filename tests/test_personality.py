@@ -26,7 +26,7 @@ def run_build(tmp_path: Path, inputs: list[Path], **config):
 def scores(table: pl.DataFrame) -> dict[str, dict]:
     result = {}
     for row in table.iter_rows(named=True):
-        d, f = row["domain_scores"], row["facet_scores"]
+        d, f = row["domain_scores"][row["instrument_id"]], row["facet_scores"][row["instrument_id"]]
         result[row["respondent_id"]] = {"N": d["N"], "A": d["A"], "N1": f["N1"], "A2": f["A2"], "C6": f["C6"]}
     return result
 
@@ -85,8 +85,8 @@ def test_300_item_instrument_hand_computed(tmp_path):
     row = out.tables["respondents"].row(0, named=True)
     assert row["instrument"] == "IPIP-NEO-300"
     # N: 60 items, 27 reverse keyed; N1: items 1..121 step 30 positive, 151..271 reverse
-    assert row["domain_scores"]["N"] == pytest.approx((33 * 5 + 27 * 1) / 60)
-    assert row["facet_scores"]["N1"] == pytest.approx(3.0)
+    assert row["domain_scores"]["ipip_neo_300"]["N"] == pytest.approx((33 * 5 + 27 * 1) / 60)
+    assert row["facet_scores"]["ipip_neo_300"]["N1"] == pytest.approx(3.0)
     assert len(row["responses"]) == 300
     assert out.tables["items"]["instrument"].unique().to_list() == ["IPIP-NEO-300"]
 

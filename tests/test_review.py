@@ -190,11 +190,15 @@ def test_generic_spec_for_an_unknown_config():
 
 
 def test_vectors_from_a_struct_column_skip_incomplete_rows():
-    frame = pl.DataFrame({"record_id": ["a", "b"],
-                          "domain_scores": [{"N": 1.0, "E": 2.0}, {"N": None, "E": 3.0}]})
+    frame = pl.DataFrame({"record_id": ["a", "b"], "instrument_id": ["ipip_neo_120"] * 2,
+                          "domain_scores": [{"ipip_neo_120": {"N": 1.0, "E": 2.0}}, {"ipip_neo_120": {"N": None, "E": 3.0}}]})
     spec = spec_for("personality", "respondents", frame)
     vectors, dims = record_vectors(spec, frame, ReviewOptions())
     assert (vectors, dims, spec.vector_name) == ([[1.0, 2.0], None], 2, "domain_scores")
+    # several instruments: their scales differ in number and meaning, so no vector
+    mixed = pl.concat([frame, pl.DataFrame({"record_id": ["c"], "instrument_id": ["bfi2"],
+                                            "domain_scores": [{"bfi2": {"E": 1.0}}]})], how="diagonal_relaxed")
+    assert spec_for("personality", "respondents", mixed).vector_column is None
     assert record_vectors(spec, frame, ReviewOptions(vectors=False)) == (None, None)
 
 

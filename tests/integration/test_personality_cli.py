@@ -39,8 +39,8 @@ def test_run_publishes_a_dataset_that_load_dataset_reads(tmp_path, hf_cache):
     ds = all_splits(datasets.load_dataset(str(out), "respondents", cache_dir=hf_cache))
     assert ds.num_rows == 4
     row = next(r for r in ds if r["respondent_id"] == "2")
-    assert row["domain_scores"]["N"] == pytest.approx(pdata.EXPECTED_120["2"]["N"])
-    assert row["facet_scores"]["A2"] == pytest.approx(2.0)
+    assert row["domain_scores"]["ipip_neo_120"]["N"] == pytest.approx(pdata.EXPECTED_120["2"]["N"])
+    assert row["facet_scores"]["ipip_neo_120"]["A2"] == pytest.approx(2.0)
     items = datasets.load_dataset(str(out), "items", split="train", cache_dir=hf_cache)
     assert items.num_rows == 120
     # quarantine.parquet sits beside the configs and is not read as data

@@ -38,7 +38,7 @@ def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[Ins
     for inst, part in _by_instrument(data):  # keyed answers as columns k1..kN, no Python objects
         names = [f"k{i.item}" for i in inst.items]
         keyed = part.select(pl.col("responses").list.to_struct(fields=names)).unnest("responses")
-        scores = respondents.filter(pl.col("instrument") == inst.name)["domain_scores"]
+        scores = respondents.filter(pl.col("instrument_id") == inst.id)["domain_scores"].struct.field(inst.id)
         for d in inst.domains:
             sc = scores.struct.field(d)
             alpha, used = cronbach_alpha(keyed, [f"k{no}" for no in inst.scale_items(d)])
@@ -93,10 +93,15 @@ def card_meta(config) -> CardMeta:
             "respondents": {
                 "respondent_id": "the source's case number (or file:row when the file has none)",
                 "responses": "keyed answers in item order (index 0 = item 1), null when missing",
-                "domain_scores": "per domain of the row's `instrument` (IPIP-NEO: N, E, O, A, C): the mean keyed "
-                                 "answer (PVQ: less the respondent's mean); null when under half answered",
-                "facet_scores": "per facet (IPIP-NEO: N1..C6; BFI-2, HEXACO-60: DOMAIN_facet); null when under "
-                                "half answered",
+                "instrument_id": "the instrument's id (sources/data/instruments/<id>.yaml): the key of `domain_scores` "
+                                 "and `facet_scores`",
+                "domain_scores": "keyed by instrument id, then per domain: `domain_scores.<instrument_id>.<domain>` "
+                                 "(IPIP-NEO: N, E, O, A, C) is the mean keyed answer (PVQ: less the respondent's mean), "
+                                 "null when under half answered; other instruments' fields are null on the row, so one "
+                                 "field never holds two constructs (BFI-2's E is Extraversion, HEXACO-60's Emotionality)",
+                "facet_scores": "keyed by instrument id, then per facet (IPIP-NEO: N1..C6; BFI-2, HEXACO-60: "
+                                "DOMAIN_facet); null when under half answered; present when an instrument of the run "
+                                "has facets",
                 "answered": "number of scored items answered",
                 "checks_failed": "catch items failed (MFQ-30); such respondents are dropped",
             },

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from pipelines.llm.prompts import load_template
 from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config
 from pipelines.steps import StepResult
+from .steps import own_scores
 from schemas.envelope import envelope_columns, stable_id
 from sources.ipip import definition, load_key
 
@@ -40,7 +41,7 @@ def persona_variables(row: dict, min_words: int, max_words: int) -> dict:
     answers = []
     for text, raw in answered_statements(row):
         answers.append({"text": text, "answer": ANSWER_WORDS[raw]})
-    scores = {d: (round(s, 2) if s is not None else None) for d, s in (row["domain_scores"] or {}).items()}
+    scores = {d: (round(s, 2) if s is not None else None) for d, s in own_scores(row).items()}
     return {"sex": row.get("sex"), "age": row.get("age"), "country": row.get("country"),
             "domain_scores": scores, "answers": answers, "min_words": min_words, "max_words": max_words}
 

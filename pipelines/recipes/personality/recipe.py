@@ -46,9 +46,11 @@ class Personality(Recipe):
                        if "_instrument" in data.columns else [])
         items = item_records(ctx, instruments)
         sections = measure(data, respondents, instruments)
-        fields = [f.name for f in respondents["domain_scores"].dtype.fields] if respondents.height else []
+        scores = respondents["domain_scores"].struct if respondents.height else None
         plots = [Plot("domain_scores", "Domain scores (keyed)", "hist",
-                      {d: respondents["domain_scores"].struct.field(d).to_numpy() for d in fields}, "score")]
+                      {(d if len(instruments) == 1 else f"{inst.id} {d}"):
+                       scores.field(inst.id).struct.field(d).drop_nulls().to_numpy()
+                       for inst in instruments for d in inst.domains} if scores is not None else {}, "score")]
         tables = {"respondents": respondents, "items": items}
         if "persona_description" in data.columns:  # PAPI's persona texts, when an LLM was configured
             from .persona import persona_records

@@ -11,7 +11,14 @@ from sources.ipip import DEMOGRAPHICS, definition
 NAME = "personality"
 
 
+# what a scored frame holds whatever the instrument; scores are added by instrument (`steps.by_instrument`)
+SCORED = {"_instrument": pl.String, "respondent_id": pl.String, "instrument_items": pl.Int16, "_file": pl.String,
+          "responses": pl.List(pl.Int8), "answered": pl.Int32}
+
+
 def respondent_records(ctx, data: pl.DataFrame, config, provenance: list[dict]) -> pl.DataFrame:
+    if data.height == 0:  # nobody passed the steps: an empty config with the columns every instrument has
+        data = pl.DataFrame(schema=SCORED)
     demo = [pl.col(c).cast(pl.String) if c in data.columns else pl.lit(None, pl.String).alias(c) for c in DEMOGRAPHICS]
     age = demo[1].cast(pl.Float64, strict=False).cast(pl.Int32).alias("age")
     ids = [  # IPIP-NEO ids as before (by item count), other instruments by their id
@@ -22,6 +29,7 @@ def respondent_records(ctx, data: pl.DataFrame, config, provenance: list[dict]) 
         pl.Series("record_id", ids, dtype=pl.String),
         pl.col("_instrument").replace_strict({i: definition(i).name for i in data["_instrument"].unique()},
                                              return_dtype=pl.String).alias("instrument"),
+        pl.col("_instrument").alias("instrument_id"),
         pl.struct(demo[0].alias("sex"), age, demo[2].alias("country"),
                   *(pl.col(c).cast(pl.String) if c in data.columns else pl.lit(None, pl.String).alias(c)
                     for c in ("country_code", "country_raw"))).alias("demographics"),
@@ -32,9 +40,12 @@ def respondent_records(ctx, data: pl.DataFrame, config, provenance: list[dict]) 
             provenance=provenance, file=pl.col("_file"), source_id=pl.col("respondent_id"), lang="en",
         ),
     )
+    def present(name: str) -> list[str]:  # facet_scores: some instrument has facets; checks_failed: catch items
+        return [name] if name in records.columns else []
+
     return records.select(
-        "record_id", "respondent_id", "instrument", "demographics", "responses", "responses_keyed",
-        "domain_scores", "facet_scores", "answered", *(["checks_failed"] if "checks_failed" in records.columns else []),
+        "record_id", "respondent_id", "instrument", "instrument_id", "demographics", "responses", "responses_keyed",
+        *present("domain_scores"), *present("facet_scores"), "answered", *present("checks_failed"),
         "source", "license", "lang", "split", "parallel_id", "provenance", "review", "created_at",
     )
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import polars as pl
 
+from .steps import own_scores
 from schemas.review import Field, Meta, Question, ReviewSpec, Row, clarity, col, integer, lines, md_table, note, terms
 
 
 def respondent_spec(frame: pl.DataFrame) -> ReviewSpec:
     def profile(row: Row) -> str:
         demo = row.get("demographics") or {}
-        scores = row.get("domain_scores") or {}
+        scores = own_scores(row)
         head = ", ".join(f"{k}: {v}" for k, v in demo.items() if v is not None) or "no demographics"
         table = md_table(["domain", "score"], [[k, "-" if v is None else f"{v:.2f}"] for k, v in scores.items()])
         return f"**{row.get('instrument')}**, respondent {row.get('respondent_id')} ({head}); " \
@@ -28,10 +29,16 @@ def respondent_spec(frame: pl.DataFrame) -> ReviewSpec:
                             ["valid", "careless", "unsure"],
                             description="careless: straight-lining, random patterns, contradictory answers"), note()],
         metadata=[terms("instrument"), integer("answered"), *_demographics(frame)],
-        vector_column="domain_scores" if "domain_scores" in frame.columns else None,
+        # one instrument: its domain scores as the vector (several: vectors of different lengths, none)
+        vector_column="domain_scores" if "domain_scores" in frame.columns and _one_instrument(frame) else None,
         vector_name="domain_scores",
         guidelines="Check each respondent's answers for careless responding before the profile is used.",
     )
+
+
+def _one_instrument(frame: pl.DataFrame) -> bool:
+    column = "instrument_id" if "instrument_id" in frame.columns else "instrument"
+    return column in frame.columns and frame[column].n_unique() == 1
 
 
 def _demographics(frame: pl.DataFrame) -> list[Meta]:

@@ -117,7 +117,7 @@ class KeyAndScore(Step):
         parts, scored_items = [], {}
         for inst, part in _by_instrument(data):
             scored_items[inst.id] = sum(i.scale is not None for i in inst.items)
-            parts.append(score_instrument(part.drop(_other_items(part, inst)), inst, pl.col("_keyed")))
+            parts.append(by_instrument(score_instrument(part.drop(_other_items(part, inst)), inst, pl.col("_keyed")), inst))
         scored = _concat(parts, data)
         if not scored.height:
             return split_by_reason(self.name, scored, pl.lit(None, pl.String))
@@ -130,6 +130,26 @@ class KeyAndScore(Step):
 
 
 # -- helpers -------------------------------------------------------------------------------------
+
+
+SCORE_COLUMNS = ("domain_scores", "facet_scores")
+
+
+def by_instrument(scored: pl.DataFrame, inst: Instrument) -> pl.DataFrame:
+    """`domain_scores` and `facet_scores` keyed by instrument: {instrument id: {scale code: score}}, so
+    that in a run of several instruments one field never holds two constructs (BFI-2's `E` is
+    Extraversion, HEXACO-60's is Emotionality); the rows of other instruments hold null there."""
+    return scored.with_columns(pl.struct(pl.col(c).alias(inst.id)).alias(c) for c in SCORE_COLUMNS if c in scored.columns)
+
+
+def own_scores(row: dict, column: str = "domain_scores") -> dict:
+    """A row's scale scores of its own instrument ({} when it has none)."""
+    keyed = row.get(column) or {}
+    mine = keyed.get(row.get("_instrument") or row.get("instrument_id") or "")
+    if mine is None and len([v for v in keyed.values() if v is not None]) == 1:
+        mine = next(v for v in keyed.values() if v is not None)
+    return mine or {}
+
 
 
 def _by_instrument(data: pl.DataFrame) -> list[tuple[Instrument, pl.DataFrame]]:
