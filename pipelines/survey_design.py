@@ -29,6 +29,7 @@ import numpy as np
 import polars as pl
 from scipy.stats import t as student
 
+from schemas.errors import CurateError
 from sources.design import Design, Replicates  # noqa: F401 (re-exported: the declaration)
 
 STRATUM, PSU, FPC = "_stratum", "_psu", "_fpc"
@@ -47,26 +48,64 @@ def logit_interval(p: float, se: float, t: float) -> tuple[float, float]:
     return math.exp(lo) / (1 + math.exp(lo)), math.exp(hi) / (1 + math.exp(hi))
 
 
-class TaylorVariance:
-    """The PSUs and strata of one sample (a survey wave), for the variance of any domain's scores."""
+class LonelyPSU(CurateError):
+    """Strata with one PSU where the design's `lonely_psu` cannot estimate their variance."""
 
-    def __init__(self, stratum: np.ndarray | None, psu: np.ndarray | None, fpc: np.ndarray | None):
+    def __init__(self, strata: list[str], option: str):
+        self.strata, self.option = strata, option
+        shown = ", ".join(repr(s) for s in strata[:10]) + (f" and {len(strata) - 10} more" if len(strata) > 10 else "")
+        why = {"fail": "", "certainty": " after `certainty` (it has one respondent)",
+               "combine": " after `combine` (combine_strata leaves it alone)"}.get(option, "")
+        super().__init__(f"survey design: stratum {shown} has one PSU{why}: its variance cannot be estimated; set "
+                         "`lonely_psu` (codebook design, or --set lonely_psu=...) to skip, adjust, certainty or "
+                         "combine (with combine_strata)")
+
+
+class TaylorVariance:
+    """The PSUs and strata of one sample (a survey wave), for the variance of any domain's scores.
+    `lonely`: what a stratum with one PSU does (`sources.design.Design.lonely_psu`); its original
+    label is in `lonely_strata`."""
+
+    def __init__(self, stratum: np.ndarray | None, psu: np.ndarray | None, fpc: np.ndarray | None,
+                 lonely: str = "fail", combine: dict[str, str] | None = None):
         n = len(stratum if stratum is not None else psu if psu is not None else fpc)
-        strata = np.zeros(n, dtype=np.int64) if stratum is None else np.unique(stratum, return_inverse=True)[1]
-        units = np.arange(n) if psu is None else np.unique(psu, return_inverse=True)[1]
-        pairs, unit = np.unique(np.stack([strata, units]), axis=1, return_inverse=True)
-        self.unit = unit.ravel()  # per respondent: its PSU (numbered across strata)
-        self.unit_stratum = pairs[0]
-        self.n_strata = int(strata.max()) + 1 if n else 0
-        self.n_units = np.bincount(self.unit_stratum, minlength=self.n_strata)
-        self.df = pairs.shape[1] - self.n_strata
+        if stratum is not None and combine:  # samplics' combine: the mapped strata become one
+            labels, inverse = np.unique(stratum.astype(str), return_inverse=True)
+            stratum = np.array([combine.get(x, x) for x in labels])[inverse.ravel()]
+        names = np.unique(stratum) if stratum is not None else np.array(["(the whole sample: no strata)"])
+        strata = np.zeros(n, dtype=np.int64) if stratum is None else np.unique(stratum, return_inverse=True)[1].ravel()
+        units = np.arange(n) if psu is None else np.unique(psu, return_inverse=True)[1].ravel()
+        self.lonely, self.lonely_strata = lonely, []
+        singles = self._layout(strata, units)
+        if singles.any():
+            self.lonely_strata = [str(names[h]) for h in np.flatnonzero(singles)]
+            if lonely == "certainty":  # the lonely PSU's respondents are its units (no second stage given)
+                inside = np.isin(strata, np.flatnonzero(singles))
+                units = np.where(inside, units.max() + 1 + np.arange(n), units)
+                singles = self._layout(strata, units)
+            if lonely in ("fail", "certainty", "combine") and singles.any():
+                raise LonelyPSU([str(names[h]) for h in np.flatnonzero(singles)], lonely)
         self.factor = np.where(self.n_units > 1, self.n_units / np.maximum(self.n_units - 1, 1), 0.0)
-        self.singletons = int((self.n_units == 1).sum())
+        keep = np.ones(self.n_strata)  # (1 - f): the finite population correction of each stratum
         if fpc is not None:
             first = np.zeros(self.n_strata)
             first[strata] = fpc
             fraction = np.where(first > 1, self.n_units / np.where(first > 1, first, 1), first)
-            self.factor = self.factor * (1 - fraction)
+            keep = 1 - fraction
+        self.factor = self.factor * keep
+        # R's adjust: a lonely PSU's total centred at the population mean of the linearized scores (0)
+        self.adjust = np.where(singles, keep, 0.0) if lonely == "adjust" else np.zeros(self.n_strata)
+
+    def _layout(self, strata: np.ndarray, units: np.ndarray) -> np.ndarray:
+        """PSUs numbered across strata; returns which strata have a single PSU."""
+        pairs, unit = np.unique(np.stack([strata, units]), axis=1, return_inverse=True)
+        self.unit = unit.ravel()  # per respondent: its PSU (numbered across strata)
+        self.unit_stratum = pairs[0]
+        self.n_strata = int(strata.max()) + 1 if len(strata) else 0
+        self.n_units = np.bincount(self.unit_stratum, minlength=self.n_strata)
+        self.df = pairs.shape[1] - self.n_strata
+        self.singletons = int((self.n_units == 1).sum())
+        return self.n_units == 1
 
     def variance(self, scores: np.ndarray, rows: np.ndarray, domain: np.ndarray, n_domains: int) -> np.ndarray:
         """scores: (m x K) of m respondents in some domain, rows: their indices in the sample, domain:
@@ -83,7 +122,8 @@ class TaylorVariance:
         s2 = np.stack([np.bincount(stratum_key, per_unit[:, j] ** 2, minlength=size) for j in range(k)], axis=1)
         n_h = np.tile(self.n_units, n_domains)[:, None]
         within = (s2 - s1 ** 2 / n_h).reshape(n_domains, self.n_strata, k)
-        return (self.factor[None, :, None] * within).sum(axis=1)
+        lonely = s2.reshape(n_domains, self.n_strata, k)  # a lonely PSU's squared total (adjust)
+        return (self.factor[None, :, None] * within + self.adjust[None, :, None] * lonely).sum(axis=1)
 
 
 def domain_proportions(answers: np.ndarray, weights: np.ndarray, domain: np.ndarray, n_domains: int,
@@ -112,8 +152,7 @@ def domain_proportions(answers: np.ndarray, weights: np.ndarray, domain: np.ndar
             var = ((pr - centre) ** 2 * spec.coefs(reps.shape[1])).sum(axis=2)
             df = spec.degrees_of_freedom(reps.shape[1])
         else:
-            taylor = taylor or TaylorVariance(design_columns.get("strata"), design_columns.get("psu"),
-                                              design_columns.get("fpc"))
+            taylor = taylor or taylor_for(design, design_columns)
             onehot = (opt[:, None] == np.arange(n_options)[None, :]).astype(np.float64)
             scores = w[:, None] * (onehot - p[g]) / total[g][:, None]
             var = taylor.variance(scores, rows, g, n_domains)
@@ -171,8 +210,14 @@ def design_arrays(frame: pl.DataFrame, design: Design) -> dict[str, np.ndarray]:
     return out
 
 
+def taylor_for(design: Design, arrays: dict[str, np.ndarray]) -> TaylorVariance:
+    return TaylorVariance(arrays.get("strata"), arrays.get("psu"), arrays.get("fpc"), design.lonely_psu,
+                          design.combine_strata)
+
+
 def design_estimates(frame: pl.DataFrame, questions: dict[str, int], groups: list[str], keys: list[str],
-                     design: Design, confidence: float = 0.95, weight: str = "_w") -> pl.DataFrame:
+                     design: Design, confidence: float = 0.95, weight: str = "_w",
+                     lonely: list[dict] | None = None) -> pl.DataFrame:
     """Design-based estimates per keys x group x question, for `distributions.distributions`' rows:
     keys, group_attr, group_value, var_name, design_se, design_ci, design_deff (lists per option),
     design_df. `questions`: column -> number of substantive options (option indices as columns).
@@ -182,8 +227,14 @@ def design_estimates(frame: pl.DataFrame, questions: dict[str, int], groups: lis
     rows = []
     for key_values, block in (frame.group_by(keys, maintain_order=True) if keys else [((), frame)]):
         arrays = design_arrays(block, design)
-        taylor = None if design.replicates else TaylorVariance(arrays.get("strata"), arrays.get("psu"),
-                                                               arrays.get("fpc"))
+        keyed = dict(zip(keys, key_values))
+        try:
+            taylor = None if design.replicates else taylor_for(design, arrays)
+        except LonelyPSU as e:  # which wave, as the card and report name it
+            where = ", ".join(f"{k.strip('_')} {v}" for k, v in keyed.items())
+            raise CurateError(f"{where}: {e}") from None
+        if taylor is not None and lonely is not None:
+            lonely += [{**{k.strip("_"): v for k, v in keyed.items()}, "stratum": s} for s in taylor.lonely_strata]
         w = block[weight].cast(pl.Float64).to_numpy()
         levels = [(ALL, np.zeros(block.height, dtype=np.int64), [ALL])]
         for g in groups:
@@ -191,7 +242,6 @@ def design_estimates(frame: pl.DataFrame, questions: dict[str, int], groups: lis
             names = values.drop_nulls().unique().sort().to_list()
             codes = values.replace_strict(names, list(range(len(names))), default=-1, return_dtype=pl.Int64)
             levels.append((g, codes.to_numpy(), names))
-        keyed = dict(zip(keys, key_values))
         for var, k in questions.items():
             if var not in block.columns:
                 continue
@@ -219,10 +269,11 @@ DESIGN_COLS = ("se", "deff", "design_df")
 
 
 def apply_design(dists: pl.DataFrame, data: pl.DataFrame, n_options: dict[str, int], groups: list[str],
-                 keys: list[str], design: Design, confidence: float = 0.95) -> pl.DataFrame:
+                 keys: list[str], design: Design, confidence: float = 0.95, lonely: list[dict] | None = None) -> pl.DataFrame:
     """`distributions` rows with the design's intervals in `ci` (replacing Wilson's with n_eff), and
-    `se`, `deff` (per option) and `design_df`. The point estimates are the same weighted proportions."""
-    est = design_estimates(data, n_options, groups, keys, design, confidence)
+    `se`, `deff` (per option) and `design_df`. The point estimates are the same weighted proportions.
+    `lonely` gets the strata with one PSU (and their wave) that `design.lonely_psu` handled."""
+    est = design_estimates(data, n_options, groups, keys, design, confidence, lonely=lonely)
     on = [*keys, "group_attr", "group_value", "var_name"]
     out = dists.join(est, on=on, how="left", nulls_equal=True)
     return out.with_columns(
@@ -231,8 +282,35 @@ def apply_design(dists: pl.DataFrame, data: pl.DataFrame, n_options: dict[str, i
     ).drop("design_se", "design_ci", "design_deff")
 
 
-def design_section(design: Design | None, dists: pl.DataFrame) -> tuple[str, str]:
-    """(title, markdown) for the card: the declared design and the spread of the design effects."""
+LONELY_TEXT = {
+    "fail": "a stratum with one PSU stops the run",
+    "skip": "a stratum with one PSU contributes no variance (samplics' skip)",
+    "adjust": "a lonely PSU's total is centred at the population mean rather than its stratum's (R survey's adjust)",
+    "certainty": "a lonely PSU is taken as sampled with certainty, its respondents as the units (samplics' certainty)",
+    "combine": "strata with one PSU are merged into the strata that `combine_strata` names (samplics' combine)",
+}
+
+
+def lonely_lines(lonely: dict | None) -> list[str]:
+    """The card's account of strata with one PSU: the option, the strata it applied to, and the
+    zero-width intervals that skipping left (never published without a word)."""
+    if not lonely:
+        return []
+    strata = lonely.get("strata") or []
+    where = "; ".join(f"{', '.join(f'{k} {v}' for k, v in s.items() if k != 'stratum')}: stratum `{s['stratum']}`"
+                      for s in strata[:20]) + (f"; and {len(strata) - 20} more" if len(strata) > 20 else "")
+    lines = [f"Strata with one PSU (`lonely_psu: {lonely['option']}`: {LONELY_TEXT[lonely['option']]}): "
+             + (f"{len(strata)}, {where}." if strata else "none.")]
+    if lonely.get("zero_width_intervals"):
+        lines.append(f"**{lonely['zero_width_intervals']} published distributions have a proportion strictly between "
+                     "0 and 1 with a design-based standard error of 0** (a zero-width interval): their groups lie in "
+                     "strata that contribute no variance. Their `ci` understates the uncertainty.")
+    return lines
+
+
+def design_section(design: Design | None, dists: pl.DataFrame, lonely: dict | None = None) -> tuple[str, str]:
+    """(title, markdown) for the card: the declared design, the spread of the design effects, and
+    what was done with strata of one PSU (`lonely`, the distributions step's facts)."""
     if design is None:
         return ("Survey design", "No design declared in the codebook: intervals are Wilson's with Kish's n_eff, "
                 "which accounts for unequal weights but not for strata or clusters (usually too narrow for "
@@ -249,6 +327,7 @@ def design_section(design: Design | None, dists: pl.DataFrame) -> tuple[str, str
                          f"10th percentile {q(0.1):.2f}, 90th {q(0.9):.2f}, max {deffs.max():.2f}.")
         dfs = dists["design_df"].drop_nulls().unique().sort().to_list()
         lines.append(f"Degrees of freedom: {', '.join(str(d) for d in dfs) or 'n/a'}.")
+    lines += lonely_lines(lonely)
     return ("Survey design", "\n\n".join(lines))
 
 

@@ -46,14 +46,31 @@ class Replicates(BaseModel):
         return r // 2 if self.method in ("brr", "fay") else r - 1
 
 
+LONELY_PSU = ("fail", "skip", "adjust", "certainty", "combine")
+
+
 class Design(BaseModel):
-    """The `design:` section of a codebook (column names lower-cased)."""
+    """The `design:` section of a codebook (column names lower-cased). `lonely_psu`: what a stratum
+    with one PSU does to the variance, as R's `options(survey.lonely.psu)` and samplics' `single_psu`
+    name it: `fail` (the default of both: the run stops naming the stratum), `skip` (it contributes
+    nothing: samplics' skip), `adjust` (its PSU is centred at the population mean rather than the
+    stratum's: R's adjust), `certainty` (its respondents are its units: samplics' certainty without
+    second-stage units), `combine` (strata merged as `combine_strata` maps them: samplics' combine)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     strata: str | None = None
     psu: str | None = None
     fpc: str | None = None  # population PSUs per stratum (> 1), or the sampling fraction (<= 1)
     replicates: Replicates | None = None
+    lonely_psu: Literal["fail", "skip", "adjust", "certainty", "combine"] = "fail"
+    combine_strata: dict[str, str] | None = None  # stratum value -> the stratum it joins (lonely_psu: combine)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _stratum_names(cls, data):  # stratum values are compared as text (a YAML 3 is the file's "3")
+        if isinstance(data, dict) and isinstance(data.get("combine_strata"), dict):
+            data = {**data, "combine_strata": {str(k): str(v) for k, v in data["combine_strata"].items()}}
+        return data
 
     @model_validator(mode="after")
     def _one_kind(self) -> "Design":
@@ -61,6 +78,10 @@ class Design(BaseModel):
             raise ValueError("design: declare strata/psu/fpc or replicate weights, not both")
         if not (self.replicates or self.strata or self.psu):
             raise ValueError("design: declare strata and/or psu, or replicates")
+        if self.lonely_psu == "combine" and not self.combine_strata:
+            raise ValueError("design: lonely_psu combine needs combine_strata (stratum: the stratum it joins)")
+        if self.combine_strata and self.lonely_psu != "combine":
+            raise ValueError("design: combine_strata is for lonely_psu: combine")
         return self
 
     def describe(self) -> str:

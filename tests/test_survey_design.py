@@ -230,3 +230,116 @@ def test_values_recipe_reports_an_all_refusal_group_with_its_refusal_mass(tmp_pa
                                                   "group_value": "south", "var_name": "q", "n_refused": 35,
                                                   "refusal_mass": 1.0}]
     assert sorted(out.tables["distributions"]["group_value"]) == ["all", "north"]
+
+
+# -- strata with one PSU ---------------------------------------------------------------------------
+
+
+def lonely_nhanes():
+    """NHANES II with stratum 1's two PSUs made one (a lonely PSU) and a race answer per respondent."""
+    data = nhanes2()
+    stratum, psu = data["stratid"].to_numpy(), data["psuid"].to_numpy().copy()
+    psu[stratum == 1] = 1
+    race = data["race"].to_numpy().astype(float)
+    return race, data["finalwgt"].to_numpy().astype(float), stratum, psu, data["highbp"].to_numpy()
+
+
+def test_a_lonely_psu_fails_by_default_naming_the_stratum():
+    from pipelines.errors import CurateError
+
+    race, w, stratum, psu, _ = lonely_nhanes()
+    with pytest.raises(CurateError, match=r"stratum '1' has one PSU.*set `lonely_psu`"):
+        design_proportions(race - 1, w, np.ones(len(w), bool), 3, Design(strata="s", psu="p"),
+                           {"strata": stratum, "psu": psu})
+    with pytest.raises(ValueError, match="combine needs combine_strata"):
+        Design(strata="s", psu="p", lonely_psu="combine")
+
+
+@pytest.mark.parametrize("option", ["skip", "certainty", "combine"])
+def test_lonely_psu_options_match_samplics_single_psu(option):
+    from samplics import SinglePSUEst
+
+    race, w, stratum, psu, highbp = lonely_nhanes()
+    combine = {"1": "2"} if option == "combine" else None
+    design = Design(strata="s", psu="p", lonely_psu=option, combine_strata=combine)
+    columns = {"strata": stratum.astype(str), "psu": psu.astype(str)}
+    extra = {"strata_comb": {1: 2}} if option == "combine" else {}
+    for domain in (None, 0, 1):
+        mask = np.ones(len(w), bool) if domain is None else highbp == domain
+        ours = design_proportions(race - 1, w, mask, 3, design, columns)
+        est = TaylorEstimator(PopParam.prop)
+        est.estimate(y=race, samp_weight=w, stratum=stratum, psu=psu, single_psu=getattr(SinglePSUEst, option),
+                     **({"domain": highbp} if domain is not None else {}), **extra)
+        compare(ours, est, [1.0, 2.0, 3.0], domain=domain)
+        assert ours["df"] == est.degree_of_freedom
+
+
+def test_lonely_psu_adjust_is_r_surveys_adjust():
+    """R's survey `options(survey.lonely.psu = "adjust")`: the lonely PSU's total of the linearized
+    scores is centred at the population mean (0) instead of its stratum's, scale factor 1. Written
+    here as a plain loop over strata, against the estimator's vectorized form."""
+    race, w, stratum, psu, highbp = lonely_nhanes()
+    design = Design(strata="s", psu="p", lonely_psu="adjust")
+    columns = {"strata": stratum, "psu": psu}
+    for mask in (np.ones(len(w), bool), highbp == 1):
+        ours = design_proportions(race - 1, w, mask, 3, design, columns)
+        total = w[mask].sum()
+        for k, cat in enumerate((1.0, 2.0, 3.0)):
+            p = (w[mask] * (race[mask] == cat)).sum() / total
+            z = np.where(mask, w * ((race == cat) - p) / total, 0.0)
+            var = 0.0
+            for h in np.unique(stratum):
+                totals = np.array([z[(stratum == h) & (psu == j)].sum() for j in np.unique(psu[stratum == h])])
+                if len(totals) == 1:
+                    var += totals[0] ** 2
+                else:
+                    var += len(totals) / (len(totals) - 1) * ((totals - totals.mean()) ** 2).sum()
+            assert ours["probs"][k] == pytest.approx(p, abs=TOL)
+            assert ours["se"][k] == pytest.approx(np.sqrt(var), abs=TOL)
+        skipped = design_proportions(race - 1, w, mask, 3, Design(strata="s", psu="p", lonely_psu="skip"), columns)
+        assert all(a > b for a, b in zip(ours["se"], skipped["se"]))  # the lonely stratum adds its variance
+
+
+def test_values_recipe_with_a_lonely_psu(tmp_path):
+    """Through the recipe: by default one line naming the stratum and the wave; `lonely_psu: skip`
+    publishes, and the card says that a group lying wholly in the lonely stratum got zero-width
+    intervals; `adjust` gives that group a variance; the card and report name the option."""
+    from pipelines.errors import CurateError
+
+    race, w, stratum, psu, _ = lonely_nhanes()
+    data = pl.DataFrame({"id": np.arange(len(w)), "w": w, "st": stratum, "cl": psu, "race": race.astype(int),
+                         "site": np.where(stratum == 1, "lonely", "other")})
+    path = tmp_path / "nhanes.csv"
+    data.write_csv(path)
+    book = tmp_path / "codebook.yaml"
+    book.write_text("survey: NHANES II\nweight: w\nrespondent_id: id\ngroups: [site]\ndesign: {strata: st, psu: cl}\n"
+                    "questions:\n  - {var: race, options: {1: White, 2: Black, 3: Other}}\n")
+    with pytest.raises(CurateError, match=r"stratum '1' has one PSU") as err:
+        build_values(tmp_path, [path, book], min_n=30)
+    assert "\n" not in str(err.value)
+    ctx, out = build_values(tmp_path, [path, book], min_n=30, lonely_psu="skip")
+    lonely = ctx.report.step("distributions").extra["lonely_psu"]
+    assert lonely["option"] == "skip" and [s["stratum"] for s in lonely["strata"]] == ["1"]
+    assert lonely["zero_width_intervals"] == 1
+    inside = out.tables["distributions"].filter(pl.col("group_value") == "lonely").row(0, named=True)
+    assert any(s == 0 and 0 < p < 1 for s, p in zip(inside["se"], inside["probs"]))  # zero-width, and said so
+    body = next(s.body for s in out.sections if s.title == "Survey design")
+    assert "`lonely_psu: skip`" in body and "stratum `1`" in body and "1 published distributions" in body
+    _, adjusted = build_values(tmp_path, [path, book], min_n=30, lonely_psu="adjust")
+    row = adjusted.tables["distributions"].filter(pl.col("group_value") == "lonely").row(0, named=True)
+    assert all(s > 0 for s, p in zip(row["se"], row["probs"]) if 0 < p < 1)
+    assert "`lonely_psu: adjust`" in next(s.body for s in adjusted.sections if s.title == "Survey design")
+
+
+def test_a_zero_weight_group_reports_the_n_the_rule_counts(tmp_path):
+    """`below_min_n` counts answers with a positive weight: a group of 40 answers, all of weight 0,
+    reports max_n 0 (and its 40 answers apart), not 40."""
+    rows = ["id,region,w,q"] + [f"{i},north,1,{1 + i % 2}" for i in range(40)] + [f"{100 + i},west,0,1" for i in range(40)]
+    path = tmp_path / "d.csv"
+    path.write_text("\n".join(rows) + "\n")
+    book = tmp_path / "codebook.yaml"
+    book.write_text("survey: S\nweight: w\nrespondent_id: id\ngroups: [region]\n"
+                    "questions:\n  - {var: q, options: {1: Yes, 2: No}}\n")
+    ctx, _ = build_values(tmp_path, [path, book], min_n=30)
+    (west,) = ctx.report.step("distributions").extra["below_min_n_groups"]
+    assert (west["group_value"], west["max_n"], west["max_answers"]) == ("west", 0, 40)

@@ -71,7 +71,8 @@ def test_distributions_match_hand_computation_in_every_format(tmp_path, fmt):
     assert acc.dropped == {"below_min_n": 2}
     assert table.filter(pl.col("group_value") == "C").height == 0
     assert acc.extra["below_min_n_groups"] == [
-        {"survey": "Test Survey", "wave": "1", "group_attr": "country", "group_value": "C", "questions": 2, "max_n": 1}]
+        {"survey": "Test Survey", "wave": "1", "group_attr": "country", "group_value": "C", "questions": 2, "max_n": 1,
+         "max_answers": 1}]
     # groups: all, country A/B/C, sex Male/Female -> 6 x 2 questions, 2 dropped
     assert (acc.rows_in, acc.kept) == (12, 10)
 

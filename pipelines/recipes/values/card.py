@@ -32,7 +32,7 @@ def measure(ctx: RunContext, plan: SurveyPlan, data: pl.DataFrame, dists: pl.Dat
         _groups_section(report, plan, data, config),
         _weighting_section(plan, data, config, weighted),
         _refusal_section(plan, dists, report),
-        CardSection(*design_section(plan.codebook.design, dists)),
+        CardSection(*design_section(plan.codebook.design, dists, report.step("distributions").extra.get("lonely_psu"))),
         CardSection("Metric definitions", METRICS),
         CardSection("Accounting units", UNITS),
     ]
@@ -105,7 +105,8 @@ def _groups_section(report, plan: SurveyPlan, data: pl.DataFrame, config) -> Car
     small = extra.get("below_min_n_groups", [])
     if small:
         lines += ["", f"Groups below the minimum n ({config.min_n}):", "",
-                  "| survey | wave | attribute | value | questions dropped | largest n |", "|---|---|---|---|---:|---:|"]
+                  "| survey | wave | attribute | value | questions dropped | largest n (positive weight) |",
+                  "|---|---|---|---|---:|---:|"]
         lines += [f"| {_md(s['survey'])} | {s['wave'] or ''} | {s['group_attr']} | {_md(str(s['group_value']))} | "
                   f"{s['questions']} | {s['max_n']} |" for s in small[:40]]
         if len(small) > 40:

@@ -6,12 +6,15 @@ one per survey x wave x question x group (distributions). The card says so.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import polars as pl
 from pydantic import Field
 
 from pipelines.distributions import ALL, combine_stats, distributions, drop_reason, group_stats
 from pipelines.steps import Account, Step, StepConfig, StepResult
 from pipelines.survey_design import Design, apply_design, design_problems
+from schemas.errors import CurateError
 from schemas.quarantine import empty_quarantine, quarantine_frame
 from sources.survey import FilePlan, MicrodataReader, Question, SurveyPlan
 
@@ -172,12 +175,25 @@ def _cells_and_blanks(data: pl.DataFrame, files: tuple[FilePlan, ...]) -> tuple[
 class DistributionOptions(StepConfig):
     min_n: int = Field(30, ge=1)  # groups with fewer positive-weight substantive answers: `below_min_n`
     confidence: float = Field(0.95, gt=0, lt=1)  # of the Wilson interval per option
+    # strata with one PSU (sources.design.Design.lonely_psu), over the codebook's design
+    lonely_psu: Literal["fail", "skip", "adjust", "certainty", "combine"] | None = None
 
 
 class DistributionConfig(DistributionOptions):
     questions: tuple[Question, ...]
     groups: tuple[str, ...]
     design: Design | None = None  # the codebook's survey design: design-based intervals
+
+    @property
+    def effective_design(self) -> Design | None:
+        """The codebook's design with the run's `lonely_psu` when it sets one (checked again: combine
+        needs the codebook's combine_strata)."""
+        if self.design is None or self.lonely_psu is None or self.design.replicates:
+            return self.design
+        try:
+            return Design(**{**self.design.model_dump(), "lonely_psu": self.lonely_psu})
+        except ValueError as e:
+            raise CurateError(f"lonely_psu {self.lonely_psu}: {str(e).splitlines()[-1].strip()}") from None
 
 
 class ComputeDistributions(SurveyStep):
@@ -204,9 +220,10 @@ class ComputeDistributions(SurveyStep):
             "n_refusals": [len(q.refusals) for q in self.config.questions],
         })
         dists = distributions(stats, meta, confidence=self.config.confidence)
-        if self.config.design is not None:
+        design, lonely = self.config.effective_design, []
+        if design is not None:
             n_options = {q.var: len(q.options) for q in self.config.questions if q.var in data.columns}
-            dists = apply_design(dists, data, n_options, groups, KEYS, self.config.design, self.config.confidence)
+            dists = apply_design(dists, data, n_options, groups, KEYS, design, self.config.confidence, lonely)
         tagged = dists.with_columns(drop_reason(self.config.min_n).alias("_reason"))
         kept = tagged.filter(pl.col("_reason").is_null()).drop("_reason")
         dropped_rows = tagged.filter(pl.col("_reason").is_not_null())
@@ -225,21 +242,36 @@ class ComputeDistributions(SurveyStep):
                 "var_name", "n_refused", "refusal_mass").to_dicts(),
             "missing_group_value": _missing_values(stats),
         }
+        if design is not None and not design.replicates:
+            extra["lonely_psu"] = {"option": design.lonely_psu, "strata": lonely,
+                                   "zero_width_intervals": _zero_width(kept)}
         account = Account(self.name, dists.height, kept.height, dropped, 0, extra=extra)
         return StepResult(kept, account, dropped_rows=dropped_rows)
 
 
+def _zero_width(dists: pl.DataFrame) -> int:
+    """Published distributions with a proportion strictly between 0 and 1 whose design-based standard
+    error is 0: a group lying wholly inside strata that contribute no variance (lonely PSUs skipped)."""
+    if "se" not in dists.columns or not dists.height:
+        return 0
+    pairs = dists.select(pl.int_range(pl.len()).alias("_r"), "probs", "se").explode("probs", "se")
+    return pairs.filter((pl.col("probs") > 0) & (pl.col("probs") < 1) & (pl.col("se") == 0))["_r"].n_unique()
+
+
 def _small_groups(dropped: pl.DataFrame) -> list[dict]:
-    """Per group below min n: in how many question distributions, and its largest n there."""
+    """Per group below min n: in how many question distributions, and its largest n there, counted
+    as the rule counts (`max_n`: substantive answers with a positive weight; `max_answers`: all
+    substantive answers, zero weights included)."""
     small = dropped.filter(pl.col("_reason") == "below_min_n")
     summary = (
         small.group_by("_survey", "_wave", "group_attr", "group_value")
-        .agg(pl.len().alias("questions"), pl.col("n").max().alias("max_n"))
+        .agg(pl.len().alias("questions"), pl.col("n_positive").max().alias("max_n"), pl.col("n").max().alias("max_answers"))
         .sort("_survey", "_wave", "group_attr", "group_value", nulls_last=True)
     )
     return [
-        {"survey": s, "wave": w, "group_attr": a, "group_value": v, "questions": q, "max_n": int(n)}
-        for s, w, a, v, q, n in summary.iter_rows()
+        {"survey": s, "wave": w, "group_attr": a, "group_value": v, "questions": q, "max_n": int(n),
+         "max_answers": int(m)}
+        for s, w, a, v, q, n, m in summary.iter_rows()
     ]
 
 
