@@ -25,7 +25,7 @@ from sources.codebook import (  # noqa: F401 (re-exported: the codebook's public
     CODEBOOK_CSV_COLUMNS, CODEBOOK_SUFFIXES, DEFAULT_REFUSAL_PATTERN, Codebook, FileSpec, Frozen, GroupSpec,
     Option, QuestionSpec, _code_sort_key, canonical_code, canonical_code_expr, is_codebook, load_codebook,
 )
-from sources.countries import harmonize_column
+from sources.countries import harmonize_column, recognize, unrecognised
 from sources.files import check_readable, input_name, numeric_to_text, read_header, read_text_table
 from sources.reader import FileRead, Reader
 
@@ -308,20 +308,28 @@ def read_microdata(path: Path | str, plan: SurveyPlan) -> pl.DataFrame:
     out = frame.select(exprs)
     for g in book.groups:  # ISO 3166 names, the value as written kept in `_raw_<attr>`
         if g.is_country:
-            out = harmonize_column(out, g.attr).rename({f"{g.attr}_raw": f"_raw_{g.attr}"}).drop(f"{g.attr}_code")
+            out = harmonize_column(out, g.attr).rename({f"{g.attr}_raw": f"_raw_{g.attr}"}).drop(
+                f"{g.attr}_code", f"{g.attr}_alpha3")
     return out
 
 
 def country_spellings(data: pl.DataFrame, book: Codebook) -> dict[str, dict[str, str]]:
     """Per country group attribute: every value as the files wrote it -> the ISO name it counts as
-    (for the card and report.json)."""
+    (for the card and report.json); values that name no country are not here (`unrecognised_countries`)."""
     out = {}
     for g in book.groups:
         raw = f"_raw_{g.attr}"
         if g.is_country and raw in data.columns:
             pairs = data.select(raw, g.attr).drop_nulls().unique().sort(raw)
-            out[g.attr] = {r: v for r, v in pairs.iter_rows()}
+            out[g.attr] = {r: v for r, v in pairs.iter_rows() if recognize(r).alpha2 is not None}
     return out
+
+
+def unrecognised_countries(data: pl.DataFrame, book: Codebook) -> dict[str, list[str]]:
+    """Per country group attribute: the values that name no country (kept as written, with no code)."""
+    return {g.attr: found for g in book.groups
+            if g.is_country and f"_raw_{g.attr}" in data.columns
+            and (found := unrecognised(data[f"_raw_{g.attr}"].drop_nulls().unique().to_list()))}
 
 
 def _group_expr(g: GroupSpec, columns: list[str], fplan: FilePlan, file_labels: dict[str, str]) -> pl.Expr:

@@ -6,9 +6,11 @@ from pathlib import Path
 
 import polars as pl
 
+from data_cards.card import md_text
 from data_cards.hub import HubSpec
 from pipelines.inventory import cronbach_alpha
 from pipelines.recipes.base import CardMeta, CardSection, read_columns
+from sources.countries import unrecognised
 from sources.instruments import Instrument
 from sources.ipip import DEMOGRAPHICS
 
@@ -57,6 +59,13 @@ def measure(data: pl.DataFrame, respondents: pl.DataFrame, instruments: list[Ins
     top = demo.struct.field("country").drop_nulls().value_counts(sort=True).head(10)
     if top.height:
         cov.append("- most frequent countries: " + ", ".join(f"{c} ({n})" for c, n in top.iter_rows()))
+    strange = unrecognised(demo.struct.field("country_raw").drop_nulls().unique().to_list()) \
+        if "country_raw" in demo.struct.fields else []
+    if strange:
+        cov.append("- **not recognised as a country** (kept as written in `country`, no ISO code): "
+                   + ", ".join(md_text(v) for v in strange[:30]) + (f", and {len(strange) - 30} more" if len(strange) > 30 else ""))
+    cov.append("- countries are ISO 3166-1 English short names (pycountry) with `country_code` (alpha-2) and "
+               "`country_alpha3`, recognized by countrynames in any spelling; `country_raw` is the value as written")
     sections.append(CardSection("Demographics coverage", "\n".join(cov)))
     sections.append(CardSection("Items and key", "\n".join(
         f"- {inst.name} (`sources/data/instruments/{inst.id}.yaml`): {inst.reference} Key: {inst.key.source} "

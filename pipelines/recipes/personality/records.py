@@ -32,7 +32,7 @@ def respondent_records(ctx, data: pl.DataFrame, config, provenance: list[dict]) 
         pl.col("_instrument").alias("instrument_id"),
         pl.struct(demo[0].alias("sex"), age, demo[2].alias("country"),
                   *(pl.col(c).cast(pl.String) if c in data.columns else pl.lit(None, pl.String).alias(c)
-                    for c in ("country_code", "country_raw"))).alias("demographics"),
+                    for c in ("country_code", "country_alpha3", "country_raw"))).alias("demographics"),
         pl.col("responses").cast(pl.List(pl.Int8)),
         pl.lit(True).alias("responses_keyed"),
         *envelope_columns(

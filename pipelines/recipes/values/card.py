@@ -102,6 +102,10 @@ def _groups_section(report, plan: SurveyPlan, data: pl.DataFrame, config) -> Car
         if renamed:
             lines.append("  (ISO 3166 names; as the files wrote them: "
                          + ", ".join(f"{_md(r)} -> {_md(v)}" for r, v in renamed.items()) + ")")
+        strange = report.facts.get("unrecognised_countries", {}).get(g.attr, [])
+        if strange:
+            lines.append("  **Not recognised as a country** (kept as written, no ISO code): "
+                         + ", ".join(_md(v) for v in strange[:30]) + (f", and {len(strange) - 30} more" if len(strange) > 30 else ""))
     small = extra.get("below_min_n_groups", [])
     if small:
         lines += ["", f"Groups below the minimum n ({config.min_n}):", "",
@@ -243,6 +247,11 @@ def card_meta(config, plan: SurveyPlan) -> CardMeta:
                 "design_df": "degrees of freedom of the design-based interval",
                 "weight_sum": "sum of the weights of the substantive answers",
                 "group_attr": "the group attribute (`all` for the whole sample)",
+                "group_value": "the group; for a country attribute its ISO 3166-1 English short name (pycountry), "
+                               "or the value as written when it names no country",
+                "group_alpha2": "ISO 3166-1 alpha-2 code of a country group (XK: Kosovo); null for other groups and "
+                                "unrecognised values",
+                "group_alpha3": "ISO 3166-1 alpha-3 code of a country group (XKX: Kosovo); null likewise",
             },
             "questions": {
                 "distributions": "every published group's distribution of this question",

@@ -12,7 +12,9 @@ from pathlib import Path
 from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
 from pipelines.runtime import RunContext
 from schemas.errors import InputFileError
-from sources.survey import SurveyPlan, country_spellings, is_codebook, load_codebook, make_plan
+from sources.survey import (
+    SurveyPlan, country_spellings, is_codebook, load_codebook, make_plan, unrecognised_countries,
+)
 
 from .card import HUB, card_meta, measure, plots
 from .records import distribution_records, question_records
@@ -61,6 +63,7 @@ class Values(Recipe):
             data)
         _check_identity(ctx)
         ctx.report.facts["country_spellings"] = country_spellings(data, book)  # raw -> ISO 3166 name
+        ctx.report.facts["unrecognised_countries"] = unrecognised_countries(data, book)  # kept as written, no code
 
         weighted = bool(config.weighted and book.weight)
         provenance = ctx.provenance_of("read", "validate_weights", "validate_answers", "distributions")

@@ -6,6 +6,7 @@ import polars as pl
 
 from pipelines.survey_design import DESIGN_COLS
 from schemas.envelope import envelope_columns, stable_id
+from sources.countries import codes_of
 from sources.survey import SurveyPlan
 
 NAME = "values"
@@ -52,9 +53,20 @@ def distribution_records(ctx, dists: pl.DataFrame, plan: SurveyPlan, config, wei
         stable_id(NAME, s, w, v, a, g)
         for s, w, v, a, g in base.select("survey", "wave", "var_name", "group_attr", "group_value").iter_rows()
     ]
+    countries = {g.attr for g in plan.codebook.groups if g.is_country}
+    values = base["group_value"].unique().to_list()
+    codes = {v: codes_of(v) for v in values}
+    is_country = pl.col("group_attr").is_in(list(countries))
+
+    def code(i: int, name: str) -> pl.Expr:  # ISO codes of a country group's value, null for other groups
+        mapped = pl.col("group_value").replace_strict(values, [codes[v][i] for v in values], default=None,
+                                                      return_dtype=pl.String)
+        return pl.when(is_country).then(mapped).otherwise(None).alias(name)
+
     records = base.with_columns(
         pl.Series("record_id", ids, dtype=pl.String),
         pl.lit(weighted).alias("weighted"),
+        code(0, "group_alpha2"), code(1, "group_alpha3"),
         *envelope_columns(
             dataset=plan.codebook.survey, license=config.license, created_at=ctx.created_at,
             provenance=provenance, file=pl.col("file"), source_id=pl.col("var_name"), lang=plan.codebook.lang,
@@ -62,7 +74,7 @@ def distribution_records(ctx, dists: pl.DataFrame, plan: SurveyPlan, config, wei
     )
     return records.select(
         "record_id", "survey", "wave", "var_name", "question", "ordinal", "options", "refusal_options",
-        "group_attr", "group_value", "probs", "ci", "refusal_probs", "refusal_mass",
+        "group_attr", "group_value", "group_alpha2", "group_alpha3", "probs", "ci", "refusal_probs", "refusal_mass",
         "n", "n_refused", "n_missing", "n_positive", pl.col("n_eff"), pl.col("w_sum").alias("weight_sum"), "weighted",
         *[c for c in DESIGN_COLS if c in base.columns], *ENVELOPE,
     ).sort("survey", "wave", "var_name", "group_attr", "group_value", nulls_last=True)
