@@ -88,15 +88,26 @@ class DaskRuntime:
 
     def map(self, fn: Callable[..., Any], items: Iterable[Any], **kwargs: Any) -> list[Any]:
         """`fn(item, **kwargs)` for each item on the cluster, results in input order.
-        A single item runs in this process: a cluster would only add its start-up time."""
+        A single item runs in this process: a cluster would only add its start-up time.
+
+        The keyword arguments are scattered once each under a key of their own. Handed to
+        `Client.map` as they are, one over 100 kB becomes a graph node keyed by the argument's *name*
+        (distributed 2025's `_MapLayer`), so the next map with a large argument of the same name (the
+        privacy step's `names`, once per column) collided with the first on the scheduler:
+        `AssertionError(<TaskState 'names' processing>)`."""
         items = list(items)
         if self.inline or (len(items) <= 1 and not self.address):
             return [fn(item, **kwargs) for item in items]
-        futures = self.client.map(fn, items, pure=False, **kwargs)
-        results = self.client.gather(futures)
-        # where the partitions ran, for the report (provenance of a run on a shared cluster)
-        for addresses in self.client.who_has(futures).values():
-            self.workers_used.update(addresses)
+        # in a list of one: `scatter` of a set or list would scatter each element on its own
+        shared = {k: self.client.scatter([v], hash=False)[0] if not _scalar(v) else v for k, v in kwargs.items()}
+        futures = self.client.map(fn, items, pure=False, **shared)
+        try:
+            results = self.client.gather(futures)
+            # where the partitions ran, for the report (provenance of a run on a shared cluster)
+            for addresses in self.client.who_has(futures).values():
+                self.workers_used.update(addresses)
+        finally:
+            self.client.cancel([v for v in shared.values() if not _scalar(v)])
         return results
 
     def worker_peak_memory(self) -> dict[str, int]:
@@ -118,6 +129,10 @@ class DaskRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _scalar(value: Any) -> bool:
+    return value is None or isinstance(value, (bool, int, float, str, bytes))
 
 
 def _peak_rss() -> int:

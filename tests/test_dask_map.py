@@ -1,0 +1,36 @@
+"""`DaskRuntime.map` on a real LocalCluster: keyword arguments of any size, in successive maps,
+give the results the same calls give in process. Handed to `Client.map` as they are, a keyword
+argument over 100 kB became a graph node keyed by its name, and a second map with a large argument of
+that name failed on the scheduler (the privacy step on more than 2,000 texts: `names`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipelines.dask_runtime import DaskRuntime
+
+
+def count_known(chunk: list[str], names: frozenset, ner: bool = False, tag: str = "") -> tuple[int, str]:
+    return sum(word in names for word in chunk), tag
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with DaskRuntime(workers=2) as runtime:
+        yield runtime
+
+
+def test_successive_maps_with_large_keyword_arguments_of_one_name(cluster):
+    chunks = [[f"w{i}" for i in range(k, k + 500)] for k in range(0, 3000, 500)]
+    for column in range(3):  # the privacy step maps once per column, `names` each time
+        names = frozenset(f"w{i}" for i in range(column * 7, 30_000, 3))  # over 100 kB pickled
+        want = [count_known(c, names, tag=str(column)) for c in chunks]
+        assert cluster.map(count_known, chunks, names=names, ner=True, tag=str(column)) == want
+    assert cluster.workers_used  # it ran on the workers, not in this process
+
+
+def test_scattered_arguments_are_released(cluster):
+    names = frozenset(str(i) for i in range(40_000))
+    cluster.map(count_known, [["1"], ["2"]], names=names)
+    held = {k for keys in cluster.client.has_what().values() for k in keys}
+    assert not any(str(k).startswith(("frozenset", "names")) for k in held), held
