@@ -56,7 +56,8 @@ class LonelyPSU(CurateError):
         shown = ", ".join(repr(s) for s in strata[:10]) + (f" and {len(strata) - 10} more" if len(strata) > 10 else "")
         why = {"fail": "", "certainty": " after `certainty` (it has one respondent)",
                "combine": " after `combine` (combine_strata leaves it alone)"}.get(option, "")
-        super().__init__(f"survey design: stratum {shown} has one PSU{why}: its variance cannot be estimated; set "
+        which = f"stratum {shown} has" if len(strata) == 1 else f"strata {shown} have"
+        super().__init__(f"survey design: {which} one PSU{why}: its variance cannot be estimated; set "
                          "`lonely_psu` (codebook design, or --set lonely_psu=...) to skip, adjust, certainty or "
                          "combine (with combine_strata)")
 

@@ -26,7 +26,8 @@ groups:
   - var: educ
     name: education
     labels: {1: Primary, 2: Secondary, 3: Tertiary}
-design: {strata: stratum, psu: psu}   # design-based intervals and design effects (README)
+design: {strata: stratum, psu: psu, lonely_psu: adjust}   # design-based intervals and design effects; the
+                                                        # 2023 wave has strata of one PSU (README: lonely PSUs)
 files:
   values_w1.csv: {wave: "2023"}
   values_w1_japan.sav: {wave: "2023", columns: {country: Japan}}

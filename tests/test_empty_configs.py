@@ -69,5 +69,6 @@ def test_every_config_of_each_recipe_demo_loads(recipe, tmp_path, hf_cache, monk
     request = RunRequest(recipe=recipe, inputs=tuple(str(p) for p in inputs), output=str(tmp_path / "out"),
                          config_path=str(config) if config else None, cache_dir=str(tmp_path / "cache"))
     summary = run_recipe.fn(request)
+    assert isinstance(summary, dict), summary  # a failed run returns its Failed state
     rows = load_every_config(tmp_path / "out", hf_cache)
     assert rows == summary["configs"]

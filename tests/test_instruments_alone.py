@@ -108,6 +108,7 @@ def run(tmp_path: Path, name: str, files: list[Path]) -> tuple[dict, pl.DataFram
     request = RunRequest(recipe="personality", inputs=tuple(str(f) for f in files), output=str(out),
                          cache_dir=str(tmp_path / "cache"))
     summary = run_recipe.fn(request)
+    assert isinstance(summary, dict), summary  # a failed run returns its Failed state
     respondents_ = pl.read_parquet(out / "data" / "respondents")
     return summary, respondents_, pl.read_parquet(out / "quarantine.parquet")
 

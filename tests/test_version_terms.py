@@ -27,7 +27,7 @@ def run(tmp_path: Path, name: str, overrides: dict | None = None, plan=None, ext
     request = RunRequest(recipe="personality", inputs=(str(src),), output=str(out), overrides=overrides or {},
                          cache_dir=str(tmp_path / "cache"), inherited=plan.inherited if plan else {},
                          inherited_from=plan.previous if plan else None)
-    run_recipe.fn(request)
+    assert isinstance(run_recipe.fn(request), dict)  # a failed run returns its Failed state
     return out
 
 
