@@ -54,6 +54,8 @@ def _run_claimed(request: RunRequest) -> dict[str, Any]:
                               ", ".join(f"{k}={ctx.report.facts['terms'][k]!r}" for k in inherited))
         result = recipe.build(ctx, paths, config)
         result.card = with_citation(result.card, config)
+        if getattr(ctx, "llm", None) is not None and ctx.llm.estimates:  # each LLM step's estimate and decision
+            ctx.report.facts["llm_estimates"] = ctx.llm.estimates
         if dask.workers_used:
             ctx.report.facts["dask"] = {
                 "scheduler": redact(dask.address) if dask.address else "LocalCluster",

@@ -239,5 +239,6 @@ def _call_run(step: Step, data: pl.DataFrame) -> StepResult | _Expected:
     try:
         return step.run(data)
     except CurateError as e:  # an expected failure: Prefect would log it with a traceback
-        run_logger().error("step %s: %s", step.name, e)
+        # at the error's own level: a step over the LLM budget sent nothing, and its recipe decides
+        run_logger().log(getattr(e, "log_level", logging.ERROR), "step %s: %s", step.name, e)
         return _Expected(e)

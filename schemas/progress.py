@@ -65,12 +65,17 @@ class Bar:
         self.bytes = unit == "B" and unit_scale
         if not disable and enabled():  # disable=None: as tqdm, shown on a terminal only
             with _lock:
-                self.task = _start().add_task(desc, total=total, unit=unit, bytes=self.bytes)
+                self.task = _start().add_task(desc, total=total, unit=unit, bytes=self.bytes, note="")
 
     def update(self, n: float = 1) -> None:
         self.n += n
         if self.task is not None:
             _live["progress"].advance(self.task, n)
+
+    def set_note(self, text: str) -> None:
+        """A short status beside the bar (a rate the bar's own columns do not show: tokens/s)."""
+        if self.task is not None:
+            _live["progress"].update(self.task, note=text)
 
     def refresh(self) -> None:
         """Show `n` as it is now (after `n` was set directly, as with tqdm)."""
@@ -125,6 +130,7 @@ def _start() -> Progress:
     if _live["progress"] is None:
         progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), _Amount(),
                             TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                            TextColumn("{task.fields[note]}"),
                             console=console(), transient=True, redirect_stdout=True, redirect_stderr=True)
         progress.start()
         _live["progress"] = progress

@@ -21,6 +21,10 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # `curate run` starts the embedded llama.cpp engine when no LLM endpoint is configured; tests opt in
 # (tests/integration/test_llm_embedded.py), the others keep their LLM steps skipped.
 os.environ.setdefault("CURATE_LLM_EMBEDDED", "0")
+# the speed probe sends a few requests before the first LLM step; the scripted servers of the protocol
+# tests answer a script, so they run without it (tests/test_llm_budget.py and the embedded engine's
+# tests turn it on)
+os.environ.setdefault("CURATE_LLM_PROBE", "0")
 
 
 @pytest.fixture(autouse=True)

@@ -38,3 +38,28 @@ def reddit_dump(folder: Path, submissions: int, comments_per: int, seed: int = 0
             comments.append(comment(f"c{i:x}x{j:x}", sid, None, subreddit, f"voter_{rng.integers(5000)}",
                                     T0 + 60 * i + 30 + j, vote_text(rng)))
     return [write_zst(folder / "RS_2023-01.zst", posts), write_zst(folder / "RC_2023-01.zst", comments)]
+
+
+def inventory_csv(path: Path, instrument: str, respondents: int, seed: int = 0, missing: float = 0.05) -> Path:
+    """A CSV of `respondents` answering a shipped instrument (its item columns, a case number, sex,
+    age and country as survey files write them), a share of answers left blank."""
+    import polars as pl
+
+    from sources.instruments import shipped
+
+    inst = shipped()[instrument]
+    scale = inst.response_scale
+    rng = np.random.default_rng(seed)
+    answers = rng.integers(scale.min, scale.max + 1, size=(respondents, len(inst.columns))).astype(float)
+    answers[rng.random(answers.shape) < missing] = np.nan
+    countries = ["United States", "UK", "Philippin", "Deutschland", "India", "Canada", "Republic of Korea", "Brasil"]
+    frame = pl.DataFrame({
+        "case": np.arange(1, respondents + 1),
+        "sex": rng.choice(["1", "2"], respondents),
+        "age": rng.integers(16, 80, respondents),
+        "country": rng.choice(countries, respondents),
+        **{c.upper(): pl.Series(answers[:, k]).cast(pl.Int64, strict=False) for k, c in enumerate(inst.columns)},
+    })
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(path)
+    return path

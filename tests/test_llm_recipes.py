@@ -31,6 +31,7 @@ def curate_env(base_url: str | None) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURATE_LLM_") and k != "OPENAI_API_KEY"}
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"  # a loaded 2-core machine
     env["CURATE_LLM_EMBEDDED"] = "0"  # no endpoint means no model here (the embedded engine: test_llm_embedded.py)
+    env["CURATE_LLM_PROBE"] = "0"  # the scripted model answers a script; the probe is tested in test_llm_budget.py
     if base_url:
         env["CURATE_LLM_BASE_URL"] = base_url
     return env

@@ -101,14 +101,21 @@ def embedded_if_needed(runs: list[tuple[str, Path | None]], say=None) -> Iterato
 
     say = say or (lambda text: err.print(text, highlight=False, soft_wrap=True))
     say(f"{line} ({EMBEDDED_WARNING})")
-    saved = os.environ.get("CURATE_LLM_BASE_URL")
+    from pipelines.llm.budget import DEFAULT_EMBEDDED
+
+    saved = {k: os.environ.get(k) for k in ("CURATE_LLM_BASE_URL", "CURATE_LLM_BUDGET")}
+    if saved["CURATE_LLM_BUDGET"] is None:  # a recipe config's `llm: {budget: ...}` still wins
+        os.environ["CURATE_LLM_BUDGET"] = DEFAULT_EMBEDDED
+        say(f"LLM budget: {DEFAULT_EMBEDDED} of model work for this run (the embedded engine's default; "
+            "CURATE_LLM_BUDGET or llm.budget to change it, none for no limit)")
     try:
         with embedded_endpoint() as base_url:
             os.environ["CURATE_LLM_BASE_URL"] = base_url
             yield
     finally:
-        if saved is None:
-            os.environ.pop("CURATE_LLM_BASE_URL", None)
-        else:
-            os.environ["CURATE_LLM_BASE_URL"] = saved
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
         say("embedded llama.cpp engine stopped")

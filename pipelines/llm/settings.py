@@ -4,7 +4,8 @@ Environment: CURATE_LLM_BACKEND (a registered backend, `pipelines.llm.backends`:
 vllm), CURATE_LLM_BASE_URL (e.g. http://localhost:8000/v1 for `vllm serve`), CURATE_LLM_MODEL, CURATE_LLM_API_KEY or OPENAI_API_KEY,
 CURATE_LLM_MAX_ITEMS (at most this many rows per LLM step, the others counted as dropped) and
 CURATE_LLM_MAX_TOKENS (the ceiling per request): caps that only the user sets, nothing sets them by
-default.
+default; CURATE_LLM_BUDGET (the run's model time or tokens: pipelines/llm/budget.py; the embedded
+engine's default is a few minutes).
 The key is a SecretStr: it is sent as a header and never logged, hashed into a cache key or written.
 """
 
@@ -45,12 +46,29 @@ class LLMSettings(BaseModel):
     guided_decoding: Literal["auto", "response_format", "json_schema", "structured_outputs", "guided_json",
                              "off"] = "auto"
     max_items: int | None = Field(default=None, ge=1)  # rows per LLM step; the rest dropped, counted
+    # the run's model work: a time (5m, 2h) or tokens (200k tokens), or none (pipelines/llm/budget.py);
+    # the embedded engine's default is budget.DEFAULT_EMBEDDED
+    budget: str | None = None
+    # before the first LLM step, a few short requests measure the engine's speed (the ETA, the budget);
+    # None: as CURATE_LLM_PROBE says (on unless it is 0)
+    probe: bool | None = None
+
+    def probes(self) -> bool:
+        return self.probe if self.probe is not None else os.environ.get("CURATE_LLM_PROBE", "1") != "0"
     temperature: float = Field(default=0.7, ge=0)
     top_p: float = Field(default=1.0, gt=0, le=1)
     max_tokens: int = Field(default=1024, ge=1)  # a ceiling; structured requests ask for what their schema needs
     seed: int = 0
     batch_size: int = Field(default=8, ge=1)  # in-process backends
     device: str | None = None  # transformers: cuda, cpu; default cuda when present
+
+    @field_validator("budget")
+    @classmethod
+    def _budget(cls, v: str | None) -> str | None:
+        from pipelines.llm.budget import parse_budget
+
+        parse_budget(v)  # raises with the forms it takes
+        return v
 
     @field_validator("backend")
     @classmethod
@@ -89,6 +107,8 @@ def resolve_settings(
         "api_key": env.get("CURATE_LLM_API_KEY") or env.get("OPENAI_API_KEY"),
         "max_items": env.get("CURATE_LLM_MAX_ITEMS"),
         "max_tokens": env.get("CURATE_LLM_MAX_TOKENS"),
+        "budget": env.get("CURATE_LLM_BUDGET"),
+        "probe": env.get("CURATE_LLM_PROBE"),
     }
     merged = {k: v for k, v in from_env.items() if v} | given
     try:

@@ -18,6 +18,7 @@ from pipelines.llm.settings import LLMSettings, resolve_settings
 from pipelines.llm.prompts import load_template
 from pipelines.llm.structured import Outcome, complete_structured, structured_request
 from pipelines.llm.types import Usage
+from pipelines.runtime import run_logger
 from pipelines.steps import Account, Step, StepConfig
 from schemas.envelope import provenance_entry
 from schemas.quarantine import empty_quarantine, quarantine_frame
@@ -146,6 +147,13 @@ def client_for(ctx, settings: LLMSettings | None = None) -> tuple[LLMClient | No
         if limit not in ctx.report.notes:
             ctx.report.notes.append(limit)
     return client, ""
+
+
+def skipped_over_budget(ctx, over, missing: str, published: str) -> None:
+    """An enrichment step (persona texts, rules of thumb) over the run's LLM budget: one note in the
+    report and the card with its estimate and the ways to get it; nothing was sent."""
+    ctx.report.notes.append(f"No {missing}: the LLM budget does not cover them. {over} {published}")
+    run_logger().warning("no %s: over the LLM budget (%s); see the report's notes", missing, over.budget)
 
 
 def model_calls(ctx):

@@ -131,7 +131,7 @@ def complete_structured(client: LLMClient, requests: list[ChatRequest], output: 
               and completions[i].finish_reason != "length"]
     if broken:
         repairs = [repair_request(requests[i], outcomes[i].raw, outcomes[i].error) for i in broken]
-        fixed, repair_usage = client.complete(repairs, f"{desc} (repair)")
+        fixed, repair_usage = client.complete(repairs, f"{desc} (repair)", budgeted=False)
         usage.add(repair_usage)
         usage.repairs += len(broken)
         for i, completion in zip(broken, fixed):

@@ -65,15 +65,16 @@ class Usage:
     failed: int = 0  # items that got no completion (non-retryable errors)
     repairs: int = 0  # repair requests sent after an invalid structured output
     repaired: int = 0  # ... of which the repair was valid
+    probes: int = 0  # requests that measured the engine's speed before the step (their tokens are counted)
     guided_decoding: str = ""  # what the server accepted: response_format, guided_json, none
     model: str = ""
     backend: str = ""
 
     def add(self, other: "Usage") -> None:
         for name in ("requests", "retries", "cache_hits", "prompt_tokens", "cached_prompt_tokens",
-                     "completion_tokens", "aborted", "failed", "repairs", "repaired"):
+                     "completion_tokens", "aborted", "failed", "repairs", "repaired", "probes"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v not in ("", None)}
+        return {k: v for k, v in asdict(self).items() if v not in ("", None) and not (k == "probes" and v == 0)}
 

@@ -22,7 +22,8 @@ import polars as pl
 from pydantic import BaseModel, Field, conlist
 
 from pipelines.llm.prompts import load_template
-from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config
+from pipelines.llm.budget import OverBudget
+from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config, skipped_over_budget
 from pipelines.steps import StepResult
 from schemas.envelope import envelope_columns, stable_id
 from schemas.review import Field as ShownField, Question, ReviewSpec, Suggestion, col, lines, terms
@@ -98,7 +99,11 @@ def rules_of_thumb(recipe, ctx, situations: pl.DataFrame, license: str, max_rule
     projection = situations.select(
         "record_id", "situation", pl.col("context").struct.field("background").alias("background"), "lang",
         pl.col("source").struct.field("file").alias("_file"))
-    rules = ctx.apply(step, projection)
+    try:
+        rules = ctx.apply(step, projection)
+    except OverBudget as over:  # an enrichment: the situations are published without it, and the note says why
+        skipped_over_budget(ctx, over, "rules of thumb", "The situations and threads are published without them.")
+        return None
     ids = [stable_id("norms", "rule_of_thumb", s, k, r)
            for s, k, r in rules.select("situation_record_id", "rule_no", "rule").iter_rows()]
     return rules.select(

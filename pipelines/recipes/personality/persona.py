@@ -12,7 +12,8 @@ import polars as pl
 from pydantic import BaseModel, Field
 
 from pipelines.llm.prompts import load_template
-from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config
+from pipelines.llm.budget import OverBudget
+from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config, skipped_over_budget
 from pipelines.steps import StepResult
 from .steps import own_scores
 from schemas.envelope import envelope_columns, stable_id
@@ -99,7 +100,11 @@ def add_personas(recipe, ctx, data: pl.DataFrame) -> pl.DataFrame:
     step = PersonaStep(llm_step_config(client, load_template("persona").hash, PersonaConfig))
     projection = data.select([c if c in data.columns else pl.lit(None, pl.String).alias(c)
                               for c in PROJECTION if c in data.columns or c not in row_key(data)])
-    personas = ctx.apply(step, projection)
+    try:
+        personas = ctx.apply(step, projection)
+    except OverBudget as over:  # an enrichment: the respondents are published without it, and the note says why
+        skipped_over_budget(ctx, over, "persona texts", "The respondents are published without them.")
+        return data
     ctx.report.facts["persona_provenance"] = step.provenance()
     ctx.report.notes.append(
         f"Persona texts: {personas.height} of {data.height} respondents described by `{client.model}` "
