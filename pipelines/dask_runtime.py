@@ -48,6 +48,9 @@ class DaskRuntime:
                 workers, threads = local_cluster_size()
                 workers = self.workers or workers
                 log.info("dask: starting LocalCluster, %d workers x %d thread", workers, threads)
+                from schemas.progress import status
+
+                starting = status(f"starting dask LocalCluster ({workers} workers)")
                 # the in-process scheduler and nannies log every start and stop at INFO (a hundred
                 # lines a run in the console); warnings and errors still show
                 quiet = logging.getLogger("distributed")
@@ -64,6 +67,7 @@ class DaskRuntime:
                     local_directory=self.local_directory,
                 )
                 self._client = Client(self._cluster)
+                starting.close()
             self.announce_dashboard()
         return self._client
 

@@ -136,18 +136,20 @@ def encode_sorted(model, texts: list[str], batch_size: int, normalize: bool, pro
         return out
     order = np.argsort([-len(t) for t in texts], kind="stable")
     chunk = batch_size * 32  # one encode call per chunk: progress, and bounded memory for outputs
-    chunks = range(0, len(order), chunk)
-    if progress:
-        from schemas.progress import bar as progress_bar
+    from schemas.progress import bar as progress_bar
 
-        chunks = progress_bar(chunks, desc="embed", unit="chunk", leave=False)
-    for start in chunks:
-        idx = order[start:start + chunk]
-        vecs = model.encode(
-            [texts[i] for i in idx], batch_size=batch_size, convert_to_numpy=True,
-            normalize_embeddings=normalize, show_progress_bar=False,
-        )
-        out[idx] = vecs.astype(np.float32, copy=False)
+    bar = progress_bar(total=len(texts), desc="embed", unit="text", disable=not progress)  # texts, not chunks
+    try:
+        for start in range(0, len(order), chunk):
+            idx = order[start:start + chunk]
+            vecs = model.encode(
+                [texts[i] for i in idx], batch_size=batch_size, convert_to_numpy=True,
+                normalize_embeddings=normalize, show_progress_bar=False,
+            )
+            out[idx] = vecs.astype(np.float32, copy=False)
+            bar.update(len(idx))
+    finally:
+        bar.close()
     return out
 
 
@@ -248,13 +250,20 @@ def _atomic_write(path: Path, payload: bytes) -> None:
 # -- embedding texts -----------------------------------------------------------------------------
 
 
-def embed_shard(texts: list[str], config: dict[str, Any], cache: bool = True) -> np.ndarray:
+def embed_shard(texts: list[str], config: dict[str, Any], cache: bool = True, progress: bool = False) -> np.ndarray:
     """Embed one shard (on a Dask worker or here) and add it to the shared cache, so that a run that
-    dies later keeps the shards it finished."""
+    dies later keeps the shards it finished. `progress` (here, not on a worker): the model's loading
+    and the texts embedded show on the display."""
+    from schemas.progress import status
+
     cfg = EmbedConfig(**config)
     device = resolve_device(cfg.device)
-    model = load_model(cfg.model, device, cfg.precision)
-    vectors = encode_sorted(model, texts, cfg.batch_size, cfg.normalize)
+    if progress and load_model.cache_info().currsize == 0:
+        with status("loading the embedding model"):
+            model = load_model(cfg.model, device, cfg.precision)
+    else:
+        model = load_model(cfg.model, device, cfg.precision)
+    vectors = encode_sorted(model, texts, cfg.batch_size, cfg.normalize, progress=progress)
     if cache and cfg.cache:
         EmbeddingCache.for_config(cfg, device).add(text_hashes(texts), vectors)
     return vectors
@@ -276,7 +285,7 @@ def embed_texts(texts: list[str], config: EmbedConfig, dask=None, stats: dict | 
     if dask is not None and len(shards) > 1:
         results = dask.map(embed_shard, shards, config=params)
     else:
-        results = [embed_shard(shard, params) for shard in _progress(shards)]
+        results = [embed_shard(shard, params, progress=len(shards) == 1) for shard in _progress(shards)]
     new = dict(zip((hashes[i] for i in todo), (v for r in results for v in r)))
     dim = _dim(known, new, config, device)
     out = np.empty((len(texts), dim), dtype=np.float32)

@@ -64,8 +64,9 @@ class Bar:
         self.total, self.n, self.began, self.task = total, 0, time.monotonic(), None
         self.bytes = unit == "B" and unit_scale
         if not disable and enabled():  # disable=None: as tqdm, shown on a terminal only
-            with _lock:
-                self.task = _start().add_task(desc, total=total, unit=unit, bytes=self.bytes, note="")
+            with _lock:  # bytes: the amount column says kB/MB itself, so no unit after it
+                self.task = _start().add_task(desc, total=total, unit="" if self.bytes else unit, bytes=self.bytes,
+                                              note="")
 
     def update(self, n: float = 1) -> None:
         self.n += n
@@ -90,8 +91,9 @@ class Bar:
             progress = _live["progress"]
             progress.remove_task(task)
             amount = f"{self.n / 1e6:.1f} MB" if self.bytes else f"{self.n:g}" + (f"/{self.total:g}" if self.total else "")
-            progress.console.print(f"[green]done[/] {self.desc}: {amount} {'' if self.bytes else self.unit} "
-                                   f"in {time.monotonic() - self.began:.1f}s", highlight=False)
+            what = f": {amount} {'' if self.bytes else self.unit}" if self.total is not None or self.n else ""
+            progress.console.print(f"[green]done[/] {self.desc}{what} in {time.monotonic() - self.began:.1f}s",
+                                   highlight=False)
             _stop_if_idle()
 
     def __iter__(self) -> Iterator:
@@ -114,6 +116,12 @@ class Bar:
 
 def bar(iterable: Iterable | None = None, **kwargs: Any) -> Bar:
     return Bar(iterable, **kwargs)
+
+
+def status(desc: str) -> Bar:
+    """A phase of unknown length (starting a cluster, loading a model): a pulsing bar while it lasts,
+    then its `done` line with the time it took. Use as a context manager."""
+    return Bar(total=None, desc=desc, unit="")
 
 
 class _Amount(TextColumn):

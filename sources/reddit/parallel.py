@@ -60,9 +60,11 @@ def read_dumps(paths: list[Path], keep: DumpFilter, dask=None, redact=None) -> l
     """Every file, in parallel on `dask` (a DaskRuntime) when there are several; input order kept."""
     total = sum(Path(p).stat().st_size for p in paths)
     topic = f"curate-reddit-bytes-{uuid.uuid4().hex[:8]}"
+    parallel = dask is not None and not dask.inline and (len(paths) > 1 or dask.address)
+    if parallel:
+        dask.client  # the cluster starts before the bar (which would sit at 0% meanwhile), with a status of its own
     bar = progress_bar(total=total, unit="B", unit_scale=True, desc=f"reading {len(paths)} dump file(s)")
     lock = threading.Lock()
-    parallel = dask is not None and not dask.inline and (len(paths) > 1 or dask.address)
     try:
         if parallel:
             def on_event(event):
