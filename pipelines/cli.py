@@ -84,19 +84,25 @@ def run_one(request: RunRequest) -> dict:
         return _run_one(request)
 
 
-def _run_one(request: RunRequest) -> dict:
+def check_request(request: RunRequest) -> None:
+    """The checks that need no work: the recipe, its configuration, every input readable, named once
+    and of the recipe's kind. Before the flow and before the embedded LLM engine starts, so a wrong
+    file or option fails fast with one line."""
     from pipelines.recipes import get_recipe, load_config
     from sources.files import check_distinct_names, check_readable
 
-    # Checks before the flow starts, so a wrong file or option fails fast with one line.
     recipe = get_recipe(request.recipe)
-    config = load_config(recipe, Path(request.config_path) if request.config_path else None, request.overrides)
+    config = load_config(recipe, Path(request.config_path) if request.config_path else None, request.overrides,
+                         request.inherited)
     inputs = [Path(p) for p in request.inputs]
     for path in inputs:
         check_readable(path)
     check_distinct_names(inputs)
     recipe.check_inputs(inputs, config)
 
+
+def _run_one(request: RunRequest) -> dict:
+    check_request(request)
     from pipelines.flow import run_recipe
 
     state = run_recipe(request, return_state=True)
@@ -153,9 +159,10 @@ def run(
 
     # the output folder is claimed before the embedded engine starts: a refused folder costs nothing
     # (run_one claims it again; the lock is re-entrant within the process)
-    with claim_output(request.output, allow_foreign=allow_existing, lock_timeout=lock_timeout), \
-            embedded_if_needed([(recipe, config)]):  # the embedded LLM engine, when no endpoint is configured
-        summary = run_one(request)
+    with claim_output(request.output, allow_foreign=allow_existing, lock_timeout=lock_timeout):
+        check_request(request)  # inputs and options checked before the engine starts
+        with embedded_if_needed([(recipe, config)]):  # the embedded LLM engine, when no endpoint is configured
+            summary = run_one(request)
     _print_summary(summary)
     if publish_to:
         _publish(output, publish_to, version)
@@ -253,6 +260,8 @@ def demo(
     from pipelines.demo import demo_runs
 
     runs = demo_runs(SAMPLES)
+    for recipe, inputs, config in runs:  # every sample checked before the engine starts
+        check_request(_request(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address))
     with embedded_if_needed([(r, c) for r, _, c in runs]):  # the embedded LLM engine, when no endpoint is configured
         for recipe, inputs, config in runs:
             err.rule(f"curate run {recipe}")

@@ -74,3 +74,19 @@ def test_a_recipe_asking_for_a_model_without_saying_so_is_stopped(no_endpoint, c
     assert needs_embedded([("chat", None)]) is False
     with pytest.raises(CurateError, match="uses_llm = True"):
         recipe.build(None, [], None)
+
+
+def test_inputs_are_checked_before_the_embedded_engine_starts(tmp_path):
+    """A missing input is one line at once: the engine (seconds to start) is not started for a run
+    that cannot begin."""
+    import os
+    import subprocess
+
+    from tests.conftest import curate_bin
+
+    env = {**os.environ, "CURATE_LLM_EMBEDDED": "1", "CURATE_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("CURATE_LLM_BASE_URL", None)
+    proc = subprocess.run([str(curate_bin()), "run", "expand", "-i", str(tmp_path / "missing.csv"), "-o",
+                           str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.csv'}: file not found"]
+    assert "embedded" not in proc.stderr
