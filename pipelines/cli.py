@@ -59,13 +59,19 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
     dotted keys make nested options (`llm.model=x`). The recipe's config validates them."""
     import yaml
 
+    from sources.files import parse_yaml_text
+
     out: dict[str, Any] = {}
     for pair in pairs:
         key, sep, text = pair.partition("=")
         if not sep or not key.strip():
             raise CurateError(f"--set {pair!r}: expected key=value")
+        if not text.strip():
+            raise CurateError(f"--set {pair!r}: no value (to leave an option at its default, leave it out)")
         try:
-            value = yaml.safe_load(text) if text.strip() else None
+            value = parse_yaml_text(text)
+        except yaml.constructor.ConstructorError as e:  # a date that does not exist, an alias bomb
+            raise CurateError(f"--set {pair!r}: {e.problem}") from None
         except yaml.YAMLError:
             value = text
         *parents, leaf = key.strip().split(".")

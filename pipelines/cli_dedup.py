@@ -78,7 +78,10 @@ def choose_engine(engine: str, method: str, input: Path, cfg, memory_budget: int
 
     from pipelines.dedup.distributed import input_files
 
+    from pipelines.dedup.config import check_text_columns
+
     files = input_files(input)
+    check_text_columns(input, pl.scan_parquet(files).collect_schema(), cfg)
     stats = pl.scan_parquet(files).select(pl.len().alias("n"), pl.col(cfg.text_column).cast(pl.String).str.len_bytes().mean().alias("c")).collect()
     rows, chars = int(stats["n"][0]), float(stats["c"][0] or 0)
     per_char, fixed = SINGLE_COST[method]
@@ -102,7 +105,12 @@ def load_dedup_config(method: str, path: Path | None, overrides: dict[str, Any])
     if path is not None:
         loaded = read_yaml_mapping(path)
         data = {k: v for k, v in loaded.items() if k not in METHOD_SECTIONS}
-        data.update(loaded.get(method) or {})
+        section = loaded.get(method) or {}
+        if not isinstance(section, dict):
+            from schemas.errors import InputFileError
+
+            raise InputFileError(path, f"section `{method}:` must be a mapping of option: value, not {section!r}")
+        data.update(section)
     data.update({k: v for k, v in overrides.items() if v is not None})
     return validated(METHOD_CONFIGS[method], data, path, f"configuration for dedup --method {method}")
 
@@ -122,6 +130,9 @@ def validate_rows(frame, cfg, path: Path, step: str = "validate"):
         if col and col not in frame.columns:
             shown = ", ".join(c for c in frame.columns if c != ROW)
             raise InputFileError(path, f"no column {col!r} ({role}); columns are: {shown}")
+    from pipelines.dedup.config import check_text_columns
+
+    check_text_columns(path, frame.schema, cfg)
     ident, text = pl.col(cfg.id_column), pl.col(cfg.text_column)
     first_row = pl.col(ROW).first().over(cfg.id_column)
     problem = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -12,6 +13,7 @@ from schemas.errors import CurateError, InputFileError
 from sources.files import load_yaml
 
 Model = TypeVar("Model", bound=BaseModel)
+NON_FINITE_TEXT = re.compile(r"^\s*[+-]?\.?(nan|inf|infinity)\s*$", re.I)
 
 
 def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
@@ -27,6 +29,8 @@ def non_finite(data: Any, where: str = "") -> str | None:
     """The first option (dotted path) whose value is NaN or infinite: never a meaningful setting."""
     if isinstance(data, float) and not math.isfinite(data):
         return where or "value"
+    if isinstance(data, str) and NON_FINITE_TEXT.match(data):  # "nan", "inf" on the command line, as text
+        return where or "value"
     items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
     for key, value in items:
         found = non_finite(value, f"{where}.{key}" if where else str(key))
@@ -36,15 +40,26 @@ def non_finite(data: Any, where: str = "") -> str | None:
 
 
 def validated(model: type[Model], data: dict[str, Any], where: Path | None, what: str) -> Model:
-    """`model(**data)`, or one CurateError listing every invalid option with its location."""
+    """`model(**data)`, or one CurateError listing every invalid option with its location. A NaN or
+    infinite number is refused as given (.nan, .inf) and as the model reads it ("inf", "1e400")."""
     bad = non_finite(data)
     if bad:
-        raise CurateError(f"{where or 'command line'}: invalid {what}: {bad}: must be a finite number, not {_dig(data, bad)}")
+        raise CurateError(f"{where or 'command line'}: invalid {what}: {bad}: {_finite_message(_dig(data, bad))}")
     try:
-        return model(**data)
+        result = model(**data)
     except ValidationError as e:
         problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'config'}: {err['msg']}" for err in e.errors())
         raise CurateError(f"{where or 'command line'}: invalid {what}: {problems}") from None
+    bad = non_finite(result.model_dump())
+    if bad:
+        raise CurateError(f"{where or 'command line'}: invalid {what}: {bad}: {_finite_message(_dig(data, bad, '?'))}")
+    return result
+
+
+def _finite_message(value: Any) -> str:
+    kind = "NaN (not a number)" if isinstance(value, float) and math.isnan(value) or str(value).strip().lower() in (
+        "nan", ".nan") else "infinite"
+    return f"must be a finite number, not {value!r}: {kind}"
 
 
 def load_options(model: type[Model], path: Path | None, overrides: dict[str, Any] | None = None,
@@ -58,7 +73,10 @@ def load_options(model: type[Model], path: Path | None, overrides: dict[str, Any
     return validated(model, data, path, what)
 
 
-def _dig(data: Any, dotted: str) -> Any:
+def _dig(data: Any, dotted: str, default: Any = None) -> Any:
     for part in dotted.split("."):
-        data = data[int(part)] if isinstance(data, list) else data[part] if isinstance(data, dict) else data
+        try:
+            data = data[int(part)] if isinstance(data, list) else data[part] if isinstance(data, dict) else data
+        except (KeyError, IndexError, ValueError):
+            return default
     return data

@@ -141,25 +141,86 @@ class StrictLoader(yaml.SafeLoader):
                 seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep)
 
+    def construct_yaml_timestamp(self, node):
+        """A date that does not exist (2023-02-30) is an error at its line, not a traceback."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as e:
+            raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a valid date: {e}",
+                                                    node.start_mark) from None
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictLoader.construct_yaml_timestamp)
+
+MAX_YAML_VALUES = 200_000  # values a config or codebook may expand to, aliases counted each time they are used
+
+
+def check_expansion(node, limit: int = MAX_YAML_VALUES) -> None:
+    """Aliases are references: a document can name itself (`&a [*a]`, endless when walked) or grow
+    exponentially (the "billion laughs": nine levels of nine aliases). Both are refused before any
+    value is built, with the line of the offending anchor."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(n) -> int:
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise yaml.composer.ComposerError(None, None, "an alias refers to the node that contains it (a recursive "
+                                              "anchor)", n.start_mark)
+        active.add(key)
+        children = n.value if isinstance(n, yaml.SequenceNode) else \
+            [x for pair in n.value for x in pair] if isinstance(n, yaml.MappingNode) else []
+        total = 1 + sum(size(c) for c in children)
+        active.discard(key)
+        if total > limit:
+            raise yaml.composer.ComposerError(None, None, f"expands to more than {limit:,} values through its aliases "
+                                              "(an alias bomb?)", n.start_mark)
+        sizes[key] = total
+        return total
+
+    size(node)
+
+
+def parse_yaml_text(text: str) -> Any:
+    """YAML text read strictly (no duplicate keys, real dates), its alias expansion bounded first."""
+    node = yaml.compose(text, Loader=StrictLoader)
+    if node is None:
+        return None
+    check_expansion(node)
+    return yaml.load(text, Loader=StrictLoader)
+
 
 def load_yaml(path: Path, what: str = "config") -> Any:
-    """A YAML file read strictly: UTF-8 (or UTF-16/32 with a BOM), no duplicate keys; errors name
-    the file and line."""
+    """A YAML file read strictly: UTF-8 (or UTF-16/32 with a BOM), no duplicate keys, dates that
+    exist, aliases that expand to a bounded size; errors name the file and line."""
     text = read_text(path)
     try:
-        return yaml.load(text, Loader=StrictLoader)
-    except yaml.YAMLError as e:
+        return parse_yaml_text(text)
+    except (yaml.YAMLError, RecursionError) as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        problem = getattr(e, "problem", None) or (str(e).splitlines() or ["too deeply nested"])[0]
+        if isinstance(e, RecursionError):
+            problem = "nested too deeply"
         raise InputFileError(path, f"{what} is not valid YAML: {where}{problem}") from None
 
 
 def utf8_source(path: Path) -> Path | io.BytesIO:
-    """What to hand polars' readers: the file itself when it is UTF-8, else its text as UTF-8 bytes."""
-    if text_encoding(path) == "utf-8":
+    """What to hand polars' readers: the file itself when it is UTF-8 with LF or CRLF line ends, else
+    its text as UTF-8 bytes with LF line ends (a file of CR-only line ends, old Mac style, which polars
+    and the csv module read as one line)."""
+    encoding = text_encoding(path)
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    cr_only = b"\r" in head and b"\n" not in head if encoding == "utf-8" else False
+    if encoding == "utf-8" and not cr_only:
         return path
-    return io.BytesIO(read_text(path).encode("utf-8"))
+    text = read_text(path)
+    if cr_only or ("\r" in text[:65536] and "\n" not in text[:65536]):
+        text = text.replace("\r", "\n")
+    return io.BytesIO(text.encode("utf-8"))
 
 
 def check_columns(path: Path, names: list[str]) -> list[str]:
@@ -175,25 +236,28 @@ def check_columns(path: Path, names: list[str]) -> list[str]:
     return list(seen)
 
 
-def _header(source: Path | io.BytesIO, separator: str) -> list[str]:
+def _header(source: Path | io.BytesIO, separator: str, path: Path) -> list[str]:
     if isinstance(source, io.BytesIO):
         first = source.getvalue().split(b"\n", 1)[0]
     else:
         with open(source, "rb") as f:
             first = f.readline()
     text = first.decode("utf-8").lstrip("\ufeff").rstrip("\r\n")
-    return next(csv.reader([text], delimiter=separator), [])
+    try:
+        return next(csv.reader([text], delimiter=separator), [])
+    except csv.Error as e:
+        raise InputFileError(path, f"its header cannot be read: {e}") from None
 
 
 def read_header(path: Path, separator: str = ",") -> list[str]:
     """The column names of a CSV/TSV (trimmed, lower case, checked for collisions), without its rows."""
-    return check_columns(path, _header(utf8_source(path), separator))
+    return check_columns(path, _header(utf8_source(path), separator, path))
 
 
 def read_text_table(path: Path, separator: str = ",") -> pl.DataFrame:
     """A delimited text file with a header, every column as text (validation parses it later)."""
     source = utf8_source(path)
-    names = check_columns(path, _header(source, separator))
+    names = check_columns(path, _header(source, separator, path))
     try:
         frame = pl.read_csv(source, separator=separator, infer_schema=False, encoding="utf8")
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as e:

@@ -56,7 +56,7 @@ def read_table(path: Path | str, step: str = "read") -> tuple[pl.DataFrame, pl.D
 def _read_delimited(path: Path, separator: str) -> pl.DataFrame:
     """CSV/TSV cells as text, names as written; a name given twice is an error naming it."""
     source = utf8_source(path)
-    names = _header(source, separator)
+    names = _header(source, separator, path)
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise InputFileError(path, f"column {twice[0]!r} appears twice in the header; rename one")
@@ -134,3 +134,19 @@ def _json_text(value: str) -> str | None:
     if decoded is None:
         return None
     return decoded if isinstance(decoded, str) else value
+
+
+TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum, pl.Null)
+
+
+def not_text_columns(schema, columns: list[str]) -> list[str]:
+    """"name (type)" of the `columns` that hold lists, structs or binary rather than text or numbers:
+    a cast would turn them into text silently (or fail deep inside a step)."""
+    out = []
+    for name in columns:
+        dtype = schema.get(name)
+        if dtype is not None and not (isinstance(dtype, TEXT_TYPES) or dtype in TEXT_TYPES or dtype.is_numeric()
+                                      or dtype == pl.Boolean):
+            out.append(f"{name} ({dtype})")
+    return out
+

@@ -86,3 +86,14 @@ class SemanticConfig(DedupConfig):
 
 
 METHOD_CONFIGS = {"exact": ExactConfig, "near": NearConfig, "semantic": SemanticConfig}
+
+
+def check_text_columns(path, schema, cfg) -> None:
+    """The text and id columns hold text or numbers, not lists or structs (one line naming them)."""
+    from schemas.errors import InputFileError
+    from sources.tables import not_text_columns
+
+    wrong = not_text_columns(schema, [c for c in (cfg.text_column, cfg.id_column) if c])
+    if wrong:
+        raise InputFileError(path, f"column {', '.join(wrong)} holds no text or number to compare or identify rows by; "
+                                   "give a text column (--text-column) and an id column (--id-column)")

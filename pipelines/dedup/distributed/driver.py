@@ -56,6 +56,9 @@ def plan_for(method: str, cfg: DedupConfig, files: list[Path], work_root: Path, 
             from pipelines.errors import InputFileError
 
             raise InputFileError(files[0], f"no column {col!r} ({role}); columns are: {', '.join(names)}")
+    from pipelines.dedup.config import check_text_columns
+
+    check_text_columns(files[0], pl.scan_parquet(files[0]).collect_schema(), cfg)
     sample = pl.scan_parquet(files[0]).select(pl.col(cfg.text_column).cast(pl.String).str.len_chars().mean()).head(1).collect()
     avg = float(sample.item() or 100)
     prows = partition_rows or rows_per_partition(memory_limit, avg)

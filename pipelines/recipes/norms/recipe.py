@@ -13,7 +13,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import polars as pl
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from pipelines.privacy import PrivacyConfig, PrivacyOptions, Pseudonymize, PseudonymKey
 from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
@@ -57,6 +57,14 @@ class Config(RecipeConfig, SituationConfig, VerdictConfig, PrivacyOptions):
         if not v:
             raise ValueError("must name at least one")
         return v
+
+    @model_validator(mode="after")
+    def _a_time_range(self):  # start after end keeps nothing: a mistake, not an empty dataset
+        from .steps import epoch
+
+        if self.start is not None and self.end is not None and epoch(self.start) >= epoch(self.end):
+            raise ValueError(f"start ({self.start}) must be before end ({self.end})")
+        return self
 
 
 class Norms(Recipe):

@@ -14,6 +14,7 @@ from pipelines.llm.step import LLMStep, LLMStepConfig
 from pipelines.llm.structured import complete_structured, structured_request
 from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.errors import CurateError
+from sources.tables import not_text_columns
 from schemas.quarantine import quarantine_frame
 from sources.benchmarks import BenchmarkReader
 
@@ -69,6 +70,10 @@ class ValidateSource(Step):
         missing = [f for f in [c.id_field, *c.fields] if f not in data.columns]
         if missing:
             raise CurateError(f"the source dataset has no field(s) {', '.join(missing)}; it has {', '.join(data.columns)}")
+        wrong = not_text_columns(data.schema, [c.id_field, *c.fields])
+        if wrong:
+            raise CurateError(f"the source dataset's field(s) {', '.join(wrong)} hold no text to translate; "
+                              "choose text fields (`fields`, `id_field`)")
         checks = [(c.id_field, _blank(c.id_field), "empty id")]
         checks += [(f, _blank(f), "empty or missing text") for f in c.fields]
         problem = pl.lit(None, pl.String)

@@ -1,0 +1,115 @@
+"""Hostile inputs, round two (each bounded in time, each one clear line naming the file or option):
+CR-only line ends, recursive YAML anchors and alias bombs, dates that do not exist, a method section
+that is not a mapping, list columns where text is expected, empty and non-finite --set values, a
+time range that keeps nothing."""
+
+from __future__ import annotations
+
+import time
+
+import polars as pl
+import pytest
+
+from pipelines.errors import CurateError
+from schemas.errors import InputFileError
+
+
+def test_cr_only_line_ends_read_as_lines(tmp_path):
+    from sources.files import read_header, read_text_table
+
+    lf, cr = tmp_path / "lf.csv", tmp_path / "cr.csv"
+    lf.write_bytes(b"id,text\n1,a b\n2,c d\n")
+    cr.write_bytes(b"id,text\r1,a b\r2,c d\r")
+    assert read_header(cr) == ["id", "text"]
+    assert read_text_table(cr).equals(read_text_table(lf))
+
+
+def test_cr_only_csv_dedups_like_its_lf_twin(tmp_path):
+    from pipelines.cli_dedup import load_dedup_config, run_dedup
+
+    cr = tmp_path / "cr.csv"
+    cr.write_bytes(b"id,text\r1,the same text\r2,the same text\r3,another one\r")
+    cfg = load_dedup_config("exact", None, {"text_column": "text", "id_column": "id"})
+    report = run_dedup(cr, "exact", tmp_path / "out", cfg, no_cache=True, engine="single")
+    assert report["facts"]["dedup"]["removed"] == 1 and report["steps"][0]["in"] == 3
+
+
+def test_a_header_the_csv_module_cannot_read_is_one_line(tmp_path):
+    from sources.files import read_header
+
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(b"id," + b"x" * 200_000 + b"\n1,a\n")  # a name past the csv module's field limit
+    with pytest.raises(InputFileError, match="bad.csv: its header cannot be read: field larger than field limit"):
+        read_header(bad)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("a: &x [1, *x]\n", "recursive anchor"),
+    ("lol: &a [x, x, x, x, x, x, x, x, x]\n"
+     + "".join(f"l{i}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(9))
+     + "whatever: *j\n", "alias bomb"),
+])
+def test_yaml_anchors_that_never_end_or_explode_are_refused_at_once(tmp_path, text, problem):
+    from pipelines.config import read_yaml_mapping
+
+    path = tmp_path / "config.yaml"
+    path.write_text(text)
+    began = time.monotonic()
+    with pytest.raises(InputFileError, match=problem) as err:
+        read_yaml_mapping(path)
+    assert time.monotonic() - began < 10 and "config.yaml" in str(err.value) and "line" in str(err.value)
+
+
+def test_a_date_that_does_not_exist(tmp_path):
+    from pipelines.cli import parse_sets
+    from pipelines.config import read_yaml_mapping
+
+    with pytest.raises(CurateError, match="'2023-02-30' is not a valid date"):
+        parse_sets(["start=2023-02-30"])
+    path = tmp_path / "config.yaml"
+    path.write_text("subreddits: [AmItheAsshole]\nstart: 2023-02-30\n")
+    with pytest.raises(InputFileError, match="line 2: '2023-02-30' is not a valid date"):
+        read_yaml_mapping(path)
+    assert str(parse_sets(["start=2023-02-28"])["start"]) == "2023-02-28"
+
+
+def test_empty_and_non_finite_options_are_errors():
+    from pipelines.cli import parse_sets
+    from pipelines.recipes import get_recipe, load_config
+
+    with pytest.raises(CurateError, match="no value"):
+        parse_sets(["min_answered_fraction="])
+    personality, preferences = get_recipe("personality"), get_recipe("preferences")
+    for text, kind in (("inf", "infinite"), ("1e400", "infinite"), ("nan", "NaN \\(not a number\\)"), (".nan", "not a number")):
+        with pytest.raises(CurateError, match=f"must be a finite number.*{kind}"):
+            load_config(preferences, None, parse_sets([f"min_margin={text}"]))
+    with pytest.raises(CurateError, match="finite"):  # a bounded option: not its bound's message
+        load_config(personality, None, {"min_answered_fraction": "NaN"})
+
+
+def test_a_time_range_that_keeps_nothing_is_refused():
+    from pipelines.recipes import get_recipe, load_config
+
+    with pytest.raises(CurateError, match=r"start \(2023-03-01\) must be before end \(2023-02-01\)"):
+        load_config(get_recipe("norms"), None, {"start": "2023-03-01", "end": "2023-02-01"})
+
+
+def test_a_method_section_that_is_not_a_mapping(tmp_path):
+    from pipelines.cli_dedup import load_dedup_config
+
+    path = tmp_path / "dedup.yaml"
+    path.write_text("near: 5\n")
+    with pytest.raises(InputFileError, match="section `near:` must be a mapping"):
+        load_dedup_config("near", path, {"text_column": "text", "id_column": "id"})
+
+
+@pytest.mark.parametrize("engine", ["single", "dask"])
+def test_a_list_column_as_text_is_one_line_on_both_engines(tmp_path, engine):
+    from pipelines.cli_dedup import load_dedup_config, run_dedup
+
+    path = tmp_path / "rows.parquet"
+    pl.DataFrame({"id": ["a", "b"], "text": [["x", "y"], ["z"]]}).write_parquet(path)
+    cfg = load_dedup_config("near", None, {"text_column": "text", "id_column": "id"})
+    with pytest.raises(InputFileError, match=r"column text \(List\(String\)\) holds no text"):
+        run_dedup(path, "near", tmp_path / "out", cfg, no_cache=True, engine=engine)
+    assert not (tmp_path / "out").exists()
