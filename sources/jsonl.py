@@ -20,6 +20,20 @@ from sources.files import input_name, utf8_source
 from sources.reader import FileRead, Reader
 
 ROW_SCHEMA = {"kind": pl.String, "payload": pl.String, "_file": pl.String, "_row": pl.Int64}
+MAX_DEPTH = 32  # orjson writes at most 255 levels; a persona's demographics need two
+
+
+def depth(value, limit: int = MAX_DEPTH + 1) -> int:
+    """How deeply lists and objects nest (counting stops past `limit`)."""
+    if limit <= 0 or not isinstance(value, (dict, list)):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((depth(v, limit - 1) for v in items), default=0)
+
+
+def _id(value) -> bool:
+    """An id is a non-empty string or a whole number; true and false are not ids."""
+    return (isinstance(value, str) and bool(value.strip())) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 class PersonaPromptReader(Reader):
@@ -51,11 +65,16 @@ def classify(line: bytes) -> tuple[str | None, dict | None, str | None]:
         return None, None, f"not valid JSON: {e}"
     if not isinstance(record, dict):
         return None, None, "a line must hold a JSON object"
+    if depth(record) > MAX_DEPTH:
+        return None, None, f"nested more than {MAX_DEPTH} levels deep (a persona or prompt is a flat object with small parts)"
     if "self_description" in record:
-        ok = isinstance(record.get("persona_id"), (str, int)) and isinstance(record["self_description"], str) \
-            and record["self_description"].strip()
+        if not _id(record.get("persona_id")):
+            return "persona_id", None, f"persona_id must be a string or a whole number, not {record.get('persona_id')!r}"
+        ok = isinstance(record["self_description"], str) and record["self_description"].strip()
         return ("persona", record, None) if ok else ("self_description", None, "a persona needs persona_id and a non-empty self_description")
     if "prompt" in record:
-        ok = isinstance(record.get("prompt_id"), (str, int)) and isinstance(record["prompt"], str) and record["prompt"].strip()
+        if not _id(record.get("prompt_id")):
+            return "prompt_id", None, f"prompt_id must be a string or a whole number, not {record.get('prompt_id')!r}"
+        ok = isinstance(record["prompt"], str) and record["prompt"].strip()
         return ("prompt", record, None) if ok else ("prompt", None, "a prompt needs prompt_id and a non-empty prompt text")
     return None, None, "neither a persona (self_description) nor a prompt (prompt)"

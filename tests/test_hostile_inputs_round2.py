@@ -113,3 +113,19 @@ def test_a_list_column_as_text_is_one_line_on_both_engines(tmp_path, engine):
     with pytest.raises(InputFileError, match=r"column text \(List\(String\)\) holds no text"):
         run_dedup(path, "near", tmp_path / "out", cfg, no_cache=True, engine=engine)
     assert not (tmp_path / "out").exists()
+
+
+def test_personas_nested_too_deep_or_with_a_boolean_id_are_quarantined_with_the_field():
+    import json
+
+    from sources.jsonl import classify
+
+    inner = "leaf"
+    for _ in range(300):
+        inner = {"k": inner}
+    deep = {"persona_id": "p1", "self_description": "I like clear answers.", "demographics": {"nested": inner}}
+    assert classify(json.dumps(deep).encode())[2].startswith("nested more than 32 levels deep")
+    kind, record, error = classify(b'{"persona_id": true, "self_description": "I like clear answers."}')
+    assert (kind, record) == ("persona_id", None) and "not True" in error
+    assert classify(b'{"prompt_id": false, "prompt": "Why?"}')[0] == "prompt_id"
+    assert classify(b'{"persona_id": 7, "self_description": "I like clear answers."}')[0] == "persona"
