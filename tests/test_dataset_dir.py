@@ -273,7 +273,10 @@ def test_the_cli_options_travel_in_the_run_request(tmp_path, monkeypatch):
     seen = []
     monkeypatch.setattr(cli, "run_one", lambda request: seen.append(request) or {})
     monkeypatch.setattr(cli, "_print_summary", lambda summary: None)
-    args = ["run", "personality", "-i", "x.csv", "-o", str(tmp_path / "o")]
+    from tests import personality_data as pdata
+
+    # a real input: `run` checks the inputs before anything starts (run_one is what it then calls)
+    args = ["run", "personality", "-i", str(pdata.write_csv(tmp_path / "x.csv")), "-o", str(tmp_path / "o")]
     assert CliRunner().invoke(cli.app, args).exit_code == 0
     assert CliRunner().invoke(cli.app, [*args, "--allow-existing", "--lock-timeout", "2.5"]).exit_code == 0
     assert [(r.allow_existing, r.lock_timeout) for r in seen] == [(False, 0.0), (True, 2.5)]
