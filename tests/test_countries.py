@@ -51,19 +51,24 @@ def test_personality_respondents_carry_both_iso_codes(tmp_path):
     assert ("PH", "PHL") in pairs and all((a is None) == (b is None) for a, b in pairs)
 
 
-def test_values_groups_count_each_country_once(tmp_path):
-    """Two spellings of one country in the microdata are one group, named by ISO 3166; the card and
-    report.json list the spellings."""
+def country_survey(tmp_path, spellings: tuple[str, str], other: str):
+    """The values recipe on 40 respondents of one country in two spellings and 35 of `other`."""
     from tests.test_survey_design import build_values
 
     data = tmp_path / "survey.csv"
-    rows = ["id,country,w,q1"] + [f"{i},{'USA' if i % 2 else 'United States'},1,{1 + i % 2}" for i in range(40)]
-    rows += [f"{100 + i},Philippin,1,1" for i in range(35)]
+    rows = ["id,country,w,q1"] + [f"{i},{spellings[i % 2]},1,{1 + i % 2}" for i in range(40)]
+    rows += [f"{100 + i},{other},1,1" for i in range(35)]
     data.write_text("\n".join(rows) + "\n")
     book = tmp_path / "codebook.yaml"
     book.write_text("survey: S\nweight: w\nrespondent_id: id\ngroups: [country]\n"
                     "questions:\n  - {var: q1, options: {1: Yes, 2: No}}\n")
-    ctx, out = build_values(tmp_path, [data, book], min_n=30)
+    return build_values(tmp_path, [data, book], min_n=30)
+
+
+def test_values_groups_count_each_country_once(tmp_path):
+    """Two spellings of one country in the microdata are one group, named by ISO 3166; the card and
+    report.json list the spellings."""
+    ctx, out = country_survey(tmp_path, ("USA", "United States"), "Philippin")
     groups = out.tables["distributions"].filter(pl.col("group_attr") == "country")
     assert sorted(groups["group_value"]) == ["Philippines", "United States"]
     assert groups.filter(pl.col("group_value") == "United States")["n"].item() == 40
@@ -139,16 +144,7 @@ def test_pycountrys_translations_of_the_largest_survey_countries_merge():
 
 
 def test_unrecognised_values_are_flagged_not_passed_off_as_countries(tmp_path):
-    from tests.test_survey_design import build_values
-
-    data = tmp_path / "survey.csv"
-    rows = ["id,country,w,q1"] + [f"{i},{'Republic of Korea' if i % 2 else 'South Korea'},1,{1 + i % 2}" for i in range(40)]
-    rows += [f"{100 + i},Narnia,1,1" for i in range(35)]
-    data.write_text("\n".join(rows) + "\n")
-    book = tmp_path / "codebook.yaml"
-    book.write_text("survey: S\nweight: w\nrespondent_id: id\ngroups: [country]\n"
-                    "questions:\n  - {var: q1, options: {1: Yes, 2: No}}\n")
-    ctx, out = build_values(tmp_path, [data, book], min_n=30)
+    ctx, out = country_survey(tmp_path, ("Republic of Korea", "South Korea"), "Narnia")
     groups = out.tables["distributions"].filter(pl.col("group_attr") == "country").sort("group_value")
     assert groups.select("group_value", "group_alpha2", "group_alpha3").rows() == [
         ("Korea, Republic of", "KR", "KOR"), ("Narnia", None, None)]

@@ -21,13 +21,19 @@ def curate(cwd: Path, *args: str) -> subprocess.CompletedProcess:
     return proc
 
 
-def test_publish_journey_with_relative_paths(tmp_path, hf_cache):
+def project(tmp_path: Path) -> Path:
+    """A user's folder with the README's inputs: IPIP120.csv, and new.csv with other respondents."""
     work = tmp_path / "project"
     work.mkdir()
     pdata.write_csv(work / "IPIP120.csv")
     extra = pdata.frame_120()
     extra["case"] = extra["case"] + 1000
     extra.to_csv(work / "new.csv", index=False)
+    return work
+
+
+def test_publish_journey_with_relative_paths(tmp_path, hf_cache):
+    work = project(tmp_path)
 
     proc = curate(work, "run", "personality", "--input", "IPIP120.csv", "--output", "out/personality")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -96,12 +102,7 @@ def test_the_readme_publishing_section_twice_ends_with_nothing_published(tmp_pat
 
     commands = readme_publishing_commands()
     assert [c[0] for c in commands] == ["publish", "run", "versions"], commands
-    work = tmp_path / "project"
-    work.mkdir()
-    pdata.write_csv(work / "IPIP120.csv")
-    extra = pdata.frame_120()
-    extra["case"] = extra["case"] + 1000
-    extra.to_csv(work / "new.csv", index=False)
+    work = project(tmp_path)
     first = curate(work, "run", "personality", "-i", "IPIP120.csv", "-o", "out/personality", "--set", "license=cc0-1.0")
     assert first.returncode == 0, first.stderr[-3000:]
     outputs = []
