@@ -15,6 +15,7 @@ from pipelines.llm.budget import PROBE_TOKENS, Estimate, Meter, Speed, parse_bud
 from pipelines.llm.completion_cache import CompletionCache, completion_key
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.types import ChatRequest, Completion, Usage
+from pipelines.runtime import run_logger
 
 log = logging.getLogger("curate.llm")
 LOG_EVERY_S = 30.0  # a progress line in the log (Prefect's UI, CI) this often, bars or not
@@ -68,7 +69,7 @@ class LLMClient:
         estimate = self.estimate(desc, [r for _, r in todo], usage.cache_hits)
         entry = {**estimate.as_dict(), "budget": str(self.meter.budget) if self.meter.budget else None}
         self.estimates.append(entry)
-        log.info("%s", estimate.line())
+        run_logger().info("%s", estimate.line())  # the console and Prefect's UI, before anything is sent
         try:
             self.meter.check(estimate, self.model)
         except Exception:
@@ -109,7 +110,7 @@ class LLMClient:
         generated = sum(c.completion_tokens for c in got.values()) or PROBE_TOKENS * len(sample)
         speed = Speed(prompt_tps=prompt_tokens / prompt_s, decode_tps=generated / decode_s,
                       chars_per_token=max(sum(_chars(r) for r in sample) / max(prompt_tokens, 1), 0.5))
-        log.info("%s: %s processes %.0f prompt tokens/s and generates %.1f tokens/s (a probe of %d requests)",
+        run_logger().info("%s: %s processes %.0f prompt tokens/s and generates %.1f tokens/s (a probe of %d requests)",
                  self.backend.name, self.model, speed.prompt_tps, speed.decode_tps, len(sample))
         return speed
 
@@ -139,7 +140,7 @@ class LLMClient:
             bar.update(1)
             if time.monotonic() - last_log >= LOG_EVERY_S:
                 last_log = time.monotonic()
-                log.info("%s: %d of %d requests, %.1f generated tokens/s, about %s left", desc, state["done"],
+                run_logger().info("%s: %d of %d requests, %.1f generated tokens/s, about %s left", desc, state["done"],
                          len(todo), rate, _eta(eta))
 
         try:
