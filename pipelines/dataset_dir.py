@@ -73,6 +73,9 @@ def check_target(out: Path, allow_foreign: bool = False) -> None:
     """Fail with one line when `out` cannot receive a dataset: a file, or a folder of someone else's."""
     if out.is_symlink() and not out.exists():
         raise CurateError(f"{out}: is a broken symbolic link; --output must be a folder")
+    if out.is_symlink():  # the new dataset is swapped in by renaming: it would replace the link, not its folder
+        raise CurateError(f"{out}: is a symbolic link (to {os.path.realpath(out)}); give the folder it points to as "
+                          "--output, so the dataset is written there")
     if out.exists() and not out.is_dir():
         raise CurateError(f"{out}: exists and is not a folder; --output must be a (new or curate-written) folder")
     if out.is_dir() and not allow_foreign and owned_files(out) is None:

@@ -253,6 +253,16 @@ def check_recipe(repo: Path, tag: str, recipe: str | None, shown: str | Path) ->
                           "repository of its own")
 
 
+def check_clean(repo: Path, shown) -> None:
+    """A version commits the whole worktree (`git add --all`): changes that curate did not make (a
+    user's edit to the card, a file dropped there) would be published under the version's tag."""
+    changed = git(repo, "status", "--porcelain", "--untracked-files=all", check=False)
+    if changed:
+        first = changed.splitlines()[0].split(maxsplit=1)[-1]
+        raise CurateError(f"{shown}: the repository has changes that curate did not make ({first}"
+                          f"{' and more' if len(changed.splitlines()) > 1 else ''}); commit or undo them, then publish")
+
+
 def terms_changes(run_terms: dict | None, previous: dict, tag: str | None) -> list[str]:
     """The terms that change from the previous version, one line each; a term the run left at its
     default while the previous version set it is refused (a version keeps its terms unless its
@@ -328,6 +338,7 @@ def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message, displa
     repo.mkdir(parents=True, exist_ok=True)
     if not (repo / ".git").exists():
         git(repo, "init", "--quiet", "--initial-branch=main")
+    check_clean(repo, display or repo)
     existing = versions(repo)
     previous = existing[-1] if existing else None
     if previous:

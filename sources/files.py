@@ -40,6 +40,11 @@ def check_distinct_names(paths: list[Path]) -> None:
     for i, name in enumerate(names):
         if name in names[:i]:
             raise InputFileError(paths[i], f"is given twice (as {paths[names.index(name)]} and {paths[i]}); give each input once")
+    real = [os.path.realpath(p) for p in paths]  # two names (links, ../) of one file: its rows twice
+    for i, target in enumerate(real):
+        if target in real[:i]:
+            first = paths[real.index(target)]
+            raise InputFileError(paths[i], f"is the same file as {first} (both lead to {target}); give each input once")
 
 
 def check_readable(path: Path | str) -> Path:
@@ -70,6 +75,12 @@ def text_encoding(path: Path) -> str:
         encoding = next((enc for bom, enc in BOMS if head.startswith(bom)), "utf-8")
         if encoding == "utf-8":
             f.seek(0)
+            sample = f.read(4096)
+            if _utf16_without_bom(sample):
+                raise InputFileError(path, "looks like UTF-16 text without a byte-order mark (every other byte is 0); "
+                                           "save it as UTF-8, or as UTF-16 with a byte-order mark")
+        if encoding == "utf-8":
+            f.seek(0)
             decoder = codecs.getincrementaldecoder("utf-8")("strict")
             try:
                 while chunk := f.read(1 << 24):
@@ -79,6 +90,15 @@ def text_encoding(path: Path) -> str:
                 raise InputFileError(path, _not_utf8(path.read_bytes())) from None
     ENCODINGS[os.path.abspath(path)] = encoding
     return encoding
+
+
+def _utf16_without_bom(sample: bytes) -> bool:
+    """Mostly-ASCII text in UTF-16 (LE or BE) has a NUL in every other byte: valid UTF-8, so it would
+    be read as text full of NULs, and no column would match."""
+    if len(sample) < 8 or b"\x00" not in sample:
+        return False
+    even, odd = sample[0::2], sample[1::2]
+    return max(even.count(0) / len(even), odd.count(0) / len(odd)) > 0.4
 
 
 TEXT_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".yaml", ".yml", ".txt"}

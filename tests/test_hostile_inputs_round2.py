@@ -129,3 +129,53 @@ def test_personas_nested_too_deep_or_with_a_boolean_id_are_quarantined_with_the_
     assert (kind, record) == ("persona_id", None) and "not True" in error
     assert classify(b'{"prompt_id": false, "prompt": "Why?"}')[0] == "prompt_id"
     assert classify(b'{"persona_id": 7, "self_description": "I like clear answers."}')[0] == "persona"
+
+
+def test_a_symlinked_output_is_refused_and_left_as_it_is(tmp_path):
+    from pipelines.dataset_dir import claim_output
+    from tests.dataset_writer import write
+
+    real = tmp_path / "real"
+    write(real, 3, "first")
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    with pytest.raises(CurateError, match="is a symbolic link"):
+        with claim_output(link):
+            pass
+    assert link.is_symlink() and (real / "README.md").exists()
+
+
+def test_one_file_under_two_names_is_refused(tmp_path):
+    from sources.files import check_distinct_names
+
+    data = tmp_path / "resp.csv"
+    data.write_text("case,i1\n1,2\n")
+    (tmp_path / "a.csv").symlink_to(data)
+    with pytest.raises(InputFileError, match="is the same file as"):
+        check_distinct_names([data, tmp_path / "a.csv"])
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(InputFileError, match="is given twice|is the same file as"):
+        check_distinct_names([data, tmp_path / "sub" / ".." / "resp.csv"])
+
+
+def test_utf16_without_a_byte_order_mark_is_named(tmp_path):
+    from sources.files import read_header
+
+    path = tmp_path / "u16.csv"
+    path.write_bytes("case,i1,i2\n1,2,3\n".encode("utf-16-le"))
+    with pytest.raises(InputFileError, match="UTF-16 text without a byte-order mark"):
+        read_header(path)
+    path.write_bytes("case,i1\n1,2\n".encode("utf-16"))  # with its mark: read
+    assert read_header(path) == ["case", "i1"]
+
+
+def test_publishing_refuses_a_repository_with_a_users_uncommitted_edit(tmp_path):
+    from pipelines.publish import publish, versions
+    from tests.test_publish import make_run
+
+    repo = tmp_path / "repo"
+    publish(make_run(tmp_path, "run1"), str(repo), "1.0.0")
+    (repo / "README.md").write_text((repo / "README.md").read_text() + "\nmy note\n")
+    with pytest.raises(CurateError, match="has changes that curate did not make \\(README.md\\)"):
+        publish(make_run(tmp_path, "run2", drop_case="1"), str(repo), "1.1.0")
+    assert versions(repo) == ["v1.0.0"] and "my note" in (repo / "README.md").read_text()
