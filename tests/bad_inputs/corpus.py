@@ -97,10 +97,11 @@ def generic_cases(c: Corpus) -> None:
                    "'license' (first at line 1)"), files={"config.yaml": "license: mit\nlicense: cc0-1.0\n"})
         opt = NUMERIC_OPTION[r]
         cfg = config_text(r, opt)
-        for value, shown in ((".nan", "nan"), (".inf", "inf"), ("-.inf", "-inf")):
+        for value, shown, kind in ((".nan", "nan", "NaN (not a number)"), (".inf", "inf", "infinite"),
+                                   ("-.inf", "-inf", "infinite")):
             c.case(f"{r}-config-{opt}-{shown}", r,
                    err(f"{{case}}/config.yaml: invalid configuration for recipe {r}: {opt}: must be a finite "
-                       f"number, not {shown}"), files={"config.yaml": f"{cfg}\n{opt}: {value}\n"})
+                       f"number, not {shown}: {kind}"), files={"config.yaml": f"{cfg}\n{opt}: {value}\n"})
         c.case(f"{r}-config-{opt}-negative", r, {"error_starts": f"error: {{case}}/config.yaml: invalid configuration "
                                                   f"for recipe {r}: {opt}: "},
                files={"config.yaml": f"{cfg}\n{opt}: -3\n"})
