@@ -60,7 +60,8 @@ def test_within_budget_the_step_runs_and_its_cost_is_recorded(tmp_path):
     (entry,) = client.estimates
     assert (entry["step"], entry["requests"], entry["decision"], entry["budget"]) == ("persona", 6, "sent", "10m")
     assert entry["completion_tokens"] == 6 * 300 and entry["seconds"] > 0
-    assert client.meter.seconds > 0 and client.meter.tokens > 0
+    assert client.meter.seconds > 0
+    assert client.meter.tokens == usage.prompt_tokens + usage.completion_tokens  # probes and step, both kinds
     # a second step of the run: no second probe, the speed is known
     with ScriptedServer(lambda body: Reply("ok")) as server:
         client.settings = client.settings.model_copy(update={"base_url": server.base_url})

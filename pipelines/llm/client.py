@@ -11,7 +11,7 @@ import time
 from schemas.progress import bar as progress_bar
 
 from pipelines.llm.backends import Backend, make_backend
-from pipelines.llm.budget import PROBE_TOKENS, Estimate, Meter, Speed, parse_budget
+from pipelines.llm.budget import PROBE_TOKENS, Estimate, Meter, OverBudget, Speed, duration, parse_budget
 from pipelines.llm.completion_cache import CompletionCache, completion_key
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.types import ChatRequest, Completion, Usage
@@ -72,7 +72,7 @@ class LLMClient:
         run_logger().info("%s", estimate.line())  # the console and Prefect's UI, before anything is sent
         try:
             self.meter.check(estimate, self.model)
-        except Exception:
+        except OverBudget:
             entry["decision"] = "over budget: not sent"
             raise
         entry["decision"] = "sent"
@@ -102,6 +102,7 @@ class LLMClient:
                 usage.prompt_tokens += c.prompt_tokens
                 usage.cached_prompt_tokens += c.cached_prompt_tokens
                 usage.completion_tokens += c.completion_tokens
+            self.meter.spend(began, sum(c.prompt_tokens + c.completion_tokens for c in got.values()))  # spent too
             return max(time.monotonic() - began, 1e-3)
 
         prompt_s = timed(1)
@@ -111,7 +112,7 @@ class LLMClient:
         speed = Speed(prompt_tps=prompt_tokens / prompt_s, decode_tps=generated / decode_s,
                       chars_per_token=max(sum(_chars(r) for r in sample) / max(prompt_tokens, 1), 0.5))
         run_logger().info("%s: %s processes %.0f prompt tokens/s and generates %.1f tokens/s (a probe of %d requests)",
-                 self.backend.name, self.model, speed.prompt_tps, speed.decode_tps, len(sample))
+                          self.backend.name, self.model, speed.prompt_tps, speed.decode_tps, len(sample))
         return speed
 
     # -- sending ------------------------------------------------------------------------------------
@@ -141,13 +142,15 @@ class LLMClient:
             if time.monotonic() - last_log >= LOG_EVERY_S:
                 last_log = time.monotonic()
                 run_logger().info("%s: %d of %d requests, %.1f generated tokens/s, about %s left", desc, state["done"],
-                         len(todo), rate, _eta(eta))
+                                  len(todo), rate, duration(eta))
 
+        before = usage.prompt_tokens + usage.completion_tokens  # the probe's tokens: on the meter already
         try:
             self.backend.run(todo, done, usage)
         finally:
             bar.close()
-            self.meter.spend(began, state["tokens"])
+            # a token budget counts what its check estimated: prompt and completion tokens
+            self.meter.spend(began, usage.prompt_tokens + usage.completion_tokens - before)
 
 
 def _chars(request: ChatRequest) -> int:
@@ -158,8 +161,3 @@ def _with_max_tokens(request: ChatRequest, max_tokens: int) -> ChatRequest:
     return ChatRequest.make(request.message_dicts(), {**request.param_dict(), "max_tokens": max_tokens},
                             request.schema, request.schema_name, request.template_hash)
 
-
-def _eta(seconds: float) -> str:
-    from pipelines.llm.budget import duration
-
-    return duration(seconds)
