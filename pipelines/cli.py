@@ -82,12 +82,13 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def run_one(request: RunRequest) -> dict:
+def run_one(request: RunRequest, checked: bool = False) -> dict:
+    """Run the request's flow; `checked`: `check_request` has passed already (before the engine)."""
     from pipelines.dataset_dir import claim_output
 
     # the output folder is checked and locked before any work (pipelines/dataset_dir.py)
     with claim_output(request.output, allow_foreign=request.allow_existing, lock_timeout=request.lock_timeout):
-        return _run_one(request)
+        return _run_one(request, checked)
 
 
 def check_request(request: RunRequest) -> None:
@@ -107,8 +108,9 @@ def check_request(request: RunRequest) -> None:
     recipe.check_inputs(inputs, config)
 
 
-def _run_one(request: RunRequest) -> dict:
-    check_request(request)
+def _run_one(request: RunRequest, checked: bool = False) -> dict:
+    if not checked:
+        check_request(request)
     from pipelines.flow import run_recipe
 
     state = run_recipe(request, return_state=True)
@@ -168,7 +170,7 @@ def run(
     with claim_output(request.output, allow_foreign=allow_existing, lock_timeout=lock_timeout):
         check_request(request)  # inputs and options checked before the engine starts
         with embedded_if_needed([(recipe, config)]):  # the embedded LLM engine, when no endpoint is configured
-            summary = run_one(request)
+            summary = run_one(request, checked=True)
     _print_summary(summary)
     if publish_to:
         _publish(output, publish_to, version)
@@ -266,12 +268,14 @@ def demo(
     from pipelines.demo import demo_runs
 
     runs = demo_runs(SAMPLES)
-    for recipe, inputs, config in runs:  # every sample checked before the engine starts
-        check_request(_request(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address))
+    requests = [_request(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address)
+                for recipe, inputs, config in runs]
+    for request in requests:  # every sample checked before the engine starts
+        check_request(request)
     with embedded_if_needed([(r, c) for r, _, c in runs]):  # the embedded LLM engine, when no endpoint is configured
-        for recipe, inputs, config in runs:
-            err.rule(f"curate run {recipe}")
-            summary = run_one(_request(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address))
+        for request in requests:
+            err.rule(f"curate run {request.recipe}")
+            summary = run_one(request, checked=True)
             _print_summary(summary)
     typer.echo(f"datasets written under {output}/; load one with "
                f"datasets.load_dataset('{output}/personality', 'respondents')")

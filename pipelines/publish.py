@@ -202,13 +202,11 @@ def version_terms(repo: Path, tag: str) -> dict[str, str | None]:
     terms = version_report(repo, tag).get("facts", {}).get("terms")
     if terms:
         return {k: terms.get(k) for k in INHERITED_TERMS}
-    import yaml
+    from huggingface_hub import DatasetCard
 
-    card = _show(repo, tag, "README.md") or ""
-    head = card.split("---")[1] if card.startswith("---") and card.count("---") >= 2 else ""
-    try:
-        data = yaml.safe_load(head) or {}
-    except yaml.YAMLError:
+    try:  # the header as the Hub reads it
+        data = DatasetCard(_show(repo, tag, "README.md") or "").data.to_dict()
+    except ValueError:
         data = {}
     license = data.get("license")
     if not license:

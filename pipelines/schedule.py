@@ -173,6 +173,7 @@ def schedule_deployment(name: str, cron: str, timezone: str | None, parameters: 
 def next_runs(cron: str, timezone: str | None, n: int = 3) -> list[str]:
     """The next `n` times the schedule fires, in its time zone (with the UTC time beside each)."""
     import asyncio
+    import datetime
 
     from prefect.server.schemas.schedules import CronSchedule
 
@@ -180,7 +181,7 @@ def next_runs(cron: str, timezone: str | None, n: int = 3) -> list[str]:
     out = []
     for d in dates:
         local = d.strftime("%Y-%m-%d %H:%M %Z")
-        utc = d.astimezone(__import__("datetime").timezone.utc).strftime("%H:%M UTC")
+        utc = d.astimezone(datetime.timezone.utc).strftime("%H:%M UTC")
         out.append(local if local.endswith("UTC") else f"{local} ({utc})")
     return out
 

@@ -271,7 +271,7 @@ def test_the_cli_options_travel_in_the_run_request(tmp_path, monkeypatch):
     from pipelines import cli
 
     seen = []
-    monkeypatch.setattr(cli, "run_one", lambda request: seen.append(request) or {})
+    monkeypatch.setattr(cli, "run_one", lambda request, checked=False: seen.append(request) or {})
     monkeypatch.setattr(cli, "_print_summary", lambda summary: None)
     from tests import personality_data as pdata
 
