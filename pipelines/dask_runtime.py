@@ -50,24 +50,23 @@ class DaskRuntime:
                 log.info("dask: starting LocalCluster, %d workers x %d thread", workers, threads)
                 from schemas.progress import status
 
-                starting = status(f"starting dask LocalCluster ({workers} workers)")
-                # the in-process scheduler and nannies log every start and stop at INFO (a hundred
-                # lines a run in the console); warnings and errors still show
-                quiet = logging.getLogger("distributed")
-                self._log_level = quiet.level
-                quiet.setLevel(logging.WARNING)
-                self._cluster = LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=threads,
-                    processes=True,
-                    # the dashboard (bokeh) on a free port of loopback, or where CURATE_DASK_DASHBOARD says
-                    dashboard_address=os.environ.get("CURATE_DASK_DASHBOARD", "127.0.0.1:0"),
-                    silence_logs=logging.WARNING,
-                    memory_limit=self.memory_limit if self.memory_limit is not None else "auto",
-                    local_directory=self.local_directory,
-                )
-                self._client = Client(self._cluster)
-                starting.close()
+                with status(f"starting dask LocalCluster ({workers} workers)"):  # closed if the start fails too
+                    # the in-process scheduler and nannies log every start and stop at INFO (a hundred
+                    # lines a run in the console); warnings and errors still show
+                    quiet = logging.getLogger("distributed")
+                    self._log_level = quiet.level
+                    quiet.setLevel(logging.WARNING)
+                    self._cluster = LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=threads,
+                        processes=True,
+                        # the dashboard (bokeh) on a free port of loopback, or where CURATE_DASK_DASHBOARD says
+                        dashboard_address=os.environ.get("CURATE_DASK_DASHBOARD", "127.0.0.1:0"),
+                        silence_logs=logging.WARNING,
+                        memory_limit=self.memory_limit if self.memory_limit is not None else "auto",
+                        local_directory=self.local_directory,
+                    )
+                    self._client = Client(self._cluster)
             self.announce_dashboard()
         return self._client
 
