@@ -178,3 +178,13 @@ def test_cached_steps_are_reused_and_give_identical_output(tmp_path):
     entries = list((tmp_path / "cache" / "steps").glob("*/*"))
     assert len(entries) == 4  # one entry per step, written once
     assert outs[0].drop("created_at").equals(outs[1].drop("created_at"))
+
+
+def test_own_scores_reads_keyed_scores_and_the_flat_ones_of_older_versions():
+    from pipelines.recipes.personality.steps import own_scores
+
+    keyed = {"bfi2": {"E": 1.0}, "hexaco60": None}
+    assert own_scores({"instrument_id": "bfi2", "domain_scores": keyed}) == {"E": 1.0}
+    assert own_scores({"_instrument": "hexaco60", "domain_scores": keyed}) == {}  # its instrument unscored
+    assert own_scores({"instrument_id": "bfi2", "domain_scores": {"bfi2": None, "mfq30": None}}) == {}
+    assert own_scores({"domain_scores": {"N": 1.0, "E": None}}) == {"N": 1.0, "E": None}  # published before keying

@@ -143,12 +143,14 @@ def by_instrument(scored: pl.DataFrame, inst: Instrument) -> pl.DataFrame:
 
 
 def own_scores(row: dict, column: str = "domain_scores") -> dict:
-    """A row's scale scores of its own instrument ({} when it has none)."""
-    keyed = row.get(column) or {}
-    mine = keyed.get(row.get("_instrument") or row.get("instrument_id") or "")
-    if mine is None and len([v for v in keyed.values() if v is not None]) == 1:
-        mine = next(v for v in keyed.values() if v is not None)
-    return mine or {}
+    """A row's scale scores of its own instrument ({} when it has none); a dataset published before
+    scores were keyed by instrument holds them flat ({scale: score}), as they are."""
+    scores = row.get(column) or {}
+    instrument = row.get("_instrument") or row.get("instrument_id")
+    if instrument in scores:
+        return scores[instrument] or {}
+    flat = all(v is None or isinstance(v, (int, float)) for v in scores.values())
+    return scores if flat else {}
 
 
 
