@@ -1,4 +1,4 @@
-"""`curate review push|pull|users` and `curate argilla up|down|status` (registered in pipelines/cli.py)."""
+"""`curate review push|pull|users` and `curate argilla up|down|status` (registered in pipelines/cli/main.py)."""
 
 from __future__ import annotations
 

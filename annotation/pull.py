@@ -6,7 +6,7 @@ ones, resolve each record by its questions' rules, and write the `review` struct
 envelope (status, annotators, responses + resolution as JSON, agreement). The result is a new
 dataset folder (the input is not changed) whose card's "Annotation process" section reports
 the agreement; with `publish_to` it is published as a new version. The output folder is written as
-`curate run` writes one (pipelines/dataset_dir.py): claimed and locked before the first request to
+`curate run` writes one (pipelines/engine/dataset_dir.py): claimed and locked before the first request to
 Argilla, staged beside it and swapped in whole, and a user's files in it kept.
 """
 
@@ -28,12 +28,12 @@ from annotation.push import (
 from annotation.columns import RecordAnswers, column_descriptions, with_review_columns
 from annotation.resolve import resolve_record
 from annotation.settings import ReviewSpec, spec_for
-from pipelines.privacy import mask_text_answers
-from pipelines.errors import CurateError
+from pipelines.methods.privacy import mask_text_answers
+from schemas.errors import CurateError
 from data_cards.hub import class_labels_in_card, refresh_card_metadata
-from pipelines.dataset_dir import claim_output, owned_files, staged_dataset
-from pipelines.layout import write_config
-from pipelines.report import atomic_write_bytes
+from pipelines.engine.dataset_dir import claim_output, owned_files, staged_dataset
+from pipelines.engine.layout import write_config
+from pipelines.engine.report import atomic_write_bytes
 from schemas.envelope import REVIEW_DTYPE
 
 PAGE = 1000  # the server's largest page of records
@@ -224,7 +224,7 @@ def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None,
     with claim_output(output, allow_foreign=allow_existing, lock_timeout=lock_timeout):  # before any request
         result = _pull(dataset_dir, workspace, configs, options or ReviewOptions(), output, client)
     if publish_to:
-        from pipelines.publish import next_version, publish
+        from pipelines.engine.publish import next_version, publish
 
         result.published = publish(output, publish_to, version or next_version(publish_to, "minor"),
                                    message=message or f"Human review pulled from Argilla workspace {workspace}")
@@ -271,7 +271,7 @@ def _pull(dataset_dir: Path, workspace: str, configs: list[str] | None, options:
 def write_output(dataset_dir: Path, output: Path, reviewed: dict[str, pl.DataFrame], section: str,
                  reviews: list[ConfigReview]) -> None:
     """A copy of the dataset with the reviewed configs, report facts and card section, swapped in
-    whole for `output` (pipelines/dataset_dir.py)."""
+    whole for `output` (pipelines/engine/dataset_dir.py)."""
     with staged_dataset(output) as stage:
         copy_dataset(dataset_dir, stage)
         _write_reviewed(stage, reviewed, section, reviews)

@@ -7,7 +7,7 @@
   or rerunning a push that died half way, updates the records already there and adds the rest;
   it never duplicates one. Annotators' responses on records already there are kept.
 - Vectors: a vector column of the data when it has one, else the record's text embedded with the
-  offline MiniLM of pipelines/embed.py (through its shared cache, so a rerun embeds nothing again).
+  offline MiniLM of pipelines/methods/embed.py (through its shared cache, so a rerun embeds nothing again).
 """
 
 from __future__ import annotations
@@ -25,9 +25,9 @@ from pydantic import BaseModel, Field
 
 from annotation.records import RecordBuilder
 from annotation.settings import ReviewSpec, argilla_settings, spec_for
-from pipelines.errors import CurateError, InputFileError
-from pipelines.layout import DATA_DIR
-from pipelines.runtime import fault_point
+from schemas.errors import CurateError, InputFileError
+from pipelines.engine.layout import DATA_DIR
+from pipelines.engine.runtime import fault_point
 
 MAX_BATCH = 500  # the server's limit per bulk upsert
 RETRIES = 4
@@ -49,7 +49,7 @@ class ReviewOptions(BaseModel):
 
 
 def load_options(path: Path | None, **overrides: Any) -> ReviewOptions:
-    from pipelines.config import load_options as load
+    from pipelines.engine.config import load_options as load
 
     return load(ReviewOptions, path, overrides, what="review settings")
 
@@ -145,7 +145,7 @@ def _column_vectors(series: pl.Series) -> tuple[list, int | None]:
 
 
 def _embedded(spec: ReviewSpec, frame: pl.DataFrame, options: ReviewOptions) -> tuple[list, int]:
-    from pipelines.embed import EmbedConfig, embed_texts
+    from pipelines.methods.embed import EmbedConfig, embed_texts
 
     texts = [spec.embed_text(row) for row in frame.iter_rows(named=True)]
     present = [i for i, t in enumerate(texts) if t]

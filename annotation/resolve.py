@@ -22,7 +22,7 @@ import orjson
 
 from annotation.agreement import canonical, dense_ranks, pair_agreement
 from annotation.settings import Question, ReviewSpec, ranks_from_scores
-from pipelines.privacy import mask_text_answers
+from pipelines.methods.privacy import mask_text_answers
 
 RULES_BY_KIND = {
     "label": ("majority",),

@@ -29,7 +29,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from pipelines.errors import CurateError, InputFileError
+from schemas.errors import CurateError, InputFileError
 
 
 class UserEntry(BaseModel):

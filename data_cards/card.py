@@ -9,40 +9,9 @@ from typing import Any
 
 import polars as pl
 
+from data_cards.licenses import OTHER
+
 TEMPLATES = Path(__file__).parent / "templates"
-
-# The license ids the Hugging Face Hub accepts in a card's `license:` (huggingface.co/docs/hub/
-# repositories-licenses); any other license is `other` with its name in `license_name`.
-HUB_LICENSES = frozenset("""
-apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0
-bigcode-openrail-m afl-3.0 artistic-2.0 bsl-1.0 bsd bsd-2-clause bsd-3-clause bsd-3-clause-clear
-c-uda cc cc0-1.0 cc-by-2.0 cc-by-2.5 cc-by-3.0 cc-by-4.0 cc-by-sa-3.0 cc-by-sa-4.0 cc-by-nc-2.0
-cc-by-nc-3.0 cc-by-nc-4.0 cc-by-nd-4.0 cc-by-nc-nd-3.0 cc-by-nc-nd-4.0 cc-by-nc-sa-2.0
-cc-by-nc-sa-3.0 cc-by-nc-sa-4.0 cdla-sharing-1.0 cdla-permissive-1.0 cdla-permissive-2.0 wtfpl
-ecl-2.0 epl-1.0 epl-2.0 etalab-2.0 eupl-1.1 eupl-1.2 agpl-3.0 gfdl gpl gpl-2.0 gpl-3.0 lgpl
-lgpl-2.1 lgpl-3.0 isc h-research intel-research lppl-1.3c ms-pl apple-ascl apple-amlr mpl-2.0
-odc-by odbl openrail++ osl-3.0 postgresql ofl-1.1 ncsa unlicense zlib pddl lgpl-lr
-deepfloyd-if-license fair-noncommercial-research-license llama2 llama3 llama3.1 llama3.2 llama3.3
-llama4 gemma unknown other
-""".split())
-OTHER = "other:"  # a license outside the list, as carried in records: "other:<its name>"
-
-
-def check_license(license: str, name: str | None = None) -> str:
-    """The Hub license id for the card (lower case), or "other:<name>"; ValueError otherwise."""
-    value = license.strip().lower()
-    if value == "other" or value.startswith(OTHER):
-        name = (name or license.strip()[len(OTHER):]).strip() if value != "other" or name else ""
-        if not name or any(c in name for c in "\r\n"):
-            raise ValueError("license: other needs the license's name on one line (license_name: NAME)")
-        return OTHER + name
-    if name:
-        raise ValueError(f"license_name is only for license: other (license is {license!r})")
-    if value not in HUB_LICENSES:
-        raise ValueError(f"{license!r} is not a Hugging Face Hub license id (e.g. cc-by-4.0, cc0-1.0, mit, "
-                         "apache-2.0, unknown); for another license: license: other, license_name: NAME")
-    return value
-
 
 def license_text(license: str) -> str:
     """One sentence for the card's body: the license of this version's data."""
@@ -61,23 +30,6 @@ def md_text(text: str) -> str:
     for ch in "\\`[]|":
         one_line = one_line.replace(ch, "\\" + ch)
     return html.escape(one_line, quote=False)
-
-SIZE_BOUNDS = [
-    (1_000, "n<1K"),
-    (10_000, "1K<n<10K"),
-    (100_000, "10K<n<100K"),
-    (1_000_000, "100K<n<1M"),
-    (10_000_000, "1M<n<10M"),
-    (100_000_000, "10M<n<100M"),
-]
-
-
-def size_category(n: int) -> str:
-    for bound, label in SIZE_BOUNDS:
-        if n < bound:
-            return label
-    return "100M<n<1B"
-
 
 ENVELOPE_FIELDS = {
     "record_id": "stable content hash of the record (the key the version diff and Argilla use)",
@@ -125,7 +77,7 @@ def load_snippet(configs: list[str], repo: str | None = None, version: str | Non
                 "version here. The run folder itself loads with\n\n"
                 f"```python\nfrom datasets import load_dataset\nds = load_dataset(\"path/to/this/folder\", \"{first}\")\n```")
     if local:
-        return ("```python\nfrom pipelines.publish import load_version\n"
+        return ("```python\nfrom pipelines.engine.publish import load_version\n"
                 + "\n".join(f'{c} = load_version("{repo}", "{c}", "{version.lstrip("v")}", split="train")' for c in configs)
                 + "\n```\n\nOn the Hub the same tags are revisions: "
                 f'`load_dataset("ORG/NAME", "{first}", revision="{version}")`.')
@@ -161,7 +113,7 @@ def render_card(
 ) -> str:
     """The card through huggingface_hub's DatasetCard: DatasetCardData (with datasets' `configs` and
     `dataset_info`) as the header, the body from `templates/card.md.j2`. `views`: config -> what
-    `pipelines.layout.write_config` wrote (splits with rows and bytes, features)."""
+    `pipelines.engine.layout.write_config` wrote (splits with rows and bytes, features)."""
     from huggingface_hub import DatasetCard
 
     from data_cards.hub import card_metadata

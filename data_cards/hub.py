@@ -20,6 +20,7 @@ import polars as pl
 import pyarrow as pa
 from pydantic import BaseModel
 
+from data_cards.licenses import OTHER
 from schemas.errors import CurateError
 
 SPLITS = ("train", "validation", "test")
@@ -217,9 +218,7 @@ def card_metadata(card, spec: HubSpec, configs: dict[str, dict[str, Any]], total
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCardData
 
-    from data_cards.card import size_category
 
-    from data_cards.card import OTHER
 
     languages = card.languages or ["en"]
     license, license_name = (("other", card.license[len(OTHER):]) if card.license.startswith(OTHER)
@@ -365,3 +364,20 @@ def refresh_card_metadata(readme: Path, views: dict[str, dict[str, Any]], data_d
     configs.to_dataset_card_data(card.data)
     infos.to_dataset_card_data(card.data)
     card.save(readme)
+
+
+SIZE_BOUNDS = [
+    (1_000, "n<1K"),
+    (10_000, "1K<n<10K"),
+    (100_000, "10K<n<100K"),
+    (1_000_000, "100K<n<1M"),
+    (10_000_000, "1M<n<10M"),
+    (100_000_000, "10M<n<100M"),
+]
+
+
+def size_category(n: int) -> str:
+    for bound, label in SIZE_BOUNDS:
+        if n < bound:
+            return label
+    return "100M<n<1B"

@@ -1,6 +1,6 @@
 """The `design:` section of a codebook, as declared: strata, PSUs and a finite population
 correction, or replicate weights (BRR, Fay, jackknife, bootstrap) with their coefficients. The
-estimator that uses them is `pipelines/survey_design.py`; the declaration is data about the source,
+estimator that uses them is `pipelines/methods/survey_design.py`; the declaration is data about the source,
 so it lives with the codebook (sources must not import the pipelines)."""
 
 from __future__ import annotations

@@ -150,3 +150,4 @@ def not_text_columns(schema, columns: list[str]) -> list[str]:
             out.append(f"{name} ({dtype})")
     return out
 
+

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.layout import write_dataset_dir
+from pipelines.engine.layout import write_dataset_dir
 from pipelines.recipes import CardMeta, RecipeOutput
-from pipelines.report import RunReport
-from pipelines.steps import Account
+from pipelines.engine.report import RunReport
+from pipelines.engine.steps import Account
 
 CONFIGS = ("alpha", "beta")
 
@@ -59,7 +59,7 @@ if __name__ == "__main__":
     if os.environ.get("TEST_SHARD_ROWS"):  # several shards per config from a small table
         shard_by_rows(int(os.environ["TEST_SHARD_ROWS"]))
     if "--no-exchange" in sys.argv:  # the two-rename fallback of systems without renameat2
-        import pipelines.dataset_dir as dd
+        import pipelines.engine.dataset_dir as dd
 
         dd._exchange = lambda a, b: False
     write(out, rows, tag, Path(sys.argv[4]) if len(sys.argv) > 4 and not sys.argv[4].startswith("--") else None)

@@ -32,10 +32,10 @@ def lines_recipe(tmp_path, monkeypatch):
 
 
 def test_a_folder_on_the_recipe_path_is_a_recipe(lines_recipe, tmp_path):
-    from pipelines.demo import demo_runs
-    from pipelines.flow import run_recipe
+    from pipelines.cli.demo import demo_runs
+    from pipelines.flows.run import run_recipe
     from pipelines.recipes import available, get_recipe
-    from pipelines.request import RunRequest
+    from pipelines.engine.request import RunRequest
 
     assert available()["lines"] == lines_recipe / "lines"
     assert "personality" in available()  # the shipped ones are still there
@@ -81,7 +81,7 @@ def test_options_are_validated_by_the_recipe_config(lines_recipe):
 
 
 def test_the_cli_lists_it_and_parses_set(lines_recipe):
-    from pipelines.cli import parse_sets
+    from pipelines.cli.main import parse_sets
 
     assert parse_sets(["min_chars=20", "llm.model=m", "languages=[en, fr]", "keyed=true"]) == {
         "min_chars": 20, "llm": {"model": "m"}, "languages": ["en", "fr"], "keyed": True}

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.dask_runtime import DaskRuntime
+from pipelines.engine.dask_runtime import DaskRuntime
 
 
 def count_known(chunk: list[str], names: frozenset, ner: bool = False, tag: str = "") -> tuple[int, str]:

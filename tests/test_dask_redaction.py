@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.dask_runtime import DaskRuntime
-from pipelines.redaction import reveal
-from pipelines.request import RunRequest
+from pipelines.engine.dask_runtime import DaskRuntime
+from pipelines.engine.redaction import reveal
+from pipelines.engine.request import RunRequest
 from schemas.errors import CurateError
 from tests.conftest import REPO
 
@@ -26,7 +26,7 @@ SAMPLE = REPO / "sources" / "samples" / "personality" / "ipip120_responses.csv"
 def test_the_request_carries_the_address_redacted_and_reveals_it_to_connect_only():
     from fastapi.encoders import jsonable_encoder
 
-    from pipelines.flow import run_recipe
+    from pipelines.flows.run import run_recipe
 
     request = RunRequest(recipe="personality", inputs=(), output="o", dask_address=SECRET)
     assert request.dask_address == SHOWN
@@ -34,7 +34,7 @@ def test_the_request_carries_the_address_redacted_and_reveals_it_to_connect_only
     assert "s3cret" not in repr(stored) and "s3cret" not in request.model_dump_json()
     assert SHOWN in repr(jsonable_encoder(request))
     assert reveal(request.dask_address) == SECRET
-    child = subprocess.run([sys.executable, "-c", f"from pipelines.redaction import reveal; print(reveal({SHOWN!r}))"],
+    child = subprocess.run([sys.executable, "-c", f"from pipelines.engine.redaction import reveal; print(reveal({SHOWN!r}))"],
                            capture_output=True, text=True, cwd=REPO, timeout=60)
     assert child.stdout.strip() == SECRET  # a process started by this one (Prefect's runner) can connect
     with pytest.raises(CurateError, match="does not know the credentials"):
@@ -45,7 +45,7 @@ def test_the_request_carries_the_address_redacted_and_reveals_it_to_connect_only
 def test_the_flow_connects_with_the_real_address_and_reports_the_redacted_one(tmp_path, monkeypatch):
     import json
 
-    from pipelines import flow
+    from pipelines.flows import run as flow
 
     connected = []
 
@@ -69,7 +69,8 @@ def test_the_flow_connects_with_the_real_address_and_reports_the_redacted_one(tm
 def test_a_schedule_stores_the_address_redacted(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from pipelines import cli, schedule
+    from pipelines.cli import main as cli
+    from pipelines.flows import schedule
 
     seen = {}
     monkeypatch.setattr(schedule, "serve_schedule", lambda name, cron, parameters, tz=None: seen.update(parameters))
@@ -89,7 +90,7 @@ def test_prefects_database_never_holds_the_credentials(tmp_path, monkeypatch):
 
     from prefect.client.orchestration import get_client
 
-    from pipelines import flow
+    from pipelines.flows import run as flow
 
     monkeypatch.setattr(flow, "DaskRuntime", lambda address=None: DaskRuntime(address, inline=True))
     monkeypatch.setenv("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "300")  # as `curate` sets it: a busy CI

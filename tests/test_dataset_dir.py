@@ -1,5 +1,5 @@
 """The dataset folder is written whole or not at all, by one run at a time, and keeps what it did
-not write (pipelines/dataset_dir.py). Children running the real `write_dataset_dir` are killed with
+not write (pipelines/engine/dataset_dir.py). Children running the real `write_dataset_dir` are killed with
 SIGKILL at every write point (fault points) and at random moments; `datasets.load_dataset` must then
 read the old dataset or the new one, whole."""
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.dataset_dir import MANIFEST, claim_output, lock_file
+from pipelines.engine.dataset_dir import MANIFEST, claim_output, lock_file
 from schemas.errors import CurateError
 from tests.conftest import REPO
 from tests.dataset_writer import CONFIGS, shard_by_rows, write
@@ -163,7 +163,7 @@ def test_a_waiting_run_writes_after_the_first(old_dataset, tmp_path):
 
 CONTENDER = """
 import os, sys, time
-from pipelines.dataset_dir import claim_output
+from pipelines.engine.dataset_dir import claim_output
 out, log = sys.argv[1], sys.argv[2]
 for _ in range(5):
     with claim_output(out, lock_timeout=120):
@@ -268,7 +268,7 @@ def test_a_folder_from_before_manifests_is_recognised(tmp_path):
 def test_the_cli_options_travel_in_the_run_request(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
-    from pipelines import cli
+    from pipelines.cli import main as cli
 
     seen = []
     monkeypatch.setattr(cli, "run_one", lambda request, checked=False: seen.append(request) or {})
@@ -284,8 +284,8 @@ def test_the_cli_options_travel_in_the_run_request(tmp_path, monkeypatch):
 
 def test_the_flow_claims_the_output_before_any_work(tmp_path):
     """A run that reaches the flow without `curate run` (a schedule) gets the same check and lock."""
-    from pipelines.flow import _run
-    from pipelines.request import RunRequest
+    from pipelines.flows.run import _run
+    from pipelines.engine.request import RunRequest
 
     out = tmp_path / "mine"
     out.mkdir()
@@ -296,7 +296,7 @@ def test_the_flow_claims_the_output_before_any_work(tmp_path):
     with pytest.raises(CurateError, match="unknown recipe"):
         _run(request.model_copy(update={"allow_existing": True}))  # allowed: on to the recipe
     ours = tmp_path / "ours"
-    code = ("from pipelines.flow import _run; from pipelines.request import RunRequest; "
+    code = ("from pipelines.flows.run import _run; from pipelines.engine.request import RunRequest; "
             f"_run(RunRequest(recipe='x', inputs=(), output={str(ours)!r}))")
     with claim_output(ours):  # another process holds the folder
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)

@@ -7,11 +7,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.dedup import (
+from pipelines.methods.dedup import (
     ExactConfig, ExactDedup, NearConfig, NearDedup, Normalization, SemanticConfig, SemanticDedup,
     card_section, dedup_step, duplicates_table,
 )
-from pipelines.dedup.minhash import jaccard, optimal_bands, permutations, shingle_sets, signatures
+from pipelines.methods.dedup.minhash import jaccard, optimal_bands, permutations, shingle_sets, signatures
 from tests.dedup_corpus import BASE, NEAR_VARIANTS, frame, near_corpus
 
 
@@ -172,7 +172,7 @@ def test_semantic_catches_paraphrases_with_the_real_model(embed_cache):
 def test_semantic_run_keeps_embeddings_in_its_cache_folder(tmp_path):
     """`curate dedup --cache-dir C` embeds into C/embeddings; a rerun after the step's own entry is
     lost (a kill before it was saved) embeds nothing; where the cache lives is not part of the key."""
-    from pipelines.cli_dedup import load_dedup_config, run_dedup
+    from pipelines.cli.dedup import load_dedup_config, run_dedup
 
     table = tmp_path / "texts.parquet"
     frame([p[0] for p in PARAPHRASES] + UNRELATED + [p[1] for p in PARAPHRASES]).write_parquet(table)
@@ -291,8 +291,8 @@ def test_report_has_cluster_statistics_and_examples_for_the_card():
 
 
 def test_dedup_step_in_a_run_context_resumes_from_the_cache(tmp_path):
-    from pipelines.cache import StepCache
-    from pipelines.runtime import RunContext
+    from pipelines.engine.cache import StepCache
+    from pipelines.engine.runtime import RunContext
 
     data = near_corpus()
     first = RunContext("t", tmp_path, cache=StepCache(tmp_path / "c")).apply_result(NearDedup(NearConfig(id_column="id")), data)
@@ -308,7 +308,7 @@ def test_the_estimate_check_spares_the_exact_check_of_background_pairs_and_chang
     """Candidates whose MinHash estimate is 5 standard errors below the threshold are dropped before
     the true-Jaccard check; on the loose LSH (many background candidates) the clusters are the same
     as with every candidate checked exactly."""
-    from pipelines.dedup.minhash import estimate_cutoff
+    from pipelines.methods.dedup.minhash import estimate_cutoff
 
     assert estimate_cutoff(0.6, 128, 5.0) == pytest.approx(0.6 - 5 * (0.24 / 128) ** 0.5)
     assert estimate_cutoff(0.6, 128, None) is None
@@ -327,7 +327,7 @@ def test_the_estimate_check_spares_the_exact_check_of_background_pairs_and_chang
 def test_estimated_jaccard_follows_the_true_jaccard():
     """The 16-bit sketch estimate agrees with true Jaccard within 4 standard errors over pairs
     from disjoint to identical (a plain set computation, not our CSR code)."""
-    from pipelines.dedup.minhash import estimated_jaccard, permutations, signatures, sketch
+    from pipelines.methods.dedup.minhash import estimated_jaccard, permutations, signatures, sketch
 
     rng = np.random.default_rng(3)
     sets, truth = [], []

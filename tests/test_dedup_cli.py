@@ -89,8 +89,8 @@ def test_cli_errors_name_the_file_and_column(tmp_path):
 
 
 def test_an_option_error_names_where_it_came_from(tmp_path):
-    from pipelines.cli_dedup import load_dedup_config
-    from pipelines.errors import CurateError
+    from pipelines.cli.dedup import load_dedup_config
+    from schemas.errors import CurateError
 
     with pytest.raises(CurateError, match=r"^command line: invalid configuration for dedup --method near: config: .*both bands and rows"):
         load_dedup_config("near", None, {"text_column": "t", "bands": 4})

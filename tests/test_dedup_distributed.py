@@ -8,9 +8,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipelines.dask_runtime import DaskRuntime
-from pipelines.dedup import dedup_step, duplicates_table
-from pipelines.dedup.distributed import run_distributed
+from pipelines.engine.dask_runtime import DaskRuntime
+from pipelines.methods.dedup import dedup_step, duplicates_table
+from pipelines.methods.dedup.distributed import run_distributed
 from tests.dedup_corpus import corpus, with_bad_rows
 
 
@@ -68,7 +68,7 @@ def test_exact_stages_equal_the_single_process_result(tmp_path):
 def test_a_folder_of_files_and_bad_rows_quarantined_as_in_one_process(tmp_path):
     """Input as a folder of parquet files (a dataset), with a null id, a null text and an id first
     seen in another file: quarantined, and the rest deduplicated as in one process."""
-    from pipelines.cli_dedup import validate_rows
+    from pipelines.cli.dedup import validate_rows
     from sources.tables import ROW
 
     data = with_bad_rows(corpus(800))
@@ -109,7 +109,7 @@ def test_a_rerun_after_a_crash_redoes_only_the_missing_tasks(tmp_path):
 
 
 def test_engine_choice(tmp_path):
-    from pipelines.cli_dedup import choose_engine, load_dedup_config
+    from pipelines.cli.dedup import choose_engine, load_dedup_config
 
     path = tmp_path / "in.parquet"
     corpus(300).write_parquet(path)

@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.disk import NoSpace
+from pipelines.engine.disk import NoSpace
 from schemas.errors import CurateError
 from tests.dataset_writer import write
 
@@ -63,8 +63,8 @@ def test_dataset_folder(small_tmpfs):
 
 
 def test_step_cache_data_and_quarantine(small_tmpfs):
-    from pipelines.cache import StepCache
-    from pipelines.steps import Account, StepResult
+    from pipelines.engine.cache import StepCache
+    from pipelines.engine.steps import Account, StepResult
     from schemas.quarantine import quarantine_frame
 
     cache = StepCache(small_tmpfs / "cache")
@@ -87,8 +87,8 @@ def test_step_cache_data_and_quarantine(small_tmpfs):
 
 
 def test_quarantine_table_of_a_run(small_tmpfs):
-    from pipelines.report import RunReport
-    from pipelines.steps import Account
+    from pipelines.engine.report import RunReport
+    from pipelines.engine.steps import Account
     from schemas.quarantine import quarantine_frame
 
     report = RunReport("test")
@@ -120,7 +120,7 @@ def test_completion_cache_sqlite(small_tmpfs):
 
 
 def test_embedding_cache(small_tmpfs):
-    from pipelines.embed import EmbeddingCache
+    from pipelines.methods.embed import EmbeddingCache
 
     cache = EmbeddingCache(small_tmpfs / "emb", "model")
     before = files(small_tmpfs)

@@ -1,4 +1,4 @@
-"""pipelines.distributions: Kish and Wilson numbers, partial sums that add up to the whole, the
+"""pipelines.methods.distributions: Kish and Wilson numbers, partial sums that add up to the whole, the
 per-attribute and joint roll-ups, and the comparison metrics against known values and scipy."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.distributions import (
+from pipelines.methods.distributions import (
     combine_stats, compare, distributions, group_stats, js_distance, kish_n_eff, wasserstein_ordinal,
     wilson_interval,
 )

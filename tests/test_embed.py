@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.embed import (
+from pipelines.methods.embed import (
     EmbedConfig, EmbeddingCache, EmbedStep, embed_texts, encode_sorted, load_model, resolve_device, text_hashes,
 )
 
@@ -80,7 +80,7 @@ def test_cache_is_per_model_setting(cfg):
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
-    from pipelines.errors import CurateError
+    from schemas.errors import CurateError
 
     with pytest.raises(CurateError, match="cannot be loaded offline"):
         load_model(str(tmp_path / "no-such-model"), "cpu", "fp32")
@@ -152,7 +152,7 @@ def test_two_runs_embedding_at_once_share_the_cache(tmp_path):
 
 @pytest.mark.integration
 def test_shards_embed_on_dask_workers(tmp_path):
-    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.engine.dask_runtime import DaskRuntime
 
     texts = [f"Item {i}: a short sentence for the cluster." for i in range(9)]
     cfg = EmbedConfig(cache_dir=str(tmp_path / "emb"), shard_rows=3)
@@ -180,11 +180,11 @@ def test_a_machine_without_a_gpu_driver_resolves_the_cpu_without_importing_torch
     import subprocess
     import sys
 
-    from pipelines.embed import gpu_driver_present
+    from pipelines.methods.embed import gpu_driver_present
 
     if gpu_driver_present():
         pytest.skip("this machine has a GPU driver: torch decides the device")
-    code = ("import sys; from pipelines.embed import resolve_device, embedding_runtime; "
+    code = ("import sys; from pipelines.methods.embed import resolve_device, embedding_runtime; "
             "print(resolve_device('auto'), embedding_runtime(None), 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -192,7 +192,7 @@ def test_a_machine_without_a_gpu_driver_resolves_the_cpu_without_importing_torch
 
 
 def test_where_embeddings_are_cached_is_not_part_of_the_step_key(tmp_path):
-    from pipelines.cache import step_key
+    from pipelines.engine.cache import step_key
 
     a = EmbedStep(EmbedConfig(cache_dir=str(tmp_path / "a"), batch_size=8, shard_rows=100))
     b = EmbedStep(EmbedConfig(cache_dir=str(tmp_path / "b"), batch_size=64))

@@ -10,10 +10,10 @@ import polars as pl
 import pytest
 
 from data_cards.hub import validate_card_offline
-from pipelines.layout import write_dataset_dir
+from pipelines.engine.layout import write_dataset_dir
 from pipelines.recipes import CardMeta, RecipeOutput
-from pipelines.report import RunReport
-from pipelines.steps import Account
+from pipelines.engine.report import RunReport
+from pipelines.engine.steps import Account
 from tests.conftest import REPO
 from tests.dataset_checks import declared_configs, load_every_config
 
@@ -52,7 +52,7 @@ def test_an_empty_config_and_a_tiny_one_load(tmp_path, hf_cache):
 
 
 def recipes_with_demo():
-    from pipelines.demo import demo_runs
+    from pipelines.cli.demo import demo_runs
 
     return {name: (inputs, config) for name, inputs, config in demo_runs(REPO / "sources" / "samples")}
 
@@ -61,8 +61,8 @@ def recipes_with_demo():
 def test_every_config_of_each_recipe_demo_loads(recipe, tmp_path, hf_cache, monkeypatch):
     """The registry's recipes on their demo inputs, LLM steps off (the small configs of a demo are
     where splits go missing); the embedded engine's run is tests/integration/test_llm_embedded.py."""
-    from pipelines.flow import run_recipe
-    from pipelines.request import RunRequest
+    from pipelines.flows.run import run_recipe
+    from pipelines.engine.request import RunRequest
 
     monkeypatch.setenv("CURATE_PSEUDONYM_KEY", "test-key")
     inputs, config = recipes_with_demo()[recipe]

@@ -10,7 +10,7 @@ import time
 import polars as pl
 import pytest
 
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 from schemas.errors import InputFileError
 
 
@@ -25,7 +25,7 @@ def test_cr_only_line_ends_read_as_lines(tmp_path):
 
 
 def test_cr_only_csv_dedups_like_its_lf_twin(tmp_path):
-    from pipelines.cli_dedup import load_dedup_config, run_dedup
+    from pipelines.cli.dedup import load_dedup_config, run_dedup
 
     cr = tmp_path / "cr.csv"
     cr.write_bytes(b"id,text\r1,the same text\r2,the same text\r3,another one\r")
@@ -50,7 +50,7 @@ def test_a_header_the_csv_module_cannot_read_is_one_line(tmp_path):
      + "whatever: *j\n", "alias bomb"),
 ])
 def test_yaml_anchors_that_never_end_or_explode_are_refused_at_once(tmp_path, text, problem):
-    from pipelines.config import read_yaml_mapping
+    from pipelines.engine.config import read_yaml_mapping
 
     path = tmp_path / "config.yaml"
     path.write_text(text)
@@ -61,8 +61,8 @@ def test_yaml_anchors_that_never_end_or_explode_are_refused_at_once(tmp_path, te
 
 
 def test_a_date_that_does_not_exist(tmp_path):
-    from pipelines.cli import parse_sets
-    from pipelines.config import read_yaml_mapping
+    from pipelines.cli.main import parse_sets
+    from pipelines.engine.config import read_yaml_mapping
 
     with pytest.raises(CurateError, match="'2023-02-30' is not a valid date"):
         parse_sets(["start=2023-02-30"])
@@ -74,7 +74,7 @@ def test_a_date_that_does_not_exist(tmp_path):
 
 
 def test_empty_and_non_finite_options_are_errors():
-    from pipelines.cli import parse_sets
+    from pipelines.cli.main import parse_sets
     from pipelines.recipes import get_recipe, load_config
 
     with pytest.raises(CurateError, match="no value"):
@@ -95,7 +95,7 @@ def test_a_time_range_that_keeps_nothing_is_refused():
 
 
 def test_a_method_section_that_is_not_a_mapping(tmp_path):
-    from pipelines.cli_dedup import load_dedup_config
+    from pipelines.cli.dedup import load_dedup_config
 
     path = tmp_path / "dedup.yaml"
     path.write_text("near: 5\n")
@@ -105,7 +105,7 @@ def test_a_method_section_that_is_not_a_mapping(tmp_path):
 
 @pytest.mark.parametrize("engine", ["single", "dask"])
 def test_a_list_column_as_text_is_one_line_on_both_engines(tmp_path, engine):
-    from pipelines.cli_dedup import load_dedup_config, run_dedup
+    from pipelines.cli.dedup import load_dedup_config, run_dedup
 
     path = tmp_path / "rows.parquet"
     pl.DataFrame({"id": ["a", "b"], "text": [["x", "y"], ["z"]]}).write_parquet(path)
@@ -132,7 +132,7 @@ def test_personas_nested_too_deep_or_with_a_boolean_id_are_quarantined_with_the_
 
 
 def test_a_symlinked_output_is_refused_and_left_as_it_is(tmp_path):
-    from pipelines.dataset_dir import claim_output
+    from pipelines.engine.dataset_dir import claim_output
     from tests.dataset_writer import write
 
     real = tmp_path / "real"
@@ -170,7 +170,7 @@ def test_utf16_without_a_byte_order_mark_is_named(tmp_path):
 
 
 def test_publishing_refuses_a_repository_with_a_users_uncommitted_edit(tmp_path):
-    from pipelines.publish import publish, versions
+    from pipelines.engine.publish import publish, versions
     from tests.test_publish import make_run
 
     repo = tmp_path / "repo"

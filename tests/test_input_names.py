@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.cache import StepCache
+from pipelines.engine.cache import StepCache
 from tests.bad_inputs import runner
 from tests.conftest import REPO
 

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.inventory import packable, score_instrument
+from pipelines.methods.inventory import packable, score_instrument
 from sources.instruments import instrument, read_definition, shipped
 
 # scale -> "item, itemR, ..." (R = reverse-keyed); facets as "DOMAIN/facet"
@@ -226,7 +226,7 @@ def test_every_shipped_definition_is_consistent_and_keeps_restricted_texts_out()
 
 
 def test_a_bad_definition_names_the_file_and_field(tmp_path):
-    from pipelines.errors import InputFileError
+    from schemas.errors import InputFileError
 
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: x\nname: X\nreference: r\ntexts: {shipped: false, license: l}\nkey: {source: s, license: l}\n"
@@ -238,9 +238,9 @@ def test_a_bad_definition_names_the_file_and_field(tmp_path):
 
 def test_expand_reads_any_instrument_definition(tmp_path):
     """`expand` takes a definition file as its item table: texts where shipped, the key always."""
-    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.engine.dask_runtime import DaskRuntime
     from pipelines.recipes import expand
-    from pipelines.runtime import RunContext
+    from pipelines.engine.runtime import RunContext
     from sources.instruments import DEFINITIONS, item_table
 
     ffm = item_table(DEFINITIONS / "ipip_ffm50.yaml")
@@ -260,9 +260,9 @@ def test_expand_reads_any_instrument_definition(tmp_path):
 def test_personality_recipe_scores_any_instrument(tmp_path):
     """One run over Johnson's IPIP-NEO sample, a BFI-2 CSV, an MFQ-30 CSV with a failed catch item and
     an IPIP-FFM tab-separated file: each respondent scored by its own key, as the plain scorer says."""
-    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.engine.dask_runtime import DaskRuntime
     from pipelines.recipes import personality
-    from pipelines.runtime import RunContext
+    from pipelines.engine.runtime import RunContext
 
     files, expected = [], {}
     for name, lo, hi, seed in (("bfi2", 1, 5, 1), ("mfq30", 0, 5, 2), ("ipip_ffm50", 1, 5, 3)):

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.inventory import DOMAINS, FACETS, score_frame
+from pipelines.methods.inventory import DOMAINS, FACETS, score_frame
 from sources.ipip import load_key
 
 
@@ -97,7 +97,7 @@ def test_an_answer_out_of_range_is_refused_not_scored():
     ([0.0, 3.0, 5.0, None, 2.5, 7.0, -1.0, float("nan")], pl.Float64),
 ])
 def test_the_cheap_answer_test_never_passes_what_validation_would_quarantine(values, dtype):
-    from pipelines.inventory import answer_ok, answer_problem
+    from pipelines.methods.inventory import answer_ok, answer_problem
 
     frame = pl.DataFrame({"i1": pl.Series(values, dtype=dtype)})
     got = frame.select(ok=answer_ok("i1", dtype), problem=answer_problem("i1"))

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pipelines.llm import backends
+from pipelines.llm import backends, registry
 from pipelines.llm.backends import Backend, backend_factory, make_backend, register_backend, registered
 from pipelines.llm.client import LLMClient
 from pipelines.llm.settings import LLMSettings, resolve_settings
@@ -35,7 +35,7 @@ class EchoBackend:
 def echo():
     register_backend("echo", EchoBackend)
     yield
-    backends._REGISTRY.pop("echo", None)
+    registry._REGISTRY.pop("echo", None)
 
 
 def test_the_built_in_backends_are_registered_by_the_name_they_report():

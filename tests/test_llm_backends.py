@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 from pipelines.llm.client import LLMClient, make_backend
 from pipelines.llm.completion_cache import CompletionCache
 from pipelines.llm.settings import LLMSettings

@@ -82,7 +82,7 @@ def test_an_enrichment_over_budget_is_skipped_with_its_estimate(tmp_path, monkey
     """Persona texts over the budget: the respondents are published, the note says what the texts
     would cost and how to get them, and no persona request reached the server."""
     from pipelines.recipes import personality as p
-    from pipelines.runtime import RunContext
+    from pipelines.engine.runtime import RunContext
     from tests.llm_scripted import RecipeModel
 
     ctx = RunContext("personality", tmp_path)
@@ -102,8 +102,8 @@ def test_an_enrichment_over_budget_is_skipped_with_its_estimate(tmp_path, monkey
 
 
 def test_a_model_output_recipe_over_budget_stops_with_one_line(tmp_path, monkeypatch):
-    from pipelines.flow import run_recipe
-    from pipelines.request import RunRequest
+    from pipelines.flows.run import run_recipe
+    from pipelines.engine.request import RunRequest
     from tests.conftest import REPO
     from tests.llm_scripted import RecipeModel
 

@@ -9,7 +9,7 @@ import polars as pl
 from tests.llm_loopback import ScriptedServer
 from pipelines.recipes.personality.persona import persona_records
 from pipelines.recipes import personality as p
-from pipelines.runtime import RunContext
+from pipelines.engine.runtime import RunContext
 from tests.conftest import REPO
 from tests.llm_scripted import RecipeModel
 
@@ -56,7 +56,7 @@ def test_with_endpoint_every_respondent_gets_a_persona_record(tmp_path, monkeypa
 
 
 def test_build_publishes_a_personas_config_with_an_endpoint(tmp_path, monkeypatch):
-    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.engine.dask_runtime import DaskRuntime
 
     inputs = sorted(x for x in SAMPLES.iterdir() if x.suffix in {".csv", ".dat", ".sav", ".dta"})
     ctx = RunContext("personality", tmp_path, dask=DaskRuntime(inline=True))

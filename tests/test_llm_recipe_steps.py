@@ -7,7 +7,7 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from pipelines.errors import InputFileError
+from schemas.errors import InputFileError
 from pipelines.recipes import expand, preferences, translate
 from tests.conftest import REPO
 

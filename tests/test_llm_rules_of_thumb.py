@@ -57,9 +57,9 @@ def test_norms_build_publishes_rules_of_thumb_and_review_pushes_them(tmp_path, m
     """Through the norms recipe with an endpoint: a `rules_of_thumb` config linked to the situations,
     with the step's provenance, and the norms recipe's review spec for it (curate review push)."""
     from annotation.settings import spec_for
-    from pipelines.privacy import KEY_ENV
+    from pipelines.methods.privacy import KEY_ENV
     from pipelines.recipes import norms
-    from pipelines.runtime import RunContext
+    from pipelines.engine.runtime import RunContext
     from tests import reddit_dumps as fx
 
     monkeypatch.setenv(KEY_ENV, "test-key")

@@ -1,4 +1,4 @@
-"""Every output folder goes through pipelines/dataset_dir.py, not only `curate run`'s: `curate dedup`'s
+"""Every output folder goes through pipelines/engine/dataset_dir.py, not only `curate run`'s: `curate dedup`'s
 and `curate review pull`'s are claimed and locked before any work, written whole into a staging folder
 and swapped in, with a manifest; a folder holding a user's files keeps them (issue 15)."""
 
@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from filelock import FileLock
 
-from pipelines.dataset_dir import MANIFEST, lock_file
+from pipelines.engine.dataset_dir import MANIFEST, lock_file
 from schemas.errors import CurateError
 from tests.dataset_writer import write
 
@@ -20,7 +20,7 @@ DEDUP_FILES = ["README.md", "data/duplicates/train-00000-of-00001.parquet", "dat
 
 
 def dedup(tmp_path: Path, out: Path, **options) -> dict:
-    from pipelines.cli_dedup import load_dedup_config, run_dedup
+    from pipelines.cli.dedup import load_dedup_config, run_dedup
 
     source = tmp_path / "in.csv"
     if not source.exists():

@@ -9,10 +9,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.dask_runtime import DaskRuntime
-from pipelines.errors import InputFileError
+from pipelines.engine.dask_runtime import DaskRuntime
+from schemas.errors import InputFileError
 from pipelines.recipes import personality
-from pipelines.runtime import RunContext
+from pipelines.engine.runtime import RunContext
 from sources.ipip import load_key, read_responses, sniff
 from tests import personality_data as pdata
 
@@ -167,7 +167,7 @@ def test_bad_file_errors_name_the_file_and_the_problem(tmp_path, name, content, 
 
 
 def test_cached_steps_are_reused_and_give_identical_output(tmp_path):
-    from pipelines.cache import StepCache
+    from pipelines.engine.cache import StepCache
 
     path = pdata.write_csv(tmp_path / "r.csv")
     outs = []

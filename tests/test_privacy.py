@@ -1,4 +1,4 @@
-"""Pseudonyms, normalization, masks and the redaction of quarantined lines (pipelines/privacy/).
+"""Pseudonyms, normalization, masks and the redaction of quarantined lines (pipelines/methods/privacy/).
 
 The masker (Presidio + spaCy's small English model) is loaded once per session by the fixture;
 every case below is a real run of it."""
@@ -8,8 +8,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipelines.dask_runtime import DaskRuntime
-from pipelines.privacy import (KEY_ENV, PLACEHOLDERS, PrivacyConfig, Pseudonymize, PseudonymKey, handle_like,
+from pipelines.engine.dask_runtime import DaskRuntime
+from pipelines.methods.privacy import (KEY_ENV, PLACEHOLDERS, PrivacyConfig, Pseudonymize, PseudonymKey, handle_like,
                                mask_columns, masker, normalize_text, redact_raw)
 
 
@@ -195,7 +195,7 @@ def test_ner_words_that_are_only_dictionary_words_are_not_names(full):
 
 
 def test_mask_text_step_and_records(full):
-    from pipelines.privacy import MaskConfig, MaskText, mask_records
+    from pipelines.methods.privacy import MaskConfig, MaskText, mask_records
 
     data = pl.DataFrame({"story": ["Mail jane@example.com, Margaret Vasseur", None], "id": ["a", "b"]})
     result = MaskText(MaskConfig(columns=("story",), privacy_ner=False)).run(data)
@@ -218,11 +218,11 @@ def test_reviewers_free_text_is_masked_in_the_exported_responses(full):
     assert "<PERSON> at <PHONE>" in review["responses"]
 
 
-# -- the NER gate (pipelines/privacy/names.py) ----------------------------------------------------
+# -- the NER gate (pipelines/methods/privacy/names.py) ----------------------------------------------------
 
 
 def test_ner_gate_skips_sentences_that_cannot_hold_a_kept_name():
-    from pipelines.privacy.names import ner_spans
+    from pipelines.methods.privacy.names import ner_spans
 
     assert ner_spans("NTA. Your mom is wrong. I'm 25F and my bf (27M) is mad. AITA for this?") == []
     assert ner_spans("Tell your husband. Honestly, The Queue is full. May I ask why?") == []
@@ -240,13 +240,13 @@ def test_ner_gate_skips_sentences_that_cannot_hold_a_kept_name():
     ("it was fine.\nAnd then Jean-Luc left", "And then Jean-Luc left"),
 ])
 def test_ner_gate_sends_each_sentence_that_may_hold_a_name(text, sent):
-    from pipelines.privacy.names import ner_spans
+    from pipelines.methods.privacy.names import ner_spans
 
     assert [text[s:e] for s, e in ner_spans(text)] == [sent]
 
 
 def test_ner_gate_merges_adjacent_sentences():
-    from pipelines.privacy.names import ner_spans
+    from pipelines.methods.privacy.names import ner_spans
 
     text = "Bob came. Alice left. it rained. Carol stayed."
     assert [text[s:e] for s, e in ner_spans(text)] == ["Bob came. Alice left.", "Carol stayed."]
@@ -255,7 +255,7 @@ def test_ner_gate_merges_adjacent_sentences():
 def test_ner_gate_loses_no_name_that_the_whole_text_ner_keeps(full, monkeypatch):
     """The gated masker and one that sends every whole text to the NER agree, on names planted in
     comments whose other sentences the gate skips."""
-    import pipelines.privacy.engine as engine
+    import pipelines.methods.privacy.engine as engine
 
     texts = ["nta. your sister is wrong. I told Margaret Vasseur that this was not okay. she agreed.",
              "YTA. Then Adélaïde Grondin called my mother about it. honestly wow.",
@@ -271,7 +271,7 @@ def test_ner_gate_loses_no_name_that_the_whole_text_ner_keeps(full, monkeypatch)
 
 
 def test_ner_spans_are_widened_by_a_few_words_of_context():
-    from pipelines.privacy.names import ner_spans, with_context
+    from pipelines.methods.privacy.names import ner_spans, with_context
 
     text = "it was a long day for us all. Karen came. and then we all went home to sleep. Bob left"
     spans = with_context(text, ner_spans(text), words=3)

@@ -9,12 +9,12 @@ import pytest
 from huggingface_hub import DatasetCard
 
 from data_cards.hub import validate_card_offline
-from pipelines.dask_runtime import DaskRuntime
-from pipelines.errors import CurateError
-from pipelines.layout import write_dataset_dir
-from pipelines.publish import diff_configs, load_version, publish, versions
+from pipelines.engine.dask_runtime import DaskRuntime
+from schemas.errors import CurateError
+from pipelines.engine.layout import write_dataset_dir
+from pipelines.engine.publish import diff_configs, load_version, publish, versions
 from pipelines.recipes import personality
-from pipelines.runtime import RunContext
+from pipelines.engine.runtime import RunContext
 from tests import personality_data as pdata
 from tests.conftest import all_splits
 
@@ -281,7 +281,7 @@ def test_card_figures_are_drawn_once_per_data(tmp_path):
 
 
 def test_repository_paths_are_local_unless_the_hub_is_explicit(tmp_path, monkeypatch):
-    from pipelines.publish import resolve_repo
+    from pipelines.engine.publish import resolve_repo
 
     monkeypatch.chdir(tmp_path)
     # the README's `datasets/big5` looks like a Hub id but is a folder, existing or not
@@ -331,7 +331,7 @@ def test_unchanged_data_publishes_nothing(tmp_path):
 
 
 def test_next_version(tmp_path):
-    from pipelines.publish import next_version
+    from pipelines.engine.publish import next_version
 
     repo = tmp_path / "repo"
     assert next_version(repo) == "1.0.0"

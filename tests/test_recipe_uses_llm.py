@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from pipelines.llm.cli import needs_embedded
+from pipelines.flows.llm_route import needs_embedded
 from pipelines.recipes import available, get_recipe
 from schemas.errors import CurateError
 

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 import zstandard
 
-from pipelines.errors import InputFileError
+from schemas.errors import InputFileError
 from sources.reddit.dumps import DumpFilter, check_dump, dump_kind, iter_dump, line_blocks, read_dump
 from sources.reddit.writer import write_dump
 from tests import reddit_dumps as fx
@@ -116,7 +116,7 @@ def test_kind_and_format_checks(tmp_path):
 
 @pytest.mark.integration
 def test_files_in_parallel_on_dask_match_one_by_one(tmp_path):
-    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.engine.dask_runtime import DaskRuntime
     from sources.reddit.parallel import read_dumps
 
     paths = fx.write_pair(tmp_path)

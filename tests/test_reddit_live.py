@@ -7,7 +7,7 @@ import praw
 import pytest
 from praw.models import Comment, Redditor, Submission, Subreddit
 
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 from sources.reddit.dumps import read_dump
 from sources.reddit.live import FetchState, comment_row, fetch_listing, fetch_to_dumps, reddit_from_env, submission_row
 

@@ -16,7 +16,7 @@ from annotation.records import RecordBuilder
 from annotation.resolve import mean_rank, resolve_answers, resolve_record
 from annotation.settings import Question, ranks_from_scores, review_specs, spec_for
 from annotation.users import load_users_file, write_credentials
-from pipelines.errors import CurateError, InputFileError
+from schemas.errors import CurateError, InputFileError
 from schemas.envelope import PROVENANCE_DTYPE, REVIEW_DTYPE, SOURCE_DTYPE
 
 

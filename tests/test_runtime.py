@@ -5,9 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from pipelines.cache import StepCache
-from pipelines.runtime import RunContext
-from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
+from pipelines.engine.cache import StepCache
+from pipelines.engine.runtime import RunContext
+from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 
 
 class AddConfig(StepConfig):
@@ -68,7 +68,7 @@ def test_chain_recomputes_only_what_changed_and_loads_only_what_it_needs(tmp_pat
 
 STEP_MODULE = '''
 import polars as pl
-from pipelines.steps import Account, Step, StepResult
+from pipelines.engine.steps import Account, Step, StepResult
 
 
 def helper(x):
@@ -114,13 +114,13 @@ def test_code_version_covers_the_module_a_step_lives_in(tmp_path, monkeypatch):
 
 def test_code_version_covers_declared_dependencies(tmp_path, monkeypatch):
     from pipelines.recipes.personality.steps import KeyAndScore
-    from pipelines.steps import module_source_hash
+    from pipelines.engine.steps import module_source_hash
 
     step = KeyAndScore()
     version = step.code_version()
-    monkeypatch.setattr(type(step), "depends_on", ("pipelines.inventory",))  # one module fewer
+    monkeypatch.setattr(type(step), "depends_on", ("pipelines.methods.inventory",))  # one module fewer
     assert step.code_version() != version
-    assert module_source_hash("pipelines.inventory") != module_source_hash("sources.ipip")
+    assert module_source_hash("pipelines.methods.inventory") != module_source_hash("sources.ipip")
 
 
 # -- input identity ------------------------------------------------------------------------------

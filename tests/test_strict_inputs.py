@@ -1,5 +1,5 @@
-"""Strict reading of what users hand us (sources/files.py, pipelines/config.py), URL redaction
-(pipelines/redaction.py) and card escaping (data_cards/card.py), in-process and fast; the whole
+"""Strict reading of what users hand us (sources/files.py, pipelines/engine/config.py), URL redaction
+(pipelines/engine/redaction.py) and card escaping (data_cards/card.py), in-process and fast; the whole
 corpus of hostile inputs through the CLI's path is tests/integration/test_bad_inputs.py."""
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from data_cards.card import check_license, md_text
-from pipelines.config import read_yaml_mapping, validated
+from data_cards.card import md_text
+from data_cards.licenses import check_license
+from pipelines.engine.config import read_yaml_mapping, validated
 from pipelines.recipes import personality
-from pipelines.redaction import install_log_redaction, redact
+from pipelines.engine.redaction import install_log_redaction, redact
 from schemas.errors import CurateError, InputFileError
 from sources.files import check_distinct_names, encoding_read, input_name, load_yaml, read_text, read_text_table
 from sources.tables import arrow_frame, read_table
@@ -139,7 +140,7 @@ def test_a_prefect_server_too_slow_to_start_is_one_line_not_a_bug(tmp_path):
     env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "0", "CURATE_LLM_EMBEDDED": "0"}
     env.pop("PREFECT_API_URL", None)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "values", "-o", str(out),
+    proc = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "run", "values", "-o", str(out),
                            "--cache-dir", str(tmp_path / "cache"), "--quiet",
                            "-i", str(REPO / "sources/samples/values/values_w1.csv"),
                            "-i", str(REPO / "sources/samples/values/codebook.yaml")],

@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.survey_design import Design, Replicates, design_estimates, design_proportions
+from pipelines.methods.survey_design import Design, Replicates, design_estimates, design_proportions
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -23,9 +23,9 @@ TOL = 1e-9
 
 def build_values(tmp_path, inputs, **config):
     """The values recipe in-process (inline Dask, no cache): (context, output)."""
-    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.engine.dask_runtime import DaskRuntime
     from pipelines.recipes import values
-    from pipelines.runtime import RunContext
+    from pipelines.engine.runtime import RunContext
 
     ctx = RunContext(recipe="values", output=tmp_path / "out", cache=None, dask=DaskRuntime(inline=True))
     return ctx, values.build(ctx, inputs, values.Config(**config))
@@ -140,7 +140,7 @@ def test_design_estimates_per_group_and_question():
 
 
 def test_min_n_counts_positive_weights_and_all_refusal_groups_have_their_own_reason():
-    from pipelines.distributions import distributions, drop_reason, group_stats
+    from pipelines.methods.distributions import distributions, drop_reason, group_stats
 
     # group a: 30 answers, 29 of them with weight 0; group b: 40 refusals (option 2 of a 2-option question)
     frame = pl.DataFrame({
@@ -245,7 +245,7 @@ def lonely_nhanes():
 
 
 def test_a_lonely_psu_fails_by_default_naming_the_stratum():
-    from pipelines.errors import CurateError
+    from schemas.errors import CurateError
 
     race, w, stratum, psu, _ = lonely_nhanes()
     with pytest.raises(CurateError, match=r"stratum '1' has one PSU.*set `lonely_psu`"):
@@ -304,7 +304,7 @@ def test_values_recipe_with_a_lonely_psu(tmp_path):
     """Through the recipe: by default one line naming the stratum and the wave; `lonely_psu: skip`
     publishes, and the card says that a group lying wholly in the lonely stratum got zero-width
     intervals; `adjust` gives that group a variance; the card and report name the option."""
-    from pipelines.errors import CurateError
+    from schemas.errors import CurateError
 
     race, w, stratum, psu, _ = lonely_nhanes()
     data = pl.DataFrame({"id": np.arange(len(w)), "w": w, "st": stratum, "cl": psu, "race": race.astype(int),

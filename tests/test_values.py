@@ -10,11 +10,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.cache import StepCache
-from pipelines.dask_runtime import DaskRuntime
-from pipelines.errors import InputFileError
+from pipelines.engine.cache import StepCache
+from pipelines.engine.dask_runtime import DaskRuntime
+from schemas.errors import InputFileError
 from pipelines.recipes import values
-from pipelines.runtime import RunContext
+from pipelines.engine.runtime import RunContext
 from sources.survey import canonical_code, load_codebook
 from tests import values_data as vdata
 
@@ -303,7 +303,7 @@ def test_card_states_questions_groups_respondents_weighting_refusals_metrics(tmp
 
 
 def test_demo_runs_the_shipped_values_samples(repo):
-    from pipelines.demo import demo_runs
+    from pipelines.cli.demo import demo_runs
 
     runs = {recipe: (inputs, config) for recipe, inputs, config in demo_runs(repo / "sources" / "samples")}
     inputs, config = runs["values"]

@@ -60,7 +60,7 @@ def cluster_of(frame, result) -> "object":
     """Cluster label per row of `frame`: the kept id its row maps to (itself when kept)."""
     import polars as pl
 
-    from pipelines.dedup import duplicates_table
+    from pipelines.methods.dedup import duplicates_table
 
     dup = duplicates_table(result.dropped_rows).select(pl.col("id").cast(pl.Int64), pl.col("duplicate_of").cast(pl.Int64))
     joined = frame.select("id").join(dup, on="id", how="left")
@@ -71,7 +71,7 @@ def cluster_of(frame, result) -> "object":
 
 
 def run_ours(method: str, frame, params: dict):
-    from pipelines.dedup import dedup_step
+    from pipelines.methods.dedup import dedup_step
 
     step = dedup_step(method, {"id_column": "id", "examples": 0, **params})
     result = step.run(frame.select("id", "text"))
@@ -96,9 +96,9 @@ def run_datasketch(frame, params: dict):
     import polars as pl
     from datasketch import MinHash, MinHashLSH
 
-    from pipelines.dedup.clusters import components
-    from pipelines.dedup.config import NearConfig
-    from pipelines.dedup.normalize import normalized
+    from pipelines.methods.dedup.clusters import components
+    from pipelines.methods.dedup.config import NearConfig
+    from pipelines.methods.dedup.normalize import normalized
 
     cfg = NearConfig(**params)
     texts = frame.select(normalized(pl.col("text"), cfg.normalize)).to_series().to_list()
@@ -140,9 +140,9 @@ def run_peer(tool: str, frame, params: dict, peers_python: str):
     import numpy as np
     import polars as pl
 
-    from pipelines.dedup.clusters import components
-    from pipelines.dedup.config import NearConfig
-    from pipelines.dedup.normalize import normalized
+    from pipelines.methods.dedup.clusters import components
+    from pipelines.methods.dedup.config import NearConfig
+    from pipelines.methods.dedup.normalize import normalized
 
     cfg = NearConfig(**params)
     with tempfile.TemporaryDirectory(prefix=f"bench-{tool}-") as tmp:
@@ -174,9 +174,9 @@ def run_dask(frame, params: dict, workers: int, memory: str, rows: int):
     import polars as pl
 
     from corpus import build_scaled
-    from pipelines.dask_runtime import DaskRuntime
-    from pipelines.dedup import dedup_step
-    from pipelines.dedup.distributed import memory_bytes, run_distributed
+    from pipelines.engine.dask_runtime import DaskRuntime
+    from pipelines.methods.dedup import dedup_step
+    from pipelines.methods.dedup.distributed import memory_bytes, run_distributed
 
     folder = build_scaled(rows)
     step = dedup_step("near", {"id_column": "id", "examples": 0, **params})
@@ -220,7 +220,7 @@ def worker(args) -> None:
     params = json.loads(args.params)
     import datasketch  # noqa: F401  (imports are not what is timed)
 
-    import pipelines.dedup  # noqa: F401
+    import pipelines.methods.dedup  # noqa: F401
 
     before = rss_mb()
     t0 = time.perf_counter()
@@ -268,7 +268,7 @@ def measure(method: str, rows: int, params: dict, semantic_rows: int, copies: in
     raise RuntimeError(f"{method} failed:\n{proc.stderr[-3000:]}")
 
 
-NEAR = {}  # our defaults (pipelines/dedup/config.py), tuned on this corpus
+NEAR = {}  # our defaults (pipelines/methods/dedup/config.py), tuned on this corpus
 SEMANTIC = {"embed": {"cache_dir": str(Path.home() / ".cache" / "curate-bench" / "embeddings")}}
 
 

@@ -104,7 +104,7 @@ def drop_natural_near_duplicates(sentences: list[str]) -> list[str]:
     """Keep one sentence of each group whose word sets overlap by Jaccard >= 0.5, so that the
     corpus has no duplicates but the planted ones."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    from pipelines.dedup import NearConfig, NearDedup
+    from pipelines.methods.dedup import NearConfig, NearDedup
 
     cfg = NearConfig(shingle="word", ngram=1, threshold=0.5, num_perm=128, examples=0)
     kept = NearDedup(cfg).run(pl.DataFrame({"text": sentences})).data

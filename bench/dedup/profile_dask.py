@@ -41,7 +41,7 @@ def child(args) -> None:
 
     import polars as pl
 
-    from pipelines.dedup import dedup_step, duplicates_table
+    from pipelines.methods.dedup import dedup_step, duplicates_table
 
     data = Path(args.data)
     step = dedup_step("near", {"id_column": "id", "examples": 0})
@@ -54,8 +54,8 @@ def child(args) -> None:
         dup = duplicates_table(result.dropped_rows).select("id", "duplicate_of")
         info = {"seconds": seconds, "cpu": cpu, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     else:
-        from pipelines.dask_runtime import DaskRuntime
-        from pipelines.dedup.distributed import memory_bytes, run_distributed
+        from pipelines.engine.dask_runtime import DaskRuntime
+        from pipelines.methods.dedup.distributed import memory_bytes, run_distributed
 
         runtime = DaskRuntime(workers=2, memory_limit="4GB", local_directory=str(out / "spill"))
         try:

@@ -19,7 +19,7 @@ def main() -> None:
     from bench_dedup import cluster_of, pairwise_scores
     from corpus import build_corpus
 
-    from pipelines.dedup import NearConfig, NearDedup
+    from pipelines.methods.dedup import NearConfig, NearDedup
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=100_000)

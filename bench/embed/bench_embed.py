@@ -42,7 +42,7 @@ def timed(fn) -> float:
 
 
 def cpu_run(texts: list[str], batch_size: int, repeats: int) -> None:
-    from pipelines.embed import EmbedConfig, embed_texts, load_model
+    from pipelines.methods.embed import EmbedConfig, embed_texts, load_model
 
     model = load_model(None, "cpu", "fp32")
     model.encode(texts[:256], batch_size=batch_size)  # warm-up: first calls allocate
@@ -73,7 +73,7 @@ def cpu_run(texts: list[str], batch_size: int, repeats: int) -> None:
 def gpu_run(texts: list[str], batch_size: int) -> None:
     import torch
 
-    from pipelines.embed import EmbedConfig, embed_texts, load_model
+    from pipelines.methods.embed import EmbedConfig, embed_texts, load_model
 
     name = torch.cuda.get_device_name(0)
     peak = os.environ.get("CURATE_GPU_PEAK_TFLOPS")

@@ -52,7 +52,7 @@ def polars_batches(csv: Path):
 def run_polars(csv: Path, out: Path) -> dict:
     import pyarrow.parquet as pq
 
-    from pipelines.inventory import score_frame
+    from pipelines.methods.inventory import score_frame
     from sources.instruments import instrument
 
     key = instrument("ipip_neo_120")  # the definition, read once (as the recipe does per run)
@@ -122,7 +122,7 @@ def child(impl: str, csv: str, out: str) -> None:
     import polars  # noqa: F401
     import pyarrow.parquet  # noqa: F401
 
-    import pipelines.inventory  # noqa: F401
+    import pipelines.methods.inventory  # noqa: F401
     import sources.instruments  # noqa: F401 (the instrument definitions' models: pydantic)
     import sources.ipip  # noqa: F401
 

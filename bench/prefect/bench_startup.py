@@ -30,7 +30,7 @@ def timed(args: list[str], env: dict, cwd: Path) -> float:
 
 
 def main() -> None:
-    from pipelines.prefect_server import prefect_server
+    from pipelines.engine.prefect_server import prefect_server
     from tests import personality_data as pdata
 
     parser = argparse.ArgumentParser()

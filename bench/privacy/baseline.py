@@ -1,4 +1,4 @@
-"""The regex masks the privacy step had before Presidio (pipelines/privacy.py at f287ce0), kept here
+"""The regex masks the privacy step had before Presidio (pipelines/methods/privacy.py at f287ce0), kept here
 only as the benchmark's baseline: the same patterns, applied the same way, on the raw text."""
 
 from __future__ import annotations

@@ -44,8 +44,8 @@ def run(texts: list[str], names: set[str], workers: int = 2, memory_limit: str =
     """Times both maskers on `workers` single-threaded worker processes; returns the measures."""
     import polars as pl
 
-    from pipelines.dask_runtime import DaskRuntime
-    from pipelines.privacy import mask_columns
+    from pipelines.engine.dask_runtime import DaskRuntime
+    from pipelines.methods.privacy import mask_columns
 
     frame = pl.DataFrame({"body": texts}, schema={"body": pl.String})
     names = frozenset(names)

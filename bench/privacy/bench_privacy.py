@@ -43,7 +43,7 @@ STRUCTURED = {"phone_us", "phone_intl", "phone_national", "phone_fullwidth", "em
 
 
 def found(output: str, parts: list[str]) -> bool:
-    from pipelines.privacy.normalize import normalize_text
+    from pipelines.methods.privacy.normalize import normalize_text
 
     low = normalize_text(output).lower()
     return not any(normalize_text(p).lower() in low for p in parts)
@@ -93,7 +93,7 @@ def main() -> None:
     print(f"corpus: {len(cases)} planted instances of {len(KINDS)} kinds, {len(clean)} PII-free comments "
           f"({time.perf_counter() - t0:.1f}s to build)")
 
-    from pipelines.privacy.engine import masker
+    from pipelines.methods.privacy.engine import masker
 
     t0 = time.perf_counter()
     full, rules = masker(True), masker(False)

@@ -72,7 +72,7 @@ def personality(rows: int) -> None:
         tmp = Path(tmp)
         csv = tmp / "responses.csv"
         make_csv(csv, rows)
-        from pipelines.prefect_server import prefect_server
+        from pipelines.engine.prefect_server import prefect_server
 
         with prefect_server(tmp / "prefect") as url:
             base = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_API_URL": url}

@@ -1,4 +1,4 @@
-"""Weighted answer distributions for 200 questions x 5 group attributes: ours (`pipelines.distributions`,
+"""Weighted answer distributions for 200 questions x 5 group attributes: ours (`pipelines.methods.distributions`,
 streaming the microdata in row batches) against a pandas groupby implementation, in the same run.
 
     .venv/bin/python bench/values/bench_distributions.py               # 1,000,000 respondents
@@ -80,7 +80,7 @@ def partition_stats(part: tuple[str, int, int]):
     """The sums of one slice of rows (a Dask task)."""
     import polars as pl
 
-    from pipelines.distributions import group_stats
+    from pipelines.methods.distributions import group_stats
 
     path, offset, length = part
     frame = pl.scan_parquet(path).slice(offset, length).collect()
@@ -90,11 +90,11 @@ def partition_stats(part: tuple[str, int, int]):
 def run_ours(path: Path, out: Path, dask: bool = False) -> None:
     import polars as pl
 
-    from pipelines.distributions import combine_stats, distributions, group_stats
+    from pipelines.methods.distributions import combine_stats, distributions, group_stats
 
     questions = [f"q{j}" for j in range(QUESTIONS)]
     if dask:
-        from pipelines.dask_runtime import DaskRuntime
+        from pipelines.engine.dask_runtime import DaskRuntime
 
         rows = pl.scan_parquet(path).select(pl.len()).collect().item()
         parts = [(str(path), o, BATCH_ROWS) for o in range(0, rows, BATCH_ROWS)]

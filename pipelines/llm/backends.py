@@ -9,12 +9,14 @@ backends imports neither torch nor vllm. `register_backend` adds one (a class, o
 
 from __future__ import annotations
 
-import importlib
 from typing import Callable, Protocol, runtime_checkable
 
-from pipelines.llm.settings import LLMSettings
 from pipelines.llm.types import ChatRequest, Completion, Usage
-from schemas.errors import CurateError
+
+from pipelines.llm.registry import backend_factory, register_backend, registered
+from pipelines.llm.settings import LLMSettings
+
+__all__ = ["Backend", "backend_factory", "make_backend", "register_backend", "registered"]
 
 
 @runtime_checkable
@@ -31,34 +33,5 @@ class Backend(Protocol):
             usage: Usage) -> None: ...
 
 
-Factory = Callable[[LLMSettings], Backend]
-_REGISTRY: dict[str, Factory | str] = {}
-
-
-def register_backend(name: str, factory: Factory | str) -> None:
-    """Make `name` a backend: `factory` builds it from the settings (a class, or "module:Class",
-    imported when the backend is first made)."""
-    _REGISTRY[name] = factory
-
-
-def registered() -> list[str]:
-    return sorted(_REGISTRY)
-
-
-def backend_factory(name: str) -> Factory:
-    if name not in _REGISTRY:
-        raise CurateError(f"unknown LLM backend {name!r}; registered backends: {', '.join(registered())}")
-    factory = _REGISTRY[name]
-    if isinstance(factory, str):
-        module, _, attr = factory.partition(":")
-        factory = getattr(importlib.import_module(module), attr)
-    return factory
-
-
 def make_backend(settings: LLMSettings) -> Backend:
     return backend_factory(settings.backend)(settings)
-
-
-register_backend("http", "pipelines.llm.http_backend:HTTPBackend")
-register_backend("transformers", "pipelines.llm.transformers_backend:TransformersBackend")
-register_backend("vllm", "pipelines.llm.vllm_backend:VLLMBackend")  # `import vllm` only when one is made

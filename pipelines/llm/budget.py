@@ -24,7 +24,7 @@ import re
 import time
 from dataclasses import asdict, dataclass
 
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 
 DEFAULT_EMBEDDED = "5m"
 PROBE_TOKENS = 16

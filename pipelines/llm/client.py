@@ -15,7 +15,7 @@ from pipelines.llm.budget import PROBE_TOKENS, Estimate, Meter, OverBudget, Spee
 from pipelines.llm.completion_cache import CompletionCache, completion_key
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.types import ChatRequest, Completion, Usage
-from pipelines.runtime import run_logger
+from pipelines.engine.logs import run_logger
 
 log = logging.getLogger("curate.llm")
 LOG_EVERY_S = 30.0  # a progress line in the log (Prefect's UI, CI) this often, bars or not

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import orjson
 
-from pipelines.disk import CACHE_HINT, is_no_space, no_space
+from pipelines.engine.disk import CACHE_HINT, is_no_space, no_space
 from pipelines.llm.types import ChatRequest, Completion
 
 

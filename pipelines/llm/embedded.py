@@ -120,7 +120,7 @@ def wait_ready(base_url: str, process: subprocess.Popen | None = None, timeout: 
 def embedded_endpoint(log_dir: Path | None = None, options: EngineOptions | None = None) -> Iterator[str]:
     """Run the engine in a child process on a free loopback port; yield its base URL; stop it (its
     whole process group) on exit, whatever happened."""
-    from pipelines.prefect_server import free_port
+    from pipelines.engine.prefect_server import free_port
 
     options = options or EngineOptions.from_env()
     model_path()  # assemble here, so a missing package fails with one plain line

@@ -77,7 +77,7 @@ class PromptTemplate:
 def prompt_dirs() -> list[Path]:
     """The folders templates are found in: the generic one, then each recipe's `prompts/` (the
     recipes `pipelines.recipes.available` finds, $CURATE_RECIPE_PATH included)."""
-    from pipelines.recipes import available
+    from pipelines.engine.recipe_folders import available
 
     return [GENERIC_DIR, *(folder / "prompts" for folder in available().values())]
 

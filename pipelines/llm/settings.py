@@ -73,7 +73,7 @@ class LLMSettings(BaseModel):
     @field_validator("backend")
     @classmethod
     def _registered(cls, v: str) -> str:
-        from pipelines.llm.backends import registered
+        from pipelines.llm.registry import registered
 
         if v not in registered():
             raise ValueError(f"unknown LLM backend {v!r}; registered backends: {', '.join(registered())}")

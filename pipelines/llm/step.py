@@ -18,8 +18,8 @@ from pipelines.llm.settings import LLMSettings, resolve_settings
 from pipelines.llm.prompts import load_template
 from pipelines.llm.structured import Outcome, complete_structured, structured_request
 from pipelines.llm.types import Usage
-from pipelines.runtime import run_logger
-from pipelines.steps import Account, Step, StepConfig
+from pipelines.engine.logs import run_logger
+from pipelines.engine.steps import Account, Step, StepConfig
 from schemas.envelope import provenance_entry
 from schemas.quarantine import empty_quarantine, quarantine_frame
 
@@ -158,7 +158,7 @@ def skipped_over_budget(ctx, over, missing: str, published: str) -> None:
 
 def model_calls(ctx):
     """The card's "Model calls" section of a run (`usage_section` of its report)."""
-    from pipelines.recipes.base import CardSection
+    from data_cards.meta import CardSection
 
     return CardSection("Model calls", usage_section(ctx.report))
 

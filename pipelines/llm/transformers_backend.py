@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from typing import Callable
 
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.types import ChatRequest, Completion, Usage
 

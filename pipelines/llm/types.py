@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 
 
 class LLMUnavailable(CurateError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Callable
 
-from pipelines.errors import CurateError
+from schemas.errors import CurateError
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.types import ChatRequest, Completion, Usage
 

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from pipelines.engine.recipe_folders import PATH_ENV, SHIPPED, available, recipe_dirs
 from pipelines.recipes.base import (
     CardMeta,
     CardSection,
@@ -31,31 +31,6 @@ from schemas.errors import CurateError
 
 __all__ = ["CardMeta", "CardSection", "Recipe", "RecipeConfig", "RecipeOutput", "available", "get_recipe",
            "load_config", "recipe_dirs"]
-
-SHIPPED = Path(__file__).resolve().parent
-PATH_ENV = "CURATE_RECIPE_PATH"
-
-
-def recipe_dirs() -> list[Path]:
-    """The folders searched for recipe folders, in order."""
-    extra = [Path(p) for p in os.environ.get(PATH_ENV, "").split(os.pathsep) if p]
-    return [*extra, SHIPPED]
-
-
-def _is_recipe(folder: Path) -> bool:
-    return folder.is_dir() and (folder / "__init__.py").is_file() and not folder.name.startswith(("_", "."))
-
-
-def available() -> dict[str, Path]:
-    """Recipe name -> its folder, for every recipe found (sorted by name)."""
-    found: dict[str, Path] = {}
-    for root in recipe_dirs():
-        if root.is_dir():
-            for folder in sorted(root.iterdir()):
-                if _is_recipe(folder) and folder.name not in found:
-                    found[folder.name] = folder
-    return dict(sorted(found.items()))
-
 
 def _module_name(folder: Path) -> str:
     if folder.parent == SHIPPED:
@@ -102,8 +77,8 @@ def get_recipe(name: str) -> Recipe:
 def load_config(recipe: Recipe, path: Path | None, overrides: dict[str, Any] | None = None,
                 inherited: dict[str, Any] | None = None):
     """The recipe's configuration: the YAML file, then `overrides` (`--set`); `inherited` (the terms of
-    the repository's latest version, `pipelines.publish.PublishPlan`) fills the options neither sets."""
-    from pipelines.config import load_options
+    the repository's latest version, `pipelines.engine.publish.PublishPlan`) fills the options neither sets."""
+    from pipelines.engine.config import load_options
 
     return load_options(recipe.Config, path, overrides, what=f"configuration for recipe {recipe.name}",
                         defaults=inherited)

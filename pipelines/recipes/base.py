@@ -2,7 +2,7 @@
 tables, the card's facts, the review of each config, and demo inputs, all in one folder
 `pipelines/recipes/<name>/` (see `pipelines.recipes` for how folders are found).
 
-The runtime (`pipelines.runtime.RunContext`) does the wiring every recipe shares: it hashes the
+The runtime (`pipelines.engine.runtime.RunContext`) does the wiring every recipe shares: it hashes the
 input files once (`ctx.read`), hands each step what it needs (`Step.setup`), records each step's
 provenance as it runs (`ctx.provenance`), and `Recipe.llm_client` turns "no model configured" into
 one note in the report and the card.
@@ -20,6 +20,7 @@ import polars as pl
 from pydantic import BaseModel, model_validator
 
 from data_cards.hub import HubSpec, SplitOptions
+from data_cards.meta import CardMeta, CardSection
 from schemas.errors import CurateError
 
 
@@ -37,32 +38,10 @@ class RecipeConfig(BaseModel):
 
     @model_validator(mode="after")
     def _hub_license(self):  # checked at load time, so a bad license fails before any work
-        from data_cards.card import check_license
+        from data_cards.licenses import check_license
 
         object.__setattr__(self, "license", check_license(self.license, self.license_name))  # frozen model
         return self
-
-
-@dataclass
-class CardSection:
-    title: str
-    body: str  # markdown
-
-
-@dataclass
-class CardMeta:
-    pretty_name: str
-    license: str
-    languages: list[str]
-    task_categories: list[str]
-    tags: list[str] = field(default_factory=list)
-    source_datasets: list[str] = field(default_factory=list)
-    summary: str = ""
-    citation: str = ""
-    limitations: list[str] = field(default_factory=list)
-    personal_information: str = ""
-    fields: dict[str, dict[str, str]] = field(default_factory=dict)  # config -> column -> description
-    columns: dict[str, str] = field(default_factory=dict)  # column -> description in any config (`fields` wins)
 
 
 @dataclass

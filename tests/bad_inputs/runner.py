@@ -13,8 +13,8 @@ from unittest import mock
 
 import polars as pl
 
-from pipelines.dask_runtime import DaskRuntime
-from pipelines.redaction import redact
+from pipelines.engine.dask_runtime import DaskRuntime
+from pipelines.engine.redaction import redact
 from schemas.errors import CurateError
 
 
@@ -30,7 +30,7 @@ class _State:
 
 
 def _flow_body(request, return_state=True):
-    from pipelines import flow
+    from pipelines.flows import run as flow
 
     with mock.patch.object(flow, "DaskRuntime", lambda address=None: DaskRuntime(address, inline=True)):
         return _State(flow._run(request))
@@ -38,13 +38,13 @@ def _flow_body(request, return_state=True):
 
 def run(case: dict, folder: Path, cache: Path) -> dict:
     """{"status": "ok" | "error" | "traceback", "line": the error line, "trace": ...}"""
-    from pipelines import cli
+    from pipelines.cli import main as cli
 
     inputs = [folder / p for p in case["inputs"]]
     config = folder / case["config"] if case["config"] else None
     out = folder / "out"
     try:
-        with mock.patch("pipelines.flow.run_recipe", _flow_body):
+        with mock.patch("pipelines.flows.run.run_recipe", _flow_body):
             cli.run_one(cli._request(case["recipe"], inputs, out, config, {}, cache, False, None,
                                      allow_existing=case["allow_existing"]))
         return {"status": "ok"}

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from pipelines.prefect_server import prefect_server as start_prefect_server
+from pipelines.engine.prefect_server import prefect_server as start_prefect_server
 from tests.integration.argilla_fixtures import argilla_client, argilla_stack, argilla_workspace  # noqa: F401
 
 

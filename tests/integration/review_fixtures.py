@@ -29,8 +29,8 @@ LLM_INPUTS = {
 
 def run_recipe_here(recipe: str, inputs: list[Path], output: Path, cache: Path) -> Path:
     """The recipe flow's function without the Prefect engine around it (same steps, same writer)."""
-    from pipelines.flow import run_recipe
-    from pipelines.request import RunRequest
+    from pipelines.flows.run import run_recipe
+    from pipelines.engine.request import RunRequest
 
     run_recipe.fn(RunRequest(recipe=recipe, inputs=tuple(str(p) for p in inputs), output=str(output),
                              config_path=str(SAMPLES / recipe / "config.yaml"), cache_dir=str(cache), no_cache=True))
@@ -127,7 +127,7 @@ def annotators(argilla_client, argilla_stack, annotator_names, tmp_path_factory)
 def all_recipe_runs(review_runs, tmp_path_factory) -> dict[str, Path]:
     """Every recipe's output on the shipped samples (what `curate demo` runs), expand's LLM output
     from the loopback model: the data of every record type a review can be asked for."""
-    from pipelines.demo import demo_runs
+    from pipelines.cli.demo import demo_runs
     from tests.llm_loopback import ScriptedServer
     from tests.llm_scripted import RecipeModel
 

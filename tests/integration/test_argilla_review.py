@@ -55,7 +55,7 @@ def matrix(plan: dict[str, dict[str, dict]], question: str, units: list[str], co
 def test_push_annotate_pull_publish_and_repush(argilla_client, argilla_workspace, annotators, review_runs, tmp_path, hf_cache):
     from annotation.pull import pull
     from annotation.push import ReviewOptions, push
-    from pipelines.publish import load_version
+    from pipelines.engine.publish import load_version
 
     run = review_runs["translate"]
     ws = argilla_workspace.name

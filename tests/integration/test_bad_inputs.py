@@ -1,5 +1,5 @@
 """The bad-input corpus (tests/bad_inputs/corpus.py): every case through the CLI's code path
-(`pipelines.cli.run_one`, the flow's body without Prefect's server, Dask inline). Each case ends as
+(`pipelines.cli.main.run_one`, the flow's body without Prefect's server, Dask inline). Each case ends as
 expected: the exact one-line error, or a run whose quarantine names the bad (file, row, field), whose
 every step accounts for its rows and which reads re-encoded samples (UTF-16, BOM, CRLF) to the same
 row count. No case may end in a traceback."""

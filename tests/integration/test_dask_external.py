@@ -14,7 +14,7 @@ from distributed import Client
 
 from tests import personality_data as pdata
 from tests.conftest import REPO, curate_bin
-from pipelines.prefect_server import free_port
+from pipelines.engine.prefect_server import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -75,7 +75,7 @@ def test_the_local_cluster_dashboard_works_and_its_link_is_printed(tmp_path):
     and `curate run` prints its link."""
     import httpx
 
-    from pipelines.dask_runtime import DaskRuntime
+    from pipelines.engine.dask_runtime import DaskRuntime
 
     with DaskRuntime() as dask:
         assert dask.map(abs, [-1, -2, 3]) == [1, 2, 3]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.publish import load_version
+from pipelines.engine.publish import load_version
 from tests import personality_data as pdata
 from tests.conftest import all_splits, curate_bin
 

@@ -30,7 +30,7 @@ def curate(cwd, env, *args):
 
 def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argilla_client, argilla_workspace,
                                                            annotators, review_runs, browser, tmp_path, hf_cache):
-    from pipelines.publish import load_version
+    from pipelines.engine.publish import load_version
 
     work = tmp_path / "project"
     shutil.copytree(review_runs["preferences"], work / "out" / "preferences")

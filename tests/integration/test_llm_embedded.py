@@ -19,7 +19,7 @@ import httpx
 import polars as pl
 import pytest
 
-from pipelines.demo import demo_runs
+from pipelines.cli.demo import demo_runs
 from pipelines.llm.embedded import EMBEDDED_WARNING, MODEL_ID, embedded_endpoint
 from pipelines.llm.step import OVER_LIMIT
 from tests.conftest import REPO, curate_bin

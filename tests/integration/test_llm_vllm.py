@@ -43,7 +43,7 @@ def test_vllm_in_process(tiny_dir):
 
 
 def test_vllm_serve_through_our_client(tiny_dir, tmp_path):
-    from pipelines.prefect_server import free_port
+    from pipelines.engine.prefect_server import free_port
 
     exe = shutil.which("vllm") or f"{sys.executable} -m vllm.entrypoints.openai.api_server"
     port = free_port()

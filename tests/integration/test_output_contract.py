@@ -48,7 +48,7 @@ def test_kill_9_of_the_cli_ends_its_children(tmp_path, inputs):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(tmp_path / "prefect")}
     proc = pause(run_args(inputs, tmp_path / "out"), env, "read", tmp_path / "paused")
     cli = psutil.Process(proc.pid)
-    children = [c for c in cli.children(recursive=True) if "pipelines.watchdog" not in " ".join(c.cmdline())]
+    children = [c for c in cli.children(recursive=True) if "pipelines.engine.watchdog" not in " ".join(c.cmdline())]
     assert any("uvicorn" in " ".join(c.cmdline()) or "prefect" in " ".join(c.cmdline()) for c in children), \
         [c.cmdline() for c in children]
     os.kill(proc.pid, signal.SIGKILL)  # the CLI alone, not its group

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from pipelines.request import RunRequest
+from pipelines.engine.request import RunRequest
 from tests import personality_data as pdata
 
 pytestmark = pytest.mark.integration
@@ -32,7 +32,7 @@ def task_states(flow_run_id) -> dict[str, tuple[str, str, str]]:
 
 
 def test_a_rerun_shows_its_cached_steps_as_cached_task_runs(tmp_path, prefect_server):
-    from pipelines.flow import run_recipe
+    from pipelines.flows.run import run_recipe
 
     pdata.write_csv(tmp_path / "a.csv")
     request = RunRequest(recipe="personality", inputs=(str(tmp_path / "a.csv"),), output=str(tmp_path / "out"),

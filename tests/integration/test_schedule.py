@@ -13,7 +13,7 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.deployments import run_deployment
 
-from pipelines.publish import versions
+from pipelines.engine.publish import versions
 from tests import personality_data as pdata
 from tests.conftest import curate_bin
 
@@ -114,7 +114,7 @@ def test_a_scheduled_norms_run_needs_a_persistent_key(tmp_path, prefect_server):
 def test_the_key_may_come_from_a_prefect_secret_block(monkeypatch, prefect_server):
     from prefect.blocks.system import Secret
 
-    from pipelines.schedule import KEY_BLOCK, pseudonym_key
+    from pipelines.flows.schedule import KEY_BLOCK, pseudonym_key
 
     monkeypatch.delenv("CURATE_PSEUDONYM_KEY", raising=False)
     Secret(value="from-the-block").save(KEY_BLOCK, overwrite=True)

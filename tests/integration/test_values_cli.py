@@ -11,7 +11,7 @@ import datasets
 import polars as pl
 import pytest
 
-from pipelines.distributions import compare
+from pipelines.methods.distributions import compare
 from tests.conftest import REPO, all_splits, curate_bin
 
 pytestmark = pytest.mark.integration

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from data_cards.hub import HubSpec
-from pipelines.inventory import DOMAINS
+from pipelines.methods.inventory import DOMAINS
 from pipelines.llm.step import usage_section
 from pipelines.recipes.base import CardMeta, CardSection, read_columns
 from pipelines.recipes.personality.card import COLUMNS as ITEM_COLUMNS  # the same item records

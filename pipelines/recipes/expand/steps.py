@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, conlist, create_model, model_validator
 from pipelines.llm.prompts import load_template
 from pipelines.llm.step import LLMStep, LLMStepConfig
 from pipelines.llm.structured import complete_structured, structured_request
-from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
+from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import quarantine_frame
 from sources.instruments import ITEM_COLUMNS, ItemTableReader
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from datetime import datetime, timezone
 
 from data_cards.hub import HubSpec
-from pipelines.privacy import PLACEHOLDERS, PseudonymKey
+from pipelines.methods.privacy import PLACEHOLDERS, PseudonymKey
 from pipelines.recipes.base import CardMeta, CardSection, read_columns
 
 from .steps import VERDICTS

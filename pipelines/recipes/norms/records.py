@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.privacy import PseudonymKey
+from pipelines.methods.privacy import PseudonymKey
 from schemas.envelope import envelope_columns, stable_id
 
 from .steps import VERDICTS

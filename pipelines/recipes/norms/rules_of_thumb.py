@@ -24,7 +24,7 @@ from pydantic import BaseModel, Field, conlist
 from pipelines.llm.prompts import load_template
 from pipelines.llm.budget import OverBudget
 from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config, skipped_over_budget
-from pipelines.steps import StepResult
+from pipelines.engine.steps import StepResult
 from schemas.envelope import envelope_columns, stable_id
 from schemas.review import Field as ShownField, Question, ReviewSpec, Suggestion, col, lines, terms
 

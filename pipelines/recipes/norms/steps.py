@@ -1,5 +1,5 @@
 """The norms recipe's steps: read_reddit (files in parallel on Dask, subreddit and time filters while
-streaming) -> privacy (keyed pseudonyms, masks; pipelines.privacy) -> dedupe_items -> select_situations
+streaming) -> privacy (keyed pseudonyms, masks; pipelines.methods.privacy) -> dedupe_items -> select_situations
 (Scruples' filters) -> detect_language -> select_comments (top-level, no bots) -> parse_verdicts
 (YTA/NTA/ESH/NAH/INFO, one vote a comment)."""
 
@@ -10,9 +10,9 @@ from datetime import date, datetime, timezone
 import polars as pl
 from pydantic import Field
 
-from pipelines.privacy import CODE_MODULES as PRIVACY_MODULES
-from pipelines.privacy import redact_raw
-from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
+from pipelines.methods.privacy import CODE_MODULES as PRIVACY_MODULES
+from pipelines.methods.privacy import redact_raw
+from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import empty_quarantine, quarantine_frame
 from sources.reddit.dumps import ROW_SCHEMA, DumpFilter
 from sources.reddit.parallel import DumpReader

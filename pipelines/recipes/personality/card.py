@@ -8,7 +8,7 @@ import polars as pl
 
 from data_cards.card import md_text
 from data_cards.hub import HubSpec
-from pipelines.inventory import cronbach_alpha
+from pipelines.methods.inventory import cronbach_alpha
 from pipelines.recipes.base import CardMeta, CardSection, read_columns
 from sources.countries import unrecognised
 from sources.instruments import Instrument

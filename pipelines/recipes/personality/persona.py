@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from pipelines.llm.prompts import load_template
 from pipelines.llm.budget import OverBudget
 from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config, skipped_over_budget
-from pipelines.steps import StepResult
+from pipelines.engine.steps import StepResult
 from .steps import own_scores
 from schemas.envelope import envelope_columns, stable_id
 from sources.ipip import definition, load_key

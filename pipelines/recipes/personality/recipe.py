@@ -13,7 +13,7 @@ import polars as pl
 
 from data_cards.plots import Plot
 from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
-from pipelines.runtime import RunContext
+from pipelines.engine.runtime import RunContext
 from sources.ipip import definition
 
 from .card import HUB, card_meta, measure

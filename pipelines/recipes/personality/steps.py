@@ -6,8 +6,8 @@ from __future__ import annotations
 import polars as pl
 from pydantic import Field
 
-from pipelines.inventory import answer_ok, answer_problem, score_instrument
-from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
+from pipelines.methods.inventory import answer_ok, answer_problem, score_instrument
+from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import empty_quarantine, quarantine_frame
 from sources.instruments import Instrument, shipped
 from sources.ipip import ResponsesReader, definition
@@ -50,7 +50,7 @@ class ValidateAnswers(Step):
     or an age not a number."""
 
     name = "validate_answers"
-    depends_on = ("pipelines.inventory", "sources.instruments")
+    depends_on = ("pipelines.methods.inventory", "sources.instruments")
 
     def run(self, data: pl.DataFrame) -> StepResult:
         parts, bad_parts = [], []
@@ -111,7 +111,7 @@ class KeyAndScore(Step):
     (`insufficient_answers`) or a failed catch item (`failed_check`, MFQ-30)."""
 
     name = "key_and_score"
-    depends_on = ("pipelines.inventory", "sources.instruments")
+    depends_on = ("pipelines.methods.inventory", "sources.instruments")
 
     def run(self, data: pl.DataFrame) -> StepResult:
         parts, scored_items = [], {}

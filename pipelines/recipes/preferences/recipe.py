@@ -5,7 +5,7 @@ Inputs: JSON Lines files holding personas (`persona_id`, `self_description`, opt
 `demographics`) and prompts (`prompt_id`, `prompt`, optional `source`), in any mix. Prompts may come
 from Reddit or the web: every template puts them in delimited data blocks.
 
-Steps: read (persona descriptions and prompts then masked, NER included; pipelines.privacy) ->
+Steps: read (persona descriptions and prompts then masked, NER included; pipelines.methods.privacy) ->
 candidates (LLM, per prompt) -> judge (LLM, per persona x prompt) -> pairs.
 """
 
@@ -19,9 +19,9 @@ from pydantic import Field
 from pipelines.llm.prompts import load_template
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import llm_step_config
-from pipelines.privacy import mask_records
+from pipelines.methods.privacy import mask_records
 from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutput, options_of
-from pipelines.runtime import RunContext
+from pipelines.engine.runtime import RunContext
 from schemas.errors import InputFileError
 
 from .card import HUB, card_meta, sections

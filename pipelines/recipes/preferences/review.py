@@ -91,7 +91,7 @@ SPECS = {"pairs": pair_spec, "personas": persona_spec, "prompts": prompt_spec}
 def with_personas(dataset_dir: Path, frame: pl.DataFrame) -> pl.DataFrame:
     """A preference pair's persona description from the run's `personas` config (pairs carry only
     `persona_id`), for display in the review."""
-    from pipelines.layout import DATA_DIR
+    from pipelines.engine.layout import DATA_DIR
 
     from .records import persona_text
 

@@ -3,7 +3,7 @@ copy of it -> an LLM translation with demonstrations and optional name and cultu
 (after Histoires Morales) -> checks on every output -> translations linked to their sources.
 
 Steps: load_source (datasets.load_dataset) -> validate_source -> mask_text (personal data in the
-source fields; pipelines.privacy) -> translate (LLM) -> check_translations
+source fields; pipelines.methods.privacy) -> translate (LLM) -> check_translations
 (langdetect on the target language, a length-ratio bound, cross-lingual similarity when a
 multilingual embedding model is configured). Low-confidence translations are not dropped: they are
 flagged and ordered first, so reviewers see them first. Each translation's `parallel_id` is the
@@ -20,9 +20,9 @@ from pydantic import Field
 from pipelines.llm.prompts import load_template
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import llm_step_config
-from pipelines.privacy import MaskConfig, MaskOptions, MaskText
+from pipelines.methods.privacy import MaskConfig, MaskOptions, MaskText
 from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutput, options_of, step_options
-from pipelines.runtime import RunContext
+from pipelines.engine.runtime import RunContext
 from schemas.errors import InputFileError
 from sources.benchmarks import BUILDERS
 from sources.tables import check_data_files

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, create_model
 from pipelines.llm.prompts import load_template
 from pipelines.llm.step import LLMStep, LLMStepConfig
 from pipelines.llm.structured import complete_structured, structured_request
-from pipelines.steps import Account, Step, StepConfig, StepResult, split_by_reason
+from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.errors import CurateError
 from sources.tables import not_text_columns
 from schemas.quarantine import quarantine_frame

@@ -7,10 +7,10 @@ from pathlib import Path
 import polars as pl
 
 from data_cards.hub import HubSpec
-from pipelines.distributions import ALL, kish_n_eff
+from pipelines.methods.distributions import ALL, kish_n_eff
 from pipelines.recipes.base import CardMeta, CardSection, read_columns
-from pipelines.runtime import RunContext
-from pipelines.survey_design import design_section
+from pipelines.engine.runtime import RunContext
+from pipelines.methods.survey_design import design_section
 from sources.survey import SurveyPlan
 
 
@@ -175,7 +175,7 @@ METRICS = """\
   unequal weights inflate the variance by Kish's design effect n / n_eff. Without a declared design
   ("Survey design"), strata and clusters are not accounted for, so the intervals are, if anything,
   too narrow; with one, `ci` is design-based.
-- Comparing a model's answer distribution p with a group's q (`pipelines.distributions`):
+- Comparing a model's answer distribution p with a group's q (`pipelines.methods.distributions`):
   `wasserstein_ordinal(p, q)`: for ordinal questions, the 1-Wasserstein distance with the K options at
   positions 0..K-1, divided by K-1 so that it lies in [0, 1] (OpinionQA; its representativeness is
   1 minus this); `js_distance(p, q)`: for nominal questions, the Jensen-Shannon distance (square root

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
-from pipelines.runtime import RunContext
+from pipelines.engine.runtime import RunContext
 from schemas.errors import InputFileError
 from sources.survey import (
     SurveyPlan, country_spellings, is_codebook, load_codebook, make_plan, unrecognised_countries,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.survey_design import DESIGN_COLS
+from pipelines.methods.survey_design import DESIGN_COLS
 from schemas.envelope import envelope_columns, stable_id
 from sources.countries import codes_of
 from sources.survey import SurveyPlan

@@ -11,9 +11,9 @@ from typing import Literal
 import polars as pl
 from pydantic import Field
 
-from pipelines.distributions import ALL, combine_stats, distributions, drop_reason, group_stats
-from pipelines.steps import Account, Step, StepConfig, StepResult
-from pipelines.survey_design import Design, apply_design, design_problems
+from pipelines.methods.distributions import ALL, combine_stats, distributions, drop_reason, group_stats
+from pipelines.engine.steps import Account, Step, StepConfig, StepResult
+from pipelines.methods.survey_design import Design, apply_design, design_problems
 from schemas.errors import CurateError
 from schemas.quarantine import empty_quarantine, quarantine_frame
 from sources.survey import FilePlan, MicrodataReader, Question, SurveyPlan
@@ -56,7 +56,7 @@ class WeightOptions(StepConfig):
 
 class WeightConfig(WeightOptions):
     weight: str | None  # the codebook's weight column; None: unweighted
-    design: Design | None = None  # design values are checked with the weight (pipelines/survey_design.py)
+    design: Design | None = None  # design values are checked with the weight (pipelines/methods/survey_design.py)
 
 
 class ValidateWeights(SurveyStep):
@@ -67,7 +67,7 @@ class ValidateWeights(SurveyStep):
 
     name = "validate_weights"
     version = "2"
-    depends_on = ("pipelines.survey_design",)
+    depends_on = ("pipelines.methods.survey_design",)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         column = self.config.weight
@@ -197,15 +197,15 @@ class DistributionConfig(DistributionOptions):
 
 
 class ComputeDistributions(SurveyStep):
-    """Weighted distributions per survey x wave x group x question (`pipelines.distributions`).
+    """Weighted distributions per survey x wave x group x question (`pipelines.methods.distributions`).
     Counts group distributions: those with no answer in the group are dropped as
     `not_asked_in_group`, those with refusals only as `only_refusals`, those with fewer than min_n
     substantive answers with a positive weight as `below_min_n`, those whose weights sum to 0 as
-    `zero_total_weight` (`pipelines.distributions.drop_reason`). With a survey design in the codebook
-    the intervals are design-based (`pipelines.survey_design`)."""
+    `zero_total_weight` (`pipelines.methods.distributions.drop_reason`). With a survey design in the codebook
+    the intervals are design-based (`pipelines.methods.survey_design`)."""
 
     name = "distributions"
-    depends_on = ("pipelines.distributions", "pipelines.survey_design")
+    depends_on = ("pipelines.methods.distributions", "pipelines.methods.survey_design")
 
     def run(self, data: pl.DataFrame) -> StepResult:
         questions = [q.var for q in self.config.questions if q.var in data.columns]

@@ -1,0 +1,235 @@
+"""What a recipe gets to run its steps: cache, report, Dask, logging, run time."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from pipelines.engine.cache import StepCache, frame_hash, step_key
+from pipelines.engine.dask_runtime import DaskRuntime
+from pipelines.engine.logs import run_logger
+from schemas.errors import CurateError
+from pipelines.engine.report import RunReport
+from pipelines.engine.steps import Step, StepResult
+from sources.files import input_name
+
+
+def file_fingerprint(path: Path, chunk: int = 1 << 22) -> str:
+    """An input's identity for the cache: its name as given in this run and the hash of its bytes.
+    Records name the file as given, so a renamed (or moved) input is a new input: a cached output
+    would otherwise publish the old name."""
+    return f"{input_name(path)}:{content_hash(path, chunk)}"
+
+
+def content_hash(path: Path, chunk: int = 1 << 22) -> str:
+    """Hash of a file's bytes (blake2b, 16 bytes), as the card shows it."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def inputs_fingerprint(paths: list[Path]) -> str:
+    """The identity of a run's input files for the cache, in order: each one's name as given and its
+    content hash (`file_fingerprint`; a folder: its name as given, and the relative paths and content
+    hashes of the files under it). A renamed or moved input is a new input."""
+    parts = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.is_file())
+            parts.append(f"dir:{input_name(path)}:" + ",".join(f"{p.relative_to(path)}={content_hash(p)}" for p in files))
+        elif path.is_file():
+            parts.append(file_fingerprint(path))
+    return "|".join(parts)
+
+
+@dataclass
+class RunContext:
+    recipe: str
+    output: Path
+    cache: StepCache | None = None
+    dask: DaskRuntime = field(default_factory=DaskRuntime)
+    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    report: RunReport = None  # type: ignore[assignment]
+    llm: Any = None  # the run's LLM client, once a recipe asked for one and a model is configured
+    provenance: dict[str, dict] = field(default_factory=dict)  # step name -> its provenance entry, as run
+    _fingerprints: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.report is None:
+            self.report = RunReport(self.recipe)
+
+    @property
+    def log(self):
+        return run_logger()
+
+    def resource(self, name: str) -> Any:
+        """What a step declared in its `needs`: the run's Dask runtime, LLM client or step cache."""
+        resources = {"dask": self.dask, "client": self.llm, "cache": self.cache}
+        if name not in resources:
+            raise KeyError(f"a step needs {name!r}; the run provides {', '.join(resources)}")
+        return resources[name]
+
+    def inputs_hash(self, paths: list[Path]) -> str:
+        """The content hash of the input files, computed once per run for the same files."""
+        key = tuple(str(p) for p in paths)
+        if key not in self._fingerprints:
+            self._fingerprints[key] = inputs_fingerprint(list(paths))
+        return self._fingerprints[key]
+
+    def read(self, step: Step, paths: list[Path], identity: str | None = None) -> pl.DataFrame:
+        """Run a reading step on the input files (a one-column `path` table); its cache key is the
+        files' names as given and content hashes (`inputs_fingerprint`), or `identity` (e.g. a Hub
+        dataset name)."""
+        frame = pl.DataFrame({"path": [str(p) for p in paths]}, schema={"path": pl.String})
+        return self.apply(step, frame, inputs_hash=identity or self.inputs_hash(paths))
+
+    def provenance_of(self, *names: str) -> list[dict]:
+        """The provenance entries of the steps named, as they ran in this run, in that order."""
+        return [self.provenance[n] for n in names]
+
+    def apply(self, step: Step, data: pl.DataFrame, inputs_hash: str | None = None) -> pl.DataFrame:
+        """Run `step` on `data` (or take its cached output), account for it, return the kept rows."""
+        result = self.apply_result(step, data, inputs_hash)
+        return result.data
+
+    def chain(self, steps: list[Step], data: pl.DataFrame, inputs_hash: str | None = None) -> pl.DataFrame:
+        """Run steps in sequence, each on the previous one's output, and return the last output.
+
+        With a cache, keys are chained (each step's key is made from the previous step's key), so
+        when the later steps are cached the earlier outputs are never loaded: a rerun after a
+        kill in the last step reads one cached table, not every step's."""
+        if not self.cache:
+            for step in steps:
+                data = self.apply(step, data)
+            return data
+        for step in steps:
+            step.setup(self)
+        key = inputs_hash or frame_hash(data)
+        frame: pl.DataFrame | None = data
+        producer: tuple[str, str] | None = None  # (step name, key) of a cached, unloaded output
+        for step in steps:
+            step_k = step_key(step, key)
+            cached = self.cache.load(step.name, step_k, with_data=False)
+            if cached is not None:
+                self.log.info("step %s: output found in cache (%s), not recomputed", step.name, step_k[:12])
+                self._account(cached, step)
+                _show_cached_task(step, step_k, cached)
+                frame, producer = None, (step.name, step_k)
+            else:
+                if frame is None:
+                    frame = self.cache.load_data(*producer)
+                result = _run_step_task(step, frame)
+                fault_point(step.name)
+                self.cache.store(step.name, step_k, result)
+                self._account(result, step)
+                frame, producer = result.data, None
+            key = chain_key(step_k)
+        return frame if frame is not None else self.cache.load_data(*producer)
+
+    def _account(self, result: StepResult, step: Step) -> None:
+        self.provenance[step.name] = step.provenance()
+        self.report.add(result.account, result.quarantine)
+        a = result.account
+        self.log.info(
+            "step %s: in=%d kept=%d dropped=%s quarantined=%d",
+            a.name, a.rows_in, a.kept, a.dropped or "{}", a.quarantined,
+        )
+
+    def apply_result(
+        self, step: Step, data: pl.DataFrame, inputs_hash: str | None = None
+    ) -> StepResult:
+        step.setup(self)
+        key = step_key(step, inputs_hash or frame_hash(data)) if self.cache else None
+        result = self.cache.load(step.name, key) if self.cache else None
+        if result is not None:
+            self.log.info("step %s: output found in cache (%s), not recomputed", step.name, key[:12])
+            _show_cached_task(step, key, result)
+        else:
+            result = _run_step_task(step, data)
+            fault_point(step.name)  # work done, not yet saved: the worst moment to be killed
+            if self.cache:
+                self.cache.store(step.name, key, result)
+        self._account(result, step)
+        return result
+
+
+def fault_point(name: str) -> None:
+    """Fault injection for the kill-and-resume tests and bench/resume: with
+    CURATE_FAULT_PAUSE_AT=<name>, write CURATE_FAULT_FILE and wait there to be killed."""
+    if os.environ.get("CURATE_FAULT_PAUSE_AT") != name:
+        return
+    marker = os.environ.get("CURATE_FAULT_FILE")
+    if marker:
+        Path(marker).write_text(str(os.getpid()))
+    time.sleep(float(os.environ.get("CURATE_FAULT_SECONDS", "120")))
+
+
+def chain_key(previous_key: str) -> str:
+    """The input identity of a step whose input is another step's cached output: that step's key.
+    Steps are deterministic, so this names the same content as hashing the frame would, without
+    loading it."""
+    return f"after:{previous_key}"
+
+
+def _run_step_task(step: Step, data: pl.DataFrame) -> StepResult:
+    """Run a step as a Prefect task when inside a flow, so it shows in the UI with its logs."""
+    from prefect.context import FlowRunContext
+
+    if FlowRunContext.get() is None:
+        return step.run(data)
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
+    # Our own content cache (pipelines/engine/cache.py) decides what is recomputed; Prefect's is off.
+    runner = task(name=step.name, cache_policy=NO_CACHE, persist_result=False)(_call_run)
+    outcome = runner(step, data)
+    if isinstance(outcome, _Expected):
+        raise outcome.error  # outside the task: the flow turns it into one line, no traceback
+    return outcome
+
+
+def _show_cached_task(step: Step, key: str, cached: StepResult) -> None:
+    """A step served from our cache still appears in the run graph: inside a flow, a task run named
+    after the step ends in Prefect's own cache-hit state (Completed, named "Cached"), its message
+    the cache key and the step's account. Outside a flow, nothing to show."""
+    from prefect.context import FlowRunContext
+
+    if FlowRunContext.get() is None:
+        return
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
+    a = cached.account
+    message = (f"output found in the step cache ({key[:12]}), not recomputed: in={a.rows_in} kept={a.kept} "
+               f"dropped={sum(a.dropped.values())} quarantined={a.quarantined}")
+    task(name=step.name, cache_policy=NO_CACHE, persist_result=False)(_cached_state)(message)
+
+
+def _cached_state(message: str):
+    from prefect.states import Completed
+
+    return Completed(name="Cached", message=message)  # a returned state becomes the task run's final state
+
+
+@dataclass
+class _Expected:
+    error: CurateError
+
+
+def _call_run(step: Step, data: pl.DataFrame) -> StepResult | _Expected:
+    try:
+        return step.run(data)
+    except CurateError as e:  # an expected failure: Prefect would log it with a traceback
+        # at the error's own level: a step over the LLM budget sent nothing, and its recipe decides
+        run_logger().log(getattr(e, "log_level", logging.ERROR), "step %s: %s", step.name, e)
+        return _Expected(e)

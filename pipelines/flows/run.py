@@ -1,0 +1,73 @@
+"""The Prefect flow every recipe runs in: read config, run the recipe's steps, write the dataset."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow
+from prefect.states import Failed
+
+from pipelines.engine.cache import StepCache
+from pipelines.engine.dask_runtime import DaskRuntime
+from pipelines.engine.dataset_dir import claim_output
+from pipelines.engine.layout import write_dataset_dir
+from pipelines.recipes import get_recipe, load_config
+from pipelines.engine.redaction import redact, reveal
+from pipelines.engine.request import RunRequest
+from pipelines.engine.logs import run_logger
+from pipelines.engine.runtime import RunContext
+from pipelines.engine.terms import terms_facts, with_citation
+from schemas.errors import CurateError
+from sources.files import check_distinct_names, check_readable
+
+
+@flow(name="curate-run", log_prints=True, persist_result=False)
+def run_recipe(request: RunRequest) -> dict[str, Any]:
+    try:
+        return _run(request)
+    except CurateError as e:
+        # an expected failure: the message says it all, no traceback in the logs
+        run_logger().error("%s", e)
+        return Failed(message=redact(str(e)), data=e)  # the message is stored in Prefect's database
+
+
+def _run(request: RunRequest) -> dict[str, Any]:
+    # the output folder checked and locked for the whole run (reentrant: `curate run` holds it already)
+    with claim_output(request.output, allow_foreign=request.allow_existing, lock_timeout=request.lock_timeout):
+        return _run_claimed(request)
+
+
+def _run_claimed(request: RunRequest) -> dict[str, Any]:
+    recipe = get_recipe(request.recipe)
+    config = load_config(recipe, Path(request.config_path) if request.config_path else None, request.overrides,
+                         request.inherited)
+    paths = [check_readable(p) for p in request.inputs]
+    check_distinct_names(paths)
+    out = Path(request.output)
+    cache = None if request.no_cache else StepCache(request.cache_dir)
+    with DaskRuntime(reveal(request.dask_address)) as dask:  # the real address, to connect with only
+        ctx = RunContext(recipe=recipe.name, output=out, cache=cache, dask=dask)
+        ctx.report.facts["terms"] = terms_facts(config, request.inherited, request.inherited_from)
+        inherited = [k for k, v in ctx.report.facts["terms"]["source"].items() if v.startswith("inherited")]
+        if inherited:
+            run_logger().info("kept from %s of the repository (the config sets none): %s", request.inherited_from,
+                              ", ".join(f"{k}={ctx.report.facts['terms'][k]!r}" for k in inherited))
+        result = recipe.build(ctx, paths, config)
+        result.card = with_citation(result.card, config)
+        if getattr(ctx, "llm", None) is not None and ctx.llm.estimates:  # each LLM step's estimate and decision
+            ctx.report.facts["llm_estimates"] = ctx.llm.estimates
+        if dask.workers_used:
+            ctx.report.facts["dask"] = {
+                "scheduler": redact(dask.address) if dask.address else "LocalCluster",
+                "workers": sorted(dask.workers_used),
+            }
+    write_dataset_dir(
+        out, recipe=recipe.name, result=result, report=ctx.report, inputs=paths,
+        created_at=ctx.created_at.isoformat(timespec="seconds"),
+        plot_cache=cache.root / "plots" if cache else None,
+        splits=config.splits.model_dump() if getattr(config, "splits", None) else None, spec=recipe.hub,
+    )
+    summary = {name: table.height for name, table in result.tables.items()}
+    run_logger().info("wrote %s: %s", out, ", ".join(f"{k}={v} rows" for k, v in summary.items()))
+    return {"output": str(out), "configs": summary, "report": ctx.report.to_dict()}
