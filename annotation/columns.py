@@ -40,14 +40,19 @@ def value_dtype(q: Question) -> pl.DataType:
 
 
 def resolved_dtype(q: Question) -> pl.DataType:
-    return {"label": pl.String, "rating": pl.Float64, "ranking": pl.List(RESOLVED_RANK), "text": pl.List(pl.String)}[q.kind]
+    return {"label": pl.String, "rating": pl.Float64, "ranking": pl.List(RESOLVED_RANK), "text": pl.List(pl.String)}[
+        q.kind
+    ]
 
 
 def _value(q: Question, v: Any) -> Any:
     if v is None:
         return None
     if q.kind == "ranking":
-        return [{"candidate": item["value"], "rank": item.get("rank")} for item in sorted(v, key=lambda i: (i.get("rank") or 0, i["value"]))]
+        return [
+            {"candidate": item["value"], "rank": item.get("rank")}
+            for item in sorted(v, key=lambda i: (i.get("rank") or 0, i["value"]))
+        ]
     if q.kind == "rating":
         return int(v)
     return str(v)
@@ -92,14 +97,21 @@ def question_columns(spec: ReviewSpec, by_record: list[RecordAnswers | None]) ->
                 continue
             counted = [v for a, v in values if not (q.kind == "text" and a in accepted)]
             value, tied = resolve_answers(q, counted)
-            answers.append([{"annotator": a, "value": _value(q, v), "accepted_suggestion": a in accepted} for a, v in values])
+            answers.append(
+                [{"annotator": a, "value": _value(q, v), "accepted_suggestion": a in accepted} for a, v in values]
+            )
             resolved.append(None if tied or record.status != "resolved" else _resolved(q, value))
             agreement.append(pair_agreement(q, [v for _, v in values]) if q.kind != "text" else None)
             tie.append(tied)
         base = f"human_{q.name}"
         out += [
-            pl.Series(f"{base}_answers", answers, dtype=pl.List(pl.Struct(
-                {"annotator": pl.String, "value": value_dtype(q), "accepted_suggestion": pl.Boolean}))),
+            pl.Series(
+                f"{base}_answers",
+                answers,
+                dtype=pl.List(
+                    pl.Struct({"annotator": pl.String, "value": value_dtype(q), "accepted_suggestion": pl.Boolean})
+                ),
+            ),
             pl.Series(base, resolved, dtype=resolved_dtype(q)),
             pl.Series(f"{base}_agreement", agreement, dtype=pl.Float64),
             pl.Series(f"{base}_tie", tie, dtype=pl.Boolean),
@@ -122,8 +134,9 @@ def human_preferences(frame: pl.DataFrame, spec: ReviewSpec) -> pl.DataFrame:
         frame = frame.with_columns(pl.col("chosen").alias("model_chosen"), pl.col("rejected").alias("model_rejected"))
     chosen, rejected, source = [], [], []
     statuses = frame["review"].struct.field("status").to_list()
-    rows = frame.select("model_chosen", "model_rejected", "candidates", f"human_{ranking.name}",
-                        f"human_{ranking.name}_tie").iter_rows()
+    rows = frame.select(
+        "model_chosen", "model_rejected", "candidates", f"human_{ranking.name}", f"human_{ranking.name}_tie"
+    ).iter_rows()
     for status, (m_chosen, m_rejected, candidates, resolved, tie) in zip(statuses, rows):
         if tie:
             chosen.append(m_chosen), rejected.append(m_rejected), source.append("human_tie")
@@ -142,8 +155,11 @@ def human_preferences(frame: pl.DataFrame, spec: ReviewSpec) -> pl.DataFrame:
             rejected.append(m_rejected if m_rejected in worst_texts else worst_texts[0])
         else:
             chosen.append(m_chosen), rejected.append(m_rejected), source.append("human_tie")
-    return frame.with_columns(pl.Series("chosen", chosen, dtype=pl.String), pl.Series("rejected", rejected, dtype=pl.String),
-                              pl.Series("preference_source", source, dtype=pl.String))
+    return frame.with_columns(
+        pl.Series("chosen", chosen, dtype=pl.String),
+        pl.Series("rejected", rejected, dtype=pl.String),
+        pl.Series("preference_source", source, dtype=pl.String),
+    )
 
 
 def column_descriptions(spec: ReviewSpec) -> dict[str, str]:
@@ -151,18 +167,24 @@ def column_descriptions(spec: ReviewSpec) -> dict[str, str]:
     out = {}
     for q in spec.questions:
         base = f"human_{q.name}"
-        out[f"{base}_answers"] = (f"each annotator's submitted answer to \"{q.title}\" ({q.kind}); `accepted_suggestion`: "
-                                  "the answer is the model's suggestion as the form pre-filled it")
-        out[base] = (f"the resolved answer to \"{q.title}\" by rule {q.resolution_rule()}, set only where the record is "
-                     "resolved (null: unresolved, or the answers tied)"
-                     + ("; a suggestion submitted untouched is no correction" if q.kind == "text" else ""))
-        out[f"{base}_agreement"] = f"share of annotator pairs that gave the same answer to \"{q.title}\""
-        out[f"{base}_tie"] = f"whether the answers to \"{q.title}\" tied"
+        out[f"{base}_answers"] = (
+            f'each annotator\'s submitted answer to "{q.title}" ({q.kind}); `accepted_suggestion`: '
+            "the answer is the model's suggestion as the form pre-filled it"
+        )
+        out[base] = (
+            f'the resolved answer to "{q.title}" by rule {q.resolution_rule()}, set only where the record is '
+            "resolved (null: unresolved, or the answers tied)"
+            + ("; a suggestion submitted untouched is no correction" if q.kind == "text" else "")
+        )
+        out[f"{base}_agreement"] = f'share of annotator pairs that gave the same answer to "{q.title}"'
+        out[f"{base}_tie"] = f'whether the answers to "{q.title}" tied'
     if spec.record_type == "PreferencePair":
-        out.update({
-            "model_chosen": "the LLM judge's preferred candidate (what `chosen` was before human review)",
-            "model_rejected": "the LLM judge's least preferred candidate",
-            "preference_source": "where chosen/rejected come from: human, model (no resolved human ranking), "
-                                 "or human_tie (the humans' best tied; the model's pick kept)",
-        })
+        out.update(
+            {
+                "model_chosen": "the LLM judge's preferred candidate (what `chosen` was before human review)",
+                "model_rejected": "the LLM judge's least preferred candidate",
+                "preference_source": "where chosen/rejected come from: human, model (no resolved human ranking), "
+                "or human_tie (the humans' best tied; the model's pick kept)",
+            }
+        )
     return out

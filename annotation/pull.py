@@ -23,7 +23,14 @@ import polars as pl
 
 from annotation.agreement import question_agreement
 from annotation.push import (
-    ReviewOptions, check_rules, configs_of, connect, dataset_name, find_dataset, read_config, recipe_of,
+    ReviewOptions,
+    check_rules,
+    configs_of,
+    connect,
+    dataset_name,
+    find_dataset,
+    read_config,
+    recipe_of,
 )
 from annotation.columns import RecordAnswers, column_descriptions, with_review_columns
 from annotation.resolve import resolve_record
@@ -69,8 +76,9 @@ def usernames(client) -> dict[str, str]:
     return {u["id"]: u["username"] for u in response.json()["items"]}
 
 
-def fetch_responses(client, dataset_id: str, question_names: dict[str, str] | None = None
-                    ) -> tuple[dict[str, list[dict]], dict[str, dict[str, object]]]:
+def fetch_responses(
+    client, dataset_id: str, question_names: dict[str, str] | None = None
+) -> tuple[dict[str, list[dict]], dict[str, dict[str, object]]]:
     """(external_id -> that record's responses [{user_id, status, values}], external_id -> {question:
     the model's suggested value}) from the server's database, page by page. `question_names`:
     question id -> name (suggestions name their question by id)."""
@@ -79,8 +87,10 @@ def fetch_responses(client, dataset_id: str, question_names: dict[str, str] | No
     suggestions: dict[str, dict[str, object]] = {}
     offset = 0
     while True:
-        response = http.get(f"/api/v1/datasets/{dataset_id}/records",
-                            params={"include": ["responses", "suggestions"], "offset": offset, "limit": PAGE})
+        response = http.get(
+            f"/api/v1/datasets/{dataset_id}/records",
+            params={"include": ["responses", "suggestions"], "offset": offset, "limit": PAGE},
+        )
         if response.status_code != 200:
             raise CurateError(f"Argilla refused to list records: HTTP {response.status_code}: {response.text[:300]}")
         body = orjson.loads(response.content)
@@ -88,7 +98,8 @@ def fetch_responses(client, dataset_id: str, question_names: dict[str, str] | No
             out[record["external_id"]] = record.get("responses") or []
             suggestions[record["external_id"]] = {
                 (question_names or {}).get(str(s["question_id"]), str(s["question_id"])): s.get("value")
-                for s in record.get("suggestions") or []}
+                for s in record.get("suggestions") or []
+            }
         offset += len(body["items"])
         if not body["items"] or offset >= body["total"]:
             return out, suggestions
@@ -109,9 +120,15 @@ def split_responses(responses: list[dict], names: dict[str, str]) -> tuple[list[
 # -- one config --------------------------------------------------------------------------------
 
 
-def review_config(frame: pl.DataFrame, spec: ReviewSpec, responses: dict[str, list[dict]],
-                  names: dict[str, str], min_submitted: int, context: dict,
-                  suggestions: dict[str, dict] | None = None) -> tuple[pl.DataFrame, dict[str, list]]:
+def review_config(
+    frame: pl.DataFrame,
+    spec: ReviewSpec,
+    responses: dict[str, list[dict]],
+    names: dict[str, str],
+    min_submitted: int,
+    context: dict,
+    suggestions: dict[str, dict] | None = None,
+) -> tuple[pl.DataFrame, dict[str, list]]:
     """The frame with its `review` column rewritten, and each question's (record, annotator, value) answers."""
     answers: dict[str, list] = {q.name: [] for q in spec.questions}
     reviews, per_record = [], []
@@ -133,19 +150,28 @@ def review_config(frame: pl.DataFrame, spec: ReviewSpec, responses: dict[str, li
     return with_review_columns(frame, spec, per_record), answers
 
 
-def summarize(config: str, dataset: str, frame: pl.DataFrame, spec: ReviewSpec, answers: dict[str, list],
-              min_submitted: int) -> ConfigReview:
+def summarize(
+    config: str, dataset: str, frame: pl.DataFrame, spec: ReviewSpec, answers: dict[str, list], min_submitted: int
+) -> ConfigReview:
     status = frame["review"].struct.field("status").value_counts()
     counts = {s: int(n) for s, n in status.iter_rows()}
     annotators = {a for values in answers.values() for _, a, _ in values}
-    review = ConfigReview(config, dataset, frame.height, min_submitted,
-                          {s: counts.get(s, 0) for s in ("resolved", "submitted", "discarded", "pending")},
-                          len(annotators))
+    review = ConfigReview(
+        config,
+        dataset,
+        frame.height,
+        min_submitted,
+        {s: counts.get(s, 0) for s in ("resolved", "submitted", "discarded", "pending")},
+        len(annotators),
+    )
     for q in spec.questions:
         report = question_agreement(q, answers[q.name])
         report["rule"] = q.resolution_rule()
-        report["resolved"] = sum(1 for r in frame["review"].to_list()
-                                 if r["status"] == "resolved" and json.loads(r["responses"])["resolution"].get(q.name) is not None)
+        report["resolved"] = sum(
+            1
+            for r in frame["review"].to_list()
+            if r["status"] == "resolved" and json.loads(r["responses"])["resolution"].get(q.name) is not None
+        )
         review.questions.append(report)
     return review
 
@@ -175,15 +201,21 @@ def annotation_section(workspace: str, reviews: list[ConfigReview], pulled_at: s
     ]
     for r in reviews:
         status = ", ".join(f"{k} {v}" for k, v in r.status.items())
-        rows = ["| question | type | records with 2+ answers | Krippendorff's alpha | unanimous | rule | resolved |",
-                "|---|---|---:|---|---:|---|---:|"]
+        rows = [
+            "| question | type | records with 2+ answers | Krippendorff's alpha | unanimous | rule | resolved |",
+            "|---|---|---:|---|---:|---|---:|",
+        ]
         for q in r.questions:
             alphas = ", ".join(f"{_fmt(v)} ({lvl})" for lvl, v in q["alpha"].items()) or "-"
-            rows.append(f"| `{q['question']}` | {q['kind']} | {q['records_multi']} | {alphas} | "
-                        f"{_fmt(q['unanimous'], pct=True)} | {q['rule']} | {q['resolved']} |")
-        parts.append(f"### Config `{r.config}` (Argilla dataset `{r.dataset}`)\n\n"
-                     f"- {r.records} records: {status}\n- {r.annotators} annotators; "
-                     f"`min_submitted` = {r.min_submitted}\n\n" + "\n".join(rows))
+            rows.append(
+                f"| `{q['question']}` | {q['kind']} | {q['records_multi']} | {alphas} | "
+                f"{_fmt(q['unanimous'], pct=True)} | {q['rule']} | {q['resolved']} |"
+            )
+        parts.append(
+            f"### Config `{r.config}` (Argilla dataset `{r.dataset}`)\n\n"
+            f"- {r.records} records: {status}\n- {r.annotators} annotators; "
+            f"`min_submitted` = {r.min_submitted}\n\n" + "\n".join(rows)
+        )
     return "\n\n".join(parts)
 
 
@@ -214,9 +246,20 @@ def default_output(dataset_dir: Path) -> Path:
     return dataset_dir.parent / f"{dataset_dir.name}-reviewed"
 
 
-def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None, options: ReviewOptions | None = None,
-         output: Path | None = None, publish_to: str | None = None, version: str | None = None,
-         message: str | None = None, client=None, allow_existing: bool = False, lock_timeout: float = 0.0) -> PullResult:
+def pull(
+    dataset_dir: Path,
+    workspace: str,
+    *,
+    configs: list[str] | None = None,
+    options: ReviewOptions | None = None,
+    output: Path | None = None,
+    publish_to: str | None = None,
+    version: str | None = None,
+    message: str | None = None,
+    client=None,
+    allow_existing: bool = False,
+    lock_timeout: float = 0.0,
+) -> PullResult:
     dataset_dir = Path(dataset_dir)
     output = Path(output) if output else default_output(dataset_dir)
     if output.resolve() == dataset_dir.resolve():
@@ -226,13 +269,18 @@ def pull(dataset_dir: Path, workspace: str, *, configs: list[str] | None = None,
     if publish_to:
         from pipelines.engine.publish import next_version, publish
 
-        result.published = publish(output, publish_to, version or next_version(publish_to, "minor"),
-                                   message=message or f"Human review pulled from Argilla workspace {workspace}")
+        result.published = publish(
+            output,
+            publish_to,
+            version or next_version(publish_to, "minor"),
+            message=message or f"Human review pulled from Argilla workspace {workspace}",
+        )
     return result
 
 
-def _pull(dataset_dir: Path, workspace: str, configs: list[str] | None, options: ReviewOptions, output: Path,
-          client) -> PullResult:
+def _pull(
+    dataset_dir: Path, workspace: str, configs: list[str] | None, options: ReviewOptions, output: Path, client
+) -> PullResult:
     client = client or connect()
     ws = client.workspaces(workspace)
     if ws is None:
@@ -248,7 +296,9 @@ def _pull(dataset_dir: Path, workspace: str, configs: list[str] | None, options:
         dataset = find_dataset(ws, name)
         if dataset is None:
             if configs:
-                raise CurateError(f"no Argilla dataset {name!r} in workspace {workspace!r}: push config {config!r} first")
+                raise CurateError(
+                    f"no Argilla dataset {name!r} in workspace {workspace!r}: push config {config!r} first"
+                )
             continue
         frame = read_config(dataset_dir, config)
         spec = spec_for(recipe, config, frame)
@@ -268,8 +318,9 @@ def _pull(dataset_dir: Path, workspace: str, configs: list[str] | None, options:
     return PullResult(output, workspace, reviews)
 
 
-def write_output(dataset_dir: Path, output: Path, reviewed: dict[str, pl.DataFrame], section: str,
-                 reviews: list[ConfigReview]) -> None:
+def write_output(
+    dataset_dir: Path, output: Path, reviewed: dict[str, pl.DataFrame], section: str, reviews: list[ConfigReview]
+) -> None:
     """A copy of the dataset with the reviewed configs, report facts and card section, swapped in
     whole for `output` (pipelines/engine/dataset_dir.py)."""
     with staged_dataset(output) as stage:

@@ -175,8 +175,10 @@ def connect(timeout: float = 120):
         client = rg.Argilla(api_url=url, api_key=key, timeout=timeout)
         client.me  # noqa: B018  (fails fast when the server does not answer or the key is wrong)
     except Exception as e:
-        raise CurateError(f"Argilla at {url} does not answer ({type(e).__name__}); start the local one with "
-                          "`curate argilla up`, or set ARGILLA_API_URL and ARGILLA_API_KEY") from None
+        raise CurateError(
+            f"Argilla at {url} does not answer ({type(e).__name__}); start the local one with "
+            "`curate argilla up`, or set ARGILLA_API_URL and ARGILLA_API_KEY"
+        ) from None
     return client
 
 
@@ -206,8 +208,9 @@ def ensure_dataset(client, workspace, name: str, spec: ReviewSpec, options: Revi
     if spec.guidelines or options.guidelines:
         spec.guidelines = options.guidelines or spec.guidelines
     if dataset is None:
-        settings = argilla_settings(spec, min_submitted=options.min_submitted or DEFAULT_MIN_SUBMITTED,
-                                    vector_dims=dims, client=client)
+        settings = argilla_settings(
+            spec, min_submitted=options.min_submitted or DEFAULT_MIN_SUBMITTED, vector_dims=dims, client=client
+        )
         try:
             return rg.Dataset(name=name, workspace=workspace, settings=settings, client=client).create()
         except Exception as e:  # the SDK wraps the server's reason in its cause
@@ -221,11 +224,14 @@ def ensure_dataset(client, workspace, name: str, spec: ReviewSpec, options: Revi
 
 def set_min_submitted(client, dataset, n: int) -> None:
     """Change the task distribution of an existing dataset (asked for with --min-submitted)."""
-    response = client.api.http_client.patch(f"/api/v1/datasets/{dataset.id}",
-                                            json={"distribution": {"strategy": "overlap", "min_submitted": n}})
+    response = client.api.http_client.patch(
+        f"/api/v1/datasets/{dataset.id}", json={"distribution": {"strategy": "overlap", "min_submitted": n}}
+    )
     if response.status_code >= 400:
-        raise CurateError(f"Argilla dataset {dataset.name!r} keeps min_submitted={dataset.distribution.min_submitted}: "
-                          f"the server refused {n} (HTTP {response.status_code}: {response.text[:200]})")
+        raise CurateError(
+            f"Argilla dataset {dataset.name!r} keeps min_submitted={dataset.distribution.min_submitted}: "
+            f"the server refused {n} (HTTP {response.status_code}: {response.text[:200]})"
+        )
     dataset.get()
 
 
@@ -248,8 +254,10 @@ def check_compatible(dataset, spec: ReviewSpec, dims: int | None) -> None:
     if dims and have_v.get(spec.vector_name) != dims:
         problems.append(f"vector {spec.vector_name!r} of {dims} dimensions missing (has {have_v})")
     if problems:
-        raise CurateError(f"Argilla dataset {dataset.name!r} was made with other settings ({'; '.join(problems)}); "
-                          "push under another --name, or delete it first")
+        raise CurateError(
+            f"Argilla dataset {dataset.name!r} was made with other settings ({'; '.join(problems)}); "
+            "push under another --name, or delete it first"
+        )
 
 
 # -- push --------------------------------------------------------------------------------------
@@ -268,8 +276,14 @@ class PushResult:
     url: str = ""  # where annotators open the queue (sorted by review_priority where the data has one)
 
 
-def push(dataset_dir: Path, config: str, workspace: str, options: ReviewOptions | None = None,
-         client=None, progress: bool = True) -> PushResult:
+def push(
+    dataset_dir: Path,
+    config: str,
+    workspace: str,
+    options: ReviewOptions | None = None,
+    client=None,
+    progress: bool = True,
+) -> PushResult:
     options = options or ReviewOptions()
     dataset_dir = Path(dataset_dir)
     recipe = recipe_of(dataset_dir)
@@ -291,8 +305,17 @@ def push(dataset_dir: Path, config: str, workspace: str, options: ReviewOptions 
     # the server does not say which records of a bulk upsert existed, so count: an upsert by
     # external_id adds exactly the records that were not there
     created = record_count(client, str(dataset.id)) - before
-    return PushResult(dataset.name, str(dataset.id), workspace, frame.height, created, frame.height - created,
-                      seconds, dims, queue_url(client.api_url, str(dataset.id), spec))
+    return PushResult(
+        dataset.name,
+        str(dataset.id),
+        workspace,
+        frame.height,
+        created,
+        frame.height - created,
+        seconds,
+        dims,
+        queue_url(client.api_url, str(dataset.id), spec),
+    )
 
 
 def queue_url(api_url: str, dataset_id: str, spec: ReviewSpec) -> str:
@@ -321,11 +344,15 @@ def check_rules(spec: ReviewSpec, options: ReviewOptions) -> None:
     questions = {q.name: q for q in spec.questions}
     for name, rule in options.rules.items():
         if name not in questions:
-            raise CurateError(f"review settings: rule for unknown question {name!r} (questions: {', '.join(questions)})")
+            raise CurateError(
+                f"review settings: rule for unknown question {name!r} (questions: {', '.join(questions)})"
+            )
         allowed = RULES_BY_KIND[questions[name].kind]
         if rule not in allowed:
-            raise CurateError(f"review settings: rule {rule!r} does not fit {questions[name].kind} question {name!r} "
-                              f"(one of {', '.join(allowed)})")
+            raise CurateError(
+                f"review settings: rule {rule!r} does not fit {questions[name].kind} question {name!r} "
+                f"(one of {', '.join(allowed)})"
+            )
         questions[name].rule = rule
 
 
@@ -351,15 +378,18 @@ def upsert_batch(http, dataset_id: str, items: list[dict], offset: int) -> None:
     body = orjson.dumps({"items": items}, option=orjson.OPT_SERIALIZE_NUMPY)
     for attempt in range(RETRIES + 1):
         try:
-            response = http.put(f"/api/v1/datasets/{dataset_id}/records/bulk", content=body,
-                                headers={"content-type": "application/json"})
+            response = http.put(
+                f"/api/v1/datasets/{dataset_id}/records/bulk",
+                content=body,
+                headers={"content-type": "application/json"},
+            )
         except httpx.TransportError as e:
             if attempt == RETRIES:
                 raise CurateError(f"Argilla did not answer a bulk upsert after {RETRIES} retries: {e}") from None
         else:
             if response.status_code < 500 or attempt == RETRIES:
                 break
-        time.sleep(2 ** attempt)
+        time.sleep(2**attempt)
     if response.status_code >= 400:
         raise CurateError(_bulk_error(response, items, offset))
 

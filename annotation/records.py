@@ -18,8 +18,13 @@ from annotation.settings import TEXT_LENGTH, ReviewSpec, agent_name, as_shown, s
 class RecordBuilder:
     """Payloads for the rows of `frame`, batch by batch."""
 
-    def __init__(self, spec: ReviewSpec, frame: pl.DataFrame, question_ids: dict[str, str],
-                 vectors: np.ndarray | list | None = None):
+    def __init__(
+        self,
+        spec: ReviewSpec,
+        frame: pl.DataFrame,
+        question_ids: dict[str, str],
+        vectors: np.ndarray | list | None = None,
+    ):
         self.spec = spec
         self.frame = frame
         self.question_ids = question_ids
@@ -37,7 +42,9 @@ class RecordBuilder:
     def items(self, start: int, stop: int) -> list[dict]:
         chunk = self.frame.slice(start, stop - start)
         metas = chunk.select(self.meta_exprs).to_dicts() if self.meta_exprs else [{}] * chunk.height
-        return [self.item(row, meta, start + i) for i, (row, meta) in enumerate(zip(chunk.iter_rows(named=True), metas))]
+        return [
+            self.item(row, meta, start + i) for i, (row, meta) in enumerate(zip(chunk.iter_rows(named=True), metas))
+        ]
 
     def item(self, row: dict, meta: dict, index: int) -> dict:
         fields = {f.name: f.render(row) for f in self.spec.fields}

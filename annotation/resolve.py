@@ -66,8 +66,10 @@ def mean_rank(rankings: list[list[dict]]) -> list[dict]:
     names = list(ranks)
     means = [statistics.fmean(ranks[n]) for n in names]
     order = ranks_from_scores([-m for m in means])  # lower mean rank = better
-    return sorted(({"value": n, "rank": r, "mean_rank": m} for n, r, m in zip(names, order, means)),
-                  key=lambda item: (item["rank"], item["value"]))
+    return sorted(
+        ({"value": n, "rank": r, "mean_rank": m} for n, r, m in zip(names, order, means)),
+        key=lambda item: (item["rank"], item["value"]),
+    )
 
 
 def accepted_suggestion(question: Question, value: Any, suggestion: Any) -> bool:
@@ -80,13 +82,21 @@ def accepted_suggestion(question: Question, value: Any, suggestion: Any) -> bool
         return False
 
 
-def resolve_record(spec: ReviewSpec, submitted: list[tuple[str, dict]], discarded: list[str],
-                   min_submitted: int, context: dict | None = None, suggestions: dict[str, Any] | None = None) -> dict:
+def resolve_record(
+    spec: ReviewSpec,
+    submitted: list[tuple[str, dict]],
+    discarded: list[str],
+    min_submitted: int,
+    context: dict | None = None,
+    suggestions: dict[str, Any] | None = None,
+) -> dict:
     """The record's `review` struct from its submitted [(annotator, {question: value})] responses;
     `suggestions`: question -> the model's suggested value pushed with the record."""
     suggestions = suggestions or {}
-    accepted = {q.name: [a for a, answers in submitted if accepted_suggestion(q, answers.get(q.name), suggestions.get(q.name))]
-                for q in spec.questions}
+    accepted = {
+        q.name: [a for a, answers in submitted if accepted_suggestion(q, answers.get(q.name), suggestions.get(q.name))]
+        for q in spec.questions
+    }
     accepted = {q: who for q, who in accepted.items() if who}
     plain = submitted  # compared with the suggestions before masking: the suggestion is the published text
     submitted = mask_text_answers(spec, submitted)  # reviewers' free text is published: masked like the data

@@ -57,7 +57,9 @@ def agent_name(model: str | None) -> str | None:
 
 def step_model(row: Row, step: str | None) -> str | None:
     """The model a step recorded in the row's provenance (the last LLM step when `step` is None)."""
-    models = [p.get("model") for p in row.get("provenance") or [] if p.get("model") and (step is None or p["step"] == step)]
+    models = [
+        p.get("model") for p in row.get("provenance") or [] if p.get("model") and (step is None or p["step"] == step)
+    ]
     return models[-1] if models else None
 
 
@@ -67,12 +69,19 @@ def step_model(row: Row, step: str | None) -> str | None:
 def common_metadata(frame: pl.DataFrame) -> list[Meta]:
     meta = []
     if "source" in frame.columns:
-        meta += [Meta("source", "terms", pl.col("source").struct.field("dataset"), "Source"),
-                 Meta("source_file", "terms", pl.col("source").struct.field("file"), "Source file")]
+        meta += [
+            Meta("source", "terms", pl.col("source").struct.field("dataset"), "Source"),
+            Meta("source_file", "terms", pl.col("source").struct.field("file"), "Source file"),
+        ]
     if "lang" in frame.columns:
         meta.append(Meta("language", "terms", pl.col("lang"), "Language"))
     if "provenance" in frame.columns:
-        models = pl.col("provenance").list.eval(pl.element().struct.field("model")).list.drop_nulls().list.unique(maintain_order=True)
+        models = (
+            pl.col("provenance")
+            .list.eval(pl.element().struct.field("model"))
+            .list.drop_nulls()
+            .list.unique(maintain_order=True)
+        )
         if frame.select(models.list.len().max()).item():
             meta.append(Meta("llm_model", "terms", models, "LLM model"))
     for name in DEDUP_COLUMNS:
@@ -93,7 +102,9 @@ def generic_spec(frame: pl.DataFrame) -> ReviewSpec:
         texts = [c for c in frame.columns if c not in ENVELOPE][:1]
 
     def show(c: str) -> Callable[[Row], str | None]:
-        return lambda r: None if r.get(c) is None else (r[c] if isinstance(r[c], str) else json.dumps(r[c], default=str))
+        return lambda r: (
+            None if r.get(c) is None else (r[c] if isinstance(r[c], str) else json.dumps(r[c], default=str))
+        )
 
     return ReviewSpec(
         "Record",
@@ -108,7 +119,9 @@ def review_specs() -> dict[tuple[str, str], Callable[[pl.DataFrame], ReviewSpec]
     """(recipe, config) -> spec builder, for every recipe found (`pipelines.recipes.available`)."""
     from pipelines.recipes import available, get_recipe
 
-    return {(name, config): builder for name in available() for config, builder in get_recipe(name).review_specs().items()}
+    return {
+        (name, config): builder for name in available() for config, builder in get_recipe(name).review_specs().items()
+    }
 
 
 def _recipe(name: str | None):
@@ -159,14 +172,26 @@ def argilla_settings(spec: ReviewSpec, *, min_submitted: int, vector_dims: int |
     """The `rg.Settings` of a dataset for `spec`; `vector_dims` None: no vector field."""
     import argilla as rg
 
-    meta_types = {"terms": rg.TermsMetadataProperty, "integer": rg.IntegerMetadataProperty, "float": rg.FloatMetadataProperty}
+    meta_types = {
+        "terms": rg.TermsMetadataProperty,
+        "integer": rg.IntegerMetadataProperty,
+        "float": rg.FloatMetadataProperty,
+    }
     return rg.Settings(
-        fields=[rg.TextField(name=f.name, title=f.title, use_markdown=f.markdown, required=f.required, client=client)
-                for f in spec.fields],
+        fields=[
+            rg.TextField(name=f.name, title=f.title, use_markdown=f.markdown, required=f.required, client=client)
+            for f in spec.fields
+        ],
         questions=[argilla_question(q, client) for q in spec.questions],
-        metadata=[meta_types[m.kind](name=m.name, title=m.title or m.name.replace("_", " "),
-                                     visible_for_annotators=not m.hidden, client=client)
-                  for m in spec.metadata],
+        metadata=[
+            meta_types[m.kind](
+                name=m.name,
+                title=m.title or m.name.replace("_", " "),
+                visible_for_annotators=not m.hidden,
+                client=client,
+            )
+            for m in spec.metadata
+        ],
         vectors=[rg.VectorField(name=spec.vector_name, dimensions=vector_dims, _client=client)] if vector_dims else [],
         guidelines=spec.guidelines or None,
         distribution=rg.TaskDistribution(min_submitted=min_submitted),

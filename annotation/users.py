@@ -103,7 +103,9 @@ def _password(entry: UserEntry) -> str:
         if not value:
             raise CurateError(f"user {entry.username!r}: environment variable {entry.password_env} is not set")
         if len(value) < 8:
-            raise CurateError(f"user {entry.username!r}: the password in {entry.password_env} is shorter than 8 characters")
+            raise CurateError(
+                f"user {entry.username!r}: the password in {entry.password_env} is shorter than 8 characters"
+            )
         return value
     return secrets.token_urlsafe(12)
 
@@ -124,7 +126,9 @@ def write_credentials(path: Path, new: dict[str, dict]) -> None:
 def apply_users(client, users_file: UsersFile, credentials: Path, url: str | None = None) -> UsersResult:
     http = client.api.http_client
     result = UsersResult(credentials=credentials)
-    existing = {u["username"]: u for u in _check(http.get("/api/v1/users"), "list users (needs an owner's key)")["items"]}
+    existing = {
+        u["username"]: u for u in _check(http.get("/api/v1/users"), "list users (needs an owner's key)")["items"]
+    }
     # every new user's password first: a missing variable must stop the run before anyone is created
     passwords = {}
     problems = []
@@ -139,26 +143,51 @@ def apply_users(client, users_file: UsersFile, credentials: Path, url: str | Non
     workspaces = {w["name"]: w["id"] for w in _check(http.get("/api/v1/me/workspaces"), "list workspaces")["items"]}
     for name in users_file.all_workspaces():
         if name not in workspaces:
-            workspaces[name] = _check(http.post("/api/v1/workspaces", json={"name": name}), f"create workspace {name!r}")["id"]
+            workspaces[name] = _check(
+                http.post("/api/v1/workspaces", json={"name": name}), f"create workspace {name!r}"
+            )["id"]
             result.workspaces_created.append(name)
     for entry in users_file.users:
         user = existing.get(entry.username)
         if user is None:
             password = passwords[entry.username]
-            user = _check(http.post("/api/v1/users", json={
-                "username": entry.username, "first_name": entry.first_name or entry.username,
-                "last_name": entry.last_name, "role": entry.role, "password": password,
-            }), f"create user {entry.username!r}")
+            user = _check(
+                http.post(
+                    "/api/v1/users",
+                    json={
+                        "username": entry.username,
+                        "first_name": entry.first_name or entry.username,
+                        "last_name": entry.last_name,
+                        "role": entry.role,
+                        "password": password,
+                    },
+                ),
+                f"create user {entry.username!r}",
+            )
             # written at once: if a later call fails, this user's password is not lost
-            write_credentials(credentials, {entry.username: {"password": password, "api_key": user["api_key"],
-                                                             "role": entry.role, **({"url": url} if url else {})}})
+            write_credentials(
+                credentials,
+                {
+                    entry.username: {
+                        "password": password,
+                        "api_key": user["api_key"],
+                        "role": entry.role,
+                        **({"url": url} if url else {}),
+                    }
+                },
+            )
             result.created.append(entry.username)
         else:
             result.existing.append(entry.username)
-        member_of = {w["name"] for w in _check(http.get(f"/api/v1/users/{user['id']}/workspaces"), "list a user's workspaces")["items"]}
+        member_of = {
+            w["name"]
+            for w in _check(http.get(f"/api/v1/users/{user['id']}/workspaces"), "list a user's workspaces")["items"]
+        }
         for name in entry.workspaces:
             if name not in member_of:
-                _check(http.post(f"/api/v1/workspaces/{workspaces[name]}/users", json={"user_id": user["id"]}),
-                       f"add {entry.username!r} to workspace {name!r}")
+                _check(
+                    http.post(f"/api/v1/workspaces/{workspaces[name]}/users", json={"user_id": user["id"]}),
+                    f"add {entry.username!r} to workspace {name!r}",
+                )
                 result.added.append((entry.username, name))
     return result

@@ -13,13 +13,16 @@ from data_cards.licenses import OTHER
 
 TEMPLATES = Path(__file__).parent / "templates"
 
+
 def license_text(license: str) -> str:
     """One sentence for the card's body: the license of this version's data."""
     if license == "unknown":
-        return ("The license of this data is not stated (`unknown`): set `license` (a Hub license id) in the "
-                "recipe's config before sharing it.")
+        return (
+            "The license of this data is not stated (`unknown`): set `license` (a Hub license id) in the "
+            "recipe's config before sharing it."
+        )
     if license.startswith(OTHER):
-        return f"This version's data is published under {md_text(license[len(OTHER):])} (`license: other`)."
+        return f"This version's data is published under {md_text(license[len(OTHER) :])} (`license: other`)."
     return f"This version's data is published under `{license}`."
 
 
@@ -30,6 +33,7 @@ def md_text(text: str) -> str:
     for ch in "\\`[]|":
         one_line = one_line.replace(ch, "\\" + ch)
     return html.escape(one_line, quote=False)
+
 
 ENVELOPE_FIELDS = {
     "record_id": "stable content hash of the record (the key the version diff and Argilla use)",
@@ -73,16 +77,23 @@ def load_snippet(configs: list[str], repo: str | None = None, version: str | Non
     `load_version`, since `datasets` ignores `revision` for folders); before that, the run folder."""
     first = configs[0] if configs else "default"
     if repo is None:
-        return ("Not published yet: `curate publish DIR --repo REPO --version X.Y.Z` names the repository and\n"
-                "version here. The run folder itself loads with\n\n"
-                f"```python\nfrom datasets import load_dataset\nds = load_dataset(\"path/to/this/folder\", \"{first}\")\n```")
+        return (
+            "Not published yet: `curate publish DIR --repo REPO --version X.Y.Z` names the repository and\n"
+            "version here. The run folder itself loads with\n\n"
+            f'```python\nfrom datasets import load_dataset\nds = load_dataset("path/to/this/folder", "{first}")\n```'
+        )
     if local:
-        return ("```python\nfrom pipelines.engine.publish import load_version\n"
-                + "\n".join(f'{c} = load_version("{repo}", "{c}", "{version.lstrip("v")}", split="train")' for c in configs)
-                + "\n```\n\nOn the Hub the same tags are revisions: "
-                f'`load_dataset("ORG/NAME", "{first}", revision="{version}")`.')
-    return ("```python\nfrom datasets import load_dataset\n"
-            + "\n".join(f'{c} = load_dataset("{repo}", "{c}", revision="{version}")' for c in configs) + "\n```")
+        return (
+            "```python\nfrom pipelines.engine.publish import load_version\n"
+            + "\n".join(f'{c} = load_version("{repo}", "{c}", "{version.lstrip("v")}", split="train")' for c in configs)
+            + "\n```\n\nOn the Hub the same tags are revisions: "
+            f'`load_dataset("ORG/NAME", "{first}", revision="{version}")`.'
+        )
+    return (
+        "```python\nfrom datasets import load_dataset\n"
+        + "\n".join(f'{c} = load_dataset("{repo}", "{c}", revision="{version}")' for c in configs)
+        + "\n```"
+    )
 
 
 LOAD_BEGIN, LOAD_END = "<!-- curate:load -->", "<!-- /curate:load -->"
@@ -130,7 +141,9 @@ def render_card(
                 {
                     "name": col,
                     "dtype": feature_type(feature),
-                    "description": card.fields.get(name, {}).get(col) or ENVELOPE_FIELDS.get(col) or card.columns.get(col, ""),
+                    "description": card.fields.get(name, {}).get(col)
+                    or ENVELOPE_FIELDS.get(col)
+                    or card.columns.get(col, ""),
                 }
                 for col, feature in views[name]["features"].items()
             ],

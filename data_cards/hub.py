@@ -86,11 +86,19 @@ def assign_splits(frame: pl.DataFrame, key: str | list[str] | None, fractions: d
     keys = [key] if isinstance(key, str) else list(key)
     missing = [k for k in keys if k not in frame.columns]
     if missing:
-        raise CurateError(f"splits: grouping column {missing} is not in the config (columns: {', '.join(frame.columns)})")
+        raise CurateError(
+            f"splits: grouping column {missing} is not in the config (columns: {', '.join(frame.columns)})"
+        )
     joined = pl.concat_str([pl.col(k).cast(pl.String).fill_null("") for k in keys], separator="\x1f")
     values = frame.select(joined.alias("_k"))["_k"].unique()
     table = pl.DataFrame({"_k": values, "split": [split_of(v, fractions) for v in values]})
-    return frame.with_columns(joined.alias("_k")).drop("split").join(table, on="_k", how="left").drop("_k").select(frame.columns)
+    return (
+        frame.with_columns(joined.alias("_k"))
+        .drop("split")
+        .join(table, on="_k", how="left")
+        .drop("_k")
+        .select(frame.columns)
+    )
 
 
 # -- arrow types ---------------------------------------------------------------------------------
@@ -144,7 +152,9 @@ def check_labels(frame: pl.DataFrame, class_labels: dict[str, list[str]], config
         if column in frame.columns:
             extra = set(frame[column].drop_nulls().unique().to_list()) - set(names)
             if extra:
-                raise CurateError(f"config {config!r}: column {column!r} has values {sorted(extra)} outside its labels {names}")
+                raise CurateError(
+                    f"config {config!r}: column {column!r} has values {sorted(extra)} outside its labels {names}"
+                )
 
 
 # -- shards and row groups -----------------------------------------------------------------------
@@ -203,14 +213,18 @@ def write_parquet(table: pa.Table, path: Path, features=None, row_group_bytes: i
         pq.ParquetWriter(tmp, table.schema).close()
         tmp.replace(path)
         return
-    pq.write_table(table, tmp, compression="zstd", row_group_size=rows_for_bytes(table, row_group_bytes or max_row_group_bytes()))
+    pq.write_table(
+        table, tmp, compression="zstd", row_group_size=rows_for_bytes(table, row_group_bytes or max_row_group_bytes())
+    )
     tmp.replace(path)
 
 
 # -- card metadata -------------------------------------------------------------------------------
 
 
-def card_metadata(card, spec: HubSpec, configs: dict[str, dict[str, Any]], total_rows: int, data_dir: str) -> dict[str, Any]:
+def card_metadata(
+    card, spec: HubSpec, configs: dict[str, dict[str, Any]], total_rows: int, data_dir: str
+) -> dict[str, Any]:
     """The YAML header, built with huggingface_hub's DatasetCardData and datasets' own writers of
     `configs` and `dataset_info`. `configs`: name -> {"splits": {split: (rows, bytes)}, "features"}."""
     import datasets
@@ -218,44 +232,53 @@ def card_metadata(card, spec: HubSpec, configs: dict[str, dict[str, Any]], total
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCardData
 
-
-
     languages = card.languages or ["en"]
-    license, license_name = (("other", card.license[len(OTHER):]) if card.license.startswith(OTHER)
-                             else (card.license, None))
+    license, license_name = (
+        ("other", card.license[len(OTHER) :]) if card.license.startswith(OTHER) else (card.license, None)
+    )
     data = DatasetCardData(
         pretty_name=" ".join(card.pretty_name.split()),
         license=license,
         **({"license_name": license_name} if license_name else {}),
         language=languages,
-        multilinguality=spec.multilinguality if spec.multilinguality != "monolingual" or len(languages) == 1 else "multilingual",
+        multilinguality=spec.multilinguality
+        if spec.multilinguality != "monolingual" or len(languages) == 1
+        else "multilingual",
         size_categories=[size_category(total_rows)],
-        source_datasets=[x if x == "original" or x.startswith(("extended", "original|")) else f"extended|{x}"
-                         for x in card.source_datasets] or spec.source_datasets,
+        source_datasets=[
+            x if x == "original" or x.startswith(("extended", "original|")) else f"extended|{x}"
+            for x in card.source_datasets
+        ]
+        or spec.source_datasets,
         task_categories=card.task_categories,
         annotations_creators=spec.annotations_creators,
         language_creators=spec.language_creators,
         tags=card.tags or None,
     )
     configs = {name: view for name, view in configs.items() if view["splits"]}  # datasets cannot load an empty one
-    MetadataConfigs({
-        name: {
-            "data_files": [{"split": s, "path": f"{data_dir}/{name}/{s}-*.parquet"} for s in view["splits"]],
-            **({"default": True} if i == 0 else {}),
+    MetadataConfigs(
+        {
+            name: {
+                "data_files": [{"split": s, "path": f"{data_dir}/{name}/{s}-*.parquet"} for s in view["splits"]],
+                **({"default": True} if i == 0 else {}),
+            }
+            for i, (name, view) in enumerate(configs.items())
         }
-        for i, (name, view) in enumerate(configs.items())
-    }).to_dataset_card_data(data)
-    infos = DatasetInfosDict({
-        name: datasets.DatasetInfo(
-            config_name=name,
-            features=view["features"],
-            splits=datasets.SplitDict({s: datasets.SplitInfo(name=s, num_examples=n, num_bytes=b)
-                                       for s, (n, b) in view["splits"].items()}),
-            dataset_size=sum(b for _, b in view["splits"].values()),
-            download_size=view.get("download_size"),
-        )
-        for name, view in configs.items()
-    })
+    ).to_dataset_card_data(data)
+    infos = DatasetInfosDict(
+        {
+            name: datasets.DatasetInfo(
+                config_name=name,
+                features=view["features"],
+                splits=datasets.SplitDict(
+                    {s: datasets.SplitInfo(name=s, num_examples=n, num_bytes=b) for s, (n, b) in view["splits"].items()}
+                ),
+                dataset_size=sum(b for _, b in view["splits"].values()),
+                download_size=view.get("download_size"),
+            )
+            for name, view in configs.items()
+        }
+    )
     infos.to_dataset_card_data(data)
     return data
 
@@ -273,22 +296,40 @@ def validate_card_offline(folder: Path) -> list[str]:
     from huggingface_hub import DatasetCard
 
     resources = Path(datasets.__file__).parent / "utils" / "resources"
-    known = {name: json.loads((resources / f"{name}.json").read_text())
-             for name in ("languages", "multilingualities", "size_categories", "creators")}
+    known = {
+        name: json.loads((resources / f"{name}.json").read_text())
+        for name in ("languages", "multilingualities", "size_categories", "creators")
+    }
     problems: list[str] = []
     card = DatasetCard.load(folder / "README.md")
     data = card.data.to_dict()
-    for key in ("license", "language", "task_categories", "size_categories", "source_datasets", "pretty_name",
-                "multilinguality", "configs", "dataset_info"):
+    for key in (
+        "license",
+        "language",
+        "task_categories",
+        "size_categories",
+        "source_datasets",
+        "pretty_name",
+        "multilinguality",
+        "configs",
+        "dataset_info",
+    ):
         if not data.get(key):
             problems.append(f"header: {key} is missing")
     problems += [f"language {x!r} unknown" for x in data.get("language", []) if x not in known["languages"]]
-    problems += [f"size category {x!r} unknown" for x in data.get("size_categories", []) if x not in known["size_categories"]]
+    problems += [
+        f"size category {x!r} unknown" for x in data.get("size_categories", []) if x not in known["size_categories"]
+    ]
     multi = data.get("multilinguality") or []
-    problems += [f"multilinguality {x!r} unknown" for x in ([multi] if isinstance(multi, str) else multi)
-                 if x not in known["multilingualities"]]
-    for key, allowed in (("annotations_creators", known["creators"]["annotations"]),
-                         ("language_creators", known["creators"]["language"])):
+    problems += [
+        f"multilinguality {x!r} unknown"
+        for x in ([multi] if isinstance(multi, str) else multi)
+        if x not in known["multilingualities"]
+    ]
+    for key, allowed in (
+        ("annotations_creators", known["creators"]["annotations"]),
+        ("language_creators", known["creators"]["language"]),
+    ):
         problems += [f"{key} {x!r} unknown" for x in data.get(key) or [] if x not in allowed]
     for x in data.get("source_datasets") or []:
         if not (x == "original" or x.startswith("extended") or x.startswith("original|")):
@@ -310,10 +351,14 @@ def validate_card_offline(folder: Path) -> list[str]:
             rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
             declared = info.splits[entry["split"]].num_examples if entry["split"] in (info.splits or {}) else None
             if declared != rows:
-                problems.append(f"config {name!r} split {entry['split']!r}: dataset_info says {declared} rows, files hold {rows}")
+                problems.append(
+                    f"config {name!r} split {entry['split']!r}: dataset_info says {declared} rows, files hold {rows}"
+                )
             schema = pq.read_schema(files[0])
             if set(schema.names) != set(info.features):
-                problems.append(f"config {name!r}: features {sorted(info.features)} differ from the columns {sorted(schema.names)}")
+                problems.append(
+                    f"config {name!r}: features {sorted(info.features)} differ from the columns {sorted(schema.names)}"
+                )
             large = [f.name for f in schema if "large" in str(f.type)]
             if large:
                 problems.append(f"config {name!r}: large Arrow types in {large}")
@@ -333,8 +378,10 @@ def class_labels_in_card(readme: Path) -> dict[str, dict[str, list[str]]]:
     if not readme.exists():
         return {}
     infos = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(readme).data)
-    return {name: {col: list(f.names) for col, f in (info.features or {}).items() if isinstance(f, datasets.ClassLabel)}
-            for name, info in infos.items()}
+    return {
+        name: {col: list(f.names) for col, f in (info.features or {}).items() if isinstance(f, datasets.ClassLabel)}
+        for name, info in infos.items()
+    }
 
 
 def refresh_card_metadata(readme: Path, views: dict[str, dict[str, Any]], data_dir: str = "data") -> None:
@@ -357,10 +404,14 @@ def refresh_card_metadata(readme: Path, views: dict[str, dict[str, Any]], data_d
         entry["data_files"] = [{"split": s, "path": f"{data_dir}/{name}/{s}-*.parquet"} for s in view["splits"]]
         configs[name] = entry
         infos[name] = datasets.DatasetInfo(
-            config_name=name, features=view["features"],
-            splits=datasets.SplitDict({s: datasets.SplitInfo(name=s, num_examples=n, num_bytes=b)
-                                       for s, (n, b) in view["splits"].items()}),
-            dataset_size=sum(b for _, b in view["splits"].values()), download_size=view.get("download_size"))
+            config_name=name,
+            features=view["features"],
+            splits=datasets.SplitDict(
+                {s: datasets.SplitInfo(name=s, num_examples=n, num_bytes=b) for s, (n, b) in view["splits"].items()}
+            ),
+            dataset_size=sum(b for _, b in view["splits"].values()),
+            download_size=view.get("download_size"),
+        )
     configs.to_dataset_card_data(card.data)
     infos.to_dataset_card_data(card.data)
     card.save(readme)

@@ -36,8 +36,11 @@ def funnel_plot(report: dict) -> Plot:
     """Each step's input split into kept, dropped by each reason and quarantined: where rows went and why."""
     data = {}
     for s in report["steps"]:
-        parts = {"kept": s["kept"], **{f"dropped: {r}": n for r, n in s["dropped"].items()},
-                 "quarantined": s["quarantined"]}
+        parts = {
+            "kept": s["kept"],
+            **{f"dropped: {r}": n for r, n in s["dropped"].items()},
+            "quarantined": s["quarantined"],
+        }
         data[_step_label(s)] = {k: v for k, v in parts.items() if v}
     return Plot("funnel", "Rows through each step: kept, dropped (by reason), quarantined", "stacked", data, "rows")
 
@@ -124,8 +127,7 @@ def _binned(values, bins: int):
     """Histogram counts with numpy: matplotlib's own `hist` walks Python lists, seconds per 100k."""
     import numpy as np
 
-    arr = np.asarray([np.nan if v is None else v for v in values] if isinstance(values, list) else values,
-                     dtype=float)
+    arr = np.asarray([np.nan if v is None else v for v in values] if isinstance(values, list) else values, dtype=float)
     arr = arr[~np.isnan(arr)]
     return np.histogram(arr, bins=bins) if arr.size else (np.zeros(bins), np.linspace(0, 1, bins + 1))
 

@@ -50,9 +50,7 @@ class Envelope(BaseModel):
     created_at: datetime
 
 
-SOURCE_DTYPE = pl.Struct(
-    {"dataset": pl.String, "file": pl.String, "source_id": pl.String, "url": pl.String}
-)
+SOURCE_DTYPE = pl.Struct({"dataset": pl.String, "file": pl.String, "source_id": pl.String, "url": pl.String})
 PROVENANCE_DTYPE = pl.List(
     pl.Struct(
         {

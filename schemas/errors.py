@@ -17,5 +17,7 @@ class InputFileError(CurateError):
 def validation_problems(error, whole: str) -> str:
     """A pydantic `ValidationError` as one line, `field.path: message; ...` (`whole` names an error of
     the whole object), without pydantic's "Value error, " prefix: for an InputFileError's problem."""
-    return "; ".join(f"{'.'.join(str(p) for p in err['loc']) or whole}: {err['msg'].removeprefix('Value error, ')}"
-                     for err in error.errors())
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc']) or whole}: {err['msg'].removeprefix('Value error, ')}"
+        for err in error.errors()
+    )

@@ -20,7 +20,13 @@ from typing import Any, Iterable, Iterator
 
 from rich.console import Console
 from rich.progress import (
-    BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn,
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
     TimeRemainingColumn,
 )
 
@@ -56,8 +62,16 @@ def silence_library_bars() -> None:
 class Bar:
     """A tqdm-like bar (`update`, `close`, iteration, a context manager) in the process's display."""
 
-    def __init__(self, iterable: Iterable | None = None, total: float | None = None, desc: str = "",
-                 unit: str = "it", unit_scale: bool = False, disable: bool | None = None, **_: Any):
+    def __init__(
+        self,
+        iterable: Iterable | None = None,
+        total: float | None = None,
+        desc: str = "",
+        unit: str = "it",
+        unit_scale: bool = False,
+        disable: bool | None = None,
+        **_: Any,
+    ):
         self.iterable, self.desc, self.unit = iterable, desc, unit
         if total is None and iterable is not None and hasattr(iterable, "__len__"):
             total = len(iterable)
@@ -65,8 +79,9 @@ class Bar:
         self.bytes = unit == "B" and unit_scale
         if not disable and enabled():  # disable=None: as tqdm, shown on a terminal only
             with _lock:  # bytes: the amount column says kB/MB itself, so no unit after it
-                self.task = _start().add_task(desc, total=total, unit="" if self.bytes else unit, bytes=self.bytes,
-                                              note="")
+                self.task = _start().add_task(
+                    desc, total=total, unit="" if self.bytes else unit, bytes=self.bytes, note=""
+                )
 
     def update(self, n: float = 1) -> None:
         self.n += n
@@ -90,10 +105,13 @@ class Bar:
             task, self.task = self.task, None
             progress = _live["progress"]
             progress.remove_task(task)
-            amount = f"{self.n / 1e6:.1f} MB" if self.bytes else f"{self.n:g}" + (f"/{self.total:g}" if self.total else "")
+            amount = (
+                f"{self.n / 1e6:.1f} MB" if self.bytes else f"{self.n:g}" + (f"/{self.total:g}" if self.total else "")
+            )
             what = f": {amount} {'' if self.bytes else self.unit}" if self.total is not None or self.n else ""
-            progress.console.print(f"[green]done[/] {self.desc}{what} in {time.monotonic() - self.began:.1f}s",
-                                   highlight=False)
+            progress.console.print(
+                f"[green]done[/] {self.desc}{what} in {time.monotonic() - self.began:.1f}s", highlight=False
+            )
             _stop_if_idle()
 
     def __iter__(self) -> Iterator:
@@ -136,10 +154,20 @@ class _Amount(TextColumn):
 def _start() -> Progress:
     _live["open"] += 1
     if _live["progress"] is None:
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), _Amount(),
-                            TextColumn("{task.fields[unit]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                            TextColumn("{task.fields[note]}"),
-                            console=console(), transient=True, redirect_stdout=True, redirect_stderr=True)
+        progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            _Amount(),
+            TextColumn("{task.fields[unit]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[note]}"),
+            console=console(),
+            transient=True,
+            redirect_stdout=True,
+            redirect_stderr=True,
+        )
         progress.start()
         _live["progress"] = progress
         _route_logs(progress.console)
@@ -160,7 +188,9 @@ def _route_logs(target: Console) -> None:
     """While bars are live, log handlers that write to the terminal print through the display's
     console (Prefect's handler holds a rich Console of its own; a StreamHandler holds the stream it
     was given), so their lines go above the bars instead of through them."""
-    loggers = [logging.getLogger()] + [l for l in logging.Logger.manager.loggerDict.values() if isinstance(l, logging.Logger)]
+    loggers = [logging.getLogger()] + [
+        l for l in logging.Logger.manager.loggerDict.values() if isinstance(l, logging.Logger)
+    ]
     seen = set()
     for log in loggers:
         for handler in log.handlers:

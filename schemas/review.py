@@ -20,7 +20,10 @@ Rule = Literal["majority", "mean", "median", "mean_rank", "all"]
 DEFAULT_RULES: dict[str, Rule] = {"label": "majority", "rating": "mean", "ranking": "mean_rank", "text": "all"}
 
 DEFAULT_LEVELS: dict[str, tuple[Level, ...]] = {
-    "label": ("nominal",), "rating": ("ordinal", "interval"), "ranking": ("ordinal",), "text": (),
+    "label": ("nominal",),
+    "rating": ("ordinal", "interval"),
+    "ranking": ("ordinal",),
+    "text": (),
 }
 
 
@@ -105,14 +108,17 @@ def col(name: str) -> Callable[[Row], str | None]:
 
 def lines(*pairs: tuple[str, str]) -> Callable[[Row], str]:
     """`**Title:** value` lines for the columns given, skipping empty ones."""
+
     def render(row: Row) -> str:
         return "\n\n".join(f"**{title}:** {row[c]}" for title, c in pairs if row.get(c) not in (None, "", []))
+
     return render
 
 
 def md_table(header: list[str], rows: list[list[Any]]) -> str:
     def cell(v: Any) -> str:
         return str(v).replace("|", "\\|").replace("\n", " ")
+
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     out += ["| " + " | ".join(cell(v) for v in r) + " |" for r in rows]
     return "\n".join(out)

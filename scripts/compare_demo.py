@@ -3,24 +3,31 @@
 
 Compare two `curate demo` output trees (set CURATE_PSEUDONYM_KEY for both runs, or norms differs): every parquet file, ignoring run timestamps (created_at)
 and the code-version digest of provenance entries (version+digest -> version)."""
+
 import sys
 from pathlib import Path
 
 import polars as pl
 
+
 def norm(df: pl.DataFrame) -> pl.DataFrame:
     df = df.drop([c for c in ("created_at",) if c in df.columns])
     if "provenance" in df.columns:
-        df = df.with_columns(pl.col("provenance").list.eval(
-            pl.element().struct.with_fields(pl.element().struct.field("version").str.replace(r"\+[0-9a-f]+$", ""))))
+        df = df.with_columns(
+            pl.col("provenance").list.eval(
+                pl.element().struct.with_fields(pl.element().struct.field("version").str.replace(r"\+[0-9a-f]+$", ""))
+            )
+        )
     return df
+
 
 a, b = Path(sys.argv[1]), Path(sys.argv[2])
 fa = sorted(p.relative_to(a) for p in a.rglob("*.parquet"))
 fb = sorted(p.relative_to(b) for p in b.rglob("*.parquet"))
 bad = 0
 if fa != fb:
-    print("different file sets:", set(fa) ^ set(fb)); bad += 1
+    print("different file sets:", set(fa) ^ set(fb))
+    bad += 1
 for rel in sorted(set(fa) & set(fb)):
     x, y = norm(pl.read_parquet(a / rel)), norm(pl.read_parquet(b / rel))
     if x.schema != y.schema or not x.equals(y):

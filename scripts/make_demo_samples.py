@@ -24,8 +24,10 @@ sys.path.insert(0, str(REPO))
 from sources.reddit.writer import write_dump  # noqa: E402
 
 OUT = REPO / "sources" / "samples"
-README = ("# Demo inputs\n\nA few rows of the samples one folder up, written by `scripts/make_demo_samples.py`: "
-          "`curate demo` sends every row of them to the model, so they are small.\n")
+README = (
+    "# Demo inputs\n\nA few rows of the samples one folder up, written by `scripts/make_demo_samples.py`: "
+    "`curate demo` sends every row of them to the model, so they are small.\n"
+)
 
 
 def _lines(path: Path) -> list[str]:
@@ -59,8 +61,11 @@ def norms() -> None:
     comments = {"r1", "b1", "b2", "d1", "o1", "n1"}
     links = {f"t3_{p}" for p in posts}
     rs = [line for line in _lines(OUT / "norms" / "RS_2023-01.zst") if _id(line) in posts or _id(line) is None]
-    rc = [line for line in _lines(OUT / "norms" / "RC_2023-01.zst")
-          if _id(line) is None or _id(line) in comments or json.loads(line).get("link_id") in links]
+    rc = [
+        line
+        for line in _lines(OUT / "norms" / "RC_2023-01.zst")
+        if _id(line) is None or _id(line) in comments or json.loads(line).get("link_id") in links
+    ]
     out = OUT / "norms" / "demo"
     out.mkdir(parents=True, exist_ok=True)
     write_dump(out / "RS_2023-01.zst", rs, frame_lines=4)
@@ -77,8 +82,11 @@ def preferences() -> None:
     """Two personas; two prompts, one with the planted instruction, and the broken line."""
     personas = (OUT / "preferences" / "personas.jsonl").read_text().splitlines()
     _write(OUT / "preferences" / "demo" / "personas.jsonl", "\n".join(personas[:2]) + "\n")
-    prompts = [line for line in (OUT / "preferences" / "prompts.jsonl").read_text().splitlines()
-               if _id(line, "prompt_id") in (None, "q1", "q3")]
+    prompts = [
+        line
+        for line in (OUT / "preferences" / "prompts.jsonl").read_text().splitlines()
+        if _id(line, "prompt_id") in (None, "q1", "q3")
+    ]
     _write(OUT / "preferences" / "demo" / "prompts.jsonl", "\n".join(prompts) + "\n")
 
 
@@ -86,7 +94,8 @@ def translate() -> None:
     """Two stories and the one with an empty situation."""
     stories = pl.read_parquet(OUT / "translate" / "moral_stories" / "data" / "train-00000-of-00001.parquet")
     stories.filter(pl.col("ID").is_in(["ms-001", "ms-002", "ms-007"])).write_parquet(
-        _path(OUT / "translate" / "demo" / "moral_stories.parquet"))
+        _path(OUT / "translate" / "demo" / "moral_stories.parquet")
+    )
 
 
 def _path(path: Path) -> Path:

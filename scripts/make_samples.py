@@ -85,9 +85,15 @@ def personality(rng: np.random.Generator) -> None:
     lines = []
     for i in range(n):
         values = {
-            "case": demo["case"][i], "sex": demo["sex"][i], "age": demo["age"][i],
-            "sec": rng.integers(0, 60), "min": rng.integers(0, 60), "hour": rng.integers(0, 24),
-            "day": rng.integers(1, 29), "month": rng.integers(1, 13), "year": rng.integers(99, 112),
+            "case": demo["case"][i],
+            "sex": demo["sex"][i],
+            "age": demo["age"][i],
+            "sec": rng.integers(0, 60),
+            "min": rng.integers(0, 60),
+            "hour": rng.integers(0, 24),
+            "day": rng.integers(1, 29),
+            "month": rng.integers(1, 13),
+            "year": rng.integers(99, 112),
             "country": demo["country"][i],
         }
         head = "".join(
@@ -107,7 +113,8 @@ def personality(rng: np.random.Generator) -> None:
     import pyreadstat
 
     pyreadstat.write_sav(
-        frame, out / "ipip300_responses.sav",
+        frame,
+        out / "ipip300_responses.sav",
         column_labels={"SEX": "Sex of respondent", "AGE": "Age in years"},
         variable_value_labels={"SEX": {1: "male", 2: "female"}},
     )
@@ -147,8 +154,11 @@ def norms(rng: np.random.Generator) -> None:
         for _ in range(k):
             n_comment += 1
             body = syn.vote_text(rng) if sub == "AmItheAsshole" else "Thank you for sharing this, it takes courage."
-            comments.append(syn.comment(f"c{n_comment}", link, None, sub, authors[rng.integers(len(authors))],
-                                        t + 60 * n_comment, body))
+            comments.append(
+                syn.comment(
+                    f"c{n_comment}", link, None, sub, authors[rng.integers(len(authors))], t + 60 * n_comment, body
+                )
+            )
 
     for i in range(14):
         title, body = syn.aita_text(rng)
@@ -157,17 +167,25 @@ def norms(rng: np.random.Generator) -> None:
         add_comments(pid, "AmItheAsshole", int(rng.integers(4, 9)), t)
     for i, text in enumerate(syn.CONFESSIONS):
         pid, t = f"q{i}", t0 + 86400 + 3600 * i
-        posts.append(syn.submission(pid, "confessions", authors[(i + 3) % len(authors)], t, "I need to get this off my chest", text))
+        posts.append(
+            syn.submission(
+                pid, "confessions", authors[(i + 3) % len(authors)], t, "I need to get this off my chest", text
+            )
+        )
         add_comments(pid, "confessions", 2, t)
     for i, (lang, text) in enumerate(syn.FOREIGN.items()):
         posts.append(syn.submission(f"f{i}", "AmItheAsshole", authors[i], t0 + 7200 + i, "AITA ?", text))
 
     # personal details, invented: masked in the output
-    posts[0]["selftext"] += ("\n\nEdit: people asked, you can email me at jane.doe.1987@example.com or call "
-                             "555-867-5309. My other post is at https://www.reddit.com/user/Jane_Doe_1987/ and "
-                             "u/MarkTwainFan42 knows the whole story.")
-    comments[0]["body"] = "NTA. I know MarkTwainFan42 from the forum, reach me at +44 20 7946 0958 or " \
-                          "https://example.org/signup?email=jane%40example.com&ref=share"
+    posts[0]["selftext"] += (
+        "\n\nEdit: people asked, you can email me at jane.doe.1987@example.com or call "
+        "555-867-5309. My other post is at https://www.reddit.com/user/Jane_Doe_1987/ and "
+        "u/MarkTwainFan42 knows the whole story."
+    )
+    comments[0]["body"] = (
+        "NTA. I know MarkTwainFan42 from the forum, reach me at +44 20 7946 0958 or "
+        "https://example.org/signup?email=jane%40example.com&ref=share"
+    )
     # drift seen in the dumps
     posts[1]["created_utc"] = str(posts[1]["created_utc"])
     posts[2]["score"] = None
@@ -181,11 +199,29 @@ def norms(rng: np.random.Generator) -> None:
         syn.submission("s1", "AmItheAsshole", "throwaway_aita_2", t0 + 10, "AITA for this?", "Short post, no details."),
         syn.submission("s2", "AmItheAsshole", "[deleted]", t0 + 11, "AITA for leaving?", syn.CONFESSIONS[0]),
         syn.submission("s3", "AmItheAsshole", "throwaway_aita_3", t0 + 12, "AITA for asking?", "[removed]"),
-        syn.submission("s4", "AmItheAsshole", "AutoModerator", t0 + 13, "[META] Monthly rules reminder",
-                       syn.CONFESSIONS[1], stickied=True, distinguished="moderator"),
-        syn.submission("s5", "AmItheAsshole", "throwaway_aita_4", t0 + 14, "AITA for this photo?", "",
-                       is_self=False, url="https://i.example.com/abc.jpg"),
-        syn.submission("s6", "AskReddit", "throwaway_aita_5", t0 + 15, "What is your favorite food?", syn.CONFESSIONS[2]),
+        syn.submission(
+            "s4",
+            "AmItheAsshole",
+            "AutoModerator",
+            t0 + 13,
+            "[META] Monthly rules reminder",
+            syn.CONFESSIONS[1],
+            stickied=True,
+            distinguished="moderator",
+        ),
+        syn.submission(
+            "s5",
+            "AmItheAsshole",
+            "throwaway_aita_4",
+            t0 + 14,
+            "AITA for this photo?",
+            "",
+            is_self=False,
+            url="https://i.example.com/abc.jpg",
+        ),
+        syn.submission(
+            "s6", "AskReddit", "throwaway_aita_5", t0 + 15, "What is your favorite food?", syn.CONFESSIONS[2]
+        ),
         syn.submission("s7", "AmItheAsshole", None, t0 + 16, "AITA for moving out?", syn.CONFESSIONS[2]),
     ]
     posts.append(dict(posts[5]))  # the same post twice (overlapping dumps)
@@ -219,13 +255,17 @@ def llm_samples() -> None:
     cc0 = "# The samples are our own (IPIP item texts: public domain), written by scripts/make_samples.py.\nlicense: cc0-1.0\n"
     out = OUT / "expand"
     out.mkdir(parents=True, exist_ok=True)
-    items = load_key(120).filter(pl.col("item_no").is_in(ITEM_NUMBERS)).with_columns(
-        pl.lit("IPIP-NEO-120").alias("instrument"))
+    items = (
+        load_key(120)
+        .filter(pl.col("item_no").is_in(ITEM_NUMBERS))
+        .with_columns(pl.lit("IPIP-NEO-120").alias("instrument"))
+    )
     items = items.select("instrument", "item_no", "text", "domain", "facet_code", "facet_name", "keyed")
     items = pl.concat([items.cast(pl.String), pl.DataFrame([BROKEN_ITEM])])
     items.write_csv(out / "items.csv")
-    (out / "config.yaml").write_text(cc0 + "dataset_name: Sample TRAIT-style scenarios (from IPIP-NEO items)\n"
-                                     "scenarios_per_item: 2\n")
+    (out / "config.yaml").write_text(
+        cc0 + "dataset_name: Sample TRAIT-style scenarios (from IPIP-NEO items)\nscenarios_per_item: 2\n"
+    )
 
     out = OUT / "preferences"
     out.mkdir(parents=True, exist_ok=True)
@@ -242,10 +282,12 @@ def llm_samples() -> None:
         "---\nlicense: cc0-1.0\nlanguage: [en]\nconfigs:\n- config_name: default\n  data_files:\n"
         "  - split: train\n    path: data/train-*.parquet\n---\n\n# Sample moral stories\n\n"
         "Seven items with Moral Stories' fields (ID, norm, situation, intention, moral_action, moral_consequence,\n"
-        "immoral_action, immoral_consequence), written for this project; ms-007 has an empty situation on purpose.\n")
+        "immoral_action, immoral_consequence), written for this project; ms-007 has an empty situation on purpose.\n"
+    )
     (OUT / "translate" / "config.yaml").write_text(
         cc0 + "dataset_name: Sample moral stories translated into French (Histoires Morales style)\n"
-        "target_lang: fr\nadapt_names: true\n")
+        "target_lang: fr\nadapt_names: true\n"
+    )
 
 
 def main() -> None:

@@ -133,7 +133,8 @@ def values(rng: np.random.Generator, samples: Path) -> None:
     labels["AGECAT"] = {1: "18-29", 2: "30-49", 3: "50-64", 4: "65+"}
     labels["SEX"] = {1: "Male", 2: "Female", 3: "Other"}
     pyreadstat.write_sav(
-        frame, out / "values_w1_japan.sav",
+        frame,
+        out / "values_w1_japan.sav",
         column_labels={"Q7": "How interested would you say you are in politics?", "WEIGHT": "Design weight"},
         variable_value_labels=labels,
         missing_ranges={**{f"Q{i}": [8, 9] for i in range(1, 7)}, "Q7": [98, 99]},
@@ -143,20 +144,29 @@ def values(rng: np.random.Generator, samples: Path) -> None:
     # q7 as Stata's extended missing values .a and .b
     codes = rng.choice([356, 76], size=400)
     names = {356: "India", 76: "Brazil"}
-    frame = pd.DataFrame({"country": codes, **values_people(rng, 400, 20001),
-                          **values_answers(rng, [names[c] for c in codes])}).drop(columns="q5")
+    frame = pd.DataFrame(
+        {"country": codes, **values_people(rng, 400, 20001), **values_answers(rng, [names[c] for c in codes])}
+    ).drop(columns="q5")
     frame.loc[7, "q4"] = 6  # not in the codebook -> quarantined
     q7 = frame["q7"].astype(object)
     q7[q7 == 8], q7[q7 == 9] = "a", "b"
     frame["q7"] = q7
     labels = {f"q{i}": opts for i, opts in enumerate(VALUES_LABELS, 1) if i != 5}
-    labels["q7"] = {1: "Very interested", 2: "Somewhat interested", 3: "Not very interested",
-                    4: "Not at all interested", "a": "Don't know", "b": "Refused"}
+    labels["q7"] = {
+        1: "Very interested",
+        2: "Somewhat interested",
+        3: "Not very interested",
+        4: "Not at all interested",
+        "a": "Don't know",
+        "b": "Refused",
+    }
     labels["country"] = names
     pyreadstat.write_dta(
-        frame, out / "values_w2.dta",
+        frame,
+        out / "values_w2.dta",
         column_labels={"q7": "How interested would you say you are in politics?"},
-        variable_value_labels=labels, missing_user_values={"q7": ["a", "b"]},
+        variable_value_labels=labels,
+        missing_user_values={"q7": ["a", "b"]},
     )
 
     (out / "codebook.yaml").write_text(VALUES_CODEBOOK)
@@ -169,21 +179,56 @@ def values(rng: np.random.Generator, samples: Path) -> None:
 
 
 VALUES_LABELS = [  # value labels stored in the .sav and .dta for q1..q7
-    {1: "Very important", 2: "Rather important", 3: "Not very important", 4: "Not at all important",
-     8: "Don't know", 9: "Refused"},
+    {
+        1: "Very important",
+        2: "Rather important",
+        3: "Not very important",
+        4: "Not at all important",
+        8: "Don't know",
+        9: "Refused",
+    },
     {1: "Most people can be trusted", 2: "Need to be very careful", 8: "Don't know", 9: "Refused"},
-    {1: "Not at all important", 2: "Not very important", 3: "Somewhat important", 4: "Very important",
-     5: "Extremely important", 8: "Don't know", 9: "Refused"},
-    {1: "Never justifiable", 2: "Rarely justifiable", 3: "Sometimes justifiable", 4: "Often justifiable",
-     5: "Always justifiable", 8: "Don't know", 9: "Refused"},
-    {1: "A high level of economic growth", 2: "Strong defence forces",
-     3: "People have more say about how things are done", 4: "Making cities and countryside more beautiful",
-     8: "Don't know", 9: "Refused"},
-    {1: "People should take more responsibility", 2: "Mostly people", 3: "Both equally",
-     4: "Mostly the government", 5: "The government should take more responsibility", 8: "Don't know",
-     9: "Refused"},
-    {1: "Very interested", 2: "Somewhat interested", 3: "Not very interested", 4: "Not at all interested",
-     98: "Don't know", 99: "Refused"},
+    {
+        1: "Not at all important",
+        2: "Not very important",
+        3: "Somewhat important",
+        4: "Very important",
+        5: "Extremely important",
+        8: "Don't know",
+        9: "Refused",
+    },
+    {
+        1: "Never justifiable",
+        2: "Rarely justifiable",
+        3: "Sometimes justifiable",
+        4: "Often justifiable",
+        5: "Always justifiable",
+        8: "Don't know",
+        9: "Refused",
+    },
+    {
+        1: "A high level of economic growth",
+        2: "Strong defence forces",
+        3: "People have more say about how things are done",
+        4: "Making cities and countryside more beautiful",
+        8: "Don't know",
+        9: "Refused",
+    },
+    {
+        1: "People should take more responsibility",
+        2: "Mostly people",
+        3: "Both equally",
+        4: "Mostly the government",
+        5: "The government should take more responsibility",
+        8: "Don't know",
+        9: "Refused",
+    },
+    {
+        1: "Very interested",
+        2: "Somewhat interested",
+        3: "Not very interested",
+        4: "Not at all interested",
+        98: "Don't know",
+        99: "Refused",
+    },
 ]
-
-

@@ -58,11 +58,15 @@ class BenchmarkReader(Reader):
                 suffixes = {p.suffix.lower() for p in paths}
                 builder = {BUILDERS.get(s) for s in suffixes}
                 if len(builder) != 1 or None in builder:
-                    raise InputFileError(paths[0], f"expected data files of one format ({', '.join(BUILDERS)}), got {sorted(suffixes)}")
+                    raise InputFileError(
+                        paths[0], f"expected data files of one format ({', '.join(BUILDERS)}), got {sorted(suffixes)}"
+                    )
                 ds = datasets.load_dataset(builder.pop(), data_files=[str(p) for p in paths], split="train")
                 origin = ",".join(input_name(p) for p in paths)
         except (FileNotFoundError, ValueError, datasets.exceptions.DatasetNotFoundError) as e:
             raise CurateError(f"cannot load the source dataset: {str(e).splitlines()[0]}") from None
         frame = arrow_frame(ds.data.table)  # JSON columns of mixed types (ids 1 and "a1") as text
-        rows = frame.with_columns(pl.lit(origin).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row"))
+        rows = frame.with_columns(
+            pl.lit(origin).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")
+        )
         return [FileRead(origin, rows, facts={"files": len(paths), "rows": rows.height})]

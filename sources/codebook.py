@@ -225,8 +225,9 @@ class Codebook(Frozen):
 
 
 def _lower_design(design: dict) -> dict:
-    out = {k: (str(v).strip().lower() if k in ("strata", "psu", "fpc") and v is not None else v)
-           for k, v in design.items()}
+    out = {
+        k: (str(v).strip().lower() if k in ("strata", "psu", "fpc") and v is not None else v) for k, v in design.items()
+    }
     reps = out.get("replicates")
     if isinstance(reps, dict):
         reps = dict(reps)
@@ -309,8 +310,11 @@ def _codebook_from_csv(path: Path) -> dict[str, Any]:
                 target = "refusal" if _flag(row.get("refusal")) else "options"
                 q[target].append({"code": row["code"], "label": row.get("label")})
         else:
-            raise InputFileError(path, f"row {i}: unknown role {role!r} (survey, wave, lang, weight, "
-                                       "respondent_id, wave_column, group, question)")
+            raise InputFileError(
+                path,
+                f"row {i}: unknown role {role!r} (survey, wave, lang, weight, "
+                "respondent_id, wave_column, group, question)",
+            )
     data["groups"] = list(groups.values())
     for q in questions.values():
         q["options"] = q["options"] or None

@@ -147,10 +147,16 @@ def harmonize_column(frame: pl.DataFrame, column: str = "country") -> pl.DataFra
     found = [recognize(v) for v in values]
 
     def mapped(field: str, name: str) -> pl.Series:
-        return raw.replace_strict(values, [getattr(f, field) for f in found], default=None, return_dtype=pl.String).alias(name)
+        return raw.replace_strict(
+            values, [getattr(f, field) for f in found], default=None, return_dtype=pl.String
+        ).alias(name)
 
-    return frame.with_columns(raw.alias(f"{column}_raw"), mapped("name", column), mapped("alpha2", f"{column}_code"),
-                              mapped("alpha3", f"{column}_alpha3"))
+    return frame.with_columns(
+        raw.alias(f"{column}_raw"),
+        mapped("name", column),
+        mapped("alpha2", f"{column}_code"),
+        mapped("alpha3", f"{column}_alpha3"),
+    )
 
 
 def codes_of(name: str | None) -> tuple[str | None, str | None]:
@@ -163,5 +169,6 @@ def codes_of(name: str | None) -> tuple[str | None, str | None]:
 
 def unrecognised(values) -> list[str]:
     """The values that name no country, as written (sorted, each once)."""
-    return sorted({" ".join(str(v).split()) for v in values if v is not None and str(v).strip()
-                   and recognize(v).alpha2 is None})
+    return sorted(
+        {" ".join(str(v).split()) for v in values if v is not None and str(v).strip() and recognize(v).alpha2 is None}
+    )

@@ -87,9 +87,16 @@ class Design(BaseModel):
     def describe(self) -> str:
         if self.replicates:
             r = self.replicates
-            kind = {"brr": "BRR", "fay": f"Fay's BRR (rho {r.fay})", "jackknife": "jackknife",
-                    "bootstrap": "bootstrap"}[r.method]
+            kind = {
+                "brr": "BRR",
+                "fay": f"Fay's BRR (rho {r.fay})",
+                "jackknife": "jackknife",
+                "bootstrap": "bootstrap",
+            }[r.method]
             return f"{kind} replicate weights" + (" (MSE form)" if r.mse else "")
-        parts = [f"strata `{self.strata}`" if self.strata else None, f"PSUs `{self.psu}`" if self.psu else None,
-                 f"finite population correction `{self.fpc}`" if self.fpc else None]
+        parts = [
+            f"strata `{self.strata}`" if self.strata else None,
+            f"PSUs `{self.psu}`" if self.psu else None,
+            f"finite population correction `{self.fpc}`" if self.fpc else None,
+        ]
         return "Taylor linearization with " + ", ".join(p for p in parts if p)

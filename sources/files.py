@@ -39,7 +39,9 @@ def check_distinct_names(paths: list[Path]) -> None:
     names = [input_name(p) for p in paths]
     for i, name in enumerate(names):
         if name in names[:i]:
-            raise InputFileError(paths[i], f"is given twice (as {paths[names.index(name)]} and {paths[i]}); give each input once")
+            raise InputFileError(
+                paths[i], f"is given twice (as {paths[names.index(name)]} and {paths[i]}); give each input once"
+            )
     real = [os.path.realpath(p) for p in paths]  # two names (links, ../) of one file: its rows twice
     for i, target in enumerate(real):
         if target in real[:i]:
@@ -62,8 +64,13 @@ def check_readable(path: Path | str) -> Path:
 
 # -- text: UTF-8, or UTF-16/32 with a byte-order mark; never a silent U+FFFD ----------------------
 
-BOMS = [(codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")]
+BOMS = [
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+]
 ENCODINGS: dict[str, str] = {}  # file as given -> the encoding it was read in (for the card)
 
 
@@ -77,8 +84,11 @@ def text_encoding(path: Path) -> str:
             f.seek(0)
             sample = f.read(4096)
             if _utf16_without_bom(sample):
-                raise InputFileError(path, "looks like UTF-16 text without a byte-order mark (every other byte is 0); "
-                                           "save it as UTF-8, or as UTF-16 with a byte-order mark")
+                raise InputFileError(
+                    path,
+                    "looks like UTF-16 text without a byte-order mark (every other byte is 0); "
+                    "save it as UTF-8, or as UTF-16 with a byte-order mark",
+                )
         if encoding == "utf-8":
             f.seek(0)
             decoder = codecs.getincrementaldecoder("utf-8")("strict")
@@ -124,8 +134,10 @@ def _not_utf8(data: bytes) -> str:
         pos = e.start
     line = data.count(b"\n", 0, pos) + 1
     column = pos - (data.rfind(b"\n", 0, pos) + 1) + 1
-    return (f"not UTF-8 text: byte 0x{data[pos]:02x} at line {line}, column {column} (Latin-1 or Windows-1252?); "
-            "save it as UTF-8 (or UTF-16 with a byte-order mark)")
+    return (
+        f"not UTF-8 text: byte 0x{data[pos]:02x} at line {line}, column {column} (Latin-1 or Windows-1252?); "
+        "save it as UTF-8 (or UTF-16 with a byte-order mark)"
+    )
 
 
 def read_text(path: Path | str) -> str:
@@ -157,7 +169,8 @@ class StrictLoader(yaml.SafeLoader):
                     break
                 if first is not None:
                     raise yaml.constructor.ConstructorError(
-                        None, None, f"duplicate key {key!r} (first at line {first})", key_node.start_mark)
+                        None, None, f"duplicate key {key!r} (first at line {first})", key_node.start_mark
+                    )
                 seen[key] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep)
 
@@ -166,8 +179,9 @@ class StrictLoader(yaml.SafeLoader):
         try:
             return super().construct_yaml_timestamp(node)
         except ValueError as e:
-            raise yaml.constructor.ConstructorError(None, None, f"{node.value!r} is not a valid date: {e}",
-                                                    node.start_mark) from None
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{node.value!r} is not a valid date: {e}", node.start_mark
+            ) from None
 
 
 StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", StrictLoader.construct_yaml_timestamp)
@@ -187,16 +201,23 @@ def check_expansion(node, limit: int = MAX_YAML_VALUES) -> None:
         if key in sizes:
             return sizes[key]
         if key in active:
-            raise yaml.composer.ComposerError(None, None, "an alias refers to the node that contains it (a recursive "
-                                              "anchor)", n.start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, "an alias refers to the node that contains it (a recursive anchor)", n.start_mark
+            )
         active.add(key)
-        children = n.value if isinstance(n, yaml.SequenceNode) else \
-            [x for pair in n.value for x in pair] if isinstance(n, yaml.MappingNode) else []
+        children = (
+            n.value
+            if isinstance(n, yaml.SequenceNode)
+            else [x for pair in n.value for x in pair]
+            if isinstance(n, yaml.MappingNode)
+            else []
+        )
         total = 1 + sum(size(c) for c in children)
         active.discard(key)
         if total > limit:
-            raise yaml.composer.ComposerError(None, None, f"expands to more than {limit:,} values through its aliases "
-                                              "(an alias bomb?)", n.start_mark)
+            raise yaml.composer.ComposerError(
+                None, None, f"expands to more than {limit:,} values through its aliases (an alias bomb?)", n.start_mark
+            )
         sizes[key] = total
         return total
 
@@ -250,8 +271,10 @@ def check_columns(path: Path, names: list[str]) -> list[str]:
         key = name.strip().lower()
         if key in seen:
             same = "twice" if seen[key] == name else f"as {seen[key]!r} and {name!r}"
-            raise InputFileError(path, f"column {key!r} appears {same} (names are matched ignoring case "
-                                       "and surrounding spaces); rename one")
+            raise InputFileError(
+                path,
+                f"column {key!r} appears {same} (names are matched ignoring case and surrounding spaces); rename one",
+            )
         seen[key] = name
     return list(seen)
 
@@ -281,7 +304,9 @@ def read_text_table(path: Path, separator: str = ",") -> pl.DataFrame:
     try:
         frame = pl.read_csv(source, separator=separator, infer_schema=False, encoding="utf8")
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, OSError) as e:
-        raise InputFileError(path, f"not a readable {'TSV' if separator == chr(9) else 'CSV'} file: {_first_line(e)}") from None
+        raise InputFileError(
+            path, f"not a readable {'TSV' if separator == chr(9) else 'CSV'} file: {_first_line(e)}"
+        ) from None
     if len(names) != frame.width:
         raise InputFileError(path, f"the header has {len(names)} names but polars read {frame.width} columns")
     if frame.height == 0:

@@ -178,17 +178,35 @@ class Instrument(_Frozen):
         keyed (0 for a catch item), check."""
         names = {s.code: s.name for s in self.scales}
         rows = [
-            {"instrument": self.id, "item_no": i.item, "column": col, "text": i.text,
-             "domain": self.domain_of(i), "domain_name": names.get(self.domain_of(i) or ""),
-             "facet_code": self.facet_of(i), "facet_name": names.get(self.facet_of(i) or ""),
-             "keyed": i.keyed if i.scale is not None else 0,
-             "check": None if i.check is None else _check_text(i.check)}
+            {
+                "instrument": self.id,
+                "item_no": i.item,
+                "column": col,
+                "text": i.text,
+                "domain": self.domain_of(i),
+                "domain_name": names.get(self.domain_of(i) or ""),
+                "facet_code": self.facet_of(i),
+                "facet_name": names.get(self.facet_of(i) or ""),
+                "keyed": i.keyed if i.scale is not None else 0,
+                "check": None if i.check is None else _check_text(i.check),
+            }
             for i, col in zip(self.items, self.columns)
         ]
-        return pl.DataFrame(rows, schema={
-            "instrument": pl.String, "item_no": pl.Int64, "column": pl.String, "text": pl.String,
-            "domain": pl.String, "domain_name": pl.String, "facet_code": pl.String, "facet_name": pl.String,
-            "keyed": pl.Int8, "check": pl.String})
+        return pl.DataFrame(
+            rows,
+            schema={
+                "instrument": pl.String,
+                "item_no": pl.Int64,
+                "column": pl.String,
+                "text": pl.String,
+                "domain": pl.String,
+                "domain_name": pl.String,
+                "facet_code": pl.String,
+                "facet_name": pl.String,
+                "keyed": pl.Int8,
+                "check": pl.String,
+            },
+        )
 
 
 def _check_text(check: Check) -> str:
@@ -256,8 +274,13 @@ def item_table(path: Path | str) -> pl.DataFrame:
     inst = read_definition(path)
     key = inst.key_frame().filter(pl.col("keyed") != 0)
     return key.select(
-        pl.lit(inst.name).alias("instrument"), pl.col("item_no").cast(pl.String), "text",
-        pl.col("domain_name").alias("domain"), "facet_code", "facet_name", pl.col("keyed").cast(pl.String),
+        pl.lit(inst.name).alias("instrument"),
+        pl.col("item_no").cast(pl.String),
+        "text",
+        pl.col("domain_name").alias("domain"),
+        "facet_code",
+        "facet_name",
+        pl.col("keyed").cast(pl.String),
     )
 
 
@@ -278,14 +301,20 @@ class ItemTableReader(Reader):
             item_table(path)
             return
         if path.suffix.lower() not in (".csv", ".tsv"):
-            raise InputFileError(path, f"expected a CSV of inventory items ({', '.join(ITEM_COLUMNS)}), got {path.suffix!r}")
+            raise InputFileError(
+                path, f"expected a CSV of inventory items ({', '.join(ITEM_COLUMNS)}), got {path.suffix!r}"
+            )
         _require_item_columns(path, read_text_table(path).columns)
 
     def read(self, path: Path) -> FileRead:
         frame = item_table(path) if is_definition(path) else read_text_table(Path(path))
         _require_item_columns(path, frame.columns)
-        return FileRead(input_name(path), frame.with_columns(
-            pl.lit(input_name(path)).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")))
+        return FileRead(
+            input_name(path),
+            frame.with_columns(
+                pl.lit(input_name(path)).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")
+            ),
+        )
 
 
 def _require_item_columns(path: Path, columns: list[str]) -> None:

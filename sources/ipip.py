@@ -24,8 +24,16 @@ DEMOGRAPHICS = ("sex", "age", "country")
 # Johnson's fixed-width layout (1-based columns): CASE 1-6, SEX 7, AGE 8-9, SEC, MIN, HOUR, DAY,
 # MONTH 2 each, YEAR 3 (years since 1900), COUNTRY 9, then one character per item.
 FIXED_FIELDS = [
-    ("case", 6), ("sex", 1), ("age", 2), ("sec", 2), ("min", 2), ("hour", 2),
-    ("day", 2), ("month", 2), ("year", 3), ("country", 9),
+    ("case", 6),
+    ("sex", 1),
+    ("age", 2),
+    ("sec", 2),
+    ("min", 2),
+    ("hour", 2),
+    ("day", 2),
+    ("month", 2),
+    ("year", 3),
+    ("country", 9),
 ]
 FIXED_PREFIX = sum(w for _, w in FIXED_FIELDS)  # 31
 JOHNSON_SEX = {"1": "male", "2": "female"}
@@ -52,8 +60,12 @@ def load_key(instrument: int) -> pl.DataFrame:
     return pl.read_csv(
         KEY_DIR / f"ipip_neo_{instrument}.csv",
         schema={
-            "item_no": pl.Int64, "text": pl.String, "domain": pl.String,
-            "facet_code": pl.String, "facet_name": pl.String, "keyed": pl.Int8,
+            "item_no": pl.Int64,
+            "text": pl.String,
+            "domain": pl.String,
+            "facet_code": pl.String,
+            "facet_name": pl.String,
+            "keyed": pl.Int8,
         },
     )
 
@@ -87,9 +99,13 @@ def detect_instrument(path: Path, columns: list[str]) -> int | str:
         found = detect(columns, others)
         if found:
             return found[0].id
-        raise InputFileError(path, "no item columns found: expected i1..i120 or i1..i300, or the item columns "
-                                   "of a shipped instrument (" + ", ".join(
-                                       f"{i.id}: {i.columns[0]}..{i.columns[-1]}" for i in others.values()) + ")")
+        raise InputFileError(
+            path,
+            "no item columns found: expected i1..i120 or i1..i300, or the item columns "
+            "of a shipped instrument ("
+            + ", ".join(f"{i.id}: {i.columns[0]}..{i.columns[-1]}" for i in others.values())
+            + ")",
+        )
     numbers = sorted(int(c[1:]) for c in items)
     raise InputFileError(
         path,
@@ -127,8 +143,12 @@ def _read_fixed(path: Path) -> RawResponses:
 
     try:
         lines = pl.read_csv(
-            path, has_header=False, separator="\x1f", quote_char=None,
-            schema={"line": pl.String}, encoding="utf8-lossy",
+            path,
+            has_header=False,
+            separator="\x1f",
+            quote_char=None,
+            schema={"line": pl.String},
+            encoding="utf8-lossy",
         )
     except pl.exceptions.ComputeError as e:
         raise InputFileError(path, f"not a readable fixed-width file: {e}") from None
@@ -147,8 +167,12 @@ def _read_fixed(path: Path) -> RawResponses:
             pl.lit(input_name(path)).alias("source_file"),
             pl.col("_row").alias("row"),
             pl.lit("line").alias("field"),
-            pl.format("line has {} characters, expected {} ({}-item IPIP-NEO)",
-                      pl.col("line").str.len_chars(), pl.lit(width), pl.lit(instrument)).alias("error"),
+            pl.format(
+                "line has {} characters, expected {} ({}-item IPIP-NEO)",
+                pl.col("line").str.len_chars(),
+                pl.lit(width),
+                pl.lit(instrument),
+            ).alias("error"),
             pl.col("line").alias("raw"),
         )
     )
@@ -162,8 +186,21 @@ def _read_fixed(path: Path) -> RawResponses:
         pl.col("sex").replace(JOHNSON_SEX),
         pl.lit(input_name(path)).alias("_file"),
     )
-    frame = frame.select(["case", *DEMOGRAPHICS, "year", "month", "day", "hour", "min", "sec",
-                          *item_columns(instrument), "_file", "_row"])
+    frame = frame.select(
+        [
+            "case",
+            *DEMOGRAPHICS,
+            "year",
+            "month",
+            "day",
+            "hour",
+            "min",
+            "sec",
+            *item_columns(instrument),
+            "_file",
+            "_row",
+        ]
+    )
     return RawResponses(path, "fixed", instrument, True, harmonize_column(frame), malformed)
 
 
@@ -231,5 +268,9 @@ class ResponsesReader(Reader):
 
     def read(self, path: Path) -> FileRead:
         raw = read_responses(path)
-        return FileRead(input_name(raw.path), raw.frame, raw.malformed,
-                        facts={"format": raw.format, "instrument": raw.instrument, "keyed_at_source": raw.keyed_at_source})
+        return FileRead(
+            input_name(raw.path),
+            raw.frame,
+            raw.malformed,
+            facts={"format": raw.format, "instrument": raw.instrument, "keyed_at_source": raw.keyed_at_source},
+        )

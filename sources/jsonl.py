@@ -44,16 +44,26 @@ class PersonaPromptReader(Reader):
         name = input_name(path)
         rows, bad = [], []
         source = utf8_source(Path(path))
-        with (open(source, "rb") if isinstance(source, Path) else source) as f:
+        with open(source, "rb") if isinstance(source, Path) else source as f:
             for line_no, line in enumerate(f, start=1):
                 if not line.strip():
                     continue
                 kind, record, error = classify(line)
                 if error:
-                    bad.append({"step": None, "source_file": name, "row": line_no, "field": kind or "line",
-                                "error": error, "raw": line.decode("utf-8", "replace").rstrip("\n")})
+                    bad.append(
+                        {
+                            "step": None,
+                            "source_file": name,
+                            "row": line_no,
+                            "field": kind or "line",
+                            "error": error,
+                            "raw": line.decode("utf-8", "replace").rstrip("\n"),
+                        }
+                    )
                 else:
-                    rows.append({"kind": kind, "payload": orjson.dumps(record).decode(), "_file": name, "_row": line_no})
+                    rows.append(
+                        {"kind": kind, "payload": orjson.dumps(record).decode(), "_file": name, "_row": line_no}
+                    )
         return FileRead(name, pl.DataFrame(rows, schema=ROW_SCHEMA), quarantine_frame(bad))
 
 
@@ -66,15 +76,29 @@ def classify(line: bytes) -> tuple[str | None, dict | None, str | None]:
     if not isinstance(record, dict):
         return None, None, "a line must hold a JSON object"
     if depth(record) > MAX_DEPTH:
-        return None, None, f"nested more than {MAX_DEPTH} levels deep (a persona or prompt is a flat object with small parts)"
+        return (
+            None,
+            None,
+            f"nested more than {MAX_DEPTH} levels deep (a persona or prompt is a flat object with small parts)",
+        )
     if "self_description" in record:
         if not _id(record.get("persona_id")):
-            return "persona_id", None, f"persona_id must be a string or a whole number, not {record.get('persona_id')!r}"
+            return (
+                "persona_id",
+                None,
+                f"persona_id must be a string or a whole number, not {record.get('persona_id')!r}",
+            )
         ok = isinstance(record["self_description"], str) and record["self_description"].strip()
-        return ("persona", record, None) if ok else ("self_description", None, "a persona needs persona_id and a non-empty self_description")
+        return (
+            ("persona", record, None)
+            if ok
+            else ("self_description", None, "a persona needs persona_id and a non-empty self_description")
+        )
     if "prompt" in record:
         if not _id(record.get("prompt_id")):
             return "prompt_id", None, f"prompt_id must be a string or a whole number, not {record.get('prompt_id')!r}"
         ok = isinstance(record["prompt"], str) and record["prompt"].strip()
-        return ("prompt", record, None) if ok else ("prompt", None, "a prompt needs prompt_id and a non-empty prompt text")
+        return (
+            ("prompt", record, None) if ok else ("prompt", None, "a prompt needs prompt_id and a non-empty prompt text")
+        )
     return None, None, "neither a persona (self_description) nor a prompt (prompt)"

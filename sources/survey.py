@@ -22,8 +22,20 @@ import polars as pl
 
 from schemas.errors import InputFileError
 from sources.codebook import (  # noqa: F401 (re-exported: the codebook's public names)
-    CODEBOOK_CSV_COLUMNS, CODEBOOK_SUFFIXES, DEFAULT_REFUSAL_PATTERN, Codebook, FileSpec, Frozen, GroupSpec,
-    Option, QuestionSpec, _code_sort_key, canonical_code, canonical_code_expr, is_codebook, load_codebook,
+    CODEBOOK_CSV_COLUMNS,
+    CODEBOOK_SUFFIXES,
+    DEFAULT_REFUSAL_PATTERN,
+    Codebook,
+    FileSpec,
+    Frozen,
+    GroupSpec,
+    Option,
+    QuestionSpec,
+    _code_sort_key,
+    canonical_code,
+    canonical_code_expr,
+    is_codebook,
+    load_codebook,
 )
 from sources.countries import harmonize_column, recognize, unrecognised
 from sources.files import check_readable, input_name, numeric_to_text, read_header, read_text_table
@@ -50,8 +62,10 @@ def file_format(path: Path) -> str:
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise InputFileError(
-            path, f"unsupported format {path.suffix!r}: expected survey microdata (.csv, .tsv, .sav, .dta) "
-                  "or a codebook (.yaml, .yml, or a .csv with role,var columns)")
+            path,
+            f"unsupported format {path.suffix!r}: expected survey microdata (.csv, .tsv, .sav, .dta) "
+            "or a codebook (.yaml, .yml, or a .csv with role,var columns)",
+        )
     return fmt
 
 
@@ -154,9 +168,12 @@ def make_plan(codebook: Codebook, codebook_path: Path, paths: list[Path]) -> Sur
     bases = [m.path.name for m in metas]
     for base in codebook.files:
         if base not in names and bases.count(base) > 1:
-            raise InputFileError(codebook_path, f"the codebook's `files` entry {base!r} fits "
-                                                f"{', '.join(n for n, b in zip(names, bases) if b == base)}; "
-                                                "name the file as given on the command line")
+            raise InputFileError(
+                codebook_path,
+                f"the codebook's `files` entry {base!r} fits "
+                f"{', '.join(n for n, b in zip(names, bases) if b == base)}; "
+                "name the file as given on the command line",
+            )
     # `files` entries for files not in this run are fine (a run over some of the waves)
     unused = tuple(sorted(set(codebook.files) - set(names) - set(bases)))
     files = tuple(_file_plan(codebook, m) for m in metas)
@@ -169,8 +186,13 @@ def make_plan(codebook: Codebook, codebook_path: Path, paths: list[Path]) -> Sur
         questions.append(_resolve_question(codebook, codebook_path, spec, having))
     if not questions:
         raise InputFileError(codebook_path, f"none of the codebook's questions is a column of {names}")
-    return SurveyPlan(codebook=codebook, questions=tuple(questions), files=files, absent_everywhere=tuple(absent),
-                      unused_file_specs=unused)
+    return SurveyPlan(
+        codebook=codebook,
+        questions=tuple(questions),
+        files=files,
+        absent_everywhere=tuple(absent),
+        unused_file_specs=unused,
+    )
 
 
 def _file_plan(codebook: Codebook, meta: FileMeta) -> FilePlan:
@@ -190,9 +212,14 @@ def _file_plan(codebook: Codebook, meta: FileMeta) -> FilePlan:
     absent = tuple(q.var for q in codebook.questions if q.var not in cols)
     absent_groups = tuple(g.attr for g in codebook.groups if g.var not in cols and g.attr not in spec.columns)
     return FilePlan(
-        name=input_name(path), format=meta.format, survey=spec.survey or codebook.survey,
-        wave=spec.wave if spec.wave is not None else codebook.wave, constants=spec.columns,
-        questions=present, absent_questions=absent, absent_groups=absent_groups,
+        name=input_name(path),
+        format=meta.format,
+        survey=spec.survey or codebook.survey,
+        wave=spec.wave if spec.wave is not None else codebook.wave,
+        constants=spec.columns,
+        questions=present,
+        absent_questions=absent,
+        absent_groups=absent_groups,
     )
 
 
@@ -223,20 +250,25 @@ def _resolve_question(codebook: Codebook, codebook_path: Path, spec: QuestionSpe
         if spec.refusal is not None:
             refusals = labelled(spec.refusal)
         else:
-            refusals = labelled(Option(code=c) for c in sorted(file_labels, key=_code_sort_key)
-                                if c not in taken and looks_refusal(c))
+            refusals = labelled(
+                Option(code=c) for c in sorted(file_labels, key=_code_sort_key) if c not in taken and looks_refusal(c)
+            )
             from_file |= bool(refusals)
     else:
         if not file_labels:
             where = ", ".join(input_name(m.path) for m in metas)
-            raise InputFileError(codebook_path, f"question {spec.var}: no options in the codebook and no "
-                                                f"value labels for it in {where}")
+            raise InputFileError(
+                codebook_path, f"question {spec.var}: no options in the codebook and no value labels for it in {where}"
+            )
         refusal_codes = {o.code for o in spec.refusal} if spec.refusal is not None else None
         codes = sorted(file_labels, key=_code_sort_key)
         is_refusal = (lambda c: c in refusal_codes) if refusal_codes is not None else looks_refusal
         options = labelled(Option(code=c) for c in codes if not is_refusal(c))
-        refusals = labelled(spec.refusal) if spec.refusal is not None else labelled(
-            Option(code=c) for c in codes if is_refusal(c))
+        refusals = (
+            labelled(spec.refusal)
+            if spec.refusal is not None
+            else labelled(Option(code=c) for c in codes if is_refusal(c))
+        )
         from_file = True
     if not options:
         raise InputFileError(codebook_path, f"question {spec.var}: every code is a refusal; no options left")
@@ -245,7 +277,11 @@ def _resolve_question(codebook: Codebook, codebook_path: Path, spec: QuestionSpe
     text = spec.text or next((m.variable_labels[spec.var] for m in metas if spec.var in m.variable_labels), spec.var)
     ordinal = spec.ordinal if spec.ordinal is not None else codebook.ordinal
     return Question(
-        var=spec.var, text=text, options=tuple(options), refusals=tuple(refusals), ordinal=ordinal,
+        var=spec.var,
+        text=text,
+        options=tuple(options),
+        refusals=tuple(refusals),
+        ordinal=ordinal,
         labels_from=("codebook+file" if spec.options else "file") if from_file else "codebook",
         aliases=option_aliases | refusal_aliases,
     )
@@ -281,13 +317,21 @@ def read_microdata(path: Path | str, plan: SurveyPlan) -> pl.DataFrame:
     else:
         frame, meta = _pyreadstat(path, fmt, output_format="polars")
         frame.columns = [c.strip().lower() for c in frame.columns]
-        wanted = {book.weight, book.respondent_id, book.wave_column, *fplan.questions,
-                  *(g.var for g in book.groups), *book.design_columns,
-                  *replicate_columns(book, [c.strip().lower() for c in frame.columns])}
+        wanted = {
+            book.weight,
+            book.respondent_id,
+            book.wave_column,
+            *fplan.questions,
+            *(g.var for g in book.groups),
+            *book.design_columns,
+            *replicate_columns(book, [c.strip().lower() for c in frame.columns]),
+        }
         frame = _as_text(frame.select(c for c in frame.columns if c in wanted), fmt)
         code = _stata_code if fmt == "stata" else canonical_code
-        group_labels = {c.lower(): {code(k): str(v) for k, v in labels.items()}
-                        for c, labels in (meta.variable_value_labels or {}).items()}
+        group_labels = {
+            c.lower(): {code(k): str(v) for k, v in labels.items()}
+            for c, labels in (meta.variable_value_labels or {}).items()
+        }
 
     def column(name: str | None) -> pl.Expr:
         return pl.col(name).cast(pl.String) if name and name in frame.columns else pl.lit(None, pl.String)
@@ -308,8 +352,11 @@ def read_microdata(path: Path | str, plan: SurveyPlan) -> pl.DataFrame:
     out = frame.select(exprs)
     for g in book.groups:  # ISO 3166 names, the value as written kept in `_raw_<attr>`
         if g.is_country:
-            out = harmonize_column(out, g.attr).rename({f"{g.attr}_raw": f"_raw_{g.attr}"}).drop(
-                f"{g.attr}_code", f"{g.attr}_alpha3")
+            out = (
+                harmonize_column(out, g.attr)
+                .rename({f"{g.attr}_raw": f"_raw_{g.attr}"})
+                .drop(f"{g.attr}_code", f"{g.attr}_alpha3")
+            )
     return out
 
 
@@ -327,9 +374,13 @@ def country_spellings(data: pl.DataFrame, book: Codebook) -> dict[str, dict[str,
 
 def unrecognised_countries(data: pl.DataFrame, book: Codebook) -> dict[str, list[str]]:
     """Per country group attribute: the values that name no country (kept as written, with no code)."""
-    return {g.attr: found for g in book.groups
-            if g.is_country and f"_raw_{g.attr}" in data.columns
-            and (found := unrecognised(data[f"_raw_{g.attr}"].drop_nulls().unique().to_list()))}
+    return {
+        g.attr: found
+        for g in book.groups
+        if g.is_country
+        and f"_raw_{g.attr}" in data.columns
+        and (found := unrecognised(data[f"_raw_{g.attr}"].drop_nulls().unique().to_list()))
+    }
 
 
 def _group_expr(g: GroupSpec, columns: list[str], fplan: FilePlan, file_labels: dict[str, str]) -> pl.Expr:

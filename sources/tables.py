@@ -18,8 +18,15 @@ from schemas.quarantine import empty_quarantine, quarantine_frame
 from sources.files import _first_line, _header, check_readable, input_name, utf8_source
 
 ROW = "_row"
-FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl",
-           ".ndjson": "jsonl", ".json": "json"}
+FORMATS = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+}
 
 
 def table_format(path: Path) -> str:
@@ -66,7 +73,7 @@ def _read_delimited(path: Path, separator: str) -> pl.DataFrame:
 def _read_jsonl(path: Path, step: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     lines, numbers, bad = [], [], []
     source = utf8_source(path)
-    with (open(source, "rb") if isinstance(source, Path) else source) as f:
+    with open(source, "rb") if isinstance(source, Path) else source as f:
         for number, line in enumerate(f, start=1):
             if not line.strip():
                 continue
@@ -80,7 +87,16 @@ def _read_jsonl(path: Path, step: str) -> tuple[pl.DataFrame, pl.DataFrame]:
                 numbers.append(number)
             else:
                 raw = line.decode("utf-8", "replace").rstrip("\r\n")
-                bad.append({"step": step, "source_file": input_name(path), "row": number, "field": None, "error": problem, "raw": raw[:10_000]})
+                bad.append(
+                    {
+                        "step": step,
+                        "source_file": input_name(path),
+                        "row": number,
+                        "field": None,
+                        "error": problem,
+                        "raw": raw[:10_000],
+                    }
+                )
     if not lines:
         if bad:
             raise InputFileError(path, f"no line is a JSON object (line {bad[0]['row']}: {bad[0]['error']})")
@@ -140,14 +156,13 @@ TEXT_TYPES = (pl.String, pl.Categorical, pl.Enum, pl.Null)
 
 
 def not_text_columns(schema, columns: list[str]) -> list[str]:
-    """"name (type)" of the `columns` that hold lists, structs or binary rather than text or numbers:
+    """ "name (type)" of the `columns` that hold lists, structs or binary rather than text or numbers:
     a cast would turn them into text silently (or fail deep inside a step)."""
     out = []
     for name in columns:
         dtype = schema.get(name)
-        if dtype is not None and not (isinstance(dtype, TEXT_TYPES) or dtype in TEXT_TYPES or dtype.is_numeric()
-                                      or dtype == pl.Boolean):
+        if dtype is not None and not (
+            isinstance(dtype, TEXT_TYPES) or dtype in TEXT_TYPES or dtype.is_numeric() or dtype == pl.Boolean
+        ):
             out.append(f"{name} ({dtype})")
     return out
-
-

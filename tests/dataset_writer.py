@@ -24,11 +24,14 @@ def tables(rows: int, tag: str, text_bytes: int = 8) -> dict[str, pl.DataFrame]:
     raw = rng.integers(0, 256, size=(rows, text_bytes // 2), dtype=np.uint8)
     text = [row.tobytes().hex() for row in raw]
     return {
-        name: pl.DataFrame({
-            "id": range(rows),
-            "tag": [tag] * rows,
-            "text": text,
-        }, schema={"id": pl.Int64, "tag": pl.String, "text": pl.String})
+        name: pl.DataFrame(
+            {
+                "id": range(rows),
+                "tag": [tag] * rows,
+                "text": text,
+            },
+            schema={"id": pl.Int64, "tag": pl.String, "text": pl.String},
+        )
         for name in CONFIGS
     }
 
@@ -41,15 +44,24 @@ def write(out: Path, rows: int, tag: str, plot_cache: Path | None = None, text_b
         tables=tables(rows, tag, text_bytes),
         card=CardMeta(pretty_name=f"Test {tag}", license="cc-by-4.0", languages=["en"], task_categories=[]),
     )
-    write_dataset_dir(out, recipe="test", result=result, report=report, inputs=[],
-                      created_at="2026-01-01T00:00:00", plot_cache=plot_cache)
+    write_dataset_dir(
+        out,
+        recipe="test",
+        result=result,
+        report=report,
+        inputs=[],
+        created_at="2026-01-01T00:00:00",
+        plot_cache=plot_cache,
+    )
 
 
 def shard_by_rows(rows: int) -> None:
     """Shards of `rows` rows instead of datasets' byte size, so that a small table makes several."""
     from data_cards import hub
 
-    hub.shards = lambda table, shard_bytes=None: [table.slice(i, rows) for i in range(0, table.num_rows, rows)] or [table]
+    hub.shards = lambda table, shard_bytes=None: (
+        [table.slice(i, rows) for i in range(0, table.num_rows, rows)] or [table]
+    )
 
 
 if __name__ == "__main__":

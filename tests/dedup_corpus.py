@@ -11,9 +11,28 @@ import numpy as np
 import polars as pl
 
 
-MODULES = ("argparse", "typing", "logging/__init__", "pathlib", "collections/__init__", "email/message",
-           "http/client", "unittest/case", "tarfile", "zipfile/__init__", "asyncio/events", "inspect",
-           "subprocess", "datetime", "decimal", "pydoc", "shutil", "tempfile", "threading", "ssl")
+MODULES = (
+    "argparse",
+    "typing",
+    "logging/__init__",
+    "pathlib",
+    "collections/__init__",
+    "email/message",
+    "http/client",
+    "unittest/case",
+    "tarfile",
+    "zipfile/__init__",
+    "asyncio/events",
+    "inspect",
+    "subprocess",
+    "datetime",
+    "decimal",
+    "pydoc",
+    "shutil",
+    "tempfile",
+    "threading",
+    "ssl",
+)
 
 
 def stdlib_sentences(limit: int) -> list[str]:
@@ -50,7 +69,7 @@ def variant(text: str, rng: np.random.Generator) -> str:
         return text.upper()
     if kind == 1:
         i = int(rng.integers(1, len(words)))
-        return " ".join(words[:i] + words[i + 1:])
+        return " ".join(words[:i] + words[i + 1 :])
     if kind == 2:
         i = int(rng.integers(len(words)))
         w = words[i]
@@ -77,8 +96,14 @@ def corpus(rows: int = 1500, seed: int = 3, string_ids: bool = True) -> pl.DataF
 
 def with_bad_rows(frame: pl.DataFrame) -> pl.DataFrame:
     """A null id, a null text and a repeated id (its first copy far earlier: another partition)."""
-    bad = pl.DataFrame({"id": [None, "late-null-text", frame["id"][3]], "text": ["orphan text here", None, "dup id row"],
-                        "score": [1, 2, 3]}, schema=frame.schema)
+    bad = pl.DataFrame(
+        {
+            "id": [None, "late-null-text", frame["id"][3]],
+            "text": ["orphan text here", None, "dup id row"],
+            "score": [1, 2, 3],
+        },
+        schema=frame.schema,
+    )
     return pl.concat([frame, bad])
 
 

@@ -45,8 +45,14 @@ def prompt_text(body: dict) -> str:
 
 
 class ScriptedServer:
-    def __init__(self, responder: Responder | None = None, model: str = "scripted-model",
-                 host: str = "127.0.0.1", port: int = 0, api_key: str | None = None):
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        model: str = "scripted-model",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+    ):
         self.responder = responder or (lambda body: Reply("ok"))
         self.model = model
         self.host, self.port = host, port
@@ -100,35 +106,50 @@ class ScriptedServer:
             if reply.status != 200:
                 err = orjson.dumps({"error": {"message": reply.content or f"status {reply.status}"}})
                 return Response(err, reply.status, headers=reply.headers, media_type="application/json")
-            return Response(self._completion(body, reply), 200, headers=reply.headers,
-                            media_type="application/json")
+            return Response(self._completion(body, reply), 200, headers=reply.headers, media_type="application/json")
         finally:
             self.in_flight -= 1
 
     def _completion(self, body: dict, reply: Reply) -> bytes:
         prompt_tokens = len(prompt_text(body).split())
         completion_tokens = len((reply.content or "").split())
-        return orjson.dumps({
-            "id": f"chatcmpl-{next(self._ids)}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", self.model),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply.content},
-                         "finish_reason": reply.finish_reason}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
-        })
+        return orjson.dumps(
+            {
+                "id": f"chatcmpl-{next(self._ids)}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", self.model),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": reply.content},
+                        "finish_reason": reply.finish_reason,
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                },
+            }
+        )
 
     async def _models(self, request: Request) -> Response:
         denied = self._denied(request)
         if denied:
             return denied
-        return Response(orjson.dumps({"object": "list", "data": [{"id": self.model, "object": "model"}]}),
-                        media_type="application/json")
+        return Response(
+            orjson.dumps({"object": "list", "data": [{"id": self.model, "object": "model"}]}),
+            media_type="application/json",
+        )
 
     def app(self) -> Starlette:
-        return Starlette(routes=[
-            Route("/v1/chat/completions", self._chat, methods=["POST"]),
-            Route("/v1/models", self._models, methods=["GET"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+            ]
+        )
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -137,8 +158,9 @@ class ScriptedServer:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self) -> "ScriptedServer":
-        config = uvicorn.Config(self.app(), host=self.host, port=self.port, log_level="warning",
-                                lifespan="off", access_log=False)
+        config = uvicorn.Config(
+            self.app(), host=self.host, port=self.port, log_level="warning", lifespan="off", access_log=False
+        )
         self._server = uvicorn.Server(config)
         self._server.install_signal_handlers = lambda: None  # not the main thread
         self._thread = threading.Thread(target=self._server.run, name="scripted-llm-server", daemon=True)
@@ -171,8 +193,9 @@ def main() -> None:
     args = parser.parse_args()
     reply = Reply(args.content, delay=args.delay)
     server = ScriptedServer(lambda body: reply, port=args.port)
-    config = uvicorn.Config(server.app(), host="127.0.0.1", port=args.port, log_level="warning",
-                            lifespan="off", access_log=False)
+    config = uvicorn.Config(
+        server.app(), host="127.0.0.1", port=args.port, log_level="warning", lifespan="off", access_log=False
+    )
     uvicorn.Server(config).run()
 
 

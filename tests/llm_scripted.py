@@ -58,8 +58,10 @@ class RecipeModel:
     def persona(self, body, user, repair):
         data = blocks(user)[0]
         country = re.search(r"country: ([^\n;]+)", data).group(1)
-        text = (f"I am a person from {country}. I like to plan ahead and I keep my promises, "
-                "but I also enjoy a quiet evening with a book more than a crowded party.")
+        text = (
+            f"I am a person from {country}. I like to plan ahead and I keep my promises, "
+            "but I also enjoy a quiet evening with a book more than a crowded party."
+        )
         return Reply(json.dumps({"self_description": text}))
 
     def expand(self, body, user, repair):
@@ -72,26 +74,45 @@ class RecipeModel:
         scenarios = []
         for k in range(1, n + 1):
             flat = item == "Take charge." and k == 2
-            options = [{"text": f"I {'calmly' if flat else 'eagerly'} do option {j} about it.", "keyed": "high"}
-                       for j in range(per_pole)]
-            options += [{"text": f"I {'calmly' if flat else 'reluctantly'} do choice {j} about it.", "keyed": "low"}
-                        for j in range(per_pole)]
-            scenarios.append({"question": f"Situation {k} for '{item}': a friend asks you for help. What do you do?",
-                              "options": options})
+            options = [
+                {"text": f"I {'calmly' if flat else 'eagerly'} do option {j} about it.", "keyed": "high"}
+                for j in range(per_pole)
+            ]
+            options += [
+                {"text": f"I {'calmly' if flat else 'reluctantly'} do choice {j} about it.", "keyed": "low"}
+                for j in range(per_pole)
+            ]
+            scenarios.append(
+                {
+                    "question": f"Situation {k} for '{item}': a friend asks you for help. What do you do?",
+                    "options": options,
+                }
+            )
         return Reply(json.dumps({"scenarios": scenarios}))
 
     def expand_judge(self, body, user, repair):
         lines = re.findall(r"^([A-J])\. (.*)$", blocks(user)[0], re.MULTILINE)
-        ratings = [{"label": label, "pole": "high" if "eagerly" in text else "low" if "reluctantly" in text else "neither"}
-                   for label, text in lines]
+        ratings = [
+            {"label": label, "pole": "high" if "eagerly" in text else "low" if "reluctantly" in text else "neither"}
+            for label, text in lines
+        ]
         poles = {r["pole"] for r in ratings}
-        return Reply(json.dumps({"ratings": ratings, "differ": {"high", "low"} <= poles,
-                                 "rationale": "The options split by how readily the person acts."}))
+        return Reply(
+            json.dumps(
+                {
+                    "ratings": ratings,
+                    "differ": {"high", "low"} <= poles,
+                    "rationale": "The options split by how readily the person acts.",
+                }
+            )
+        )
 
     def candidate(self, body, user, repair):
         question = blocks(user)[0]
         seed = body.get("seed", 0)
-        return Reply(f"Answer {seed}: " + " ".join(["Talk it through openly and kindly."] * (1 + _h(question, seed) % 3)))
+        return Reply(
+            f"Answer {seed}: " + " ".join(["Talk it through openly and kindly."] * (1 + _h(question, seed) % 3))
+        )
 
     def preference_judge(self, body, user, repair):
         persona, question, *candidates = blocks(user)
@@ -99,8 +120,14 @@ class RecipeModel:
             scores = [5.0] * len(candidates)
         else:
             scores = [float(1 + _h(persona, c) % 10) for c in candidates]
-        return Reply(json.dumps({"scores": [{"candidate": i + 1, "score": s} for i, s in enumerate(scores)],
-                                 "rationale": "This person prefers the answer that fits how they see things."}))
+        return Reply(
+            json.dumps(
+                {
+                    "scores": [{"candidate": i + 1, "score": s} for i, s in enumerate(scores)],
+                    "rationale": "This person prefers the answer that fits how they see things.",
+                }
+            )
+        )
 
     def translate(self, body, user, repair):
         story = json.loads(blocks(user)[0])
@@ -134,8 +161,17 @@ class StreamingServer(ScriptedServer):
     the client gave up on was closed on the server before the retry arrived. `cached_prefix`: the
     usage says the first message's words came from the server's prefix cache (as llama.cpp does)."""
 
-    def __init__(self, responder=None, engine: str = "llama.cpp", slots: int = 3, own_template: bool = True,
-                 vllm_version: str = "0.11.0", max_num_seqs: int | None = 48, cached_prefix: bool = False, **kw):
+    def __init__(
+        self,
+        responder=None,
+        engine: str = "llama.cpp",
+        slots: int = 3,
+        own_template: bool = True,
+        vllm_version: str = "0.11.0",
+        max_num_seqs: int | None = 48,
+        cached_prefix: bool = False,
+        **kw,
+    ):
         super().__init__(responder, **kw)
         self.cached_prefix = cached_prefix
         self.engine, self.slots, self.own_template = engine, slots, own_template
@@ -160,8 +196,13 @@ class StreamingServer(ScriptedServer):
         reply = self._pick(body)
         if reply.status != 200:
             from starlette.responses import Response
-            return Response(orjson.dumps({"error": {"message": reply.content}}), reply.status,
-                            headers=reply.headers, media_type="application/json")
+
+            return Response(
+                orjson.dumps({"error": {"message": reply.content}}),
+                reply.status,
+                headers=reply.headers,
+                media_type="application/json",
+            )
         first, gap = self.pauses.get(number, (reply.delay, 0.0))
         words = (reply.content or "").split(" ")
 
@@ -174,13 +215,23 @@ class StreamingServer(ScriptedServer):
                 for i, word in enumerate(words):
                     text = word if i == 0 else " " + word
                     key = "text" if "prompt" in body else "delta"
-                    choice = {"index": 0, "finish_reason": None, **({"text": text} if key == "text" else {"delta": {"content": text}})}
+                    choice = {
+                        "index": 0,
+                        "finish_reason": None,
+                        **({"text": text} if key == "text" else {"delta": {"content": text}}),
+                    }
                     yield b"data: " + orjson.dumps({"choices": [choice]}) + b"\n\n"
                     if gap:
                         await asyncio.sleep(gap)
-                yield b"data: " + orjson.dumps({"choices": [{"index": 0, "finish_reason": reply.finish_reason, "delta": {}}]}) + b"\n\n"
-                usage = {"prompt_tokens": len(prompt_text(body).split()) + len(str(body.get("prompt", "")).split()),
-                         "completion_tokens": len(words)}
+                yield (
+                    b"data: "
+                    + orjson.dumps({"choices": [{"index": 0, "finish_reason": reply.finish_reason, "delta": {}}]})
+                    + b"\n\n"
+                )
+                usage = {
+                    "prompt_tokens": len(prompt_text(body).split()) + len(str(body.get("prompt", "")).split()),
+                    "completion_tokens": len(words),
+                }
                 if self.cached_prefix:
                     head = (body.get("messages") or [{}])[0].get("content", "")
                     usage["prompt_tokens_details"] = {"cached_tokens": len(str(head).split())}
@@ -195,6 +246,7 @@ class StreamingServer(ScriptedServer):
 
     async def _json(self, request, data, status=200):
         from starlette.responses import Response
+
         return Response(orjson.dumps(data), status, media_type="application/json")
 
     async def _props(self, request):
@@ -212,23 +264,32 @@ class StreamingServer(ScriptedServer):
 
     async def _metrics(self, request):
         from starlette.responses import Response
-        line = f'vllm:cache_config_info{{block_size="16",max_num_seqs="{self.max_num_seqs}"}} 1.0\n' if self.max_num_seqs else ""
+
+        line = (
+            f'vllm:cache_config_info{{block_size="16",max_num_seqs="{self.max_num_seqs}"}} 1.0\n'
+            if self.max_num_seqs
+            else ""
+        )
         return Response(line.encode(), media_type="text/plain")
 
     async def _models(self, request):
         owner = "vllm" if self.engine == "vllm" else "llamacpp"
-        return await self._json(request, {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": owner}]})
+        return await self._json(
+            request, {"object": "list", "data": [{"id": self.model, "object": "model", "owned_by": owner}]}
+        )
 
     def app(self):
         from starlette.applications import Starlette
         from starlette.routing import Route
 
-        return Starlette(routes=[
-            Route("/v1/chat/completions", self._chat, methods=["POST"]),
-            Route("/v1/completions", self._chat, methods=["POST"]),
-            Route("/v1/models", self._models, methods=["GET"]),
-            Route("/props", self._props, methods=["GET"]),
-            Route("/tokenize", self._tokenize, methods=["POST"]),
-            Route("/version", self._version, methods=["GET"]),
-            Route("/metrics", self._metrics, methods=["GET"]),
-        ])
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._chat, methods=["POST"]),
+                Route("/v1/completions", self._chat, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+                Route("/props", self._props, methods=["GET"]),
+                Route("/tokenize", self._tokenize, methods=["POST"]),
+                Route("/version", self._version, methods=["GET"]),
+                Route("/metrics", self._metrics, methods=["GET"]),
+            ]
+        )

@@ -39,8 +39,15 @@ def frame_120(keyed_answers: bool = False) -> pd.DataFrame:
     rows = []
     for case, raw in raw_answers_120().items():
         answers = keyed(raw) if keyed_answers else raw
-        rows.append({"case": int(case), "sex": 2, "age": 30 + int(case), "country": "USA",
-                     **{f"i{i}": a for i, a in enumerate(answers, 1)}})
+        rows.append(
+            {
+                "case": int(case),
+                "sex": 2,
+                "age": 30 + int(case),
+                "country": "USA",
+                **{f"i{i}": a for i, a in enumerate(answers, 1)},
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -66,11 +73,19 @@ def write_dta(path: Path) -> Path:
 
 
 def dat_line(case: str, answers: list[int], country: str = "USA") -> str:
-    values = {"case": case, "sex": 2, "age": 30 + int(case), "sec": 1, "min": 2, "hour": 3,
-              "day": 4, "month": 5, "year": 110, "country": country}
-    head = "".join(
-        str(values[n])[:w].ljust(w) if n == "country" else str(values[n]).rjust(w) for n, w in FIXED_FIELDS
-    )
+    values = {
+        "case": case,
+        "sex": 2,
+        "age": 30 + int(case),
+        "sec": 1,
+        "min": 2,
+        "hour": 3,
+        "day": 4,
+        "month": 5,
+        "year": 110,
+        "country": country,
+    }
+    head = "".join(str(values[n])[:w].ljust(w) if n == "country" else str(values[n]).rjust(w) for n, w in FIXED_FIELDS)
     return head + "".join(str(a) for a in answers)
 
 

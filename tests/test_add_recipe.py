@@ -45,16 +45,26 @@ def test_a_folder_on_the_recipe_path_is_a_recipe(lines_recipe, tmp_path):
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_text("a line long enough\nshort\n")
     b.write_text("another line that stays\n\n")
-    request = RunRequest(recipe="lines", inputs=(str(a), str(b)), output=str(tmp_path / "out"),
-                         overrides={"min_chars": 6}, cache_dir=str(tmp_path / "cache"))
+    request = RunRequest(
+        recipe="lines",
+        inputs=(str(a), str(b)),
+        output=str(tmp_path / "out"),
+        overrides={"min_chars": 6},
+        cache_dir=str(tmp_path / "cache"),
+    )
     summary = run_recipe.fn(request)
     assert summary["configs"] == {"lines": 2}
     records = pl.read_parquet(tmp_path / "out" / "data" / "lines" / "*.parquet")
     assert records["text"].to_list() == ["a line long enough", "another line that stays"]
     assert [p["step"] for p in records["provenance"][0]] == ["read_lines", "drop_short"]
     report = json.loads((tmp_path / "out" / "report.json").read_text())
-    assert report["steps"][1] == {"name": "drop_short", "in": 4, "kept": 2, "dropped": {"too_short": 2},
-                                  "quarantined": 0}
+    assert report["steps"][1] == {
+        "name": "drop_short",
+        "in": 4,
+        "kept": 2,
+        "dropped": {"too_short": 2},
+        "quarantined": 0,
+    }
     assert (tmp_path / "out" / "README.md").read_text().count("drop_short") >= 1
 
     # a changed option gives another output (the second step's cache key has the option)
@@ -84,9 +94,18 @@ def test_the_cli_lists_it_and_parses_set(lines_recipe):
     from pipelines.cli.main import parse_sets
 
     assert parse_sets(["min_chars=20", "llm.model=m", "languages=[en, fr]", "keyed=true"]) == {
-        "min_chars": 20, "llm": {"model": "m"}, "languages": ["en", "fr"], "keyed": True}
-    done = subprocess.run([str(REPO / ".venv" / "bin" / "curate"), "recipes"], capture_output=True, text=True,
-                          env={**os.environ, "CURATE_RECIPE_PATH": str(lines_recipe)}, timeout=120)
+        "min_chars": 20,
+        "llm": {"model": "m"},
+        "languages": ["en", "fr"],
+        "keyed": True,
+    }
+    done = subprocess.run(
+        [str(REPO / ".venv" / "bin" / "curate"), "recipes"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "CURATE_RECIPE_PATH": str(lines_recipe)},
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     assert re.search(r"^lines\s+text files -> one record per line", done.stdout, re.M)
 
@@ -95,13 +114,32 @@ def test_run_rejects_an_option_the_recipe_does_not_have(tmp_path):
     """`--set` goes through the recipe's config: an unknown option stops the run with one line, exit 2."""
     sample = REPO / "sources" / "samples" / "personality" / "IPIP120.dat"
     curate = str(REPO / ".venv" / "bin" / "curate")
-    done = subprocess.run([curate, "run", "personality", "-i", str(sample), "-o", str(tmp_path / "o"),
-                           "--set", "min_answered_fraction=lots"], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            curate,
+            "run",
+            "personality",
+            "-i",
+            str(sample),
+            "-o",
+            str(tmp_path / "o"),
+            "--set",
+            "min_answered_fraction=lots",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "min_answered_fraction" in done.stderr and "Traceback" not in done.stderr
-    done = subprocess.run([curate, "run", "values", "-i", str(sample), "-o", str(tmp_path / "o"), "--keyed"],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [curate, "run", "values", "-i", str(sample), "-o", str(tmp_path / "o"), "--keyed"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and "keyed" in done.stderr, done.stderr  # --keyed is personality's option
     # the generic run has no recipe's option of its own: the alias is hidden from its help
-    shown = subprocess.run([curate, "run", "--help"], capture_output=True, text=True, timeout=120,
-                           env={**os.environ, "COLUMNS": "200"})
+    shown = subprocess.run(
+        [curate, "run", "--help"], capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"}
+    )
     assert shown.returncode == 0 and "--set" in shown.stdout and "--keyed" not in shown.stdout

@@ -25,8 +25,12 @@ KRIPPENDORFF_2011 = [
 
 
 def as_answers(matrix, to_value=lambda v: v) -> list:
-    return [(f"r{j:02d}", f"coder{i}", to_value(v)) for i, row in enumerate(matrix)
-            for j, v in enumerate(row) if not (isinstance(v, float) and math.isnan(v))]
+    return [
+        (f"r{j:02d}", f"coder{i}", to_value(v))
+        for i, row in enumerate(matrix)
+        for j, v in enumerate(row)
+        if not (isinstance(v, float) and math.isnan(v))
+    ]
 
 
 def nominal_alpha_reference(answers) -> float:
@@ -67,8 +71,12 @@ def test_nominal_alpha_equals_the_reference_on_random_labels():
     labels = ["yes", "no", "unsure"]
     q = Question("l", "label", "l", labels)
     for _ in range(5):
-        answers = [(f"u{u}", f"a{a}", labels[rng.integers(0, 2 if u % 3 else 3)])
-                   for u in range(30) for a in range(3) if rng.random() < 0.8]
+        answers = [
+            (f"u{u}", f"a{a}", labels[rng.integers(0, 2 if u % 3 else 3)])
+            for u in range(30)
+            for a in range(3)
+            if rng.random() < 0.8
+        ]
         assert alpha(q, answers, "nominal") == pytest.approx(nominal_alpha_reference(answers))
 
 
@@ -81,9 +89,12 @@ def test_alpha_is_none_without_pairs_or_without_variation():
 def test_ranking_units_are_candidates_with_dense_ranks():
     q = Question("rank", "ranking", "rank", {"c1": "1", "c2": "2", "c3": "3"})
     r = lambda *order: [{"value": v, "rank": i + 1} for i, v in enumerate(order)]  # noqa: E731
-    answers = [("p1", "a", r("c1", "c2", "c3")), ("p1", "b", r("c1", "c3", "c2")),
-               ("p2", "a", [{"value": "c1", "rank": 1}, {"value": "c2", "rank": 3}, {"value": "c3", "rank": 3}]),
-               ("p2", "b", r("c2", "c1", "c3"))]
+    answers = [
+        ("p1", "a", r("c1", "c2", "c3")),
+        ("p1", "b", r("c1", "c3", "c2")),
+        ("p2", "a", [{"value": "c1", "rank": 1}, {"value": "c2", "rank": 3}, {"value": "c3", "rank": 3}]),
+        ("p2", "b", r("c2", "c1", "c3")),
+    ]
     matrix, domain = reliability_data(q, answers)
     assert domain == [1, 2, 3]
     # units sorted (p1,c1) (p1,c2) (p1,c3) (p2,c1) (p2,c2) (p2,c3); a's tied ranks 1,3,3 become 1,2,2
@@ -91,7 +102,8 @@ def test_ranking_units_are_candidates_with_dense_ranks():
     import krippendorff
 
     assert alpha(q, answers, "ordinal") == pytest.approx(
-        krippendorff.alpha(reliability_data=matrix, value_domain=domain, level_of_measurement="ordinal"))
+        krippendorff.alpha(reliability_data=matrix, value_domain=domain, level_of_measurement="ordinal")
+    )
     assert unanimous_share(q, answers) == 0.0
 
 
@@ -102,4 +114,3 @@ def test_question_agreement_counts_and_unanimous_share():
     assert (report["answers"], report["records"], report["records_multi"], report["annotators"]) == (5, 3, 2, 2)
     assert report["unanimous"] == 0.5
     assert set(report["alpha"]) == {"nominal"}
-

@@ -44,8 +44,9 @@ def test_personality_respondents_carry_both_iso_codes(tmp_path):
     from pipelines.engine.runtime import RunContext
 
     ctx = RunContext(recipe="personality", output=tmp_path / "out", dask=DaskRuntime(inline=True))
-    out = personality.build(ctx, [__import__("pathlib").Path("sources/samples/personality/IPIP120.dat")],
-                            personality.Config())
+    out = personality.build(
+        ctx, [__import__("pathlib").Path("sources/samples/personality/IPIP120.dat")], personality.Config()
+    )
     demo = out.tables["respondents"]["demographics"].struct
     pairs = set(zip(demo.field("country_code").to_list(), demo.field("country_alpha3").to_list()))
     assert ("PH", "PHL") in pairs and all((a is None) == (b is None) for a, b in pairs)
@@ -60,8 +61,10 @@ def country_survey(tmp_path, spellings: tuple[str, str], other: str):
     rows += [f"{100 + i},{other},1,1" for i in range(35)]
     data.write_text("\n".join(rows) + "\n")
     book = tmp_path / "codebook.yaml"
-    book.write_text("survey: S\nweight: w\nrespondent_id: id\ngroups: [country]\n"
-                    "questions:\n  - {var: q1, options: {1: Yes, 2: No}}\n")
+    book.write_text(
+        "survey: S\nweight: w\nrespondent_id: id\ngroups: [country]\n"
+        "questions:\n  - {var: q1, options: {1: Yes, 2: No}}\n"
+    )
     return build_values(tmp_path, [data, book], min_n=30)
 
 
@@ -73,7 +76,10 @@ def test_values_groups_count_each_country_once(tmp_path):
     assert sorted(groups["group_value"]) == ["Philippines", "United States"]
     assert groups.filter(pl.col("group_value") == "United States")["n"].item() == 40
     assert ctx.report.facts["country_spellings"]["country"] == {
-        "Philippin": "Philippines", "USA": "United States", "United States": "United States"}
+        "Philippin": "Philippines",
+        "USA": "United States",
+        "United States": "United States",
+    }
     card = "\n".join(s.body for s in out.sections)
     assert "Philippin -> Philippines" in card
     assert out.card.limitations[0].startswith("Intervals use Kish's effective sample size only")  # no design
@@ -88,16 +94,25 @@ SURVEY_LANGUAGES = "de fr es it pt ru zh_CN zh_TW ja ko ar tr pl nl sv id vi th 
 def test_the_variants_users_write_merge():
     from sources.countries import recognize
 
-    same = {"KR": ["Republic of Korea", "South Korea", "Korea, Republic of", "Korea"], "SZ": ["Swaziland", "Eswatini"],
-            "XK": ["XK", "Kosovo", "XKX"], "AE": ["UAE", "United Arab Emirates"], "DE": ["Deutschland", "Germany", "DEU"],
-            "CD": ["DR Congo", "Democratic Republic of the Congo"], "RU": ["Russia", "Russian Federation"],
-            "VN": ["Vietnam", "Viet Nam"], "GB": ["UK", "Great Britain", "England", "Scotland"]}
+    same = {
+        "KR": ["Republic of Korea", "South Korea", "Korea, Republic of", "Korea"],
+        "SZ": ["Swaziland", "Eswatini"],
+        "XK": ["XK", "Kosovo", "XKX"],
+        "AE": ["UAE", "United Arab Emirates"],
+        "DE": ["Deutschland", "Germany", "DEU"],
+        "CD": ["DR Congo", "Democratic Republic of the Congo"],
+        "RU": ["Russia", "Russian Federation"],
+        "VN": ["Vietnam", "Viet Nam"],
+        "GB": ["UK", "Great Britain", "England", "Scotland"],
+    }
     for code, spellings in same.items():
         found = {s: recognize(s) for s in spellings}
         assert {c.alpha2 for c in found.values()} == {code}, found
         assert len({c.name for c in found.values()}) == 1  # one naming style: one name per country
     assert recognize("Kosovo") == ("XK", "XKX", "Kosovo")
-    assert recognize("Vietnam").name == "Viet Nam" and recognize("Russia").name == "Russian Federation"  # ISO short names
+    assert (
+        recognize("Vietnam").name == "Viet Nam" and recognize("Russia").name == "Russian Federation"
+    )  # ISO short names
     assert recognize("مصر").alpha2 == "EG"  # not Montserrat, whose code "msr" the name folds onto
 
 
@@ -147,7 +162,9 @@ def test_unrecognised_values_are_flagged_not_passed_off_as_countries(tmp_path):
     ctx, out = country_survey(tmp_path, ("Republic of Korea", "South Korea"), "Narnia")
     groups = out.tables["distributions"].filter(pl.col("group_attr") == "country").sort("group_value")
     assert groups.select("group_value", "group_alpha2", "group_alpha3").rows() == [
-        ("Korea, Republic of", "KR", "KOR"), ("Narnia", None, None)]
+        ("Korea, Republic of", "KR", "KOR"),
+        ("Narnia", None, None),
+    ]
     assert out.tables["distributions"].filter(pl.col("group_attr") == "all")["group_alpha2"].to_list() == [None]
     assert ctx.report.facts["unrecognised_countries"] == {"country": ["Narnia"]}
     assert "Narnia" not in ctx.report.facts["country_spellings"]["country"]

@@ -34,8 +34,13 @@ def test_the_request_carries_the_address_redacted_and_reveals_it_to_connect_only
     assert "s3cret" not in repr(stored) and "s3cret" not in request.model_dump_json()
     assert SHOWN in repr(jsonable_encoder(request))
     assert reveal(request.dask_address) == SECRET
-    child = subprocess.run([sys.executable, "-c", f"from pipelines.engine.redaction import reveal; print(reveal({SHOWN!r}))"],
-                           capture_output=True, text=True, cwd=REPO, timeout=60)
+    child = subprocess.run(
+        [sys.executable, "-c", f"from pipelines.engine.redaction import reveal; print(reveal({SHOWN!r}))"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
     assert child.stdout.strip() == SECRET  # a process started by this one (Prefect's runner) can connect
     with pytest.raises(CurateError, match="does not know the credentials"):
         reveal("tls://***@elsewhere:1")
@@ -74,8 +79,18 @@ def test_a_schedule_stores_the_address_redacted(tmp_path, monkeypatch):
 
     seen = {}
     monkeypatch.setattr(schedule, "serve_schedule", lambda name, cron, parameters, tz=None: seen.update(parameters))
-    args = ["schedule", "personality", "--cron", "0 3 * * *", "-i", str(SAMPLE), "-o", str(tmp_path / "o"),
-            "--dask-address", "tls://bob:hunter2@dask.example:8786"]
+    args = [
+        "schedule",
+        "personality",
+        "--cron",
+        "0 3 * * *",
+        "-i",
+        str(SAMPLE),
+        "-o",
+        str(tmp_path / "o"),
+        "--dask-address",
+        "tls://bob:hunter2@dask.example:8786",
+    ]
     result = CliRunner().invoke(cli.app, args)
     assert result.exit_code == 0, result.output
     assert seen["dask_address"] == SHOWN and "hunter2" not in repr(seen)

@@ -29,15 +29,24 @@ FAULT_POINTS = [f"write:{c}" for c in CONFIGS] + ["dataset:staged", "dataset:swa
 def child(out: Path, rows: int, tag: str, plot_cache: Path, *extra: str, env: dict | None = None):
     return subprocess.Popen(
         [sys.executable, "-m", "tests.dataset_writer", str(out), str(rows), tag, str(plot_cache), *extra],
-        cwd=REPO, env={**os.environ, "TEST_SHARD_ROWS": SHARD_ROWS, **(env or {})},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=REPO,
+        env={**os.environ, "TEST_SHARD_ROWS": SHARD_ROWS, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
 def kill_at(point: str, out: Path, tmp: Path, *extra: str) -> None:
     marker = tmp / f"paused-{point.replace(':', '_')}"
-    proc = child(out, NEW[1], NEW[0], tmp / "plots", *extra,
-                 env={"CURATE_FAULT_PAUSE_AT": point, "CURATE_FAULT_FILE": str(marker)})
+    proc = child(
+        out,
+        NEW[1],
+        NEW[0],
+        tmp / "plots",
+        *extra,
+        env={"CURATE_FAULT_PAUSE_AT": point, "CURATE_FAULT_FILE": str(marker)},
+    )
     deadline = time.time() + 120
     while not marker.exists():
         assert proc.poll() is None, f"writer ended before {point}: {proc.stderr.read()[-2000:]}"
@@ -55,8 +64,9 @@ def read_whole(out: Path, cache: Path) -> str:
     sizes = dict([OLD, NEW])
     tags = set()
     for config in CONFIGS:
-        ds = datasets.load_dataset(str(out), config, split="train", cache_dir=str(cache / config),
-                                   download_mode="force_redownload")
+        ds = datasets.load_dataset(
+            str(out), config, split="train", cache_dir=str(cache / config), download_mode="force_redownload"
+        )
         got = set(ds["tag"])
         assert len(got) == 1, f"{config} mixes datasets: {got}"
         tag = got.pop()
@@ -123,8 +133,13 @@ def test_killed_at_random_moments(old_dataset, tmp_path):
 
 def test_a_second_run_into_a_locked_folder_stops_with_one_line(old_dataset, tmp_path):
     marker = tmp_path / "paused"
-    proc = child(old_dataset, NEW[1], NEW[0], tmp_path / "plots",
-                 env={"CURATE_FAULT_PAUSE_AT": "write:alpha", "CURATE_FAULT_FILE": str(marker)})
+    proc = child(
+        old_dataset,
+        NEW[1],
+        NEW[0],
+        tmp_path / "plots",
+        env={"CURATE_FAULT_PAUSE_AT": "write:alpha", "CURATE_FAULT_FILE": str(marker)},
+    )
     try:
         while not marker.exists():
             assert proc.poll() is None, proc.stderr.read()
@@ -147,9 +162,13 @@ def test_a_second_run_into_a_locked_folder_stops_with_one_line(old_dataset, tmp_
 @pytest.mark.integration  # children killed with SIGKILL: seconds each
 def test_a_waiting_run_writes_after_the_first(old_dataset, tmp_path):
     marker = tmp_path / "paused"
-    first = child(old_dataset, NEW[1], NEW[0], tmp_path / "plots",
-                  env={"CURATE_FAULT_PAUSE_AT": "write:alpha", "CURATE_FAULT_FILE": str(marker),
-                       "CURATE_FAULT_SECONDS": "2"})
+    first = child(
+        old_dataset,
+        NEW[1],
+        NEW[0],
+        tmp_path / "plots",
+        env={"CURATE_FAULT_PAUSE_AT": "write:alpha", "CURATE_FAULT_FILE": str(marker), "CURATE_FAULT_SECONDS": "2"},
+    )
     while not marker.exists():
         assert first.poll() is None, first.stderr.read()
         time.sleep(0.05)
@@ -296,8 +315,10 @@ def test_the_flow_claims_the_output_before_any_work(tmp_path):
     with pytest.raises(CurateError, match="unknown recipe"):
         _run(request.model_copy(update={"allow_existing": True}))  # allowed: on to the recipe
     ours = tmp_path / "ours"
-    code = ("from pipelines.flows.run import _run; from pipelines.engine.request import RunRequest; "
-            f"_run(RunRequest(recipe='x', inputs=(), output={str(ours)!r}))")
+    code = (
+        "from pipelines.flows.run import _run; from pipelines.engine.request import RunRequest; "
+        f"_run(RunRequest(recipe='x', inputs=(), output={str(ours)!r}))"
+    )
     with claim_output(ours):  # another process holds the folder
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert "another run is writing this folder" in done.stderr, done.stderr

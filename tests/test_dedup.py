@@ -8,8 +8,16 @@ import polars as pl
 import pytest
 
 from pipelines.methods.dedup import (
-    ExactConfig, ExactDedup, NearConfig, NearDedup, Normalization, SemanticConfig, SemanticDedup,
-    card_section, dedup_step, duplicates_table,
+    ExactConfig,
+    ExactDedup,
+    NearConfig,
+    NearDedup,
+    Normalization,
+    SemanticConfig,
+    SemanticDedup,
+    card_section,
+    dedup_step,
+    duplicates_table,
 )
 from pipelines.methods.dedup.minhash import jaccard, optimal_bands, permutations, shingle_sets, signatures
 from tests.dedup_corpus import BASE, NEAR_VARIANTS, frame, near_corpus
@@ -93,7 +101,9 @@ def test_near_verification_removes_lsh_false_positives():
 
 
 def test_near_word_shingles():
-    data = frame(["one two three four five six seven eight", "one two three four five six seven nine", "alpha beta gamma"])
+    data = frame(
+        ["one two three four five six seven eight", "one two three four five six seven nine", "alpha beta gamma"]
+    )
     result = NearDedup(NearConfig(id_column="id", shingle="word", ngram=2, threshold=0.7)).run(data)
     assert dup_map(result) == {"r001": "r000"}
     assert duplicates_table(result.dropped_rows)["similarity"][0] == pytest.approx(6 / 8)
@@ -133,7 +143,7 @@ def test_lsh_parameters_fit_the_threshold():
     for threshold in (0.3, 0.5, 0.8):
         bands, rows = optimal_bands(threshold, 128)
         assert bands * rows <= 128
-        assert 1 - (1 - threshold ** rows) ** bands > 0.5  # a pair at the threshold is likely found
+        assert 1 - (1 - threshold**rows) ** bands > 0.5  # a pair at the threshold is likely found
 
 
 # -- semantic ------------------------------------------------------------------------------------
@@ -203,7 +213,9 @@ def planted_vectors(n: int = 3000, dim: int = 24, dups: int = 200, seed: int = 0
 def test_semantic_kmeans_path_finds_what_exact_search_finds():
     data, planted = planted_vectors()
     exact = SemanticDedup(SemanticConfig(id_column="id", threshold=0.95)).run(data)
-    clustered = SemanticDedup(SemanticConfig(id_column="id", threshold=0.95, exact_below=100, cluster_size=200)).run(data)
+    clustered = SemanticDedup(SemanticConfig(id_column="id", threshold=0.95, exact_below=100, cluster_size=200)).run(
+        data
+    )
     assert clustered.account.extra["params"]["search"] == "k-means clusters"
     assert dup_map(exact) == planted
     found = dup_map(clustered)
@@ -216,12 +228,14 @@ def test_semantic_kmeans_path_finds_what_exact_search_finds():
 
 
 def test_keep_policies():
-    data = pl.DataFrame({
-        "id": ["a", "b", "c", "d"],
-        "text": ["Same text here.", "same text here", "SAME TEXT HERE!!", "Other."],
-        "score": [1.0, 5.0, 3.0, 0.0],
-        "created": ["2020-05-01", "2019-01-01", "2021-01-01", "2018-01-01"],
-    })
+    data = pl.DataFrame(
+        {
+            "id": ["a", "b", "c", "d"],
+            "text": ["Same text here.", "same text here", "SAME TEXT HERE!!", "Other."],
+            "score": [1.0, 5.0, 3.0, 0.0],
+            "created": ["2020-05-01", "2019-01-01", "2021-01-01", "2018-01-01"],
+        }
+    )
     kept = lambda **kw: ExactDedup(ExactConfig(id_column="id", **kw)).run(data).data["id"].to_list()  # noqa: E731
     assert kept() == ["a", "d"]
     assert kept(keep="longest") == ["c", "d"]
@@ -234,7 +248,14 @@ def test_keep_policies():
 @pytest.mark.parametrize("method", ["exact", "near"])
 def test_result_does_not_depend_on_input_order(method):
     data = near_corpus()
-    data = pl.concat([data, frame(["the comittee approved the new budget after a long debate on tuesday evening"]).with_columns(id=pl.lit("r999"))])
+    data = pl.concat(
+        [
+            data,
+            frame(["the comittee approved the new budget after a long debate on tuesday evening"]).with_columns(
+                id=pl.lit("r999")
+            ),
+        ]
+    )
     cfg = {"id_column": "id", "keep": "longest"}
     first = dedup_step(method, cfg).run(data)
     for seed in range(3):
@@ -242,7 +263,9 @@ def test_result_does_not_depend_on_input_order(method):
         again = dedup_step(method, cfg).run(shuffled)
         assert dup_map(again) == dup_map(first)
         assert sorted(again.data["id"]) == sorted(first.data["id"])
-        assert again.data["id"].to_list() == [i for i in shuffled["id"] if i in set(first.data["id"])]  # input order kept
+        assert again.data["id"].to_list() == [
+            i for i in shuffled["id"] if i in set(first.data["id"])
+        ]  # input order kept
 
 
 def test_semantic_result_does_not_depend_on_input_order():
@@ -295,13 +318,13 @@ def test_dedup_step_in_a_run_context_resumes_from_the_cache(tmp_path):
     from pipelines.engine.runtime import RunContext
 
     data = near_corpus()
-    first = RunContext("t", tmp_path, cache=StepCache(tmp_path / "c")).apply_result(NearDedup(NearConfig(id_column="id")), data)
+    first = RunContext("t", tmp_path, cache=StepCache(tmp_path / "c")).apply_result(
+        NearDedup(NearConfig(id_column="id")), data
+    )
     ctx = RunContext("t", tmp_path, cache=StepCache(tmp_path / "c"))
     again = ctx.apply_result(NearDedup(NearConfig(id_column="id")), data)
     assert dup_map(again) == dup_map(first)  # the removed rows come back from the cache too
     assert ctx.report.step("dedup_near").dropped == {"duplicate_near": 5}
-
-
 
 
 def test_the_estimate_check_spares_the_exact_check_of_background_pairs_and_changes_no_cluster():

@@ -13,7 +13,6 @@ from tests.conftest import curate_bin
 from tests.dedup_corpus import near_corpus
 
 
-
 def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(curate_bin()), "dedup", *args], capture_output=True, text=True, timeout=300)
 
@@ -37,8 +36,18 @@ def write_inputs(tmp_path) -> dict[str, object]:
 def test_cli_writes_kept_duplicates_and_report(tmp_path, fmt):
     inputs = write_inputs(tmp_path)
     out = tmp_path / f"out-{fmt}"
-    proc = run_cli("--input", str(inputs["paths"][fmt]), "--text-column", "body", "--id-column", "key",
-                   "--method", "near", "--output", str(out))
+    proc = run_cli(
+        "--input",
+        str(inputs["paths"][fmt]),
+        "--text-column",
+        "body",
+        "--id-column",
+        "key",
+        "--method",
+        "near",
+        "--output",
+        str(out),
+    )
     assert proc.returncode == 0, proc.stderr
     kept = pl.read_parquet(out / "data" / "kept")
     dups = pl.read_parquet(out / "data" / "duplicates")
@@ -53,7 +62,9 @@ def test_cli_writes_kept_duplicates_and_report(tmp_path, fmt):
     quarantine = pl.read_parquet(out / "quarantine.parquet")
     if fmt == "jsonl":
         assert sorted(quarantine["row"].to_list()) == [4, 17, 18]
-        assert any("repeated" in e for e in quarantine["error"]) and any("not valid JSON" in e for e in quarantine["error"])
+        assert any("repeated" in e for e in quarantine["error"]) and any(
+            "not valid JSON" in e for e in quarantine["error"]
+        )
     else:
         assert quarantine.height == 0
 
@@ -64,8 +75,20 @@ def test_cli_config_file_and_threshold(tmp_path):
     config = tmp_path / "dedup.yaml"
     config.write_text("keep: longest\nnear:\n  shingle: word\n  ngram: 1\n  threshold: 0.99\n")
     out = tmp_path / "out"
-    args = ["--input", str(inputs["paths"]["parquet"]), "--text-column", "body", "--id-column", "key",
-            "--method", "near", "--output", str(out), "--config", str(config)]
+    args = [
+        "--input",
+        str(inputs["paths"]["parquet"]),
+        "--text-column",
+        "body",
+        "--id-column",
+        "key",
+        "--method",
+        "near",
+        "--output",
+        str(out),
+        "--config",
+        str(config),
+    ]
     assert run_cli(*args).returncode == 0
     strict = json.loads((out / "report.json").read_text())["facts"]["dedup"]
     assert strict["params"]["shingle"] == "word" and strict["params"]["keep"] == "longest"
@@ -77,14 +100,36 @@ def test_cli_config_file_and_threshold(tmp_path):
 @pytest.mark.integration
 def test_cli_errors_name_the_file_and_column(tmp_path):
     inputs = write_inputs(tmp_path)
-    proc = run_cli("--input", str(inputs["paths"]["csv"]), "--text-column", "text", "--id-column", "key",
-                   "--method", "exact", "--output", str(tmp_path / "o"))
+    proc = run_cli(
+        "--input",
+        str(inputs["paths"]["csv"]),
+        "--text-column",
+        "text",
+        "--id-column",
+        "key",
+        "--method",
+        "exact",
+        "--output",
+        str(tmp_path / "o"),
+    )
     assert proc.returncode != 0
     assert "in.csv" in proc.stderr and "'text'" in proc.stderr and "Traceback" not in proc.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("near:\n  shingles: word\n")
-    proc = run_cli("--input", str(inputs["paths"]["csv"]), "--text-column", "body", "--id-column", "key",
-                   "--method", "near", "--output", str(tmp_path / "o"), "--config", str(bad))
+    proc = run_cli(
+        "--input",
+        str(inputs["paths"]["csv"]),
+        "--text-column",
+        "body",
+        "--id-column",
+        "key",
+        "--method",
+        "near",
+        "--output",
+        str(tmp_path / "o"),
+        "--config",
+        str(bad),
+    )
     assert proc.returncode != 0 and "shingles" in proc.stderr and "Traceback" not in proc.stderr
 
 
@@ -92,7 +137,10 @@ def test_an_option_error_names_where_it_came_from(tmp_path):
     from pipelines.cli.dedup import load_dedup_config
     from schemas.errors import CurateError
 
-    with pytest.raises(CurateError, match=r"^command line: invalid configuration for dedup --method near: config: .*both bands and rows"):
+    with pytest.raises(
+        CurateError,
+        match=r"^command line: invalid configuration for dedup --method near: config: .*both bands and rows",
+    ):
         load_dedup_config("near", None, {"text_column": "t", "bands": 4})
     bad = tmp_path / "dedup.yaml"
     bad.write_text("near:\n  threshold: 2\n")

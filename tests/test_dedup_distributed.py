@@ -21,8 +21,16 @@ def single(method: str, frame: pl.DataFrame, **cfg):
 
 def distributed(method, step, path, tmp_path, runtime=None, **kw):
     runtime = runtime or DaskRuntime(inline=True)
-    return run_distributed(method, step.config, path, tmp_path / "out", runtime, tmp_path / "work",
-                           params=step.params(), **{"partition_rows": 300, "shards": 3, **kw})
+    return run_distributed(
+        method,
+        step.config,
+        path,
+        tmp_path / "out",
+        runtime,
+        tmp_path / "work",
+        params=step.params(),
+        **{"partition_rows": 300, "shards": 3, **kw},
+    )
 
 
 def assert_same(one, dist, tmp_path) -> None:
@@ -33,8 +41,18 @@ def assert_same(one, dist, tmp_path) -> None:
     assert got.select("id", "duplicate_of", "method").equals(want.select("id", "duplicate_of", "method"))
     assert got["similarity"].to_list() == pytest.approx(want["similarity"].to_list(), abs=1e-12)
     extra = dict(one.account.extra)
-    for key in ("method", "rows", "kept", "removed", "clusters", "rows_in_clusters", "largest_cluster",
-                "cluster_sizes", "similarity", "examples"):
+    for key in (
+        "method",
+        "rows",
+        "kept",
+        "removed",
+        "clusters",
+        "rows_in_clusters",
+        "largest_cluster",
+        "cluster_sizes",
+        "similarity",
+        "examples",
+    ):
         assert dist.stats[key] == extra[key], key
     ids = pl.concat([kept["id"], got["id"]])
     assert ids.n_unique() == ids.len() == dist.valid  # every id once

@@ -24,7 +24,9 @@ def small_tmpfs(tmp_path):
         pytest.skip("mounting a tmpfs needs root (the disk-full tests)")
     mount = tmp_path / "tmpfs"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True, text=True
+    )
     if done.returncode:
         pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
     yield mount
@@ -76,9 +78,18 @@ def test_step_cache_data_and_quarantine(small_tmpfs):
         cache.store("read", "k1", StepResult(big, Account("read", 60_000, 60_000)))
     assert "the step cache (step read)" in one_line(e, small_tmpfs / "cache") and "--cache-dir" in str(e.value)
     assert files(small_tmpfs) == before and cache.load("read", "k1") is None
-    quarantine = quarantine_frame(pl.DataFrame({  # the data fits; its quarantine does not
-        "step": "validate", "source_file": "a.csv", "row": range(60_000), "field": "x", "error": "bad",
-        "raw": noise(60_000, seed=1)}))
+    quarantine = quarantine_frame(
+        pl.DataFrame(
+            {  # the data fits; its quarantine does not
+                "step": "validate",
+                "source_file": "a.csv",
+                "row": range(60_000),
+                "field": "x",
+                "error": "bad",
+                "raw": noise(60_000, seed=1),
+            }
+        )
+    )
     with pytest.raises(NoSpace) as e:
         cache.store("validate", "k2", StepResult(small, Account("validate", 60_010, 10, {}, 60_000), quarantine))
     one_line(e, small_tmpfs / "cache")
@@ -92,8 +103,18 @@ def test_quarantine_table_of_a_run(small_tmpfs):
     from schemas.quarantine import quarantine_frame
 
     report = RunReport("test")
-    bad = quarantine_frame(pl.DataFrame({"step": "read", "source_file": "a.csv", "row": range(60_000), "field": "x",
-                                         "error": "bad", "raw": noise(60_000)}))
+    bad = quarantine_frame(
+        pl.DataFrame(
+            {
+                "step": "read",
+                "source_file": "a.csv",
+                "row": range(60_000),
+                "field": "x",
+                "error": "bad",
+                "raw": noise(60_000),
+            }
+        )
+    )
     report.add(Account("read", 60_000, 0, {}, 60_000), bad)
     with pytest.raises(NoSpace) as e:
         report.write(small_tmpfs / "run")

@@ -10,10 +10,15 @@ import polars as pl
 import pytest
 
 from pipelines.methods.distributions import (
-    combine_stats, compare, distributions, group_stats, js_distance, kish_n_eff, wasserstein_ordinal,
+    combine_stats,
+    compare,
+    distributions,
+    group_stats,
+    js_distance,
+    kish_n_eff,
+    wasserstein_ordinal,
     wilson_interval,
 )
-
 
 
 def test_kish_and_wilson_numbers():
@@ -28,10 +33,14 @@ def test_kish_and_wilson_numbers():
 def test_partition_sums_add_up_to_the_whole():
     rng = np.random.default_rng(3)
     n = 3_000
-    frame = pl.DataFrame({
-        "g": pl.Series(rng.choice(["a", "b", ""], n)).replace("", None), "h": rng.integers(0, 4, n), "w": rng.gamma(2.0, 0.5, n),
-        "q": pl.Series(rng.integers(0, 5, n), dtype=pl.Int16).set(pl.Series(rng.random(n) < 0.1), None),
-    })
+    frame = pl.DataFrame(
+        {
+            "g": pl.Series(rng.choice(["a", "b", ""], n)).replace("", None),
+            "h": rng.integers(0, 4, n),
+            "w": rng.gamma(2.0, 0.5, n),
+            "q": pl.Series(rng.integers(0, 5, n), dtype=pl.Int16).set(pl.Series(rng.random(n) < 0.1), None),
+        }
+    )
     meta = pl.DataFrame({"var_name": ["q"], "n_options": [4], "n_refusals": [1]})
     whole = distributions(group_stats(frame, ["q"], ["g", "h"], weight="w"), meta)
     parts = combine_stats([group_stats(frame.slice(i, 700), ["q"], ["g", "h"], weight="w") for i in range(0, n, 700)])
@@ -51,9 +60,15 @@ def test_partition_sums_add_up_to_the_whole():
 
 def test_per_attribute_passes_match_the_joint_roll_up():
     rng = np.random.default_rng(5)
-    frame = pl.DataFrame({"g": rng.integers(0, 30, 2000), "h": pl.Series(rng.choice(["x", "y", ""], 2000)).replace("", None),
-                          "k": rng.integers(0, 2, 2000), "w": rng.random(2000),
-                          "q": pl.Series(rng.integers(0, 3, 2000), dtype=pl.Int16)})
+    frame = pl.DataFrame(
+        {
+            "g": rng.integers(0, 30, 2000),
+            "h": pl.Series(rng.choice(["x", "y", ""], 2000)).replace("", None),
+            "k": rng.integers(0, 2, 2000),
+            "w": rng.random(2000),
+            "q": pl.Series(rng.integers(0, 3, 2000), dtype=pl.Int16),
+        }
+    )
     args = dict(weight="w", keys=["k"])
     joint = group_stats(frame, ["q"], ["g", "h"], strategy="joint", **args).sort(pl.all())
     passes = group_stats(frame, ["q"], ["g", "h"], strategy="per_attribute", **args).sort(pl.all())

@@ -10,7 +10,14 @@ import polars as pl
 import pytest
 
 from pipelines.methods.embed import (
-    EmbedConfig, EmbeddingCache, EmbedStep, embed_texts, encode_sorted, load_model, resolve_device, text_hashes,
+    EmbedConfig,
+    EmbeddingCache,
+    EmbedStep,
+    embed_texts,
+    encode_sorted,
+    load_model,
+    resolve_device,
+    text_hashes,
 )
 
 TEXTS = [
@@ -137,7 +144,9 @@ def test_two_runs_embedding_at_once_share_the_cache(tmp_path):
     a = [f"Sentence number {i} about apples." for i in range(12)]
     b = a[6:] + [f"Sentence number {i} about pears." for i in range(6)]
     ctx = mp.get_context("spawn")
-    procs = [ctx.Process(target=_embed_worker, args=(root, t, str(tmp_path / f"{n}.npy"))) for n, t in (("a", a), ("b", b))]
+    procs = [
+        ctx.Process(target=_embed_worker, args=(root, t, str(tmp_path / f"{n}.npy"))) for n, t in (("a", a), ("b", b))
+    ]
     for p in procs:
         p.start()
     for p in procs:
@@ -147,7 +156,7 @@ def test_two_runs_embedding_at_once_share_the_cache(tmp_path):
     both = embed_texts(a + b, EmbedConfig(cache_dir=root), stats=stats)
     assert stats["embedded"] == 0 and stats["from_cache"] == 18
     assert np.allclose(both[: len(a)], np.load(tmp_path / "a.npy"), atol=1e-6)
-    assert np.allclose(both[len(a):], np.load(tmp_path / "b.npy"), atol=1e-6)
+    assert np.allclose(both[len(a) :], np.load(tmp_path / "b.npy"), atol=1e-6)
 
 
 @pytest.mark.integration
@@ -184,10 +193,17 @@ def test_a_machine_without_a_gpu_driver_resolves_the_cpu_without_importing_torch
 
     if gpu_driver_present():
         pytest.skip("this machine has a GPU driver: torch decides the device")
-    code = ("import sys; from pipelines.methods.embed import resolve_device, embedding_runtime; "
-            "print(resolve_device('auto'), embedding_runtime(None), 'torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    code = (
+        "import sys; from pipelines.methods.embed import resolve_device, embedding_runtime; "
+        "print(resolve_device('auto'), embedding_runtime(None), 'torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
     assert out.stdout.split() == ["cpu", "None", "False"]
 
 

@@ -21,22 +21,30 @@ ENVELOPE = {"record_id": pl.String, "split": pl.String}
 
 
 def frame(ids: list[str]) -> pl.DataFrame:
-    return pl.DataFrame({"record_id": ids, "group": ids, "text": [f"text {i}" for i in ids], "split": ["train"] * len(ids)},
-                        schema={"record_id": pl.String, "group": pl.String, "text": pl.String, "split": pl.String})
+    return pl.DataFrame(
+        {"record_id": ids, "group": ids, "text": [f"text {i}" for i in ids], "split": ["train"] * len(ids)},
+        schema={"record_id": pl.String, "group": pl.String, "text": pl.String, "split": pl.String},
+    )
 
 
 def test_an_empty_config_and_a_tiny_one_load(tmp_path, hf_cache):
     from data_cards.hub import HubSpec, split_of
 
     # a key that the hash puts in test: alone, it would leave the config without train
-    lonely = next(f"g{i}" for i in range(1000) if split_of(f"g{i}", {"train": 0.8, "validation": 0.1, "test": 0.1}) == "test")
+    lonely = next(
+        f"g{i}" for i in range(1000) if split_of(f"g{i}", {"train": 0.8, "validation": 0.1, "test": 0.1}) == "test"
+    )
     report = RunReport("test")
     report.add(Account("read", 2, 2))
-    result = RecipeOutput(tables={"full": frame([f"r{i}" for i in range(200)]), "empty": frame([]), "tiny": frame([lonely])},
-                          card=CardMeta(pretty_name="Test", license="cc0-1.0", languages=["en"], task_categories=["text-classification"]))
+    result = RecipeOutput(
+        tables={"full": frame([f"r{i}" for i in range(200)]), "empty": frame([]), "tiny": frame([lonely])},
+        card=CardMeta(pretty_name="Test", license="cc0-1.0", languages=["en"], task_categories=["text-classification"]),
+    )
     spec = HubSpec(split_keys={"full": "group", "empty": "group", "tiny": "group"})
     out = tmp_path / "out"
-    write_dataset_dir(out, recipe="test", result=result, report=report, inputs=[], created_at="2026-01-01T00:00:00", spec=spec)
+    write_dataset_dir(
+        out, recipe="test", result=result, report=report, inputs=[], created_at="2026-01-01T00:00:00", spec=spec
+    )
 
     assert declared_configs(out) == {"full": ["train", "validation", "test"], "tiny": ["train"]}
     assert load_every_config(out, hf_cache) == {"empty": 0, "full": 200, "tiny": 1}
@@ -66,8 +74,13 @@ def test_every_config_of_each_recipe_demo_loads(recipe, tmp_path, hf_cache, monk
 
     monkeypatch.setenv("CURATE_PSEUDONYM_KEY", "test-key")
     inputs, config = recipes_with_demo()[recipe]
-    request = RunRequest(recipe=recipe, inputs=tuple(str(p) for p in inputs), output=str(tmp_path / "out"),
-                         config_path=str(config) if config else None, cache_dir=str(tmp_path / "cache"))
+    request = RunRequest(
+        recipe=recipe,
+        inputs=tuple(str(p) for p in inputs),
+        output=str(tmp_path / "out"),
+        config_path=str(config) if config else None,
+        cache_dir=str(tmp_path / "cache"),
+    )
     summary = run_recipe.fn(request)
     assert isinstance(summary, dict), summary  # a failed run returns its Failed state
     rows = load_every_config(tmp_path / "out", hf_cache)

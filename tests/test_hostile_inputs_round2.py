@@ -43,12 +43,18 @@ def test_a_header_the_csv_module_cannot_read_is_one_line(tmp_path):
         read_header(bad)
 
 
-@pytest.mark.parametrize("text, problem", [
-    ("a: &x [1, *x]\n", "recursive anchor"),
-    ("lol: &a [x, x, x, x, x, x, x, x, x]\n"
-     + "".join(f"l{i}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(9))
-     + "whatever: *j\n", "alias bomb"),
-])
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("a: &x [1, *x]\n", "recursive anchor"),
+        (
+            "lol: &a [x, x, x, x, x, x, x, x, x]\n"
+            + "".join(f"l{i}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(9))
+            + "whatever: *j\n",
+            "alias bomb",
+        ),
+    ],
+)
 def test_yaml_anchors_that_never_end_or_explode_are_refused_at_once(tmp_path, text, problem):
     from pipelines.engine.config import read_yaml_mapping
 
@@ -80,7 +86,12 @@ def test_empty_and_non_finite_options_are_errors():
     with pytest.raises(CurateError, match="no value"):
         parse_sets(["min_answered_fraction="])
     personality, preferences = get_recipe("personality"), get_recipe("preferences")
-    for text, kind in (("inf", "infinite"), ("1e400", "infinite"), ("nan", "NaN \\(not a number\\)"), (".nan", "not a number")):
+    for text, kind in (
+        ("inf", "infinite"),
+        ("1e400", "infinite"),
+        ("nan", "NaN \\(not a number\\)"),
+        (".nan", "not a number"),
+    ):
         with pytest.raises(CurateError, match=f"must be a finite number.*{kind}"):
             load_config(preferences, None, parse_sets([f"min_margin={text}"]))
     with pytest.raises(CurateError, match="finite"):  # a bounded option: not its bound's message

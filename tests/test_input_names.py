@@ -29,7 +29,9 @@ def stored(monkeypatch):
     """The names of the steps computed (stored in the cache) by each run."""
     names: list[str] = []
     store = StepCache.store
-    monkeypatch.setattr(StepCache, "store", lambda self, name, key, result: (names.append(name), store(self, name, key, result))[1])
+    monkeypatch.setattr(
+        StepCache, "store", lambda self, name, key, result: (names.append(name), store(self, name, key, result))[1]
+    )
     return names
 
 

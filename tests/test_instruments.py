@@ -19,46 +19,140 @@ from sources.instruments import instrument, read_definition, shipped
 
 # scale -> "item, itemR, ..." (R = reverse-keyed); facets as "DOMAIN/facet"
 BFI2 = {  # Soto & John (2017)
-    "E/Scb": "1, 16R, 31R, 46", "E/Asr": "6, 21, 36R, 51R", "E/Enr": "11R, 26R, 41, 56",
-    "A/Cmp": "2, 17R, 32, 47R", "A/Rsp": "7, 22R, 37R, 52", "A/Trs": "12R, 27, 42R, 57",
-    "C/Org": "3R, 18, 33, 48R", "C/Prd": "8R, 23R, 38, 53", "C/Rsp": "13, 28R, 43, 58R",
-    "N/Anx": "4R, 19, 34, 49R", "N/Dep": "9R, 24R, 39, 54", "N/Emt": "14, 29R, 44R, 59",
-    "O/Aes": "5R, 20, 35, 50R", "O/Int": "10, 25R, 40, 55R", "O/Crt": "15, 30R, 45R, 60",
+    "E/Scb": "1, 16R, 31R, 46",
+    "E/Asr": "6, 21, 36R, 51R",
+    "E/Enr": "11R, 26R, 41, 56",
+    "A/Cmp": "2, 17R, 32, 47R",
+    "A/Rsp": "7, 22R, 37R, 52",
+    "A/Trs": "12R, 27, 42R, 57",
+    "C/Org": "3R, 18, 33, 48R",
+    "C/Prd": "8R, 23R, 38, 53",
+    "C/Rsp": "13, 28R, 43, 58R",
+    "N/Anx": "4R, 19, 34, 49R",
+    "N/Dep": "9R, 24R, 39, 54",
+    "N/Emt": "14, 29R, 44R, 59",
+    "O/Aes": "5R, 20, 35, 50R",
+    "O/Int": "10, 25R, 40, 55R",
+    "O/Crt": "15, 30R, 45R, 60",
 }
 HEXACO60 = {  # Ashton & Lee (2009), domain scales
-    "H": "6, 30R, 54, 12R, 36, 60R, 18, 42R, 24R, 48R", "E": "5, 29, 53R, 11, 35R, 17, 41R, 23, 47, 59R",
-    "X": "4, 28R, 52R, 10R, 34, 58, 16, 40, 22, 46R", "A": "3, 27, 9R, 33, 51, 15R, 39, 57R, 21R, 45",
-    "C": "2, 26R, 8, 32R, 14R, 38, 50, 20R, 44R, 56R", "O": "1R, 25, 7, 31R, 13, 37, 49R, 19R, 43, 55R",
+    "H": "6, 30R, 54, 12R, 36, 60R, 18, 42R, 24R, 48R",
+    "E": "5, 29, 53R, 11, 35R, 17, 41R, 23, 47, 59R",
+    "X": "4, 28R, 52R, 10R, 34, 58, 16, 40, 22, 46R",
+    "A": "3, 27, 9R, 33, 51, 15R, 39, 57R, 21R, 45",
+    "C": "2, 26R, 8, 32R, 14R, 38, 50, 20R, 44R, 56R",
+    "O": "1R, 25, 7, 31R, 13, 37, 49R, 19R, 43, 55R",
 }
 MFQ30 = {  # Graham et al. (2011); 6 and 22 are catch items
-    "Harm": "1, 7, 12, 17, 23, 28", "Fairness": "2, 8, 13, 18, 24, 29", "Ingroup": "3, 9, 14, 19, 25, 30",
-    "Authority": "4, 10, 15, 20, 26, 31", "Purity": "5, 11, 16, 21, 27, 32",
+    "Harm": "1, 7, 12, 17, 23, 28",
+    "Fairness": "2, 8, 13, 18, 24, 29",
+    "Ingroup": "3, 9, 14, 19, 25, 30",
+    "Authority": "4, 10, 15, 20, 26, 31",
+    "Purity": "5, 11, 16, 21, 27, 32",
 }
 PVQ21 = {  # ESS / Schwartz (2003)
-    "SD": "1, 11", "PO": "2, 17", "UN": "3, 8, 19", "AC": "4, 13", "SE": "5, 14", "ST": "6, 15",
-    "CO": "7, 16", "TR": "9, 20", "HE": "10, 21", "BE": "12, 18",
+    "SD": "1, 11",
+    "PO": "2, 17",
+    "UN": "3, 8, 19",
+    "AC": "4, 13",
+    "SE": "5, 14",
+    "ST": "6, 15",
+    "CO": "7, 16",
+    "TR": "9, 20",
+    "HE": "10, 21",
+    "BE": "12, 18",
 }
 PVQRR = {  # Schwartz et al. (2012)
-    "SDT": "1, 23, 39", "SDA": "16, 30, 56", "ST": "10, 28, 43", "HE": "3, 36, 46", "AC": "17, 32, 48",
-    "POD": "6, 29, 41", "POR": "12, 20, 44", "FAC": "9, 24, 49", "SEP": "13, 26, 53", "SES": "2, 35, 50",
-    "TR": "18, 33, 40", "COR": "15, 31, 42", "COI": "4, 22, 51", "HUM": "7, 38, 54", "UNN": "8, 21, 45",
-    "UNC": "5, 37, 52", "UNT": "14, 34, 57", "BEC": "11, 25, 47", "BED": "19, 27, 55",
+    "SDT": "1, 23, 39",
+    "SDA": "16, 30, 56",
+    "ST": "10, 28, 43",
+    "HE": "3, 36, 46",
+    "AC": "17, 32, 48",
+    "POD": "6, 29, 41",
+    "POR": "12, 20, 44",
+    "FAC": "9, 24, 49",
+    "SEP": "13, 26, 53",
+    "SES": "2, 35, 50",
+    "TR": "18, 33, 40",
+    "COR": "15, 31, 42",
+    "COI": "4, 22, 51",
+    "HUM": "7, 38, 54",
+    "UNN": "8, 21, 45",
+    "UNC": "5, 37, 52",
+    "UNT": "14, 34, 57",
+    "BEC": "11, 25, 47",
+    "BED": "19, 27, 55",
 }
 SD3 = {  # Jones & Paulhus (2014)
-    "MACH": "1, 2, 3, 4, 5, 6, 7, 8, 9", "NARC": "10, 11R, 12, 13, 14, 15R, 16, 17R, 18",
+    "MACH": "1, 2, 3, 4, 5, 6, 7, 8, 9",
+    "NARC": "10, 11R, 12, 13, 14, 15R, 16, 17R, 18",
     "PSYC": "19, 20R, 21, 22, 23, 24, 25R, 26, 27",
 }
 FFM = {  # IPIP 50-item markers (Goldberg 1992), in the Open Psychometrics column names
-    "EXT": "1, 2R, 3, 4R, 5, 6R, 7, 8R, 9, 10R", "EST": "1R, 2, 3R, 4, 5R, 6R, 7R, 8R, 9R, 10R",
-    "AGR": "1R, 2, 3R, 4, 5R, 6, 7R, 8, 9, 10", "CSN": "1, 2R, 3, 4R, 5, 6R, 7, 8R, 9, 10",
+    "EXT": "1, 2R, 3, 4R, 5, 6R, 7, 8R, 9, 10R",
+    "EST": "1R, 2, 3R, 4, 5R, 6R, 7R, 8R, 9R, 10R",
+    "AGR": "1R, 2, 3R, 4, 5R, 6, 7R, 8, 9, 10",
+    "CSN": "1, 2R, 3, 4R, 5, 6R, 7, 8R, 9, 10",
     "OPN": "1, 2R, 3, 4R, 5, 6R, 7, 8, 9, 10",
 }
 # Johnson's IPIP-NEO: facet f (1..30) holds items f, f+30, ...; domain of item i is NEOAC[(i-1) % 5];
 # reverse-keyed items of Johnson's IPIP-NEO-120 scoring (55 items; sources/data/ipip_neo/SOURCE.md).
 NEO120_REVERSED = {
-    9, 19, 24, 30, 39, 40, 48, 49, 51, 53, 54, 60, 62, 67, 68, 69, 70, 73, 74, 75, 78, 79, 80, 81, 83, 84, 85, 88, 89,
-    90, 92, 94, 96, 97, 98, 99, 100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 110, 111, 113, 114, 115, 116, 118,
-    119, 120,
+    9,
+    19,
+    24,
+    30,
+    39,
+    40,
+    48,
+    49,
+    51,
+    53,
+    54,
+    60,
+    62,
+    67,
+    68,
+    69,
+    70,
+    73,
+    74,
+    75,
+    78,
+    79,
+    80,
+    81,
+    83,
+    84,
+    85,
+    88,
+    89,
+    90,
+    92,
+    94,
+    96,
+    97,
+    98,
+    99,
+    100,
+    101,
+    102,
+    103,
+    104,
+    105,
+    106,
+    107,
+    108,
+    109,
+    110,
+    111,
+    113,
+    114,
+    115,
+    116,
+    118,
+    119,
+    120,
 }
 
 
@@ -66,14 +160,22 @@ def parse(spec: str) -> list[tuple[int, bool]]:
     return [(int(t.strip().rstrip("R")), t.strip().endswith("R")) for t in spec.split(",")]
 
 
-def plain_scores(answers: list[list[float | None]], key: dict[str, str], lo: int, hi: int,
-                 centered: bool = False, reverse_all: bool = False, items: int | None = None) -> list[dict]:
+def plain_scores(
+    answers: list[list[float | None]],
+    key: dict[str, str],
+    lo: int,
+    hi: int,
+    centered: bool = False,
+    reverse_all: bool = False,
+    items: int | None = None,
+) -> list[dict]:
     """The published key, scored one respondent and one scale at a time: reverse (lo + hi - x),
     mean of the answered items, null under half answered; `centered` subtracts the mean over every
     scored item (Schwartz's MRAT), null when under half of them were answered."""
     out = []
     scored = sorted({n for spec in key.values() for n, _ in parse(spec)})
     for row in answers:
+
         def keyed(n: int, rev: bool):
             x = row[n - 1]
             return None if x is None else (lo + hi - x if rev != reverse_all else x)
@@ -149,7 +251,9 @@ def test_ipip_neo_scores_as_johnsons_key():
     key = {}
     for f in range(1, 31):
         d = "NEOAC"[(f - 1) % 5]
-        key[f"{d}{(f - 1) // 5 + 1}"] = ", ".join(f"{i}{'R' if i in NEO120_REVERSED else ''}" for i in range(f, 121, 30))
+        key[f"{d}{(f - 1) // 5 + 1}"] = ", ".join(
+            f"{i}{'R' if i in NEO120_REVERSED else ''}" for i in range(f, 121, 30)
+        )
     answers = random_answers(120, 60, 1, 5, seed=3)
     got = score_instrument(frame_for(inst, answers, 0), inst)
     assert_same(got, plain_scores(answers, key, 1, 5), "facet_scores")
@@ -216,8 +320,17 @@ def test_ipip_ffm_open_data_format(tmp_path):
 
 def test_every_shipped_definition_is_consistent_and_keeps_restricted_texts_out():
     found = shipped()
-    assert set(found) == {"ipip_neo_120", "ipip_neo_300", "ipip_ffm50", "bfi2", "hexaco60", "mfq30", "pvq21",
-                          "pvqrr", "sd3"}
+    assert set(found) == {
+        "ipip_neo_120",
+        "ipip_neo_300",
+        "ipip_ffm50",
+        "bfi2",
+        "hexaco60",
+        "mfq30",
+        "pvq21",
+        "pvqrr",
+        "sd3",
+    }
     for inst in found.values():
         texts = [i.text for i in inst.items if i.text]
         assert bool(texts) == inst.texts.shipped, inst.id
@@ -229,9 +342,11 @@ def test_a_bad_definition_names_the_file_and_field(tmp_path):
     from schemas.errors import InputFileError
 
     bad = tmp_path / "bad.yaml"
-    bad.write_text("id: x\nname: X\nreference: r\ntexts: {shipped: false, license: l}\nkey: {source: s, license: l}\n"
-                   "response_scale: {min: 1, max: 5}\nscales: [{code: A, name: A}]\n"
-                   "items: [{item: 1, scale: B, keyed: 1}]\n")
+    bad.write_text(
+        "id: x\nname: X\nreference: r\ntexts: {shipped: false, license: l}\nkey: {source: s, license: l}\n"
+        "response_scale: {min: 1, max: 5}\nscales: [{code: A, name: A}]\n"
+        "items: [{item: 1, scale: B, keyed: 1}]\n"
+    )
     with pytest.raises(InputFileError, match="bad.yaml.*scale 'B' is not defined"):
         read_definition(bad)
 
@@ -275,19 +390,27 @@ def test_personality_recipe_scores_any_instrument(tmp_path):
         sep = "\t" if name == "ipip_ffm50" else ","
         path = tmp_path / f"{name}.csv"
         header = ["case", "country"] + [c.upper() for c in inst.columns]
-        lines = [sep.join(header)] + [sep.join([f"r{k}", "Philippin"] + [str(int(x)) for x in row])
-                                      for k, row in enumerate(answers, start=1)]
+        lines = [sep.join(header)] + [
+            sep.join([f"r{k}", "Philippin"] + [str(int(x)) for x in row]) for k, row in enumerate(answers, start=1)
+        ]
         path.write_text("\n".join(lines) + "\n")
         files.append(path)
-        key = {"bfi2": {d: ", ".join(v for k, v in BFI2.items() if k.startswith(d + "/")) for d in "EACNO"},
-               "mfq30": MFQ30, "ipip_ffm50": None}[name]
+        key = {
+            "bfi2": {d: ", ".join(v for k, v in BFI2.items() if k.startswith(d + "/")) for d in "EACNO"},
+            "mfq30": MFQ30,
+            "ipip_ffm50": None,
+        }[name]
         if key is not None:
             expected[inst.name] = plain_scores([list(map(float, r)) for r in answers], key, lo, hi)
     ctx = RunContext(recipe="personality", output=tmp_path / "out", dask=DaskRuntime(inline=True))
     out = personality.build(ctx, files + [Path("sources/samples/personality/IPIP120.dat")], personality.Config())
     resp = out.tables["respondents"]
-    assert set(resp["instrument"]) == {"Big Five Inventory-2 (BFI-2)", "Moral Foundations Questionnaire (MFQ-30)",
-                                       "IPIP Big-Five Factor Markers, 50 items (IPIP-FFM)", "IPIP-NEO-120"}
+    assert set(resp["instrument"]) == {
+        "Big Five Inventory-2 (BFI-2)",
+        "Moral Foundations Questionnaire (MFQ-30)",
+        "IPIP Big-Five Factor Markers, 50 items (IPIP-FFM)",
+        "IPIP-NEO-120",
+    }
     for inst_name, want in expected.items():
         rows = resp.filter(pl.col("instrument") == inst_name).sort("respondent_id")
         got = {r["respondent_id"]: r["domain_scores"][r["instrument_id"]] for r in rows.iter_rows(named=True)}
@@ -328,8 +451,9 @@ def test_hand_computed_bfi2_and_pvqrr():
     assert got["domain_scores"].item()["E"] == pytest.approx(34 / 12)
     # PVQ-RR: all 4 except self-direction-thought (1, 23, 39) = 6; centred on the mean of all 57
     inst = instrument("pvqrr")
-    got = score_instrument(pl.DataFrame([{c: 4 for c in inst.columns} | {"pvq1": 6, "pvq23": 6, "pvq39": 6}]),
-                           inst)["domain_scores"].item()
+    got = score_instrument(pl.DataFrame([{c: 4 for c in inst.columns} | {"pvq1": 6, "pvq23": 6, "pvq39": 6}]), inst)[
+        "domain_scores"
+    ].item()
     mrat = (54 * 4 + 3 * 6) / 57
     assert got["SDT"] == pytest.approx(6 - mrat)
     assert got["UNN"] == pytest.approx(4 - mrat)

@@ -27,7 +27,9 @@ def neo_key(items: int, reversed_items: set[int]) -> dict[str, str]:
     key = {}
     for f in range(1, 31):
         d = "NEOAC"[(f - 1) % 5]
-        key[f"{d}{(f - 1) // 5 + 1}"] = ", ".join(f"{i}{'R' if i in reversed_items else ''}" for i in range(f, items + 1, 30))
+        key[f"{d}{(f - 1) // 5 + 1}"] = ", ".join(
+            f"{i}{'R' if i in reversed_items else ''}" for i in range(f, items + 1, 30)
+        )
     return key
 
 
@@ -40,22 +42,43 @@ def reference(inst_id: str) -> dict:
         # the scale membership is the published rule, independent of the definition file
         rev = NEO120_REVERSED if n == 120 else {i.item for i in shipped()[inst_id].items if i.keyed < 0}
         facets = neo_key(n, rev)
-        return {"domains": {d: ", ".join(v for k, v in facets.items() if k[0] == d) for d in "NEOAC"},
-                "facets": facets, "lo": 1, "hi": 5, "options": {}}
+        return {
+            "domains": {d: ", ".join(v for k, v in facets.items() if k[0] == d) for d in "NEOAC"},
+            "facets": facets,
+            "lo": 1,
+            "hi": 5,
+            "options": {},
+        }
     if inst_id == "bfi2":
-        return {"domains": {d: ", ".join(v for k, v in BFI2.items() if k.startswith(d + "/")) for d in "EACNO"},
-                "facets": {k.replace("/", "_"): v for k, v in BFI2.items()}, "lo": 1, "hi": 5, "options": {}}
+        return {
+            "domains": {d: ", ".join(v for k, v in BFI2.items() if k.startswith(d + "/")) for d in "EACNO"},
+            "facets": {k.replace("/", "_"): v for k, v in BFI2.items()},
+            "lo": 1,
+            "hi": 5,
+            "options": {},
+        }
     if inst_id == "ipip_ffm50":
         offsets = {s: 10 * i for i, s in enumerate(FFM)}
         key = {s: ", ".join(f"{n + offsets[s]}{'R' if r else ''}" for n, r in parse(spec)) for s, spec in FFM.items()}
         return {"domains": key, "facets": None, "lo": 1, "hi": 5, "options": {}}
-    known = {"hexaco60": (HEXACO60, 1, 5, {}), "mfq30": (MFQ30, 0, 5, {}), "sd3": (SD3, 1, 5, {}),
-             "pvq21": (PVQ21, 1, 6, {"centered": True, "reverse_all": True}), "pvqrr": (PVQRR, 1, 6, {"centered": True})}
+    known = {
+        "hexaco60": (HEXACO60, 1, 5, {}),
+        "mfq30": (MFQ30, 0, 5, {}),
+        "sd3": (SD3, 1, 5, {}),
+        "pvq21": (PVQ21, 1, 6, {"centered": True, "reverse_all": True}),
+        "pvqrr": (PVQRR, 1, 6, {"centered": True}),
+    }
     if inst_id not in known:
         pytest.fail(f"instrument {inst_id!r} is in the registry but has no published key in this test")
     key, lo, hi, options = known[inst_id]
-    return {"domains": key, "facets": None, "lo": lo, "hi": hi, "options": options,
-            "catch": {6: 0, 22: 5} if inst_id == "mfq30" else {}}
+    return {
+        "domains": key,
+        "facets": None,
+        "lo": lo,
+        "hi": hi,
+        "options": options,
+        "catch": {6: 0, 22: 5} if inst_id == "mfq30" else {},
+    }
 
 
 def out_of_scale(inst_id: str) -> int:
@@ -105,8 +128,9 @@ def write_csv(path: Path, inst_id: str, rows: list[list]) -> Path:
 
 def run(tmp_path: Path, name: str, files: list[Path]) -> tuple[dict, pl.DataFrame, pl.DataFrame]:
     out = tmp_path / name
-    request = RunRequest(recipe="personality", inputs=tuple(str(f) for f in files), output=str(out),
-                         cache_dir=str(tmp_path / "cache"))
+    request = RunRequest(
+        recipe="personality", inputs=tuple(str(f) for f in files), output=str(out), cache_dir=str(tmp_path / "cache")
+    )
     summary = run_recipe.fn(request)
     assert isinstance(summary, dict), summary  # a failed run returns its Failed state
     respondents_ = pl.read_parquet(out / "data" / "respondents")
@@ -144,8 +168,9 @@ def test_each_instrument_alone(inst_id, tmp_path):
         assert s["in"] == s["kept"] + sum(s["dropped"].values()) + s["quarantined"], s
     assert sorted(quarantine["row"].to_list()) == [23, 24]
     assert steps["key_and_score"]["dropped"] == {"insufficient_answers": 1}
-    assert sorted(table["respondent_id"].to_list(), key=lambda r: int(r.rsplit("r", 1)[1])) == \
-        [f"{inst_id}-r{k}" for k in range(1, 22)]
+    assert sorted(table["respondent_id"].to_list(), key=lambda r: int(r.rsplit("r", 1)[1])) == [
+        f"{inst_id}-r{k}" for k in range(1, 22)
+    ]
     assert table.schema["domain_scores"] == pl.Struct({inst_id: table.schema["domain_scores"].to_schema()[inst_id]})
     assert ("facet_scores" in table.columns) == bool(shipped()[inst_id].facets)
     assert check_scores(table, inst_id, rows, ref) > 21
@@ -177,4 +202,7 @@ def test_a_file_of_invalid_rows_only(inst_id, tmp_path):
     assert quarantine.height == 5 and set(quarantine["step"]) == {"validate_answers"}
     card = (tmp_path / "out" / "README.md").read_text()
     assert "No respondent passed the steps above." in card and "### Config `respondents`: 0 rows" in card
-    assert json.loads((tmp_path / "out" / "report.json").read_text())["facts"]["empty_configs"] == ["respondents", "items"]
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["facts"]["empty_configs"] == [
+        "respondents",
+        "items",
+    ]

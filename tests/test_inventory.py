@@ -28,8 +28,14 @@ def reference(answers: np.ndarray, at_source: np.ndarray, key: pl.DataFrame) -> 
 
         facets = {f: mean([i for i in facet_of if facet_of[i] == f]) for f in FACETS}
         domains = {d: mean([i for i in facet_of if facet_of[i][0] == d]) for d in DOMAINS}
-        rows.append({"responses": [keyed[i] for i in sorted(keyed)], "facets": facets, "domains": domains,
-                     "answered": sum(v is not None for v in keyed.values())})
+        rows.append(
+            {
+                "responses": [keyed[i] for i in sorted(keyed)],
+                "facets": facets,
+                "domains": domains,
+                "answered": sum(v is not None for v in keyed.values()),
+            }
+        )
     return rows
 
 
@@ -72,11 +78,13 @@ def test_integer_nulls_and_text_answers_are_scored_like_int8():
     answers = random_answers(120, 40, seed=3)
     ints = pl.DataFrame({f"i{i}": pl.Series(answers[:, i - 1], dtype=pl.Int64) for i in range(1, 121)})
     # a blank is missing like a 0: null in the integer columns, "" or spaces in text columns
-    with_nulls = ints.with_columns(pl.when(pl.col(c) == 0).then(None).otherwise(pl.col(c)).alias(c)
-                                   for c in ints.columns)
+    with_nulls = ints.with_columns(
+        pl.when(pl.col(c) == 0).then(None).otherwise(pl.col(c)).alias(c) for c in ints.columns
+    )
     text = ints.with_columns(
         pl.when(pl.col(c) == 0).then(pl.lit(" ")).otherwise(pl.col(c).cast(pl.String) + " ").alias(c)
-        for c in ints.columns)
+        for c in ints.columns
+    )
     expected = reference(answers, np.zeros(40, dtype=bool), key)
     for frame in (ints, with_nulls, text):
         assert_matches(score_frame(frame, key, False), expected)
@@ -91,11 +99,14 @@ def test_an_answer_out_of_range_is_refused_not_scored():
         score_frame(frame.with_columns(pl.lit(-1, pl.Int8).alias("i9")), key, False)
 
 
-@pytest.mark.parametrize("values, dtype", [
-    (["0", "3", "5", "", None, " 3", "3.0", "2.5", "7", "-1", "x", "03"], pl.String),
-    ([0, 3, 5, None, 6, -1, 127], pl.Int8),
-    ([0.0, 3.0, 5.0, None, 2.5, 7.0, -1.0, float("nan")], pl.Float64),
-])
+@pytest.mark.parametrize(
+    "values, dtype",
+    [
+        (["0", "3", "5", "", None, " 3", "3.0", "2.5", "7", "-1", "x", "03"], pl.String),
+        ([0, 3, 5, None, 6, -1, 127], pl.Int8),
+        ([0.0, 3.0, 5.0, None, 2.5, 7.0, -1.0, float("nan")], pl.Float64),
+    ],
+)
 def test_the_cheap_answer_test_never_passes_what_validation_would_quarantine(values, dtype):
     from pipelines.methods.inventory import answer_ok, answer_problem
 

@@ -57,8 +57,11 @@ def test_an_unknown_backend_is_one_line_naming_the_registered_ones():
     with pytest.raises(CurateError) as e:
         make_backend(LLMSettings.model_construct(backend="tgi"))
     assert str(e.value) == "unknown LLM backend 'tgi'; registered backends: http, transformers, vllm"
-    with pytest.raises(CurateError, match=r"^LLM settings: backend: unknown LLM backend 'tgi'; registered "
-                                          r"backends: http, transformers, vllm$"):
+    with pytest.raises(
+        CurateError,
+        match=r"^LLM settings: backend: unknown LLM backend 'tgi'; registered "
+        r"backends: http, transformers, vllm$",
+    ):
         resolve_settings(None, {"CURATE_LLM_BACKEND": "tgi", "CURATE_LLM_BASE_URL": "http://127.0.0.1:9/v1"})
 
 
@@ -72,9 +75,11 @@ def test_a_recipe_config_naming_an_unknown_backend_fails_when_read(tmp_path):
 
 
 def test_naming_the_backends_imports_neither_torch_nor_vllm():
-    code = ("import sys; from pipelines.llm.backends import registered, backend_factory; "
-            "from pipelines.llm.settings import LLMSettings; LLMSettings(backend='vllm', model='m'); "
-            "registered(); backend_factory('vllm'); print(sorted(m for m in ('torch', 'vllm') if m in sys.modules))")
+    code = (
+        "import sys; from pipelines.llm.backends import registered, backend_factory; "
+        "from pipelines.llm.settings import LLMSettings; LLMSettings(backend='vllm', model='m'); "
+        "registered(); backend_factory('vllm'); print(sorted(m for m in ('torch', 'vllm') if m in sys.modules))"
+    )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -16,8 +16,14 @@ from pipelines.llm.types import ChatRequest
 
 
 def prompts(n: int, max_tokens: int = 6) -> list[ChatRequest]:
-    return [ChatRequest.make([{"role": "user", "content": "the fox jumps " * (1 + (i * 7) % 5)}],
-                             {"temperature": 0.0, "max_tokens": max_tokens}, template_hash="t@1") for i in range(n)]
+    return [
+        ChatRequest.make(
+            [{"role": "user", "content": "the fox jumps " * (1 + (i * 7) % 5)}],
+            {"temperature": 0.0, "max_tokens": max_tokens},
+            template_hash="t@1",
+        )
+        for i in range(n)
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +36,9 @@ def tiny_dir(tmp_path_factory):
 def backend(tiny_dir, device="cpu", batch_size=4):
     from pipelines.llm.transformers_backend import TransformersBackend
 
-    return TransformersBackend(LLMSettings(backend="transformers", model=str(tiny_dir), batch_size=batch_size,
-                                           device=device))
+    return TransformersBackend(
+        LLMSettings(backend="transformers", model=str(tiny_dir), batch_size=batch_size, device=device)
+    )
 
 
 @pytest.mark.integration
@@ -54,8 +61,16 @@ def test_batched_generation_matches_one_by_one_and_keeps_order(tiny_dir, tmp_pat
 @pytest.mark.integration
 def test_structured_output_cut_at_max_tokens_is_quarantined_without_a_repair(tiny_dir):
     b = backend(tiny_dir)
-    reqs = [ChatRequest.make([{"role": "user", "content": f"describe person {i}"}], {"temperature": 0.0, "max_tokens": 8},
-                             PersonaText.model_json_schema(), "PersonaText", "t@1") for i in range(3)]
+    reqs = [
+        ChatRequest.make(
+            [{"role": "user", "content": f"describe person {i}"}],
+            {"temperature": 0.0, "max_tokens": 8},
+            PersonaText.model_json_schema(),
+            "PersonaText",
+            "t@1",
+        )
+        for i in range(3)
+    ]
     outcomes, usage = complete_structured(LLMClient(b.settings, None, backend=b), reqs, PersonaText)
     # an untrained model never says EOS within 8 tokens: every reply is cut at max_tokens, which the
     # backend reports as finish_reason "length"; a cut reply would be cut again, so it is quarantined

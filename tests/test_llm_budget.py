@@ -18,7 +18,9 @@ from tests.llm_loopback import Reply, ScriptedServer
 def test_budget_forms():
     assert parse_budget("5m") == Budget(seconds=300) and parse_budget("90s") == Budget(seconds=90)
     assert parse_budget("1.5h") == Budget(seconds=5400) and parse_budget("10 min") == Budget(seconds=600)
-    assert parse_budget("200k tokens") == Budget(tokens=200_000) and parse_budget("1m tokens") == Budget(tokens=1_000_000)
+    assert parse_budget("200k tokens") == Budget(tokens=200_000) and parse_budget("1m tokens") == Budget(
+        tokens=1_000_000
+    )
     assert parse_budget("none") is None and parse_budget(None) is None
     for bad in ("soon", "5", "-3m", "5k"):
         with pytest.raises(ValueError):
@@ -28,7 +30,9 @@ def test_budget_forms():
 
 
 def requests(n: int, text: str = "Describe a day at the beach in detail. " * 20, max_tokens: int = 300):
-    return [ChatRequest.make([{"role": "user", "content": f"{i}: {text}"}], {"max_tokens": max_tokens}) for i in range(n)]
+    return [
+        ChatRequest.make([{"role": "user", "content": f"{i}: {text}"}], {"max_tokens": max_tokens}) for i in range(n)
+    ]
 
 
 def test_the_estimate_is_measured_and_over_budget_nothing_is_sent(tmp_path):
@@ -112,9 +116,15 @@ def test_a_model_output_recipe_over_budget_stops_with_one_line(tmp_path, monkeyp
         monkeypatch.setenv("CURATE_LLM_BASE_URL", server.base_url)
         monkeypatch.setenv("CURATE_LLM_PROBE", "1")
         monkeypatch.setenv("CURATE_LLM_BUDGET", "20 tokens")
-        state = run_recipe.fn(RunRequest(recipe="expand", inputs=(str(samples / "items.csv"),),
-                                         output=str(tmp_path / "out"), config_path=str(samples / "config.yaml"),
-                                         cache_dir=str(tmp_path / "cache")))
+        state = run_recipe.fn(
+            RunRequest(
+                recipe="expand",
+                inputs=(str(samples / "items.csv"),),
+                output=str(tmp_path / "out"),
+                config_path=str(samples / "config.yaml"),
+                cache_dir=str(tmp_path / "cache"),
+            )
+        )
         assert all(b.get("max_tokens") in (1, 16) for b in server.requests)
     assert state.is_failed()
     message = state.message

@@ -26,14 +26,15 @@ def server():
 
 
 def settings(server, **kw) -> LLMSettings:
-    base = {"base_url": server.base_url, "backoff_s": 0.01, "backoff_max_s": 0.05, "timeout_s": 2.0,
-            "max_retries": 3}
+    base = {"base_url": server.base_url, "backoff_s": 0.01, "backoff_max_s": 0.05, "timeout_s": 2.0, "max_retries": 3}
     return LLMSettings(**{**base, **kw})
 
 
 def requests(n: int, template: str = "t@1", **params) -> list[ChatRequest]:
-    return [ChatRequest.make([{"role": "user", "content": f"q{i}"}], {"temperature": 0.0, **params},
-                             template_hash=template) for i in range(n)]
+    return [
+        ChatRequest.make([{"role": "user", "content": f"q{i}"}], {"temperature": 0.0, **params}, template_hash=template)
+        for i in range(n)
+    ]
 
 
 def test_replies_in_request_order_with_model_discovered_and_tokens_counted(server):
@@ -150,7 +151,9 @@ def test_api_key_is_sent_but_never_logged_or_kept(tmp_path, caplog, monkeypatch)
         with pytest.raises(LLMUnavailable):  # a wrong key: the model list is refused, plainly
             LLMClient(resolve_settings()[0])
     assert SECRET not in caplog.text
-    assert SECRET not in repr(resolved) and SECRET not in str(resolved.model_dump()) and SECRET not in str(usage.as_dict())
+    assert (
+        SECRET not in repr(resolved) and SECRET not in str(resolved.model_dump()) and SECRET not in str(usage.as_dict())
+    )
     assert SECRET.encode() not in (tmp_path / "c.sqlite").read_bytes()
 
 

@@ -18,7 +18,12 @@ SAMPLES = REPO / "sources" / "samples" / "personality"
 
 def scored(ctx: RunContext):
     inputs = sorted(x for x in SAMPLES.iterdir() if x.suffix in {".csv", ".dat", ".sav", ".dta"})
-    steps = [p.ReadResponses(p.ReadConfig()), p.ValidateAnswers(), p.DedupeRespondents(), p.KeyAndScore(p.ScoreConfig())]
+    steps = [
+        p.ReadResponses(p.ReadConfig()),
+        p.ValidateAnswers(),
+        p.DedupeRespondents(),
+        p.KeyAndScore(p.ScoreConfig()),
+    ]
     data = pl.DataFrame({"path": [str(x) for x in inputs]})
     for step in steps:
         data = ctx.apply(step, data)
@@ -45,7 +50,9 @@ def test_with_endpoint_every_respondent_gets_a_persona_record(tmp_path, monkeypa
     assert "very accurate" in prompt or "moderately" in prompt  # the respondent's own answers, in words
     account = ctx.report.step("persona")
     assert account.kept == data.height and account.extra["llm"]["requests"] == data.height
-    respondents = p.respondent_records(ctx, out, p.Config(license="cc0-1.0"), ctx.provenance_of(*(s.name for s in steps)))
+    respondents = p.respondent_records(
+        ctx, out, p.Config(license="cc0-1.0"), ctx.provenance_of(*(s.name for s in steps))
+    )
     personas = persona_records(ctx, respondents, out, "cc0-1.0")
     assert personas.height == respondents.height
     assert set(personas["persona_id"]) == set(respondents["record_id"])
@@ -72,8 +79,15 @@ def test_persona_prompt_for_an_instrument_without_shipped_statements():
     demographics, not an error; an IPIP-NEO respondent gets their answered statements in words."""
     from pipelines.recipes.personality.persona import persona_variables
 
-    row = {"_instrument": "bfi2", "instrument_items": "BFI-2", "responses": [5, 1, None],
-           "domain_scores": {"bfi2": {"O": 3.5}, "hexaco60": None}, "sex": "F", "age": 30, "country": "FR"}
+    row = {
+        "_instrument": "bfi2",
+        "instrument_items": "BFI-2",
+        "responses": [5, 1, None],
+        "domain_scores": {"bfi2": {"O": 3.5}, "hexaco60": None},
+        "sex": "F",
+        "age": 30,
+        "country": "FR",
+    }
     v = persona_variables(row, 60, 150)
     assert v["answers"] == [] and v["domain_scores"] == {"O": 3.5}
     assert persona_variables({**row, "instrument_items": 44}, 60, 150)["answers"] == []  # no such IPIP-NEO

@@ -38,8 +38,15 @@ def curate_env(base_url: str | None) -> dict:
 
 
 def run(recipe: str, out: Path, base_url: str | None, config: Path | None = None, inputs=None):
-    args = [str(curate_bin()), "run", recipe, "--output", str(out), "--config",
-            str(config or SAMPLES / recipe / "config.yaml")]
+    args = [
+        str(curate_bin()),
+        "run",
+        recipe,
+        "--output",
+        str(out),
+        "--config",
+        str(config or SAMPLES / recipe / "config.yaml"),
+    ]
     for p in inputs or INPUTS[recipe]:
         args += ["--input", str(p)]
     return subprocess.run(args, capture_output=True, text=True, timeout=900, env=curate_env(base_url))
@@ -105,8 +112,10 @@ def test_preferences_end_to_end(model_server, tmp_path, hf_cache):
     # the planted instruction reached the model only inside a data block, and the pairs are normal
     assert "PWNED" not in " ".join(pairs["chosen"].to_list() + pairs["rejected"].to_list())
     judged = [b for b in model_server.requests if INJECTION in b["messages"][-1]["content"]]
-    assert judged and all(re.search(r"<data-[0-9a-f]{8} label=\"question\">[^<]*" + INJECTION, b["messages"][-1]["content"])
-                          for b in judged)
+    assert judged and all(
+        re.search(r"<data-[0-9a-f]{8} label=\"question\">[^<]*" + INJECTION, b["messages"][-1]["content"])
+        for b in judged
+    )
     assert load(out, "prompts", hf_cache).height == 3 and load(out, "personas", hf_cache).height == 3
 
 
@@ -134,7 +143,9 @@ def test_translate_end_to_end(model_server, tmp_path, hf_cache):
     by_id = {r["ID"]: r for r in translations.iter_rows(named=True)}
     # low-confidence items come first for review
     assert [r["ID"] for r in translations.sort("review_priority").head(2).iter_rows(named=True)] in (
-        ["ms-005", "ms-003"], ["ms-003", "ms-005"])
+        ["ms-005", "ms-003"],
+        ["ms-003", "ms-005"],
+    )
     assert by_id["ms-005"]["quality"]["detected_lang"] == "en" and by_id["ms-005"]["quality"]["needs_review_first"]
     assert any(f.startswith("length_ratio:moral_action") for f in by_id["ms-003"]["quality"]["flags"])
     assert not by_id["ms-001"]["quality"]["flags"] and by_id["ms-001"]["quality"]["similarity"] is not None
@@ -176,13 +187,20 @@ def test_personality_gets_persona_texts(model_server, tmp_path):
 
 
 def test_demo_without_an_endpoint_says_llm_steps_were_skipped_and_publishes_the_rest(tmp_path, hf_cache):
-    proc = subprocess.run([str(curate_bin()), "demo", "--output", str(tmp_path)], capture_output=True, text=True,
-                          timeout=1500, env=curate_env(None))
+    proc = subprocess.run(
+        [str(curate_bin()), "demo", "--output", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        env=curate_env(None),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    for what in ("No scenarios: the LLM steps generate_scenarios and judge_scenarios were skipped because no LLM endpoint",
-                 "No preference pairs: the LLM steps candidates and judge were skipped because no LLM endpoint",
-                 "No translations: the LLM step translate was skipped because no LLM endpoint",
-                 "No persona texts: the LLM step persona was skipped because no LLM endpoint"):
+    for what in (
+        "No scenarios: the LLM steps generate_scenarios and judge_scenarios were skipped because no LLM endpoint",
+        "No preference pairs: the LLM steps candidates and judge were skipped because no LLM endpoint",
+        "No translations: the LLM step translate was skipped because no LLM endpoint",
+        "No persona texts: the LLM step persona was skipped because no LLM endpoint",
+    ):
         assert what in proc.stdout
     assert "CURATE_LLM_BASE_URL" in proc.stdout
     # the demo's inputs of the LLM recipes (sources/samples/*/demo/): a few rows, one of them broken

@@ -15,9 +15,19 @@ from pipelines.recipes.norms.rules_of_thumb import RuleConfig, RulesOfThumbStep,
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import OVER_LIMIT, llm_step_config
 
-GOOD = {"rules": [{"rule": "It's rude to leave a party without saying goodbye.", "judgment": "it's rude",
-                   "action": "leaving without goodbye", "action_judgment": "bad", "agreement": "common",
-                   "moral_foundations": ["care-harm"], "categories": ["social-norms"]}]}
+GOOD = {
+    "rules": [
+        {
+            "rule": "It's rude to leave a party without saying goodbye.",
+            "judgment": "it's rude",
+            "action": "leaving without goodbye",
+            "action_judgment": "bad",
+            "agreement": "common",
+            "moral_foundations": ["care-harm"],
+            "categories": ["social-norms"],
+        }
+    ]
+}
 
 
 def model(body):
@@ -28,10 +38,15 @@ def model(body):
 
 
 def test_rules_of_thumb_step():
-    situations = pl.DataFrame({"record_id": ["s1", "s2", "s3"],
-                               "situation": ["situation one", "situation two", "situation three"],
-                               "background": ["I left early.", None, "x"], "lang": ["en"] * 3,
-                               "_file": ["RS.zst"] * 3})
+    situations = pl.DataFrame(
+        {
+            "record_id": ["s1", "s2", "s3"],
+            "situation": ["situation one", "situation two", "situation three"],
+            "background": ["I left early.", None, "x"],
+            "lang": ["en"] * 3,
+            "_file": ["RS.zst"] * 3,
+        }
+    )
     with ScriptedServer(model) as srv:
         client = LLMClient(LLMSettings(base_url=srv.base_url, max_items=2, backoff_s=0.01))
         step = RulesOfThumbStep(llm_step_config(client, load_template("rule_of_thumb").hash, RuleConfig))

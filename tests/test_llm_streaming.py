@@ -17,13 +17,29 @@ from tests.llm_scripted import StreamingServer
 
 
 def settings(server, **kw) -> LLMSettings:
-    return LLMSettings(**{"base_url": server.base_url, "backoff_s": 0.01, "backoff_max_s": 0.05,
-                          "timeout_s": 2.0, "idle_timeout_s": 1.0, "max_retries": 2, **kw})
+    return LLMSettings(
+        **{
+            "base_url": server.base_url,
+            "backoff_s": 0.01,
+            "backoff_max_s": 0.05,
+            "timeout_s": 2.0,
+            "idle_timeout_s": 1.0,
+            "max_retries": 2,
+            **kw,
+        }
+    )
 
 
 def requests(n: int, schema: dict | None = None) -> list[ChatRequest]:
-    return [ChatRequest.make([{"role": "system", "content": "sys"}, {"role": "user", "content": f"q{i}"}],
-                             {"temperature": 0.0}, schema, "Out") for i in range(n)]
+    return [
+        ChatRequest.make(
+            [{"role": "system", "content": "sys"}, {"role": "user", "content": f"q{i}"}],
+            {"temperature": 0.0},
+            schema,
+            "Out",
+        )
+        for i in range(n)
+    ]
 
 
 def echo(body):
@@ -44,8 +60,10 @@ def test_prompt_tokens_the_server_took_from_its_prefix_cache_are_accounted():
     with StreamingServer(echo, cached_prefix=True) as srv:  # the shared system message, cached
         results, usage = LLMClient(settings(srv)).complete(requests(4))
     assert usage.prompt_tokens == 4 * 2 and usage.cached_prompt_tokens == 4 * 1
-    reply = b'{"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}], "usage": ' \
-            b'{"prompt_tokens": 30, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 24}}}'
+    reply = (
+        b'{"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}], "usage": '
+        b'{"prompt_tokens": 30, "completion_tokens": 1, "prompt_tokens_details": {"cached_tokens": 24}}}'
+    )
     with StreamingServer(lambda b: Reply(body=reply)) as srv:  # a whole JSON body (no stream)
         results, usage = LLMClient(settings(srv, stream=False)).complete(requests(2))
     assert [r.text for r in results] == ["ok", "ok"]
@@ -130,11 +148,13 @@ class Small(BaseModel):
 def test_max_tokens_is_sized_from_the_output_schema():
     budget = schema_token_budget(Small.model_json_schema())
     assert 40 <= budget <= 1024  # 30 characters, 3 unbounded tags, a boolean: far below the ceiling
-    request = structured_request(load_template("repair"), {"error": "e", "schema": {}}, Small,
-                                 LLMSettings().generation_params())
+    request = structured_request(
+        load_template("repair"), {"error": "e", "schema": {}}, Small, LLMSettings().generation_params()
+    )
     assert request.param_dict()["max_tokens"] == budget
-    tighter = structured_request(load_template("repair"), {"error": "e", "schema": {}}, Small,
-                                 LLMSettings(max_tokens=20).generation_params())
+    tighter = structured_request(
+        load_template("repair"), {"error": "e", "schema": {}}, Small, LLMSettings(max_tokens=20).generation_params()
+    )
     assert tighter.param_dict()["max_tokens"] == 20  # the configured ceiling still holds
 
 
@@ -146,13 +166,15 @@ def test_free_text_candidates_ask_for_the_tokens_their_word_limit_needs():
     from pipelines.llm.step import llm_step_config
     from pipelines.recipes.preferences.steps import CandidateConfig, GenerateCandidates
 
-    prompts = pl.DataFrame({"prompt_id": ["q1"], "prompt": ["How do I split chores?"],
-                            "_file": ["p.jsonl"], "_row": [1]})
+    prompts = pl.DataFrame(
+        {"prompt_id": ["q1"], "prompt": ["How do I split chores?"], "_file": ["p.jsonl"], "_row": [1]}
+    )
     for ceiling, max_words, expected in ((1024, 50, words_token_budget(50)), (60, 120, 60)):
         with StreamingServer(lambda b: Reply("a short answer")) as srv:
             client = LLMClient(settings(srv, max_tokens=ceiling))
-            step = GenerateCandidates(llm_step_config(client, load_template("preference_response").hash,
-                                                      CandidateConfig, max_words=max_words))
+            step = GenerateCandidates(
+                llm_step_config(client, load_template("preference_response").hash, CandidateConfig, max_words=max_words)
+            )
             step.client = client
             result = step.run(prompts)
         assert result.account.kept == 1 and [b["max_tokens"] for b in srv.requests] == [expected, expected]
@@ -166,8 +188,15 @@ def test_an_unreadable_streamed_chunk_closes_the_attempt_and_retries_it():
 
     sse = {"content-type": "text/event-stream"}
     with ScriptedServer(echo) as srv:
-        srv.script("q1", [Reply(body=b'data: {"choices": [{"delta": {"content": "par"}}]}\n\ndata: <html>502</html>\n\n',
-                                headers=sse)])
+        srv.script(
+            "q1",
+            [
+                Reply(
+                    body=b'data: {"choices": [{"delta": {"content": "par"}}]}\n\ndata: <html>502</html>\n\n',
+                    headers=sse,
+                )
+            ],
+        )
         results, usage = LLMClient(settings(srv)).complete(requests(2))
     assert [r.text for r in results] == ["echo q0", "echo q1"]
     assert (usage.retries, usage.aborted, usage.failed) == (1, 1, 0)

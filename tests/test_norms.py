@@ -21,9 +21,20 @@ def verdicts(bodies: list[str], sub: str = "AmItheAsshole") -> list:
 
 
 def test_one_vote_per_comment_the_first_code():
-    assert verdicts(["NTA. But YTA for the tone", "yta", "ESH!", "NAH", "INFO: when?", "YWBTA", "YWNBTA",
-                     "need more info", "NTAs all around", "lol"]) == \
-        ["NTA", "YTA", "ESH", "NAH", "INFO", "YTA", "NTA", None, None, None]
+    assert verdicts(
+        [
+            "NTA. But YTA for the tone",
+            "yta",
+            "ESH!",
+            "NAH",
+            "INFO: when?",
+            "YWBTA",
+            "YWNBTA",
+            "need more info",
+            "NTAs all around",
+            "lol",
+        ]
+    ) == ["NTA", "YTA", "ESH", "NAH", "INFO", "YTA", "NTA", None, None, None]
     assert verdicts(["NTA"], sub="confessions") == [None]
 
 
@@ -37,8 +48,11 @@ def test_vote_table_majority_and_tie():
 
 
 def test_language_detection_is_seeded():
-    texts = ["I told my sister she could not borrow my car for the weekend and she is angry.",
-             "Je ne savais pas quoi faire quand ma soeur a pris ma voiture pendant le week-end.", "12345"]
+    texts = [
+        "I told my sister she could not borrow my car for the weekend and she is angry.",
+        "Je ne savais pas quoi faire quand ma soeur a pris ma voiture pendant le week-end.",
+        "12345",
+    ]
     first = norms.detect_languages(texts)
     assert [lang for lang, _ in first] == ["en", "fr", None]
     assert all(norms.detect_languages(texts) == first for _ in range(3))
@@ -73,7 +87,11 @@ def test_build_situations_threads_and_accounts(built):
     assert ctx.report.step("detect_language").dropped == {"non_target_language": 1}
     assert ctx.report.step("dedupe_items").dropped == {"duplicate_id": 1}
     assert ctx.report.step("select_comments").dropped == {
-        "not_top_level": 1, "bot_author": 2, "deleted_or_removed": 1, "post_not_selected": 1}
+        "not_top_level": 1,
+        "bot_author": 2,
+        "deleted_or_removed": 1,
+        "post_not_selected": 1,
+    }
     judged = {r["n_votes"]: r["judgment"] for r in situations.to_dicts()}
     assert judged == {4: "NTA", 2: None, 0: None}  # p1: NTA NTA YTA ESH; p15: NAH and YWBTA tie; p2: none
     labels = situations.filter(pl.col("n_votes") == 4)["label_distribution"][0].to_list()

@@ -15,8 +15,14 @@ from pipelines.engine.dataset_dir import MANIFEST, lock_file
 from schemas.errors import CurateError
 from tests.dataset_writer import write
 
-DEDUP_FILES = ["README.md", "data/duplicates/train-00000-of-00001.parquet", "data/kept/train-00000-of-00001.parquet",
-               "plots/funnel.png", "quarantine.parquet", "report.json"]
+DEDUP_FILES = [
+    "README.md",
+    "data/duplicates/train-00000-of-00001.parquet",
+    "data/kept/train-00000-of-00001.parquet",
+    "plots/funnel.png",
+    "quarantine.parquet",
+    "report.json",
+]
 
 
 def dedup(tmp_path: Path, out: Path, **options) -> dict:
@@ -92,8 +98,9 @@ def test_pull_writes_its_output_folder_whole_and_keeps_a_users_files(tmp_path):
     files = manifest(out)
     assert "private.txt" not in files and not (out / "private.txt").exists()  # not copied as ours
     assert {"README.md", "report.json", "quarantine.parquet"} <= set(files)
-    assert {f for f in files if f.startswith("data/")} == {f for f in json.loads((source / MANIFEST).read_text())["files"]
-                                                           if f.startswith("data/")}
+    assert {f for f in files if f.startswith("data/")} == {
+        f for f in json.loads((source / MANIFEST).read_text())["files"] if f.startswith("data/")
+    }
     (out / "analysis.ipynb").write_text("{}")
     write_output(source, out, reviewed_copy(source), "reviewed again", [])
     assert (out / "analysis.ipynb").read_text() == "{}"  # a user's file in the output is kept

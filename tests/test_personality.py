@@ -172,8 +172,12 @@ def test_cached_steps_are_reused_and_give_identical_output(tmp_path):
     path = pdata.write_csv(tmp_path / "r.csv")
     outs = []
     for _ in range(2):
-        ctx = RunContext(recipe="personality", output=tmp_path / "o", cache=StepCache(tmp_path / "cache"),
-                         dask=DaskRuntime(inline=True))
+        ctx = RunContext(
+            recipe="personality",
+            output=tmp_path / "o",
+            cache=StepCache(tmp_path / "cache"),
+            dask=DaskRuntime(inline=True),
+        )
         outs.append(personality.build(ctx, [path], personality.Config()).tables["respondents"])
     entries = list((tmp_path / "cache" / "steps").glob("*/*"))
     assert len(entries) == 4  # one entry per step, written once

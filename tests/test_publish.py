@@ -19,8 +19,9 @@ from tests import personality_data as pdata
 from tests.conftest import all_splits
 
 
-def make_run(tmp_path: Path, name: str, drop_case: str | None = None, change_case: str | None = None,
-             spec=None) -> Path:
+def make_run(
+    tmp_path: Path, name: str, drop_case: str | None = None, change_case: str | None = None, spec=None
+) -> Path:
     frame = pdata.frame_120()
     if drop_case:
         frame = frame[frame["case"] != int(drop_case)]
@@ -32,8 +33,15 @@ def make_run(tmp_path: Path, name: str, drop_case: str | None = None, change_cas
     out = tmp_path / name
     ctx = RunContext(recipe="personality", output=out, dask=DaskRuntime(inline=True))
     result = personality.build(ctx, [src], personality.Config(license="cc0-1.0"))
-    write_dataset_dir(out, recipe="personality", result=result, report=ctx.report, inputs=[src],
-                      created_at=ctx.created_at.isoformat(), spec=spec or personality.RECIPE.hub)
+    write_dataset_dir(
+        out,
+        recipe="personality",
+        result=result,
+        report=ctx.report,
+        inputs=[src],
+        created_at=ctx.created_at.isoformat(),
+        spec=spec or personality.RECIPE.hub,
+    )
     return out
 
 
@@ -41,12 +49,22 @@ def test_two_versions_load_by_version_with_a_diff(tmp_path, hf_cache):
     repo = tmp_path / "repo"
     first = publish(make_run(tmp_path, "run1"), str(repo), "1.0.0")
     assert first["previous"] is None
-    second = publish(make_run(tmp_path, "run2", drop_case="1", change_case="2"), str(repo), "1.1.0",
-                     message="drop case 1, fix case 2")
+    second = publish(
+        make_run(tmp_path, "run2", drop_case="1", change_case="2"),
+        str(repo),
+        "1.1.0",
+        message="drop case 1, fix case 2",
+    )
     assert versions(repo) == ["v1.0.0", "v1.1.0"]
     diff = {d["config"]: d for d in second["diff"]}
-    assert diff["respondents"] == {"config": "respondents", "rows": 3, "added": 0, "removed": 1,
-                                   "changed": 1, "unchanged": 2}
+    assert diff["respondents"] == {
+        "config": "respondents",
+        "rows": 3,
+        "added": 0,
+        "removed": 1,
+        "changed": 1,
+        "unchanged": 2,
+    }
     assert diff["items"]["unchanged"] == 120 and diff["items"]["changed"] == 0
 
     v1 = load_version(repo, "respondents", "1.0.0", cache_dir=hf_cache)
@@ -112,15 +130,22 @@ def test_card_header_is_valid_for_the_hub_and_datasets(tmp_path):
     assert data["task_categories"] and data["pretty_name"]
     configs = MetadataConfigs.from_dataset_card_data(card.data)
     assert set(configs) == {"respondents", "items"}
-    assert configs["respondents"]["data_files"] == [{"split": "train", "path": "data/respondents/train-*.parquet"},
-                                                     {"split": "test", "path": "data/respondents/test-*.parquet"}]
+    assert configs["respondents"]["data_files"] == [
+        {"split": "train", "path": "data/respondents/train-*.parquet"},
+        {"split": "test", "path": "data/respondents/test-*.parquet"},
+    ]
     assert configs["items"]["data_files"] == [{"split": "train", "path": "data/items/train-*.parquet"}]
     assert data["source_datasets"] == ["original"] and data["multilinguality"] == "monolingual"
     import re
 
     figures = re.findall(r"^!\[.*\]\((plots/[\w.-]+\.png)\)$", card.text, flags=re.M)
-    assert {"plots/funnel.png", "plots/domain_scores.png", "plots/languages_respondents.png",
-            "plots/languages_items.png", "plots/splits.png"} <= set(figures)
+    assert {
+        "plots/funnel.png",
+        "plots/domain_scores.png",
+        "plots/languages_respondents.png",
+        "plots/languages_items.png",
+        "plots/splits.png",
+    } <= set(figures)
     for path in figures:  # every linked figure exists
         assert (run / path).exists()
     assert validate_card_offline(run) == []
@@ -147,7 +172,9 @@ def test_published_configs_are_hub_typed_and_mix_with_hub_datasets(tmp_path, hf_
     shipped = datasets.load_dataset(str(make_run(tmp_path, "run0")), "items", split="train", cache_dir=hf_cache)
     assert shipped.features["domain"] == datasets.Value("string")
     # a spec that declares the labels: ClassLabel in `dataset_info`
-    labelled = dataclasses.replace(personality.RECIPE.hub, class_labels={"items": {"domain": ["N", "E", "O", "A", "C"]}})
+    labelled = dataclasses.replace(
+        personality.RECIPE.hub, class_labels={"items": {"domain": ["N", "E", "O", "A", "C"]}}
+    )
     run = make_run(tmp_path, "run1", spec=labelled)
     for shard in (run / "data").rglob("*.parquet"):
         assert not [f.name for f in pq.read_schema(shard) if "large" in str(f.type)], shard
@@ -155,8 +182,9 @@ def test_published_configs_are_hub_typed_and_mix_with_hub_datasets(tmp_path, hf_
     assert isinstance(items.features["domain"], datasets.ClassLabel)
     assert items.features["domain"].names == ["N", "E", "O", "A", "C"]
     assert items.features["text"] == datasets.Value("string")
-    hub_style = datasets.Dataset.from_dict({"text": ["I like parties.", "I worry."],
-                                            "facet_name": ["Gregariousness", "Anxiety"]})
+    hub_style = datasets.Dataset.from_dict(
+        {"text": ["I like parties.", "I worry."], "facet_name": ["Gregariousness", "Anxiety"]}
+    )
     assert hub_style.features["text"] == datasets.Value("string")  # what Hub parquet files hold
     both = datasets.concatenate_datasets([items.select_columns(["text", "facet_name"]), hub_style])
     assert both.num_rows == items.num_rows + 2 and both[-1]["text"] == "I worry."
@@ -196,8 +224,13 @@ def test_offline_card_validation_finds_what_the_hub_would_reject(tmp_path):
 def test_splits_follow_the_grouping_key_and_are_stable():
     from data_cards.hub import DEFAULT_FRACTIONS, assign_splits, split_of
 
-    frame = pl.DataFrame({"record_id": [f"r{i}" for i in range(4000)],
-                          "thread_id": [f"t{i // 4}" for i in range(4000)], "split": ["train"] * 4000})
+    frame = pl.DataFrame(
+        {
+            "record_id": [f"r{i}" for i in range(4000)],
+            "thread_id": [f"t{i // 4}" for i in range(4000)],
+            "split": ["train"] * 4000,
+        }
+    )
     out = assign_splits(frame, "thread_id", DEFAULT_FRACTIONS)
     assert out.columns == frame.columns and out["record_id"].to_list() == frame["record_id"].to_list()
     per_thread = out.group_by("thread_id").agg(pl.col("split").n_unique())
@@ -206,8 +239,9 @@ def test_splits_follow_the_grouping_key_and_are_stable():
     share = dict(zip(shares["split"], shares["proportion"]))
     assert 0.76 < share["train"] < 0.84 and 0.07 < share["validation"] < 0.13 and 0.07 < share["test"] < 0.13
     # a key's split depends only on the key: the same in a later version with more rows, in any order
-    later = assign_splits(pl.concat([frame.reverse(), frame.with_columns(pl.col("thread_id") + "x")]),
-                          "thread_id", DEFAULT_FRACTIONS)
+    later = assign_splits(
+        pl.concat([frame.reverse(), frame.with_columns(pl.col("thread_id") + "x")]), "thread_id", DEFAULT_FRACTIONS
+    )
     old = dict(zip(out["thread_id"], out["split"]))
     assert all(old[t] == s for t, s in zip(later["thread_id"], later["split"]) if t in old)
     assert split_of("t1", DEFAULT_FRACTIONS) == split_of("t1", dict(DEFAULT_FRACTIONS))
@@ -226,9 +260,16 @@ def test_splits_are_configurable(tmp_path):
     pdata.frame_120().to_csv(src, index=False)
     ctx = RunContext(recipe="personality", output=out, dask=DaskRuntime(inline=True))
     result = personality.build(ctx, [src], personality.Config())
-    write_dataset_dir(out, recipe="personality", result=result, report=ctx.report, inputs=[src],
-                      created_at=ctx.created_at.isoformat(), splits={"fractions": {"train": 1.0}},
-                      spec=personality.RECIPE.hub)
+    write_dataset_dir(
+        out,
+        recipe="personality",
+        result=result,
+        report=ctx.report,
+        inputs=[src],
+        created_at=ctx.created_at.isoformat(),
+        splits={"fractions": {"train": 1.0}},
+        spec=personality.RECIPE.hub,
+    )
     assert [p.name for p in (out / "data" / "respondents").iterdir()] == ["train-00000-of-00001.parquet"]
     assert personality.Config(splits={"fractions": {"train": 0.9, "test": 0.1}}).splits.fractions["test"] == 0.1
 
@@ -347,7 +388,9 @@ def test_published_card_names_the_repository_and_version(tmp_path, monkeypatch):
     publish(run, "datasets/big5", "1.0.0")
     card = (tmp_path / "datasets" / "big5" / "README.md").read_text()
     assert 'load_version("datasets/big5", "respondents", "1.0.0", split="train")' in card
-    assert 'revision="v1.0.0"' in card and "Not published yet" not in card and str(tmp_path / "run1") not in card  # the inputs are named as given (absolute here)
+    assert (
+        'revision="v1.0.0"' in card and "Not published yet" not in card and str(tmp_path / "run1") not in card
+    )  # the inputs are named as given (absolute here)
     assert validate_card_offline(tmp_path / "datasets" / "big5") == []
 
 
@@ -365,5 +408,7 @@ def test_each_shipped_recipe_declares_how_it_is_published():
     assert get_recipe("norms").hub.class_labels == {"situations": {"judgment": ["YTA", "NTA", "ESH", "NAH", "INFO"]}}
     from pipelines.recipes.expand.card import COLUMNS
 
-    assert COLUMNS["domain"] == "Big Five domain: N, E, O, A, C" and "question" in COLUMNS  # personality's items + its own
+    assert (
+        COLUMNS["domain"] == "Big Five domain: N, E, O, A, C" and "question" in COLUMNS
+    )  # personality's items + its own
     assert [n for n in shipped if get_recipe(n).needs_pseudonym_key] == ["norms"]

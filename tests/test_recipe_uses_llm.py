@@ -11,7 +11,7 @@ from pipelines.flows.llm_route import needs_embedded
 from pipelines.recipes import available, get_recipe
 from schemas.errors import CurateError
 
-LLM_RECIPE = '''
+LLM_RECIPE = """
 from pipelines.recipes import Recipe
 
 
@@ -25,7 +25,7 @@ class Chat(Recipe):
 
 
 RECIPE = Chat()
-'''
+"""
 
 
 @pytest.fixture
@@ -86,7 +86,14 @@ def test_inputs_are_checked_before_the_embedded_engine_starts(tmp_path):
 
     env = {**os.environ, "CURATE_LLM_EMBEDDED": "1", "CURATE_CACHE_DIR": str(tmp_path / "cache")}
     env.pop("CURATE_LLM_BASE_URL", None)
-    proc = subprocess.run([str(curate_bin()), "run", "expand", "-i", str(tmp_path / "missing.csv"), "-o",
-                           str(tmp_path / "out")], capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [f"error: {tmp_path / 'missing.csv'}: file not found"]
+    proc = subprocess.run(
+        [str(curate_bin()), "run", "expand", "-i", str(tmp_path / "missing.csv"), "-o", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert proc.returncode == 2 and proc.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'missing.csv'}: file not found"
+    ]
     assert "embedded" not in proc.stderr

@@ -85,8 +85,13 @@ def test_needs_the_long_window(tmp_path):
 
 
 def test_subreddit_and_time_filters(tmp_path):
-    recs = [fx.post("a", t=fx.T0), fx.post("b", t=fx.T0 + 100), fx.post("c", t=fx.T0 + 200),
-            fx.post("d", sub="AskReddit"), fx.post("e", sub="AMITHEASSHOLE", t=fx.T0 + 100)]
+    recs = [
+        fx.post("a", t=fx.T0),
+        fx.post("b", t=fx.T0 + 100),
+        fx.post("c", t=fx.T0 + 200),
+        fx.post("d", sub="AskReddit"),
+        fx.post("e", sub="AMITHEASSHOLE", t=fx.T0 + 100),
+    ]
     path = write_dump(tmp_path / "RS_f.zst", recs)
     r = read_dump(path, DumpFilter(("AmItheAsshole",), fx.T0 + 50, fx.T0 + 150))
     assert sorted(r.rows["id"]) == ["b", "e"]
@@ -95,8 +100,9 @@ def test_subreddit_and_time_filters(tmp_path):
 
 
 def test_stream_yields_block_by_block(tmp_path):
-    path = write_dump(tmp_path / "RC_s.zst", [fx.comment(f"c{i}", "p1", "NTA " * 50) for i in range(200)],
-                      frame_lines=10)
+    path = write_dump(
+        tmp_path / "RC_s.zst", [fx.comment(f"c{i}", "p1", "NTA " * 50) for i in range(200)], frame_lines=10
+    )
     parts = list(iter_dump(path, block_size=4096))
     assert len(parts) > 5
     assert [n for p in parts for n in p.rows["_line"]] == list(range(1, 201))
@@ -127,10 +133,20 @@ def test_files_in_parallel_on_dask_match_one_by_one(tmp_path):
         assert a.rows.equals(b.rows) and a.quarantine.equals(b.quarantine) and a.dropped == b.dropped
 
 
-@pytest.mark.parametrize("field, value", [
-    ("created_utc", "NaN"), ("created_utc", "inf"), ("created_utc", 1e30), ("created_utc", -5),
-    ("score", 1e40), ("score", "-inf"), ("num_comments", -3), ("edited", 1e30), ("retrieved_on", 1e300),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("created_utc", "NaN"),
+        ("created_utc", "inf"),
+        ("created_utc", 1e30),
+        ("created_utc", -5),
+        ("score", 1e40),
+        ("score", "-inf"),
+        ("num_comments", -3),
+        ("edited", 1e30),
+        ("retrieved_on", 1e300),
+    ],
+)
 def test_a_non_finite_or_out_of_range_number_quarantines_its_line_with_the_field(tmp_path, field, value):
     from sources.reddit.writer import write_dump
     from tests.reddit_dumps import post

@@ -20,19 +20,45 @@ def reddit():
 
 
 def make_submission(reddit, id_, t, author="Jane_Doe_1987", sub="AmItheAsshole"):
-    return Submission(reddit, _data={
-        "id": id_, "title": "AITA for saying no?", "selftext": "I said no to my sister " * 5, "score": 3,
-        "num_comments": 1, "over_18": False, "created_utc": float(t), "is_self": True, "stickied": False,
-        "edited": False, "distinguished": None, "link_flair_text": None,
-        # as in Reddit's JSON: PRAW turns these into Redditor (None for "[deleted]") and Subreddit objects
-        "author": author or "[deleted]", "subreddit": sub})
+    return Submission(
+        reddit,
+        _data={
+            "id": id_,
+            "title": "AITA for saying no?",
+            "selftext": "I said no to my sister " * 5,
+            "score": 3,
+            "num_comments": 1,
+            "over_18": False,
+            "created_utc": float(t),
+            "is_self": True,
+            "stickied": False,
+            "edited": False,
+            "distinguished": None,
+            "link_flair_text": None,
+            # as in Reddit's JSON: PRAW turns these into Redditor (None for "[deleted]") and Subreddit objects
+            "author": author or "[deleted]",
+            "subreddit": sub,
+        },
+    )
 
 
 def make_comment(reddit, id_, link, t, body="NTA"):
-    return Comment(reddit, _data={
-        "id": id_, "link_id": f"t3_{link}", "parent_id": f"t3_{link}", "body": body, "score": 1,
-        "created_utc": float(t), "edited": False, "stickied": False, "distinguished": None,
-        "author": "MarkTwainFan42", "subreddit": "AmItheAsshole"})
+    return Comment(
+        reddit,
+        _data={
+            "id": id_,
+            "link_id": f"t3_{link}",
+            "parent_id": f"t3_{link}",
+            "body": body,
+            "score": 1,
+            "created_utc": float(t),
+            "edited": False,
+            "stickied": False,
+            "distinguished": None,
+            "author": "MarkTwainFan42",
+            "subreddit": "AmItheAsshole",
+        },
+    )
 
 
 class LocalSubreddit:
@@ -67,9 +93,18 @@ def test_rows_from_praw_objects_read_back_like_dump_rows(reddit, tmp_path):
     assert submission_row(make_submission(reddit, "p2", T0, author=None))["author"] == "[deleted]"
     c = comment_row(make_comment(reddit, "c1", "p1", T0 + 5))
     assert c["link_id"] == "t3_p1" and c["author"] == "MarkTwainFan42"
-    out = fetch_to_dumps(LocalReddit({"AmItheAsshole": LocalSubreddit([make_submission(reddit, "p1", T0)],
-                                                                       [make_comment(reddit, "c1", "p1", T0 + 5)])}),
-                         ["AmItheAsshole"], tmp_path / "state.json", tmp_path / "live")
+    out = fetch_to_dumps(
+        LocalReddit(
+            {
+                "AmItheAsshole": LocalSubreddit(
+                    [make_submission(reddit, "p1", T0)], [make_comment(reddit, "c1", "p1", T0 + 5)]
+                )
+            }
+        ),
+        ["AmItheAsshole"],
+        tmp_path / "state.json",
+        tmp_path / "live",
+    )
     assert [p.name[:8] for p in out] == ["RS_live_", "RC_live_"]
     posts, comments = read_dump(out[0]), read_dump(out[1])
     assert posts.rows["id"].to_list() == ["p1"] and posts.rows["is_self"][0] is True
@@ -112,7 +147,9 @@ def test_rate_limit_is_waited_out(reddit, tmp_path):
 
     waits = []
     sub = Limited([make_submission(reddit, "p1", T0)], [])
-    rows = fetch_listing(LocalReddit({"x": sub}), "x", "submissions", FetchState(tmp_path / "s.json"), sleep=waits.append)
+    rows = fetch_listing(
+        LocalReddit({"x": sub}), "x", "submissions", FetchState(tmp_path / "s.json"), sleep=waits.append
+    )
     assert [r["id"] for r in rows] == ["p1"] and waits == [7.0]
 
 

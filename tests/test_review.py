@@ -50,7 +50,12 @@ def review_spec():
 def test_record_status_follows_min_submitted_ties_and_discards():
     spec = review_spec()
     full = {"meaning": 5, "fluency": 4, "names": "ok"}
-    assert resolve_record(spec, [], [], 2) == {"status": "pending", "annotators": [], "responses": None, "agreement": None}
+    assert resolve_record(spec, [], [], 2) == {
+        "status": "pending",
+        "annotators": [],
+        "responses": None,
+        "agreement": None,
+    }
     assert resolve_record(spec, [], ["ann1"], 2)["status"] == "discarded"
     one = resolve_record(spec, [("ann1", full)], [], 2)
     assert one["status"] == "submitted" and one["agreement"] is None
@@ -61,7 +66,12 @@ def test_record_status_follows_min_submitted_ties_and_discards():
     assert two["agreement"] == pytest.approx((0 + 1 + 0) / 3)  # meaning, fluency, names
     agreed = resolve_record(spec, [("ann1", full), ("ann2", {**full, "correction": "x"})], [], 2)
     assert agreed["status"] == "resolved" and agreed["annotators"] == ["ann1", "ann2"]
-    assert json.loads(agreed["responses"])["resolution"] == {"meaning": 5.0, "fluency": 4.0, "names": "ok", "correction": ["x"]}
+    assert json.loads(agreed["responses"])["resolution"] == {
+        "meaning": 5.0,
+        "fluency": 4.0,
+        "names": "ok",
+        "correction": ["x"],
+    }
     assert agreed["agreement"] == 1.0
 
 
@@ -72,8 +82,13 @@ def envelope(n: int, *, model: str | None = None, step: str = "translate") -> di
     prov = [{"step": step, "version": "1", "params": None, "model": model, "template_hash": None, "seed": None}]
     return {
         "record_id": [f"id{i}" for i in range(n)],
-        "source": [{"dataset": "moral-stories", "file": "f.parquet", "source_id": str(i), "url": None} for i in range(n)],
-        "license": ["cc0-1.0"] * n, "lang": ["fr"] * n, "split": ["train"] * n, "parallel_id": [None] * n,
+        "source": [
+            {"dataset": "moral-stories", "file": "f.parquet", "source_id": str(i), "url": None} for i in range(n)
+        ],
+        "license": ["cc0-1.0"] * n,
+        "lang": ["fr"] * n,
+        "split": ["train"] * n,
+        "parallel_id": [None] * n,
         "provenance": [prov] * n,
         "review": [{"status": "pending", "annotators": [], "responses": None, "agreement": None}] * n,
         "created_at": [datetime(2025, 1, 1, tzinfo=timezone.utc)] * n,
@@ -84,25 +99,47 @@ SCHEMA = {"source": SOURCE_DTYPE, "provenance": PROVENANCE_DTYPE, "review": REVI
 
 
 def translations_frame() -> pl.DataFrame:
-    return pl.DataFrame({
-        **envelope(3, model="org/model:7b+q4"),
-        "situation": ["Kevin mange seul.", "Anna aide.", None],
-        "norm": ["Il est gentil d'accueillir.", "Aider est bien.", "Norme."],
-        "quality": [{"detected_lang": "fr", "confidence": 0.4, "length_ratio": 1.1, "needs_review_first": True},
-                    {"detected_lang": "fr", "confidence": float("nan"), "length_ratio": 0.9, "needs_review_first": False},
-                    None],
-        "review_priority": pl.Series([0, 1, 2], dtype=pl.Int32),
-        "source_text": [{"situation": "Kevin eats alone.", "norm": "It is kind to welcome."},
-                        {"situation": "Anna helps.", "norm": "Helping is good."}, {"situation": None, "norm": "Norm."}],
-    }, schema_overrides=SCHEMA)
+    return pl.DataFrame(
+        {
+            **envelope(3, model="org/model:7b+q4"),
+            "situation": ["Kevin mange seul.", "Anna aide.", None],
+            "norm": ["Il est gentil d'accueillir.", "Aider est bien.", "Norme."],
+            "quality": [
+                {"detected_lang": "fr", "confidence": 0.4, "length_ratio": 1.1, "needs_review_first": True},
+                {"detected_lang": "fr", "confidence": float("nan"), "length_ratio": 0.9, "needs_review_first": False},
+                None,
+            ],
+            "review_priority": pl.Series([0, 1, 2], dtype=pl.Int32),
+            "source_text": [
+                {"situation": "Kevin eats alone.", "norm": "It is kind to welcome."},
+                {"situation": "Anna helps.", "norm": "Helping is good."},
+                {"situation": None, "norm": "Norm."},
+            ],
+        },
+        schema_overrides=SCHEMA,
+    )
 
 
 def pairs_frame() -> pl.DataFrame:
-    cands = [[{"text": "A", "model": "m", "seed": 0, "score": 3.0}, {"text": "B", "model": "m", "seed": 1, "score": 8.0},
-              {"text": "C", "model": "m", "seed": 2, "score": 8.0}],
-             [{"text": "D", "model": "m", "seed": 0, "score": None}, {"text": "E", "model": "m", "seed": 1, "score": 2.0}]]
-    return pl.DataFrame({**envelope(2, model="judge-model", step="judge"), "prompt": ["p1", "p2"], "persona_id": ["x", "y"],
-                         "prompt_id": ["q1", "q2"], "candidates": cands, "margin": [5.0, None]}, schema_overrides=SCHEMA)
+    cands = [
+        [
+            {"text": "A", "model": "m", "seed": 0, "score": 3.0},
+            {"text": "B", "model": "m", "seed": 1, "score": 8.0},
+            {"text": "C", "model": "m", "seed": 2, "score": 8.0},
+        ],
+        [{"text": "D", "model": "m", "seed": 0, "score": None}, {"text": "E", "model": "m", "seed": 1, "score": 2.0}],
+    ]
+    return pl.DataFrame(
+        {
+            **envelope(2, model="judge-model", step="judge"),
+            "prompt": ["p1", "p2"],
+            "persona_id": ["x", "y"],
+            "prompt_id": ["q1", "q2"],
+            "candidates": cands,
+            "margin": [5.0, None],
+        },
+        schema_overrides=SCHEMA,
+    )
 
 
 def test_translation_payloads_carry_record_id_metadata_and_the_model_suggestion():
@@ -148,8 +185,11 @@ def test_pair_ranking_suggestion_from_judge_scores():
     assert ranking.kind == "ranking" and ranking.values == ["candidate_1", "candidate_2", "candidate_3"]
     items = RecordBuilder(spec, frame, {"ranking": "qid"}).items(0, 2)
     (s,) = items[0]["suggestions"]
-    assert s["value"] == [{"value": "candidate_1", "rank": 3}, {"value": "candidate_2", "rank": 1},
-                          {"value": "candidate_3", "rank": 1}]
+    assert s["value"] == [
+        {"value": "candidate_1", "rank": 3},
+        {"value": "candidate_2", "rank": 1},
+        {"value": "candidate_3", "rank": 1},
+    ]
     assert s["agent"] == "judge-model"
     assert "suggestions" not in items[1]  # a candidate without a score: no suggestion
     assert items[1]["fields"].keys() == {"prompt", "persona", "candidate_1", "candidate_2"}
@@ -160,8 +200,9 @@ def test_pairs_show_the_persona_of_the_same_run(tmp_path):
 
     personas = tmp_path / "data" / "personas"
     personas.mkdir(parents=True)
-    pl.DataFrame({"persona_id": ["x"], "demographics": ['{"age": 34}'], "self_description": ["I am a nurse."]}
-                 ).write_parquet(personas / "train-00000-of-00001.parquet")
+    pl.DataFrame(
+        {"persona_id": ["x"], "demographics": ['{"age": 34}'], "self_description": ["I am a nurse."]}
+    ).write_parquet(personas / "train-00000-of-00001.parquet")
     frame = with_context(tmp_path, "preferences", "pairs", pairs_frame())
     spec = spec_for("preferences", "pairs", frame)
     first, second = RecordBuilder(spec, frame, {}).items(0, 2)
@@ -190,14 +231,21 @@ def test_generic_spec_for_an_unknown_config():
 
 
 def test_vectors_from_a_struct_column_skip_incomplete_rows():
-    frame = pl.DataFrame({"record_id": ["a", "b"], "instrument_id": ["ipip_neo_120"] * 2,
-                          "domain_scores": [{"ipip_neo_120": {"N": 1.0, "E": 2.0}}, {"ipip_neo_120": {"N": None, "E": 3.0}}]})
+    frame = pl.DataFrame(
+        {
+            "record_id": ["a", "b"],
+            "instrument_id": ["ipip_neo_120"] * 2,
+            "domain_scores": [{"ipip_neo_120": {"N": 1.0, "E": 2.0}}, {"ipip_neo_120": {"N": None, "E": 3.0}}],
+        }
+    )
     spec = spec_for("personality", "respondents", frame)
     vectors, dims = record_vectors(spec, frame, ReviewOptions())
     assert (vectors, dims, spec.vector_name) == ([[1.0, 2.0], None], 2, "domain_scores")
     # several instruments: their scales differ in number and meaning, so no vector
-    mixed = pl.concat([frame, pl.DataFrame({"record_id": ["c"], "instrument_id": ["bfi2"],
-                                            "domain_scores": [{"bfi2": {"E": 1.0}}]})], how="diagonal_relaxed")
+    mixed = pl.concat(
+        [frame, pl.DataFrame({"record_id": ["c"], "instrument_id": ["bfi2"], "domain_scores": [{"bfi2": {"E": 1.0}}]})],
+        how="diagonal_relaxed",
+    )
     assert spec_for("personality", "respondents", mixed).vector_column is None
     assert record_vectors(spec, frame, ReviewOptions(vectors=False)) == (None, None)
 
@@ -221,9 +269,25 @@ def test_rules_from_settings_are_checked(tmp_path):
 
 def test_annotation_section_replaces_only_its_own_section():
     card = "# T\n\n## Annotation process\n\nNo human review.\n\n## Personal and sensitive information\n\nNone.\n"
-    review = ConfigReview("translations", "ds", 3, 2, {"resolved": 1, "submitted": 1, "discarded": 0, "pending": 1}, 2,
-                          [{"question": "meaning", "kind": "rating", "records_multi": 1, "unanimous": 1.0,
-                            "alpha": {"ordinal": 0.5, "interval": None}, "rule": "mean", "resolved": 1}])
+    review = ConfigReview(
+        "translations",
+        "ds",
+        3,
+        2,
+        {"resolved": 1, "submitted": 1, "discarded": 0, "pending": 1},
+        2,
+        [
+            {
+                "question": "meaning",
+                "kind": "rating",
+                "records_multi": 1,
+                "unanimous": 1.0,
+                "alpha": {"ordinal": 0.5, "interval": None},
+                "rule": "mean",
+                "resolved": 1,
+            }
+        ],
+    )
     out = replace_section(card, "Annotation process", annotation_section("ws", [review], "2025-01-01"))
     assert "No human review." not in out and out.count("## Annotation process") == 1
     assert "| `meaning` | rating | 1 | 0.500 (ordinal), - (interval) | 100% | mean | 1 |" in out
@@ -278,14 +342,26 @@ def test_pull_writes_flat_typed_columns_and_human_chosen_pairs():
         return {"user_id": user, "status": "submitted", "values": {"ranking": {"value": rank(*order)}}}
 
     responses = {
-        "id0": [response("u1", ["candidate_3", "candidate_2", "candidate_1"]),
-                response("u2", ["candidate_3", "candidate_1", "candidate_2"])],  # agree on best, split below
-        "id1": [response("u1", ["candidate_1", "candidate_2"]), response("u2", ["candidate_2", "candidate_1"])],  # a tie
+        "id0": [
+            response("u1", ["candidate_3", "candidate_2", "candidate_1"]),
+            response("u2", ["candidate_3", "candidate_1", "candidate_2"]),
+        ],  # agree on best, split below
+        "id1": [
+            response("u1", ["candidate_1", "candidate_2"]),
+            response("u2", ["candidate_2", "candidate_1"]),
+        ],  # a tie
         # id9: nobody answered
     }
     out, _ = review_config(frame, spec, responses, names, 2, {})
-    assert out.schema["human_ranking_answers"] == pl.List(pl.Struct({"annotator": pl.String, "value": pl.List(
-        pl.Struct({"candidate": pl.String, "rank": pl.Int64})), "accepted_suggestion": pl.Boolean}))
+    assert out.schema["human_ranking_answers"] == pl.List(
+        pl.Struct(
+            {
+                "annotator": pl.String,
+                "value": pl.List(pl.Struct({"candidate": pl.String, "rank": pl.Int64})),
+                "accepted_suggestion": pl.Boolean,
+            }
+        )
+    )
     assert out.schema["human_ranking_agreement"] == pl.Float64 and out.schema["human_ranking_tie"] == pl.Boolean
     rows = {r["record_id"]: r for r in out.iter_rows(named=True)}
     first = rows["id0"]
@@ -307,13 +383,27 @@ def test_label_and_rating_columns_are_typed():
     from annotation.columns import RecordAnswers, question_columns
 
     spec = review_spec()
-    cols = {s.name: s for s in question_columns(spec, [RecordAnswers(
-        [("ann1", {"meaning": 5, "fluency": 4, "names": "ok"}), ("ann2", {"meaning": 3, "fluency": 4, "names": "ok"})]),
-        None])}
+    cols = {
+        s.name: s
+        for s in question_columns(
+            spec,
+            [
+                RecordAnswers(
+                    [
+                        ("ann1", {"meaning": 5, "fluency": 4, "names": "ok"}),
+                        ("ann2", {"meaning": 3, "fluency": 4, "names": "ok"}),
+                    ]
+                ),
+                None,
+            ],
+        )
+    }
     assert cols["human_meaning"].dtype == pl.Float64 and cols["human_meaning"].to_list() == [4.0, None]
     assert cols["human_names"].to_list() == ["ok", None] and cols["human_names_agreement"].to_list() == [1.0, None]
-    assert cols["human_meaning_answers"][0].to_list() == [{"annotator": "ann1", "value": 5, "accepted_suggestion": False},
-                                                          {"annotator": "ann2", "value": 3, "accepted_suggestion": False}]
+    assert cols["human_meaning_answers"][0].to_list() == [
+        {"annotator": "ann1", "value": 5, "accepted_suggestion": False},
+        {"annotator": "ann2", "value": 3, "accepted_suggestion": False},
+    ]
 
 
 def test_human_answers_resolve_only_resolved_records_and_an_untouched_suggestion_is_no_correction():
@@ -325,8 +415,10 @@ def test_human_answers_resolve_only_resolved_records_and_an_untouched_suggestion
 
     frame = translations_frame()
     spec = spec_for("translate", "translations", frame)
-    suggested = {rid: {"correction": spec.suggestions[0].value(row)}
-                 for rid, row in zip(frame["record_id"], frame.iter_rows(named=True))}
+    suggested = {
+        rid: {"correction": spec.suggestions[0].value(row)}
+        for rid, row in zip(frame["record_id"], frame.iter_rows(named=True))
+    }
 
     def answer(user, values):
         return {"user_id": user, "status": "submitted", "values": {q: {"value": v} for q, v in values.items()}}
@@ -336,10 +428,15 @@ def test_human_answers_resolve_only_resolved_records_and_an_untouched_suggestion
         # two of three: submitted, not resolved
         "id0": [answer("u1", base), answer("u2", {**base, "meaning": 2})],
         # three: resolved; one left the suggested translation as it was, one corrected it, one left the box empty
-        "id1": [answer("u1", {**base, "correction": suggested["id1"]["correction"]}),
-                answer("u2", {**base, "correction": "situation: Anna aide son voisin."}), answer("u3", base)],
+        "id1": [
+            answer("u1", {**base, "correction": suggested["id1"]["correction"]}),
+            answer("u2", {**base, "correction": "situation: Anna aide son voisin."}),
+            answer("u3", base),
+        ],
         # three, all untouched: resolved, and no correction at all
-        "id2": [answer(u, {**base, "correction": "  " + suggested["id2"]["correction"] + " "}) for u in ("u1", "u2", "u3")],
+        "id2": [
+            answer(u, {**base, "correction": "  " + suggested["id2"]["correction"] + " "}) for u in ("u1", "u2", "u3")
+        ],
     }
     names = {"u1": "ann1", "u2": "ann2", "u3": "ann3"}
     out, answers = review_config(frame, spec, responses, names, 3, {}, suggested)
@@ -350,8 +447,10 @@ def test_human_answers_resolve_only_resolved_records_and_an_untouched_suggestion
     # reviewers' text is published masked like the data, in the answers too
     assert rows["id1"]["human_correction"] == ["situation: <PERSON> aide son voisin."]
     assert rows["id1"]["human_correction_answers"][1]["value"] == "situation: <PERSON> aide son voisin."
-    assert [(a["annotator"], a["accepted_suggestion"]) for a in rows["id1"]["human_correction_answers"]] == \
-        [("ann1", True), ("ann2", False)]
+    assert [(a["annotator"], a["accepted_suggestion"]) for a in rows["id1"]["human_correction_answers"]] == [
+        ("ann1", True),
+        ("ann2", False),
+    ]
     assert json.loads(rows["id1"]["review"]["responses"])["accepted_suggestion"] == {"correction": ["ann1"]}
     assert rows["id2"]["human_correction"] is None and rows["id2"]["human_meaning"] == 4.0
     assert json.loads(rows["id2"]["review"]["responses"])["resolution"]["correction"] is None
@@ -392,8 +491,13 @@ def test_users_checks_every_password_before_creating_anyone(tmp_path, monkeypatc
     from annotation.users import UsersFile, apply_users
 
     monkeypatch.delenv("MALIK_PASSWORD", raising=False)
-    team = UsersFile(workspaces=["moral-fr"], users=[{"username": "claire", "workspaces": ["moral-fr"]},
-                                                     {"username": "malik", "password_env": "MALIK_PASSWORD"}])
+    team = UsersFile(
+        workspaces=["moral-fr"],
+        users=[
+            {"username": "claire", "workspaces": ["moral-fr"]},
+            {"username": "malik", "password_env": "MALIK_PASSWORD"},
+        ],
+    )
     client, posts = fake_argilla()
     with pytest.raises(CurateError, match="nothing was created: user 'malik': environment variable MALIK_PASSWORD"):
         apply_users(client, team, tmp_path / "creds.json")
@@ -408,15 +512,28 @@ def test_users_credentials_are_written_as_each_user_is_made(tmp_path):
     with pytest.raises(CurateError, match="create user 'malik'"):
         apply_users(client, team, tmp_path / "creds.json")
     saved = json.loads((tmp_path / "creds.json").read_text())
-    assert list(saved) == ["claire"] and saved["claire"]["api_key"] == "key-claire" and len(saved["claire"]["password"]) >= 12
+    assert (
+        list(saved) == ["claire"]
+        and saved["claire"]["api_key"] == "key-claire"
+        and len(saved["claire"]["password"]) >= 12
+    )
     assert (tmp_path / "creds.json").stat().st_mode & 0o777 == 0o600
 
 
 def test_annotators_do_not_see_the_community_verdict_and_get_markdown_guidelines():
     from pipelines.recipes import get_recipe
 
-    frame = pl.DataFrame({**envelope(1), "situation": ["s"], "judgment": ["NTA"], "subreddit": ["AmItheAsshole"],
-                          "n_votes": [3], "word_count": [20]}, schema_overrides=SCHEMA)
+    frame = pl.DataFrame(
+        {
+            **envelope(1),
+            "situation": ["s"],
+            "judgment": ["NTA"],
+            "subreddit": ["AmItheAsshole"],
+            "n_votes": [3],
+            "word_count": [20],
+        },
+        schema_overrides=SCHEMA,
+    )
     spec = spec_for("norms", "situations", frame)
     meta = {m.name: m for m in spec.metadata}
     assert meta["community_judgment"].hidden and not meta["subreddit"].hidden

@@ -23,8 +23,9 @@ class Add(Step):
 
     def run(self, data):
         type(self).runs += 1
-        return StepResult(data.with_columns(pl.col("x") + self.config.amount),
-                          Account(self.name, data.height, data.height))
+        return StepResult(
+            data.with_columns(pl.col("x") + self.config.amount), Account(self.name, data.height, data.height)
+        )
 
 
 class DropOdd(Step):
@@ -66,7 +67,7 @@ def test_chain_recomputes_only_what_changed_and_loads_only_what_it_needs(tmp_pat
 
 # -- code versions -------------------------------------------------------------------------------
 
-STEP_MODULE = '''
+STEP_MODULE = """
 import polars as pl
 from pipelines.engine.steps import Account, Step, StepResult
 
@@ -80,7 +81,7 @@ class Helped(Step):
 
     def run(self, data):
         return StepResult(data.with_columns(helper(pl.col("x"))), Account(self.name, data.height, data.height))
-'''
+"""
 
 
 def _load_step(folder, amount: int, monkeypatch):

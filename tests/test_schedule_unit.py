@@ -37,10 +37,17 @@ def test_recipe_parameter_is_a_choice():
 
 
 def test_artifact_has_the_step_table_card_and_version(tmp_path):
-    summary = {"output": str(tmp_path / "out"), "configs": {"respondents": 4},
-               "report": {"steps": [{"name": "read", "in": 5, "kept": 4, "dropped": {"bad": 1}, "quarantined": 0}]}}
-    text = artifact_markdown("personality", summary, {"version": "v1.0.1", "previous": "v1.0.0", "diff": []}, "datasets/x")
+    summary = {
+        "output": str(tmp_path / "out"),
+        "configs": {"respondents": 4},
+        "report": {"steps": [{"name": "read", "in": 5, "kept": 4, "dropped": {"bad": 1}, "quarantined": 0}]},
+    }
+    text = artifact_markdown(
+        "personality", summary, {"version": "v1.0.1", "previous": "v1.0.0", "diff": []}, "datasets/x"
+    )
     assert "Published **v1.0.1** to `datasets/x` (previous: v1.0.0)" in text
     assert "| read | 5 | 4 | bad: 1 | 0 |" in text and f"({(tmp_path / 'out' / 'README.md').as_uri()})" in text
-    same = artifact_markdown("personality", summary, {"version": None, "unchanged_from": "v1.0.1", "previous": "v1.0.1"}, "datasets/x")
+    same = artifact_markdown(
+        "personality", summary, {"version": None, "unchanged_from": "v1.0.1", "previous": "v1.0.1"}, "datasets/x"
+    )
     assert "Nothing published: the data equals **v1.0.1**" in same

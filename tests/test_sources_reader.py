@@ -27,17 +27,25 @@ SAMPLES = REPO / "sources" / "samples"
 
 def _plan():
     data = sorted((SAMPLES / "values").glob("values_w*"))
-    return make_plan(load_codebook(SAMPLES / "values" / "codebook.yaml"), SAMPLES / "values" / "codebook.yaml", data), data
+    return make_plan(
+        load_codebook(SAMPLES / "values" / "codebook.yaml"), SAMPLES / "values" / "codebook.yaml", data
+    ), data
 
 
 def _readers():
     plan, data = _plan()
     return [
-        (ResponsesReader(), sorted((SAMPLES / "personality").glob("ipip*")) + [SAMPLES / "personality" / "IPIP120.dat"]),
+        (
+            ResponsesReader(),
+            sorted((SAMPLES / "personality").glob("ipip*")) + [SAMPLES / "personality" / "IPIP120.dat"],
+        ),
         (MicrodataReader(plan), data),
         (ItemTableReader(), [SAMPLES / "expand" / "items.csv"]),
         (DumpReader(DumpFilter(("AmItheAsshole",))), sorted((SAMPLES / "norms").glob("R[SC]_*.zst"))),
-        (PersonaPromptReader(), [SAMPLES / "preferences" / "personas.jsonl", SAMPLES / "preferences" / "prompts.jsonl"]),
+        (
+            PersonaPromptReader(),
+            [SAMPLES / "preferences" / "personas.jsonl", SAMPLES / "preferences" / "prompts.jsonl"],
+        ),
         # a local copy of a Hub dataset: `datasets` loads a folder (or a set of data files) as one dataset
         (BenchmarkReader(), [SAMPLES / "translate" / "moral_stories"]),
     ]
@@ -94,9 +102,16 @@ def test_benchmark_files_are_read_as_one_dataset(tmp_path):
         BenchmarkReader().read_all([a, tmp_path / "c.csv"])
 
 
-@pytest.mark.parametrize("reader,suffix", [(ResponsesReader(), ".json"), (ItemTableReader(), ".xlsx"),
-                                           (DumpReader(), ".zst"), (BenchmarkReader(), ".xlsx"),
-                                           (BenchmarkReader(), ".parquet")])
+@pytest.mark.parametrize(
+    "reader,suffix",
+    [
+        (ResponsesReader(), ".json"),
+        (ItemTableReader(), ".xlsx"),
+        (DumpReader(), ".zst"),
+        (BenchmarkReader(), ".xlsx"),
+        (BenchmarkReader(), ".parquet"),
+    ],
+)
 def test_check_rejects_a_wrong_file_naming_it(reader, suffix, tmp_path):
     bad = tmp_path / f"wrong{suffix}"
     bad.write_text("not what it expects\n")
@@ -112,7 +127,12 @@ def test_the_reading_steps_use_the_readers_and_hash_their_code():
     from pipelines.recipes.translate.steps import LoadSource
     from pipelines.recipes.values.steps import ReadMicrodata
 
-    for step, reader in [(ReadResponses, ResponsesReader), (ReadMicrodata, MicrodataReader),
-                         (ReadItems, ItemTableReader), (ReadDumps, DumpReader), (ReadRecords, PersonaPromptReader),
-                         (LoadSource, BenchmarkReader)]:
+    for step, reader in [
+        (ReadResponses, ResponsesReader),
+        (ReadMicrodata, MicrodataReader),
+        (ReadItems, ItemTableReader),
+        (ReadDumps, DumpReader),
+        (ReadRecords, PersonaPromptReader),
+        (LoadSource, BenchmarkReader),
+    ]:
         assert set(reader.modules) <= set(step.depends_on), step.__name__

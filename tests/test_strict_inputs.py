@@ -140,11 +140,29 @@ def test_a_prefect_server_too_slow_to_start_is_one_line_not_a_bug(tmp_path):
     env = {**os.environ, "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "0", "CURATE_LLM_EMBEDDED": "0"}
     env.pop("PREFECT_API_URL", None)
     out = tmp_path / "out"
-    proc = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "run", "values", "-o", str(out),
-                           "--cache-dir", str(tmp_path / "cache"), "--quiet",
-                           "-i", str(REPO / "sources/samples/values/values_w1.csv"),
-                           "-i", str(REPO / "sources/samples/values/codebook.yaml")],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli.main",
+            "run",
+            "values",
+            "-o",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--quiet",
+            "-i",
+            str(REPO / "sources/samples/values/values_w1.csv"),
+            "-i",
+            str(REPO / "sources/samples/values/codebook.yaml"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr and "a bug in curate" not in proc.stderr
     assert "did not start within 0 s" in proc.stderr and "PREFECT_API_URL" in proc.stderr

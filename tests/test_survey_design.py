@@ -100,11 +100,17 @@ def _replicate_case(loader, prefix, method, fay=0.0, mse=False):
     value = frame.iloc[:, 1 if loader is samplics.load_nmihs else 0].to_numpy()
     y = (value > np.median(value)).astype(float)  # a real binary answer: above the median height/birth weight
     domain = np.arange(len(y)) % 2 == 0  # half the sample, to exercise domains
-    ours = design_proportions(y, w, domain, 2,
-                              Design(replicates=Replicates(method=method, prefix=prefix, fay=fay, mse=mse)),
-                              {"replicates": reps})
-    est = ReplicateEstimator(RepMethod.brr if method in ("brr", "fay") else getattr(RepMethod, method),
-                             PopParam.prop, fay_coef=fay or None)
+    ours = design_proportions(
+        y,
+        w,
+        domain,
+        2,
+        Design(replicates=Replicates(method=method, prefix=prefix, fay=fay, mse=mse)),
+        {"replicates": reps},
+    )
+    est = ReplicateEstimator(
+        RepMethod.brr if method in ("brr", "fay") else getattr(RepMethod, method), PopParam.prop, fay_coef=fay or None
+    )
     est.estimate(y=y, samp_weight=w, rep_weights=reps, domain=domain.astype(int), conservative=mse)
     compare(ours, est, [0.0, 1.0], domain=1)
 
@@ -118,20 +124,35 @@ def test_replicate_weights_match_samplics(mse):
 
 
 def test_design_estimates_per_group_and_question():
-    data = nhanes2().with_columns((pl.col("race") - 1).alias("q_race"), pl.col("finalwgt").alias("_w"),
-                                  pl.col("stratid").alias("_stratum"), pl.col("psuid").alias("_psu"),
-                                  pl.col("highbp").cast(pl.String).alias("highbp"))
+    data = nhanes2().with_columns(
+        (pl.col("race") - 1).alias("q_race"),
+        pl.col("finalwgt").alias("_w"),
+        pl.col("stratid").alias("_stratum"),
+        pl.col("psuid").alias("_psu"),
+        pl.col("highbp").cast(pl.String).alias("highbp"),
+    )
     out = design_estimates(data, {"q_race": 3}, ["highbp"], [], Design(strata="stratid", psu="psuid"))
     assert out.height == 3  # all, highbp 0, highbp 1
     est = TaylorEstimator(PopParam.prop)
-    est.estimate(y=data["race"].to_numpy(), samp_weight=data["_w"].to_numpy(), stratum=data["stratid"].to_numpy(),
-                 psu=data["psuid"].to_numpy(), domain=data["highbp"].to_numpy())
+    est.estimate(
+        y=data["race"].to_numpy(),
+        samp_weight=data["_w"].to_numpy(),
+        stratum=data["stratid"].to_numpy(),
+        psu=data["psuid"].to_numpy(),
+        domain=data["highbp"].to_numpy(),
+    )
     whole = TaylorEstimator(PopParam.prop)
-    whole.estimate(y=data["race"].to_numpy(), samp_weight=data["_w"].to_numpy(), stratum=data["stratid"].to_numpy(),
-                   psu=data["psuid"].to_numpy())
-    for value, se, low, high in (("0", est.stderror["0"], est.lower_ci["0"], est.upper_ci["0"]),
-                                 ("1", est.stderror["1"], est.lower_ci["1"], est.upper_ci["1"]),
-                                 ("all", whole.stderror, whole.lower_ci, whole.upper_ci)):
+    whole.estimate(
+        y=data["race"].to_numpy(),
+        samp_weight=data["_w"].to_numpy(),
+        stratum=data["stratid"].to_numpy(),
+        psu=data["psuid"].to_numpy(),
+    )
+    for value, se, low, high in (
+        ("0", est.stderror["0"], est.lower_ci["0"], est.upper_ci["0"]),
+        ("1", est.stderror["1"], est.lower_ci["1"], est.upper_ci["1"]),
+        ("all", whole.stderror, whole.lower_ci, whole.upper_ci),
+    ):
         row = out.filter(pl.col("group_value") == value).row(0, named=True)
         for k, cat in enumerate([1, 2, 3]):  # every group of the attribute from one pass
             assert row["design_se"][k] == pytest.approx(se[cat], abs=TOL)
@@ -143,11 +164,14 @@ def test_min_n_counts_positive_weights_and_all_refusal_groups_have_their_own_rea
     from pipelines.methods.distributions import distributions, drop_reason, group_stats
 
     # group a: 30 answers, 29 of them with weight 0; group b: 40 refusals (option 2 of a 2-option question)
-    frame = pl.DataFrame({
-        "g": ["a"] * 30 + ["b"] * 40 + ["c"] * 30,
-        "_w": [1.0] + [0.0] * 29 + [1.0] * 40 + [1.0] * 30,
-        "q": [0] * 30 + [2] * 40 + [1] * 30,
-    }, schema_overrides={"q": pl.Int16})
+    frame = pl.DataFrame(
+        {
+            "g": ["a"] * 30 + ["b"] * 40 + ["c"] * 30,
+            "_w": [1.0] + [0.0] * 29 + [1.0] * 40 + [1.0] * 30,
+            "q": [0] * 30 + [2] * 40 + [1] * 30,
+        },
+        schema_overrides={"q": pl.Int16},
+    )
     stats = group_stats(frame, ["q"], ["g"], weight="_w")
     meta = pl.DataFrame({"var_name": ["q"], "n_options": [2], "n_refusals": [1]})
     out = distributions(stats, meta).with_columns(drop_reason(30).alias("reason")).sort("group_attr", "group_value")
@@ -168,9 +192,11 @@ def test_values_recipe_publishes_design_based_intervals(tmp_path):
     path = tmp_path / "nhanes.csv"
     data.write_csv(path)
     book = tmp_path / "codebook.yaml"
-    book.write_text("survey: NHANES II\nweight: finalwgt\nrespondent_id: id\ngroups: [highbp]\n"
-                    "design: {strata: stratid, psu: psuid}\n"
-                    "questions:\n  - {var: race, options: {1: White, 2: Black, 3: Other}}\n")
+    book.write_text(
+        "survey: NHANES II\nweight: finalwgt\nrespondent_id: id\ngroups: [highbp]\n"
+        "design: {strata: stratid, psu: psuid}\n"
+        "questions:\n  - {var: race, options: {1: White, 2: Black, 3: Other}}\n"
+    )
     assert load_codebook(book).design.psu == "psuid"
     _, out = build_values(tmp_path, [path, book], min_n=30)
     records = out.tables["distributions"]
@@ -179,8 +205,13 @@ def test_values_recipe_publishes_design_based_intervals(tmp_path):
     assert out.card.fields["distributions"]["ci"].startswith("design-based logit interval")
     row = records.filter((pl.col("group_attr") == "highbp") & (pl.col("group_value") == "1")).row(0, named=True)
     est = TaylorEstimator(PopParam.prop)
-    est.estimate(y=data["race"].to_numpy(), samp_weight=data["finalwgt"].to_numpy(),
-                 stratum=data["stratid"].to_numpy(), psu=data["psuid"].to_numpy(), domain=data["highbp"].to_numpy())
+    est.estimate(
+        y=data["race"].to_numpy(),
+        samp_weight=data["finalwgt"].to_numpy(),
+        stratum=data["stratid"].to_numpy(),
+        psu=data["psuid"].to_numpy(),
+        domain=data["highbp"].to_numpy(),
+    )
     for k, cat in enumerate([1, 2, 3]):
         assert row["probs"][k] == pytest.approx(est.point_est[1][cat], abs=TOL)
         assert row["ci"][k]["low"] == pytest.approx(est.lower_ci[1][cat], abs=TOL)
@@ -197,11 +228,12 @@ def test_bad_design_values_are_quarantined_naming_the_column(tmp_path, kind):
     rows[5]["r2"] = -1.0  # a negative replicate weight
     path = tmp_path / "d.csv"
     pl.DataFrame(rows).write_csv(path)
-    design = ("{strata: st, psu: cl}" if kind == "taylor"
-              else "{replicates: {method: jackknife, columns: [r1, r2]}}")
+    design = "{strata: st, psu: cl}" if kind == "taylor" else "{replicates: {method: jackknife, columns: [r1, r2]}}"
     book = tmp_path / "codebook.yaml"
-    book.write_text(f"survey: S\nweight: w\nrespondent_id: id\ndesign: {design}\n"
-                    "questions:\n  - {var: q, options: {1: Yes, 2: No}}\n")
+    book.write_text(
+        f"survey: S\nweight: w\nrespondent_id: id\ndesign: {design}\n"
+        "questions:\n  - {var: q, options: {1: Yes, 2: No}}\n"
+    )
     ctx, out = build_values(tmp_path, [path, book], min_n=1)
     q = ctx.report.step("validate_weights")
     assert q.quarantined == 1
@@ -216,19 +248,33 @@ def test_bad_design_values_are_quarantined_naming_the_column(tmp_path, kind):
 
 
 def test_values_recipe_reports_an_all_refusal_group_with_its_refusal_mass(tmp_path):
-    rows = ["id,region,w,q"] + [f"{i},north,1,{1 + i % 2}" for i in range(40)] + [f"{100 + i},south,1,9" for i in range(35)]
+    rows = (
+        ["id,region,w,q"]
+        + [f"{i},north,1,{1 + i % 2}" for i in range(40)]
+        + [f"{100 + i},south,1,9" for i in range(35)]
+    )
     rows += [f"{200 + i},east,{1 if i == 0 else 0},1" for i in range(30)]  # 30 answers, 29 of them weight 0
     path = tmp_path / "d.csv"
     path.write_text("\n".join(rows) + "\n")
     book = tmp_path / "codebook.yaml"
-    book.write_text("survey: S\nweight: w\nrespondent_id: id\ngroups: [region]\n"
-                    "questions:\n  - {var: q, options: {1: Yes, 2: No}, refusal: {9: Refused}}\n")
+    book.write_text(
+        "survey: S\nweight: w\nrespondent_id: id\ngroups: [region]\n"
+        "questions:\n  - {var: q, options: {1: Yes, 2: No}, refusal: {9: Refused}}\n"
+    )
     ctx, out = build_values(tmp_path, [path, book], min_n=30)
     step = ctx.report.step("distributions")
     assert step.dropped == {"only_refusals": 1, "below_min_n": 1}
-    assert step.extra["only_refusal_groups"] == [{"survey": "S", "wave": None, "group_attr": "region",
-                                                  "group_value": "south", "var_name": "q", "n_refused": 35,
-                                                  "refusal_mass": 1.0}]
+    assert step.extra["only_refusal_groups"] == [
+        {
+            "survey": "S",
+            "wave": None,
+            "group_attr": "region",
+            "group_value": "south",
+            "var_name": "q",
+            "n_refused": 35,
+            "refusal_mass": 1.0,
+        }
+    ]
     assert sorted(out.tables["distributions"]["group_value"]) == ["all", "north"]
 
 
@@ -249,8 +295,9 @@ def test_a_lonely_psu_fails_by_default_naming_the_stratum():
 
     race, w, stratum, psu, _ = lonely_nhanes()
     with pytest.raises(CurateError, match=r"stratum '1' has one PSU.*set `lonely_psu`"):
-        design_proportions(race - 1, w, np.ones(len(w), bool), 3, Design(strata="s", psu="p"),
-                           {"strata": stratum, "psu": psu})
+        design_proportions(
+            race - 1, w, np.ones(len(w), bool), 3, Design(strata="s", psu="p"), {"strata": stratum, "psu": psu}
+        )
     with pytest.raises(ValueError, match="combine needs combine_strata"):
         Design(strata="s", psu="p", lonely_psu="combine")
 
@@ -268,8 +315,15 @@ def test_lonely_psu_options_match_samplics_single_psu(option):
         mask = np.ones(len(w), bool) if domain is None else highbp == domain
         ours = design_proportions(race - 1, w, mask, 3, design, columns)
         est = TaylorEstimator(PopParam.prop)
-        est.estimate(y=race, samp_weight=w, stratum=stratum, psu=psu, single_psu=getattr(SinglePSUEst, option),
-                     **({"domain": highbp} if domain is not None else {}), **extra)
+        est.estimate(
+            y=race,
+            samp_weight=w,
+            stratum=stratum,
+            psu=psu,
+            single_psu=getattr(SinglePSUEst, option),
+            **({"domain": highbp} if domain is not None else {}),
+            **extra,
+        )
         compare(ours, est, [1.0, 2.0, 3.0], domain=domain)
         assert ours["df"] == est.degree_of_freedom
 
@@ -307,13 +361,23 @@ def test_values_recipe_with_a_lonely_psu(tmp_path):
     from schemas.errors import CurateError
 
     race, w, stratum, psu, _ = lonely_nhanes()
-    data = pl.DataFrame({"id": np.arange(len(w)), "w": w, "st": stratum, "cl": psu, "race": race.astype(int),
-                         "site": np.where(stratum == 1, "lonely", "other")})
+    data = pl.DataFrame(
+        {
+            "id": np.arange(len(w)),
+            "w": w,
+            "st": stratum,
+            "cl": psu,
+            "race": race.astype(int),
+            "site": np.where(stratum == 1, "lonely", "other"),
+        }
+    )
     path = tmp_path / "nhanes.csv"
     data.write_csv(path)
     book = tmp_path / "codebook.yaml"
-    book.write_text("survey: NHANES II\nweight: w\nrespondent_id: id\ngroups: [site]\ndesign: {strata: st, psu: cl}\n"
-                    "questions:\n  - {var: race, options: {1: White, 2: Black, 3: Other}}\n")
+    book.write_text(
+        "survey: NHANES II\nweight: w\nrespondent_id: id\ngroups: [site]\ndesign: {strata: st, psu: cl}\n"
+        "questions:\n  - {var: race, options: {1: White, 2: Black, 3: Other}}\n"
+    )
     with pytest.raises(CurateError, match=r"stratum '1' has one PSU") as err:
         build_values(tmp_path, [path, book], min_n=30)
     assert "\n" not in str(err.value)
@@ -334,12 +398,16 @@ def test_values_recipe_with_a_lonely_psu(tmp_path):
 def test_a_zero_weight_group_reports_the_n_the_rule_counts(tmp_path):
     """`below_min_n` counts answers with a positive weight: a group of 40 answers, all of weight 0,
     reports max_n 0 (and its 40 answers apart), not 40."""
-    rows = ["id,region,w,q"] + [f"{i},north,1,{1 + i % 2}" for i in range(40)] + [f"{100 + i},west,0,1" for i in range(40)]
+    rows = (
+        ["id,region,w,q"] + [f"{i},north,1,{1 + i % 2}" for i in range(40)] + [f"{100 + i},west,0,1" for i in range(40)]
+    )
     path = tmp_path / "d.csv"
     path.write_text("\n".join(rows) + "\n")
     book = tmp_path / "codebook.yaml"
-    book.write_text("survey: S\nweight: w\nrespondent_id: id\ngroups: [region]\n"
-                    "questions:\n  - {var: q, options: {1: Yes, 2: No}}\n")
+    book.write_text(
+        "survey: S\nweight: w\nrespondent_id: id\ngroups: [region]\n"
+        "questions:\n  - {var: q, options: {1: Yes, 2: No}}\n"
+    )
     ctx, _ = build_values(tmp_path, [path, book], min_n=30)
     (west,) = ctx.report.step("distributions").extra["below_min_n_groups"]
     assert (west["group_value"], west["max_n"], west["max_answers"]) == ("west", 0, 40)

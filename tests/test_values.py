@@ -29,7 +29,9 @@ def run_build(tmp_path: Path, inputs: list[Path], cache: StepCache | None = None
 
 def dist(table: pl.DataFrame, attr: str, value: str, var: str, wave: str | None = "1") -> dict:
     rows = table.filter(
-        (pl.col("group_attr") == attr) & (pl.col("group_value") == value) & (pl.col("var_name") == var)
+        (pl.col("group_attr") == attr)
+        & (pl.col("group_value") == value)
+        & (pl.col("var_name") == var)
         & (pl.col("wave") == wave if wave is not None else pl.col("wave").is_null())
     )
     assert rows.height == 1, (attr, value, var, rows.height)
@@ -71,8 +73,16 @@ def test_distributions_match_hand_computation_in_every_format(tmp_path, fmt):
     assert acc.dropped == {"below_min_n": 2}
     assert table.filter(pl.col("group_value") == "C").height == 0
     assert acc.extra["below_min_n_groups"] == [
-        {"survey": "Test Survey", "wave": "1", "group_attr": "country", "group_value": "C", "questions": 2, "max_n": 1,
-         "max_answers": 1}]
+        {
+            "survey": "Test Survey",
+            "wave": "1",
+            "group_attr": "country",
+            "group_value": "C",
+            "questions": 2,
+            "max_n": 1,
+            "max_answers": 1,
+        }
+    ]
     # groups: all, country A/B/C, sex Male/Female -> 6 x 2 questions, 2 dropped
     assert (acc.rows_in, acc.kept) == (12, 10)
 
@@ -84,8 +94,12 @@ def test_distributions_match_hand_computation_in_every_format(tmp_path, fmt):
     assert answers.extra is not None and acc.extra["answers_counted"] == answers.kept
     quarantine = ctx.report.quarantine.sort("row")
     assert quarantine.select("step", "row", "field").rows() == [
-        ("validate_weights", 11, "weight"), ("validate_answers", 12, "q1")]
-    assert quarantine["error"][0] == "weight is negative (-1)" or quarantine["error"][0].startswith("weight is negative")
+        ("validate_weights", 11, "weight"),
+        ("validate_answers", 12, "q1"),
+    ]
+    assert quarantine["error"][0] == "weight is negative (-1)" or quarantine["error"][0].startswith(
+        "weight is negative"
+    )
     assert "code '5' is not an option of q1" in quarantine["error"][1]
     assert all(q == str(data) for q in quarantine["source_file"])
 
@@ -110,7 +124,10 @@ def test_unweighted_run_and_known_wilson_values(tmp_path):
     male = dist(table, "sex", "Male", "q1")  # r1: 1, r3: 2, r7: 2, r9: 1, r11: 1 -> 3/5, 2/5, 0
     assert male["probs"] == pytest.approx([3 / 5, 2 / 5, 0.0])
     # Wilson's interval, published values: 3 of 5 -> (0.2307, 0.8824); 0 of 5 -> (0, 0.4345)
-    assert (male["ci"][0]["low"], male["ci"][0]["high"]) == (pytest.approx(0.2307, abs=1e-4), pytest.approx(0.8824, abs=1e-4))
+    assert (male["ci"][0]["low"], male["ci"][0]["high"]) == (
+        pytest.approx(0.2307, abs=1e-4),
+        pytest.approx(0.8824, abs=1e-4),
+    )
     assert (male["ci"][2]["low"], male["ci"][2]["high"]) == (0.0, pytest.approx(0.4345, abs=1e-4))
 
 
@@ -119,7 +136,9 @@ def test_labels_and_refusals_from_the_files_own_metadata(tmp_path):
     and the .dta (extended missing .a), and give the same distributions."""
     book = vdata.CODEBOOK_YAML.replace(
         "  - var: q1\n    text: How much?\n    ordinal: true\n    options: {1: Low, 2: Mid, 3: High}\n"
-        "    refusal: {9: Refused}\n", "  - {var: q1, ordinal: true}\n")
+        "    refusal: {9: Refused}\n",
+        "  - {var: q1, ordinal: true}\n",
+    )
     assert "options: {1: Low" not in book
     for writer, name, refusal in [(vdata.write_sav, "s.sav", "No answer given"), (vdata.write_dta, "s.dta", "Refused")]:
         run_dir = tmp_path / name
@@ -150,8 +169,10 @@ def test_waves_and_countries_in_several_files_combine(tmp_path):
     sav = vdata.write_sav(tmp_path / "w1_x.sav", rows=rows_x)
     dta = vdata.write_dta(tmp_path / "w2.dta")
     book = vdata.CODEBOOK_YAML.replace('wave: "1"\n', "").replace(
-        "questions:", 'files:\n  w1.csv: {wave: "1"}\n  w1_x.sav: {wave: "1", columns: {country: X}}\n'
-                      '  w2.dta: {wave: "2"}\nquestions:')
+        "questions:",
+        'files:\n  w1.csv: {wave: "1"}\n  w1_x.sav: {wave: "1", columns: {country: X}}\n'
+        '  w2.dta: {wave: "2"}\nquestions:',
+    )
     ctx, out = run_build(tmp_path, [csv, sav, dta, vdata.write_codebook(tmp_path, book)], min_n=vdata.MIN_N)
     table = out.tables["distributions"]
     assert set(table["wave"]) == {"1", "2"} and set(table["survey"]) == {"Test Survey"}
@@ -163,10 +184,20 @@ def test_waves_and_countries_in_several_files_combine(tmp_path):
     assert overall["source"]["file"] == f"{csv}, {sav}"  # the paths as given
     questions = out.tables["questions"]
     assert questions.select("wave", "var_name").sort("wave", "var_name").rows() == [
-        ("1", "q1"), ("1", "q2"), ("2", "q1"), ("2", "q2")]
+        ("1", "q1"),
+        ("1", "q2"),
+        ("2", "q1"),
+        ("2", "q2"),
+    ]
     nested = questions.filter((pl.col("wave") == "1") & (pl.col("var_name") == "q1"))["distributions"][0]
     assert {(d["group_attr"], d["group_value"]) for d in nested} == {
-        ("all", "all"), ("country", "A"), ("country", "B"), ("country", "X"), ("sex", "Male"), ("sex", "Female")}
+        ("all", "all"),
+        ("country", "A"),
+        ("country", "B"),
+        ("country", "X"),
+        ("sex", "Male"),
+        ("sex", "Female"),
+    }
 
 
 def test_question_absent_from_a_file_is_reported_not_fatal(tmp_path):
@@ -184,7 +215,10 @@ def test_question_absent_from_a_file_is_reported_not_fatal(tmp_path):
 @pytest.mark.parametrize(
     "book, message",
     [
-        (vdata.CODEBOOK_YAML.replace("weight: weight", "weight: wgt"), "the codebook's weight column 'wgt' is not in this file"),
+        (
+            vdata.CODEBOOK_YAML.replace("weight: weight", "weight: wgt"),
+            "the codebook's weight column 'wgt' is not in this file",
+        ),
         (vdata.CODEBOOK_YAML.replace("survey: Test Survey\n", ""), "invalid codebook: survey: Field required"),
         (vdata.CODEBOOK_YAML + "colour: red\n", "invalid codebook: colour"),
         (vdata.CODEBOOK_YAML.replace("refusal: {9: Refused}", "refusal: {3: Refused}"), "code(s) ['3'] listed twice"),
@@ -219,8 +253,12 @@ def test_inputs_need_exactly_one_codebook_and_some_microdata(tmp_path):
 
 
 def test_weight_problems_are_quarantined_with_the_reason(tmp_path):
-    rows = vdata.ROWS[:4] + [(20, "A", 1, None, 1, 1), (21, "A", 1, "heavy", 1, 1), (22, "A", 1, "inf", 1, 1),
-                             (23, "A", 1, 0.0, 2, 1)]
+    rows = vdata.ROWS[:4] + [
+        (20, "A", 1, None, 1, 1),
+        (21, "A", 1, "heavy", 1, 1),
+        (22, "A", 1, "inf", 1, 1),
+        (23, "A", 1, 0.0, 2, 1),
+    ]
     data = vdata.write_csv(tmp_path / "s.csv", rows=rows)
     ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path)], min_n=1)
     errors = dict(ctx.report.quarantine.select("row", "error").rows())
@@ -241,11 +279,16 @@ def test_a_repeated_respondent_id_is_quarantined_naming_the_first_row(tmp_path, 
     repeat = f"respondent id '2' repeats row 2 of {data} (same survey and wave)"
     if weighted:  # a bad weight is named first; the repeat of id 3 is also bad for its weight
         assert q.select("row", "field", "error").rows() == [
-            (5, "respondent_id", repeat), (6, "weight", "weight 'heavy' is not a number"), (7, "respondent_id", repeat)]
+            (5, "respondent_id", repeat),
+            (6, "weight", "weight 'heavy' is not a number"),
+            (7, "respondent_id", repeat),
+        ]
     else:
         assert q.select("row", "field", "error").rows() == [
-            (5, "respondent_id", repeat), (6, "respondent_id", f"respondent id '3' repeats row 3 of {data} (same survey and wave)"),
-            (7, "respondent_id", repeat)]
+            (5, "respondent_id", repeat),
+            (6, "respondent_id", f"respondent id '3' repeats row 3 of {data} (same survey and wave)"),
+            (7, "respondent_id", repeat),
+        ]
     assert '"respondent_id":"2"' in q["raw"][0]
     step = ctx.report.step("validate_weights")
     assert (step.rows_in, step.kept, step.quarantined) == (7, 4, 3)
@@ -314,11 +357,23 @@ def test_demo_runs_the_shipped_values_samples(repo):
 
 def test_canonical_codes():
     assert [canonical_code(v) for v in (1, 1.0, "01", " 1 ", "1.0", "1.5", "x", "", None, float("nan"))] == [
-        "1", "1", "1", "1", "1", "1.5", "x", None, None, None]
+        "1",
+        "1",
+        "1",
+        "1",
+        "1",
+        "1.5",
+        "x",
+        None,
+        None,
+        None,
+    ]
 
 
 def test_a_run_over_some_of_the_codebooks_files_notes_the_others(tmp_path):
-    book = vdata.CODEBOOK_YAML.replace("questions:", 'files:\n  s.csv: {wave: "1"}\n  later.dta: {wave: "2"}\nquestions:')
+    book = vdata.CODEBOOK_YAML.replace(
+        "questions:", 'files:\n  s.csv: {wave: "1"}\n  later.dta: {wave: "2"}\nquestions:'
+    )
     data = vdata.write_csv(tmp_path / "s.csv")
     ctx, out = run_build(tmp_path, [data, vdata.write_codebook(tmp_path, book)], min_n=vdata.MIN_N)
     assert any("later.dta" in note for note in ctx.report.notes)
@@ -349,6 +404,8 @@ def test_a_survey_without_waves(tmp_path):
     _, out = run_build(tmp_path, [data, book], min_n=vdata.MIN_N)
     table = out.tables["distributions"]
     assert table["wave"].null_count() == table.height
-    assert dist(table, "all", "all", "q1", wave=None)["probs"] == pytest.approx(vdata.EXPECTED[("all", "all", "q1")]["probs"])
+    assert dist(table, "all", "all", "q1", wave=None)["probs"] == pytest.approx(
+        vdata.EXPECTED[("all", "all", "q1")]["probs"]
+    )
     q = out.tables["questions"]
     assert q["wave"].null_count() == 2 and all(len(d) == 5 for d in q["distributions"].to_list())

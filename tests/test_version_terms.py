@@ -24,9 +24,15 @@ def run(tmp_path: Path, name: str, overrides: dict | None = None, plan=None, ext
     src = tmp_path / f"responses{extra_case or ''}.csv"  # records name their input: the same name, the same data
     frame.to_csv(src, index=False)
     out = tmp_path / name
-    request = RunRequest(recipe="personality", inputs=(str(src),), output=str(out), overrides=overrides or {},
-                         cache_dir=str(tmp_path / "cache"), inherited=plan.inherited if plan else {},
-                         inherited_from=plan.previous if plan else None)
+    request = RunRequest(
+        recipe="personality",
+        inputs=(str(src),),
+        output=str(out),
+        overrides=overrides or {},
+        cache_dir=str(tmp_path / "cache"),
+        inherited=plan.inherited if plan else {},
+        inherited_from=plan.previous if plan else None,
+    )
     assert isinstance(run_recipe.fn(request), dict)  # a failed run returns its Failed state
     return out
 
@@ -63,8 +69,13 @@ def test_a_term_left_at_its_default_is_refused_and_a_configured_change_is_stated
         publish(default, str(repo), "1.1.0")
     assert versions(repo) == ["v1.0.0"]
 
-    changed = run(tmp_path, "three", {"license": "cc-by-4.0"}, plan=plan_publish(str(repo), "1.1.0", "personality"),
-                  extra_case=1000)
+    changed = run(
+        tmp_path,
+        "three",
+        {"license": "cc-by-4.0"},
+        plan=plan_publish(str(repo), "1.1.0", "personality"),
+        extra_case=1000,
+    )
     result = publish(changed, str(repo), "1.1.0")
     assert result["terms"] == ["license: 'cc0-1.0' -> 'cc-by-4.0' (config)"]
     card = (repo / "README.md").read_text()

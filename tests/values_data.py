@@ -37,12 +37,30 @@ MIN_N = 3
 #   probs = [5/7, 2/7], refusal 4 / 11
 # all, q2: yes 5 + 3 (r9) + 1 (r12) = 9, no 2 + 1 + 1 = 4: probs = [9/13, 4/13], refusal 4 / 17
 EXPECTED = {
-    ("country", "A", "q1"): {"probs": [3 / 8, 1 / 8, 4 / 8], "n": 4, "n_refused": 1, "n_missing": 1,
-                             "n_eff": 64 / 22, "refusal_mass": 2 / 10},
-    ("country", "B", "q1"): {"probs": [0.0, 0.5, 0.5], "n": 3, "n_refused": 0, "n_missing": 1,
-                             "n_eff": 16 / 6, "refusal_mass": 0.0},
-    ("all", "all", "q1"): {"probs": [6 / 15, 3 / 15, 6 / 15], "n": 8, "n_refused": 1, "n_missing": 2,
-                           "n_eff": 225 / 37, "refusal_mass": 2 / 17},
+    ("country", "A", "q1"): {
+        "probs": [3 / 8, 1 / 8, 4 / 8],
+        "n": 4,
+        "n_refused": 1,
+        "n_missing": 1,
+        "n_eff": 64 / 22,
+        "refusal_mass": 2 / 10,
+    },
+    ("country", "B", "q1"): {
+        "probs": [0.0, 0.5, 0.5],
+        "n": 3,
+        "n_refused": 0,
+        "n_missing": 1,
+        "n_eff": 16 / 6,
+        "refusal_mass": 0.0,
+    },
+    ("all", "all", "q1"): {
+        "probs": [6 / 15, 3 / 15, 6 / 15],
+        "n": 8,
+        "n_refused": 1,
+        "n_missing": 2,
+        "n_eff": 225 / 37,
+        "refusal_mass": 2 / 17,
+    },
     ("sex", "Male", "q1"): {"probs": [4 / 6, 2 / 6, 0.0], "n": 4, "n_eff": 36 / 12},
     ("sex", "Female", "q1"): {"probs": [2 / 9, 1 / 9, 6 / 9], "n": 4, "n_eff": 81 / 25},
     ("country", "A", "q2"): {"probs": [5 / 7, 2 / 7], "n": 5, "n_refused": 1, "refusal_mass": 4 / 11},
@@ -119,8 +137,10 @@ def write_sav(path: Path, rows=ROWS, labels: bool = False) -> Path:
     if labels:
         kwargs = dict(
             column_labels={"Q1": "How much?"},
-            variable_value_labels={"Q1": {1: "Low", 2: "Mid", 3: "High", 9: "No answer given"},
-                                   "SEX": {1: "Male", 2: "Female"}},
+            variable_value_labels={
+                "Q1": {1: "Low", 2: "Mid", 3: "High", 9: "No answer given"},
+                "SEX": {1: "Male", 2: "Female"},
+            },
             missing_ranges={"Q1": [9]},
         )
     pyreadstat.write_sav(f, path, **kwargs)

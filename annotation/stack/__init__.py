@@ -103,8 +103,9 @@ def up(data_dir: str | os.PathLike | None = None, *, verbose: bool = True) -> St
     external = _external()
     if external and not _is_local(external[0], cfg):
         if verbose:
-            print(f"Using the Argilla server at {external[0]} (ARGILLA_API_URL); "
-                  "no local stack started.", file=sys.stderr)
+            print(
+                f"Using the Argilla server at {external[0]} (ARGILLA_API_URL); no local stack started.", file=sys.stderr
+            )
         return StackInfo(url=external[0], api_key_file=None, external=True)
 
     def say(message: str) -> None:
@@ -184,9 +185,7 @@ def _preflight(cfg: StackConfig, running: dict) -> None:
                 missing.append(f"`{tool}` ({hint})")
     if not running["argilla-server"] and not argilla.venv_ready(cfg) and shutil.which("uv") is None:
         missing.append("`uv` (pip install uv)")
-    if not running["redis"] and redis.redis_binary() is None and (
-        shutil.which("apt-get") is None or os.geteuid() != 0
-    ):
+    if not running["redis"] and redis.redis_binary() is None and (shutil.which("apt-get") is None or os.geteuid() != 0):
         missing.append("`redis-server` (apt-get install redis-server; needs root to install it for you)")
     if missing:
         raise StackError("the local Argilla stack needs " + ", ".join(missing) + " on PATH")
@@ -232,10 +231,7 @@ def status(data_dir: str | os.PathLike | None = None) -> dict:
         "argilla-server": lambda: http_ok(argilla.status_url(cfg)),
         "argilla-worker": lambda: pids["argilla-worker"] is not None,
     }
-    services = {
-        name: {"pid": pids[name], "healthy": bool(pids[name]) and checks[name]()}
-        for name in pids
-    }
+    services = {name: {"pid": pids[name], "healthy": bool(pids[name]) and checks[name]()} for name in pids}
     return {
         "url": cfg.argilla_url,
         "data_dir": str(cfg.data_dir),

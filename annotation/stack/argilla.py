@@ -23,6 +23,7 @@ def worker_service(cfg: StackConfig) -> Service:
 
 # --- the virtual environment ---------------------------------------------------------------
 
+
 def _venv_digest(cfg: StackConfig) -> str:
     return hashlib.sha256(SERVER_LOCK.read_bytes() + cfg.server_python.encode()).hexdigest()
 
@@ -48,15 +49,24 @@ def ensure_venv(cfg: StackConfig) -> None:
     # never let uv fetch a Python build: only registries are reachable
     env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
     env.pop("VIRTUAL_ENV", None)
-    run_logged([uv, "venv", "--clear", "-q", "--python", cfg.server_python, str(cfg.venv)],
-               log, env=env, what=f"uv venv with Python {cfg.server_python}")
+    run_logged(
+        [uv, "venv", "--clear", "-q", "--python", cfg.server_python, str(cfg.venv)],
+        log,
+        env=env,
+        what=f"uv venv with Python {cfg.server_python}",
+    )
     env["VIRTUAL_ENV"] = str(cfg.venv)
-    run_logged([uv, "pip", "install", "-q", "-r", str(SERVER_LOCK)],
-               log, env=env, what=f"uv pip install argilla-server=={ARGILLA_SERVER_VERSION}")
+    run_logged(
+        [uv, "pip", "install", "-q", "-r", str(SERVER_LOCK)],
+        log,
+        env=env,
+        what=f"uv pip install argilla-server=={ARGILLA_SERVER_VERSION}",
+    )
     _venv_stamp(cfg).write_text(_venv_digest(cfg) + "\n")
 
 
 # --- secrets and the owner's credentials ---------------------------------------------------
+
 
 def _write_private(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +106,8 @@ def _write_env_file(cfg: StackConfig, creds: dict) -> None:
 
 def server_env(cfg: StackConfig) -> dict[str, str]:
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         # the project's own settings must not leak into the server's interpreter
         if not key.startswith(("ARGILLA_", "PYTHON", "VIRTUAL_ENV"))
     }
@@ -122,6 +133,7 @@ def _argilla_cli(cfg: StackConfig, *args: str) -> list[str]:
 
 # --- database ------------------------------------------------------------------------------
 
+
 def _migrated_stamp(cfg: StackConfig) -> Path:
     return cfg.argilla_home / f"migrated-{ARGILLA_SERVER_VERSION}"
 
@@ -135,13 +147,30 @@ def prepare_database(cfg: StackConfig) -> dict:
         _write_env_file(cfg, creds)
         return creds
     env, log = server_env(cfg), cfg.logs / "setup.log"
-    run_logged(_argilla_cli(cfg, "database", "migrate"), log, env=env, cwd=cfg.argilla_home,
-               what="argilla_server database migrate")
+    run_logged(
+        _argilla_cli(cfg, "database", "migrate"),
+        log,
+        env=env,
+        cwd=cfg.argilla_home,
+        what="argilla_server database migrate",
+    )
     # --quiet: the command would otherwise print the password and key into the log
     run_logged(
-        _argilla_cli(cfg, "database", "users", "create_default", "--quiet",
-                     "--api-key", creds["api_key"], "--password", creds["password"]),
-        log, env=env, cwd=cfg.argilla_home, what="argilla_server database users create_default",
+        _argilla_cli(
+            cfg,
+            "database",
+            "users",
+            "create_default",
+            "--quiet",
+            "--api-key",
+            creds["api_key"],
+            "--password",
+            creds["password"],
+        ),
+        log,
+        env=env,
+        cwd=cfg.argilla_home,
+        what="argilla_server database users create_default",
         secrets=(creds["api_key"], creds["password"]),
     )
     _migrated_stamp(cfg).write_text("ok\n")
@@ -150,6 +179,7 @@ def prepare_database(cfg: StackConfig) -> dict:
 
 
 # --- processes -----------------------------------------------------------------------------
+
 
 def status_url(cfg: StackConfig) -> str:
     return f"{cfg.argilla_url}/api/v1/status"

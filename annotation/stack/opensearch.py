@@ -61,8 +61,7 @@ def build(cfg: StackConfig) -> None:
         shutil.rmtree(cfg.search_home / stale, ignore_errors=True)
     cfg.search_home.mkdir(parents=True, exist_ok=True)
     run_logged(
-        [mvn, "-B", "-q", "-f", str(SEARCH_NODE_PROJECT / "pom.xml"),
-         f"-Dstack.home={cfg.search_home}", "package"],
+        [mvn, "-B", "-q", "-f", str(SEARCH_NODE_PROJECT / "pom.xml"), f"-Dstack.home={cfg.search_home}", "package"],
         cfg.logs / "setup.log",
         what="Maven build of the search node (OpenSearch + k-NN from Maven Central)",
     )
@@ -93,14 +92,18 @@ def start(cfg: StackConfig) -> None:
     node_home.mkdir(parents=True, exist_ok=True)
     cmd = [
         java,
-        f"-Xms{cfg.opensearch_heap}", f"-Xmx{cfg.opensearch_heap}",
+        f"-Xms{cfg.opensearch_heap}",
+        f"-Xmx{cfg.opensearch_heap}",
         "-XX:+UseG1GC",
         "-Djava.awt.headless=true",
         "-Dfile.encoding=UTF-8",
         "-Dlog4j2.formatMsgNoLookups=true",
-        "-cp", _classpath(cfg),
+        "-cp",
+        _classpath(cfg),
         MAIN_CLASS,
-        str(node_home), str(cfg.opensearch_port), str(cfg.opensearch_transport_port),
+        str(node_home),
+        str(cfg.opensearch_port),
+        str(cfg.opensearch_transport_port),
     ]
     svc.start(cmd, os.environ, cwd=cfg.search_home)
 

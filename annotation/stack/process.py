@@ -195,9 +195,7 @@ def redis_ok(port: int) -> bool:
         return False
 
 
-def wait_until(
-    check: Callable[[], bool], service: Service, what: str, timeout: float
-) -> None:
+def wait_until(check: Callable[[], bool], service: Service, what: str, timeout: float) -> None:
     """Poll `check` until it holds; fail early, with the log's tail, if the process died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -205,18 +203,22 @@ def wait_until(
             return
         if service.pid() is None:
             raise StackError(
-                f"{service.name} exited before {what}; last lines of {service.log_file}:\n"
-                f"{service.tail()}"
+                f"{service.name} exited before {what}; last lines of {service.log_file}:\n{service.tail()}"
             )
         time.sleep(0.25)
     raise StackError(
-        f"{service.name}: {what} not reached after {timeout:.0f}s; last lines of "
-        f"{service.log_file}:\n{service.tail()}"
+        f"{service.name}: {what} not reached after {timeout:.0f}s; last lines of {service.log_file}:\n{service.tail()}"
     )
 
 
-def run_logged(cmd: Sequence[str], log_file: Path, env: Mapping[str, str] | None = None,
-               cwd: Path | None = None, what: str = "", secrets: Sequence[str] = ()) -> None:
+def run_logged(
+    cmd: Sequence[str],
+    log_file: Path,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    what: str = "",
+    secrets: Sequence[str] = (),
+) -> None:
     """Run a setup command to completion, output to a log; raise with its tail on failure.
 
     `secrets` are blanked out of the command line written to the log.
@@ -227,8 +229,12 @@ def run_logged(cmd: Sequence[str], log_file: Path, env: Mapping[str, str] | None
         log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} $ {shown}\n".encode())
         log.flush()
         result = subprocess.run(
-            list(cmd), cwd=cwd, env=None if env is None else dict(env),
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            list(cmd),
+            cwd=cwd,
+            env=None if env is None else dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     if result.returncode != 0:
         tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-25:])

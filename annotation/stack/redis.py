@@ -15,9 +15,7 @@ def service(cfg: StackConfig) -> Service:
 
 
 def redis_binary() -> str | None:
-    return shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
-    )
+    return shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
 
 
 def ensure_installed(cfg: StackConfig) -> str:
@@ -58,14 +56,21 @@ def start(cfg: StackConfig, binary: str) -> None:
         )
     cmd = [
         binary,
-        "--bind", "127.0.0.1",
-        "--port", str(cfg.redis_port),
-        "--dir", str(cfg.redis_dir),
-        "--daemonize", "no",
-        "--protected-mode", "yes",
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(cfg.redis_port),
+        "--dir",
+        str(cfg.redis_dir),
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "yes",
         # rq jobs only; a lost queue on a crash is fine for a dev stack
-        "--save", "",
-        "--appendonly", "no",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
     ]
     svc.start(cmd, os.environ, cwd=cfg.redis_dir)
 

@@ -134,7 +134,9 @@ def edit(text: str, kind: str, rng: np.random.Generator) -> str:
         return " ".join(words)
     if kind == "space":
         i = int(rng.integers(1, len(words)))
-        return " ".join(words[:i]) + rng.choice(["  ", "\t", " \n "]) + " ".join(words[i:]) + rng.choice(["", " ", "  "])
+        return (
+            " ".join(words[:i]) + rng.choice(["  ", "\t", " \n "]) + " ".join(words[i:]) + rng.choice(["", " ", "  "])
+        )
     if kind == "nfkc":
         for lig, char in LIGATURES.items():
             if lig in text:
@@ -150,12 +152,19 @@ def edit(text: str, kind: str, rng: np.random.Generator) -> str:
                 continue
             j = int(rng.integers(1, len(w) - 1))
             op = rng.integers(4)
-            words[i] = (w[:j] + w[j + 1] + w[j] + w[j + 2:] if op == 0 else w[:j] + w[j + 1:] if op == 1
-                        else w[:j] + rng.choice(list("etaoinsr")) + w[j:] if op == 2 else w[:j] + rng.choice(list("etaoinsr")) + w[j + 1:])
+            words[i] = (
+                w[:j] + w[j + 1] + w[j] + w[j + 2 :]
+                if op == 0
+                else w[:j] + w[j + 1 :]
+                if op == 1
+                else w[:j] + rng.choice(list("etaoinsr")) + w[j:]
+                if op == 2
+                else w[:j] + rng.choice(list("etaoinsr")) + w[j + 1 :]
+            )
         return " ".join(words)
     if kind == "drop":
         i = int(rng.integers(1, len(words)))
-        return " ".join(words[:i] + words[i + 1:])
+        return " ".join(words[:i] + words[i + 1 :])
     if kind == "insert":
         i = int(rng.integers(1, len(words)))
         return " ".join(words[:i] + [str(rng.choice(FILLERS))] + words[i:])
@@ -212,8 +221,11 @@ def build_corpus(rows: int = 100_000, dup_share: float = 0.1, seed: int = 7, pla
     order = rng.permutation(len(texts))  # planted rows anywhere in the table, not after their original
     frame = pl.DataFrame({"id": np.arange(len(texts)), "text": texts, "group": groups, "key": keys, "edits": edits})
     frame = frame.with_columns(pl.struct("group", "key").rank("dense").cast(pl.Int64).alias("exact_group"))
-    frame = frame[order.tolist()].with_columns(pl.arange(0, len(texts)).alias("id")).select(
-        "id", "text", "group", "exact_group", "edits")
+    frame = (
+        frame[order.tolist()]
+        .with_columns(pl.arange(0, len(texts)).alias("id"))
+        .select("id", "text", "group", "exact_group", "edits")
+    )
     CACHE.mkdir(parents=True, exist_ok=True)
     frame.write_parquet(cached)
     return frame
@@ -236,6 +248,7 @@ def _originals(base: list[str], n: int, rng: np.random.Generator, plain: bool = 
                 if len(out) == n:
                     break
     return out
+
 
 def build_scaled(rows: int, chunk: int = 1_000_000) -> Path:
     """A parquet dataset (a folder of `chunk`-row files) of `rows` rows: the `chunk`-row corpus, then

@@ -21,7 +21,7 @@ import time
 def char_shingles(text: str, n: int) -> list[str]:
     if not text:
         return []
-    return sorted({text[i:i + n] for i in range(max(1, len(text) - n + 1))})
+    return sorted({text[i : i + n] for i in range(max(1, len(text) - n + 1))})
 
 
 def run_rensa(texts: list[str], args) -> tuple[dict, dict]:
@@ -35,7 +35,7 @@ def run_rensa(texts: list[str], args) -> tuple[dict, dict]:
     lsh = RMinHashLSH(args.threshold, args.num_perm, args.bands)
     rows = []
     for start in range(0, len(nonempty), 20_000):
-        sets = [char_shingles(texts[i], args.ngram) for i in nonempty[start:start + 20_000]]
+        sets = [char_shingles(texts[i], args.ngram) for i in nonempty[start : start + 20_000]]
         batch = RMinHash.from_token_sets(sets, args.num_perm, 42)
         lsh.insert_many(batch, start)
         rows += batch
@@ -43,14 +43,17 @@ def run_rensa(texts: list[str], args) -> tuple[dict, dict]:
     # queried 20,000 rows per call: one query_all over 1M rows of sentence triples (which share
     # sentences) held every candidate list at once and took the process past 9.5 GB
     for start in range(0, len(rows), 20_000):
-        for k, found in enumerate(lsh.query_all(rows[start:start + 20_000]), start):
+        for k, found in enumerate(lsh.query_all(rows[start : start + 20_000]), start):
             mk = rows[k]
             for j in found:
                 if j > k and mk.jaccard(rows[j]) >= args.threshold:
                     left.append(nonempty[k])
                     right.append(nonempty[j])
-    return {"left": left, "right": right}, {"bands": args.bands, "rows_per_band": args.num_perm // args.bands,
-                                             "check": "estimated Jaccard >= threshold"}
+    return {"left": left, "right": right}, {
+        "bands": args.bands,
+        "rows_per_band": args.num_perm // args.bands,
+        "check": "estimated Jaccard >= threshold",
+    }
 
 
 def run_datatrove(texts: list[str], args, work: str) -> tuple[dict, dict]:
@@ -63,7 +66,10 @@ def run_datatrove(texts: list[str], args, work: str) -> tuple[dict, dict]:
 
     from datatrove.data import Document
     from datatrove.pipeline.dedup.minhash import (
-        MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupSignature,
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupSignature,
     )
     from datatrove.utils.hashing import HashConfig
     from datatrove.utils.text import TextNormConfig
@@ -79,14 +85,29 @@ def run_datatrove(texts: list[str], args, work: str) -> tuple[dict, dict]:
         def span_tokenize(self, text):
             return [(0, len(text))]
 
-    off = TextNormConfig(lowercase=False, norm_whitespace=False, remove_punctuation=False,
-                         norm_unicode_diacritics=False, norm_numbers=False)
-    cfg = MinhashConfig(n_grams=args.ngram, num_buckets=args.bands, hashes_per_bucket=args.num_perm // args.bands,
-                        seed=1, norm_config=off, hash_config=HashConfig(precision=64))
+    off = TextNormConfig(
+        lowercase=False,
+        norm_whitespace=False,
+        remove_punctuation=False,
+        norm_unicode_diacritics=False,
+        norm_numbers=False,
+    )
+    cfg = MinhashConfig(
+        n_grams=args.ngram,
+        num_buckets=args.bands,
+        hashes_per_bucket=args.num_perm // args.bands,
+        seed=1,
+        norm_config=off,
+        hash_config=HashConfig(precision=64),
+    )
     sigs, buckets, clusters = (str(Path(work) / d) for d in ("sigs", "buckets", "clusters"))
     docs = (Document(text=t, id=str(i)) for i, t in enumerate(texts))
     # short texts: datatrove's ngrams() gives none below n tokens; pad like ours (one shingle)
-    docs = (Document(text=d.text if len(d.text) >= args.ngram or not d.text else d.text.ljust(args.ngram, "\x00"), id=d.id) for d in docs)
+    docs = (
+        Document(text=d.text if len(d.text) >= args.ngram or not d.text else d.text.ljust(args.ngram, "\x00"), id=d.id)
+        for d in docs
+    )
+
     def drain(out) -> None:  # a step's run is a generator or returns None
         deque(out or (), maxlen=0)
 
@@ -100,8 +121,12 @@ def run_datatrove(texts: list[str], args, work: str) -> tuple[dict, dict]:
         raw = path.read_bytes()
         for doc, cid in struct.iter_unpack("<II", raw):
             cluster[doc] = len(texts) + cid
-    return {"cluster": cluster}, {"buckets": args.bands, "hashes_per_bucket": args.num_perm // args.bands,
-                                  "check": "none (LSH buckets only)", "hash": "64-bit"}
+    return {"cluster": cluster}, {
+        "buckets": args.bands,
+        "hashes_per_bucket": args.num_perm // args.bands,
+        "check": "none (LSH buckets only)",
+        "hash": "64-bit",
+    }
 
 
 def main() -> None:
@@ -127,8 +152,18 @@ def main() -> None:
     pl.DataFrame(out).write_parquet(args.out)
     import importlib.metadata as md
 
-    print("RESULT " + json.dumps({"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                                  "version": md.version(args.tool), **facts}), flush=True)
+    print(
+        "RESULT "
+        + json.dumps(
+            {
+                "seconds": seconds,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "version": md.version(args.tool),
+                **facts,
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

@@ -62,26 +62,55 @@ def child(args) -> None:
             runtime.client
             before = runtime.client.run(cpu_seconds)
             t0, c0 = time.perf_counter(), cpu_seconds()
-            res = run_distributed("near", step.config, data, out / "out", runtime, out / "stages",
-                                  memory_limit=memory_bytes("4GB"), params=step.params(),
-                                  partition_rows=args.partition_rows or None)
+            res = run_distributed(
+                "near",
+                step.config,
+                data,
+                out / "out",
+                runtime,
+                out / "stages",
+                memory_limit=memory_bytes("4GB"),
+                params=step.params(),
+                partition_rows=args.partition_rows or None,
+            )
             seconds, cpu = time.perf_counter() - t0, cpu_seconds() - c0
             cpu += sum(runtime.client.run(cpu_seconds).values()) - sum(before.values())
             peaks = runtime.worker_peak_memory()
         finally:
             runtime.close()
         dup = pl.read_parquet(res.duplicates).select("id", "duplicate_of")
-        info = {"seconds": seconds, "cpu": cpu, "stages": res.seconds, "worker_peak_mb": sorted(round(v / 2**20) for v in peaks.values()),
-                "partitions": res.stats["engine"]["partitions"], "shards": res.stats["engine"]["shards"]}
+        info = {
+            "seconds": seconds,
+            "cpu": cpu,
+            "stages": res.seconds,
+            "worker_peak_mb": sorted(round(v / 2**20) for v in peaks.values()),
+            "partitions": res.stats["engine"]["partitions"],
+            "shards": res.stats["engine"]["shards"],
+        }
     dup.sort("id").write_parquet(out / "dup.parquet")
     print("RESULT " + json.dumps(info), flush=True)
 
 
 def run(engine: str, code: str, data: Path, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([sys.executable, __file__, "--child", engine, "--code", code, "--data", str(data), "--out", str(out),
-                           "--partition-rows", str(PARTITION_ROWS)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            engine,
+            "--code",
+            code,
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--partition-rows",
+            str(PARTITION_ROWS),
+        ],
+        capture_output=True,
+        text=True,
+    )
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
             return json.loads(line[7:])
@@ -116,21 +145,33 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         src = sorted(build_scaled(1_000_000).glob("*.parquet"))[0]
         pl.scan_parquet(src).head(args.rows).sink_parquet(data, row_group_size=50_000)
-    runs = [("dask", str(REPO))] + ([("dask-ref", args.ref)] if args.ref else []) + ([("single", str(REPO))] if args.single else [])
+    runs = (
+        [("dask", str(REPO))]
+        + ([("dask-ref", args.ref)] if args.ref else [])
+        + ([("single", str(REPO))] if args.single else [])
+    )
     results = {}
     for name, code in runs:
         results[name] = r = run(name.split("-")[0], code, data, work / name)
-        print(f"{name:9s} {args.rows:,} rows  {r['seconds']:8.1f} s  {args.rows / r['seconds']:>8,.0f} rows/s  "
-              f"CPU {r['cpu']:7.1f} s (driver + workers)  load {os.getloadavg()[0]:.1f}  "
-              + (f"workers peak MB {r['worker_peak_mb']}  partitions {r['partitions']} shards {r['shards']}  stages {r['stages']}"
-                 if "stages" in r else f"peak RSS {r['peak_mb']:.0f} MB"), flush=True)
+        print(
+            f"{name:9s} {args.rows:,} rows  {r['seconds']:8.1f} s  {args.rows / r['seconds']:>8,.0f} rows/s  "
+            f"CPU {r['cpu']:7.1f} s (driver + workers)  load {os.getloadavg()[0]:.1f}  "
+            + (
+                f"workers peak MB {r['worker_peak_mb']}  partitions {r['partitions']} shards {r['shards']}  stages {r['stages']}"
+                if "stages" in r
+                else f"peak RSS {r['peak_mb']:.0f} MB"
+            ),
+            flush=True,
+        )
     base = pl.read_parquet(work / runs[0][0] / "dup.parquet")
     for name, _ in runs[1:]:
         other = pl.read_parquet(work / name / "dup.parquet")
         same = base.equals(other)
-        print(f"{name} / {runs[0][0]}: wall x{results[name]['seconds'] / results[runs[0][0]]['seconds']:.2f}, "
-              f"CPU x{results[name]['cpu'] / results[runs[0][0]]['cpu']:.2f} (>1: {runs[0][0]} cheaper); "
-              f"duplicates identical: {same} ({base.height:,} vs {other.height:,} rows)")
+        print(
+            f"{name} / {runs[0][0]}: wall x{results[name]['seconds'] / results[runs[0][0]]['seconds']:.2f}, "
+            f"CPU x{results[name]['cpu'] / results[runs[0][0]]['cpu']:.2f} (>1: {runs[0][0]} cheaper); "
+            f"duplicates identical: {same} ({base.height:,} vs {other.height:,} rows)"
+        )
         if not same:
             sys.exit(1)
 

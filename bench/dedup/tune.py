@@ -39,8 +39,11 @@ def main() -> None:
                 result = NearDedup(cfg).run(frame.select("id", "text"))
                 dt = time.perf_counter() - t0
                 s = pairwise_scores(cluster_of(frame, result), truth)
-                print(f"{kind:8s} {n:>2s} {thr:4.2f} {perms:4d} {s['precision']:7.4f} {s['recall']:7.4f} {s['f1']:7.4f} "
-                      f"{frame.height / dt:9,.0f} {result.account.extra['params']['candidate_pairs']}", flush=True)
+                print(
+                    f"{kind:8s} {n:>2s} {thr:4.2f} {perms:4d} {s['precision']:7.4f} {s['recall']:7.4f} {s['f1']:7.4f} "
+                    f"{frame.height / dt:9,.0f} {result.account.extra['params']['candidate_pairs']}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,16 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench" / "dedup"))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-PEAK_FP16_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0, "L4": 121.0, "T4": 65.0, "V100": 125.0}
+PEAK_FP16_TFLOPS = {
+    "H100": 989.0,
+    "H200": 989.0,
+    "A100": 312.0,
+    "L40S": 362.0,
+    "A10": 125.0,
+    "L4": 121.0,
+    "T4": 65.0,
+    "V100": 125.0,
+}
 
 
 def timed(fn) -> float:
@@ -53,8 +62,10 @@ def cpu_run(texts: list[str], batch_size: int, repeats: int) -> None:
         cold_cfg = EmbedConfig(device="cpu", batch_size=batch_size, cache=False)
         methods = {
             "bare model.encode": lambda: model.encode(texts, batch_size=batch_size, normalize_embeddings=True),
-            "bare, unsorted batches": lambda: [model.encode(texts[i:i + batch_size], batch_size=batch_size, normalize_embeddings=True)
-                                               for i in range(0, n, batch_size)],
+            "bare, unsorted batches": lambda: [
+                model.encode(texts[i : i + batch_size], batch_size=batch_size, normalize_embeddings=True)
+                for i in range(0, n, batch_size)
+            ],
             "our step (no cache)": lambda: embed_texts(texts, cold_cfg),
             "our step, warm cache": lambda: embed_texts(texts, warm_cfg),
         }
@@ -93,7 +104,9 @@ def gpu_run(texts: list[str], batch_size: int) -> None:
     print(f"  our step {len(texts) / sec:,.0f} sentences/s; bare model.encode {len(texts) / bare:,.0f} sentences/s")
     achieved = flops / sec / 1e12
     if peak_tflops:
-        print(f"  {achieved:.1f} TFLOP/s of a {peak_tflops:.0f} TFLOP/s fp16 peak: {achieved / peak_tflops:.1%} of the ceiling (goal >= 50%)")
+        print(
+            f"  {achieved:.1f} TFLOP/s of a {peak_tflops:.0f} TFLOP/s fp16 peak: {achieved / peak_tflops:.1%} of the ceiling (goal >= 50%)"
+        )
     else:
         print(f"  {achieved:.1f} TFLOP/s; unknown peak for {name}: set CURATE_GPU_PEAK_TFLOPS")
 

@@ -42,8 +42,12 @@ def free_port() -> int:
 
 
 def start_server(port: int, delay: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "tests.llm_loopback", "--port", str(port), "--delay", str(delay)],
-                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tests.llm_loopback", "--port", str(port), "--delay", str(delay)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -56,10 +60,17 @@ def start_server(port: int, delay: float) -> subprocess.Popen:
 
 
 def make_requests(n: int) -> list[ChatRequest]:
-    return [ChatRequest.make([{"role": "system", "content": "You answer in JSON."},
-                              {"role": "user", "content": f"question number {i}: what would you do?"}],
-                             {"temperature": 0.0, "max_tokens": 32, "seed": 0}, template_hash="bench@1")
-            for i in range(n)]
+    return [
+        ChatRequest.make(
+            [
+                {"role": "system", "content": "You answer in JSON."},
+                {"role": "user", "content": f"question number {i}: what would you do?"},
+            ],
+            {"temperature": 0.0, "max_tokens": 32, "seed": 0},
+            template_hash="bench@1",
+        )
+        for i in range(n)
+    ]
 
 
 def run_ours(base_url: str, requests: list[ChatRequest], concurrency: int, cache_dir: str | None) -> float:
@@ -77,10 +88,12 @@ async def _plain(base_url: str, requests: list[ChatRequest], concurrency: int) -
     gate = asyncio.Semaphore(concurrency)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=120) as client:
+
         async def one(r: ChatRequest) -> str:
             async with gate:
-                resp = await client.post("/chat/completions", json={"model": MODEL, "messages": r.message_dicts(),
-                                                                    **r.param_dict()})
+                resp = await client.post(
+                    "/chat/completions", json={"model": MODEL, "messages": r.message_dicts(), **r.param_dict()}
+                )
                 return resp.json()["choices"][0]["message"]["content"]
 
         return await asyncio.gather(*(one(r) for r in requests))

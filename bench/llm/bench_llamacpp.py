@@ -29,16 +29,32 @@ from pipelines.llm.http_backend import BASE_STOP, plain_prompt  # noqa: E402
 from pipelines.llm.settings import LLMSettings  # noqa: E402
 from pipelines.llm.types import ChatRequest  # noqa: E402
 
-TOPICS = ["a rainy morning", "a lost key", "a new neighbour", "a long train ride", "a shared kitchen",
-          "a borrowed book", "a late reply", "a loud party", "a broken promise", "a small gift"]
+TOPICS = [
+    "a rainy morning",
+    "a lost key",
+    "a new neighbour",
+    "a long train ride",
+    "a shared kitchen",
+    "a borrowed book",
+    "a late reply",
+    "a loud party",
+    "a broken promise",
+    "a small gift",
+]
 
 
 def requests(n: int, tokens: int, salt: int) -> list[ChatRequest]:
     # the same prompts for both sides (each side has an engine of its own: no shared prompt cache)
-    return [ChatRequest.make([{"role": "system", "content": f"Write a short story (run {salt})."},
-                              {"role": "user", "content": f"The story is about {TOPICS[i % len(TOPICS)]}."}],
-                             {"temperature": 0.0, "max_tokens": tokens, "seed": 0, "ignore_eos": True})
-            for i in range(n)]
+    return [
+        ChatRequest.make(
+            [
+                {"role": "system", "content": f"Write a short story (run {salt})."},
+                {"role": "user", "content": f"The story is about {TOPICS[i % len(TOPICS)]}."},
+            ],
+            {"temperature": 0.0, "max_tokens": tokens, "seed": 0, "ignore_eos": True},
+        )
+        for i in range(n)
+    ]
 
 
 def in_process(server, reqs: list[ChatRequest], slots: int) -> tuple[int, float]:
@@ -68,8 +84,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     options = EngineOptions.from_env()
-    print(f"model {model_path().name}, {options.threads} thread(s), {options.slots} slots, "
-          f"{args.prompts} prompts x {args.tokens} tokens, {args.repeats} rounds")
+    print(
+        f"model {model_path().name}, {options.threads} thread(s), {options.slots} slots, "
+        f"{args.prompts} prompts x {args.tokens} tokens, {args.repeats} rounds"
+    )
     ratios = []
     for round_no in range(args.repeats):
         server = serve(free_port(), options)  # the embedded engine's own settings, in this process
@@ -79,8 +97,10 @@ def main() -> None:
             our_tokens, our_s = ours(base_url, requests(args.prompts, args.tokens, round_no))
         base_rate, our_rate = base_tokens / base_s, our_tokens / our_s
         ratios.append(our_rate / base_rate)
-        print(f"round {round_no + 1}: in-process {base_tokens} tokens in {base_s:.1f} s = {base_rate:.2f} tok/s; "
-              f"ours over HTTP {our_tokens} tokens in {our_s:.1f} s = {our_rate:.2f} tok/s; ratio {ratios[-1]:.2f}")
+        print(
+            f"round {round_no + 1}: in-process {base_tokens} tokens in {base_s:.1f} s = {base_rate:.2f} tok/s; "
+            f"ours over HTTP {our_tokens} tokens in {our_s:.1f} s = {our_rate:.2f} tok/s; ratio {ratios[-1]:.2f}"
+        )
     print(f"median ratio ours / in-process: {statistics.median(ratios):.2f} (goal >= 0.9)")
     print("vLLM: not measured (no GPU on this machine)")
 

@@ -33,10 +33,10 @@ def bare_generate(model, tokenizer, texts: list[str], batch_size: int, max_new: 
     tokenizer.padding_side = "left"
     new_tokens = 0
     for start in range(0, len(texts), batch_size):
-        enc = tokenizer(texts[start:start + batch_size], return_tensors="pt", padding=True).to(device)
+        enc = tokenizer(texts[start : start + batch_size], return_tensors="pt", padding=True).to(device)
         with torch.inference_mode():
             out = model.generate(**enc, max_new_tokens=max_new, do_sample=False, pad_token_id=tokenizer.pad_token_id)
-        gen = out[:, enc["input_ids"].shape[1]:]
+        gen = out[:, enc["input_ids"].shape[1] :]
         new_tokens += int((gen != tokenizer.pad_token_id).sum())
     return new_tokens
 
@@ -45,8 +45,9 @@ def ours(backend, texts: list[str], max_new: int) -> int:
     from pipelines.llm.client import LLMClient
     from pipelines.llm.types import ChatRequest
 
-    requests = [ChatRequest.make([{"role": "user", "content": t}], {"temperature": 0.0, "max_tokens": max_new})
-                for t in texts]
+    requests = [
+        ChatRequest.make([{"role": "user", "content": t}], {"temperature": 0.0, "max_tokens": max_new}) for t in texts
+    ]
     # the backend adds the "user: ... assistant:" frame (no chat template): same prompts, a few tokens longer
     results, usage = LLMClient(backend.settings, None, backend=backend).complete(requests, desc="ours")
     return usage.completion_tokens
@@ -66,8 +67,10 @@ def main() -> None:
     import torch
 
     if not torch.cuda.is_available() and not args.allow_cpu:
-        print("SKIPPED: no CUDA device on this machine; the transformers-backend-vs-bare-generate GPU comparison "
-              "needs an NVIDIA GPU (run with --allow-cpu for a CPU smoke run)")
+        print(
+            "SKIPPED: no CUDA device on this machine; the transformers-backend-vs-bare-generate GPU comparison "
+            "needs an NVIDIA GPU (run with --allow-cpu for a CPU smoke run)"
+        )
         return
     device = "cuda" if torch.cuda.is_available() else "cpu"
     from pipelines.llm.settings import LLMSettings
@@ -81,13 +84,17 @@ def main() -> None:
     settings = LLMSettings(backend="transformers", model="tiny-local", batch_size=args.batch_size, device=device)
     backend = TransformersBackend(settings, model=model, tokenizer=tokenizer)
     texts = prompts(args.prompts)
-    print(f"{device}: {args.layers} layers x {args.width} wide, {args.prompts} prompts, batch {args.batch_size}, "
-          f"{args.max_new_tokens} new tokens, median of {args.repeats}")
+    print(
+        f"{device}: {args.layers} layers x {args.width} wide, {args.prompts} prompts, batch {args.batch_size}, "
+        f"{args.max_new_tokens} new tokens, median of {args.repeats}"
+    )
     bare_generate(model, tokenizer, texts[: args.batch_size], args.batch_size, 4, device)  # warm-up
     bare, mine = [], []
     for _ in range(args.repeats):
-        for fn, out in ((lambda: bare_generate(model, tokenizer, texts, args.batch_size, args.max_new_tokens, device), bare),
-                        (lambda: ours(backend, texts, args.max_new_tokens), mine)):
+        for fn, out in (
+            (lambda: bare_generate(model, tokenizer, texts, args.batch_size, args.max_new_tokens, device), bare),
+            (lambda: ours(backend, texts, args.max_new_tokens), mine),
+        ):
             if device == "cuda":
                 torch.cuda.synchronize()
             start = time.perf_counter()

@@ -36,7 +36,8 @@ def make_csv(path: Path, rows: int, seed: int = 7) -> None:
             answers = rng.integers(0, 6, size=(n, 120), dtype=np.int8)  # 0 = missing
             frame = pl.DataFrame(answers, schema=[f"i{i}" for i in range(1, 121)])
             frame = frame.with_columns(pl.int_range(start, start + n).alias("case")).select(
-                "case", *[f"i{i}" for i in range(1, 121)])
+                "case", *[f"i{i}" for i in range(1, 121)]
+            )
             frame.write_csv(f, include_header=start == 0)
 
 
@@ -130,13 +131,15 @@ def child(impl: str, csv: str, out: str) -> None:
     stages = {"polars": run_polars, "pandas": run_pandas, "parse": run_parse}[impl](Path(csv), Path(out))
     seconds = time.perf_counter() - start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "cpu_s": time.process_time() - cpu_start,
-                      "stages": stages}))
+    print(
+        json.dumps({"seconds": seconds, "peak_mb": peak_mb, "cpu_s": time.process_time() - cpu_start, "stages": stages})
+    )
 
 
 def measure(impl: str, csv: Path, out: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", impl, str(csv), str(out)],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", impl, str(csv), str(out)], capture_output=True, text=True, check=True
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -162,15 +165,19 @@ def main() -> None:
         same = (a.to_series().fill_null(-1) - b.to_series().fill_null(-1)).abs().max() < 1e-9
     base = results["pandas"]
     for impl, r in results.items():
-        print(f"{impl:7s} {args.rows / r['seconds']:>12,.0f} respondents/s  {r['seconds']:7.2f} s  "
-              f"peak {r['peak_mb']:7.0f} MB  (CPU {r['cpu_s']:.2f} s)")
+        print(
+            f"{impl:7s} {args.rows / r['seconds']:>12,.0f} respondents/s  {r['seconds']:7.2f} s  "
+            f"peak {r['peak_mb']:7.0f} MB  (CPU {r['cpu_s']:.2f} s)"
+        )
         print("        " + ", ".join(f"{name} {sec:.2f} s" for name, sec in r["stages"].items()))
     polars = results["polars"]
     print(f"speed ratio polars/pandas: {base['seconds'] / polars['seconds']:.1f}x (goal >= 10x)")
     print(f"scoring stage alone: {base['stages']['score'] / polars['stages']['score']:.1f}x")
     budget = base["seconds"] / 10
-    print(f"polars' CSV reader alone: {parse['seconds']:.2f} s (CPU {parse['cpu_s']:.2f} s), "
-          f"{parse['seconds'] / budget:.0%} of the 10x budget ({budget:.2f} s)")
+    print(
+        f"polars' CSV reader alone: {parse['seconds']:.2f} s (CPU {parse['cpu_s']:.2f} s), "
+        f"{parse['seconds'] / budget:.0%} of the 10x budget ({budget:.2f} s)"
+    )
     print(f"peak memory ratio polars/pandas: {results['polars']['peak_mb'] / base['peak_mb']:.2f}")
     print(f"scores identical to pandas: {same}")
 

@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 
 _MASKS = [
-    (r"(?i)([?&](?:e-?mail|mail|name|first_?name|last_?name|full_?name|user|user_?name|user_?id|uid|login|phone|tel|"
-     r"mobile|address|addr|zip|postcode|dob|birthday|token|access_token|auth|session|session_?id|sid|api_?key|key|ref|"
-     r"referrer|fbclid|gclid|igshid|share_?id|invite|utm_[a-z]+)=)[^&#\s)\]>\"']*", r"\g<1>[redacted]"),
+    (
+        r"(?i)([?&](?:e-?mail|mail|name|first_?name|last_?name|full_?name|user|user_?name|user_?id|uid|login|phone|tel|"
+        r"mobile|address|addr|zip|postcode|dob|birthday|token|access_token|auth|session|session_?id|sid|api_?key|key|ref|"
+        r"referrer|fbclid|gclid|igshid|share_?id|invite|utm_[a-z]+)=)[^&#\s)\]>\"']*",
+        r"\g<1>[redacted]",
+    ),
     (r"[A-Za-z0-9._%+-]+(?:@|%40)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "[email]"),
     (r"(?i)(reddit\.com/u(?:ser)?/)[A-Za-z0-9_-]+", r"\g<1>[user]"),
     (r"(?i)(^|[^A-Za-z0-9_/])(/?u/)[A-Za-z0-9_-]{3,20}", r"\g<1>\g<2>[user]"),

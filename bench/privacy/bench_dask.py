@@ -49,18 +49,19 @@ def run(texts: list[str], names: set[str], workers: int = 2, memory_limit: str =
 
     frame = pl.DataFrame({"body": texts}, schema={"body": pl.String})
     names = frozenset(names)
-    chunks = [texts[i:i + chunk] for i in range(0, len(texts), chunk)]
+    chunks = [texts[i : i + chunk] for i in range(0, len(texts), chunk)]
     out: dict = {"comments": len(texts), "workers": workers, "memory_limit": memory_limit, "chunk": chunk}
     with DaskRuntime(workers=workers, memory_limit=memory_limit) as dask:
         start = time.perf_counter()
         # one small chunk per worker loads each worker's masker (spaCy, Presidio, lexicons)
-        warm = pl.DataFrame({"body": texts[:workers * 4]}, schema={"body": pl.String})
+        warm = pl.DataFrame({"body": texts[: workers * 4]}, schema={"body": pl.String})
         mask_columns(warm, ["body"], names, dask=dask, chunk=4)
         out["startup_s"] = time.perf_counter() - start
         out["regex"] = _timed(dask, lambda: dask.map(baseline_chunk, chunks, names=names))
         masked: dict = {}
-        out["privacy"] = _timed(dask, lambda: masked.update(counts=mask_columns(frame, ["body"], names, dask=dask,
-                                                                                  chunk=chunk)[1]))
+        out["privacy"] = _timed(
+            dask, lambda: masked.update(counts=mask_columns(frame, ["body"], names, dask=dask, chunk=chunk)[1])
+        )
         out["masked"] = masked["counts"]
         out["worker_peak_rss"] = dask.worker_peak_memory()
     return out
@@ -68,9 +69,11 @@ def run(texts: list[str], names: set[str], workers: int = 2, memory_limit: str =
 
 def report(m: dict) -> None:
     n, workers = m["comments"], m["workers"]
-    print(f"\nPartitioned on Dask: LocalCluster, {workers} single-threaded worker processes "
-          f"(memory limit {m['memory_limit']} each), {n} comments in chunks of {m['chunk']}; "
-          f"cluster start and masker load {m['startup_s']:.1f}s (not counted below)\n")
+    print(
+        f"\nPartitioned on Dask: LocalCluster, {workers} single-threaded worker processes "
+        f"(memory limit {m['memory_limit']} each), {n} comments in chunks of {m['chunk']}; "
+        f"cluster start and masker load {m['startup_s']:.1f}s (not counted below)\n"
+    )
     print("| | regex (before) | presidio + spaCy NER (privacy step) |")
     print("|---|---:|---:|")
     (rw, rc), (pw, pc) = m["regex"], m["privacy"]
@@ -79,9 +82,13 @@ def report(m: dict) -> None:
     print(f"| ratio to the regex step (wall) | 1.000 | {rw / pw:.3f} |")
     print(f"| workers' CPU seconds | {rc:.2f} | {pc:.2f} |")
     print(f"| comments per worker CPU-second | {n / rc:.0f} | {n / pc:.0f} |")
-    print(f"| 2M comments on {workers} cores, minutes (wall rate) | {MONTH / (n / rw) / 60:.1f} | "
-          f"{MONTH / (n / pw) / 60:.1f} |")
-    print(f"| 2M comments on {workers} cores, minutes (CPU-time rate) | {MONTH / (workers * n / rc) / 60:.1f} | "
-          f"{MONTH / (workers * n / pc) / 60:.1f} |")
+    print(
+        f"| 2M comments on {workers} cores, minutes (wall rate) | {MONTH / (n / rw) / 60:.1f} | "
+        f"{MONTH / (n / pw) / 60:.1f} |"
+    )
+    print(
+        f"| 2M comments on {workers} cores, minutes (CPU-time rate) | {MONTH / (workers * n / rc) / 60:.1f} | "
+        f"{MONTH / (workers * n / pc) / 60:.1f} |"
+    )
     peaks = ", ".join(f"{v / 2**20:.0f} MiB" for v in m["worker_peak_rss"].values())
     print(f"\nmasks written: {m['masked']}; workers' peak RSS: {peaks}")

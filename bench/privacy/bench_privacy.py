@@ -37,9 +37,25 @@ from bench.privacy import baseline  # noqa: E402
 from bench.privacy.corpus import KINDS, build, clean_comments  # noqa: E402
 
 PLACEHOLDER = re.compile(r"<[A-Z_]+>")
-STRUCTURED = {"phone_us", "phone_intl", "phone_national", "phone_fullwidth", "email", "email_obfuscated",
-              "email_encoded", "card", "iban", "ipv4", "ipv6", "ssn", "url_token", "crypto_btc", "crypto_eth",
-              "reddit_user", "author_name"}
+STRUCTURED = {
+    "phone_us",
+    "phone_intl",
+    "phone_national",
+    "phone_fullwidth",
+    "email",
+    "email_obfuscated",
+    "email_encoded",
+    "card",
+    "iban",
+    "ipv4",
+    "ipv6",
+    "ssn",
+    "url_token",
+    "crypto_btc",
+    "crypto_eth",
+    "reddit_user",
+    "author_name",
+}
 
 
 def found(output: str, parts: list[str]) -> bool:
@@ -57,7 +73,7 @@ def run_masker(name, fn, cases, clean, names):
     out = fn(texts, names)
     elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
     n = len(cases)
-    o_planted, o_hosts, o_clean = out[:n], out[n:2 * n], out[2 * n:]
+    o_planted, o_hosts, o_clean = out[:n], out[n : 2 * n], out[2 * n :]
     recall, missed = defaultdict(list), defaultdict(list)
     for (kind, _, carrier, _, parts), o in zip(cases, o_planted):
         ok = found(o, parts)
@@ -71,9 +87,18 @@ def run_masker(name, fn, cases, clean, names):
     fp_examples = Counter()
     for src, o in zip(clean + hosts, o_clean + o_hosts):
         for m in pattern.finditer(o):
-            fp_examples[o[max(0, m.start() - 25):m.end() + 10]] += 1
-    return {"name": name, "recall": recall, "missed": missed, "fp": fp_hosts + len(fp_clean_hits),
-            "words": clean_words, "rate": len(texts) / elapsed, "cpu_rate": len(texts) / cpu, "texts": len(texts), "fp_examples": fp_examples}
+            fp_examples[o[max(0, m.start() - 25) : m.end() + 10]] += 1
+    return {
+        "name": name,
+        "recall": recall,
+        "missed": missed,
+        "fp": fp_hosts + len(fp_clean_hits),
+        "words": clean_words,
+        "rate": len(texts) / elapsed,
+        "cpu_rate": len(texts) / cpu,
+        "texts": len(texts),
+        "fp_examples": fp_examples,
+    }
 
 
 def main() -> None:
@@ -82,16 +107,23 @@ def main() -> None:
     ap.add_argument("--clean", type=int, default=1000, help="PII-free comments for false positives")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--show-missed", type=int, default=3)
-    ap.add_argument("--dask", type=int, default=0, metavar="N",
-                    help="also mask N comments partitioned on a Dask LocalCluster (bench_dask.py)")
+    ap.add_argument(
+        "--dask",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also mask N comments partitioned on a Dask LocalCluster (bench_dask.py)",
+    )
     ap.add_argument("--dask-workers", type=int, default=2)
     ap.add_argument("--dask-memory", default="3GB", help="memory limit per Dask worker")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     cases, clean, names = build(args.per_kind, args.clean, args.seed)
-    print(f"corpus: {len(cases)} planted instances of {len(KINDS)} kinds, {len(clean)} PII-free comments "
-          f"({time.perf_counter() - t0:.1f}s to build)")
+    print(
+        f"corpus: {len(cases)} planted instances of {len(KINDS)} kinds, {len(clean)} PII-free comments "
+        f"({time.perf_counter() - t0:.1f}s to build)"
+    )
 
     from pipelines.methods.privacy.engine import masker
 
@@ -108,7 +140,7 @@ def main() -> None:
         from bench.privacy import bench_dask
 
         planted = [" ".join(x for x in (pre, carrier, post) if x) for _, pre, carrier, post, _ in cases]
-        texts = (planted + clean_comments(max(0, args.dask - len(planted)), args.seed))[:args.dask]
+        texts = (planted + clean_comments(max(0, args.dask - len(planted)), args.seed))[: args.dask]
         bench_dask.report(bench_dask.run(texts, names, args.dask_workers, args.dask_memory))
 
 
@@ -130,8 +162,11 @@ def report(runs, show_missed: int) -> None:
             t[idx + 1] += n
         print(f"| {kind} | {n} | " + " | ".join(cells) + " |")
     for label, idx in (("all structured kinds", 0), ("names and addresses", 2)):
-        print(f"| **{label}** | {totals[0][idx + 1]} | " +
-              " | ".join(f"**{100 * t[idx] / max(t[idx + 1], 1):.1f}%**" for t in totals) + " |")
+        print(
+            f"| **{label}** | {totals[0][idx + 1]} | "
+            + " | ".join(f"**{100 * t[idx] / max(t[idx + 1], 1):.1f}%**" for t in totals)
+            + " |"
+        )
     print("\n| | " + " | ".join(r["name"] for r in runs) + " |")
     print("|---|" + "---:|" * len(runs))
     print("| false positives (masks in PII-free text) | " + " | ".join(str(r["fp"]) for r in runs) + " |")
@@ -145,8 +180,11 @@ def report(runs, show_missed: int) -> None:
     print("| comments/s, one process | " + " | ".join(f"{r['rate']:.0f}" for r in runs) + " |")
     print("| ratio to the regex step | " + " | ".join(f"{r['rate'] / base:.3f}" for r in runs) + " |")
     print("| comments per CPU-second | " + " | ".join(f"{r['cpu_rate']:.0f}" for r in runs) + " |")
-    print("| 2M comments on 2 cores, minutes (CPU-time rate) | " +
-          " | ".join(f"{2_000_000 / (2 * r['cpu_rate']) / 60:.0f}" for r in runs) + " |")
+    print(
+        "| 2M comments on 2 cores, minutes (CPU-time rate) | "
+        + " | ".join(f"{2_000_000 / (2 * r['cpu_rate']) / 60:.0f}" for r in runs)
+        + " |"
+    )
     print(f"\n(words of PII-free text: {runs[0]['words']}; texts per masker: {runs[0]['texts']})")
     for r in runs[1:]:
         print(f"\n{r['name']}: most frequent false positives")

@@ -14,8 +14,9 @@ from pathlib import Path
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 CODEY = re.compile(r"[{}\[\]<>=_`|\\@#$%^*~]|::|\.\w+\(|>>>|\w\.\w|\d")
-ATTRIBUTION = re.compile(r"(?i)written by|contributed by|copyright|author|thanks to|credits|maintainer|\b[A-Z]\. ?[A-Z][a-z]+")
-
+ATTRIBUTION = re.compile(
+    r"(?i)written by|contributed by|copyright|author|thanks to|credits|maintainer|\b[A-Z]\. ?[A-Z][a-z]+"
+)
 
 
 # -- host prose -----------------------------------------------------------------------------------
@@ -40,8 +41,14 @@ def prose_sentences(limit: int = 20000) -> list[str]:
                     para = " ".join(para.split())
                     for s in SENTENCE_END.split(para):
                         words = s.split()
-                        if (8 <= len(words) <= 40 and s[0].isupper() and s.endswith(".") and not CODEY.search(s)
-                                and not ATTRIBUTION.search(s) and s not in seen):
+                        if (
+                            8 <= len(words) <= 40
+                            and s[0].isupper()
+                            and s.endswith(".")
+                            and not CODEY.search(s)
+                            and not ATTRIBUTION.search(s)
+                            and s not in seen
+                        ):
                             seen.add(s)
                             out.append(s)
                             if len(out) >= limit:
@@ -68,8 +75,38 @@ def luhn_ok(number: str) -> bool:
     return sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits)) % 10 == 0
 
 
-INTL_REGIONS = ["FR", "DE", "GB", "KR", "IN", "BR", "JP", "MX", "NG", "ZA", "ES", "IT", "NL", "SE", "PL", "TR",
-                "AU", "CN", "RU", "EG", "AR", "PH", "VN", "IE", "CH", "BE", "PT", "GR", "IL", "KE"]
+INTL_REGIONS = [
+    "FR",
+    "DE",
+    "GB",
+    "KR",
+    "IN",
+    "BR",
+    "JP",
+    "MX",
+    "NG",
+    "ZA",
+    "ES",
+    "IT",
+    "NL",
+    "SE",
+    "PL",
+    "TR",
+    "AU",
+    "CN",
+    "RU",
+    "EG",
+    "AR",
+    "PH",
+    "VN",
+    "IE",
+    "CH",
+    "BE",
+    "PT",
+    "GR",
+    "IL",
+    "KE",
+]
 
 
 def valid_phone(rng: random.Random, region: str):
@@ -109,19 +146,48 @@ def zero_width(s: str, rng: random.Random) -> str:
 # each maker returns (carrier sentence, secret parts)
 
 CONTEXT = {
-    "phone": ["You can call me at {v}.", "My number is {v} if anyone wants to talk.", "Text {v} after six.",
-              "The number on the flyer was {v}.", "{v} is her cell."],
-    "email": ["Email me at {v}.", "My address is {v} for anyone who wants the file.", "Write to {v}.",
-              "Contact {v} for details.", "His mail was {v}, I checked."],
-    "generic": ["It was {v}.", "See {v} for what I mean.", "The one I used was {v}.", "I wrote down {v}.",
-                "Here it is: {v}."],
-    "person": ["Yesterday I ran into {v} at the store.", "My roommate {v} never washes the dishes.",
-               "I told {v} that this was not okay.", "{v} said she would pay me back.",
-               "Then {v} called my mother about it.", "My boss, {v}, refused to sign the form."],
-    "address": ["We live at {v}.", "The party was at {v}.", "Send it to {v}.", "He moved to {v} last year.",
-                "Our old flat at {v} had mold."],
-    "location": ["We moved to {v} last spring.", "I grew up in {v}.", "She works in {v} now.",
-                 "My family is from {v}."],
+    "phone": [
+        "You can call me at {v}.",
+        "My number is {v} if anyone wants to talk.",
+        "Text {v} after six.",
+        "The number on the flyer was {v}.",
+        "{v} is her cell.",
+    ],
+    "email": [
+        "Email me at {v}.",
+        "My address is {v} for anyone who wants the file.",
+        "Write to {v}.",
+        "Contact {v} for details.",
+        "His mail was {v}, I checked.",
+    ],
+    "generic": [
+        "It was {v}.",
+        "See {v} for what I mean.",
+        "The one I used was {v}.",
+        "I wrote down {v}.",
+        "Here it is: {v}.",
+    ],
+    "person": [
+        "Yesterday I ran into {v} at the store.",
+        "My roommate {v} never washes the dishes.",
+        "I told {v} that this was not okay.",
+        "{v} said she would pay me back.",
+        "Then {v} called my mother about it.",
+        "My boss, {v}, refused to sign the form.",
+    ],
+    "address": [
+        "We live at {v}.",
+        "The party was at {v}.",
+        "Send it to {v}.",
+        "He moved to {v} last year.",
+        "Our old flat at {v} had mold.",
+    ],
+    "location": [
+        "We moved to {v} last spring.",
+        "I grew up in {v}.",
+        "She works in {v} now.",
+        "My family is from {v}.",
+    ],
 }
 
 
@@ -159,66 +225,103 @@ class Planter:
         if kind == "email_obfuscated":
             first, last = us.first_name().lower(), us.last_name().lower()
             dom, tld = rng.choice(["gmail", "yahoo", "hotmail", "outlook", "proton"]), rng.choice(["com", "fr", "de"])
-            v = rng.choice([f"{first} dot {last} at {dom} dot {tld}", f"{first}.{last} [at] {dom} [dot] {tld}",
-                            f"{first}{last}(at){dom}.{tld}", f"{first} at {dom} dot {tld}",
-                            f"{first}_{last} AT {dom} DOT {tld}", f"{first}.{last} {{at}} {dom}.{tld}"])
+            v = rng.choice(
+                [
+                    f"{first} dot {last} at {dom} dot {tld}",
+                    f"{first}.{last} [at] {dom} [dot] {tld}",
+                    f"{first}{last}(at){dom}.{tld}",
+                    f"{first} at {dom} dot {tld}",
+                    f"{first}_{last} AT {dom} DOT {tld}",
+                    f"{first}.{last} {{at}} {dom}.{tld}",
+                ]
+            )
             return self.say("email", v), [first, last]
         if kind == "email_encoded":
             v = us.free_email()
-            enc = rng.choice([v.replace("@", "&#64;"), v.replace("@", "&#x40;"), zero_width(v, rng),
-                              fullwidth(v), "mailto:" + v.replace("@", "%40")])
+            enc = rng.choice(
+                [
+                    v.replace("@", "&#64;"),
+                    v.replace("@", "&#x40;"),
+                    zero_width(v, rng),
+                    fullwidth(v),
+                    "mailto:" + v.replace("@", "%40"),
+                ]
+            )
             return self.say("email", enc), [v, v.split("@")[0]]
         if kind == "card":
             v = us.credit_card_number(card_type=rng.choice(["visa16", "mastercard", "amex", "discover"]))
             assert luhn_ok(v)
             sep = rng.choice([" ", "-", ""])
-            v2 = sep.join(v[i:i + 4] for i in range(0, len(v), 4)) if len(v) == 16 else v
+            v2 = sep.join(v[i : i + 4] for i in range(0, len(v), 4)) if len(v) == 16 else v
             return self.say("generic", v2), [v2, v]
         if kind == "iban":
             loc = rng.choice(["fr_FR", "de_DE", "en_GB", "es_ES", "nl_NL"])
             v = fk[loc].iban()
-            v2 = " ".join(v[i:i + 4] for i in range(0, len(v), 4)) if rng.random() < 0.6 else v
-            return "My IBAN is " + v2 + ", please send it there." if rng.random() < 0.5 else self.say("generic", v2), [v2, v]
+            v2 = " ".join(v[i : i + 4] for i in range(0, len(v), 4)) if rng.random() < 0.6 else v
+            return "My IBAN is " + v2 + ", please send it there." if rng.random() < 0.5 else self.say("generic", v2), [
+                v2,
+                v,
+            ]
         if kind == "ipv4":
             v = us.ipv4_public()
-            return rng.choice(["My IP address is {v}.", "The ban came from {v}.", "It logged {v} as the source."]).format(v=v), [v]
+            return rng.choice(
+                ["My IP address is {v}.", "The ban came from {v}.", "It logged {v} as the source."]
+            ).format(v=v), [v]
         if kind == "ipv6":
             v = us.ipv6()
             v = ipaddress.IPv6Address(v).compressed if rng.random() < 0.5 else v
             return self.say("generic", v), [v]
         if kind == "ssn":
             v = us.ssn()
-            return rng.choice(["My SSN is {v}.", "They asked for my social security number, {v}, on the form.",
-                               "It was {v}."]).format(v=v), [v]
+            return rng.choice(
+                ["My SSN is {v}.", "They asked for my social security number, {v}, on the form.", "It was {v}."]
+            ).format(v=v), [v]
         if kind == "url_token":
-            user, token = us.user_name(), hashlib.sha1(str(rng.random()).encode()).hexdigest()[:rng.randint(12, 32)]
-            v = rng.choice([f"https://{us.domain_name()}/reset?user={user}&amp;token={token}",
-                            f"https://{us.domain_name()}/share?id=42&amp;email={user}%40gmail.com&amp;sig={token}",
-                            f"https://{us.domain_name()}/invite?ref={user}&amp;session={token}&amp;page=2"])
+            user, token = us.user_name(), hashlib.sha1(str(rng.random()).encode()).hexdigest()[: rng.randint(12, 32)]
+            v = rng.choice(
+                [
+                    f"https://{us.domain_name()}/reset?user={user}&amp;token={token}",
+                    f"https://{us.domain_name()}/share?id=42&amp;email={user}%40gmail.com&amp;sig={token}",
+                    f"https://{us.domain_name()}/invite?ref={user}&amp;session={token}&amp;page=2",
+                ]
+            )
             return self.say("generic", v), [token, user]
         if kind == "crypto_btc":
             v = base58check(bytes([rng.choice([0, 5])]) + rng.randbytes(20))
-            return rng.choice(["Donations go to {v} if you want.", "Send the bitcoin to {v}.", "It was {v}."]).format(v=v), [v]
+            return rng.choice(["Donations go to {v} if you want.", "Send the bitcoin to {v}.", "It was {v}."]).format(
+                v=v
+            ), [v]
         if kind == "crypto_eth":
             v = "0x" + rng.randbytes(20).hex()
             return rng.choice(["My wallet is {v}.", "Send ETH to {v}.", "It was {v}."]).format(v=v), [v]
         if kind == "reddit_user":
             v = rng.choice(["u/", "/u/"]) + us.user_name() + rng.choice(["", str(rng.randint(1, 99))])
-            return rng.choice(["Thanks {v} for the advice.", "Like {v} said, just leave.", "{v} is right."]).format(v=v), [v.split("u/")[1]]
+            return rng.choice(["Thanks {v} for the advice.", "Like {v} said, just leave.", "{v} is right."]).format(
+                v=v
+            ), [v.split("u/")[1]]
         if kind == "author_name":
             v = rng.choice(authors)
-            return rng.choice(["I agree with {v} here.", "What {v} wrote is spot on.", "{v} has a point."]).format(v=v), [v]
+            return rng.choice(["I agree with {v} here.", "What {v} wrote is spot on.", "{v} has a point."]).format(
+                v=v
+            ), [v]
         if kind.startswith("person_"):
             loc = {"person_en": "en_US", "person_fr": "fr_FR", "person_de": "de_DE", "person_ko": "ko_KR"}[kind]
             f = fk[loc]
             v = f"{f.first_name()} {f.last_name()}" if loc != "ko_KR" else f.name()
             parts = [p for p in re.split(r"[\s-]+", v) if len(p) >= 3] if loc != "ko_KR" else [v]
             if loc == "ko_KR":
-                return rng.choice(["어제 {v} 씨를 만났어요.", "제 룸메이트 {v} 는 설거지를 안 해요."]).format(v=v), parts
+                return rng.choice(["어제 {v} 씨를 만났어요.", "제 룸메이트 {v} 는 설거지를 안 해요."]).format(
+                    v=v
+                ), parts
             return self.say("person", v), parts
         if kind.startswith("address_"):
-            loc = {"address_us": "en_US", "address_gb": "en_GB", "address_fr": "fr_FR", "address_de": "de_DE",
-                   "address_ko": "ko_KR"}[kind]
+            loc = {
+                "address_us": "en_US",
+                "address_gb": "en_GB",
+                "address_fr": "fr_FR",
+                "address_de": "de_DE",
+                "address_ko": "ko_KR",
+            }[kind]
             f = fk[loc]
             street = f.street_address()
             if loc == "en_US" and rng.random() < 0.5:
@@ -236,12 +339,58 @@ class Planter:
         raise ValueError(kind)
 
 
-STREET_WORDS = {"rue", "avenue", "street", "road", "suite", "apt.", "place", "chemin", "boulevard", "allée", "impasse",
-                "quai", "route", "straße", "strasse", "weg", "gasse", "platz", "flat", "studio", "bis", "ter"}
-KINDS = ["phone_us", "phone_intl", "phone_national", "phone_fullwidth", "email", "email_obfuscated", "email_encoded",
-         "card", "iban", "ipv4", "ipv6", "ssn", "url_token", "crypto_btc", "crypto_eth", "reddit_user", "author_name",
-         "person_en", "person_fr", "person_de", "person_ko", "address_us", "address_gb", "address_fr", "address_de",
-         "address_ko"]
+STREET_WORDS = {
+    "rue",
+    "avenue",
+    "street",
+    "road",
+    "suite",
+    "apt.",
+    "place",
+    "chemin",
+    "boulevard",
+    "allée",
+    "impasse",
+    "quai",
+    "route",
+    "straße",
+    "strasse",
+    "weg",
+    "gasse",
+    "platz",
+    "flat",
+    "studio",
+    "bis",
+    "ter",
+}
+KINDS = [
+    "phone_us",
+    "phone_intl",
+    "phone_national",
+    "phone_fullwidth",
+    "email",
+    "email_obfuscated",
+    "email_encoded",
+    "card",
+    "iban",
+    "ipv4",
+    "ipv6",
+    "ssn",
+    "url_token",
+    "crypto_btc",
+    "crypto_eth",
+    "reddit_user",
+    "author_name",
+    "person_en",
+    "person_fr",
+    "person_de",
+    "person_ko",
+    "address_us",
+    "address_gb",
+    "address_fr",
+    "address_de",
+    "address_ko",
+]
 
 
 def build(per_kind: int, clean: int, seed: int):

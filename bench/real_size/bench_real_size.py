@@ -38,8 +38,25 @@ def main() -> None:
         runs.append((f"run {recipe}", cmd))
     table = dedup_table(args.out / "in" / "dedup.parquet", DEDUP_ROWS)
     for method in ("exact", "near", "semantic"):
-        runs.append((f"dedup {method}", [str(curate), "dedup", "-i", str(table), "--text-column", "text", "--id-column",
-                                         "id", "--method", method, "-o", str(args.out / "out" / f"dedup-{method}")]))
+        runs.append(
+            (
+                f"dedup {method}",
+                [
+                    str(curate),
+                    "dedup",
+                    "-i",
+                    str(table),
+                    "--text-column",
+                    "text",
+                    "--id-column",
+                    "id",
+                    "--method",
+                    method,
+                    "-o",
+                    str(args.out / "out" / f"dedup-{method}"),
+                ],
+            )
+        )
     total = 0.0
     for name, cmd in runs:
         began = time.perf_counter()

@@ -86,6 +86,7 @@ def peak_rss_mb() -> float:
 def measure(method: str, path: Path) -> None:
     """Run in a child process: time one method, print a JSON line."""
     import zstandard  # noqa: F401  imports are not what is measured
+
     if method != "baseline":
         import sources.reddit.dumps  # noqa: F401
     start = time.perf_counter()
@@ -96,24 +97,33 @@ def measure(method: str, path: Path) -> None:
         lines = ours(path)
     else:
         lines = ours(path, "AmItheAsshole")
-    out = {"method": method, "lines": lines, "seconds": time.perf_counter() - start,
-           "cpu_seconds": time.process_time() - cpu,
-           "peak_rss_mb": peak_rss_mb()}
+    out = {
+        "method": method,
+        "lines": lines,
+        "seconds": time.perf_counter() - start,
+        "cpu_seconds": time.process_time() - cpu,
+        "peak_rss_mb": peak_rss_mb(),
+    }
     print(json.dumps(out))
 
 
 def child(method: str, path: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--measure", method, "--file", str(path)],
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--measure", method, "--file", str(path)], capture_output=True, text=True, check=True
+    )
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size-mb", type=int, default=1000, help="uncompressed size of the generated dump (MB)")
-    ap.add_argument("--window-log", type=int, default=31,
-                    help="zstd window of the generated dump: 31 as the real dumps (the decoder then holds up to "
-                         "2 GiB of history, in every reader); 27 to see the reader's own memory")
+    ap.add_argument(
+        "--window-log",
+        type=int,
+        default=31,
+        help="zstd window of the generated dump: 31 as the real dumps (the decoder then holds up to "
+        "2 GiB of history, in every reader); 27 to see the reader's own memory",
+    )
     ap.add_argument("--dir", type=Path, default=REPO / ".cache" / "bench-reddit")
     ap.add_argument("--measure", help=argparse.SUPPRESS)
     ap.add_argument("--file", type=Path, help=argparse.SUPPRESS)
@@ -128,7 +138,9 @@ def main() -> None:
         if not path.exists():
             t = time.perf_counter()
             generate(path, size, args.window_log)
-            print(f"generated {path.name}: {path.stat().st_size / 1e6:.1f} MB compressed in {time.perf_counter() - t:.0f}s")
+            print(
+                f"generated {path.name}: {path.stat().st_size / 1e6:.1f} MB compressed in {time.perf_counter() - t:.0f}s"
+            )
         sizes[size] = path
     big, small = sizes[args.size_mb], sizes[max(1, args.size_mb // 4)]
     raw_mb = args.size_mb
@@ -142,17 +154,25 @@ def main() -> None:
     base = results[0]
     base_rate = base["mb"] / base["seconds"]
     base_cpu = base["mb"] / base["cpu_seconds"]
-    print(f"\nReddit dump streaming, {raw_mb} MB uncompressed ({big.stat().st_size / 1e6:.1f} MB zstd, "
-          f"window 2^{args.window_log}), {base['lines']} lines, {os.cpu_count()} cores")
-    print(f"{'method':28s} {'MB/s':>8s} {'vs baseline':>12s} {'cpu s':>7s} {'MB/cpu-s vs base':>17s} {'peak RSS MB':>12s}")
+    print(
+        f"\nReddit dump streaming, {raw_mb} MB uncompressed ({big.stat().st_size / 1e6:.1f} MB zstd, "
+        f"window 2^{args.window_log}), {base['lines']} lines, {os.cpu_count()} cores"
+    )
+    print(
+        f"{'method':28s} {'MB/s':>8s} {'vs baseline':>12s} {'cpu s':>7s} {'MB/cpu-s vs base':>17s} {'peak RSS MB':>12s}"
+    )
     for r in results:
         rate = r["mb"] / r["seconds"]
         label = f"{r['method']} ({r['mb']} MB)"
-        print(f"{label:28s} {rate:8.1f} {rate / base_rate:11.2f}x {r['cpu_seconds']:7.1f} "
-              f"{r['mb'] / r['cpu_seconds'] / base_cpu:16.2f}x {r['peak_rss_mb']:12.0f}")
+        print(
+            f"{label:28s} {rate:8.1f} {rate / base_rate:11.2f}x {r['cpu_seconds']:7.1f} "
+            f"{r['mb'] / r['cpu_seconds'] / base_cpu:16.2f}x {r['peak_rss_mb']:12.0f}"
+        )
     grow = results[1]["peak_rss_mb"] / results[3]["peak_rss_mb"]
-    print(f"\npeak memory, ours at {raw_mb} MB vs {max(1, args.size_mb // 4)} MB: {grow:.2f}x "
-          f"(flat means ~1x while the file is 4x); baseline at {raw_mb} MB: {base['peak_rss_mb']:.0f} MB")
+    print(
+        f"\npeak memory, ours at {raw_mb} MB vs {max(1, args.size_mb // 4)} MB: {grow:.2f}x "
+        f"(flat means ~1x while the file is 4x); baseline at {raw_mb} MB: {base['peak_rss_mb']:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

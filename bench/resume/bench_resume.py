@@ -35,15 +35,24 @@ CURATE = REPO / ".venv" / "bin" / "curate"
 
 def run(csv: Path, out: Path, env: dict) -> float:
     start = time.perf_counter()
-    subprocess.run([str(CURATE), "run", "personality", "--input", str(csv), "--output", str(out)],
-                   env=env, check=True, capture_output=True)
+    subprocess.run(
+        [str(CURATE), "run", "personality", "--input", str(csv), "--output", str(out)],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - start
 
 
 def run_killed(csv: Path, out: Path, env: dict, step: str, marker: Path) -> None:
     env = {**env, "CURATE_FAULT_PAUSE_AT": step, "CURATE_FAULT_FILE": str(marker)}
-    proc = subprocess.Popen([str(CURATE), "run", "personality", "--input", str(csv), "--output", str(out)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [str(CURATE), "run", "personality", "--input", str(csv), "--output", str(out)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     while not marker.exists():
         if proc.poll() is not None:
             raise RuntimeError("the run ended before the kill point")
@@ -82,7 +91,10 @@ def personality(rows: int) -> None:
     print(f"rerun after kill in key_and_score {rerun:7.1f} s")
     print(f"rerun with every step cached      {cached:7.1f} s  (start-up, assembly, writing)")
     print(f"rerun / full: {rerun / full:.1%} (goal < 10%)")
-    print(f"above the all-cached floor: {(rerun - cached) / (full - cached):.1%} of the full run's step work\n", flush=True)
+    print(
+        f"above the all-cached floor: {(rerun - cached) / (full - cached):.1%} of the full run's step work\n",
+        flush=True,
+    )
 
 
 def measure(csv: Path, tmp: Path, base: dict) -> tuple[float, float, float]:
@@ -107,14 +119,31 @@ def semantic(texts: int) -> None:
         config.write_text(f"embed:\n  shard_rows: {shard}\n")
 
         def cmd(cache: str, out: str) -> list[str]:
-            return [str(CURATE), "dedup", "--input", str(table), "--text-column", "text", "--id-column", "id",
-                    "--method", "semantic", "--output", str(tmp / out), "--config", str(config),
-                    "--cache-dir", str(tmp / cache)]
+            return [
+                str(CURATE),
+                "dedup",
+                "--input",
+                str(table),
+                "--text-column",
+                "text",
+                "--id-column",
+                "id",
+                "--method",
+                "semantic",
+                "--output",
+                str(tmp / out),
+                "--config",
+                str(config),
+                "--cache-dir",
+                str(tmp / cache),
+            ]
 
         full = timed(cmd("cache-full", "full"))
-        kill_when(cmd("cache-last", "last"), {"CURATE_FAULT_PAUSE_AT": "dedup_semantic",
-                                                "CURATE_FAULT_FILE": str(tmp / "paused")},
-                  lambda: (tmp / "paused").exists())
+        kill_when(
+            cmd("cache-last", "last"),
+            {"CURATE_FAULT_PAUSE_AT": "dedup_semantic", "CURATE_FAULT_FILE": str(tmp / "paused")},
+            lambda: (tmp / "paused").exists(),
+        )
         rerun = timed(cmd("cache-last", "last"))
         cached = timed(cmd("cache-last", "last"))
         shards = lambda: len(list((tmp / "cache-mid").rglob("part-*.parquet")))  # noqa: E731
@@ -136,8 +165,9 @@ def timed(cmd: list[str]) -> float:
 
 
 def kill_when(cmd: list[str], env: dict, ready) -> None:
-    proc = subprocess.Popen(cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
     while not ready():
         if proc.poll() is not None:
             raise RuntimeError("the run ended before the kill point")

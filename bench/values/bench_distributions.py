@@ -71,9 +71,13 @@ def make_parquet(path: Path, rows: int, seed: int = 11) -> None:
 def question_meta():
     import polars as pl
 
-    return pl.DataFrame({"var_name": [f"q{j}" for j in range(QUESTIONS)],
-                         "n_options": [n_options(j) for j in range(QUESTIONS)],
-                         "n_refusals": [REFUSALS] * QUESTIONS})
+    return pl.DataFrame(
+        {
+            "var_name": [f"q{j}" for j in range(QUESTIONS)],
+            "n_options": [n_options(j) for j in range(QUESTIONS)],
+            "n_refusals": [REFUSALS] * QUESTIONS,
+        }
+    )
 
 
 def partition_stats(part: tuple[str, int, int]):
@@ -107,10 +111,20 @@ def run_ours(path: Path, out: Path, dask: bool = False) -> None:
             # added up as we go, so that only one batch's sums are ever held besides the total
             stats = part if stats is None else combine_stats([stats, part])
     result = distributions(stats, question_meta())
-    long = result.select(
-        "group_attr", "group_value", "var_name", "n", "n_eff", "refusal_mass",
-        pl.col("probs"), pl.col("ci").list.eval(pl.element().struct.field("low")).alias("low"),
-    ).explode("probs", "low").with_columns(pl.int_range(pl.len()).over("group_attr", "group_value", "var_name").alias("option"))
+    long = (
+        result.select(
+            "group_attr",
+            "group_value",
+            "var_name",
+            "n",
+            "n_eff",
+            "refusal_mass",
+            pl.col("probs"),
+            pl.col("ci").list.eval(pl.element().struct.field("low")).alias("low"),
+        )
+        .explode("probs", "low")
+        .with_columns(pl.int_range(pl.len()).over("group_attr", "group_value", "var_name").alias("option"))
+    )
     long.rename({"probs": "p"}).write_parquet(out)
 
 
@@ -127,7 +141,8 @@ def run_pandas(path: Path, out: Path) -> None:
         for j in range(QUESTIONS):
             q = f"q{j}"
             agg = df.groupby([attr, q], dropna=True, observed=True).agg(
-                n=("w", "size"), w=("w", "sum"), w2=("w2", "sum"))
+                n=("w", "size"), w=("w", "sum"), w2=("w2", "sum")
+            )
             agg.index = agg.index.set_names(["group_value", "option"])
             parts.append(agg.reset_index().assign(group_attr=attr, var_name=q))
     cells = pd.concat(parts, ignore_index=True)
@@ -170,8 +185,9 @@ def child(impl: str, path: str, out: str) -> None:
 
 
 def measure(impl: str, path: Path, out: Path) -> dict:
-    proc = subprocess.run([sys.executable, __file__, "--child", impl, str(path), str(out)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", impl, str(path), str(out)], capture_output=True, text=True
+    )
     if proc.returncode:
         raise SystemExit(f"{impl} failed:\n{proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -202,17 +218,23 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "microdata.parquet"
         make_parquet(path, args.rows)
-        print(f"{args.rows:,} respondents x {QUESTIONS} questions x {len(GROUPS)} group attributes "
-              f"({sum(GROUPS.values())} groups + the whole sample); parquet {path.stat().st_size / 1e6:.0f} MB")
+        print(
+            f"{args.rows:,} respondents x {QUESTIONS} questions x {len(GROUPS)} group attributes "
+            f"({sum(GROUPS.values())} groups + the whole sample); parquet {path.stat().st_size / 1e6:.0f} MB"
+        )
         impls = ["pandas", "ours"] + (["ours-dask"] if args.dask else [])
         results = {impl: measure(impl, path, Path(tmp) / f"{impl}.parquet") for impl in impls}
         diff = largest_difference(Path(tmp) / "ours.parquet", Path(tmp) / "pandas.parquet")
     base = results["pandas"]
     for impl, r in results.items():
-        print(f"{impl:10s} {r['seconds']:8.2f} s (CPU {r['cpu_s']:7.2f} s)   peak {r['peak_mb']:7.0f} MB   "
-              f"speed x{base['seconds'] / r['seconds']:5.1f}   memory x{r['peak_mb'] / base['peak_mb']:.2f} of pandas")
-    print(f"speed ratio ours/pandas: {base['seconds'] / results['ours']['seconds']:.1f}x wall clock (goal >= 5x), "
-          f"{base['cpu_s'] / results['ours']['cpu_s']:.1f}x in CPU time")
+        print(
+            f"{impl:10s} {r['seconds']:8.2f} s (CPU {r['cpu_s']:7.2f} s)   peak {r['peak_mb']:7.0f} MB   "
+            f"speed x{base['seconds'] / r['seconds']:5.1f}   memory x{r['peak_mb'] / base['peak_mb']:.2f} of pandas"
+        )
+    print(
+        f"speed ratio ours/pandas: {base['seconds'] / results['ours']['seconds']:.1f}x wall clock (goal >= 5x), "
+        f"{base['cpu_s'] / results['ours']['cpu_s']:.1f}x in CPU time"
+    )
     print(f"largest difference between the two results (probs, interval, n, n_eff, refusal mass): {diff:.2e}")
 
 

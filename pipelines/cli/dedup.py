@@ -29,7 +29,12 @@ from typing import Annotated, Any, Optional
 import typer
 
 METHOD_SECTIONS = ("exact", "near", "semantic")
-OUTPUTS = ["data/kept", "data/duplicates", "README.md", "quarantine.parquet"]  # a dataset folder: load_dataset(DIR, "kept")
+OUTPUTS = [
+    "data/kept",
+    "data/duplicates",
+    "README.md",
+    "quarantine.parquet",
+]  # a dataset folder: load_dataset(DIR, "kept")
 
 
 class Engine(str, Enum):
@@ -40,7 +45,11 @@ class Engine(str, Enum):
 
 # bytes per row of the single-process path (bench/dedup: 3.25 GB at 1M rows of ~330 characters for
 # near, 1.65 GB for exact), as (per character, fixed)
-SINGLE_COST = {"near": (8, 400), "exact": (4, 300), "semantic": (4, 4_000)}  # semantic: 384 float32 a row, k-means copies
+SINGLE_COST = {
+    "near": (8, 400),
+    "exact": (4, 300),
+    "semantic": (4, 4_000),
+}  # semantic: 384 float32 a row, k-means copies
 
 
 def available_memory() -> int:
@@ -70,7 +79,9 @@ def choose_engine(engine: str, method: str, input: Path, cfg, memory_budget: int
         if method not in SINGLE_COST:
             raise typer.BadParameter(f"--engine dask has no method {method}", param_hint="--engine")
         if not parquet:
-            raise typer.BadParameter(f"--engine dask reads parquet (a file or a folder of them); {input} is not", param_hint="--engine")
+            raise typer.BadParameter(
+                f"--engine dask reads parquet (a file or a folder of them); {input} is not", param_hint="--engine"
+            )
         return "dask"
     if engine == "single" or method not in SINGLE_COST or not parquet:
         return "single"
@@ -82,7 +93,11 @@ def choose_engine(engine: str, method: str, input: Path, cfg, memory_budget: int
 
     files = input_files(input)
     check_text_columns(input, pl.scan_parquet(files).collect_schema(), cfg)
-    stats = pl.scan_parquet(files).select(pl.len().alias("n"), pl.col(cfg.text_column).cast(pl.String).str.len_bytes().mean().alias("c")).collect()
+    stats = (
+        pl.scan_parquet(files)
+        .select(pl.len().alias("n"), pl.col(cfg.text_column).cast(pl.String).str.len_bytes().mean().alias("c"))
+        .collect()
+    )
     rows, chars = int(stats["n"][0]), float(stats["c"][0] or 0)
     per_char, fixed = SINGLE_COST[method]
     budget = memory_budget or available_memory() // 2
@@ -125,8 +140,12 @@ def validate_rows(frame, cfg, path: Path, step: str = "validate"):
     from sources.files import input_name
     from sources.tables import ROW
 
-    for role, col in (("--text-column", cfg.text_column), ("--id-column", cfg.id_column),
-                      ("score_column", cfg.score_column), ("time_column", cfg.time_column)):
+    for role, col in (
+        ("--text-column", cfg.text_column),
+        ("--id-column", cfg.id_column),
+        ("score_column", cfg.score_column),
+        ("time_column", cfg.time_column),
+    ):
         if col and col not in frame.columns:
             shown = ", ".join(c for c in frame.columns if c != ROW)
             raise InputFileError(path, f"no column {col!r} ({role}); columns are: {shown}")
@@ -136,47 +155,91 @@ def validate_rows(frame, cfg, path: Path, step: str = "validate"):
     ident, text = pl.col(cfg.id_column), pl.col(cfg.text_column)
     first_row = pl.col(ROW).first().over(cfg.id_column)
     problem = (
-        pl.when(ident.is_null()).then(pl.lit(f"{cfg.id_column} is null"))
-        .when(~ident.is_first_distinct()).then(pl.format("id '{}' repeated: first at row {}", ident.cast(pl.String), first_row))
-        .when(text.is_null()).then(pl.lit(f"{cfg.text_column} is null: nothing to compare"))
+        pl.when(ident.is_null())
+        .then(pl.lit(f"{cfg.id_column} is null"))
+        .when(~ident.is_first_distinct())
+        .then(pl.format("id '{}' repeated: first at row {}", ident.cast(pl.String), first_row))
+        .when(text.is_null())
+        .then(pl.lit(f"{cfg.text_column} is null: nothing to compare"))
     )
-    field = pl.when(ident.is_null() | ~ident.is_first_distinct()).then(pl.lit(cfg.id_column)).otherwise(pl.lit(cfg.text_column))
+    field = (
+        pl.when(ident.is_null() | ~ident.is_first_distinct())
+        .then(pl.lit(cfg.id_column))
+        .otherwise(pl.lit(cfg.text_column))
+    )
     checked = frame.with_columns(problem.alias("_error"), field.alias("_field"))
     good = checked.filter(pl.col("_error").is_null()).drop("_error", "_field")
     bad = checked.filter(pl.col("_error").is_not_null())
     if not bad.height:
         return good, empty_quarantine()
     raw_cols = [c for c in frame.columns if c != ROW]
-    quarantine = quarantine_frame(bad.select(
-        pl.lit(step).alias("step"), pl.lit(input_name(path)).alias("source_file"), pl.col(ROW).alias("row"),
-        pl.col("_field").alias("field"), pl.col("_error").alias("error"),
-        pl.struct([pl.col(c).cast(pl.String) for c in raw_cols]).struct.json_encode().alias("raw"),
-    ))
+    quarantine = quarantine_frame(
+        bad.select(
+            pl.lit(step).alias("step"),
+            pl.lit(input_name(path)).alias("source_file"),
+            pl.col(ROW).alias("row"),
+            pl.col("_field").alias("field"),
+            pl.col("_error").alias("error"),
+            pl.struct([pl.col(c).cast(pl.String) for c in raw_cols]).struct.json_encode().alias("raw"),
+        )
+    )
     return good, quarantine
 
 
-def run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | None = None,
-              no_cache: bool = False, dask_address: str | None = None, engine: str = "auto",
-              workers: int | None = None, memory_per_worker: str | None = None,
-              partition_rows: int | None = None, allow_existing: bool = False,
-              lock_timeout: float = 0.0) -> dict[str, Any]:
+def run_dedup(
+    input: Path,
+    method: str,
+    output: Path,
+    cfg,
+    cache_dir: Path | None = None,
+    no_cache: bool = False,
+    dask_address: str | None = None,
+    engine: str = "auto",
+    workers: int | None = None,
+    memory_per_worker: str | None = None,
+    partition_rows: int | None = None,
+    allow_existing: bool = False,
+    lock_timeout: float = 0.0,
+) -> dict[str, Any]:
     """Read, validate, deduplicate and write the output folder; returns the report as a dict."""
     from pipelines.engine.dataset_dir import claim_output
 
     with claim_output(output, allow_foreign=allow_existing, lock_timeout=lock_timeout):
-        return _run_dedup(input, method, output, cfg, cache_dir, no_cache, dask_address, engine, workers,
-                          memory_per_worker, partition_rows)
+        return _run_dedup(
+            input,
+            method,
+            output,
+            cfg,
+            cache_dir,
+            no_cache,
+            dask_address,
+            engine,
+            workers,
+            memory_per_worker,
+            partition_rows,
+        )
 
 
-def _run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | None, no_cache: bool,
-               dask_address: str | None, engine: str, workers: int | None, memory_per_worker: str | None,
-               partition_rows: int | None) -> dict[str, Any]:
+def _run_dedup(
+    input: Path,
+    method: str,
+    output: Path,
+    cfg,
+    cache_dir: Path | None,
+    no_cache: bool,
+    dask_address: str | None,
+    engine: str,
+    workers: int | None,
+    memory_per_worker: str | None,
+    partition_rows: int | None,
+) -> dict[str, Any]:
     from pipelines.methods.dedup.distributed import memory_bytes
 
     limit = memory_bytes(memory_per_worker)
     if choose_engine(engine, method, input, cfg, limit) == "dask":
-        return run_dedup_dask(input, method, output, cfg, cache_dir, no_cache, dask_address, workers,
-                              memory_per_worker, partition_rows)
+        return run_dedup_dask(
+            input, method, output, cfg, cache_dir, no_cache, dask_address, workers, memory_per_worker, partition_rows
+        )
     from pipelines.engine.cache import StepCache
     from pipelines.engine.dask_runtime import DaskRuntime
     from pipelines.engine.dataset_dir import staged_dataset
@@ -209,10 +272,19 @@ def _run_dedup(input: Path, method: str, output: Path, cfg, cache_dir: Path | No
     check_every_id_once(data[cfg.id_column], result.data[cfg.id_column], duplicates)
     ctx.report.facts.update(input=input_name(input), method=method, dedup=result.account.extra, outputs=OUTPUTS)
     with staged_dataset(output) as stage:  # swapped in whole (pipelines/engine/dataset_dir.py)
-        views = {"kept": write_config(stage, "kept", result.data, by_split=False),
-                 "duplicates": write_config(stage, "duplicates", duplicates, by_split=False)}
-        write_dedup_card(stage, views=views, report=ctx.report, input=input, method=method, cfg=cfg,
-                         plot_cache=cache.root / "plots" if cache else None)
+        views = {
+            "kept": write_config(stage, "kept", result.data, by_split=False),
+            "duplicates": write_config(stage, "duplicates", duplicates, by_split=False),
+        }
+        write_dedup_card(
+            stage,
+            views=views,
+            report=ctx.report,
+            input=input,
+            method=method,
+            cfg=cfg,
+            plot_cache=cache.root / "plots" if cache else None,
+        )
     return ctx.report.to_dict()
 
 
@@ -224,13 +296,27 @@ def read_dataset(folder: Path):
     from sources.tables import ROW, read_table
 
     frames, bad = zip(*(read_table(f) for f in input_files(folder)))
-    frame = pl.concat(frames, how="vertical_relaxed").drop(ROW).with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    frame = (
+        pl.concat(frames, how="vertical_relaxed")
+        .drop(ROW)
+        .with_row_index(ROW, offset=1)
+        .with_columns(pl.col(ROW).cast(pl.Int64))
+    )
     return frame, pl.concat(bad)
 
 
-def run_dedup_dask(input: Path, method: str, output: Path, cfg, cache_dir: Path | None, no_cache: bool,
-                   dask_address: str | None, workers: int | None, memory_per_worker: str | None,
-                   partition_rows: int | None) -> dict[str, Any]:
+def run_dedup_dask(
+    input: Path,
+    method: str,
+    output: Path,
+    cfg,
+    cache_dir: Path | None,
+    no_cache: bool,
+    dask_address: str | None,
+    workers: int | None,
+    memory_per_worker: str | None,
+    partition_rows: int | None,
+) -> dict[str, Any]:
     """The partitioned stages on Dask. Their files live under the step cache (a rerun after a crash
     redoes only the missing tasks) and are removed once the outputs are written."""
     from pipelines.engine.cache import StepCache
@@ -242,23 +328,45 @@ def run_dedup_dask(input: Path, method: str, output: Path, cfg, cache_dir: Path 
 
     # without a cache, the stage files live beside the output, under a staging name: removed at the
     # end, and by the next run's recovery if this one is killed (pipelines/engine/dataset_dir.py)
-    work_root = staging_dir(output).with_name(f".{output.name}.curate-staging-work") if no_cache else \
-        StepCache(cache_dir).root / "dedup-stages"
+    work_root = (
+        staging_dir(output).with_name(f".{output.name}.curate-staging-work")
+        if no_cache
+        else StepCache(cache_dir).root / "dedup-stages"
+    )
     embed = getattr(cfg, "embed", None)
     if not no_cache and embed is not None and embed.cache_dir is None:  # embeddings beside the steps, as in one process
-        cfg = cfg.model_copy(update={"embed": embed.model_copy(update={"cache_dir": str(StepCache(cache_dir).root / "embeddings")})})
+        cfg = cfg.model_copy(
+            update={"embed": embed.model_copy(update={"cache_dir": str(StepCache(cache_dir).root / "embeddings")})}
+        )
     step = dedup_step(method, cfg)
-    runtime = DaskRuntime(dask_address, workers=workers, memory_limit=memory_per_worker,
-                          local_directory=str(work_root / "dask-spill"))
+    runtime = DaskRuntime(
+        dask_address, workers=workers, memory_limit=memory_per_worker, local_directory=str(work_root / "dask-spill")
+    )
     try:
         with staged_dataset(output) as stage:  # swapped in whole (pipelines/engine/dataset_dir.py)
-            result = run_distributed(method, step.config, input, stage, runtime, work_root,
-                                     partition_rows=partition_rows, memory_limit=memory_bytes(memory_per_worker),
-                                     params=step.params(), progress=lambda msg: typer.echo(msg, err=True))
+            result = run_distributed(
+                method,
+                step.config,
+                input,
+                stage,
+                runtime,
+                work_root,
+                partition_rows=partition_rows,
+                memory_limit=memory_bytes(memory_per_worker),
+                params=step.params(),
+                progress=lambda msg: typer.echo(msg, err=True),
+            )
             peaks = runtime.worker_peak_memory()
             report = dask_report(result, input, method, step.name, dask_address, memory_per_worker, peaks)
-            write_dedup_card(stage, views=result.views, report=report, input=input, method=method, cfg=step.config,
-                             plot_cache=None if no_cache else StepCache(cache_dir).root / "plots")
+            write_dedup_card(
+                stage,
+                views=result.views,
+                report=report,
+                input=input,
+                method=method,
+                cfg=step.config,
+                plot_cache=None if no_cache else StepCache(cache_dir).root / "plots",
+            )
     finally:
         runtime.close()
         if no_cache:
@@ -266,8 +374,9 @@ def run_dedup_dask(input: Path, method: str, output: Path, cfg, cache_dir: Path 
     return report.to_dict()
 
 
-def dask_report(result, input: Path, method: str, step_name: str, dask_address: str | None,
-                memory_per_worker: str | None, peaks) -> "RunReport":
+def dask_report(
+    result, input: Path, method: str, step_name: str, dask_address: str | None, memory_per_worker: str | None, peaks
+) -> "RunReport":
     from pipelines.engine.redaction import redact
     from pipelines.engine.report import RunReport
     from pipelines.engine.steps import Account
@@ -278,11 +387,18 @@ def dask_report(result, input: Path, method: str, step_name: str, dask_address: 
     report.add(Account("validate", result.rows_in, result.valid, {}, result.quarantine.height), result.quarantine)
     dropped = {f"duplicate_{method}": result.removed} if result.removed else {}
     report.add(Account(step_name, result.valid, result.kept_rows, dropped, 0, result.stats))
-    report.facts.update(input=input_name(input), method=method, dedup=result.stats,
-                        outputs=OUTPUTS,
-                        dask={"scheduler": redact(dask_address) if dask_address else "LocalCluster",
-                              "workers": result.workers, "worker_peak_memory_bytes": peaks,
-                              "memory_per_worker": memory_per_worker})
+    report.facts.update(
+        input=input_name(input),
+        method=method,
+        dedup=result.stats,
+        outputs=OUTPUTS,
+        dask={
+            "scheduler": redact(dask_address) if dask_address else "LocalCluster",
+            "workers": result.workers,
+            "worker_peak_memory_bytes": peaks,
+            "memory_per_worker": memory_per_worker,
+        },
+    )
     return report
 
 
@@ -293,27 +409,80 @@ def check_every_id_once(ids, kept_ids, duplicates) -> None:
 
     seen = pl.concat([kept_ids.cast(pl.String), duplicates["id"].cast(pl.String)])
     if seen.len() != ids.len() or seen.n_unique() != seen.len() or not seen.is_in(ids.cast(pl.String).implode()).all():
-        raise AssertionError(f"dedup lost or repeated ids: {ids.len()} in, {kept_ids.len()} kept + {duplicates.height} duplicates")
+        raise AssertionError(
+            f"dedup lost or repeated ids: {ids.len()} in, {kept_ids.len()} kept + {duplicates.height} duplicates"
+        )
 
 
 def dedup(
-    input: Annotated[Path, typer.Option("--input", "-i", help="Table file: .parquet, .csv, .tsv, .jsonl/.ndjson or .json; or a folder of .parquet files.")],
+    input: Annotated[
+        Path,
+        typer.Option(
+            "--input",
+            "-i",
+            help="Table file: .parquet, .csv, .tsv, .jsonl/.ndjson or .json; or a folder of .parquet files.",
+        ),
+    ],
     text_column: Annotated[str, typer.Option("--text-column", help="Column with the text to compare.")],
     id_column: Annotated[str, typer.Option("--id-column", help="Column with a unique id per row.")],
     method: Annotated[Method, typer.Option("--method", help="exact | near | semantic.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output folder: a dataset with configs kept and duplicates, a card, report.json.")],
-    threshold: Annotated[Optional[float], typer.Option(help="near: Jaccard (default 0.6); semantic: cosine (default 0.85).")] = None,
-    config: Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML with the method's options (see pipelines/methods/dedup/config.py).")] = None,
-    keep: Annotated[Optional[str], typer.Option(help="Which row of a cluster is kept: first | longest | highest_score | oldest.")] = None,
-    cache_dir: Annotated[Optional[Path], typer.Option(help="Step cache folder [default: $CURATE_CACHE_DIR or ~/.cache/curate].")] = None,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output", "-o", help="Output folder: a dataset with configs kept and duplicates, a card, report.json."
+        ),
+    ],
+    threshold: Annotated[
+        Optional[float], typer.Option(help="near: Jaccard (default 0.6); semantic: cosine (default 0.85).")
+    ] = None,
+    config: Annotated[
+        Optional[Path],
+        typer.Option("--config", "-c", help="YAML with the method's options (see pipelines/methods/dedup/config.py)."),
+    ] = None,
+    keep: Annotated[
+        Optional[str], typer.Option(help="Which row of a cluster is kept: first | longest | highest_score | oldest.")
+    ] = None,
+    cache_dir: Annotated[
+        Optional[Path], typer.Option(help="Step cache folder [default: $CURATE_CACHE_DIR or ~/.cache/curate].")
+    ] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every step.")] = False,
-    dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler: the dask engine runs its stages there; the single engine embeds (semantic) there.")] = None,
-    engine: Annotated[Engine, typer.Option(help="single (one process) | dask (parquet input, bounded memory per worker) | auto: dask when one process would not fit.")] = Engine.auto,
-    workers: Annotated[Optional[int], typer.Option(help="dask engine, local cluster: worker processes [default: one per core].")] = None,
-    memory_per_worker: Annotated[Optional[str], typer.Option(help="dask engine: memory limit per worker, e.g. 4GB (sizes the partitions; dask spills past 60%).")] = None,
-    partition_rows: Annotated[Optional[int], typer.Option(help="dask engine: rows per partition [default: from the memory limit].")] = None,
-    allow_existing: Annotated[bool, typer.Option("--allow-existing", help="Write into an existing folder that curate did not write (its other files are kept).")] = False,
-    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another run writing the same output folder [default: 0, stop at once].", min=0)] = 0.0,
+    dask_address: Annotated[
+        Optional[str],
+        typer.Option(
+            help="Dask scheduler: the dask engine runs its stages there; the single engine embeds (semantic) there."
+        ),
+    ] = None,
+    engine: Annotated[
+        Engine,
+        typer.Option(
+            help="single (one process) | dask (parquet input, bounded memory per worker) | auto: dask when one process would not fit."
+        ),
+    ] = Engine.auto,
+    workers: Annotated[
+        Optional[int], typer.Option(help="dask engine, local cluster: worker processes [default: one per core].")
+    ] = None,
+    memory_per_worker: Annotated[
+        Optional[str],
+        typer.Option(
+            help="dask engine: memory limit per worker, e.g. 4GB (sizes the partitions; dask spills past 60%)."
+        ),
+    ] = None,
+    partition_rows: Annotated[
+        Optional[int], typer.Option(help="dask engine: rows per partition [default: from the memory limit].")
+    ] = None,
+    allow_existing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-existing",
+            help="Write into an existing folder that curate did not write (its other files are kept).",
+        ),
+    ] = False,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to wait for another run writing the same output folder [default: 0, stop at once].", min=0
+        ),
+    ] = 0.0,
 ) -> None:
     """Deduplicate a table: exact (normalised text), near (MinHash + LSH) or semantic (embeddings)."""
     from sources.files import check_readable
@@ -333,15 +502,32 @@ def dedup(
             raise typer.BadParameter("exact dedup has no threshold", param_hint="--threshold")
         overrides["threshold"] = threshold
     cfg = load_dedup_config(method.value, config, overrides)
-    report = run_dedup(input, method.value, output, cfg, cache_dir, no_cache, dask_address, engine.value,
-                       workers, memory_per_worker, partition_rows, allow_existing, lock_timeout)
+    report = run_dedup(
+        input,
+        method.value,
+        output,
+        cfg,
+        cache_dir,
+        no_cache,
+        dask_address,
+        engine.value,
+        workers,
+        memory_per_worker,
+        partition_rows,
+        allow_existing,
+        lock_timeout,
+    )
     print_summary(report, output)
 
 
 def print_summary(report: dict, output: Path) -> None:
     for step in report["steps"]:
         dropped = ", ".join(f"{r}={n}" for r, n in step["dropped"].items()) or "-"
-        typer.echo(f"  {step['name']:16s} in={step['in']:<9d} kept={step['kept']:<9d} dropped: {dropped}  quarantined={step['quarantined']}")
+        typer.echo(
+            f"  {step['name']:16s} in={step['in']:<9d} kept={step['kept']:<9d} dropped: {dropped}  quarantined={step['quarantined']}"
+        )
     stats = report["facts"]["dedup"]
-    typer.echo(f"{output}: kept {stats['kept']} of {stats['rows']} rows; {stats['removed']} duplicates in "
-               f"{stats['clusters']} clusters (largest {stats['largest_cluster']})")
+    typer.echo(
+        f"{output}: kept {stats['kept']} of {stats['rows']} rows; {stats['removed']} duplicates in "
+        f"{stats['clusters']} clusters (largest {stats['largest_cluster']})"
+    )

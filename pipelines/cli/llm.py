@@ -29,8 +29,11 @@ def serve(
     defaults = EngineOptions.from_env()
     options = EngineOptions(threads or defaults.threads, slots or defaults.slots, defaults.ctx_per_slot)
     server = start(port, options)
-    err.print(f"serving {MODEL_ID} on http://127.0.0.1:{port}/v1 ({options.threads} threads, {options.slots} slots); "
-              "Ctrl-C stops it", highlight=False)
+    err.print(
+        f"serving {MODEL_ID} on http://127.0.0.1:{port}/v1 ({options.threads} threads, {options.slots} slots); "
+        "Ctrl-C stops it",
+        highlight=False,
+    )
     try:
         while True:
             time.sleep(1)
@@ -40,7 +43,9 @@ def serve(
 
 
 @llm_app.command()
-def probe(base_url: Annotated[Optional[str], typer.Argument(help="Endpoint [default: CURATE_LLM_BASE_URL].")] = None) -> None:
+def probe(
+    base_url: Annotated[Optional[str], typer.Argument(help="Endpoint [default: CURATE_LLM_BASE_URL].")] = None,
+) -> None:
     """Say what an endpoint is: engine, model, capacity, schema mechanism, prompt style."""
     from pipelines.llm.http_backend import HTTPBackend
     from pipelines.llm.settings import resolve_settings
@@ -49,5 +54,7 @@ def probe(base_url: Annotated[Optional[str], typer.Argument(help="Endpoint [defa
     if settings is None:
         raise typer.BadParameter(why)
     b = HTTPBackend(settings)
-    typer.echo(f"engine={b.server.engine} model={b.model} capacity={b.server.capacity} concurrency={b.concurrency} "
-               f"schemas={b.guided} prompts={'plain-text (base model)' if b.completions else 'chat'}")
+    typer.echo(
+        f"engine={b.server.engine} model={b.model} capacity={b.server.capacity} concurrency={b.concurrency} "
+        f"schemas={b.guided} prompts={'plain-text (base model)' if b.completions else 'chat'}"
+    )

@@ -34,9 +34,15 @@ SAMPLES = REPO / "sources" / "samples"
 InputOpt = Annotated[list[Path], typer.Option("--input", "-i", help="Input file; repeat for several.")]
 OutputOpt = Annotated[Path, typer.Option("--output", "-o", help="Output folder: a Hugging Face dataset layout.")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", help="YAML file with the recipe's options.")]
-CacheOpt = Annotated[Optional[Path], typer.Option(help="Step cache folder [default: $CURATE_CACHE_DIR or ~/.cache/curate].")]
-DaskOpt = Annotated[Optional[str], typer.Option(help="Dask scheduler address (tcp://host:8786); default: a LocalCluster.")]
-QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or info logs; warnings, errors and the summary only.")]
+CacheOpt = Annotated[
+    Optional[Path], typer.Option(help="Step cache folder [default: $CURATE_CACHE_DIR or ~/.cache/curate].")
+]
+DaskOpt = Annotated[
+    Optional[str], typer.Option(help="Dask scheduler address (tcp://host:8786); default: a LocalCluster.")
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="No progress bars or info logs; warnings, errors and the summary only.")
+]
 
 
 def quiet_mode() -> None:
@@ -99,8 +105,9 @@ def check_request(request: RunRequest) -> None:
     from sources.files import check_distinct_names, check_readable
 
     recipe = get_recipe(request.recipe)
-    config = load_config(recipe, Path(request.config_path) if request.config_path else None, request.overrides,
-                         request.inherited)
+    config = load_config(
+        recipe, Path(request.config_path) if request.config_path else None, request.overrides, request.inherited
+    )
     inputs = [Path(p) for p in request.inputs]
     for path in inputs:
         check_readable(path)
@@ -122,12 +129,28 @@ def _run_one(request: RunRequest, checked: bool = False) -> dict:
     return state.result()
 
 
-def _request(recipe: str, inputs: list[Path], output: Path, config: Path | None, overrides: dict[str, Any],
-             cache_dir: Path | None, no_cache: bool, dask_address: str | None, **options: Any) -> RunRequest:
-    return RunRequest(recipe=recipe, inputs=tuple(str(p) for p in inputs), output=str(output),
-                      config_path=str(config) if config else None, overrides=overrides,
-                      cache_dir=str(cache_dir) if cache_dir else None, no_cache=no_cache, dask_address=dask_address,
-                      **options)
+def _request(
+    recipe: str,
+    inputs: list[Path],
+    output: Path,
+    config: Path | None,
+    overrides: dict[str, Any],
+    cache_dir: Path | None,
+    no_cache: bool,
+    dask_address: str | None,
+    **options: Any,
+) -> RunRequest:
+    return RunRequest(
+        recipe=recipe,
+        inputs=tuple(str(p) for p in inputs),
+        output=str(output),
+        config_path=str(config) if config else None,
+        overrides=overrides,
+        cache_dir=str(cache_dir) if cache_dir else None,
+        no_cache=no_cache,
+        dask_address=dask_address,
+        **options,
+    )
 
 
 @app.command()
@@ -136,18 +159,35 @@ def run(
     input: InputOpt,
     output: OutputOpt,
     config: ConfigOpt = None,
-    set_: Annotated[list[str], typer.Option("--set", help="A recipe option over the config file's, KEY=VALUE "
-                                                           "(value as YAML; repeat for several).")] = [],  # noqa: B006
+    set_: Annotated[
+        list[str],
+        typer.Option(
+            "--set", help="A recipe option over the config file's, KEY=VALUE (value as YAML; repeat for several)."
+        ),
+    ] = [],  # noqa: B006
     # kept for scripts written before `--set`; hidden: options belong to recipes, not to the generic run
     keyed: Annotated[bool, typer.Option("--keyed", hidden=True, help="Same as --set keyed=true.")] = False,
     cache_dir: CacheOpt = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Recompute every step.")] = False,
     dask_address: DaskOpt = None,
-    publish_to: Annotated[Optional[str], typer.Option(help="Also publish the output to this repository (a folder, or hf://org/name).")] = None,
+    publish_to: Annotated[
+        Optional[str], typer.Option(help="Also publish the output to this repository (a folder, or hf://org/name).")
+    ] = None,
     version: Annotated[Optional[str], typer.Option(help="Version X.Y.Z for --publish-to.")] = None,
     quiet: QuietOpt = False,
-    allow_existing: Annotated[bool, typer.Option("--allow-existing", help="Write into an existing folder that curate did not write (its other files are kept).")] = False,
-    lock_timeout: Annotated[float, typer.Option(help="Seconds to wait for another run writing the same output folder [default: 0, stop at once].", min=0)] = 0.0,
+    allow_existing: Annotated[
+        bool,
+        typer.Option(
+            "--allow-existing",
+            help="Write into an existing folder that curate did not write (its other files are kept).",
+        ),
+    ] = False,
+    lock_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to wait for another run writing the same output folder [default: 0, stop at once].", min=0
+        ),
+    ] = 0.0,
 ) -> None:
     """Run RECIPE on the inputs and write a dataset folder with report.json and quarantine.parquet."""
     if quiet:
@@ -160,9 +200,20 @@ def run(
         from pipelines.engine.publish import plan_publish
 
         plan = plan_publish(publish_to, version, recipe)
-    request = _request(recipe, input, output, config, overrides, cache_dir, no_cache, dask_address,
-                       allow_existing=allow_existing, lock_timeout=lock_timeout,
-                       inherited=plan.inherited if plan else {}, inherited_from=plan.previous if plan else None)
+    request = _request(
+        recipe,
+        input,
+        output,
+        config,
+        overrides,
+        cache_dir,
+        no_cache,
+        dask_address,
+        allow_existing=allow_existing,
+        lock_timeout=lock_timeout,
+        inherited=plan.inherited if plan else {},
+        inherited_from=plan.previous if plan else None,
+    )
     from pipelines.engine.dataset_dir import claim_output
 
     # the output folder is claimed before the embedded engine starts: a refused folder costs nothing
@@ -179,10 +230,17 @@ def run(
 @app.command()
 def publish(
     run_dir: Annotated[Path, typer.Argument(help="A folder written by `curate run`.")],
-    repo: Annotated[str, typer.Option(help="Local repository folder, relative or absolute (a git repo, made if missing), or hf://org/name for the Hub.")],
+    repo: Annotated[
+        str,
+        typer.Option(
+            help="Local repository folder, relative or absolute (a git repo, made if missing), or hf://org/name for the Hub."
+        ),
+    ],
     version: Annotated[str, typer.Option(help="Semantic version X.Y.Z; versions are immutable.")],
     message: Annotated[Optional[str], typer.Option(help="Changelog message.")] = None,
-    hub: Annotated[bool, typer.Option("--hub", help="REPO is a Hub dataset id org/name (same as hf://org/name).")] = False,
+    hub: Annotated[
+        bool, typer.Option("--hub", help="REPO is a Hub dataset id org/name (same as hf://org/name).")
+    ] = False,
 ) -> None:
     """Publish a run folder as an immutable, tagged version, with a changelog and a diff."""
     _publish(run_dir, repo, version, message, hub=hub)
@@ -192,12 +250,18 @@ def publish(
 def schedule(
     recipe: Annotated[str, typer.Argument(help="Recipe name; see `curate recipes`.")],
     cron: Annotated[str, typer.Option(help='Cron schedule, e.g. "0 3 * * *" for 03:00 daily.')],
-    input: Annotated[list[str], typer.Option("--input", "-i", help="Input file or glob pattern (resolved at each run).")],
+    input: Annotated[
+        list[str], typer.Option("--input", "-i", help="Input file or glob pattern (resolved at each run).")
+    ],
     output: OutputOpt,
     config: ConfigOpt = None,
-    timezone: Annotated[Optional[str], typer.Option(help="IANA time zone of the cron schedule, e.g. Europe/Paris [default: UTC].")] = None,
+    timezone: Annotated[
+        Optional[str], typer.Option(help="IANA time zone of the cron schedule, e.g. Europe/Paris [default: UTC].")
+    ] = None,
     name: Annotated[Optional[str], typer.Option(help="Deployment name [default: the recipe's].")] = None,
-    publish_to: Annotated[Optional[str], typer.Option(help="Publish each run to this repository as the next patch version.")] = None,
+    publish_to: Annotated[
+        Optional[str], typer.Option(help="Publish each run to this repository as the next patch version.")
+    ] = None,
     cache_dir: CacheOpt = None,
     dask_address: DaskOpt = None,
 ) -> None:
@@ -212,11 +276,14 @@ def schedule(
     if publish_to and not publish_to.startswith("hf://"):
         publish_to = str(Path(publish_to).resolve())
     parameters = {
-        "recipe": recipe, "inputs": [str(Path(p).expanduser().absolute()) for p in input], "output": str(output.resolve()),
+        "recipe": recipe,
+        "inputs": [str(Path(p).expanduser().absolute()) for p in input],
+        "output": str(output.resolve()),
         "config_path": str(config.resolve()) if config else None,
         # the deployment's parameters are stored by Prefect: credentials in the address stay in this
         # process's environment, which the scheduled runs inherit (pipelines/engine/redaction.py)
-        "cache_dir": str(cache_dir) if cache_dir else None, "dask_address": conceal(dask_address),
+        "cache_dir": str(cache_dir) if cache_dir else None,
+        "dask_address": conceal(dask_address),
         "publish_to": publish_to,
     }
     serve_schedule(name or recipe, cron, parameters, timezone)
@@ -238,12 +305,16 @@ def _publish(run_dir: Path, repo: str, version: str, message: str | None = None,
     if result["version"] is None:
         typer.echo(f"nothing published: the data equals {result['unchanged_from']} of {result['repo']}")
         return
-    typer.echo(f"published {result['version']} to {result['repo']}"
-               + (f" (previous: {result['previous']})" if result["previous"] else ""))
+    typer.echo(
+        f"published {result['version']} to {result['repo']}"
+        + (f" (previous: {result['previous']})" if result["previous"] else "")
+    )
     for line in result.get("terms", []):
         typer.echo(f"  terms changed: {line}")
     for d in result["diff"]:
-        typer.echo(f"  {d['config']:14s} rows={d['rows']} added={d['added']} removed={d['removed']} changed={d['changed']}")
+        typer.echo(
+            f"  {d['config']:14s} rows={d['rows']} added={d['added']} removed={d['removed']} changed={d['changed']}"
+        )
 
 
 @app.command()
@@ -257,7 +328,9 @@ def recipes() -> None:
 
 @app.command()
 def demo(
-    output: Annotated[Path, typer.Option("--output", "-o", help="Parent folder of one dataset per recipe.")] = Path("out"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Parent folder of one dataset per recipe.")] = Path(
+        "out"
+    ),
     cache_dir: CacheOpt = None,
     dask_address: DaskOpt = None,
     quiet: QuietOpt = False,
@@ -268,8 +341,10 @@ def demo(
     from pipelines.cli.demo import demo_runs
 
     runs = demo_runs(SAMPLES)
-    requests = [_request(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address)
-                for recipe, inputs, config in runs]
+    requests = [
+        _request(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address)
+        for recipe, inputs, config in runs
+    ]
     for request in requests:  # every sample checked before the engine starts
         check_request(request)
     with embedded_if_needed([(r, c) for r, _, c in runs]):  # the embedded LLM engine, when no endpoint is configured
@@ -277,8 +352,9 @@ def demo(
             err.rule(f"curate run {request.recipe}")
             summary = run_one(request, checked=True)
             _print_summary(summary)
-    typer.echo(f"datasets written under {output}/; load one with "
-               f"datasets.load_dataset('{output}/personality', 'respondents')")
+    typer.echo(
+        f"datasets written under {output}/; load one with datasets.load_dataset('{output}/personality', 'respondents')"
+    )
 
 
 def _print_summary(summary: dict) -> None:
@@ -286,8 +362,10 @@ def _print_summary(summary: dict) -> None:
     typer.echo(f"{summary['output']}: " + ", ".join(f"{k} {v} rows" for k, v in summary["configs"].items()))
     for step in report["steps"]:
         dropped = ", ".join(f"{r}={n}" for r, n in step["dropped"].items()) or "-"
-        typer.echo(f"  {step['name']:22s} in={step['in']:<8d} kept={step['kept']:<8d} "
-                   f"dropped: {dropped}  quarantined={step['quarantined']}")
+        typer.echo(
+            f"  {step['name']:22s} in={step['in']:<8d} kept={step['kept']:<8d} "
+            f"dropped: {dropped}  quarantined={step['quarantined']}"
+        )
     for note in report.get("notes", []):
         typer.echo(f"  note: {note}")
 
@@ -296,7 +374,9 @@ def _print_summary(summary: dict) -> None:
 def reddit_fetch(
     subreddit: Annotated[list[str], typer.Option("--subreddit", "-s", help="Subreddit; repeat for several.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="Folder for the RS_live_*/RC_live_* dump files.")],
-    state: Annotated[Path, typer.Option(help="State file: the newest item fetched per subreddit.")] = Path("reddit-state.json"),
+    state: Annotated[Path, typer.Option(help="State file: the newest item fetched per subreddit.")] = Path(
+        "reddit-state.json"
+    ),
     limit: Annotated[int, typer.Option(help="At most this many items per listing (Reddit serves up to 1000).")] = 1000,
 ) -> None:
     """Fetch new posts and comments through the Reddit API (PRAW; credentials from REDDIT_CLIENT_ID,
@@ -322,8 +402,10 @@ app.add_typer(_argilla_app, name="argilla")
 
 
 CHILD_COMMANDS = {"run", "demo", "dedup", "schedule"}  # the commands that start child processes
-BUG_NOTE = ("this is a bug in curate, not a problem with your input: please report it with the traceback "
-            "above and the command you ran (README, \"Reporting a bug\")")
+BUG_NOTE = (
+    "this is a bug in curate, not a problem with your input: please report it with the traceback "
+    'above and the command you ran (README, "Reporting a bug")'
+)
 
 
 def main() -> None:
@@ -353,9 +435,13 @@ def main() -> None:
             _bug()
         # a busy machine, not a bug: Prefect's temporary server did not answer in time
         wait = os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS")
-        err.print(f"[bold red]error:[/] Prefect's temporary API server did not start within {wait} s (a busy "
-                  "machine?): raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or start one with "
-                  "`prefect server start` and set PREFECT_API_URL (README, \"Prefect\")", highlight=False, soft_wrap=True)
+        err.print(
+            f"[bold red]error:[/] Prefect's temporary API server did not start within {wait} s (a busy "
+            "machine?): raise PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, or start one with "
+            '`prefect server start` and set PREFECT_API_URL (README, "Prefect")',
+            highlight=False,
+            soft_wrap=True,
+        )
         raise SystemExit(2) from None
     except Exception:
         _bug()

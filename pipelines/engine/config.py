@@ -57,13 +57,21 @@ def validated(model: type[Model], data: dict[str, Any], where: Path | None, what
 
 
 def _finite_message(value: Any) -> str:
-    kind = "NaN (not a number)" if isinstance(value, float) and math.isnan(value) or str(value).strip().lower() in (
-        "nan", ".nan") else "infinite"
+    kind = (
+        "NaN (not a number)"
+        if isinstance(value, float) and math.isnan(value) or str(value).strip().lower() in ("nan", ".nan")
+        else "infinite"
+    )
     return f"must be a finite number, not {value!r}: {kind}"
 
 
-def load_options(model: type[Model], path: Path | None, overrides: dict[str, Any] | None = None,
-                 what: str = "config", defaults: dict[str, Any] | None = None) -> Model:
+def load_options(
+    model: type[Model],
+    path: Path | None,
+    overrides: dict[str, Any] | None = None,
+    what: str = "config",
+    defaults: dict[str, Any] | None = None,
+) -> Model:
     """Options from a YAML file (if any), then `overrides` that are not None, then `defaults` for
     the options neither gave, validated."""
     data = read_yaml_mapping(path, what) if path is not None else {}

@@ -22,8 +22,14 @@ def local_cluster_size() -> tuple[int, int]:
 class DaskRuntime:
     """Starts its client on first use, so runs that need no parallel step start no cluster."""
 
-    def __init__(self, address: str | None = None, inline: bool = False, workers: int | None = None,
-                 memory_limit: str | int | None = None, local_directory: str | None = None):
+    def __init__(
+        self,
+        address: str | None = None,
+        inline: bool = False,
+        workers: int | None = None,
+        memory_limit: str | int | None = None,
+        local_directory: str | None = None,
+    ):
         self.address = address or os.environ.get("CURATE_DASK_ADDRESS") or None
         self.inline = inline  # run partitions in this process (unit tests, tiny inputs)
         # LocalCluster only: worker count (default: one per core), memory per worker ("4GB"; dask

@@ -74,8 +74,10 @@ def check_target(out: Path, allow_foreign: bool = False) -> None:
     if out.is_symlink() and not out.exists():
         raise CurateError(f"{out}: is a broken symbolic link; --output must be a folder")
     if out.is_symlink():  # the new dataset is swapped in by renaming: it would replace the link, not its folder
-        raise CurateError(f"{out}: is a symbolic link (to {os.path.realpath(out)}); give the folder it points to as "
-                          "--output, so the dataset is written there")
+        raise CurateError(
+            f"{out}: is a symbolic link (to {os.path.realpath(out)}); give the folder it points to as "
+            "--output, so the dataset is written there"
+        )
     if out.exists() and not out.is_dir():
         raise CurateError(f"{out}: exists and is not a folder; --output must be a (new or curate-written) folder")
     if out.is_dir() and not allow_foreign and owned_files(out) is None:
@@ -190,8 +192,12 @@ def staged_dataset(out: Path | str) -> Iterator[Path]:
         except BaseException as e:
             shutil.rmtree(staging, ignore_errors=True)
             if is_no_space(e):
-                raise no_space(e, out, f"the dataset folder {out}",
-                               f"{out} was left as it was and the temporary files ({staging.name}) were removed") from None
+                raise no_space(
+                    e,
+                    out,
+                    f"the dataset folder {out}",
+                    f"{out} was left as it was and the temporary files ({staging.name}) were removed",
+                ) from None
             raise
 
 

@@ -19,8 +19,9 @@ from sources.files import encoding_read, input_name
 DATA_DIR = "data"
 
 
-def write_config(out: Path, name: str, frame: pl.DataFrame, class_labels: dict[str, list[str]] | None = None,
-                 by_split: bool = True) -> dict[str, Any]:
+def write_config(
+    out: Path, name: str, frame: pl.DataFrame, class_labels: dict[str, list[str]] | None = None, by_split: bool = True
+) -> dict[str, Any]:
     """Write one config as `data/<name>/<split>-NNNNN-of-NNNNN.parquet`, one set of shards per value
     of the envelope's `split` column, in Hub types and byte-sized shards and row groups. Returns what
     the card's `dataset_info` states: {"splits": {split: (rows, bytes)}, "features": Features}.
@@ -128,8 +129,17 @@ def write_dataset_dir(
     column or [columns] or None}}, over the spec's keys."""
     # written whole into a staging folder beside `out`, then swapped in (pipelines/engine/dataset_dir.py)
     with staged_dataset(out) as stage:
-        _write_dataset(stage, recipe=recipe, result=result, report=report, inputs=inputs,
-                       created_at=created_at, plot_cache=plot_cache, splits=splits, spec=spec)
+        _write_dataset(
+            stage,
+            recipe=recipe,
+            result=result,
+            report=report,
+            inputs=inputs,
+            created_at=created_at,
+            plot_cache=plot_cache,
+            splits=splits,
+            spec=spec,
+        )
 
 
 def _write_dataset(stage: Path, *, recipe, result, report, inputs, created_at, plot_cache, splits, spec) -> None:
@@ -145,27 +155,53 @@ def _write_dataset(stage: Path, *, recipe, result, report, inputs, created_at, p
             # a few groups that the hash put outside train: `ds["train"]` must work, so all go to train
             fell = ", ".join(sorted(tables[name]["split"].unique().to_list()))
             tables[name] = tables[name].with_columns(pl.lit("train").alias("split"))
-            report.notes.append(f"Config `{name}`: the split hash put all its {tables[name].height} rows in {fell}, "
-                                "none in train; too few to split, so all are in `train` in this version (a larger "
-                                "later version splits them by the hash).")
+            report.notes.append(
+                f"Config `{name}`: the split hash put all its {tables[name].height} rows in {fell}, "
+                "none in train; too few to split, so all are in `train` in this version (a larger "
+                "later version splits them by the hash)."
+            )
         views[name] = write_config(stage, name, tables[name], labels)
         fault_point(f"write:{name}")
     report.facts["splits"] = {name: {s: n for s, (n, _) in v["splits"].items()} for name, v in views.items()}
     empty = [name for name, v in views.items() if not v["splits"]]
     if empty:
         report.facts["empty_configs"] = empty
-    finish_dataset(stage, recipe=recipe, card=result.card, views=views, spec=spec, report=report, inputs=inputs,
-                   sections=result.sections, created_at=created_at, plot_cache=plot_cache,
-                   plots=[*language_plots(tables), split_plot(tables), *result.plots])
+    finish_dataset(
+        stage,
+        recipe=recipe,
+        card=result.card,
+        views=views,
+        spec=spec,
+        report=report,
+        inputs=inputs,
+        sections=result.sections,
+        created_at=created_at,
+        plot_cache=plot_cache,
+        plots=[*language_plots(tables), split_plot(tables), *result.plots],
+    )
 
 
-def finish_dataset(stage: Path, *, recipe: str, card, views: dict[str, dict[str, Any]], spec: hub.HubSpec,
-                   report: RunReport, inputs: list[Path], sections: list, created_at: str, plot_cache: Path | None,
-                   plots: list, command: str | None = None) -> None:
+def finish_dataset(
+    stage: Path,
+    *,
+    recipe: str,
+    card,
+    views: dict[str, dict[str, Any]],
+    spec: hub.HubSpec,
+    report: RunReport,
+    inputs: list[Path],
+    sections: list,
+    created_at: str,
+    plot_cache: Path | None,
+    plots: list,
+    command: str | None = None,
+) -> None:
     """What every dataset folder has beside its configs (`views`, from `write_config`): report.json,
     quarantine.parquet, the figures and the card."""
     report.write(stage)
-    drawn = draw_all([p for p in [funnel_plot(report.to_dict()), *plots] if p is not None], stage / PLOTS_DIR, plot_cache)
+    drawn = draw_all(
+        [p for p in [funnel_plot(report.to_dict()), *plots] if p is not None], stage / PLOTS_DIR, plot_cache
+    )
     text = render_card(
         recipe=recipe,
         card=card,

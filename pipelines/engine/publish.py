@@ -122,10 +122,13 @@ def diff_markdown(version: str, previous: str | None, diffs: list[ConfigDiff]) -
 
 
 def git(repo: Path, *args: str, check: bool = True) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": os.environ.get("GIT_AUTHOR_NAME", "curate"),
-           "GIT_AUTHOR_EMAIL": os.environ.get("GIT_AUTHOR_EMAIL", "curate@localhost"),
-           "GIT_COMMITTER_NAME": os.environ.get("GIT_COMMITTER_NAME", "curate"),
-           "GIT_COMMITTER_EMAIL": os.environ.get("GIT_COMMITTER_EMAIL", "curate@localhost")}
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": os.environ.get("GIT_AUTHOR_NAME", "curate"),
+        "GIT_AUTHOR_EMAIL": os.environ.get("GIT_AUTHOR_EMAIL", "curate@localhost"),
+        "GIT_COMMITTER_NAME": os.environ.get("GIT_COMMITTER_NAME", "curate"),
+        "GIT_COMMITTER_EMAIL": os.environ.get("GIT_COMMITTER_EMAIL", "curate@localhost"),
+    }
     proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, env=env)
     if check and proc.returncode != 0:
         raise CurateError(f"git {' '.join(args)} in {repo} failed: {proc.stderr.strip()}")
@@ -139,7 +142,9 @@ def versions(repo: Path, *, must_exist: bool = False) -> list[str]:
     if not (repo / ".git").exists():
         if must_exist:
             what = "does not exist" if not repo.exists() else "is not a dataset repository (no .git)"
-            raise CurateError(f"{repo}: {what}; publish a first version with `curate publish DIR --repo {repo} --version 1.0.0`")
+            raise CurateError(
+                f"{repo}: {what}; publish a first version with `curate publish DIR --repo {repo} --version 1.0.0`"
+            )
         return []
     tags = [t for t in git(repo, "tag", "--list", "v*").splitlines() if SEMVER.match(t[1:])]
     return sorted(tags, key=parse_version)
@@ -247,8 +252,10 @@ def plan_publish(repo: str, version: str | None, recipe: str, *, hub: bool = Fal
 def check_recipe(repo: Path, tag: str, recipe: str | None, shown: str | Path) -> None:
     theirs = version_report(repo, tag).get("recipe")
     if recipe and theirs and theirs != recipe:
-        raise CurateError(f"{shown}: its versions are `{theirs}` datasets ({tag}); a `{recipe}` run is published to a "
-                          "repository of its own")
+        raise CurateError(
+            f"{shown}: its versions are `{theirs}` datasets ({tag}); a `{recipe}` run is published to a "
+            "repository of its own"
+        )
 
 
 def check_clean(repo: Path, shown) -> None:
@@ -257,8 +264,10 @@ def check_clean(repo: Path, shown) -> None:
     changed = git(repo, "status", "--porcelain", "--untracked-files=all", check=False)
     if changed:
         first = changed.splitlines()[0].split(maxsplit=1)[-1]
-        raise CurateError(f"{shown}: the repository has changes that curate did not make ({first}"
-                          f"{' and more' if len(changed.splitlines()) > 1 else ''}); commit or undo them, then publish")
+        raise CurateError(
+            f"{shown}: the repository has changes that curate did not make ({first}"
+            f"{' and more' if len(changed.splitlines()) > 1 else ''}); commit or undo them, then publish"
+        )
 
 
 def terms_changes(run_terms: dict | None, previous: dict, tag: str | None) -> list[str]:
@@ -279,7 +288,8 @@ def terms_changes(run_terms: dict | None, previous: dict, tag: str | None) -> li
             raise CurateError(
                 f"{key} is the default ({new!r}) in this run but {old!r} in {tag}: a version keeps its terms unless its "
                 f"config changes them: set {key} in the config (--set {key}=...), or publish with `curate run "
-                "--publish-to`, which keeps them")
+                "--publish-to`, which keeps them"
+            )
         changes.append(f"{key}: {old!r} -> {new!r} ({source})")
     return changes
 
@@ -296,9 +306,9 @@ def resolve_repo(repo: str | Path, *, hub: bool = False) -> tuple[str, str | Pat
     not turn into a Hub upload because the folder does not exist yet."""
     text = str(repo)
     if text.startswith(HUB_PREFIX):
-        text, hub = text[len(HUB_PREFIX):], True
+        text, hub = text[len(HUB_PREFIX) :], True
         if text.startswith("datasets/"):  # hf://datasets/org/name, as huggingface_hub's fsspec spells it
-            text = text[len("datasets/"):]
+            text = text[len("datasets/") :]
     if hub:
         if not _is_hub_id(text):
             raise CurateError(f"{repo!r} is not a Hub dataset id (hf://org/name)")
@@ -331,8 +341,9 @@ def is_unchanged(diffs: list[ConfigDiff]) -> bool:
     return all(not (d.added or d.removed or d.changed) for d in diffs)
 
 
-def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message, display: str | None = None,
-                   report: dict | None = None) -> dict:
+def _publish_local(
+    run_dir: Path, repo: Path, tag: str, configs, message, display: str | None = None, report: dict | None = None
+) -> dict:
     repo.mkdir(parents=True, exist_ok=True)
     if not (repo / ".git").exists():
         git(repo, "init", "--quiet", "--initial-branch=main")
@@ -346,18 +357,32 @@ def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message, displa
         for known in dict.fromkeys([tag, previous]):
             diffs = diff_configs(configs, configs_at(repo, known))
             if is_unchanged(diffs) and not _terms_differ(run_terms, version_terms(repo, known)):
-                return {"repo": str(repo), "version": None, "previous": previous, "unchanged_from": known,
-                        "diff": [d.__dict__ for d in diffs], "terms": []}
-        raise CurateError(f"{repo}: version {tag} exists and holds other data; versions are immutable, choose a new one "
-                          f"(the latest is {previous})")
+                return {
+                    "repo": str(repo),
+                    "version": None,
+                    "previous": previous,
+                    "unchanged_from": known,
+                    "diff": [d.__dict__ for d in diffs],
+                    "terms": [],
+                }
+        raise CurateError(
+            f"{repo}: version {tag} exists and holds other data; versions are immutable, choose a new one "
+            f"(the latest is {previous})"
+        )
     if previous and parse_version(tag) < parse_version(previous):
         raise CurateError(f"{repo}: version {tag} is older than the latest, {previous}")
     old = configs_at(repo, previous) if previous else {}
     diffs = diff_configs(configs, old)
     terms = terms_changes(run_terms, version_terms(repo, previous), previous) if previous else []
     if previous and is_unchanged(diffs) and not terms:
-        return {"repo": str(repo), "version": None, "previous": previous, "unchanged_from": previous,
-                "diff": [d.__dict__ for d in diffs], "terms": []}
+        return {
+            "repo": str(repo),
+            "version": None,
+            "previous": previous,
+            "unchanged_from": previous,
+            "diff": [d.__dict__ for d in diffs],
+            "terms": [],
+        }
     changes = diff_markdown(tag, previous, diffs)
     if terms:
         changes += "\n\nTerms changed:\n\n" + "\n".join(f"- {line}" for line in terms)
@@ -374,13 +399,23 @@ def _publish_local(run_dir: Path, repo: Path, tag: str, configs, message, displa
     card = _with_changes(card, tag, changes)
     atomic_write_bytes(repo / "README.md", card.encode())
     _append_changelog(repo, tag, changes, message)
-    atomic_write_bytes(repo / "version.json", orjson.dumps(
-        {"version": tag, "previous": previous, "diff": [d.__dict__ for d in diffs]}, option=orjson.OPT_INDENT_2))
+    atomic_write_bytes(
+        repo / "version.json",
+        orjson.dumps(
+            {"version": tag, "previous": previous, "diff": [d.__dict__ for d in diffs]}, option=orjson.OPT_INDENT_2
+        ),
+    )
 
     git(repo, "add", "--all")
     git(repo, "commit", "--quiet", "--allow-empty", "-m", message or f"Publish {tag}")
     git(repo, "tag", "-a", tag, "-m", f"{tag}\n\n{changes}")
-    return {"repo": str(repo), "version": tag, "previous": previous, "diff": [d.__dict__ for d in diffs], "terms": terms}
+    return {
+        "repo": str(repo),
+        "version": tag,
+        "previous": previous,
+        "diff": [d.__dict__ for d in diffs],
+        "terms": terms,
+    }
 
 
 def _terms_differ(run_terms: dict | None, theirs: dict) -> bool:
@@ -459,11 +494,16 @@ def _publish_hub(run_dir: Path, repo_id: str, tag: str, configs, message) -> dic
         staged = Path(tmp)
         copy_published(run_dir, staged)
         card = (staged / "README.md").read_text()
-        atomic_write_bytes(staged / "README.md", with_load_snippet(card, load_snippet(sorted(configs), repo_id, tag)).encode())
+        atomic_write_bytes(
+            staged / "README.md", with_load_snippet(card, load_snippet(sorted(configs), repo_id, tag)).encode()
+        )
         api.upload_folder(
-            repo_id=repo_id, repo_type="dataset", folder_path=str(staged),
+            repo_id=repo_id,
+            repo_type="dataset",
+            folder_path=str(staged),
             allow_patterns=["README.md", "report.json", f"{DATA_DIR}/**", "plots/**"],
-            delete_patterns=[f"{DATA_DIR}/**", "plots/**"], commit_message=message or f"Publish {tag}",
+            delete_patterns=[f"{DATA_DIR}/**", "plots/**"],
+            commit_message=message or f"Publish {tag}",
         )
     api.create_tag(repo_id, tag=tag, repo_type="dataset", tag_message=tag)
     return {"repo": repo_id, "version": tag, "previous": None, "diff": []}

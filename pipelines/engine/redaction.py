@@ -64,8 +64,10 @@ def reveal(shown: str | None) -> str | None:
     if real is None:
         from schemas.errors import CurateError
 
-        raise CurateError(f"{shown}: this process does not know the credentials of this address (they are "
-                          "never stored); give the address again, or set CURATE_DASK_ADDRESS")
+        raise CurateError(
+            f"{shown}: this process does not know the credentials of this address (they are "
+            "never stored); give the address again, or set CURATE_DASK_ADDRESS"
+        )
     return real
 
 

@@ -46,7 +46,9 @@ def inputs_fingerprint(paths: list[Path]) -> str:
     for path in map(Path, paths):
         if path.is_dir():
             files = sorted(p for p in path.rglob("*") if p.is_file())
-            parts.append(f"dir:{input_name(path)}:" + ",".join(f"{p.relative_to(path)}={content_hash(p)}" for p in files))
+            parts.append(
+                f"dir:{input_name(path)}:" + ",".join(f"{p.relative_to(path)}={content_hash(p)}" for p in files)
+            )
         elif path.is_file():
             parts.append(file_fingerprint(path))
     return "|".join(parts)
@@ -142,12 +144,14 @@ class RunContext:
         a = result.account
         self.log.info(
             "step %s: in=%d kept=%d dropped=%s quarantined=%d",
-            a.name, a.rows_in, a.kept, a.dropped or "{}", a.quarantined,
+            a.name,
+            a.rows_in,
+            a.kept,
+            a.dropped or "{}",
+            a.quarantined,
         )
 
-    def apply_result(
-        self, step: Step, data: pl.DataFrame, inputs_hash: str | None = None
-    ) -> StepResult:
+    def apply_result(self, step: Step, data: pl.DataFrame, inputs_hash: str | None = None) -> StepResult:
         step.setup(self)
         key = step_key(step, inputs_hash or frame_hash(data)) if self.cache else None
         result = self.cache.load(step.name, key) if self.cache else None
@@ -210,8 +214,10 @@ def _show_cached_task(step: Step, key: str, cached: StepResult) -> None:
     from prefect.cache_policies import NO_CACHE
 
     a = cached.account
-    message = (f"output found in the step cache ({key[:12]}), not recomputed: in={a.rows_in} kept={a.kept} "
-               f"dropped={sum(a.dropped.values())} quarantined={a.quarantined}")
+    message = (
+        f"output found in the step cache ({key[:12]}), not recomputed: in={a.rows_in} kept={a.kept} "
+        f"dropped={sum(a.dropped.values())} quarantined={a.quarantined}"
+    )
     task(name=step.name, cache_policy=NO_CACHE, persist_result=False)(_cached_state)(message)
 
 

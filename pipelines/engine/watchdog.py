@@ -25,8 +25,11 @@ def start_watchdog() -> subprocess.Popen | None:
         return None
     return subprocess.Popen(
         [sys.executable, "-m", "pipelines.engine.watchdog", str(os.getpid())],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True, close_fds=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
     )
 
 

@@ -66,8 +66,10 @@ def embedded_if_needed(runs: list[tuple[str, Path | None]], say=None) -> Iterato
     saved = {k: os.environ.get(k) for k in ("CURATE_LLM_BASE_URL", "CURATE_LLM_BUDGET")}
     if saved["CURATE_LLM_BUDGET"] is None:  # a recipe config's `llm: {budget: ...}` still wins
         os.environ["CURATE_LLM_BUDGET"] = DEFAULT_EMBEDDED
-        say(f"LLM budget: {DEFAULT_EMBEDDED} of model work for this run (the embedded engine's default; "
-            "CURATE_LLM_BUDGET or llm.budget to change it, none for no limit)")
+        say(
+            f"LLM budget: {DEFAULT_EMBEDDED} of model work for this run (the embedded engine's default; "
+            "CURATE_LLM_BUDGET or llm.budget to change it, none for no limit)"
+        )
     try:
         with embedded_endpoint() as base_url:
             os.environ["CURATE_LLM_BASE_URL"] = base_url

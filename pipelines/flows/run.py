@@ -40,8 +40,9 @@ def _run(request: RunRequest) -> dict[str, Any]:
 
 def _run_claimed(request: RunRequest) -> dict[str, Any]:
     recipe = get_recipe(request.recipe)
-    config = load_config(recipe, Path(request.config_path) if request.config_path else None, request.overrides,
-                         request.inherited)
+    config = load_config(
+        recipe, Path(request.config_path) if request.config_path else None, request.overrides, request.inherited
+    )
     paths = [check_readable(p) for p in request.inputs]
     check_distinct_names(paths)
     out = Path(request.output)
@@ -51,8 +52,11 @@ def _run_claimed(request: RunRequest) -> dict[str, Any]:
         ctx.report.facts["terms"] = terms_facts(config, request.inherited, request.inherited_from)
         inherited = [k for k, v in ctx.report.facts["terms"]["source"].items() if v.startswith("inherited")]
         if inherited:
-            run_logger().info("kept from %s of the repository (the config sets none): %s", request.inherited_from,
-                              ", ".join(f"{k}={ctx.report.facts['terms'][k]!r}" for k in inherited))
+            run_logger().info(
+                "kept from %s of the repository (the config sets none): %s",
+                request.inherited_from,
+                ", ".join(f"{k}={ctx.report.facts['terms'][k]!r}" for k in inherited),
+            )
         result = recipe.build(ctx, paths, config)
         result.card = with_citation(result.card, config)
         if getattr(ctx, "llm", None) is not None and ctx.llm.estimates:  # each LLM step's estimate and decision
@@ -63,10 +67,15 @@ def _run_claimed(request: RunRequest) -> dict[str, Any]:
                 "workers": sorted(dask.workers_used),
             }
     write_dataset_dir(
-        out, recipe=recipe.name, result=result, report=ctx.report, inputs=paths,
+        out,
+        recipe=recipe.name,
+        result=result,
+        report=ctx.report,
+        inputs=paths,
         created_at=ctx.created_at.isoformat(timespec="seconds"),
         plot_cache=cache.root / "plots" if cache else None,
-        splits=config.splits.model_dump() if getattr(config, "splits", None) else None, spec=recipe.hub,
+        splits=config.splits.model_dump() if getattr(config, "splits", None) else None,
+        spec=recipe.hub,
     )
     summary = {name: table.height for name, table in result.tables.items()}
     run_logger().info("wrote %s: %s", out, ", ".join(f"{k}={v} rows" for k, v in summary.items()))

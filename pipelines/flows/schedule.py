@@ -87,7 +87,9 @@ def publish_version(output: str, publish_to: str) -> dict[str, Any]:
     return publish(Path(output), publish_to, next_version(publish_to))
 
 
-def artifact_markdown(recipe: str, summary: dict[str, Any], published: dict[str, Any] | None, publish_to: str | None) -> str:
+def artifact_markdown(
+    recipe: str, summary: dict[str, Any], published: dict[str, Any] | None, publish_to: str | None
+) -> str:
     report = summary["report"]
     card = Path(summary["output"]) / "README.md"
     lines = [f"# curate run {recipe}", "", f"Output: `{summary['output']}`; card: [{card.name}]({card.as_uri()})", ""]
@@ -136,9 +138,16 @@ def scheduled_run(
         run_logger().info("pseudonym key from the %s", source)
     paths = resolve_inputs(inputs)
     plan = plan_publish(publish_to, None, recipe) if publish_to else None  # the latest version's terms kept
-    request = RunRequest(recipe=recipe, inputs=tuple(paths), output=output, config_path=config_path,
-                         cache_dir=cache_dir, dask_address=dask_address,
-                         inherited=plan.inherited if plan else {}, inherited_from=plan.previous if plan else None)
+    request = RunRequest(
+        recipe=recipe,
+        inputs=tuple(paths),
+        output=output,
+        config_path=config_path,
+        cache_dir=cache_dir,
+        dask_address=dask_address,
+        inherited=plan.inherited if plan else {},
+        inherited_from=plan.previous if plan else None,
+    )
     # the LLM steps go where `curate run`'s go: the configured endpoint, else the embedded engine
     with embedded_if_needed([(recipe, Path(config_path) if config_path else None)], say=run_logger().info):
         state = run_recipe(request, return_state=True)
@@ -154,7 +163,8 @@ def scheduled_run(
             run_logger().info("published %s to %s", published["version"], publish_to)
         summary["published"] = published["version"]
     create_markdown_artifact(
-        key=f"curate-{recipe}", markdown=artifact_markdown(recipe, summary, published, publish_to),
+        key=f"curate-{recipe}",
+        markdown=artifact_markdown(recipe, summary, published, publish_to),
         description=f"curate run {recipe}: steps, card, version",
     )
     return summary
@@ -164,7 +174,9 @@ def schedule_deployment(name: str, cron: str, timezone: str | None, parameters: 
     from prefect.schedules import Cron
 
     return scheduled_run.to_deployment(
-        name=name, schedules=[Cron(cron, timezone=timezone)], parameters=parameters,
+        name=name,
+        schedules=[Cron(cron, timezone=timezone)],
+        parameters=parameters,
         description=f"curate run {parameters['recipe']} on a schedule ({cron}, {timezone or 'UTC'})",
         tags=["curate", parameters["recipe"]],
     )

@@ -29,8 +29,9 @@ class Backend(Protocol):
     name: str
     model: str
 
-    def run(self, items: list[tuple[int, ChatRequest]], on_done: Callable[[int, Completion], None],
-            usage: Usage) -> None: ...
+    def run(
+        self, items: list[tuple[int, ChatRequest]], on_done: Callable[[int, Completion], None], usage: Usage
+    ) -> None: ...
 
 
 def make_backend(settings: LLMSettings) -> Backend:

@@ -44,7 +44,7 @@ class Budget:
 
 
 def parse_budget(text: str | None) -> Budget | None:
-    """"5m", "90s", "1.5h", "200k tokens", "none" -> a Budget (None: no budget); ValueError otherwise."""
+    """ "5m", "90s", "1.5h", "200k tokens", "none" -> a Budget (None: no budget); ValueError otherwise."""
     if text is None or str(text).strip().lower() in ("", "none", "off", "unlimited"):
         return None
     found = _PATTERN.match(str(text))
@@ -90,12 +90,16 @@ class Estimate:
     speed: Speed | None = None
 
     def line(self) -> str:
-        cost = (f"{self.step}: {self.requests} requests ({self.cached} from the completion cache), "
-                f"~{self.prompt_tokens:,} prompt + at most {self.completion_tokens:,} completion tokens")
+        cost = (
+            f"{self.step}: {self.requests} requests ({self.cached} from the completion cache), "
+            f"~{self.prompt_tokens:,} prompt + at most {self.completion_tokens:,} completion tokens"
+        )
         if self.speed is None or self.seconds is None:
             return cost + "; speed not measured yet"
-        return (cost + f"; measured {self.speed.prompt_tps:,.0f} prompt and {self.speed.decode_tps:,.1f} generated "
-                f"tokens/s, so at most {duration(self.seconds)}")
+        return (
+            cost + f"; measured {self.speed.prompt_tps:,.0f} prompt and {self.speed.decode_tps:,.1f} generated "
+            f"tokens/s, so at most {duration(self.seconds)}"
+        )
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -109,12 +113,15 @@ class OverBudget(CurateError):
     def __init__(self, estimate: Estimate, budget: Budget, left: float | int, model: str):
         self.estimate, self.budget, self.left, self.model = estimate, budget, left, model
         left_text = duration(left) if budget.seconds is not None else f"{int(left):,} tokens"
-        super().__init__(f"{estimate.line()}: over the LLM budget ({budget}, {left_text} left, model {model}). "
-                         + HOW_TO)
+        super().__init__(
+            f"{estimate.line()}: over the LLM budget ({budget}, {left_text} left, model {model}). " + HOW_TO
+        )
 
 
-HOW_TO = ("To run it: configure an endpoint (CURATE_LLM_BASE_URL), raise the budget (CURATE_LLM_BUDGET or "
-          "`llm: {budget: 2h}`; none for no limit), or cap the rows (CURATE_LLM_MAX_ITEMS or `llm: {max_items: N}`).")
+HOW_TO = (
+    "To run it: configure an endpoint (CURATE_LLM_BASE_URL), raise the budget (CURATE_LLM_BUDGET or "
+    "`llm: {budget: 2h}`; none for no limit), or cap the rows (CURATE_LLM_MAX_ITEMS or `llm: {max_items: N}`)."
+)
 
 
 class Meter:
@@ -134,10 +141,15 @@ class Meter:
         left = self.left()
         if left is None:
             return
-        cost = estimate.seconds if self.budget.seconds is not None else estimate.prompt_tokens + estimate.completion_tokens
+        cost = (
+            estimate.seconds if self.budget.seconds is not None else estimate.prompt_tokens + estimate.completion_tokens
+        )
         if cost is None:  # a time budget and no measured speed (probe off): nothing to compare
-            logging.getLogger("curate.llm").warning("%s: the speed is not measured (CURATE_LLM_PROBE=0), so the "
-                                                    "time budget %s is not checked", estimate.step, self.budget)
+            logging.getLogger("curate.llm").warning(
+                "%s: the speed is not measured (CURATE_LLM_PROBE=0), so the time budget %s is not checked",
+                estimate.step,
+                self.budget,
+            )
             return
         if cost > left:
             raise OverBudget(estimate, self.budget, max(left, 0), model)

@@ -34,8 +34,9 @@ class LLMClient:
     def model(self) -> str:
         return self.backend.model
 
-    def complete(self, requests: list[ChatRequest], desc: str = "llm", budgeted: bool = True
-                 ) -> tuple[list[Completion], Usage]:
+    def complete(
+        self, requests: list[ChatRequest], desc: str = "llm", budgeted: bool = True
+    ) -> tuple[list[Completion], Usage]:
         """One completion per request, in order. Cached completions are not sent again; new ones
         are cached the moment they arrive. With `budgeted` (a step's main requests, not its repairs)
         the cost is estimated, logged and checked against the run's budget first: OverBudget is
@@ -54,8 +55,14 @@ class LLMClient:
         if todo and budgeted:
             self._plan(desc, todo, usage)
         if todo:
-            log.info("%s: %d requests to %s (%s), %d from the completion cache",
-                     desc, len(todo), self.model, self.backend.name, usage.cache_hits)
+            log.info(
+                "%s: %d requests to %s (%s), %d from the completion cache",
+                desc,
+                len(todo),
+                self.model,
+                self.backend.name,
+                usage.cache_hits,
+            )
             self._send(todo, results, keys, usage, desc)
         return [r if r is not None else Completion(None, error="no completion") for r in results], usage
 
@@ -109,10 +116,19 @@ class LLMClient:
         prompt_tokens = sum(c.prompt_tokens for c in got.values()) or sum(_chars(r) for r in sample) / 3
         decode_s = timed(PROBE_TOKENS)
         generated = sum(c.completion_tokens for c in got.values()) or PROBE_TOKENS * len(sample)
-        speed = Speed(prompt_tps=prompt_tokens / prompt_s, decode_tps=generated / decode_s,
-                      chars_per_token=max(sum(_chars(r) for r in sample) / max(prompt_tokens, 1), 0.5))
-        run_logger().info("%s: %s processes %.0f prompt tokens/s and generates %.1f tokens/s (a probe of %d requests)",
-                          self.backend.name, self.model, speed.prompt_tps, speed.decode_tps, len(sample))
+        speed = Speed(
+            prompt_tps=prompt_tokens / prompt_s,
+            decode_tps=generated / decode_s,
+            chars_per_token=max(sum(_chars(r) for r in sample) / max(prompt_tokens, 1), 0.5),
+        )
+        run_logger().info(
+            "%s: %s processes %.0f prompt tokens/s and generates %.1f tokens/s (a probe of %d requests)",
+            self.backend.name,
+            self.model,
+            speed.prompt_tps,
+            speed.decode_tps,
+            len(sample),
+        )
         return speed
 
     # -- sending ------------------------------------------------------------------------------------
@@ -141,8 +157,14 @@ class LLMClient:
             bar.update(1)
             if time.monotonic() - last_log >= LOG_EVERY_S:
                 last_log = time.monotonic()
-                run_logger().info("%s: %d of %d requests, %.1f generated tokens/s, about %s left", desc, state["done"],
-                                  len(todo), rate, duration(eta))
+                run_logger().info(
+                    "%s: %d of %d requests, %.1f generated tokens/s, about %s left",
+                    desc,
+                    state["done"],
+                    len(todo),
+                    rate,
+                    duration(eta),
+                )
 
         before = usage.prompt_tokens + usage.completion_tokens  # the probe's tokens: on the meter already
         try:
@@ -158,6 +180,10 @@ def _chars(request: ChatRequest) -> int:
 
 
 def _with_max_tokens(request: ChatRequest, max_tokens: int) -> ChatRequest:
-    return ChatRequest.make(request.message_dicts(), {**request.param_dict(), "max_tokens": max_tokens},
-                            request.schema, request.schema_name, request.template_hash)
-
+    return ChatRequest.make(
+        request.message_dicts(),
+        {**request.param_dict(), "max_tokens": max_tokens},
+        request.schema,
+        request.schema_name,
+        request.template_hash,
+    )

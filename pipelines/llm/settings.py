@@ -43,8 +43,9 @@ class LLMSettings(BaseModel):
     max_requests: int | None = Field(default=None, ge=1)  # request budget per step, retries included
     # auto: detected from the server (llama.cpp json_schema, vLLM structured_outputs or guided_json,
     # else OpenAI response_format, dropped once if the server rejects it)
-    guided_decoding: Literal["auto", "response_format", "json_schema", "structured_outputs", "guided_json",
-                             "off"] = "auto"
+    guided_decoding: Literal["auto", "response_format", "json_schema", "structured_outputs", "guided_json", "off"] = (
+        "auto"
+    )
     max_items: int | None = Field(default=None, ge=1)  # rows per LLM step; the rest dropped, counted
     # the run's model work: a time (5m, 2h) or tokens (200k tokens), or none (pipelines/llm/budget.py);
     # the embedded engine's default is budget.DEFAULT_EMBEDDED
@@ -55,6 +56,7 @@ class LLMSettings(BaseModel):
 
     def probes(self) -> bool:
         return self.probe if self.probe is not None else os.environ.get("CURATE_LLM_PROBE", "1") != "0"
+
     temperature: float = Field(default=0.7, ge=0)
     top_p: float = Field(default=1.0, gt=0, le=1)
     max_tokens: int = Field(default=1024, ge=1)  # a ceiling; structured requests ask for what their schema needs
@@ -81,8 +83,12 @@ class LLMSettings(BaseModel):
 
     def generation_params(self, **override: Any) -> dict[str, Any]:
         """The sampling parameters that go into the request, the cache key and provenance."""
-        params = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens,
-                  "seed": self.seed}
+        params = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+        }
         params.update(override)
         return params
 
@@ -114,8 +120,12 @@ def resolve_settings(
     try:
         resolved = LLMSettings(**merged)
     except ValidationError as e:  # from the environment (a config file's values were checked when it was read)
-        raise CurateError("LLM settings: " + "; ".join(
-            f"{'.'.join(map(str, err['loc']))}: {err['msg'].removeprefix('Value error, ')}" for err in e.errors())) from None
+        raise CurateError(
+            "LLM settings: "
+            + "; ".join(
+                f"{'.'.join(map(str, err['loc']))}: {err['msg'].removeprefix('Value error, ')}" for err in e.errors()
+            )
+        ) from None
     if resolved.backend == "http" and not resolved.base_url:
         off = "; the embedded engine is off: CURATE_LLM_EMBEDDED=0" if env.get("CURATE_LLM_EMBEDDED") == "0" else ""
         return None, f"no LLM endpoint configured ({ENV_HINT}, or `llm: {{base_url: ...}}` in the recipe config{off})"

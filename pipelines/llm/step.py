@@ -38,9 +38,15 @@ OVER_LIMIT = "over_llm_item_limit"
 
 def llm_step_config(client: LLMClient, template_hash: str, config_cls=LLMStepConfig, **extra) -> Any:
     s = client.settings
-    return config_cls(template=template_hash, model=client.model, backend=client.backend.name,
-                      params=s.generation_params(), guided_decoding=s.guided_decoding, max_items=s.max_items,
-                      **extra)
+    return config_cls(
+        template=template_hash,
+        model=client.model,
+        backend=client.backend.name,
+        params=s.generation_params(),
+        guided_decoding=s.guided_decoding,
+        max_items=s.max_items,
+        **extra,
+    )
 
 
 class LLMStep(Step):
@@ -66,10 +72,18 @@ class LLMStep(Step):
             own["model_note"] = EMBEDDED_WARNING
         if c.max_items is not None:
             own["max_items"] = c.max_items
-        return provenance_entry(self.name, self.code_version(), {**c.params, "backend": c.backend, **own},
-                                model=c.model, template_hash=c.template, seed=c.params.get("seed"))
+        return provenance_entry(
+            self.name,
+            self.code_version(),
+            {**c.params, "backend": c.backend, **own},
+            model=c.model,
+            template_hash=c.template,
+            seed=c.params.get("seed"),
+        )
 
-    def ask_each(self, data: pl.DataFrame, template: str, output: type, variables) -> tuple[list[dict], list[Outcome], Usage]:
+    def ask_each(
+        self, data: pl.DataFrame, template: str, output: type, variables
+    ) -> tuple[list[dict], list[Outcome], Usage]:
         """Each row of `data` rendered into the prompt `template` (its variables: `variables(row)`) and
         answered as an `output` object, with one repair for an invalid reply: (rows, outcomes, usage)."""
         prompt = load_template(template)
@@ -85,18 +99,21 @@ class LLMStep(Step):
         rows = []
         for index, outcome in failed:
             row = frame.row(index, named=True)
-            rows.append({
-                "step": self.name,
-                "source_file": str(row.get("_file") or row.get("source_file") or what),
-                "row": int(row.get("_row") or index + 1),
-                "field": outcome.field or "output",
-                "error": outcome.error or "invalid output",
-                "raw": outcome.raw if outcome.raw is not None else _row_json(row),
-            })
+            rows.append(
+                {
+                    "step": self.name,
+                    "source_file": str(row.get("_file") or row.get("source_file") or what),
+                    "row": int(row.get("_row") or index + 1),
+                    "field": outcome.field or "output",
+                    "error": outcome.error or "invalid output",
+                    "raw": outcome.raw if outcome.raw is not None else _row_json(row),
+                }
+            )
         return quarantine_frame(rows, step=self.name)
 
-    def account(self, rows_in: int, kept: int, usage: Usage, dropped: dict[str, int] | None = None,
-                quarantined: int = 0) -> Account:
+    def account(
+        self, rows_in: int, kept: int, usage: Usage, dropped: dict[str, int] | None = None, quarantined: int = 0
+    ) -> Account:
         return Account(self.name, rows_in, kept, dropped or {}, quarantined, {"llm": usage.as_dict()})
 
 
@@ -117,7 +134,11 @@ def _capped(run):
 
 
 def _aborted(n: int) -> str:
-    return f", {n} closed before the reply finished: their tokens, which the server does not report, are not counted" if n else ""
+    return (
+        f", {n} closed before the reply finished: their tokens, which the server does not report, are not counted"
+        if n
+        else ""
+    )
 
 
 def _short(value: Any) -> Any:
@@ -142,8 +163,10 @@ def client_for(ctx, settings: LLMSettings | None = None) -> tuple[LLMClient | No
             ctx.report.notes.append(warning)
     if resolved.max_items is not None:
         rows = "1 row" if resolved.max_items == 1 else f"{resolved.max_items} rows"
-        limit = (f"Each LLM step sent at most {rows} to the model (a cap set by CURATE_LLM_MAX_ITEMS or "
-                 "llm.max_items); the others are counted as dropped: over_llm_item_limit.")
+        limit = (
+            f"Each LLM step sent at most {rows} to the model (a cap set by CURATE_LLM_MAX_ITEMS or "
+            "llm.max_items); the others are counted as dropped: over_llm_item_limit."
+        )
         if limit not in ctx.report.notes:
             ctx.report.notes.append(limit)
     return client, ""

@@ -28,8 +28,7 @@ class Outcome:
     repaired: bool = False
 
 
-def structured_request(template: PromptTemplate, variables: dict, output: type[BaseModel],
-                       params: dict) -> ChatRequest:
+def structured_request(template: PromptTemplate, variables: dict, output: type[BaseModel], params: dict) -> ChatRequest:
     """The request for one record; `max_tokens` is lowered to what the largest valid record can take
     (a base model never stops by itself: the budget is what a complete answer needs, no more)."""
     schema = output.model_json_schema()
@@ -89,7 +88,7 @@ def _json_text(text: str) -> str:
     if fenced:
         text = fenced.group(1)
     start, end = text.find("{"), text.rfind("}")
-    return text[start:end + 1] if 0 <= start < end else text
+    return text[start : end + 1] if 0 <= start < end else text
 
 
 def parse_output(completion: Completion, output: type[BaseModel]) -> Outcome:
@@ -117,18 +116,23 @@ def repair_request(request: ChatRequest, raw: str, error: str) -> ChatRequest:
     repair = load_template("repair")
     follow_up = repair.render(error=error, schema=request.schema)
     messages = request.message_dicts() + [{"role": "assistant", "content": raw}] + follow_up
-    return ChatRequest.make(messages, request.param_dict(), request.schema, request.schema_name,
-                            f"{request.template_hash}+{repair.hash}")
+    return ChatRequest.make(
+        messages, request.param_dict(), request.schema, request.schema_name, f"{request.template_hash}+{repair.hash}"
+    )
 
 
-def complete_structured(client: LLMClient, requests: list[ChatRequest], output: type[BaseModel],
-                        desc: str = "llm") -> tuple[list[Outcome], Usage]:
+def complete_structured(
+    client: LLMClient, requests: list[ChatRequest], output: type[BaseModel], desc: str = "llm"
+) -> tuple[list[Outcome], Usage]:
     completions, usage = client.complete(requests, desc)
     outcomes = [parse_output(c, output) for c in completions]
     # A reply cut at max_tokens would be cut again with the same budget: no repair for it (and a
     # rerun, served from the completion cache, takes the same decision).
-    broken = [i for i, o in enumerate(outcomes) if o.value is None and o.raw is not None
-              and completions[i].finish_reason != "length"]
+    broken = [
+        i
+        for i, o in enumerate(outcomes)
+        if o.value is None and o.raw is not None and completions[i].finish_reason != "length"
+    ]
     if broken:
         repairs = [repair_request(requests[i], outcomes[i].raw, outcomes[i].error) for i in broken]
         fixed, repair_usage = client.complete(repairs, f"{desc} (repair)", budgeted=False)
@@ -142,13 +146,18 @@ def complete_structured(client: LLMClient, requests: list[ChatRequest], output: 
                 outcomes[i] = second
             else:
                 first = outcomes[i]
-                outcomes[i] = Outcome(None, f"{first.raw}\n--- repair reply ---\n{second.raw}",
-                                      f"{second.error} (after one repair)", second.field)
+                outcomes[i] = Outcome(
+                    None,
+                    f"{first.raw}\n--- repair reply ---\n{second.raw}",
+                    f"{second.error} (after one repair)",
+                    second.field,
+                )
     return outcomes, usage
 
 
-def complete_text(client: LLMClient, requests: list[ChatRequest], desc: str = "llm",
-                  min_chars: int = 1) -> tuple[list[Outcome], Usage]:
+def complete_text(
+    client: LLMClient, requests: list[ChatRequest], desc: str = "llm", min_chars: int = 1
+) -> tuple[list[Outcome], Usage]:
     """Free-text replies: kept when they have at least `min_chars` non-blank characters."""
     completions, usage = client.complete(requests, desc)
     outcomes = []

@@ -54,8 +54,9 @@ class TransformersBackend:
             return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         return "".join(f"{m['role']}: {m['content']}\n\n" for m in messages) + "assistant:"
 
-    def run(self, items: list[tuple[int, ChatRequest]], on_done: Callable[[int, Completion], None],
-            usage: Usage) -> None:
+    def run(
+        self, items: list[tuple[int, ChatRequest]], on_done: Callable[[int, Completion], None], usage: Usage
+    ) -> None:
         groups: dict[tuple, list[tuple[int, str]]] = defaultdict(list)
         for index, request in items:
             groups[request.params].append((index, self.prompt_text(request)))
@@ -63,7 +64,7 @@ class TransformersBackend:
             members.sort(key=lambda m: len(m[1]))
             size = self.settings.batch_size
             for start in range(0, len(members), size):
-                batch = members[start:start + size]
+                batch = members[start : start + size]
                 for index, completion in zip((i for i, _ in batch), self.generate([t for _, t in batch], dict(params))):
                     usage.requests += 1
                     on_done(index, completion)
@@ -74,14 +75,17 @@ class TransformersBackend:
 
         enc = self.tokenizer(texts, return_tensors="pt", padding=True).to(self.device)
         temperature = float(params.get("temperature", 0.0))
-        kwargs = {"max_new_tokens": int(params.get("max_tokens", 256)), "pad_token_id": self.tokenizer.pad_token_id,
-                  "do_sample": temperature > 0}
+        kwargs = {
+            "max_new_tokens": int(params.get("max_tokens", 256)),
+            "pad_token_id": self.tokenizer.pad_token_id,
+            "do_sample": temperature > 0,
+        }
         if temperature > 0:
             kwargs.update(temperature=temperature, top_p=float(params.get("top_p", 1.0)))
             torch.manual_seed(int(params.get("seed", 0)))  # per batch: reproducible for the same batches
         with torch.inference_mode():
             out = self.model_obj.generate(**enc, **kwargs)
-        new = out[:, enc["input_ids"].shape[1]:]
+        new = out[:, enc["input_ids"].shape[1] :]
         prompt_lens = enc["attention_mask"].sum(dim=1).tolist()
         results = []
         for row, n_prompt in zip(new, prompt_lens):

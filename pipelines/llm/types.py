@@ -22,12 +22,20 @@ class ChatRequest:
     template_hash: str = ""  # the prompt template's hash: part of the cache key
 
     @classmethod
-    def make(cls, messages: list[dict[str, str]], params: dict[str, Any], schema: dict | None = None,
-             schema_name: str = "output", template_hash: str = "") -> "ChatRequest":
+    def make(
+        cls,
+        messages: list[dict[str, str]],
+        params: dict[str, Any],
+        schema: dict | None = None,
+        schema_name: str = "output",
+        template_hash: str = "",
+    ) -> "ChatRequest":
         return cls(
             tuple((m["role"], m["content"]) for m in messages),
             tuple(sorted(params.items())),
-            schema, schema_name, template_hash,
+            schema,
+            schema_name,
+            template_hash,
         )
 
     def message_dicts(self) -> list[dict[str, str]]:
@@ -71,10 +79,20 @@ class Usage:
     backend: str = ""
 
     def add(self, other: "Usage") -> None:
-        for name in ("requests", "retries", "cache_hits", "prompt_tokens", "cached_prompt_tokens",
-                     "completion_tokens", "aborted", "failed", "repairs", "repaired", "probes"):
+        for name in (
+            "requests",
+            "retries",
+            "cache_hits",
+            "prompt_tokens",
+            "cached_prompt_tokens",
+            "completion_tokens",
+            "aborted",
+            "failed",
+            "repairs",
+            "repaired",
+            "probes",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v not in ("", None) and not (k == "probes" and v == 0)}
-

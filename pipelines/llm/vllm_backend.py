@@ -28,8 +28,12 @@ class VLLMBackend:
         self.engine = vllm.LLM(model=settings.model, seed=settings.seed)
 
     def sampling(self, params: dict, schema: dict | None):
-        kwargs = {"temperature": params.get("temperature", 0.0), "top_p": params.get("top_p", 1.0),
-                  "max_tokens": params.get("max_tokens", 256), "seed": params.get("seed")}
+        kwargs = {
+            "temperature": params.get("temperature", 0.0),
+            "top_p": params.get("top_p", 1.0),
+            "max_tokens": params.get("max_tokens", 256),
+            "seed": params.get("seed"),
+        }
         if schema is not None:
             try:  # vLLM >= 0.11 names it structured outputs; earlier versions guided decoding
                 from vllm.sampling_params import StructuredOutputsParams
@@ -41,8 +45,9 @@ class VLLMBackend:
                 kwargs["guided_decoding"] = GuidedDecodingParams(json=schema)
         return self.vllm.SamplingParams(**kwargs)
 
-    def run(self, items: list[tuple[int, ChatRequest]], on_done: Callable[[int, Completion], None],
-            usage: Usage) -> None:
+    def run(
+        self, items: list[tuple[int, ChatRequest]], on_done: Callable[[int, Completion], None], usage: Usage
+    ) -> None:
         groups: dict[tuple, list[tuple[int, ChatRequest]]] = defaultdict(list)
         for index, request in items:
             groups[(request.params, repr(request.schema))].append((index, request))
@@ -53,6 +58,7 @@ class VLLMBackend:
             for (index, _), out in zip(members, outputs):
                 usage.requests += 1
                 gen = out.outputs[0]
-                on_done(index, Completion(gen.text, len(out.prompt_token_ids or []), len(gen.token_ids),
-                                          gen.finish_reason))
+                on_done(
+                    index, Completion(gen.text, len(out.prompt_token_ids or []), len(gen.token_ids), gen.finish_reason)
+                )
         usage.guided_decoding = "vllm-structured"

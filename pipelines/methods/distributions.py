@@ -71,7 +71,8 @@ def group_stats(
     keys, groups = list(keys), list(groups)
     w = pl.col(weight).cast(pl.Float64) if weight else pl.lit(1.0, pl.Float64)
     base = frame.select(*keys, *groups, w.alias("_w"), *questions).with_columns(
-        (pl.col("_w") * pl.col("_w")).alias("_w2"))
+        (pl.col("_w") * pl.col("_w")).alias("_w2")
+    )
     # option slots 0..top, and one more for the respondents not asked (null)
     top = base.select(pl.max_horizontal(pl.col(q).max() for q in questions)).item() if questions else 0
     stride = int(top or 0) + 2
@@ -81,8 +82,9 @@ def group_stats(
         passes = [[g] for g in groups] or [[]]
     else:
         passes = _attribute_passes(base, keys, groups, stride)
-    parts = [_pass_stats(base, questions, keys, attrs, overall and i == 0, chunk, stride)
-             for i, attrs in enumerate(passes)]
+    parts = [
+        _pass_stats(base, questions, keys, attrs, overall and i == 0, chunk, stride) for i, attrs in enumerate(passes)
+    ]
     return pl.concat(parts, how="vertical") if parts else _empty_stats(keys)
 
 
@@ -129,12 +131,15 @@ def _pass_stats(base: pl.DataFrame, questions, keys, attrs, overall: bool, chunk
     lazy = with_cell.lazy()
     rolled = []
     for start in range(0, len(questions), chunk):
-        names = pl.Series(list(questions[start:start + chunk]), dtype=pl.String)
+        names = pl.Series(list(questions[start : start + chunk]), dtype=pl.String)
         queries = [
             lazy.group_by((pl.col("_cell") * stride + pl.col(q).cast(pl.Int64).fill_null(stride - 1)).alias("_k"))
-            .agg(pl.len().cast(pl.Int64).alias("n"), (pl.col("_w") > 0).sum().cast(pl.Int64).alias("n_pos"),
-                 pl.col("_w").sum().alias("w_sum"),
-                 pl.col("_w2").sum().alias("w2_sum"))
+            .agg(
+                pl.len().cast(pl.Int64).alias("n"),
+                (pl.col("_w") > 0).sum().cast(pl.Int64).alias("n_pos"),
+                pl.col("_w").sum().alias("w_sum"),
+                pl.col("_w2").sum().alias("w2_sum"),
+            )
             .with_columns(pl.lit(i, pl.Int64).alias("_q"))
             for i, q in enumerate(names)
         ]
@@ -152,20 +157,28 @@ def _decode(sums: pl.DataFrame, stride: int, names: pl.Series, values: pl.DataFr
     slot, rest = k % stride, k // stride
     row = values[rest // len(names)] if values.width else values  # `all` without keys: no columns
     group_value = row[attr] if attr != ALL else pl.Series([ALL] * sums.height)
-    return pl.DataFrame({
-        **{c: row[c].cast(pl.String) for c in keys},
-        "group_attr": pl.Series([attr] * sums.height, dtype=pl.String),
-        "group_value": group_value.cast(pl.String),
-        "var_name": names.gather(rest % len(names)),
-        "option": pl.Series(slot, dtype=pl.Int16).set(slot == stride - 1, None),
-        **{c: sums[c] for c in STAT_COLS},
-    })
+    return pl.DataFrame(
+        {
+            **{c: row[c].cast(pl.String) for c in keys},
+            "group_attr": pl.Series([attr] * sums.height, dtype=pl.String),
+            "group_value": group_value.cast(pl.String),
+            "var_name": names.gather(rest % len(names)),
+            "option": pl.Series(slot, dtype=pl.Int16).set(slot == stride - 1, None),
+            **{c: sums[c] for c in STAT_COLS},
+        }
+    )
 
 
 def _empty_stats(keys: Sequence[str]) -> pl.DataFrame:
     schema = {k: pl.String for k in keys} | {
-        "group_attr": pl.String, "group_value": pl.String, "var_name": pl.String, "option": pl.Int16,
-        "n": pl.Int64, "n_pos": pl.Int64, "w_sum": pl.Float64, "w2_sum": pl.Float64,
+        "group_attr": pl.String,
+        "group_value": pl.String,
+        "var_name": pl.String,
+        "option": pl.Int16,
+        "n": pl.Int64,
+        "n_pos": pl.Int64,
+        "w_sum": pl.Float64,
+        "w2_sum": pl.Float64,
     }
     return pl.DataFrame(schema=schema)
 
@@ -193,7 +206,9 @@ def distributions(stats: pl.DataFrame, questions: pl.DataFrame, *, confidence: f
     meta = questions.select("var_name", pl.col("n_options").cast(pl.Int16), pl.col("n_refusals").cast(pl.Int16))
     # every option of every question in every group, answered or not (a 0 is a measurement)
     grid = (
-        stats.select(ids).unique().join(meta, on="var_name")
+        stats.select(ids)
+        .unique()
+        .join(meta, on="var_name")
         .with_columns(pl.int_ranges(0, pl.col("n_options") + pl.col("n_refusals"), dtype=pl.Int16).alias("option"))
         .explode("option")
     )
@@ -203,26 +218,30 @@ def distributions(stats: pl.DataFrame, questions: pl.DataFrame, *, confidence: f
         pl.col(c).fill_null(0) for c in STAT_COLS
     )
     substantive = pl.col("option") < pl.col("n_options")
-    totals = long.group_by(ids).agg(
-        pl.col("w_sum").filter(substantive).sum().alias("_W"),
-        pl.col("w2_sum").filter(substantive).sum().alias("_W2"),
-        pl.col("w_sum").filter(~substantive).sum().alias("_Wr"),
-        pl.col("n").filter(substantive).sum().alias("_n"),
-        pl.col("n").filter(~substantive).sum().alias("_nr"),
-        pl.col("n_pos").filter(substantive).sum().alias("_np"),
-        pl.col("n_pos").filter(~substantive).sum().alias("_npr"),
-    ).with_columns(kish_n_eff(pl.col("_W"), pl.col("_W2")).alias("_neff"))
+    totals = (
+        long.group_by(ids)
+        .agg(
+            pl.col("w_sum").filter(substantive).sum().alias("_W"),
+            pl.col("w2_sum").filter(substantive).sum().alias("_W2"),
+            pl.col("w_sum").filter(~substantive).sum().alias("_Wr"),
+            pl.col("n").filter(substantive).sum().alias("_n"),
+            pl.col("n").filter(~substantive).sum().alias("_nr"),
+            pl.col("n_pos").filter(substantive).sum().alias("_np"),
+            pl.col("n_pos").filter(~substantive).sum().alias("_npr"),
+        )
+        .with_columns(kish_n_eff(pl.col("_W"), pl.col("_W2")).alias("_neff"))
+    )
     z = z_value(confidence)
     long = long.join(totals, on=ids, nulls_equal=True).with_columns(
-        pl.when(substantive).then(_ratio(pl.col("w_sum"), pl.col("_W")))
-        .otherwise(_ratio(pl.col("w_sum"), pl.col("_W") + pl.col("_Wr"))).alias("_p")
+        pl.when(substantive)
+        .then(_ratio(pl.col("w_sum"), pl.col("_W")))
+        .otherwise(_ratio(pl.col("w_sum"), pl.col("_W") + pl.col("_Wr")))
+        .alias("_p")
     )
     low, high = wilson_interval(pl.col("_p"), pl.col("_neff"), z)
     # sorted, so that the per-group lists below are in option order
     long = long.with_columns(pl.struct(low.alias("low"), high.alias("high")).alias("_ci")).sort([*ids, "option"])
-    missing = (
-        stats.filter(pl.col("option").is_null()).group_by(ids).agg(pl.col("n").sum().alias("n_missing"))
-    )
+    missing = stats.filter(pl.col("option").is_null()).group_by(ids).agg(pl.col("n").sum().alias("n_missing"))
     out = long.group_by(ids, maintain_order=True).agg(
         pl.col("_p").filter(substantive).alias("probs"),
         pl.col("_ci").filter(substantive).alias("ci"),
@@ -236,8 +255,20 @@ def distributions(stats: pl.DataFrame, questions: pl.DataFrame, *, confidence: f
         pl.col("_neff").first().alias("n_eff"),
     )
     out = out.join(missing, on=ids, how="left", nulls_equal=True).with_columns(pl.col("n_missing").fill_null(0))
-    return out.select(*ids, "probs", "ci", "refusal_probs", "refusal_mass", "n", "n_refused", "n_missing",
-                      "n_positive", "n_refused_positive", "w_sum", "n_eff")
+    return out.select(
+        *ids,
+        "probs",
+        "ci",
+        "refusal_probs",
+        "refusal_mass",
+        "n",
+        "n_refused",
+        "n_missing",
+        "n_positive",
+        "n_refused_positive",
+        "w_sum",
+        "n_eff",
+    )
 
 
 def drop_reason(min_n: int) -> pl.Expr:
@@ -247,10 +278,14 @@ def drop_reason(min_n: int) -> pl.Expr:
     min_n substantive answers with a positive weight: a zero weight is not an answer the proportions
     can see), `zero_total_weight`."""
     return (
-        pl.when(pl.col("n") + pl.col("n_refused") == 0).then(pl.lit("not_asked_in_group"))
-        .when((pl.col("n_positive") == 0) & (pl.col("n_refused_positive") > 0)).then(pl.lit("only_refusals"))
-        .when(pl.col("n_positive") < min_n).then(pl.lit("below_min_n"))
-        .when(pl.col("w_sum") <= 0).then(pl.lit("zero_total_weight"))
+        pl.when(pl.col("n") + pl.col("n_refused") == 0)
+        .then(pl.lit("not_asked_in_group"))
+        .when((pl.col("n_positive") == 0) & (pl.col("n_refused_positive") > 0))
+        .then(pl.lit("only_refusals"))
+        .when(pl.col("n_positive") < min_n)
+        .then(pl.lit("below_min_n"))
+        .when(pl.col("w_sum") <= 0)
+        .then(pl.lit("zero_total_weight"))
     )
 
 

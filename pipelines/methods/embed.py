@@ -130,7 +130,11 @@ def text_hashes(texts: list[str]) -> list[bytes]:
 
 def encode_sorted(model, texts: list[str], batch_size: int, normalize: bool, progress: bool = False) -> np.ndarray:
     """Embed `texts` in batches of similar length (longest first), returned in input order."""
-    dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
+    dim = (
+        model.get_embedding_dimension()
+        if hasattr(model, "get_embedding_dimension")
+        else model.get_sentence_embedding_dimension()
+    )
     out = np.empty((len(texts), dim), dtype=np.float32)
     if not texts:
         return out
@@ -141,10 +145,13 @@ def encode_sorted(model, texts: list[str], batch_size: int, normalize: bool, pro
     bar = progress_bar(total=len(texts), desc="embed", unit="text", disable=not progress)  # texts, not chunks
     try:
         for start in range(0, len(order), chunk):
-            idx = order[start:start + chunk]
+            idx = order[start : start + chunk]
             vecs = model.encode(
-                [texts[i] for i in idx], batch_size=batch_size, convert_to_numpy=True,
-                normalize_embeddings=normalize, show_progress_bar=False,
+                [texts[i] for i in idx],
+                batch_size=batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=normalize,
+                show_progress_bar=False,
             )
             out[idx] = vecs.astype(np.float32, copy=False)
             bar.update(len(idx))
@@ -207,10 +214,12 @@ class EmbeddingCache:
     def add(self, hashes: list[bytes], vectors: np.ndarray) -> Path | None:
         if not hashes:
             return None
-        frame = pl.DataFrame({
-            "text_hash": pl.Series(hashes, dtype=pl.Binary),
-            "embedding": pl.Series(vectors.astype(np.float32), dtype=pl.Array(pl.Float32, vectors.shape[1])),
-        })
+        frame = pl.DataFrame(
+            {
+                "text_hash": pl.Series(hashes, dtype=pl.Binary),
+                "embedding": pl.Series(vectors.astype(np.float32), dtype=pl.Array(pl.Float32, vectors.shape[1])),
+            }
+        )
         path = self.dir / f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:12]}.parquet"
         tmp = self.dir / f".{path.name}.tmp"
         with temporary(tmp, "the embedding cache", CACHE_HINT):
@@ -280,7 +289,7 @@ def embed_texts(texts: list[str], config: EmbedConfig, dask=None, stats: dict | 
     cache = EmbeddingCache.for_config(config, device) if config.cache else None
     known = cache.lookup(list(first)) if cache else {}
     todo = [i for h, i in first.items() if h not in known]
-    shards = [[texts[i] for i in todo[s:s + config.shard_rows]] for s in range(0, len(todo), config.shard_rows)]
+    shards = [[texts[i] for i in todo[s : s + config.shard_rows]] for s in range(0, len(todo), config.shard_rows)]
     params = config.model_dump(mode="json")
     if dask is not None and len(shards) > 1:
         results = dask.map(embed_shard, shards, config=params)
@@ -308,7 +317,11 @@ def _dim(known: dict, new: dict, config: EmbedConfig, device: str) -> int:
     for v in (*known.values(), *new.values()):
         return len(v)
     model = load_model(config.model, device, config.precision)
-    return model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
+    return (
+        model.get_embedding_dimension()
+        if hasattr(model, "get_embedding_dimension")
+        else model.get_sentence_embedding_dimension()
+    )
 
 
 def embedding_runtime(default=None):
@@ -370,11 +383,18 @@ class EmbedStep(Step):
         quarantine = empty_quarantine()
         if bad.any():
             rows = data.with_row_index("_r").filter(bad)
-            quarantine = quarantine_frame(pl.DataFrame({
-                "step": self.name, "source_file": None, "row": rows["_r"].cast(pl.Int64) + 1,
-                "field": cfg.text_column, "error": "text is null: nothing to embed",
-                "raw": rows.drop("_r").select(pl.struct(pl.all()).struct.json_encode()).to_series(),
-            }))
+            quarantine = quarantine_frame(
+                pl.DataFrame(
+                    {
+                        "step": self.name,
+                        "source_file": None,
+                        "row": rows["_r"].cast(pl.Int64) + 1,
+                        "field": cfg.text_column,
+                        "error": "text is null: nothing to embed",
+                        "raw": rows.drop("_r").select(pl.struct(pl.all()).struct.json_encode()).to_series(),
+                    }
+                )
+            )
             data = data.filter(~bad)
             texts = texts.filter(~bad)
         stats: dict[str, Any] = {}

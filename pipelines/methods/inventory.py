@@ -40,8 +40,14 @@ def answer_problem(col: str, scale=None) -> pl.Expr:
     valid = ((value >= scale.min) & (value <= scale.max)) if scale is not None else value.is_between(lo, hi)
     if scale is not None and missing:
         valid = valid | value.is_in(pl.lit([float(m) for m in missing], pl.List(pl.Float64)).first())
-    where = (f"outside {scale.min}..{scale.max}" + (f" ({', '.join(map(str, missing))} or blank means missing)"
-             if missing else " (blank means missing)")) if scale is not None else "outside 1..5 (0 or blank means missing)"
+    where = (
+        (
+            f"outside {scale.min}..{scale.max}"
+            + (f" ({', '.join(map(str, missing))} or blank means missing)" if missing else " (blank means missing)")
+        )
+        if scale is not None
+        else "outside 1..5 (0 or blank means missing)"
+    )
     return (
         pl.when(present & value.is_null())
         .then(pl.format("{}: answer '{}' is not a number", pl.lit(col), text))
@@ -64,11 +70,17 @@ def answer_ok(col: str, dtype: pl.DataType, scale=None) -> pl.Expr:
         return c.is_null() | c.is_in(pl.Series([str(v) for v in codes] + [""]).implode())
     contiguous = codes == list(range(codes[0], codes[-1] + 1))
     if dtype.is_integer():
-        return c.is_null() | (c.is_between(codes[0], codes[-1]) if contiguous
-                              else c.cast(pl.Int64).is_in(pl.Series(codes, dtype=pl.Int64).implode()))
+        return c.is_null() | (
+            c.is_between(codes[0], codes[-1])
+            if contiguous
+            else c.cast(pl.Int64).is_in(pl.Series(codes, dtype=pl.Int64).implode())
+        )
     if dtype.is_float():
-        return c.is_null() | (c.is_between(codes[0], codes[-1]) & (c == c.floor()) if contiguous
-                              else c.is_in(pl.Series([float(v) for v in codes]).implode()))
+        return c.is_null() | (
+            c.is_between(codes[0], codes[-1]) & (c == c.floor())
+            if contiguous
+            else c.is_in(pl.Series([float(v) for v in codes]).implode())
+        )
     return pl.lit(False)
 
 
@@ -90,9 +102,14 @@ def layout(inst) -> tuple[list[int], list[bool], int, int]:
     inst = as_instrument(inst)
     held = _LAYOUTS.get(id(inst))
     if held is None or held[0] is not inst:  # per definition object: the key tuple costs per call
-        held = _LAYOUTS[id(inst)] = (inst, _layout(
-            tuple((i.item, inst.facet_of(i), i.keyed) for i in inst.items),
-            tuple((s.code, s.parent) for s in inst.scales if s.parent), tuple(inst.domains)))
+        held = _LAYOUTS[id(inst)] = (
+            inst,
+            _layout(
+                tuple((i.item, inst.facet_of(i), i.keyed) for i in inst.items),
+                tuple((s.code, s.parent) for s in inst.scales if s.parent),
+                tuple(inst.domains),
+            ),
+        )
     return held[1]
 
 
@@ -141,8 +158,7 @@ def answer_codes(frame: pl.DataFrame, key, keyed_at_source: pl.Expr) -> np.ndarr
     names = {c.lower(): c for c in frame.columns}
     columns = [names[inst.columns[i - 1]] for i in items]
     schema = frame.schema  # built anew on every access
-    plain = all(schema[c] == pl.Int8 for c in columns) and not any(
-        frame.get_column(c).null_count() for c in columns)
+    plain = all(schema[c] == pl.Int8 for c in columns) and not any(frame.get_column(c).null_count() for c in columns)
     raw = frame.select(columns if plain else (_as_int8(schema[c], c) for c in columns))
     answers = raw.to_numpy(order="fortran").view(np.uint8)  # int8 -> uint8: a negative is >= 128
     if answers.size and answers.max() > top:
@@ -178,7 +194,7 @@ def score_codes(codes: np.ndarray, per: int, per_domain: int = 6, top: int = SCA
     _, shift, facet_means = _packing(per, top)
     packed = np.array(codes[:, :k], order="F")
     for p in range(1, per):  # block p holds the p-th item of every facet: contiguous in Fortran order
-        packed += codes[:, p * k:(p + 1) * k]
+        packed += codes[:, p * k : (p + 1) * k]
     f_sum = (packed & ((1 << shift) - 1)).astype(np.int16)
     f_cnt = (packed >> shift).astype(np.int16)
     # facets are grouped by domain: column j of domain d is facet d * per_domain + j
@@ -198,9 +214,7 @@ def keyed_answers(codes: np.ndarray, items: list[int], per: int, top: int = SCAL
     return np.ascontiguousarray((codes & ((1 << shift) - 1)).astype(np.int8)[:, np.argsort(items)])
 
 
-def score_frame(
-    frame: pl.DataFrame, key, keyed_at_source: pl.Expr | bool, with_responses: bool = True
-) -> pl.DataFrame:
+def score_frame(frame: pl.DataFrame, key, keyed_at_source: pl.Expr | bool, with_responses: bool = True) -> pl.DataFrame:
     """The packed scorer: `frame` with the item columns (text or numbers) of an instrument that fits
     it (`packable`; the IPIP-NEO key frame of `load_key` stands for its instrument) -> responses
     (keyed, a list per row), domain_scores, facet_scores, answered; the item columns are left out."""
@@ -266,9 +280,14 @@ def instrument_answers(frame: pl.DataFrame, inst) -> np.ndarray:
     exprs = []
     for col in inst.columns:
         c = pl.col(columns[col])
-        value = (c.cast(pl.String).str.strip_chars() if frame.schema[columns[col]] == pl.String else c)
+        value = c.cast(pl.String).str.strip_chars() if frame.schema[columns[col]] == pl.String else c
         value = value.cast(pl.Float64, strict=False)
-        exprs.append(pl.when(value.is_in(pl.lit([float(m) for m in scale.missing], pl.List(pl.Float64)).first())).then(None).otherwise(value).alias(col))
+        exprs.append(
+            pl.when(value.is_in(pl.lit([float(m) for m in scale.missing], pl.List(pl.Float64)).first()))
+            .then(None)
+            .otherwise(value)
+            .alias(col)
+        )
     answers = frame.select(exprs).to_numpy().astype(np.float64) if exprs else np.empty((frame.height, 0))
     bad = ~np.isnan(answers) & ((answers < scale.min) | (answers > scale.max) | (answers != np.floor(answers)))
     if bad.any():
@@ -344,8 +363,9 @@ def packable(inst) -> bool:
     return len(sizes) == 1 and len(per_domain) == 1 and s.max * max(sizes) < 256
 
 
-def score_instrument(frame: pl.DataFrame, inst, keyed_at_source: pl.Expr | bool = False,
-                     with_responses: bool = True) -> pl.DataFrame:
+def score_instrument(
+    frame: pl.DataFrame, inst, keyed_at_source: pl.Expr | bool = False, with_responses: bool = True
+) -> pl.DataFrame:
     """`frame` with the instrument's item columns -> responses (keyed, item order), domain_scores,
     facet_scores (when the instrument has facets), answered and, with catch items, checks_failed;
     the item columns are left out. Instruments that fit the packed scorer use it."""
@@ -359,8 +379,12 @@ def score_instrument(frame: pl.DataFrame, inst, keyed_at_source: pl.Expr | bool 
     scored = np.array([i.scale is not None for i in inst.items])
     extra = []
     if with_responses:
-        extra.append(pl.Series("responses", keyed.astype(np.float64)).cast(pl.List(pl.Float64))
-                     .list.eval(pl.element().fill_nan(None)).cast(pl.List(pl.Int8)))
+        extra.append(
+            pl.Series("responses", keyed.astype(np.float64))
+            .cast(pl.List(pl.Float64))
+            .list.eval(pl.element().fill_nan(None))
+            .cast(pl.List(pl.Int8))
+        )
     if inst.facets:
         extra.append(_struct("facet_scores", inst.facets, scale_scores(keyed, inst, inst.facets)))
     if inst.checks:

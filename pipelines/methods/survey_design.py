@@ -54,12 +54,17 @@ class LonelyPSU(CurateError):
     def __init__(self, strata: list[str], option: str):
         self.strata, self.option = strata, option
         shown = ", ".join(repr(s) for s in strata[:10]) + (f" and {len(strata) - 10} more" if len(strata) > 10 else "")
-        why = {"fail": "", "certainty": " after `certainty` (it has one respondent)",
-               "combine": " after `combine` (combine_strata leaves it alone)"}.get(option, "")
+        why = {
+            "fail": "",
+            "certainty": " after `certainty` (it has one respondent)",
+            "combine": " after `combine` (combine_strata leaves it alone)",
+        }.get(option, "")
         which = f"stratum {shown} has" if len(strata) == 1 else f"strata {shown} have"
-        super().__init__(f"survey design: {which} one PSU{why}: its variance cannot be estimated; set "
-                         "`lonely_psu` (codebook design, or --set lonely_psu=...) to skip, adjust, certainty or "
-                         "combine (with combine_strata)")
+        super().__init__(
+            f"survey design: {which} one PSU{why}: its variance cannot be estimated; set "
+            "`lonely_psu` (codebook design, or --set lonely_psu=...) to skip, adjust, certainty or "
+            "combine (with combine_strata)"
+        )
 
 
 class TaylorVariance:
@@ -67,8 +72,14 @@ class TaylorVariance:
     `lonely`: what a stratum with one PSU does (`sources.design.Design.lonely_psu`); its original
     label is in `lonely_strata`."""
 
-    def __init__(self, stratum: np.ndarray | None, psu: np.ndarray | None, fpc: np.ndarray | None,
-                 lonely: str = "fail", combine: dict[str, str] | None = None):
+    def __init__(
+        self,
+        stratum: np.ndarray | None,
+        psu: np.ndarray | None,
+        fpc: np.ndarray | None,
+        lonely: str = "fail",
+        combine: dict[str, str] | None = None,
+    ):
         n = len(stratum if stratum is not None else psu if psu is not None else fpc)
         if stratum is not None and combine:  # samplics' combine: the mapped strata become one
             labels, inverse = np.unique(stratum.astype(str), return_inverse=True)
@@ -122,14 +133,22 @@ class TaylorVariance:
         s1 = np.stack([np.bincount(stratum_key, per_unit[:, j], minlength=size) for j in range(k)], axis=1)
         s2 = np.stack([np.bincount(stratum_key, per_unit[:, j] ** 2, minlength=size) for j in range(k)], axis=1)
         n_h = np.tile(self.n_units, n_domains)[:, None]
-        within = (s2 - s1 ** 2 / n_h).reshape(n_domains, self.n_strata, k)
+        within = (s2 - s1**2 / n_h).reshape(n_domains, self.n_strata, k)
         lonely = s2.reshape(n_domains, self.n_strata, k)  # a lonely PSU's squared total (adjust)
         return (self.factor[None, :, None] * within + self.adjust[None, :, None] * lonely).sum(axis=1)
 
 
-def domain_proportions(answers: np.ndarray, weights: np.ndarray, domain: np.ndarray, n_domains: int,
-                       n_options: int, design: Design, design_columns: dict[str, np.ndarray],
-                       confidence: float = 0.95, taylor: TaylorVariance | None = None) -> dict:
+def domain_proportions(
+    answers: np.ndarray,
+    weights: np.ndarray,
+    domain: np.ndarray,
+    n_domains: int,
+    n_options: int,
+    design: Design,
+    design_columns: dict[str, np.ndarray],
+    confidence: float = 0.95,
+    taylor: TaylorVariance | None = None,
+) -> dict:
     """Design-based estimates of one question's option proportions in every domain at once.
 
     answers: option index per respondent of the whole sample (NaN, or >= n_options for a refusal:
@@ -178,20 +197,38 @@ def _cell_sums(values: np.ndarray, rows: np.ndarray, cell: np.ndarray, cells: in
     return np.asarray(indicator @ values)
 
 
-def design_proportions(answers: np.ndarray, weights: np.ndarray, domain: np.ndarray, n_options: int,
-                       design: Design, design_columns: dict[str, np.ndarray], confidence: float = 0.95,
-                       taylor: TaylorVariance | None = None) -> dict:
+def design_proportions(
+    answers: np.ndarray,
+    weights: np.ndarray,
+    domain: np.ndarray,
+    n_options: int,
+    design: Design,
+    design_columns: dict[str, np.ndarray],
+    confidence: float = 0.95,
+    taylor: TaylorVariance | None = None,
+) -> dict:
     """`domain_proportions` for one domain (bool per respondent), as lists: probs, se, ci (list of
     (low, high)), deff, df, n; None everywhere when the domain's weights sum to 0."""
-    est = domain_proportions(answers, weights, np.where(domain, 0, -1), 1, n_options, design, design_columns,
-                             confidence, taylor)
+    est = domain_proportions(
+        answers, weights, np.where(domain, 0, -1), 1, n_options, design, design_columns, confidence, taylor
+    )
     if est["total"][0] <= 0:
-        return {"probs": [None] * n_options, "se": [None] * n_options, "ci": [(None, None)] * n_options,
-                "deff": [None] * n_options, "df": None, "n": int(est["n"][0])}
-    return {"probs": est["probs"][0].tolist(), "se": est["se"][0].tolist(),
-            "ci": list(zip(est["low"][0].tolist(), est["high"][0].tolist())),
-            "deff": [None if np.isnan(d) else float(d) for d in est["deff"][0]], "df": est["df"],
-            "n": int(est["n"][0])}
+        return {
+            "probs": [None] * n_options,
+            "se": [None] * n_options,
+            "ci": [(None, None)] * n_options,
+            "deff": [None] * n_options,
+            "df": None,
+            "n": int(est["n"][0]),
+        }
+    return {
+        "probs": est["probs"][0].tolist(),
+        "se": est["se"][0].tolist(),
+        "ci": list(zip(est["low"][0].tolist(), est["high"][0].tolist())),
+        "deff": [None if np.isnan(d) else float(d) for d in est["deff"][0]],
+        "df": est["df"],
+        "n": int(est["n"][0]),
+    }
 
 
 def design_arrays(frame: pl.DataFrame, design: Design) -> dict[str, np.ndarray]:
@@ -212,13 +249,21 @@ def design_arrays(frame: pl.DataFrame, design: Design) -> dict[str, np.ndarray]:
 
 
 def taylor_for(design: Design, arrays: dict[str, np.ndarray]) -> TaylorVariance:
-    return TaylorVariance(arrays.get("strata"), arrays.get("psu"), arrays.get("fpc"), design.lonely_psu,
-                          design.combine_strata)
+    return TaylorVariance(
+        arrays.get("strata"), arrays.get("psu"), arrays.get("fpc"), design.lonely_psu, design.combine_strata
+    )
 
 
-def design_estimates(frame: pl.DataFrame, questions: dict[str, int], groups: list[str], keys: list[str],
-                     design: Design, confidence: float = 0.95, weight: str = "_w",
-                     lonely: list[dict] | None = None) -> pl.DataFrame:
+def design_estimates(
+    frame: pl.DataFrame,
+    questions: dict[str, int],
+    groups: list[str],
+    keys: list[str],
+    design: Design,
+    confidence: float = 0.95,
+    weight: str = "_w",
+    lonely: list[dict] | None = None,
+) -> pl.DataFrame:
     """Design-based estimates per keys x group x question, for `distributions.distributions`' rows:
     keys, group_attr, group_value, var_name, design_se, design_ci, design_deff (lists per option),
     design_df. `questions`: column -> number of substantive options (option indices as columns).
@@ -226,7 +271,7 @@ def design_estimates(frame: pl.DataFrame, questions: dict[str, int], groups: lis
     from pipelines.methods.distributions import ALL
 
     rows = []
-    for key_values, block in (frame.group_by(keys, maintain_order=True) if keys else [((), frame)]):
+    for key_values, block in frame.group_by(keys, maintain_order=True) if keys else [((), frame)]:
         arrays = design_arrays(block, design)
         keyed = dict(zip(keys, key_values))
         try:
@@ -250,15 +295,30 @@ def design_estimates(frame: pl.DataFrame, questions: dict[str, int], groups: lis
             for attr, codes, names in levels:
                 est = domain_proportions(answers, w, codes, len(names), k, design, arrays, confidence, taylor)
                 for d, value in enumerate(names):
-                    rows.append({**keyed, "group_attr": attr, "group_value": value, "var_name": var,
-                                 "design_se": _floats(est["se"][d]),
-                                 "design_ci": [{"low": lo, "high": hi} for lo, hi in
-                                               zip(_floats(est["low"][d]), _floats(est["high"][d]))],
-                                 "design_deff": _floats(est["deff"][d]), "design_df": est["df"]})
+                    rows.append(
+                        {
+                            **keyed,
+                            "group_attr": attr,
+                            "group_value": value,
+                            "var_name": var,
+                            "design_se": _floats(est["se"][d]),
+                            "design_ci": [
+                                {"low": lo, "high": hi}
+                                for lo, hi in zip(_floats(est["low"][d]), _floats(est["high"][d]))
+                            ],
+                            "design_deff": _floats(est["deff"][d]),
+                            "design_df": est["df"],
+                        }
+                    )
     schema = {k: pl.String for k in keys} | {
-        "group_attr": pl.String, "group_value": pl.String, "var_name": pl.String,
-        "design_se": pl.List(pl.Float64), "design_ci": pl.List(pl.Struct({"low": pl.Float64, "high": pl.Float64})),
-        "design_deff": pl.List(pl.Float64), "design_df": pl.Int64}
+        "group_attr": pl.String,
+        "group_value": pl.String,
+        "var_name": pl.String,
+        "design_se": pl.List(pl.Float64),
+        "design_ci": pl.List(pl.Struct({"low": pl.Float64, "high": pl.Float64})),
+        "design_deff": pl.List(pl.Float64),
+        "design_df": pl.Int64,
+    }
     return pl.DataFrame(rows, schema=schema)
 
 
@@ -269,8 +329,16 @@ def _floats(values: np.ndarray) -> list[float | None]:
 DESIGN_COLS = ("se", "deff", "design_df")
 
 
-def apply_design(dists: pl.DataFrame, data: pl.DataFrame, n_options: dict[str, int], groups: list[str],
-                 keys: list[str], design: Design, confidence: float = 0.95, lonely: list[dict] | None = None) -> pl.DataFrame:
+def apply_design(
+    dists: pl.DataFrame,
+    data: pl.DataFrame,
+    n_options: dict[str, int],
+    groups: list[str],
+    keys: list[str],
+    design: Design,
+    confidence: float = 0.95,
+    lonely: list[dict] | None = None,
+) -> pl.DataFrame:
     """`distributions` rows with the design's intervals in `ci` (replacing Wilson's with n_eff), and
     `se`, `deff` (per option) and `design_df`. The point estimates are the same weighted proportions.
     `lonely` gets the strata with one PSU (and their wave) that `design.lonely_psu` handled."""
@@ -279,7 +347,8 @@ def apply_design(dists: pl.DataFrame, data: pl.DataFrame, n_options: dict[str, i
     out = dists.join(est, on=on, how="left", nulls_equal=True)
     return out.with_columns(
         pl.when(pl.col("design_ci").is_not_null()).then(pl.col("design_ci")).otherwise(pl.col("ci")).alias("ci"),
-        pl.col("design_se").alias("se"), pl.col("design_deff").alias("deff"),
+        pl.col("design_se").alias("se"),
+        pl.col("design_deff").alias("deff"),
     ).drop("design_se", "design_ci", "design_deff")
 
 
@@ -298,14 +367,20 @@ def lonely_lines(lonely: dict | None) -> list[str]:
     if not lonely:
         return []
     strata = lonely.get("strata") or []
-    where = "; ".join(f"{', '.join(f'{k} {v}' for k, v in s.items() if k != 'stratum')}: stratum `{s['stratum']}`"
-                      for s in strata[:20]) + (f"; and {len(strata) - 20} more" if len(strata) > 20 else "")
-    lines = [f"Strata with one PSU (`lonely_psu: {lonely['option']}`: {LONELY_TEXT[lonely['option']]}): "
-             + (f"{len(strata)}, {where}." if strata else "none.")]
+    where = "; ".join(
+        f"{', '.join(f'{k} {v}' for k, v in s.items() if k != 'stratum')}: stratum `{s['stratum']}`"
+        for s in strata[:20]
+    ) + (f"; and {len(strata) - 20} more" if len(strata) > 20 else "")
+    lines = [
+        f"Strata with one PSU (`lonely_psu: {lonely['option']}`: {LONELY_TEXT[lonely['option']]}): "
+        + (f"{len(strata)}, {where}." if strata else "none.")
+    ]
     if lonely.get("zero_width_intervals"):
-        lines.append(f"**{lonely['zero_width_intervals']} published distributions have a proportion strictly between "
-                     "0 and 1 with a design-based standard error of 0** (a zero-width interval): their groups lie in "
-                     "strata that contribute no variance. Their `ci` understates the uncertainty.")
+        lines.append(
+            f"**{lonely['zero_width_intervals']} published distributions have a proportion strictly between "
+            "0 and 1 with a design-based standard error of 0** (a zero-width interval): their groups lie in "
+            "strata that contribute no variance. Their `ci` understates the uncertainty."
+        )
     return lines
 
 
@@ -313,19 +388,26 @@ def design_section(design: Design | None, dists: pl.DataFrame, lonely: dict | No
     """(title, markdown) for the card: the declared design, the spread of the design effects, and
     what was done with strata of one PSU (`lonely`, the distributions step's facts)."""
     if design is None:
-        return ("Survey design", "No design declared in the codebook: intervals are Wilson's with Kish's n_eff, "
-                "which accounts for unequal weights but not for strata or clusters (usually too narrow for "
-                "clustered samples). Declare `design:` (strata, psu, fpc, or replicate weights) for design-based "
-                "intervals.")
-    lines = [f"Declared design: {design.describe()}. `ci` are design-based logit intervals on "
-             "Student's t with the design's degrees of freedom (`design_df`); `se` the design-based standard "
-             "errors; `deff` the design effect per option, the design variance over p (1 - p) / n."]
+        return (
+            "Survey design",
+            "No design declared in the codebook: intervals are Wilson's with Kish's n_eff, "
+            "which accounts for unequal weights but not for strata or clusters (usually too narrow for "
+            "clustered samples). Declare `design:` (strata, psu, fpc, or replicate weights) for design-based "
+            "intervals.",
+        )
+    lines = [
+        f"Declared design: {design.describe()}. `ci` are design-based logit intervals on "
+        "Student's t with the design's degrees of freedom (`design_df`); `se` the design-based standard "
+        "errors; `deff` the design effect per option, the design variance over p (1 - p) / n."
+    ]
     if "deff" in dists.columns and dists.height:
         deffs = dists.select(pl.col("deff").list.explode().drop_nulls().drop_nans()).to_series()
         if deffs.len():
             q = deffs.quantile
-            lines.append(f"Design effects over {deffs.len()} published proportions: median {q(0.5):.2f}, "
-                         f"10th percentile {q(0.1):.2f}, 90th {q(0.9):.2f}, max {deffs.max():.2f}.")
+            lines.append(
+                f"Design effects over {deffs.len()} published proportions: median {q(0.5):.2f}, "
+                f"10th percentile {q(0.1):.2f}, 90th {q(0.9):.2f}, max {deffs.max():.2f}."
+            )
         dfs = dists["design_df"].drop_nulls().unique().sort().to_list()
         lines.append(f"Degrees of freedom: {', '.join(str(d) for d in dfs) or 'n/a'}.")
     lines += lonely_lines(lonely)
@@ -347,15 +429,23 @@ def design_problems(design: Design | None, columns: list[str]) -> tuple[pl.Expr,
             text = pl.col(FPC)
             value = text.cast(pl.Float64, strict=False)
             bad = value.is_null() | ~value.is_finite() | (value <= 0)
-            checks.append((bad, pl.format(f"{design.fpc} '{{}}' is not a positive number", text.fill_null("")),
-                           design.fpc))
+            checks.append(
+                (bad, pl.format(f"{design.fpc} '{{}}' is not a positive number", text.fill_null("")), design.fpc)
+            )
     elif design is not None:
         for c in (c for c in columns if c.startswith("_rep_")):
             text = pl.col(c)
             value = text.cast(pl.Float64, strict=False)
             bad = value.is_null() | ~value.is_finite() | (value < 0)
-            checks.append((bad, pl.format(f"replicate weight {c[5:]} '{{}}' is missing, not a number or negative",
-                                          text.fill_null("")), c[5:]))
+            checks.append(
+                (
+                    bad,
+                    pl.format(
+                        f"replicate weight {c[5:]} '{{}}' is missing, not a number or negative", text.fill_null("")
+                    ),
+                    c[5:],
+                )
+            )
     if not checks:
         return pl.lit(None, pl.String), pl.lit(None, pl.String)
     message = pl.when(checks[0][0]).then(checks[0][1])

@@ -29,8 +29,18 @@ from pipelines.recipes.base import (
 )
 from schemas.errors import CurateError
 
-__all__ = ["CardMeta", "CardSection", "Recipe", "RecipeConfig", "RecipeOutput", "available", "get_recipe",
-           "load_config", "recipe_dirs"]
+__all__ = [
+    "CardMeta",
+    "CardSection",
+    "Recipe",
+    "RecipeConfig",
+    "RecipeOutput",
+    "available",
+    "get_recipe",
+    "load_config",
+    "recipe_dirs",
+]
+
 
 def _module_name(folder: Path) -> str:
     if folder.parent == SHIPPED:
@@ -49,8 +59,9 @@ def _import(folder: Path):
         package = importlib.util.module_from_spec(spec)
         package.__path__ = []
         sys.modules["curate_recipes"] = package
-    spec = importlib.util.spec_from_file_location(name, folder / "__init__.py",
-                                                  submodule_search_locations=[str(folder)])
+    spec = importlib.util.spec_from_file_location(
+        name, folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -74,11 +85,13 @@ def get_recipe(name: str) -> Recipe:
     return recipe
 
 
-def load_config(recipe: Recipe, path: Path | None, overrides: dict[str, Any] | None = None,
-                inherited: dict[str, Any] | None = None):
+def load_config(
+    recipe: Recipe, path: Path | None, overrides: dict[str, Any] | None = None, inherited: dict[str, Any] | None = None
+):
     """The recipe's configuration: the YAML file, then `overrides` (`--set`); `inherited` (the terms of
     the repository's latest version, `pipelines.engine.publish.PublishPlan`) fills the options neither sets."""
     from pipelines.engine.config import load_options
 
-    return load_options(recipe.Config, path, overrides, what=f"configuration for recipe {recipe.name}",
-                        defaults=inherited)
+    return load_options(
+        recipe.Config, path, overrides, what=f"configuration for recipe {recipe.name}", defaults=inherited
+    )

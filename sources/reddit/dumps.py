@@ -26,13 +26,21 @@ from schemas.errors import InputFileError
 from schemas.quarantine import QUARANTINE_SCHEMA, empty_quarantine
 from sources.files import input_name
 from sources.reddit.records import (  # noqa: F401  (ROW_SCHEMA and parse_block are this module's API too)
-    KIND_FIELDS, ROW_SCHEMA, TEXT_FIELDS, _bad, coerce, parse_block, problems,
+    KIND_FIELDS,
+    ROW_SCHEMA,
+    TEXT_FIELDS,
+    _bad,
+    coerce,
+    parse_block,
+    problems,
 )
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_WINDOW = 2**31
 READ_SIZE = 1 << 20  # compressed bytes per read
 BLOCK_SIZE = 8 << 20  # decompressed bytes per parsed block
+
+
 @dataclass(frozen=True)
 class DumpFilter:
     """Rows kept while streaming: subreddits (case-insensitive; empty = all) and a time range."""
@@ -165,8 +173,11 @@ def filter_reason(rows: pl.DataFrame, keep: DumpFilter) -> pl.Expr:
         reason = pl.when(pl.col("created_utc") < keep.start_utc).then(pl.lit("before_time_range")).otherwise(reason)
     if keep.subreddits:
         wanted = [s.lower() for s in keep.subreddits]
-        reason = pl.when(~pl.col("subreddit").str.to_lowercase().is_in(wanted)).then(
-            pl.lit("other_subreddit")).otherwise(reason)
+        reason = (
+            pl.when(~pl.col("subreddit").str.to_lowercase().is_in(wanted))
+            .then(pl.lit("other_subreddit"))
+            .otherwise(reason)
+        )
     return reason
 
 
@@ -224,8 +235,9 @@ def iter_dump(
             yield part
 
 
-def read_block(block: bytes, first_line: int, kind: str, file_name: str, keep: DumpFilter,
-               redact: Callable[[bytes], str] | None) -> DumpRead:
+def read_block(
+    block: bytes, first_line: int, kind: str, file_name: str, keep: DumpFilter, redact: Callable[[bytes], str] | None
+) -> DumpRead:
     text, bad, blank = parse_block(block, first_line, {f: pl.String for f in KIND_FIELDS[kind]})
     missing = [pl.lit(None, pl.String).alias(f) for f in TEXT_FIELDS if f not in text.columns]
     typed = text.lazy().with_columns(missing).select(*coerce(kind, file_name), *problems()).collect()
@@ -242,26 +254,45 @@ def read_block(block: bytes, first_line: int, kind: str, file_name: str, keep: D
     if blank:
         dropped["blank_line"] = blank
     kept = tagged.filter(pl.col("_reason").is_null()).drop("_reason")
-    return DumpRead(str(file_name), kind, kept, block.count(b"\n"), dropped,
-                    _quarantine(bad, file_name, redact), decompressed_bytes=len(block))
+    return DumpRead(
+        str(file_name),
+        kind,
+        kept,
+        block.count(b"\n"),
+        dropped,
+        _quarantine(bad, file_name, redact),
+        decompressed_bytes=len(block),
+    )
 
 
 def _remnant(path: Path, kind: str, line: int, problem: str, raw: bytes, redact) -> DumpRead:
     bad = [_bad(line, None, f"truncated final frame: {problem}", raw)]
-    return DumpRead(input_name(path), kind, pl.DataFrame(schema=ROW_SCHEMA), 1, {}, _quarantine(bad, input_name(path), redact))
+    return DumpRead(
+        input_name(path), kind, pl.DataFrame(schema=ROW_SCHEMA), 1, {}, _quarantine(bad, input_name(path), redact)
+    )
 
 
 def _quarantine(bad: list[dict], file_name: str, redact) -> pl.DataFrame:
     if not bad:
         return empty_quarantine()
     show = redact or (lambda raw: raw.decode("utf-8", "replace"))
-    rows = [{"step": None, "source_file": file_name, "row": b["row"], "field": b["field"],
-             "error": b["error"], "raw": show(b["raw"])} for b in sorted(bad, key=lambda b: b["row"])]
+    rows = [
+        {
+            "step": None,
+            "source_file": file_name,
+            "row": b["row"],
+            "field": b["field"],
+            "error": b["error"],
+            "raw": show(b["raw"]),
+        }
+        for b in sorted(bad, key=lambda b: b["row"])
+    ]
     return pl.DataFrame(rows, schema=QUARANTINE_SCHEMA)
 
 
-def read_dump(path: Path | str, keep: DumpFilter = DumpFilter(), redact=None, on_bytes=None,
-              block_size: int = BLOCK_SIZE) -> DumpRead:
+def read_dump(
+    path: Path | str, keep: DumpFilter = DumpFilter(), redact=None, on_bytes=None, block_size: int = BLOCK_SIZE
+) -> DumpRead:
     """The whole file as one DumpRead (only rows that pass `keep` are held in memory)."""
     path = Path(path)
     total = DumpRead(input_name(path), "", pl.DataFrame(schema=ROW_SCHEMA), compressed_bytes=path.stat().st_size)

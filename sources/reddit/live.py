@@ -27,10 +27,22 @@ from sources.reddit.writer import write_dump
 
 log = logging.getLogger(__name__)
 ENV = ("REDDIT_CLIENT_ID", "REDDIT_CLIENT_SECRET", "REDDIT_USER_AGENT")
-SUBMISSION_FIELDS = ("id", "title", "selftext", "score", "num_comments", "over_18", "created_utc", "is_self",
-                     "stickied", "edited", "distinguished", "link_flair_text", "removed_by_category")
-COMMENT_FIELDS = ("id", "link_id", "parent_id", "body", "score", "created_utc", "edited", "stickied",
-                  "distinguished")
+SUBMISSION_FIELDS = (
+    "id",
+    "title",
+    "selftext",
+    "score",
+    "num_comments",
+    "over_18",
+    "created_utc",
+    "is_self",
+    "stickied",
+    "edited",
+    "distinguished",
+    "link_flair_text",
+    "removed_by_category",
+)
+COMMENT_FIELDS = ("id", "link_id", "parent_id", "body", "score", "created_utc", "edited", "stickied", "distinguished")
 
 
 def reddit_from_env(**kwargs: Any):
@@ -40,8 +52,13 @@ def reddit_from_env(**kwargs: Any):
     missing = [name for name in ENV if not os.environ.get(name)]
     if missing:
         raise CurateError(f"Reddit API credentials missing: set {', '.join(missing)} in the environment")
-    return praw.Reddit(client_id=os.environ["REDDIT_CLIENT_ID"], client_secret=os.environ["REDDIT_CLIENT_SECRET"],
-                       user_agent=os.environ["REDDIT_USER_AGENT"], check_for_updates=False, **kwargs)
+    return praw.Reddit(
+        client_id=os.environ["REDDIT_CLIENT_ID"],
+        client_secret=os.environ["REDDIT_CLIENT_SECRET"],
+        user_agent=os.environ["REDDIT_USER_AGENT"],
+        check_for_updates=False,
+        **kwargs,
+    )
 
 
 # -- PRAW objects -> dump rows --------------------------------------------------------------------
@@ -128,8 +145,9 @@ def _listing(reddit, subreddit: str, listing: str, limit: int) -> Iterable:
     return sub.new(limit=limit) if listing == "submissions" else sub.comments(limit=limit)
 
 
-def fetch_listing(reddit, subreddit: str, listing: str, state: FetchState, limit: int = 1000,
-                  retries: int = 3, sleep=time.sleep) -> list[dict]:
+def fetch_listing(
+    reddit, subreddit: str, listing: str, state: FetchState, limit: int = 1000, retries: int = 3, sleep=time.sleep
+) -> list[dict]:
     """New items of one listing, newest first as Reddit lists them, until one already fetched."""
     from prawcore.exceptions import TooManyRequests
 
@@ -152,8 +170,9 @@ def fetch_listing(reddit, subreddit: str, listing: str, state: FetchState, limit
     return []
 
 
-def fetch_to_dumps(reddit, subreddits: list[str], state_path: Path, out_dir: Path, limit: int = 1000,
-                   now: datetime | None = None) -> list[Path]:
+def fetch_to_dumps(
+    reddit, subreddits: list[str], state_path: Path, out_dir: Path, limit: int = 1000, now: datetime | None = None
+) -> list[Path]:
     """Fetch what is new since the state file, write RS_live_*/RC_live_* dumps, then the state."""
     state = FetchState.load(state_path)
     found: dict[str, list[dict]] = {"submissions": [], "comments": []}

@@ -67,6 +67,7 @@ def read_dumps(paths: list[Path], keep: DumpFilter, dask=None, redact=None) -> l
     lock = threading.Lock()
     try:
         if parallel:
+
             def on_event(event):
                 with lock:
                     bar.update(event[1])
@@ -112,6 +113,15 @@ class DumpReader(Reader):
 
 
 def _file_read(r: DumpRead) -> FileRead:
-    return FileRead(r.path, r.rows, r.quarantine, r.dropped, {
-        "kind": r.kind, "lines": r.lines, "compressed_bytes": r.compressed_bytes,
-        "decompressed_bytes": r.decompressed_bytes})
+    return FileRead(
+        r.path,
+        r.rows,
+        r.quarantine,
+        r.dropped,
+        {
+            "kind": r.kind,
+            "lines": r.lines,
+            "compressed_bytes": r.compressed_bytes,
+            "decompressed_bytes": r.decompressed_bytes,
+        },
+    )

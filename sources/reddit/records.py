@@ -15,47 +15,71 @@ USERNAME = r"^[A-Za-z0-9_-]{1,40}$"  # what Reddit allows (3-20), with room for 
 
 # Every field is read as text; polars writes numbers, booleans and objects as their JSON text.
 TEXT_FIELDS = [
-    "id", "subreddit", "author", "created_utc", "score", "title", "selftext", "body", "link_id",
-    "parent_id", "num_comments", "over_18", "is_self", "stickied", "distinguished", "edited",
-    "removed_by_category", "retrieved_on", "retrieved_utc", "link_flair_text", "_meta",
+    "id",
+    "subreddit",
+    "author",
+    "created_utc",
+    "score",
+    "title",
+    "selftext",
+    "body",
+    "link_id",
+    "parent_id",
+    "num_comments",
+    "over_18",
+    "is_self",
+    "stickied",
+    "distinguished",
+    "edited",
+    "removed_by_category",
+    "retrieved_on",
+    "retrieved_utc",
+    "link_flair_text",
+    "_meta",
 ]
 READ_SCHEMA = {name: pl.String for name in TEXT_FIELDS}
 # Each kind reads only its own fields (fewer columns to build); the others are added as nulls.
 KIND_FIELDS = {
     "submission": [f for f in TEXT_FIELDS if f not in ("body", "link_id", "parent_id")],
-    "comment": [f for f in TEXT_FIELDS if f not in ("title", "selftext", "num_comments", "over_18", "is_self",
-                                                     "link_flair_text")],
+    "comment": [
+        f
+        for f in TEXT_FIELDS
+        if f not in ("title", "selftext", "num_comments", "over_18", "is_self", "link_flair_text")
+    ],
 }
 
-ROW_SCHEMA = pl.Schema({
-    "kind": pl.String,  # submission | comment
-    "id": pl.String,
-    "subreddit": pl.String,
-    "author": pl.String,  # null when absent or a sentinel
-    "author_state": pl.String,  # null, "deleted", "removed" or "absent"
-    "created_utc": pl.Int64,
-    "score": pl.Int64,
-    "title": pl.String,
-    "selftext": pl.String,  # null when a sentinel
-    "body": pl.String,  # null when a sentinel
-    "content_state": pl.String,  # null, "deleted" or "removed" (sentinel text or a removal mark)
-    "link_id": pl.String,  # always with its t3_ prefix
-    "parent_id": pl.String,
-    "num_comments": pl.Int64,
-    "over_18": pl.Boolean,
-    "is_self": pl.Boolean,
-    "stickied": pl.Boolean,
-    "distinguished": pl.String,
-    "edited": pl.Boolean,
-    "edited_utc": pl.Int64,
-    "link_flair_text": pl.String,
-    "retrieved_utc": pl.Int64,
-    "_file": pl.String,
-    "_line": pl.Int64,
-})
+ROW_SCHEMA = pl.Schema(
+    {
+        "kind": pl.String,  # submission | comment
+        "id": pl.String,
+        "subreddit": pl.String,
+        "author": pl.String,  # null when absent or a sentinel
+        "author_state": pl.String,  # null, "deleted", "removed" or "absent"
+        "created_utc": pl.Int64,
+        "score": pl.Int64,
+        "title": pl.String,
+        "selftext": pl.String,  # null when a sentinel
+        "body": pl.String,  # null when a sentinel
+        "content_state": pl.String,  # null, "deleted" or "removed" (sentinel text or a removal mark)
+        "link_id": pl.String,  # always with its t3_ prefix
+        "parent_id": pl.String,
+        "num_comments": pl.Int64,
+        "over_18": pl.Boolean,
+        "is_self": pl.Boolean,
+        "stickied": pl.Boolean,
+        "distinguished": pl.String,
+        "edited": pl.Boolean,
+        "edited_utc": pl.Int64,
+        "link_flair_text": pl.String,
+        "retrieved_utc": pl.Int64,
+        "_file": pl.String,
+        "_line": pl.Int64,
+    }
+)
 
 
 # -- parsing a block ------------------------------------------------------------------------------
+
 
 def parse_block(block: bytes, first_line: int, schema: dict | None = None) -> tuple[pl.DataFrame, list[dict], int]:
     """Text columns of every line of `block` with its `_line` number; the lines that could not be
@@ -109,8 +133,9 @@ def _read_good_lines(lines: list[bytes], numbers: list[int], schema: dict) -> tu
     frames, bad = [], []  # one line polars rejects although it is JSON: find it
     for line, number in zip(lines, numbers):
         try:
-            frames.append(pl.read_ndjson(io.BytesIO(line), schema=schema).with_columns(
-                pl.lit(number, pl.Int64).alias("_line")))
+            frames.append(
+                pl.read_ndjson(io.BytesIO(line), schema=schema).with_columns(pl.lit(number, pl.Int64).alias("_line"))
+            )
         except pl.exceptions.PolarsError as e:
             bad.append(_bad(number, None, f"unreadable record: {_short(e)}", line))
     return pl.concat(frames) if frames else _read_good_lines([], [], schema)[0], bad
@@ -174,7 +199,11 @@ def problems() -> list[pl.Expr]:
         ("subreddit", pl.col("subreddit").is_null() | (pl.col("subreddit") == ""), "missing"),
         ("created_utc", pl.col("created_utc").is_null(), "missing"),
         ("created_utc", _unreadable("created_utc", _number("created_utc")), "not a number of seconds"),
-        ("created_utc", _out_of_range("created_utc", TIME_RANGE), f"not a finite time in [{TIME_RANGE[0]}, 2**33) seconds"),
+        (
+            "created_utc",
+            _out_of_range("created_utc", TIME_RANGE),
+            f"not a finite time in [{TIME_RANGE[0]}, 2**33) seconds",
+        ),
         ("score", _unreadable("score", _number("score")), "not a number"),
         ("score", _out_of_range("score", SCORE_RANGE), "not a finite number in (-2**53, 2**53)"),
         ("num_comments", _unreadable("num_comments", _number("num_comments")), "not a number"),
@@ -182,10 +211,18 @@ def problems() -> list[pl.Expr]:
         ("edited", _out_of_range("edited", TIME_RANGE), "not a finite time in [0, 2**33) seconds"),
         ("retrieved_utc", _out_of_range("retrieved_utc", TIME_RANGE), "not a finite time in [0, 2**33) seconds"),
         ("retrieved_on", _out_of_range("retrieved_on", TIME_RANGE), "not a finite time in [0, 2**33) seconds"),
-        ("edited", _unreadable("edited", pl.coalesce(_flag("edited"), _number("edited").cast(pl.Boolean))),
-         "neither a boolean nor a time"),
-        ("author", pl.col("author").is_not_null() & ~pl.col("author").is_in(SENTINELS)
-         & ~pl.col("author").str.contains(USERNAME), "not a Reddit user name"),
+        (
+            "edited",
+            _unreadable("edited", pl.coalesce(_flag("edited"), _number("edited").cast(pl.Boolean))),
+            "neither a boolean nor a time",
+        ),
+        (
+            "author",
+            pl.col("author").is_not_null()
+            & ~pl.col("author").is_in(SENTINELS)
+            & ~pl.col("author").str.contains(USERNAME),
+            "not a Reddit user name",
+        ),
     ] + [(f, _unreadable(f, _flag(f)), "not a boolean") for f in ("over_18", "is_self", "stickied")]
     field_expr = pl.coalesce([pl.when(cond).then(pl.lit(name)) for name, cond, _ in checks])
     error_expr = pl.coalesce([pl.when(cond).then(pl.lit(f"{name}: {what}")) for name, cond, what in checks])
@@ -199,10 +236,14 @@ def coerce(kind: str, file_name: str) -> list[pl.Expr]:
     text = pl.col(text_col)
     removal = pl.coalesce(pl.col("removed_by_category"), _meta("removal_type"))
     content_state = (
-        pl.when(text == "[removed]").then(pl.lit("removed"))
-        .when(text == "[deleted]").then(pl.lit("deleted"))
-        .when(removal.is_in(["deleted", "author"])).then(pl.lit("deleted"))
-        .when(removal.is_not_null()).then(pl.lit("removed"))
+        pl.when(text == "[removed]")
+        .then(pl.lit("removed"))
+        .when(text == "[deleted]")
+        .then(pl.lit("deleted"))
+        .when(removal.is_in(["deleted", "author"]))
+        .then(pl.lit("deleted"))
+        .when(removal.is_not_null())
+        .then(pl.lit("removed"))
     )
     edited_time = _number("edited")
     link = pl.col("link_id")
@@ -211,9 +252,13 @@ def coerce(kind: str, file_name: str) -> list[pl.Expr]:
         pl.col("id").str.strip_chars(),
         pl.col("subreddit"),
         pl.when(author.is_in(SENTINELS)).then(None).otherwise(author).alias("author"),
-        pl.when(author.is_null()).then(pl.lit("absent"))
-        .when(author == "[deleted]").then(pl.lit("deleted"))
-        .when(author == "[removed]").then(pl.lit("removed")).alias("author_state"),
+        pl.when(author.is_null())
+        .then(pl.lit("absent"))
+        .when(author == "[deleted]")
+        .then(pl.lit("deleted"))
+        .when(author == "[removed]")
+        .then(pl.lit("removed"))
+        .alias("author_state"),
         _int(_number("created_utc")).alias("created_utc"),
         _int(_number("score")).alias("score"),
         pl.col("title"),
@@ -230,10 +275,13 @@ def coerce(kind: str, file_name: str) -> list[pl.Expr]:
         (pl.coalesce(_flag("edited"), edited_time > 0).fill_null(False)).alias("edited"),
         _int(pl.when(edited_time > 1).then(edited_time)).alias("edited_utc"),
         pl.col("link_flair_text"),
-        _int(pl.coalesce(_number("retrieved_utc"), _number("retrieved_on"),
-                         _meta("retrieved_2nd_on").cast(pl.Float64, strict=False))).alias("retrieved_utc"),
+        _int(
+            pl.coalesce(
+                _number("retrieved_utc"),
+                _number("retrieved_on"),
+                _meta("retrieved_2nd_on").cast(pl.Float64, strict=False),
+            )
+        ).alias("retrieved_utc"),
         pl.lit(file_name).alias("_file"),
         pl.col("_line"),
     ]
-
-

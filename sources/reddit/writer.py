@@ -18,7 +18,8 @@ WINDOW_LOG = 31  # readers need max_window_size=2**31, as for the real dumps
 
 def compressor(level: int = 3, window_log: int = WINDOW_LOG) -> zstandard.ZstdCompressor:
     params = zstandard.ZstdCompressionParameters.from_level(
-        level, window_log=window_log, enable_ldm=True, write_content_size=False, write_checksum=True)
+        level, window_log=window_log, enable_ldm=True, write_content_size=False, write_checksum=True
+    )
     return zstandard.ZstdCompressor(compression_params=params)
 
 
@@ -35,12 +36,13 @@ def encode_lines(records: Iterable[dict | bytes | str]) -> list[bytes]:
     return out
 
 
-def write_dump(path: Path, records: Iterable[dict | bytes | str], frame_lines: int | None = None,
-               level: int = 3) -> Path:
+def write_dump(
+    path: Path, records: Iterable[dict | bytes | str], frame_lines: int | None = None, level: int = 3
+) -> Path:
     """One frame for the whole file, or a new frame every `frame_lines` lines."""
     lines = encode_lines(records)
     step = frame_lines or max(1, len(lines))
-    frames = [b"".join(line + b"\n" for line in lines[i:i + step]) for i in range(0, len(lines), step)]
+    frames = [b"".join(line + b"\n" for line in lines[i : i + step]) for i in range(0, len(lines), step)]
     return write_frames(path, frames, level)
 
 

@@ -45,8 +45,11 @@ def run(case: dict, folder: Path, cache: Path) -> dict:
     out = folder / "out"
     try:
         with mock.patch("pipelines.flows.run.run_recipe", _flow_body):
-            cli.run_one(cli._request(case["recipe"], inputs, out, config, {}, cache, False, None,
-                                     allow_existing=case["allow_existing"]))
+            cli.run_one(
+                cli._request(
+                    case["recipe"], inputs, out, config, {}, cache, False, None, allow_existing=case["allow_existing"]
+                )
+            )
         return {"status": "ok"}
     except CurateError as e:
         return {"status": "error", "line": f"error: {redact(str(e))}"}
@@ -112,7 +115,9 @@ def check(case: dict, folder: Path, outcome: dict, sample_rows: dict[str, int] |
             problems.append(f"{config}: records per file {counts}; want as many from each of {files}")
         mixed = quarantine.filter(pl.col("error").str.contains("duplicate respondent"))
         if mixed.height:
-            problems.append(f"respondents of two files collide: {mixed.select('source_file', 'row', 'error').rows()[:3]}")
+            problems.append(
+                f"respondents of two files collide: {mixed.select('source_file', 'row', 'error').rows()[:3]}"
+            )
     if sample_rows is not None and expect.get("same_as_sample"):
         first = report["steps"][0]
         if first["in"] != sample_rows.get(case["recipe"]):

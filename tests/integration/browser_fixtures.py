@@ -10,8 +10,14 @@ from pathlib import Path
 
 import pytest
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def chromium_path() -> str:
@@ -20,11 +26,22 @@ def chromium_path() -> str:
     if found:
         return found
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        pytest.skip("Chromium is not installed and cannot be installed here (needs apt-get as root): "
-                    "apt-get install -y chromium")
-    for command in (["apt-get", "install", "-y", "chromium"], ["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=900,
-                              env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+        pytest.skip(
+            "Chromium is not installed and cannot be installed here (needs apt-get as root): "
+            "apt-get install -y chromium"
+        )
+    for command in (
+        ["apt-get", "install", "-y", "chromium"],
+        ["apt-get", "update"],
+        ["apt-get", "install", "-y", "chromium"],
+    ):
+        proc = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+        )
         if command[1] == "install" and proc.returncode == 0:
             break
     found = shutil.which("chromium")
@@ -39,7 +56,10 @@ def browser(tmp_path):
     executable = chromium_path()
     with sync_api.sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(  # a fresh profile folder per test
-            str(tmp_path / "chromium-profile"), executable_path=executable, headless=True, args=CHROMIUM_ARGS,
+            str(tmp_path / "chromium-profile"),
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
             viewport={"width": 1400, "height": 900},
         )
         try:

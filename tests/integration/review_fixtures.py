@@ -32,8 +32,16 @@ def run_recipe_here(recipe: str, inputs: list[Path], output: Path, cache: Path) 
     from pipelines.flows.run import run_recipe
     from pipelines.engine.request import RunRequest
 
-    run_recipe.fn(RunRequest(recipe=recipe, inputs=tuple(str(p) for p in inputs), output=str(output),
-                             config_path=str(SAMPLES / recipe / "config.yaml"), cache_dir=str(cache), no_cache=True))
+    run_recipe.fn(
+        RunRequest(
+            recipe=recipe,
+            inputs=tuple(str(p) for p in inputs),
+            output=str(output),
+            config_path=str(SAMPLES / recipe / "config.yaml"),
+            cache_dir=str(cache),
+            no_cache=True,
+        )
+    )
     return output
 
 
@@ -64,19 +72,22 @@ class Annotator:
     password: str
 
     def __post_init__(self):
-        token = httpx.post(f"{self.url}/api/v1/token", data={"username": self.username, "password": self.password},
-                           timeout=30)
+        token = httpx.post(
+            f"{self.url}/api/v1/token", data={"username": self.username, "password": self.password}, timeout=30
+        )
         assert token.status_code == 201, token.text
-        self.http = httpx.Client(base_url=self.url, timeout=60,
-                                 headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+        self.http = httpx.Client(
+            base_url=self.url, timeout=60, headers={"Authorization": f"Bearer {token.json()['access_token']}"}
+        )
 
     def datasets(self) -> dict[str, str]:
         return {d["name"]: d["id"] for d in self.http.get("/api/v1/me/datasets").json()["items"]}
 
     def records(self, dataset_id: str) -> dict[str, str]:
         """external_id -> Argilla id of the records this annotator is given."""
-        response = self.http.post(f"/api/v1/me/datasets/{dataset_id}/records/search", json={"query": {}},
-                                  params={"limit": 1000})
+        response = self.http.post(
+            f"/api/v1/me/datasets/{dataset_id}/records/search", json={"query": {}}, params={"limit": 1000}
+        )
         assert response.status_code == 200, response.text
         return {item["record"]["external_id"]: item["record"]["id"] for item in response.json()["items"]}
 

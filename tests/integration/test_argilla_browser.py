@@ -26,22 +26,26 @@ def wait_for_submitted(client, dataset_id: str, seconds: float = 90) -> None:
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        items = client.api.http_client.get(f"/api/v1/datasets/{dataset_id}/records",
-                                           params={"include": "responses"}).json()["items"]
+        items = client.api.http_client.get(
+            f"/api/v1/datasets/{dataset_id}/records", params={"include": "responses"}
+        ).json()["items"]
         if any(r["status"] == "submitted" for item in items for r in item["responses"]):
             return
         time.sleep(0.5)
     raise AssertionError("the UI's submission never reached the server")
 
 
-def test_annotator_submits_in_the_ui_and_pull_sees_it(browser, argilla_stack, argilla_client, argilla_workspace,
-                                                      annotators, review_runs, tmp_path):
+def test_annotator_submits_in_the_ui_and_pull_sees_it(
+    browser, argilla_stack, argilla_client, argilla_workspace, annotators, review_runs, tmp_path
+):
     from annotation.pull import pull
     from annotation.push import ReviewOptions, push
 
     run = review_runs["preferences"]
     ws = argilla_workspace.name
-    pushed = push(run, "prompts", ws, ReviewOptions(vectors=False, min_submitted=1), client=argilla_client, progress=False)
+    pushed = push(
+        run, "prompts", ws, ReviewOptions(vectors=False, min_submitted=1), client=argilla_client, progress=False
+    )
     ann1, _ = annotators(ws)
     shots = []
 
@@ -78,13 +82,15 @@ def test_annotator_submits_in_the_ui_and_pull_sees_it(browser, argilla_stack, ar
     review = out.filter(pl.col("record_id") == record_id)["review"].to_list()[0]
     assert review["status"] == "resolved" and review["annotators"] == [ann1.username]
     payload = json.loads(review["responses"])
-    assert payload["submitted"] == [{"annotator": ann1.username, "values": {"usable": "no", "note": "asks for personal advice"}}]
+    assert payload["submitted"] == [
+        {"annotator": ann1.username, "values": {"usable": "no", "note": "asks for personal advice"}}
+    ]
     assert payload["resolution"] == {"usable": "no", "note": ["asks for personal advice"]}
 
 
-def test_the_printed_link_opens_the_queue_in_review_priority_order(browser, argilla_stack, argilla_client,
-                                                                    argilla_workspace, annotators, review_runs,
-                                                                    tmp_path):
+def test_the_printed_link_opens_the_queue_in_review_priority_order(
+    browser, argilla_stack, argilla_client, argilla_workspace, annotators, review_runs, tmp_path
+):
     """Argilla 2.8 lists an annotator's pending records in an order shuffled per user; the link
     `curate review push` prints carries the UI's own sort parameter, so the queue opens with
     `review_priority` 0, then 1, ... (each discarded record makes way for the next)."""
@@ -92,16 +98,30 @@ def test_the_printed_link_opens_the_queue_in_review_priority_order(browser, argi
 
     run = review_runs["translate"]
     ws = argilla_workspace.name
-    pushed = push(run, "translations", ws, ReviewOptions(vectors=False, min_submitted=1), client=argilla_client,
-                  progress=False)
-    assert pushed.url == f"{argilla_stack.url}/dataset/{pushed.dataset_id}/annotation-mode?sort=metadata.review_priority.asc"
+    pushed = push(
+        run, "translations", ws, ReviewOptions(vectors=False, min_submitted=1), client=argilla_client, progress=False
+    )
+    assert (
+        pushed.url
+        == f"{argilla_stack.url}/dataset/{pushed.dataset_id}/annotation-mode?sort=metadata.review_priority.asc"
+    )
     frame = pl.read_parquet(run / "data" / "translations" / "*.parquet").sort("review_priority")
     assert frame.height >= 3
     situations = dict(frame.select("record_id", "situation").iter_rows())
     ann1, _ = annotators(ws)
-    unsorted = [item["record"]["external_id"] for item in ann1.http.post(
-        f"/api/v1/me/datasets/{pushed.dataset_id}/records/search", json={"query": {}}, params={"limit": 1000}).json()["items"]]
-    print("the server's unsorted queue for", ann1.username, unsorted, "; by review_priority:", frame["record_id"].to_list())
+    unsorted = [
+        item["record"]["external_id"]
+        for item in ann1.http.post(
+            f"/api/v1/me/datasets/{pushed.dataset_id}/records/search", json={"query": {}}, params={"limit": 1000}
+        ).json()["items"]
+    ]
+    print(
+        "the server's unsorted queue for",
+        ann1.username,
+        unsorted,
+        "; by review_priority:",
+        frame["record_id"].to_list(),
+    )
 
     page = sign_in(browser, argilla_stack.url, ann1)
     page.goto(pushed.url)
@@ -110,6 +130,8 @@ def test_the_printed_link_opens_the_queue_in_review_priority_order(browser, argi
         seen.append(shown(page, situations))
         page.screenshot(path=tmp_path / f"priority-{len(seen)}.png")
         page.get_by_role("button", name="Discard").click()
-        page.wait_for_function("([old]) => !document.body.innerText.replace(/\\s+/g, ' ').includes(old)",
-                               arg=[flat(situations[seen[-1]])[:80]])
+        page.wait_for_function(
+            "([old]) => !document.body.innerText.replace(/\\s+/g, ' ').includes(old)",
+            arg=[flat(situations[seen[-1]])[:80]],
+        )
     assert seen == frame["record_id"].to_list()[:3], (seen, frame.select("record_id", "review_priority").rows())

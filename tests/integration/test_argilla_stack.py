@@ -51,12 +51,24 @@ def _cluster_vector(axis: int, jitter: float) -> list[float]:
 
 # Three topics, each near one axis of the vector space; the texts share no words across topics.
 TOPICS = {
-    0: ["penguins huddle on antarctic ice", "emperor penguin chicks wait for fish",
-        "a colony of penguins dives together", "penguins slide across the frozen shore"],
-    2: ["the court ruled on the appeal", "judges weighed the constitutional question",
-        "a jury reached its verdict today", "the appeal went to the supreme court"],
-    5: ["bake the bread at high heat", "knead the dough until smooth",
-        "sourdough needs a lively starter", "let the loaf cool before slicing"],
+    0: [
+        "penguins huddle on antarctic ice",
+        "emperor penguin chicks wait for fish",
+        "a colony of penguins dives together",
+        "penguins slide across the frozen shore",
+    ],
+    2: [
+        "the court ruled on the appeal",
+        "judges weighed the constitutional question",
+        "a jury reached its verdict today",
+        "the appeal went to the supreme court",
+    ],
+    5: [
+        "bake the bread at high heat",
+        "knead the dough until smooth",
+        "sourdough needs a lively starter",
+        "let the loaf cool before slicing",
+    ],
 }
 
 
@@ -66,12 +78,14 @@ def _records():
     records = []
     for axis, texts in TOPICS.items():
         for i, text in enumerate(texts):
-            records.append(rg.Record(
-                id=f"t{axis}-{i}",
-                fields={"text": text},
-                vectors={"embedding": _cluster_vector(axis, jitter=0.05 * (i + 1))},
-                metadata={"topic": f"topic{axis}"},
-            ))
+            records.append(
+                rg.Record(
+                    id=f"t{axis}-{i}",
+                    fields={"text": text},
+                    vectors={"embedding": _cluster_vector(axis, jitter=0.05 * (i + 1))},
+                    metadata={"topic": f"topic{axis}"},
+                )
+            )
     return records
 
 
@@ -126,8 +140,9 @@ def test_vectors_similarity_and_text_search(argilla_stack, argilla_client, argil
         metadata=[rg.TermsMetadataProperty(name="topic")],
         vectors=[rg.VectorField(name="embedding", dimensions=DIM)],
     )
-    dataset = rg.Dataset(name="stack-vectors", workspace=argilla_workspace, settings=settings,
-                         client=argilla_client).create()
+    dataset = rg.Dataset(
+        name="stack-vectors", workspace=argilla_workspace, settings=settings, client=argilla_client
+    ).create()
     records = _records()
     dataset.records.log(records)
     assert len(list(dataset.records)) == len(records)
@@ -193,8 +208,9 @@ def test_down_leaves_no_process_then_up_again(argilla_stack):
     data_dir = str(argilla_stack.data_dir)
     # this stack's Redis only: another stack (a developer's, on other ports) may run beside it
     redis = f"redis-server 127.0.0.1:{StackConfig.from_env(data_dir).redis_port}"
-    leftovers = [line for line in ps.splitlines()
-                 if (data_dir in line or line.rstrip().endswith(redis)) and " Z" not in line]
+    leftovers = [
+        line for line in ps.splitlines() if (data_dir in line or line.rstrip().endswith(redis)) and " Z" not in line
+    ]
     assert leftovers == [], leftovers
     assert not stack.status()["up"]
 

@@ -36,4 +36,5 @@ def test_every_bad_input_has_its_expected_outcome(tmp_path):
             failures[case["id"]] = problems
     assert len(sample_rows) == len(corpus.BASE)
     assert outcomes["traceback"] == 0 and not failures, "\n".join(
-        f"{cid}: {'; '.join(p)}" for cid, p in failures.items())
+        f"{cid}: {'; '.join(p)}" for cid, p in failures.items()
+    )

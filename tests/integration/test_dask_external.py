@@ -25,14 +25,48 @@ def cluster(tmp_path):
     address = f"tcp://127.0.0.1:{port}"
     bin_dir = REPO / ".venv" / "bin"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    procs = [subprocess.Popen([str(bin_dir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--dashboard-address", ":0"], env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    procs = [
+        subprocess.Popen(
+            [
+                str(bin_dir / "dask"),
+                "scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--dashboard-address",
+                ":0",
+            ],
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
     for i in range(2):
-        procs.append(subprocess.Popen(
-            [str(bin_dir / "dask"), "worker", address, "--nworkers", "1", "--nthreads", "1",
-             "--host", "127.0.0.1", "--name", f"w{i}", "--local-directory", str(tmp_path / f"w{i}")],
-            env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [
+                    str(bin_dir / "dask"),
+                    "worker",
+                    address,
+                    "--nworkers",
+                    "1",
+                    "--nthreads",
+                    "1",
+                    "--host",
+                    "127.0.0.1",
+                    "--name",
+                    f"w{i}",
+                    "--local-directory",
+                    str(tmp_path / f"w{i}"),
+                ],
+                env=env,
+                start_new_session=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
     deadline = time.time() + 120
     while True:
         try:
@@ -53,8 +87,12 @@ def cluster(tmp_path):
 
 def test_run_on_an_external_scheduler(cluster, tmp_path):
     address, workers = cluster
-    inputs = [pdata.write_csv(tmp_path / "a.csv"), pdata.write_dat(tmp_path / "IPIP120.dat"),
-              pdata.write_sav(tmp_path / "b.sav"), pdata.write_dta(tmp_path / "c.dta")]
+    inputs = [
+        pdata.write_csv(tmp_path / "a.csv"),
+        pdata.write_dat(tmp_path / "IPIP120.dat"),
+        pdata.write_sav(tmp_path / "b.sav"),
+        pdata.write_dta(tmp_path / "c.dta"),
+    ]
     out = tmp_path / "out"
     args = [str(curate_bin()), "run", "personality", "--output", str(out), "--dask-address", address]
     for p in inputs:
@@ -83,7 +121,21 @@ def test_the_local_cluster_dashboard_works_and_its_link_is_printed(tmp_path):
         page = httpx.get(link, timeout=60, follow_redirects=True)
         assert page.status_code == 200 and "bokeh" in page.text.lower() and "pip install" not in page.text.lower()
     inputs = [pdata.write_csv(tmp_path / "a.csv"), pdata.write_sav(tmp_path / "b.sav")]  # two files: a cluster starts
-    proc = subprocess.run([str(curate_bin()), "run", "personality", "-i", str(inputs[0]), "-i", str(inputs[1]),
-                           "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [
+            str(curate_bin()),
+            "run",
+            "personality",
+            "-i",
+            str(inputs[0]),
+            "-i",
+            str(inputs[1]),
+            "-o",
+            str(tmp_path / "out"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "dask dashboard: http://127.0.0.1:" in proc.stderr

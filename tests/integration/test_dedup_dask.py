@@ -19,8 +19,23 @@ pytestmark = pytest.mark.integration
 
 
 def dedup(tmp_path, path, out: str, method: str, *extra: str) -> dict:
-    args = [str(curate_bin()), "dedup", "--input", str(path), "--text-column", "text", "--id-column", "id",
-            "--method", method, "--output", str(tmp_path / out), "--cache-dir", str(tmp_path / "cache"), *extra]
+    args = [
+        str(curate_bin()),
+        "dedup",
+        "--input",
+        str(path),
+        "--text-column",
+        "text",
+        "--id-column",
+        "id",
+        "--method",
+        method,
+        "--output",
+        str(tmp_path / out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        *extra,
+    ]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads((tmp_path / out / "report.json").read_text())
@@ -81,8 +96,21 @@ def test_local_cluster_of_two_workers_with_a_memory_limit(tmp_path, dataset, vec
         folder, single, config = vectors
         extra = ["--config", str(config)]
     one = dedup(tmp_path, single, "single", method, "--engine", "single", *extra)
-    many = dedup(tmp_path, folder, "dask", method, "--engine", "dask", "--workers", "2",
-                 "--memory-per-worker", "1GB", "--partition-rows", "250", *extra)
+    many = dedup(
+        tmp_path,
+        folder,
+        "dask",
+        method,
+        "--engine",
+        "dask",
+        "--workers",
+        "2",
+        "--memory-per-worker",
+        "1GB",
+        "--partition-rows",
+        "250",
+        *extra,
+    )
     assert_same_outputs(tmp_path, "single", "dask")
     assert many["facts"]["dedup"]["engine"]["partitions"] == 8
     assert len(many["facts"]["dask"]["workers"]) == 2  # the tasks ran on both workers
@@ -102,8 +130,19 @@ def test_external_scheduler_with_two_workers(tmp_path, dataset, vectors, cluster
             folder, single, config = vectors
             extra = ["--config", str(config)]
         dedup(tmp_path, single, f"single-{method}", method, "--engine", "single", *extra)
-        report = dedup(tmp_path, folder, f"dask-{method}", method, "--engine", "dask", "--dask-address", address,
-                       "--partition-rows", "250", *extra)
+        report = dedup(
+            tmp_path,
+            folder,
+            f"dask-{method}",
+            method,
+            "--engine",
+            "dask",
+            "--dask-address",
+            address,
+            "--partition-rows",
+            "250",
+            *extra,
+        )
         assert_same_outputs(tmp_path, f"single-{method}", f"dask-{method}")
         assert report["facts"]["dask"]["scheduler"] == address
         used = set(report["facts"]["dask"]["workers"])

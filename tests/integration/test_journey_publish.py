@@ -40,8 +40,21 @@ def test_publish_journey_with_relative_paths(tmp_path, hf_cache):
     proc = curate(work, "publish", "out/personality", "--repo", "datasets/big5", "--version", "1.0.0")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "published v1.0.0" in proc.stdout
-    proc = curate(work, "run", "personality", "-i", "IPIP120.csv", "-i", "new.csv", "-o", "out/personality",
-                  "--publish-to", "datasets/big5", "--version", "1.1.0")
+    proc = curate(
+        work,
+        "run",
+        "personality",
+        "-i",
+        "IPIP120.csv",
+        "-i",
+        "new.csv",
+        "-o",
+        "out/personality",
+        "--publish-to",
+        "datasets/big5",
+        "--version",
+        "1.1.0",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "published v1.1.0 to" in proc.stdout and "(previous: v1.0.0)" in proc.stdout
 
@@ -52,8 +65,21 @@ def test_publish_journey_with_relative_paths(tmp_path, hf_cache):
     assert len(missing.stderr.strip().splitlines()) == 1 and "does not exist" in missing.stderr
 
     # the same inputs again: the data equals v1.1.0, so no version is made
-    proc = curate(work, "run", "personality", "-i", "IPIP120.csv", "-i", "new.csv", "-o", "out/personality",
-                  "--publish-to", "datasets/big5", "--version", "1.2.0")
+    proc = curate(
+        work,
+        "run",
+        "personality",
+        "-i",
+        "IPIP120.csv",
+        "-i",
+        "new.csv",
+        "-o",
+        "out/personality",
+        "--publish-to",
+        "datasets/big5",
+        "--version",
+        "1.2.0",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "nothing published: the data equals v1.1.0" in proc.stdout
     assert curate(work, "versions", "datasets/big5").stdout.split() == ["v1.0.0", "v1.1.0"]
@@ -74,7 +100,9 @@ def test_quiet_run_prints_the_summary_only(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.startswith("out: respondents 4 rows") and "key_and_score" in proc.stdout
     # no bars, no Prefect info lines, no dashboard link (warnings may remain: a slow worker's shutdown)
-    assert " INFO " not in proc.stderr and "it/s" not in proc.stderr and "dask dashboard" not in proc.stderr, proc.stderr
+    assert " INFO " not in proc.stderr and "it/s" not in proc.stderr and "dask dashboard" not in proc.stderr, (
+        proc.stderr
+    )
 
 
 def readme_publishing_commands() -> list[list[str]]:

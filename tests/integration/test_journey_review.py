@@ -16,7 +16,10 @@ from tests.conftest import all_splits, curate_bin
 from tests.integration.argilla_fixtures import argilla_client, argilla_stack, argilla_workspace  # noqa: F401
 from tests.integration.browser_fixtures import browser, sign_in  # noqa: F401
 from tests.integration.review_fixtures import (  # noqa: F401
-    all_recipe_runs, annotator_names, annotators, review_runs,
+    all_recipe_runs,
+    annotator_names,
+    annotators,
+    review_runs,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
@@ -28,8 +31,9 @@ def curate(cwd, env, *args):
     return proc
 
 
-def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argilla_client, argilla_workspace,
-                                                           annotators, review_runs, browser, tmp_path, hf_cache):
+def test_review_journey_human_columns_and_human_chosen_pairs(
+    argilla_stack, argilla_client, argilla_workspace, annotators, review_runs, browser, tmp_path, hf_cache
+):
     from pipelines.engine.publish import load_version
 
     work = tmp_path / "project"
@@ -37,8 +41,12 @@ def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argi
     env = {**os.environ, **argilla_stack.client_env()}
     ws = argilla_workspace.name
     curate(work, env, "publish", "out/preferences", "--repo", "datasets/prefs", "--version", "1.0.0")
-    pushed = curate(work, env, "review", "push", "out/preferences", "--config", "pairs", "--workspace", ws, "--no-vectors")
-    (link,) = [line.split("annotators open: ", 1)[1] for line in pushed.stdout.splitlines() if "annotators open: " in line]
+    pushed = curate(
+        work, env, "review", "push", "out/preferences", "--config", "pairs", "--workspace", ws, "--no-vectors"
+    )
+    (link,) = [
+        line.split("annotators open: ", 1)[1] for line in pushed.stdout.splitlines() if "annotators open: " in line
+    ]
 
     pairs = pl.read_parquet(work / "out" / "preferences" / "data" / "pairs" / "*.parquet").sort("record_id")
     assert pairs.height >= 3
@@ -57,8 +65,10 @@ def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argi
 
     agree, split = rows[0], rows[1]
     other = (model_best(agree) + 1) % len(agree["candidates"])  # both humans prefer what the judge did not
-    plan = [(ann1, {agree["record_id"]: order(other), split["record_id"]: order(0)}),
-            (ann2, {agree["record_id"]: order(other), split["record_id"]: order(1)})]
+    plan = [
+        (ann1, {agree["record_id"]: order(other), split["record_id"]: order(0)}),
+        (ann2, {agree["record_id"]: order(other), split["record_id"]: order(1)}),
+    ]
     for annotator, answers in plan:
         given = annotator.records(dataset_id)
         for record_id, ranking in answers.items():
@@ -87,15 +97,34 @@ def test_review_journey_human_columns_and_human_chosen_pairs(argilla_stack, argi
     assert in_browser["external_id"] not in (agree["record_id"], split["record_id"])
     browser_ranking = in_browser["values"]["ranking"]["value"]
     assert sorted(browser_ranking, key=lambda x: x["rank"]) == [
-        {"value": v, "rank": k} for k, v in enumerate(target, start=1)], browser_ranking
+        {"value": v, "rank": k} for k, v in enumerate(target, start=1)
+    ], browser_ranking
     ann1.respond(ann1.records(dataset_id)[in_browser["external_id"]], {"ranking": browser_ranking})
 
-    proc = curate(work, env, "review", "pull", "out/preferences", "--workspace", ws, "--config", "pairs",
-                  "--publish-to", "datasets/prefs")
+    proc = curate(
+        work,
+        env,
+        "review",
+        "pull",
+        "out/preferences",
+        "--workspace",
+        ws,
+        "--config",
+        "pairs",
+        "--publish-to",
+        "datasets/prefs",
+    )
     assert "1.1.0" in proc.stdout, proc.stdout
     out = all_splits(load_version(work / "datasets" / "prefs", "pairs", "1.1.0", cache_dir=hf_cache))
-    for column in ("human_ranking", "human_ranking_answers", "human_ranking_agreement", "human_ranking_tie",
-                   "model_chosen", "model_rejected", "preference_source"):
+    for column in (
+        "human_ranking",
+        "human_ranking_answers",
+        "human_ranking_agreement",
+        "human_ranking_tie",
+        "model_chosen",
+        "model_rejected",
+        "preference_source",
+    ):
         assert column in out.column_names, out.column_names
     got = {r["record_id"]: r for r in out}
     a = got[agree["record_id"]]
@@ -126,8 +155,9 @@ def wait_for_response(client, dataset_id: str, annotator, seconds: float = 90) -
     user_id = annotator.http.get("/api/v1/me").json()["id"]
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        items = client.api.http_client.get(f"/api/v1/datasets/{dataset_id}/records",
-                                           params={"include": "responses", "limit": 1000}).json()["items"]
+        items = client.api.http_client.get(
+            f"/api/v1/datasets/{dataset_id}/records", params={"include": "responses", "limit": 1000}
+        ).json()["items"]
         for item in items:
             for r in item["responses"]:
                 if r["user_id"] == user_id and r["status"] == "submitted":
@@ -139,8 +169,14 @@ def wait_for_response(client, dataset_id: str, annotator, seconds: float = 90) -
 def test_annotators_do_not_see_the_community_verdict(argilla_client, argilla_workspace, all_recipe_runs):
     from annotation.push import ReviewOptions, push
 
-    result = push(all_recipe_runs["norms"], "situations", argilla_workspace.name, ReviewOptions(vectors=False),
-                  client=argilla_client, progress=False)
+    result = push(
+        all_recipe_runs["norms"],
+        "situations",
+        argilla_workspace.name,
+        ReviewOptions(vectors=False),
+        client=argilla_client,
+        progress=False,
+    )
     dataset = argilla_client.datasets(result.dataset, workspace=argilla_workspace.name)
     meta = {m.name: m for m in dataset.settings.metadata}
     assert meta["community_judgment"].visible_for_annotators is False
@@ -155,14 +191,18 @@ def test_the_queue_sorts_by_review_priority(argilla_client, argilla_workspace, a
     from annotation.push import ReviewOptions, push
 
     run = review_runs["translate"]
-    result = push(run, "translations", argilla_workspace.name, ReviewOptions(vectors=False),
-                  client=argilla_client, progress=False)
+    result = push(
+        run, "translations", argilla_workspace.name, ReviewOptions(vectors=False), client=argilla_client, progress=False
+    )
     frame = pl.read_parquet(run / "data" / "translations" / "*.parquet")
     expected = frame.sort("review_priority")["record_id"].to_list()
     (ann, _) = annotators(argilla_workspace.name)
     sort = [{"scope": {"entity": "metadata", "metadata_property": "review_priority"}, "order": "asc"}]
-    response = ann.http.post(f"/api/v1/me/datasets/{result.dataset_id}/records/search",
-                             json={"query": {}, "sort": sort}, params={"limit": 1000})
+    response = ann.http.post(
+        f"/api/v1/me/datasets/{result.dataset_id}/records/search",
+        json={"query": {}, "sort": sort},
+        params={"limit": 1000},
+    )
     assert response.status_code == 200, response.text
     shown = [item["record"]["external_id"] for item in response.json()["items"]]
     assert shown == expected

@@ -49,14 +49,20 @@ def counters(base_url: str) -> dict[str, float]:
     prefix cache, tokens it generated (finished replies only)."""
     text = httpx.get(base_url.removesuffix("/v1") + "/metrics", timeout=30).text
     found = {name: float(value) for name, value in re.findall(r"^llamacpp:(\w+_total) ([0-9.e+]+)$", text, re.M)}
-    return {"prompt": found["prompt_tokens_total"] + found["prompt_tokens_cached_total"],
-            "cached_prompt": found["prompt_tokens_cached_total"], "completion": found["tokens_predicted_total"]}
+    return {
+        "prompt": found["prompt_tokens_total"] + found["prompt_tokens_cached_total"],
+        "cached_prompt": found["prompt_tokens_cached_total"],
+        "completion": found["tokens_predicted_total"],
+    }
 
 
 def run(recipe: str, out: Path, cache: Path, base_url: str | None, embedded: str = "0"):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CURATE_LLM_")}  # the defaults: no cap
-    env.update(CURATE_CACHE_DIR=str(cache), CURATE_LLM_EMBEDDED=embedded,
-               PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180")
+    env.update(
+        CURATE_CACHE_DIR=str(cache),
+        CURATE_LLM_EMBEDDED=embedded,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="180",
+    )
     if base_url:
         env["CURATE_LLM_BASE_URL"] = base_url
     inputs, config = DEMO[recipe]
@@ -112,12 +118,15 @@ def test_recipe_on_the_embedded_engine(recipe, engine, tmp_path):
     published(recipe, tmp_path / "out", steps)
     # every config loads, an empty one (the 270M model's scenarios may all be quarantined) included
     assert load_every_config(tmp_path / "out", str(tmp_path / "hf")) == {
-        p.name: rows(tmp_path / "out", p.name) for p in (tmp_path / "out" / "data").iterdir()}
+        p.name: rows(tmp_path / "out", p.name) for p in (tmp_path / "out" / "data").iterdir()
+    }
     # the tokens we account are the server's own counters, exactly: the whole prompt (what it
     # evaluated and what it took from its prefix cache), the part from its cache, and what it generated
-    ours = {"prompt": sum(u["prompt_tokens"] for u in usages),
-            "cached_prompt": sum(u.get("cached_prompt_tokens", 0) for u in usages),
-            "completion": sum(u["completion_tokens"] for u in usages)}
+    ours = {
+        "prompt": sum(u["prompt_tokens"] for u in usages),
+        "cached_prompt": sum(u.get("cached_prompt_tokens", 0) for u in usages),
+        "completion": sum(u["completion_tokens"] for u in usages),
+    }
     assert ours == {k: after[k] - before[k] for k in ours}, (ours, before, after)
     assert ours["prompt"] > 0 and ours["completion"] > 0
     assert any(MODEL_ID in n and "not to make data anyone should use" in n for n in report["notes"])
@@ -125,8 +134,10 @@ def test_recipe_on_the_embedded_engine(recipe, engine, tmp_path):
     card = (tmp_path / "out" / "README.md").read_text()
     first = usages[0]
     assert EMBEDDED_WARNING in card
-    assert (f"{first['prompt_tokens']} prompt tokens ({first.get('cached_prompt_tokens', 0)} of them from the server's "
-            f"prompt cache) + {first['completion_tokens']} completion tokens") in card
+    assert (
+        f"{first['prompt_tokens']} prompt tokens ({first.get('cached_prompt_tokens', 0)} of them from the server's "
+        f"prompt cache) + {first['completion_tokens']} completion tokens"
+    ) in card
 
     # a rerun without the step cache: every completion comes from the completion cache
     for entry in (tmp_path / "cache").iterdir():

@@ -32,8 +32,12 @@ def tiny_dir(tmp_path_factory):
 
 
 def requests(n: int) -> list[ChatRequest]:
-    return [ChatRequest.make([{"role": "user", "content": f"q{i}"}], {"temperature": 0.0, "max_tokens": 24},
-                             SCHEMA, "Answer") for i in range(n)]
+    return [
+        ChatRequest.make(
+            [{"role": "user", "content": f"q{i}"}], {"temperature": 0.0, "max_tokens": 24}, SCHEMA, "Answer"
+        )
+        for i in range(n)
+    ]
 
 
 def test_vllm_in_process(tiny_dir):
@@ -48,8 +52,19 @@ def test_vllm_serve_through_our_client(tiny_dir, tmp_path):
     exe = shutil.which("vllm") or f"{sys.executable} -m vllm.entrypoints.openai.api_server"
     port = free_port()
     with open(tmp_path / "vllm.log", "wb") as log:
-        proc = subprocess.Popen([*exe.split(), *(["serve"] if shutil.which("vllm") else []), str(tiny_dir),
-                                 "--port", str(port), "--max-num-seqs", "8"], stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [
+                *exe.split(),
+                *(["serve"] if shutil.which("vllm") else []),
+                str(tiny_dir),
+                "--port",
+                str(port),
+                "--max-num-seqs",
+                "8",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 600
         while time.monotonic() < deadline:

@@ -38,8 +38,12 @@ def test_curate_run_norms(tmp_path, hf_cache):
     from datasets import load_dataset
 
     inputs = fx.write_pair(tmp_path / "in")
-    env = {**os.environ, "CURATE_PSEUDONYM_KEY": "integration-key", "CURATE_CACHE_DIR": str(tmp_path / "cache"),
-           "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180"}  # a busy machine starts it slowly
+    env = {
+        **os.environ,
+        "CURATE_PSEUDONYM_KEY": "integration-key",
+        "CURATE_CACHE_DIR": str(tmp_path / "cache"),
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
+    }  # a busy machine starts it slowly
     first = run_norms(inputs, tmp_path / "a", env)
     assert first.returncode == 0, first.stderr[-3000:]
 
@@ -59,7 +63,11 @@ def test_curate_run_norms(tmp_path, hf_cache):
     assert len(situations) == 3 and len(threads) == 3
     verdicts = situations.features["judgment"]  # a ClassLabel: YTA, NTA, ESH, NAH, INFO
     assert verdicts.names == ["YTA", "NTA", "ESH", "NAH", "INFO"]
-    assert sorted((None if v is None else verdicts.int2str(v) for v in situations["judgment"]), key=str) == ["NTA", None, None]
+    assert sorted((None if v is None else verdicts.int2str(v) for v in situations["judgment"]), key=str) == [
+        "NTA",
+        None,
+        None,
+    ]
 
     # a second run with the same key: the same pseudonyms and ids; the cached read is reused
     second = run_norms(inputs, tmp_path / "b", env)

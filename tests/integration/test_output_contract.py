@@ -33,8 +33,13 @@ def inputs(tmp_path) -> list[Path]:
 
 
 def pause(args: list[str], env: dict, point: str, marker: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(args, env={**env, "CURATE_FAULT_PAUSE_AT": point, "CURATE_FAULT_FILE": str(marker)},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        args,
+        env={**env, "CURATE_FAULT_PAUSE_AT": point, "CURATE_FAULT_FILE": str(marker)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     deadline = time.time() + 300
     while not marker.exists():
         assert proc.poll() is None, f"run ended before {point}"
@@ -49,8 +54,9 @@ def test_kill_9_of_the_cli_ends_its_children(tmp_path, inputs):
     proc = pause(run_args(inputs, tmp_path / "out"), env, "read", tmp_path / "paused")
     cli = psutil.Process(proc.pid)
     children = [c for c in cli.children(recursive=True) if "pipelines.engine.watchdog" not in " ".join(c.cmdline())]
-    assert any("uvicorn" in " ".join(c.cmdline()) or "prefect" in " ".join(c.cmdline()) for c in children), \
-        [c.cmdline() for c in children]
+    assert any("uvicorn" in " ".join(c.cmdline()) or "prefect" in " ".join(c.cmdline()) for c in children), [
+        c.cmdline() for c in children
+    ]
     os.kill(proc.pid, signal.SIGKILL)  # the CLI alone, not its group
     proc.wait()
     gone, alive = psutil.wait_procs(children, timeout=30)
@@ -78,19 +84,37 @@ def test_an_output_that_is_a_file_fails_before_any_work(tmp_path, inputs):
     target.write_text("mine")
     done = subprocess.run(run_args(inputs, target), capture_output=True, text=True, timeout=300)
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"error: {target}: exists and is not a folder; --output must "
-                                                "be a (new or curate-written) folder"]
+    assert done.stderr.strip().splitlines() == [
+        f"error: {target}: exists and is not a folder; --output must be a (new or curate-written) folder"
+    ]
     assert "temporary server" not in done.stdout + done.stderr  # no flow was started
     assert target.read_text() == "mine"
 
 
 def test_url_credentials_reach_neither_console_nor_prefect_database(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {
-           "PREFECT_HOME": str(tmp_path / "prefect"), "CURATE_LLM_BASE_URL": "http://bob:s3cr3t-pw@127.0.0.1:9/v1", "CURATE_LLM_MODEL": "m"}
+        "PREFECT_HOME": str(tmp_path / "prefect"),
+        "CURATE_LLM_BASE_URL": "http://bob:s3cr3t-pw@127.0.0.1:9/v1",
+        "CURATE_LLM_MODEL": "m",
+    }
     samples = REPO / "sources" / "samples" / "expand"
-    done = subprocess.run([str(curate_bin()), "run", "expand", "-i", str(samples / "items.csv"),
-                           "-o", str(tmp_path / "out"), "-c", str(samples / "config.yaml")],
-                          env=env, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(
+        [
+            str(curate_bin()),
+            "run",
+            "expand",
+            "-i",
+            str(samples / "items.csv"),
+            "-o",
+            str(tmp_path / "out"),
+            "-c",
+            str(samples / "config.yaml"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert done.returncode == 2, done.stderr[-2000:]
     assert "http://***@127.0.0.1:9/v1" in done.stderr
     assert "s3cr3t-pw" not in done.stdout + done.stderr

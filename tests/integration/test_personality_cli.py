@@ -21,8 +21,11 @@ def curate(*args: str, env=None) -> subprocess.CompletedProcess:
 
 
 def test_run_publishes_a_dataset_that_load_dataset_reads(tmp_path, hf_cache):
-    inputs = [pdata.write_csv(tmp_path / "r.csv"), pdata.write_dat(tmp_path / "IPIP120.dat"),
-              pdata.write_sav(tmp_path / "r.sav")]
+    inputs = [
+        pdata.write_csv(tmp_path / "r.csv"),
+        pdata.write_dat(tmp_path / "IPIP120.dat"),
+        pdata.write_sav(tmp_path / "r.sav"),
+    ]
     out = tmp_path / "ds"
     args = ["run", "personality", "--output", str(out)]
     for p in inputs:

@@ -24,8 +24,11 @@ def task_states(flow_run_id) -> dict[str, tuple[str, str, str]]:
     async def read():
         async with get_client() as client:
             # limit and sort given: Prefect 3.8.8's server refuses the client's nulls (HTTP 422)
-            runs = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
-                                               sort=TaskRunSort.EXPECTED_START_TIME_ASC, limit=200)
+            runs = await client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+                sort=TaskRunSort.EXPECTED_START_TIME_ASC,
+                limit=200,
+            )
             return {r.name.rsplit("-", 1)[0]: (r.state.type.value, r.state.name, r.state.message or "") for r in runs}
 
     return asyncio.run(read())
@@ -35,8 +38,12 @@ def test_a_rerun_shows_its_cached_steps_as_cached_task_runs(tmp_path, prefect_se
     from pipelines.flows.run import run_recipe
 
     pdata.write_csv(tmp_path / "a.csv")
-    request = RunRequest(recipe="personality", inputs=(str(tmp_path / "a.csv"),), output=str(tmp_path / "out"),
-                         cache_dir=str(tmp_path / "cache"))
+    request = RunRequest(
+        recipe="personality",
+        inputs=(str(tmp_path / "a.csv"),),
+        output=str(tmp_path / "out"),
+        cache_dir=str(tmp_path / "cache"),
+    )
     first = run_recipe(request, return_state=True)
     assert first.is_completed(), first.message
     computed = task_states(first.state_details.flow_run_id)
@@ -54,8 +61,9 @@ def test_a_rerun_shows_its_cached_steps_as_cached_task_runs(tmp_path, prefect_se
 
     # a step whose input changed runs again: only the steps after a changed input are recomputed
     pdata.write_csv(tmp_path / "b.csv")
-    changed = run_recipe(request.model_copy(update={"inputs": (str(tmp_path / "a.csv"), str(tmp_path / "b.csv"))}),
-                         return_state=True)
+    changed = run_recipe(
+        request.model_copy(update={"inputs": (str(tmp_path / "a.csv"), str(tmp_path / "b.csv"))}), return_state=True
+    )
     states = task_states(changed.state_details.flow_run_id)
     assert states["read"][1] == "Completed", states
 
@@ -74,8 +82,9 @@ def test_the_readme_failure_notification_is_accepted_by_the_server(prefect_serve
     readme = (REPO / "README.md").read_text()
     section = readme.split("**Failure notifications**", 1)[1]
     (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)[:1]
-    block = CustomWebhookNotificationBlock(name="curate-test", url="http://127.0.0.1:9/hook",
-                                           json_data={"text": "{{subject}}: {{body}}"})
+    block = CustomWebhookNotificationBlock(
+        name="curate-test", url="http://127.0.0.1:9/hook", json_data={"text": "{{subject}}: {{body}}"}
+    )
     block_id = block.save(f"curate-test-{uuid.uuid4().hex[:8]}")
     exec(compile(code, "README.md", "exec"), {"SLACK_BLOCK_ID": block_id})
     stored = Automation.read(name="curate run failed")

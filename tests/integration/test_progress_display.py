@@ -31,8 +31,9 @@ def run_on_a_terminal(args: list[str], cwd, env: dict) -> tuple[int, bytes]:
     import termios
 
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
-    proc = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave, start_new_session=True
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -65,8 +66,14 @@ def screen_lines(raw: bytes) -> list[str]:
 
 def test_one_display_per_phase_on_a_terminal(tmp_path):
     inputs = fx.write_pair(tmp_path / "in")
-    env = {**os.environ, "CURATE_PSEUDONYM_KEY": "display-key", "CURATE_CACHE_DIR": str(tmp_path / "cache"),
-           "TERM": "xterm-256color", "COLUMNS": str(COLUMNS), "LINES": str(ROWS)}
+    env = {
+        **os.environ,
+        "CURATE_PSEUDONYM_KEY": "display-key",
+        "CURATE_CACHE_DIR": str(tmp_path / "cache"),
+        "TERM": "xterm-256color",
+        "COLUMNS": str(COLUMNS),
+        "LINES": str(ROWS),
+    }
     env.pop("NO_COLOR", None)
     args = [str(curate_bin()), "run", "norms", "-o", "out"] + [a for p in inputs for a in ("-i", str(p))]
     code, raw = run_on_a_terminal(args, tmp_path, env)
@@ -88,7 +95,9 @@ def test_one_display_per_phase_on_a_terminal(tmp_path):
     assert all(re.match(r"^\d\d:\d\d:\d\d\.\d{3} \| ", line) for line in logs), [l for l in logs if not l[:1].isdigit()]
     assert any("out: situations" in line or "situations" in line for line in lines[-20:]), text[-2000:]
 
-    quiet_code, quiet_raw = run_on_a_terminal(args + ["--quiet"], tmp_path, {**env, "CURATE_CACHE_DIR": str(tmp_path / "c2")})
+    quiet_code, quiet_raw = run_on_a_terminal(
+        args + ["--quiet"], tmp_path, {**env, "CURATE_CACHE_DIR": str(tmp_path / "c2")}
+    )
     quiet = "\n".join(screen_lines(quiet_raw))
     assert quiet_code == 0, quiet[-4000:]
     assert not any(g in quiet for g in BAR_GLYPHS) and "done reading" not in quiet and "| INFO" not in quiet, quiet

@@ -40,8 +40,11 @@ def inputs_for(recipe: str, folder: Path) -> tuple[list[Path], Path | None, str]
     if recipe == "preferences":
         return gen.personas_and_prompts(folder / "prefs", 100, 50), None, "over budget"
     if recipe == "translate":
-        return ([gen.moral_stories(folder / "stories", 5_000)], REPO / "sources" / "samples" / "translate" / "config.yaml",
-                "over budget")
+        return (
+            [gen.moral_stories(folder / "stories", 5_000)],
+            REPO / "sources" / "samples" / "translate" / "config.yaml",
+            "over budget",
+        )
     pytest.skip(f"recipe {recipe!r} has no real-size input generator in tests/integration/test_real_size.py")
 
 
@@ -98,9 +101,26 @@ def dedup_input(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("method", ["exact", "near", "semantic"])
 def test_dedup_at_real_size_on_defaults(method, dedup_input, tmp_path):
     out = tmp_path / "out"
-    proc = subprocess.run([str(curate_bin()), "dedup", "--input", str(dedup_input), "--text-column", "text",
-                           "--id-column", "id", "--method", method, "--output", str(out)],
-                          capture_output=True, text=True, timeout=1500, env=defaults_env(tmp_path))
+    proc = subprocess.run(
+        [
+            str(curate_bin()),
+            "dedup",
+            "--input",
+            str(dedup_input),
+            "--text-column",
+            "text",
+            "--id-column",
+            "id",
+            "--method",
+            method,
+            "--output",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=1500,
+        env=defaults_env(tmp_path),
+    )
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
     report = json.loads((out / "report.json").read_text())
     check_accounts(report)

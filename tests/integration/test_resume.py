@@ -31,8 +31,7 @@ def command(inputs: list[Path], out: Path) -> list[str]:
 
 def kill_at(point: str, args: list[str], env: dict, marker: Path) -> None:
     env = {**env, "CURATE_FAULT_PAUSE_AT": point, "CURATE_FAULT_FILE": str(marker)}
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 300
     while not marker.exists():
         assert proc.poll() is None, f"run ended before reaching {point}"

@@ -43,8 +43,11 @@ def latest_artifact(key: str) -> dict | None:
     that its own server refuses with 422)."""
     import httpx
 
-    response = httpx.post(f"{os.environ['PREFECT_API_URL']}/artifacts/filter", timeout=60,
-                          json={"artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1})
+    response = httpx.post(
+        f"{os.environ['PREFECT_API_URL']}/artifacts/filter",
+        timeout=60,
+        json={"artifacts": {"key": {"any_": [key]}}, "sort": "CREATED_DESC", "limit": 1},
+    )
     response.raise_for_status()
     found = response.json()
     return found[0] if found else None
@@ -58,11 +61,28 @@ def test_scheduled_deployment_runs_and_publishes(tmp_path, prefect_server):
     pdata.write_csv(work / "inbox" / "wave1.csv")
     repo = work / "datasets" / "big5"
     proc = subprocess.Popen(
-        [str(curate_bin()), "schedule", "personality", "--cron", "0 3 * * *", "--timezone", "Europe/Paris",
-         "--name", "nightly-test", "--input", "inbox/*.csv", "--output", "out/personality",
-         "--publish-to", "datasets/big5"],
-        cwd=work, env={**os.environ, "CURATE_CACHE_DIR": str(tmp_path / "cache")},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(curate_bin()),
+            "schedule",
+            "personality",
+            "--cron",
+            "0 3 * * *",
+            "--timezone",
+            "Europe/Paris",
+            "--name",
+            "nightly-test",
+            "--input",
+            "inbox/*.csv",
+            "--output",
+            "out/personality",
+            "--publish-to",
+            "datasets/big5",
+        ],
+        cwd=work,
+        env={**os.environ, "CURATE_CACHE_DIR": str(tmp_path / "cache")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deployment = wait_for_deployment("curate-scheduled-run/nightly-test", proc)
@@ -102,13 +122,26 @@ def test_scheduled_deployment_runs_and_publishes(tmp_path, prefect_server):
 
 def test_a_scheduled_norms_run_needs_a_persistent_key(tmp_path, prefect_server):
     env = {k: v for k, v in os.environ.items() if k != "CURATE_PSEUDONYM_KEY"}
-    proc = subprocess.run([str(curate_bin()), "schedule", "norms", "--cron", "0 3 * * *", "--input", "RS_*.zst",
-                           "--output", "out/norms"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [str(curate_bin()), "schedule", "norms", "--cron", "0 3 * * *", "--input", "RS_*.zst", "--output", "out/norms"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 2 and "needs a persistent pseudonym key" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
-    bad = subprocess.run([str(curate_bin()), "schedule", "norms", "--cron", "0 3 * *", "--input", "x",
-                          "--output", "o"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ['error: --cron \'0 3 * *\': Invalid cron string: "0 3 * *"']
+    bad = subprocess.run(
+        [str(curate_bin()), "schedule", "norms", "--cron", "0 3 * *", "--input", "x", "--output", "o"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == [
+        "error: --cron '0 3 * *': Invalid cron string: \"0 3 * *\""
+    ]
 
 
 def test_the_key_may_come_from_a_prefect_secret_block(monkeypatch, prefect_server):
@@ -137,12 +170,24 @@ def test_prefect_yaml_deploys_to_a_work_pool(prefect_server, repo):
 
     prefect = curate_bin().with_name("prefect")
     env = {**os.environ, "PREFECT_API_URL": prefect_server}
-    pool = subprocess.run([str(prefect), "work-pool", "create", "curate", "--type", "process", "--overwrite"],
-                          cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    pool = subprocess.run(
+        [str(prefect), "work-pool", "create", "curate", "--type", "process", "--overwrite"],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert pool.returncode == 0, pool.stdout + pool.stderr
     for name in ("norms-nightly", "values-weekly"):
-        deploy = subprocess.run([str(prefect), "--no-prompt", "deploy", "--name", name], cwd=repo, env=env,
-                                capture_output=True, text=True, timeout=600)
+        deploy = subprocess.run(
+            [str(prefect), "--no-prompt", "deploy", "--name", name],
+            cwd=repo,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         out = deploy.stdout + deploy.stderr
         assert f"Deployment 'curate-scheduled-run/{name}' successfully created" in out, out[-3000:]
         assert deploy.returncode == 0 or "workers/filter" in out and "'limit'" in out, out[-3000:]
@@ -160,9 +205,16 @@ def flow_runs(deployment_id: str) -> list[dict]:
     nulls its server refuses)."""
     import httpx
 
-    response = httpx.post(f"{os.environ['PREFECT_API_URL']}/flow_runs/filter", timeout=60,
-                          json={"flow_runs": {"deployment_id": {"any_": [deployment_id]}},
-                                "sort": "EXPECTED_START_TIME_ASC", "limit": 50, "offset": 0})
+    response = httpx.post(
+        f"{os.environ['PREFECT_API_URL']}/flow_runs/filter",
+        timeout=60,
+        json={
+            "flow_runs": {"deployment_id": {"any_": [deployment_id]}},
+            "sort": "EXPECTED_START_TIME_ASC",
+            "limit": 50,
+            "offset": 0,
+        },
+    )
     response.raise_for_status()
     return response.json()
 
@@ -170,9 +222,11 @@ def flow_runs(deployment_id: str) -> list[dict]:
 def run_logs(flow_run_id: str) -> str:
     import httpx
 
-    response = httpx.post(f"{os.environ['PREFECT_API_URL']}/logs/filter", timeout=60,
-                          json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200, "offset": 0,
-                                "sort": "TIMESTAMP_ASC"})
+    response = httpx.post(
+        f"{os.environ['PREFECT_API_URL']}/logs/filter",
+        timeout=60,
+        json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200, "offset": 0, "sort": "TIMESTAMP_ASC"},
+    )
     response.raise_for_status()
     return "\n".join(entry["message"] for entry in response.json())
 
@@ -188,11 +242,28 @@ def test_the_cron_itself_starts_runs_that_publish_then_publish_nothing(tmp_path,
     log = tmp_path / "schedule.log"
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [str(curate_bin()), "schedule", "personality", "--cron", "* * * * *", "--timezone", "Europe/Paris",
-             "--name", "cron-test", "--input", "inbox/*.csv", "--output", "out/personality",
-             "--publish-to", "datasets/big5"],
-            cwd=work, env={**os.environ, "CURATE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"},
-            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            [
+                str(curate_bin()),
+                "schedule",
+                "personality",
+                "--cron",
+                "* * * * *",
+                "--timezone",
+                "Europe/Paris",
+                "--name",
+                "cron-test",
+                "--input",
+                "inbox/*.csv",
+                "--output",
+                "out/personality",
+                "--publish-to",
+                "datasets/big5",
+            ],
+            cwd=work,
+            env={**os.environ, "CURATE_CACHE_DIR": str(tmp_path / "cache"), "PYTHONUNBUFFERED": "1"},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         deployment = wait_for_deployment("curate-scheduled-run/cron-test", proc)
@@ -208,7 +279,10 @@ def test_the_cron_itself_starts_runs_that_publish_then_publish_nothing(tmp_path,
         assert len(done) >= 2, (f"the cron made {len(runs)} runs, {len(done)} finished", log.read_text()[-3000:])
         first, second = done[0], done[1]
         assert first["auto_scheduled"] and second["auto_scheduled"]  # made by the scheduler, not by a trigger
-        assert [first["state_type"], second["state_type"]] == ["COMPLETED", "COMPLETED"], (first["state"], second["state"])
+        assert [first["state_type"], second["state_type"]] == ["COMPLETED", "COMPLETED"], (
+            first["state"],
+            second["state"],
+        )
         assert versions(work / "datasets" / "big5") == ["v1.0.0"]
         assert "published v1.0.0 to" in run_logs(first["id"])
         second_log = run_logs(second["id"])

@@ -44,15 +44,25 @@ def test_run_on_the_samples_publishes_what_load_dataset_reads(tmp_path, hf_cache
     # planted faults: three bad weights in the CSV, one in the .sav; three codes not in the codebook
     quarantine = pl.read_parquet(out / "quarantine.parquet")
     assert quarantine.height == report["quarantined_total"] == 7
-    assert sorted(quarantine.select("source_file", "field").rows()) == sorted([
-        (f"{v}values_w1.csv", "weight"), (f"{v}values_w1.csv", "weight"), (f"{v}values_w1.csv", "weight"),
-        (f"{v}values_w1_japan.sav", "weight"), (f"{v}values_w1.csv", "q1"), (f"{v}values_w1.csv", "q2"),
-        (f"{v}values_w2.dta", "q4")])
+    assert sorted(quarantine.select("source_file", "field").rows()) == sorted(
+        [
+            (f"{v}values_w1.csv", "weight"),
+            (f"{v}values_w1.csv", "weight"),
+            (f"{v}values_w1.csv", "weight"),
+            (f"{v}values_w1_japan.sav", "weight"),
+            (f"{v}values_w1.csv", "q1"),
+            (f"{v}values_w1.csv", "q2"),
+            (f"{v}values_w2.dta", "q4"),
+        ]
+    )
 
     ds = all_splits(datasets.load_dataset(str(out), "distributions", cache_dir=hf_cache))
     assert ds.num_rows == steps["distributions"]["kept"]
     assert {r["group_attr"] for r in ds} == {"all", "country", "age_band", "sex", "education"}
-    assert {(r["survey"], r["wave"]) for r in ds} == {("Sample Values Survey", "2023"), ("Sample Values Survey", "2024")}
+    assert {(r["survey"], r["wave"]) for r in ds} == {
+        ("Sample Values Survey", "2023"),
+        ("Sample Values Survey", "2024"),
+    }
     japan = next(r for r in ds if r["group_value"] == "Japan" and r["var_name"] == "q7")
     assert japan["options"][0] == "Very interested" and japan["refusal_options"] == ["Don't know", "Refused"]
     assert sum(japan["probs"]) == pytest.approx(1.0)
@@ -71,8 +81,14 @@ def test_run_on_the_samples_publishes_what_load_dataset_reads(tmp_path, hf_cache
     assert {d["group_value"] for d in q7["distributions"] if d["group_attr"] == "country"} == {"India", "Brazil"}
 
     card = (out / "README.md").read_text()
-    for heading in ("## Questions", "## Groups", "## Respondents", "## Weighting", "## Refusal handling",
-                    "## Metric definitions"):
+    for heading in (
+        "## Questions",
+        "## Groups",
+        "## Respondents",
+        "## Weighting",
+        "## Refusal handling",
+        "## Metric definitions",
+    ):
         assert heading in card
     assert "below_min_n" in card and "Kish" in card and "Wilson" in card
 
@@ -80,8 +96,9 @@ def test_run_on_the_samples_publishes_what_load_dataset_reads(tmp_path, hf_cache
 def test_bad_codebook_stops_with_one_line_and_no_traceback(tmp_path):
     book = tmp_path / "codebook.yaml"
     book.write_text((SAMPLES / "codebook.yaml").read_text().replace("weight: weight", "weight: wt"))
-    proc = curate("run", "values", "--input", str(SAMPLES / MICRODATA[0]), "--input", str(book),
-                  "--output", str(tmp_path / "o"))
+    proc = curate(
+        "run", "values", "--input", str(SAMPLES / MICRODATA[0]), "--input", str(book), "--output", str(tmp_path / "o")
+    )
     assert proc.returncode == 2
     assert "values_w1.csv: the codebook's weight column 'wt' is not in this file" in proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout

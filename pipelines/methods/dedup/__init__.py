@@ -6,7 +6,14 @@ cluster statistics for the data card (`card_section`)."""
 from __future__ import annotations
 
 from pipelines.methods.dedup.clusters import duplicates_table
-from pipelines.methods.dedup.config import METHOD_CONFIGS, DedupConfig, ExactConfig, NearConfig, Normalization, SemanticConfig
+from pipelines.methods.dedup.config import (
+    METHOD_CONFIGS,
+    DedupConfig,
+    ExactConfig,
+    NearConfig,
+    Normalization,
+    SemanticConfig,
+)
 from pipelines.methods.dedup.exact import ExactDedup
 from pipelines.methods.dedup.near import NearDedup
 from pipelines.methods.dedup.report import card_section
@@ -25,6 +32,16 @@ def dedup_step(method: str, config: DedupConfig | dict | None = None):
 
 
 __all__ = [
-    "STEPS", "DedupConfig", "ExactConfig", "NearConfig", "SemanticConfig", "Normalization", "ExactDedup",
-    "NearDedup", "SemanticDedup", "dedup_step", "duplicates_table", "card_section",
+    "STEPS",
+    "DedupConfig",
+    "ExactConfig",
+    "NearConfig",
+    "SemanticConfig",
+    "Normalization",
+    "ExactDedup",
+    "NearDedup",
+    "SemanticDedup",
+    "dedup_step",
+    "duplicates_table",
+    "card_section",
 ]

@@ -28,8 +28,11 @@ def sample_languages(kept: Path, text_column: str, rows: int = 200) -> list[str]
 
     DetectorFactory.seed = 0
     files = sorted(kept.glob("*.parquet"))
-    texts = pl.scan_parquet(files).select(pl.col(text_column).cast(pl.String)).head(rows).collect().to_series() \
-        if files else pl.Series([], dtype=pl.String)
+    texts = (
+        pl.scan_parquet(files).select(pl.col(text_column).cast(pl.String)).head(rows).collect().to_series()
+        if files
+        else pl.Series([], dtype=pl.String)
+    )
     found = Counter()
     for text in texts.drop_nulls().to_list():
         try:
@@ -51,13 +54,23 @@ def dedup_section(stats: dict[str, Any], method: str) -> str:
         f"(largest {stats['largest_cluster']}; sizes {sizes or '-'}).",
     ]
     if sim:
-        lines.append(f"- Similarity of each removed row to its kept row: min {sim.get('p0')}, median {sim.get('p50')}, "
-                     f"mean {sim.get('mean')}.")
+        lines.append(
+            f"- Similarity of each removed row to its kept row: min {sim.get('p0')}, median {sim.get('p50')}, "
+            f"mean {sim.get('mean')}."
+        )
     return "\n".join(lines)
 
 
-def write_dedup_card(stage: Path, *, views: dict[str, dict[str, Any]], report, input: Path, method: str, cfg,
-                     plot_cache: Path | None = None) -> None:
+def write_dedup_card(
+    stage: Path,
+    *,
+    views: dict[str, dict[str, Any]],
+    report,
+    input: Path,
+    method: str,
+    cfg,
+    plot_cache: Path | None = None,
+) -> None:
     """The card, report.json and figures of a dedup folder whose configs are written (`views`)."""
     from data_cards.hub import HubSpec
     from pipelines.engine.layout import DATA_DIR, finish_dataset
@@ -70,13 +83,26 @@ def write_dedup_card(stage: Path, *, views: dict[str, dict[str, Any]], report, i
         license="unknown",
         languages=sample_languages(stage / DATA_DIR / "kept", cfg.text_column),
         task_categories=["other"],
-        summary=(f"The rows of `{input_name(input)}` that {method} deduplication on column `{cfg.text_column}` kept "
-                 "(config `kept`, every input column as read) and one row per removed row (config `duplicates`). "
-                 "The license is the input's own: this card cannot know it."),
+        summary=(
+            f"The rows of `{input_name(input)}` that {method} deduplication on column `{cfg.text_column}` kept "
+            "(config `kept`, every input column as read) and one row per removed row (config `duplicates`). "
+            "The license is the input's own: this card cannot know it."
+        ),
         fields={"duplicates": DUPLICATE_FIELDS},
         limitations=["Languages in the header are detected by langdetect on a sample of 200 kept texts."],
     )
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    finish_dataset(stage, recipe="dedup", card=card, views=views, spec=HubSpec(), report=report,
-                   inputs=[input] if input.is_file() else [], sections=[CardSection("Deduplication", dedup_section(stats, method))],
-                   created_at=created, plot_cache=plot_cache, plots=[], command=f"curate dedup --method {method}")
+    finish_dataset(
+        stage,
+        recipe="dedup",
+        card=card,
+        views=views,
+        spec=HubSpec(),
+        report=report,
+        inputs=[input] if input.is_file() else [],
+        sections=[CardSection("Deduplication", dedup_section(stats, method))],
+        created_at=created,
+        plot_cache=plot_cache,
+        plots=[],
+        command=f"curate dedup --method {method}",
+    )

@@ -117,26 +117,38 @@ def finish(
     )
     stats = cluster_stats(tagged, removed, cfg, ident, method, params)
     drop_cols = [c for c in INTERNAL if c in tagged.columns]
-    account = Account(step, frame.height, kept.height, {f"duplicate_{method}": removed.height} if removed.height else {}, 0, stats)
+    account = Account(
+        step, frame.height, kept.height, {f"duplicate_{method}": removed.height} if removed.height else {}, 0, stats
+    )
     return StepResult(kept.drop(drop_cols), account, dropped_rows=removed.drop(drop_cols))
 
 
 def duplicates_table(dropped_rows: pl.DataFrame | None) -> pl.DataFrame:
     """`id, duplicate_of, method, similarity`: one row per removed row."""
     if dropped_rows is None or dropped_rows.height == 0:
-        return pl.DataFrame(schema={"id": pl.String, "duplicate_of": pl.String, "method": pl.String, "similarity": pl.Float64})
+        return pl.DataFrame(
+            schema={"id": pl.String, "duplicate_of": pl.String, "method": pl.String, "similarity": pl.Float64}
+        )
     return dropped_rows.select(
-        pl.col(DUP_ID).alias("id"), pl.col(DUP_OF).alias("duplicate_of"),
-        pl.col(DUP_METHOD).alias("method"), pl.col(DUP_SIM).alias("similarity"),
+        pl.col(DUP_ID).alias("id"),
+        pl.col(DUP_OF).alias("duplicate_of"),
+        pl.col(DUP_METHOD).alias("method"),
+        pl.col(DUP_SIM).alias("similarity"),
     )
 
 
-def cluster_stats(tagged: pl.DataFrame, removed: pl.DataFrame, cfg: DedupConfig, ident: str, method: str, params: dict) -> dict:
+def cluster_stats(
+    tagged: pl.DataFrame, removed: pl.DataFrame, cfg: DedupConfig, ident: str, method: str, params: dict
+) -> dict:
     sizes = tagged.group_by(CID).len().filter(pl.col("len") > 1)["len"]
-    return cluster_summary(method, params, tagged.height, sizes, removed[DUP_SIM], _examples(tagged, removed, cfg, ident))
+    return cluster_summary(
+        method, params, tagged.height, sizes, removed[DUP_SIM], _examples(tagged, removed, cfg, ident)
+    )
 
 
-def cluster_summary(method: str, params: dict, rows: int, sizes: pl.Series, sims: pl.Series, examples: list[dict]) -> dict:
+def cluster_summary(
+    method: str, params: dict, rows: int, sizes: pl.Series, sims: pl.Series, examples: list[dict]
+) -> dict:
     """The statistics of a dedup result: `sizes` of the clusters with more than one row, the
     similarity of each removed row to its kept row, and example pairs (shared with the Dask path)."""
     removed = sims.len()
@@ -173,14 +185,21 @@ def _examples(tagged: pl.DataFrame, removed: pl.DataFrame, cfg: DedupConfig, ide
     ordered = removed.sort(DUP_SIM, DUP_ID)
     picks = np.unique(np.linspace(0, ordered.height - 1, min(cfg.examples, ordered.height)).round().astype(int))
     sample = ordered[picks.tolist()]
-    kept_text = dict(zip(sample[KEPT].to_list(), tagged[cfg.text_column].cast(pl.String).gather(sample[KEPT]).to_list()))
+    kept_text = dict(
+        zip(sample[KEPT].to_list(), tagged[cfg.text_column].cast(pl.String).gather(sample[KEPT]).to_list())
+    )
     out = []
     for row in sample.select(DUP_ID, DUP_OF, DUP_SIM, cfg.text_column, KEPT).iter_rows():
         rid, of, sim, text, kept_pos = row
-        out.append({
-            "id": _plain(rid), "text": clip(text), "duplicate_of": _plain(of),
-            "kept_text": clip(kept_text.get(kept_pos)), "similarity": round(float(sim), 4),
-        })
+        out.append(
+            {
+                "id": _plain(rid),
+                "text": clip(text),
+                "duplicate_of": _plain(of),
+                "kept_text": clip(kept_text.get(kept_pos)),
+                "similarity": round(float(sim), 4),
+            }
+        )
     return out
 
 

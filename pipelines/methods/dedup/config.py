@@ -95,5 +95,8 @@ def check_text_columns(path, schema, cfg) -> None:
 
     wrong = not_text_columns(schema, [c for c in (cfg.text_column, cfg.id_column) if c])
     if wrong:
-        raise InputFileError(path, f"column {', '.join(wrong)} holds no text or number to compare or identify rows by; "
-                                   "give a text column (--text-column) and an id column (--id-column)")
+        raise InputFileError(
+            path,
+            f"column {', '.join(wrong)} holds no text or number to compare or identify rows by; "
+            "give a text column (--text-column) and an id column (--id-column)",
+        )

@@ -21,6 +21,7 @@ def exact_labels(texts: pl.Series, cfg: ExactConfig) -> np.ndarray:
         keys[nulls] = np.flatnonzero(nulls).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15) + np.uint64(1)
     return keys
 
+
 class ExactDedup(Step):
     """Remove rows whose normalised text equals that of a kept row (similarity 1.0)."""
 

@@ -89,7 +89,9 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def signatures(offsets: np.ndarray, values: np.ndarray, a: np.ndarray, b: np.ndarray, block: int = 1 << 14) -> np.ndarray:
+def signatures(
+    offsets: np.ndarray, values: np.ndarray, a: np.ndarray, b: np.ndarray, block: int = 1 << 14
+) -> np.ndarray:
     """(rows, num_perm) uint32 MinHash signatures; rows without shingles get all-max (they are
     never candidates: see `band_keys`)."""
     rows = len(offsets) - 1
@@ -118,7 +120,7 @@ def band_keys(sig: np.ndarray, bands: int, rows: int, seed: int, empty: np.ndarr
     mult = rng.integers(1, 2**63, size=rows, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
     keys = np.empty((sig.shape[0], bands), dtype=np.uint64)
     for k in range(bands):
-        part = sig[:, k * rows:(k + 1) * rows].astype(np.uint64)
+        part = sig[:, k * rows : (k + 1) * rows].astype(np.uint64)
         keys[:, k] = mix64((part * mult[None, :]).sum(axis=1, dtype=np.uint64) + np.uint64(k))
     if empty.any():
         own = mix64(np.flatnonzero(empty).astype(np.uint64) + np.uint64(0xDEAD))
@@ -136,8 +138,10 @@ def bucket_pairs(keys: np.ndarray, max_bucket: int) -> tuple[np.ndarray, np.ndar
         left, right = pairs_in_buckets(keys[order, k], members[order], max_bucket)
         lefts.append(left)
         rights.append(right)
-    return unique_pairs(np.concatenate(lefts) if lefts else np.zeros(0, np.int64),
-                        np.concatenate(rights) if rights else np.zeros(0, np.int64))
+    return unique_pairs(
+        np.concatenate(lefts) if lefts else np.zeros(0, np.int64),
+        np.concatenate(rights) if rights else np.zeros(0, np.int64),
+    )
 
 
 def pairs_in_buckets(sorted_keys: np.ndarray, members: np.ndarray, max_bucket: int) -> tuple[np.ndarray, np.ndarray]:
@@ -189,8 +193,8 @@ def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.1, fn_we
         for r in range(1, num_perm // b + 1):
             lo = np.linspace(0, threshold, 200)
             hi = np.linspace(threshold, 1, 200)
-            fp = np.trapezoid(1 - (1 - lo ** r) ** b, lo)
-            fn = np.trapezoid((1 - hi ** r) ** b, hi)
+            fp = np.trapezoid(1 - (1 - lo**r) ** b, lo)
+            fn = np.trapezoid((1 - hi**r) ** b, hi)
             err = fp_weight * fp + fn_weight * fn
             if err < best_err:
                 best, best_err = (b, r), err
@@ -218,13 +222,16 @@ def estimate_cutoff(threshold: float, num_perm: int, sd: float | None) -> float 
     return threshold - sd * float(np.sqrt(threshold * (1 - threshold) / num_perm))
 
 
-def estimated_jaccard(left_sketch: np.ndarray, right_sketch: np.ndarray, left: np.ndarray, right: np.ndarray,
-                      block: int = 1 << 16) -> np.ndarray:
+def estimated_jaccard(
+    left_sketch: np.ndarray, right_sketch: np.ndarray, left: np.ndarray, right: np.ndarray, block: int = 1 << 16
+) -> np.ndarray:
     """The share of equal sketch values of each pair (left[k] in `left_sketch`, right[k] in
     `right_sketch`; memory-mapped arrays work: only the rows of the pairs are read)."""
     out = np.empty(len(left), dtype=np.float64)
     for start in range(0, len(left), block):
-        out[start:start + block] = agreement(left_sketch[left[start:start + block]], right_sketch[right[start:start + block]])
+        out[start : start + block] = agreement(
+            left_sketch[left[start : start + block]], right_sketch[right[start : start + block]]
+        )
     return out
 
 
@@ -244,8 +251,14 @@ def ragged_take(offsets: np.ndarray, values: np.ndarray, rows: np.ndarray) -> tu
     return values[seg_start + np.arange(total)], sizes
 
 
-def jaccard(offsets: np.ndarray, values: np.ndarray, left: np.ndarray, right: np.ndarray, block: int = 1 << 21,
-            other: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+def jaccard(
+    offsets: np.ndarray,
+    values: np.ndarray,
+    left: np.ndarray,
+    right: np.ndarray,
+    block: int = 1 << 21,
+    other: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """True Jaccard similarity of the shingle sets of each pair (left[k], right[k]). The right rows
     are in `other` (offsets, values) when given (e.g. another partition's sets, memory-mapped: only
     the rows asked for are read), else in the same CSR as the left ones."""

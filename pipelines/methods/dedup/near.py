@@ -9,7 +9,16 @@ import polars as pl
 from pipelines.methods.dedup.clusters import CI, canonical, canonical_order, components, finish, to_input_order
 from pipelines.methods.dedup.config import NearConfig
 from pipelines.methods.dedup.minhash import (
-    band_keys, bucket_pairs, estimate_cutoff, estimated_jaccard, jaccard, optimal_bands, permutations, shingle_sets, signatures, sketch,
+    band_keys,
+    bucket_pairs,
+    estimate_cutoff,
+    estimated_jaccard,
+    jaccard,
+    optimal_bands,
+    permutations,
+    shingle_sets,
+    signatures,
+    sketch,
 )
 from pipelines.engine.steps import Step, StepResult
 
@@ -24,7 +33,9 @@ def near_pairs(texts: pl.Series, cfg: NearConfig, progress: bool = False) -> tup
     if progress and len(batches) > 1:
         from schemas.progress import bar as progress_bar
 
-        batches = progress_bar(batches, desc="minhash", unit="batch", leave=False, disable=None)  # None: only on a terminal
+        batches = progress_bar(
+            batches, desc="minhash", unit="batch", leave=False, disable=None
+        )  # None: only on a terminal
     for start in batches:
         off, vals = shingle_sets(texts.slice(start, cfg.batch_rows), cfg)
         sig = signatures(off, vals, a, b)

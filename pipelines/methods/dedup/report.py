@@ -18,9 +18,15 @@ def card_section(account: Account) -> CardSection:
     ]
     if s.get("similarity"):
         sim = s["similarity"]
-        lines.append(f"- similarity of removed rows to the kept row: min {sim['p0']}, median {sim['p50']}, mean {sim['mean']}")
+        lines.append(
+            f"- similarity of removed rows to the kept row: min {sim['p0']}, median {sim['p50']}, mean {sim['mean']}"
+        )
     params = s.get("params", {})
-    shown = {k: params[k] for k in ("threshold", "shingle", "ngram", "num_perm", "lsh_bands", "lsh_rows", "keep") if k in params}
+    shown = {
+        k: params[k]
+        for k in ("threshold", "shingle", "ngram", "num_perm", "lsh_bands", "lsh_rows", "keep")
+        if k in params
+    }
     if shown:
         lines.append("- parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items()))
     if s.get("examples"):

@@ -48,8 +48,9 @@ def kmeans_groups(vectors: np.ndarray, cfg: SemanticConfig) -> list[np.ndarray]:
     import faiss
 
     k = max(2, len(vectors) // cfg.cluster_size)
-    km = faiss.Kmeans(vectors.shape[1], k, niter=cfg.kmeans_iter, seed=cfg.seed, spherical=True,
-                      gpu=_gpu_count() > 0, verbose=False)
+    km = faiss.Kmeans(
+        vectors.shape[1], k, niter=cfg.kmeans_iter, seed=cfg.seed, spherical=True, gpu=_gpu_count() > 0, verbose=False
+    )
     km.train(vectors)
     _, assign = km.index.search(vectors, min(cfg.probes, k))
     rows = np.repeat(np.arange(len(vectors)), assign.shape[1])

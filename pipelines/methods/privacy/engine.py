@@ -18,8 +18,15 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from pipelines.methods.privacy.names import (DETERMINERS, NER_MODEL, dictionary_words_only, ner_spans, plausible,
-                                    warm_up, with_context)
+from pipelines.methods.privacy.names import (
+    DETERMINERS,
+    NER_MODEL,
+    dictionary_words_only,
+    ner_spans,
+    plausible,
+    warm_up,
+    with_context,
+)
 from pipelines.methods.privacy.normalize import normalize_text
 
 # Presidio entity -> placeholder written in the text
@@ -75,8 +82,9 @@ class Masker:
         self.anonymizer = AnonymizerEngine()
         self.operators = {e: OperatorConfig("replace", {"new_value": p}) for e, p in PLACEHOLDERS.items()}
 
-    def mask(self, texts: Sequence[str | None], names: Iterable[str] = (), batch_size: int = 256
-             ) -> tuple[list[str | None], Counter]:
+    def mask(
+        self, texts: Sequence[str | None], names: Iterable[str] = (), batch_size: int = 256
+    ) -> tuple[list[str | None], Counter]:
         """Each text normalized and masked. `names` (lower-cased user names of the thread's authors)
         are masked as `<USER>` where they appear as whole tokens."""
         names = set(names)
@@ -84,9 +92,16 @@ class Masker:
         normalized = [normalize_text(t) if t else t for t in texts]
         todo = [i for i, t in enumerate(normalized) if t]
         out = list(normalized)
-        results = {i: self.analyzer.analyze(normalized[i], language="en", entities=self.entities,
-                                            nlp_artifacts=self._no_artifacts, score_threshold=SCORE_THRESHOLD)
-                   for i in todo}
+        results = {
+            i: self.analyzer.analyze(
+                normalized[i],
+                language="en",
+                entities=self.entities,
+                nlp_artifacts=self._no_artifacts,
+                score_threshold=SCORE_THRESHOLD,
+            )
+            for i in todo
+        }
         for i, found in self._ner(normalized, todo, results, batch_size):
             results[i] += found
         for i in todo:
@@ -110,6 +125,7 @@ class Masker:
         docs = self.nlp.pipe((texts[i][s:e] for i, s, e in spans), batch_size=batch_size)
         for (i, s, _), doc in zip(spans, docs):
             yield i, _ner_results(doc, results[i], s)
+
 
 class _NoNlpEngine:
     """For maskers without NER: Presidio still wants an NLP engine; this one tokenizes nothing."""
@@ -161,8 +177,11 @@ def _ner_results(doc, found, offset: int = 0):
 def _name_results(text: str, names: set[str]):
     from presidio_analyzer import RecognizerResult
 
-    return [RecognizerResult("AUTHOR_NAME", m.start(), m.end(), 1.0)
-            for m in _TOKEN.finditer(text) if m.group(0).lower() in names]
+    return [
+        RecognizerResult("AUTHOR_NAME", m.start(), m.end(), 1.0)
+        for m in _TOKEN.finditer(text)
+        if m.group(0).lower() in names
+    ]
 
 
 @functools.lru_cache(maxsize=2)
@@ -171,9 +190,9 @@ def masker(ner: bool = True) -> Masker:
     return Masker(ner)
 
 
-def mask_chunk(texts: list[str | None], names: frozenset[str] = frozenset(), ner: bool = True
-               ) -> tuple[list[str | None], dict[str, int]]:
+def mask_chunk(
+    texts: list[str | None], names: frozenset[str] = frozenset(), ner: bool = True
+) -> tuple[list[str | None], dict[str, int]]:
     """For Dask: one partition of texts masked in a worker (which loads its masker once)."""
     out, counts = masker(ner).mask(texts, names)
     return out, dict(counts)
-

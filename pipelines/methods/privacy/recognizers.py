@@ -36,8 +36,16 @@ class RegexRecognizer(LocalRecognizer):
     A `quick` test (a substring, or a compiled pattern to search) skips texts that cannot match, which
     keeps the cost of rare kinds near zero on ordinary prose."""
 
-    def __init__(self, entity: str, pattern: str, *, flags: int = 0, score: float = 0.9,
-                 quick: str | re.Pattern | None = None, name: str | None = None):
+    def __init__(
+        self,
+        entity: str,
+        pattern: str,
+        *,
+        flags: int = 0,
+        score: float = 0.9,
+        quick: str | re.Pattern | None = None,
+        name: str | None = None,
+    ):
         self.entity = entity
         self.regex = re.compile(pattern, flags)
         self.score = score
@@ -66,15 +74,19 @@ REDDIT_USER = r"(?:(?<![\w/])/?u/|reddit\.com/u(?:ser)?/)(?P<span>[A-Za-z0-9_-]{
 
 # -- e-mails --------------------------------------------------------------------------------------
 
-_TLDS = ("com|org|net|edu|gov|io|co|uk|fr|de|kr|ca|au|us|info|me|be|ch|at|nl|es|it|jp|in|ru|br|eu|biz|"
-         "xyz|app|dev|mail|online|live|email")
+_TLDS = (
+    "com|org|net|edu|gov|io|co|uk|fr|de|kr|ca|au|us|info|me|be|ch|at|nl|es|it|jp|in|ru|br|eu|biz|"
+    "xyz|app|dev|mail|online|live|email"
+)
 _DOT = r"\s*(?:\.|\(dot\)|\[dot\]|\{dot\}|<dot>|\bdot\b|\bpoint\b|\bpunkt\b)\s*"
 _AT = r"\s*(?:@|%40|\(at\)|\[at\]|\{at\}|<at>|\bat\b|\barobase\b|\bchez\b)\s*"
 # "jane dot doe at gmail dot com", "jane.doe [at] gmail [dot] com", "jane(at)gmail.com"; the
 # domain must end in a known top-level domain and at least one part must be spelled out, else the
 # ordinary e-mail recognizer has it (and "meet at noon. com" is not an address)
-OBFUSCATED_EMAIL = (rf"(?<![\w.])(?P<span>[A-Za-z0-9_%+-]+(?:{_DOT}[A-Za-z0-9_%+-]+)*{_AT}"
-                    rf"[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*{_DOT}(?:{_TLDS}))\b")
+OBFUSCATED_EMAIL = (
+    rf"(?<![\w.])(?P<span>[A-Za-z0-9_%+-]+(?:{_DOT}[A-Za-z0-9_%+-]+)*{_AT}"
+    rf"[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*{_DOT}(?:{_TLDS}))\b"
+)
 _SPELLED = re.compile(r"\(|\[|\{|<|%40|\b(?:at|dot|point|punkt|arobase|chez)\b", re.I)
 _AT_FORM = re.compile(_AT.strip(r"\s*"), re.I)
 _DOT_TLD = re.compile(rf"{_DOT[3:]}(?:{_TLDS})\b", re.I)  # the dot form, spaces, the domain
@@ -110,8 +122,33 @@ class OfflineEmailRecognizer(EmailRecognizer):
 # -- URLs -----------------------------------------------------------------------------------------
 
 # query parameters that say where in a page one is, not who one is: kept
-SAFE_PARAMS = {"v", "t", "list", "index", "page", "p", "lang", "hl", "gl", "sort", "order", "tab", "q", "query",
-               "search", "s", "start", "limit", "format", "context", "sort_by", "type", "id", "feature", "si"}
+SAFE_PARAMS = {
+    "v",
+    "t",
+    "list",
+    "index",
+    "page",
+    "p",
+    "lang",
+    "hl",
+    "gl",
+    "sort",
+    "order",
+    "tab",
+    "q",
+    "query",
+    "search",
+    "s",
+    "start",
+    "limit",
+    "format",
+    "context",
+    "sort_by",
+    "type",
+    "id",
+    "feature",
+    "si",
+}
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.I)
 _PARAM = re.compile(r"[?&;]([A-Za-z0-9_.-]+)=([^&;#\s<>\"')\]]+)")
 
@@ -201,73 +238,99 @@ class AnyRegionPhoneRecognizer(LocalRecognizer):
 
 # numbers in a phone's shape that phonenumbers does not hold valid (an area code not in service,
 # "555" numbers): (555) 123-4567, 555-867-5309, +44 20 7946 0958
-PHONE_SHAPE = (r"(?<![\w+])(?P<span>(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\b\d{3}[\s.-])\d{3,4}[\s.-]\d{4}\b"
-               r"|\+\d{1,3}(?:[\s.-]\d{2,4}){2,4}\b)")
+PHONE_SHAPE = (
+    r"(?<![\w+])(?P<span>(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?|\b\d{3}[\s.-])\d{3,4}[\s.-]\d{4}\b"
+    r"|\+\d{1,3}(?:[\s.-]\d{2,4}){2,4}\b)"
+)
 
 
 # -- addresses ------------------------------------------------------------------------------------
 
-_US_SUFFIX = ("Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|Terrace|Ter|"
-              "Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Crescent|Close|Grove|Gardens|Row|Mews|"
-              "Loop|Plaza|Ridge|Point|Pike|Path|Alley|Hill|Hills|Park|Walk|View|Heights|Crossing|Run|Pass|Port|"
-              "Ports|Springs|Spring|Station|Summit|Valley|Village|Villages|Ville|Vista|Well|Wells|Estates|Falls|"
-              "Ferry|Field|Fields|Flat|Flats|Ford|Forest|Forge|Fork|Forks|Fort|Freeway|Garden|Gateway|Glen|Glens|"
-              "Green|Greens|Harbor|Harbors|Haven|Hollow|Island|Islands|Isle|Junction|Junctions|Key|Keys|Knoll|"
-              "Knolls|Lake|Lakes|Landing|Light|Lights|Lock|Locks|Lodge|Manor|Manors|Meadow|Meadows|Mill|Mills|"
-              "Mission|Motorway|Mount|Mountain|Mountains|Neck|Orchard|Oval|Overpass|Parks|Parkways|Pine|Pines|"
-              "Plain|Plains|Prairie|Radial|Ramp|Ranch|Rapid|Rapids|Rest|Ridges|River|Roads|Route|Shoal|Shoals|"
-              "Shore|Shores|Skyway|Spur|Spurs|Squares|Stravenue|Stream|Streets|Throughway|Trace|Track|Trafficway|"
-              "Tunnel|Turnpike|Underpass|Union|Unions|Via|Viaduct|Views|Ways|Alley|Annex|Arcade|Bayou|Beach|Bend|"
-              "Bluff|Bluffs|Bottom|Branch|Bridge|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|"
-              "Centers|Circles|Cliff|Cliffs|Club|Common|Commons|Corner|Corners|Course|Courts|Cove|Coves|Creek|"
-              "Crest|Curve|Dale|Dam|Divide|Drives|Estate|Expressway|Extension|Extensions|Fall|Wall|Inlet|Land|"
-              "Crossroad|Crossroads|Fields|Gate|Hollow|Lodge|Meadow|Moor|Quay|Rise|Side|Vale|Wharf|Wood|Yard")
+_US_SUFFIX = (
+    "Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Lane|Ln|Drive|Dr|Court|Ct|Place|Pl|Way|Terrace|Ter|"
+    "Circle|Cir|Parkway|Pkwy|Highway|Hwy|Square|Sq|Trail|Trl|Crescent|Close|Grove|Gardens|Row|Mews|"
+    "Loop|Plaza|Ridge|Point|Pike|Path|Alley|Hill|Hills|Park|Walk|View|Heights|Crossing|Run|Pass|Port|"
+    "Ports|Springs|Spring|Station|Summit|Valley|Village|Villages|Ville|Vista|Well|Wells|Estates|Falls|"
+    "Ferry|Field|Fields|Flat|Flats|Ford|Forest|Forge|Fork|Forks|Fort|Freeway|Garden|Gateway|Glen|Glens|"
+    "Green|Greens|Harbor|Harbors|Haven|Hollow|Island|Islands|Isle|Junction|Junctions|Key|Keys|Knoll|"
+    "Knolls|Lake|Lakes|Landing|Light|Lights|Lock|Locks|Lodge|Manor|Manors|Meadow|Meadows|Mill|Mills|"
+    "Mission|Motorway|Mount|Mountain|Mountains|Neck|Orchard|Oval|Overpass|Parks|Parkways|Pine|Pines|"
+    "Plain|Plains|Prairie|Radial|Ramp|Ranch|Rapid|Rapids|Rest|Ridges|River|Roads|Route|Shoal|Shoals|"
+    "Shore|Shores|Skyway|Spur|Spurs|Squares|Stravenue|Stream|Streets|Throughway|Trace|Track|Trafficway|"
+    "Tunnel|Turnpike|Underpass|Union|Unions|Via|Viaduct|Views|Ways|Alley|Annex|Arcade|Bayou|Beach|Bend|"
+    "Bluff|Bluffs|Bottom|Branch|Bridge|Brook|Brooks|Burg|Burgs|Bypass|Camp|Canyon|Cape|Causeway|Center|"
+    "Centers|Circles|Cliff|Cliffs|Club|Common|Commons|Corner|Corners|Course|Courts|Cove|Coves|Creek|"
+    "Crest|Curve|Dale|Dam|Divide|Drives|Estate|Expressway|Extension|Extensions|Fall|Wall|Inlet|Land|"
+    "Crossroad|Crossroads|Fields|Gate|Hollow|Lodge|Meadow|Moor|Quay|Rise|Side|Vale|Wharf|Wood|Yard"
+)
 _CAP = r"[A-Z][a-zA-Z'’-]+\.?"
-US_ADDRESS = (rf"\b(?P<span>\d{{1,6}}[A-Z]?\s+(?:(?:[NSEW]|North|South|East|West)\.?\s+)?(?:{_CAP}\s+){{0,3}}"
-              rf"(?:{_US_SUFFIX})\b\.?(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|#)\s*[\w-]+)?"
-              rf"(?:,?\s+{_CAP}(?:\s+{_CAP}){{0,2}},?\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?)?)")
+US_ADDRESS = (
+    rf"\b(?P<span>\d{{1,6}}[A-Z]?\s+(?:(?:[NSEW]|North|South|East|West)\.?\s+)?(?:{_CAP}\s+){{0,3}}"
+    rf"(?:{_US_SUFFIX})\b\.?(?:\s+(?:NW|NE|SW|SE|N|S|E|W)\b)?(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|#)\s*[\w-]+)?"
+    rf"(?:,?\s+{_CAP}(?:\s+{_CAP}){{0,2}},?\s+[A-Z]{{2}}\s+\d{{5}}(?:-\d{{4}})?)?)"
+)
 # "Flat 3, 12 Smith Road" / "Apt. 5 ..." lead-ins
-US_UNIT_LEAD = (rf"\b(?P<span>(?:Apt\.?|Apartment|Suite|Flat|Unit|Studio)\s+[\w-]+,?\s+(?:\d{{1,6}}\s+)?(?:{_CAP}\s+){{0,3}}"
-                rf"(?:{_US_SUFFIX})\b)")
+US_UNIT_LEAD = (
+    rf"\b(?P<span>(?:Apt\.?|Apartment|Suite|Flat|Unit|Studio)\s+[\w-]+,?\s+(?:\d{{1,6}}\s+)?(?:{_CAP}\s+){{0,3}}"
+    rf"(?:{_US_SUFFIX})\b)"
+)
 UK_POSTCODE = r"\b(?P<span>(?:GIR 0AA|[A-PR-UWYZ][A-HK-Y]?\d[A-Z\d]?\s?\d[ABD-HJLNP-UW-Z]{2}))\b"
 US_ZIP_TAIL = rf"\b(?P<span>{_CAP}(?:\s+{_CAP}){{0,2}},\s+(?:AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC)\s+\d{{5}}(?:-\d{{4}})?)\b"
-_FR_TYPE = ("rue|avenue|av\\.|boulevard|bd|place|chemin|allée|allee|impasse|quai|route|cours|square|voie|passage|"
-            "rond-point|faubourg|sentier|villa|cité|hameau|parvis|promenade|esplanade|montée|ruelle")
-FR_ADDRESS = (rf"(?i:\b(?P<span>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:{_FR_TYPE})\s+(?:(?:de\s+la|de|du|des|la|le|les|d['’]|l['’])\s*)?"
-              rf"[A-ZÀ-Ýa-zà-ÿ'’-]+(?:\s+(?:de|du|des|la|le|les|et|d['’]|l['’])?\s*[A-ZÀ-Ý][a-zà-ÿ'’-]+){{0,3}}"
-              rf"(?:,?\s+\d{{5}}\s+[A-ZÀ-Ý][A-Za-zÀ-ÿ'’ -]+?(?=[.,;!?\n]|$| \w+ ))?))")
+_FR_TYPE = (
+    "rue|avenue|av\\.|boulevard|bd|place|chemin|allée|allee|impasse|quai|route|cours|square|voie|passage|"
+    "rond-point|faubourg|sentier|villa|cité|hameau|parvis|promenade|esplanade|montée|ruelle"
+)
+FR_ADDRESS = (
+    rf"(?i:\b(?P<span>\d{{1,4}}(?:\s?(?:bis|ter))?,?\s+(?:{_FR_TYPE})\s+(?:(?:de\s+la|de|du|des|la|le|les|d['’]|l['’])\s*)?"
+    rf"[A-ZÀ-Ýa-zà-ÿ'’-]+(?:\s+(?:de|du|des|la|le|les|et|d['’]|l['’])?\s*[A-ZÀ-Ý][a-zà-ÿ'’-]+){{0,3}}"
+    rf"(?:,?\s+\d{{5}}\s+[A-ZÀ-Ý][A-Za-zÀ-ÿ'’ -]+?(?=[.,;!?\n]|$| \w+ ))?))"
+)
 _DE_TYPE = "straße|strasse|str\\.|weg|gasse|allee|platz|ring|damm|ufer|chaussee|steig|pfad|markt|hof|berg|park|tor"
-DE_ADDRESS = (rf"\b(?P<span>(?:[A-ZÄÖÜ][\wäöüß-]*(?i:{_DE_TYPE})|(?:Am|An der|Im|Auf der|Zum|Zur)\s+[A-ZÄÖÜ][\wäöüß-]+)"
-              rf"\s+\d{{1,4}}\s?[a-z]?(?:[-/]\d{{1,4}})?\b(?:,?\s+\d{{5}}\s+[A-ZÄÖÜ][\wäöüß-]+(?:\s[a-z]+\.?\s[A-ZÄÖÜ][\wäöüß-]+)?)?)")
+DE_ADDRESS = (
+    rf"\b(?P<span>(?:[A-ZÄÖÜ][\wäöüß-]*(?i:{_DE_TYPE})|(?:Am|An der|Im|Auf der|Zum|Zur)\s+[A-ZÄÖÜ][\wäöüß-]+)"
+    rf"\s+\d{{1,4}}\s?[a-z]?(?:[-/]\d{{1,4}})?\b(?:,?\s+\d{{5}}\s+[A-ZÄÖÜ][\wäöüß-]+(?:\s[a-z]+\.?\s[A-ZÄÖÜ][\wäöüß-]+)?)?)"
+)
 # without a house number: "rue Victor Hugo", "avenue des Champs-Élysées" (only types that are not
 # also English words, and a capitalised name after them)
 _FR_TYPE_NO_NUMBER = "rue|avenue|boulevard|impasse|allée|chemin|quai|faubourg"
-FR_STREET = (rf"\b(?P<span>(?i:{_FR_TYPE_NO_NUMBER})\s+(?:(?:de\s+la|de|du|des|la|le|les|d['’]|l['’])\s*)?"
-             rf"[A-ZÀ-Ý][a-zà-ÿ'’-]+(?:[\s-]+(?:de\s+|du\s+|des\s+|la\s+|le\s+)?[A-ZÀ-Ý][a-zà-ÿ'’-]+){{0,3}}"
-             rf"(?:,?\s+\d{{5}}\s+[A-ZÀ-Ý][A-Za-zÀ-ÿ'’-]+)?)")
+FR_STREET = (
+    rf"\b(?P<span>(?i:{_FR_TYPE_NO_NUMBER})\s+(?:(?:de\s+la|de|du|des|la|le|les|d['’]|l['’])\s*)?"
+    rf"[A-ZÀ-Ý][a-zà-ÿ'’-]+(?:[\s-]+(?:de\s+|du\s+|des\s+|la\s+|le\s+)?[A-ZÀ-Ý][a-zà-ÿ'’-]+){{0,3}}"
+    rf"(?:,?\s+\d{{5}}\s+[A-ZÀ-Ý][A-Za-zÀ-ÿ'’-]+)?)"
+)
 _UNIT_WORD = re.compile("Apt|Apartment|Suite|Flat|Unit|Studio")
 _FR_STREET_WORD = re.compile(rf"\b(?:{_FR_TYPE_NO_NUMBER})\s", re.I)
-KO_ADDRESS = (r"(?P<span>(?:[가-힣]+(?:특별시|광역시|특별자치시|특별자치도|도)\s+)?(?:[가-힣]+(?:시|군|구)\s+){0,2}"
-              r"(?:[가-힣]+(?:읍|면|동)\s+)?[가-힣0-9]+(?:로|길|가|거리)\s?(?:지하\s?)?\d+(?:-\d+)?(?:\s*\([가-힣0-9, ]+\))?"
-              r"(?:\s*[0-9]+(?:동|층|호))*)")
+KO_ADDRESS = (
+    r"(?P<span>(?:[가-힣]+(?:특별시|광역시|특별자치시|특별자치도|도)\s+)?(?:[가-힣]+(?:시|군|구)\s+){0,2}"
+    r"(?:[가-힣]+(?:읍|면|동)\s+)?[가-힣0-9]+(?:로|길|가|거리)\s?(?:지하\s?)?\d+(?:-\d+)?(?:\s*\([가-힣0-9, ]+\))?"
+    r"(?:\s*[0-9]+(?:동|층|호))*)"
+)
 
 # -- names ----------------------------------------------------------------------------------------
 
 _NAME = r"[A-Z][a-zà-ÿ'’-]+(?:[ -][A-Z][a-zà-ÿ'’-]+){0,2}"
 # a title or an introduction before a capitalised name: "Mr. Dubois", "my name is Jane Doe"
-TITLED_NAME = (rf"(?:\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Mme|Mlle|M|Herr|Frau|Sir|Madame|Monsieur)\.?\s+"
-               rf"|\b(?:[Mm]y name is|[Nn]amed|[Cc]alled|[Ii]ch heiße|[Jj]e m'appelle|[Jj]e m’appelle)\s+)(?P<span>{_NAME})")
+TITLED_NAME = (
+    rf"(?:\b(?:Mr|Mrs|Ms|Mx|Dr|Prof|Miss|Mme|Mlle|M|Herr|Frau|Sir|Madame|Monsieur)\.?\s+"
+    rf"|\b(?:[Mm]y name is|[Nn]amed|[Cc]alled|[Ii]ch heiße|[Jj]e m'appelle|[Jj]e m’appelle)\s+)(?P<span>{_NAME})"
+)
 
 
 # Korean names: a common family name and one or two syllables, followed by an honorific (씨, 님...)
 # or after a word for a relation (친구, 룸메이트...); the small English model does not read Hangul
-_KO_SURNAMES = ("김|이|박|최|정|강|조|윤|장|임|한|오|서|신|권|황|안|송|류|유|전|홍|고|문|양|손|배|백|허|남|심|노|하|곽|성|차|"
-                "주|우|구|민|나|진|지|엄|채|원|천|방|공|현|함|변|염|여|추|도|소|석|선|설|마|길|연|위|표|명|기|반|왕|금|옥|육|"
-                "인|맹|제|모|탁|국|어|은|편|용|남궁|황보|제갈|선우|독고")
-_KO_RELATION = ("친구|룸메이트|동생|언니|오빠|누나|형|엄마|아빠|어머니|아버지|남편|아내|남자친구|여자친구|남친|여친|상사|동료|사장님|"
-                "선배|후배|이웃|시어머니|장모님|사촌|삼촌|이모|고모|선생님")
-KO_NAME = (rf"(?:(?<=[\s(\"'])|^)(?P<span>(?:{_KO_SURNAMES})[가-힣]{{1,2}})(?=\s?(?:씨|님|선생님|군|양)(?:[가-힣]|\b|\s|$))"
-           rf"|(?:{_KO_RELATION})\s+(?P<rel>(?:{_KO_SURNAMES})[가-힣]{{1,2}})(?=\s?(?:[은는이가을를와과도의에]|에게|한테|씨|님)?(?:\s|[.,!?]|$))")
+_KO_SURNAMES = (
+    "김|이|박|최|정|강|조|윤|장|임|한|오|서|신|권|황|안|송|류|유|전|홍|고|문|양|손|배|백|허|남|심|노|하|곽|성|차|"
+    "주|우|구|민|나|진|지|엄|채|원|천|방|공|현|함|변|염|여|추|도|소|석|선|설|마|길|연|위|표|명|기|반|왕|금|옥|육|"
+    "인|맹|제|모|탁|국|어|은|편|용|남궁|황보|제갈|선우|독고"
+)
+_KO_RELATION = (
+    "친구|룸메이트|동생|언니|오빠|누나|형|엄마|아빠|어머니|아버지|남편|아내|남자친구|여자친구|남친|여친|상사|동료|사장님|"
+    "선배|후배|이웃|시어머니|장모님|사촌|삼촌|이모|고모|선생님"
+)
+KO_NAME = (
+    rf"(?:(?<=[\s(\"'])|^)(?P<span>(?:{_KO_SURNAMES})[가-힣]{{1,2}})(?=\s?(?:씨|님|선생님|군|양)(?:[가-힣]|\b|\s|$))"
+    rf"|(?:{_KO_RELATION})\s+(?P<rel>(?:{_KO_SURNAMES})[가-힣]{{1,2}})(?=\s?(?:[은는이가을를와과도의에]|에게|한테|씨|님)?(?:\s|[.,!?]|$))"
+)
 
 
 class KoreanNameRecognizer(RegexRecognizer):
@@ -287,8 +350,13 @@ class LuhnCardRecognizer(RegexRecognizer):
     (Presidio's recognizer knows only some issuers' prefixes: 2-series Mastercard, UnionPay... slip)."""
 
     def __init__(self):
-        super().__init__("CREDIT_CARD", r"(?<![\d-])(?P<span>\d(?:[ -]?\d){12,18})(?![\d-])", score=0.9,
-                         quick=DIGIT, name="LuhnCardRecognizer")
+        super().__init__(
+            "CREDIT_CARD",
+            r"(?<![\d-])(?P<span>\d(?:[ -]?\d){12,18})(?![\d-])",
+            score=0.9,
+            quick=DIGIT,
+            name="LuhnCardRecognizer",
+        )
 
     def spans(self, text: str):
         for s, e in super().spans(text):
@@ -312,19 +380,36 @@ class _Quick:
 def predefined() -> list[LocalRecognizer]:
     """Presidio's checksum-validated recognizers, each behind its quick test (a Bitcoin address
     may hold no digit: that one has none)."""
-    from presidio_analyzer.predefined_recognizers import (CreditCardRecognizer, CryptoRecognizer, IbanRecognizer,
-                                                          IpRecognizer, UsSsnRecognizer)
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        CryptoRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        UsSsnRecognizer,
+    )
 
     def quick(cls, pattern):
         return type(cls.__name__, (_Quick, cls), {"quick": pattern})()
 
-    return [quick(CreditCardRecognizer, DIGIT), quick(IbanRecognizer, DIGIT), quick(IpRecognizer, DIGIT_OR_COLON),
-            quick(UsSsnRecognizer, DIGIT), CryptoRecognizer()]
+    return [
+        quick(CreditCardRecognizer, DIGIT),
+        quick(IbanRecognizer, DIGIT),
+        quick(IpRecognizer, DIGIT_OR_COLON),
+        quick(UsSsnRecognizer, DIGIT),
+        CryptoRecognizer(),
+    ]
 
 
 def recognizers() -> list[LocalRecognizer]:
     return [
-        RegexRecognizer("REDDIT_USER", REDDIT_USER, flags=re.I, score=1.0, quick=re.compile("u/|user/", re.I), name="RedditUserRecognizer"),
+        RegexRecognizer(
+            "REDDIT_USER",
+            REDDIT_USER,
+            flags=re.I,
+            score=1.0,
+            quick=re.compile("u/|user/", re.I),
+            name="RedditUserRecognizer",
+        ),
         ObfuscatedEmailRecognizer(),
         OfflineEmailRecognizer(),
         UrlParamRecognizer(),

@@ -85,14 +85,21 @@ def mask_text(text: str, names: Iterable[str] = (), ner: bool = True) -> str:
     return masker(ner).mask([text], {n.lower() for n in names})[0][0]
 
 
-def mask_columns(frame: pl.DataFrame, columns: Sequence[str], names: Iterable[str] = (), *, ner: bool = True,
-                 dask=None, chunk: int = 2000) -> tuple[pl.DataFrame, dict[str, int]]:
+def mask_columns(
+    frame: pl.DataFrame,
+    columns: Sequence[str],
+    names: Iterable[str] = (),
+    *,
+    ner: bool = True,
+    dask=None,
+    chunk: int = 2000,
+) -> tuple[pl.DataFrame, dict[str, int]]:
     """`columns` of `frame` normalized and masked; masks counted per entity type. With a Dask
     runtime the texts go to the workers in chunks of `chunk` (each worker loads its masker once)."""
     columns = [c for c in columns if c in frame.columns]
     names = frozenset(n.lower() for n in names)
     texts = [t for c in columns for t in frame[c].to_list()]
-    chunks = [texts[i:i + chunk] for i in range(0, len(texts), chunk)]
+    chunks = [texts[i : i + chunk] for i in range(0, len(texts), chunk)]
     if dask is not None and len(chunks) > 1:
         parts = dask.map(mask_chunk, chunks, names=names, ner=ner)
     else:
@@ -102,7 +109,7 @@ def mask_columns(frame: pl.DataFrame, columns: Sequence[str], names: Iterable[st
     for _, c in parts:
         counts.update(c)
     n = frame.height
-    out = frame.with_columns([pl.Series(c, masked[i * n:(i + 1) * n], pl.String) for i, c in enumerate(columns)])
+    out = frame.with_columns([pl.Series(c, masked[i * n : (i + 1) * n], pl.String) for i, c in enumerate(columns)])
     return out, {k: int(v) for k, v in sorted(counts.items())}
 
 
@@ -132,8 +139,12 @@ def redact_raw(raw: bytes, ner: bool = True) -> str:
 
 # The code that decides what the privacy steps output: a step that masks text names these in its
 # `depends_on`, so that editing a recognizer invalidates its cached outputs (pipelines.engine.steps).
-CODE_MODULES = ("pipelines.methods.privacy.step", "pipelines.methods.privacy.engine", "pipelines.methods.privacy.recognizers",
-           "pipelines.methods.privacy.normalize")
+CODE_MODULES = (
+    "pipelines.methods.privacy.step",
+    "pipelines.methods.privacy.engine",
+    "pipelines.methods.privacy.recognizers",
+    "pipelines.methods.privacy.normalize",
+)
 
 
 class MaskOptions(StepConfig):
@@ -177,7 +188,8 @@ class Pseudonymize(Step):
         out = data.with_columns(
             author.replace_strict(mapping, default=None, return_dtype=pl.String).alias("author_pseudonym"),
             (author.str.to_lowercase().is_in(list(bots)) | author.str.contains(cfg.bot_pattern))
-            .fill_null(False).alias("author_is_bot"),
+            .fill_null(False)
+            .alias("author_is_bot"),
         )
         names = {a for a in authors if handle_like(a)} if cfg.mask_author_names else set()
         out, counts = mask_columns(out, cfg.text_columns, names, ner=cfg.privacy_ner, dask=self.dask)
@@ -206,11 +218,15 @@ class MaskText(Step):
 
 def mask_records(rows: list[dict], fields: Sequence[str], ner: bool = True) -> tuple[list[dict], dict[str, int]]:
     """`fields` of each row (dicts, e.g. read from JSON Lines) normalized and masked; new dicts."""
-    frame = pl.DataFrame({f: [r.get(f) if isinstance(r.get(f), str) else None for r in rows] for f in fields},
-                         schema={f: pl.String for f in fields})
+    frame = pl.DataFrame(
+        {f: [r.get(f) if isinstance(r.get(f), str) else None for r in rows] for f in fields},
+        schema={f: pl.String for f in fields},
+    )
     masked, counts = mask_columns(frame, fields, ner=ner)
-    out = [{**r, **{f: m for f, m in zip(fields, vals) if isinstance(r.get(f), str)}}
-           for r, vals in zip(rows, masked.iter_rows())]
+    out = [
+        {**r, **{f: m for f, m in zip(fields, vals) if isinstance(r.get(f), str)}}
+        for r, vals in zip(rows, masked.iter_rows())
+    ]
     return out, counts
 
 
@@ -220,5 +236,7 @@ def mask_text_answers(spec, submitted: list[tuple[str, dict]]) -> list[tuple[str
     texts = {q.name for q in spec.questions if q.kind == "text"}
     if not texts or not any(isinstance(ans.get(t), str) and ans.get(t) for _, ans in submitted for t in texts):
         return submitted
-    return [(annotator, {k: mask_text(v) if k in texts and isinstance(v, str) and v else v for k, v in ans.items()})
-            for annotator, ans in submitted]
+    return [
+        (annotator, {k: mask_text(v) if k in texts and isinstance(v, str) and v else v for k, v in ans.items()})
+        for annotator, ans in submitted
+    ]

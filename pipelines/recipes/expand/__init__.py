@@ -7,5 +7,14 @@ RECIPE = Expand()
 build = RECIPE.build
 check_inputs = RECIPE.check_inputs
 
-__all__ = ["RECIPE", "Config", "GenerateScenarios", "JudgeScenarios", "ReadItems", "ValidateItems", "build",
-           "check_inputs", "scenario_set_model"]
+__all__ = [
+    "RECIPE",
+    "Config",
+    "GenerateScenarios",
+    "JudgeScenarios",
+    "ReadItems",
+    "ValidateItems",
+    "build",
+    "check_inputs",
+    "scenario_set_model",
+]

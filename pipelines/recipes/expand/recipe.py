@@ -51,18 +51,28 @@ class Expand(Recipe):
         items = ctx.apply(ValidateItems(), items)
         tables = {"items": item_records(ctx, items, config, ctx.provenance_of("validate_items"))}
         client, reason = self.llm_client(
-            ctx, config.llm, steps=("generate_scenarios", "judge_scenarios"), missing="scenarios",
-            published="Only the validated items are published.")
+            ctx,
+            config.llm,
+            steps=("generate_scenarios", "judge_scenarios"),
+            missing="scenarios",
+            published="Only the validated items are published.",
+        )
         if client is None:
-            return RecipeOutput(tables, card_meta(config, False),
-                                [CardSection("Scenarios", "Not generated in this run: " + reason + ".")])
-        gen = GenerateScenarios(llm_step_config(client, load_template("expand").hash, ExpandConfig,
-                                                **options_of(config, ExpandOptions)))
-        judge = JudgeScenarios(llm_step_config(client, load_template("expand_judge").hash, JudgeConfig,
-                                               **options_of(config, JudgeOptions)))
+            return RecipeOutput(
+                tables,
+                card_meta(config, False),
+                [CardSection("Scenarios", "Not generated in this run: " + reason + ".")],
+            )
+        gen = GenerateScenarios(
+            llm_step_config(client, load_template("expand").hash, ExpandConfig, **options_of(config, ExpandOptions))
+        )
+        judge = JudgeScenarios(
+            llm_step_config(client, load_template("expand_judge").hash, JudgeConfig, **options_of(config, JudgeOptions))
+        )
         scenarios = ctx.apply(judge, ctx.apply(gen, items))
-        tables["scenarios"] = scenario_records(ctx, scenarios, config,
-                                               ctx.provenance_of("generate_scenarios", "judge_scenarios"))
+        tables["scenarios"] = scenario_records(
+            ctx, scenarios, config, ctx.provenance_of("generate_scenarios", "judge_scenarios")
+        )
         return RecipeOutput(tables, card_meta(config, True), sections(ctx, tables["scenarios"]))
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:

@@ -16,8 +16,13 @@ from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_
 from schemas.quarantine import quarantine_frame
 from sources.instruments import ITEM_COLUMNS, ItemTableReader
 
-TRAITS = {"N": "Neuroticism", "E": "Extraversion", "O": "Openness to experience", "A": "Agreeableness",
-          "C": "Conscientiousness"}
+TRAITS = {
+    "N": "Neuroticism",
+    "E": "Extraversion",
+    "O": "Openness to experience",
+    "A": "Agreeableness",
+    "C": "Conscientiousness",
+}
 
 LABELS = "ABCDEFGHIJ"
 
@@ -82,22 +87,33 @@ class ValidateItems(Step):
         text = pl.col("text").str.strip_chars()
         keyed = pl.col("keyed").str.strip_chars().str.replace(r"^\+", "")
         problem = (
-            pl.when(text.is_null() | (text == "")).then(pl.lit("text|empty item text"))
-            .when(pl.col("domain").str.strip_chars().fill_null("") == "").then(pl.lit("domain|no trait (domain) given"))
+            pl.when(text.is_null() | (text == ""))
+            .then(pl.lit("text|empty item text"))
+            .when(pl.col("domain").str.strip_chars().fill_null("") == "")
+            .then(pl.lit("domain|no trait (domain) given"))
             .when(~keyed.is_in(["1", "-1"]) | keyed.is_null())
             .then(pl.format("keyed|key '{}' is not +1 or -1", pl.col("keyed").fill_null("")))
         )
         tagged = data.with_columns(problem.alias("_problem"))
         bad = tagged.filter(pl.col("_problem").is_not_null())
-        quarantine = quarantine_frame(bad.select(
-            pl.lit(self.name).alias("step"), pl.col("_file").alias("source_file"), pl.col("_row").alias("row"),
-            pl.col("_problem").str.split("|").list.first().alias("field"),
-            pl.col("_problem").str.split("|").list.last().alias("error"),
-            pl.struct(ITEM_COLUMNS).struct.json_encode().alias("raw"),
-        ))
-        good = tagged.filter(pl.col("_problem").is_null()).drop("_problem").with_columns(
-            keyed.cast(pl.Int8).alias("keyed"), text.alias("text"),
-            pl.col("domain").str.strip_chars().alias("domain"),
+        quarantine = quarantine_frame(
+            bad.select(
+                pl.lit(self.name).alias("step"),
+                pl.col("_file").alias("source_file"),
+                pl.col("_row").alias("row"),
+                pl.col("_problem").str.split("|").list.first().alias("field"),
+                pl.col("_problem").str.split("|").list.last().alias("error"),
+                pl.struct(ITEM_COLUMNS).struct.json_encode().alias("raw"),
+            )
+        )
+        good = (
+            tagged.filter(pl.col("_problem").is_null())
+            .drop("_problem")
+            .with_columns(
+                keyed.cast(pl.Int8).alias("keyed"),
+                text.alias("text"),
+                pl.col("domain").str.strip_chars().alias("domain"),
+            )
         )
         return split_by_reason(self.name, good, pl.lit(None, pl.String), quarantine, bad.height)
 
@@ -123,21 +139,43 @@ class GenerateScenarios(LLMStep):
         output = scenario_set_model(c.scenarios_per_item, c.options_per_pole)
         template = load_template("expand")
         rows = list(data.iter_rows(named=True))
-        requests = [structured_request(template, {
-            "trait": trait_name(r["domain"]), "facet": r.get("facet_name"), "keyed": r["keyed"], "text": r["text"],
-            "n": c.scenarios_per_item, "per_pole": c.options_per_pole}, output, c.params) for r in rows]
+        requests = [
+            structured_request(
+                template,
+                {
+                    "trait": trait_name(r["domain"]),
+                    "facet": r.get("facet_name"),
+                    "keyed": r["keyed"],
+                    "text": r["text"],
+                    "n": c.scenarios_per_item,
+                    "per_pole": c.options_per_pole,
+                },
+                output,
+                c.params,
+            )
+            for r in rows
+        ]
         outcomes, usage = complete_structured(self.client, requests, output, desc="generate_scenarios")
         out_rows = []
         for row, outcome in zip(rows, outcomes):
             if outcome.value is None:
                 continue
             for k, scenario in enumerate(outcome.value.scenarios, start=1):
-                out_rows.append({**row, "scenario_no": k, "question": scenario.question,
-                                 "options": _labelled(scenario.options, row["text"], k),
-                                 "generation_repaired": outcome.repaired})
+                out_rows.append(
+                    {
+                        **row,
+                        "scenario_no": k,
+                        "question": scenario.question,
+                        "options": _labelled(scenario.options, row["text"], k),
+                        "generation_repaired": outcome.repaired,
+                    }
+                )
         failed = [(i, o) for i, o in enumerate(outcomes) if o.value is None]
-        frame = pl.DataFrame(out_rows, schema=_scenario_schema(data.schema)) if out_rows else \
-            pl.DataFrame(schema=_scenario_schema(data.schema))
+        frame = (
+            pl.DataFrame(out_rows, schema=_scenario_schema(data.schema))
+            if out_rows
+            else pl.DataFrame(schema=_scenario_schema(data.schema))
+        )
         account = self.account(data.height, data.height - len(failed), usage, quarantined=len(failed))
         account.extra["scenarios_out"] = frame.height
         return StepResult(frame, account, self.quarantine(data, failed))
@@ -153,9 +191,20 @@ class JudgeScenarios(LLMStep):
     def run(self, data: pl.DataFrame) -> StepResult:
         template = load_template("expand_judge")
         rows = list(data.iter_rows(named=True))
-        requests = [structured_request(template, {
-            "trait": trait_name(r["domain"]), "facet": r.get("facet_name"), "question": r["question"],
-            "options": r["options"]}, Judgement, self.config.params) for r in rows]
+        requests = [
+            structured_request(
+                template,
+                {
+                    "trait": trait_name(r["domain"]),
+                    "facet": r.get("facet_name"),
+                    "question": r["question"],
+                    "options": r["options"],
+                },
+                Judgement,
+                self.config.params,
+            )
+            for r in rows
+        ]
         outcomes, usage = complete_structured(self.client, requests, Judgement, desc="judge_scenarios")
         agreement, differ, rationale = [], [], []
         for row, outcome in zip(rows, outcomes):
@@ -164,13 +213,18 @@ class JudgeScenarios(LLMStep):
             differ.append(j.differ if j else None)
             rationale.append(j.rationale if j else None)
         judged = data.with_columns(
-            pl.Series("judge_agreement", agreement, pl.Float64), pl.Series("judge_differ", differ, pl.Boolean),
+            pl.Series("judge_agreement", agreement, pl.Float64),
+            pl.Series("judge_differ", differ, pl.Boolean),
             pl.Series("judge_rationale", rationale, pl.String),
         )
         failed = [(i, o) for i, o in enumerate(outcomes) if o.value is None]
         ok = judged.filter(pl.col("judge_differ").is_not_null())
-        reason = (pl.when(~pl.col("judge_differ")).then(pl.lit("options_do_not_differ"))
-                  .when(pl.col("judge_agreement") < self.config.min_judge_agreement).then(pl.lit("judge_disagrees_with_keying")))
+        reason = (
+            pl.when(~pl.col("judge_differ"))
+            .then(pl.lit("options_do_not_differ"))
+            .when(pl.col("judge_agreement") < self.config.min_judge_agreement)
+            .then(pl.lit("judge_disagrees_with_keying"))
+        )
         result = split_by_reason(self.name, ok, reason, self.quarantine(data, failed), len(failed))
         result.account.extra = {"llm": usage.as_dict()}
         return result
@@ -193,7 +247,9 @@ def trait_name(domain: str) -> str:
 
 def _labelled(options, item_text: str, k: int) -> list[dict]:
     """Options in a deterministic shuffled order (by a hash of item, scenario and text), labelled A..."""
-    ordered = sorted(options, key=lambda o: hashlib.blake2b(f"{item_text}|{k}|{o.text}".encode(), digest_size=4).digest())
+    ordered = sorted(
+        options, key=lambda o: hashlib.blake2b(f"{item_text}|{k}|{o.text}".encode(), digest_size=4).digest()
+    )
     return [{"label": LABELS[i], "text": o.text, "keyed": o.keyed} for i, o in enumerate(ordered)]
 
 
@@ -201,9 +257,17 @@ def _agreement(options: list[dict], judgement: Judgement) -> float:
     poles = {r.label.strip().upper(): r.pole for r in judgement.ratings}
     return sum(poles.get(o["label"]) == o["keyed"] for o in options) / len(options)
 
+
 OPTION_DTYPE = pl.List(pl.Struct({"label": pl.String, "text": pl.String, "keyed": pl.String}))
 
 
 def _scenario_schema(items: pl.Schema) -> pl.Schema:
-    return pl.Schema({**items, "scenario_no": pl.Int32, "question": pl.String, "options": OPTION_DTYPE,
-                      "generation_repaired": pl.Boolean})
+    return pl.Schema(
+        {
+            **items,
+            "scenario_no": pl.Int32,
+            "question": pl.String,
+            "options": OPTION_DTYPE,
+            "generation_repaired": pl.Boolean,
+        }
+    )

@@ -8,5 +8,14 @@ RECIPE = Norms()
 build = RECIPE.build
 check_inputs = RECIPE.check_inputs
 
-__all__ = ["RECIPE", "Config", "ParseVerdicts", "VerdictConfig", "build", "check_inputs", "detect_languages",
-           "normalize", "vote_table"]
+__all__ = [
+    "RECIPE",
+    "Config",
+    "ParseVerdicts",
+    "VerdictConfig",
+    "build",
+    "check_inputs",
+    "detect_languages",
+    "normalize",
+    "vote_table",
+]

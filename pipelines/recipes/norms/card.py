@@ -38,9 +38,11 @@ def measure(ctx, records, threads, comments, key: PseudonymKey, config) -> list[
     sections.append(CardSection("Subreddits", "\n".join(lines)))
 
     times = records["created"]
-    span = (f"Situations were posted from {_day(times.min().timestamp()) if times.len() else 'n/a'} to "
-            f"{_day(times.max().timestamp()) if times.len() else 'n/a'} (UTC); comments from "
-            f"{_day(comments['created_utc'].min())} to {_day(comments['created_utc'].max())}.")
+    span = (
+        f"Situations were posted from {_day(times.min().timestamp()) if times.len() else 'n/a'} to "
+        f"{_day(times.max().timestamp()) if times.len() else 'n/a'} (UTC); comments from "
+        f"{_day(comments['created_utc'].min())} to {_day(comments['created_utc'].max())}."
+    )
     if config.start or config.end:
         span += f" The run kept items created in [{config.start or '-inf'}, {config.end or '+inf'})."
     sections.append(CardSection("Time span", span))
@@ -50,18 +52,23 @@ def measure(ctx, records, threads, comments, key: PseudonymKey, config) -> list[
         for reason, n in sorted(account.dropped.items()):
             filters.append(f"| {account.name} | {reason} | {n} |")
     filters.append("")
-    filters.append(f"Situations: self posts from the configured subreddits, not deleted or removed, author not "
-                   f"deleted, not stickied or meta, at least {config.min_words} words (Scruples' filters). "
-                   "Comments: top-level (`parent_id == link_id`) on a kept situation, bots "
-                   f"({', '.join(config.bots)} and names matching `{config.bot_pattern}`) and deleted text dropped.")
+    filters.append(
+        f"Situations: self posts from the configured subreddits, not deleted or removed, author not "
+        f"deleted, not stickied or meta, at least {config.min_words} words (Scruples' filters). "
+        "Comments: top-level (`parent_id == link_id`) on a kept situation, bots "
+        f"({', '.join(config.bots)} and names matching `{config.bot_pattern}`) and deleted text dropped."
+    )
     sections.append(CardSection("Filters", "\n".join(filters)))
 
     detected = report.step("detect_language").extra.get("languages_detected", {})
     lang_lines = [f"- {lang}: {n}" for lang, n in detected.items()]
-    sections.append(CardSection(
-        "Languages",
-        "Detected with langdetect (seed 0) on title and text of each situation; kept: "
-        f"{', '.join(config.languages)}. Detected before the language filter:\n" + "\n".join(lang_lines)))
+    sections.append(
+        CardSection(
+            "Languages",
+            "Detected with langdetect (seed 0) on title and text of each situation; kept: "
+            f"{', '.join(config.languages)}. Detected before the language filter:\n" + "\n".join(lang_lines),
+        )
+    )
 
     judged = records.group_by("judgment").len().sort("judgment", nulls_last=True)
     votes = report.step("parse_verdicts").extra.get("votes", {})
@@ -70,30 +77,49 @@ def measure(ctx, records, threads, comments, key: PseudonymKey, config) -> list[
     for v in VERDICTS:
         label_lines.append(f"| {v} | {majority.get(v, 0)} | {votes.get(v, 0)} |")
     label_lines.append(f"| no majority (no votes or a tie) | {majority.get(None, 0)} | |")
-    sections.append(CardSection(
-        "Label distribution",
-        "Votes are parsed from top-level comments in "
-        f"{', '.join('r/' + s for s in config.verdict_subreddits)}: the first of YTA, NTA, ESH, NAH, INFO "
-        "(YWBTA counts as YTA, YWNBTA as NTA) in a comment is its one vote.\n\n" + "\n".join(label_lines)))
+    sections.append(
+        CardSection(
+            "Label distribution",
+            "Votes are parsed from top-level comments in "
+            f"{', '.join('r/' + s for s in config.verdict_subreddits)}: the first of YTA, NTA, ESH, NAH, INFO "
+            "(YWBTA counts as YTA, YWNBTA as NTA) in a comment is its one vote.\n\n" + "\n".join(label_lines),
+        )
+    )
 
     masked = report.step("privacy").extra.get("masked", {})
-    stable = ("The key came from `CURATE_PSEUDONYM_KEY`: the same author has the same pseudonym in every "
-              "version built with that key." if key.stable else
-              "**Pseudonyms are not stable**: `CURATE_PSEUDONYM_KEY` was not set, so a random key was drawn "
-              "for this run; the same author has a different pseudonym in another run.")
-    sections.append(CardSection("Privacy treatment", "\n".join([
-        "- Authors are replaced by a keyed pseudonym, `u_` + HMAC-SHA256(key, user name); without the key "
-        "no one can go back from a pseudonym to a name. " + stable,
-        f"- Key fingerprint (names the key, reveals nothing): `{key.key_id}`.",
-        "- Reddit's post and comment ids are " + ("published as they are." if config.keep_reddit_ids else
-                                                 "replaced by keyed ids, so that they do not lead back to a post."),
-        "- Text is normalized (HTML entities, NFKC, zero-width and bidi controls removed) and masked with typed "
-        "placeholders (Presidio" + (" with spaCy en_core_web_sm NER" if config.privacy_ner else ", rules only, no NER")
-        + "); masks in titles, bodies and comments: "
-        + (", ".join(f"{PLACEHOLDERS.get(k, k)} ({k}): {n}" for k, n in masked.items()) or "none") + ".",
-        "- Deleted authors have no pseudonym (null); deleted and removed texts are not published.",
-        "- Quarantined lines are stored with author fields and Reddit ids redacted and the same masks applied.",
-    ])))
+    stable = (
+        "The key came from `CURATE_PSEUDONYM_KEY`: the same author has the same pseudonym in every "
+        "version built with that key."
+        if key.stable
+        else "**Pseudonyms are not stable**: `CURATE_PSEUDONYM_KEY` was not set, so a random key was drawn "
+        "for this run; the same author has a different pseudonym in another run."
+    )
+    sections.append(
+        CardSection(
+            "Privacy treatment",
+            "\n".join(
+                [
+                    "- Authors are replaced by a keyed pseudonym, `u_` + HMAC-SHA256(key, user name); without the key "
+                    "no one can go back from a pseudonym to a name. " + stable,
+                    f"- Key fingerprint (names the key, reveals nothing): `{key.key_id}`.",
+                    "- Reddit's post and comment ids are "
+                    + (
+                        "published as they are."
+                        if config.keep_reddit_ids
+                        else "replaced by keyed ids, so that they do not lead back to a post."
+                    ),
+                    "- Text is normalized (HTML entities, NFKC, zero-width and bidi controls removed) and masked with typed "
+                    "placeholders (Presidio"
+                    + (" with spaCy en_core_web_sm NER" if config.privacy_ner else ", rules only, no NER")
+                    + "); masks in titles, bodies and comments: "
+                    + (", ".join(f"{PLACEHOLDERS.get(k, k)} ({k}): {n}" for k, n in masked.items()) or "none")
+                    + ".",
+                    "- Deleted authors have no pseudonym (null); deleted and removed texts are not published.",
+                    "- Quarantined lines are stored with author fields and Reddit ids redacted and the same masks applied.",
+                ]
+            ),
+        )
+    )
     return sections
 
 
@@ -105,12 +131,16 @@ def card_meta(config, key: PseudonymKey) -> CardMeta:
         languages=list(config.languages),
         task_categories=["text-classification"],
         tags=["norms", "ethics", "reddit", "aita", "social-chemistry", "scruples", "alignment"],
-        summary=("First-person situations from Reddit (r/AmItheAsshole, r/confessions, ...) with the community's "
-                 "verdict votes as a label distribution, and the threads of top-level comments they drew; built "
-                 "in the style of Social Chemistry 101 and Scruples, with authors pseudonymized."),
-        citation=("Lourie, N., Le Bras, R., & Choi, Y. (2021). Scruples: A Corpus of Community Ethical Judgments "
-                  "on 32,000 Real-Life Anecdotes. AAAI.\nForbes, M., Hwang, J. D., Shwartz, V., Sap, M., & Choi, Y. "
-                  "(2020). Social Chemistry 101: Learning to Reason about Social and Moral Norms. EMNLP."),
+        summary=(
+            "First-person situations from Reddit (r/AmItheAsshole, r/confessions, ...) with the community's "
+            "verdict votes as a label distribution, and the threads of top-level comments they drew; built "
+            "in the style of Social Chemistry 101 and Scruples, with authors pseudonymized."
+        ),
+        citation=(
+            "Lourie, N., Le Bras, R., & Choi, Y. (2021). Scruples: A Corpus of Community Ethical Judgments "
+            "on 32,000 Real-Life Anecdotes. AAAI.\nForbes, M., Hwang, J. D., Shwartz, V., Sap, M., & Choi, Y. "
+            "(2020). Social Chemistry 101: Learning to Reason about Social and Moral Norms. EMNLP."
+        ),
         limitations=[
             "Reddit users are not a representative sample of any population; r/AmItheAsshole voters skew young, "
             "English-speaking and North American.",
@@ -125,9 +155,11 @@ def card_meta(config, key: PseudonymKey) -> CardMeta:
             "Texts are written by Reddit users about their own lives. Authors are pseudonymized with a keyed HMAC "
             + ("(stable key)" if key.stable else "(random per-run key: pseudonyms are NOT stable across runs)")
             + "; user mentions, e-mail addresses, phone numbers, card and account numbers, IP addresses, "
-            "street addresses, personal URL query values" + (", names and places" if config.privacy_ner else "")
+            "street addresses, personal URL query values"
+            + (", names and places" if config.privacy_ner else "")
             + " are masked with typed placeholders. "
-            "See 'Privacy treatment'."),
+            "See 'Privacy treatment'."
+        ),
         fields={
             "situations": {
                 "situation": "the post's title, normalized and masked",

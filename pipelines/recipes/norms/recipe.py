@@ -36,8 +36,15 @@ from .steps import (
     epoch,
 )
 
-STEPS = ("read_reddit", "privacy", "dedupe_items", "select_situations", "detect_language", "select_comments",
-         "parse_verdicts")
+STEPS = (
+    "read_reddit",
+    "privacy",
+    "dedupe_items",
+    "select_situations",
+    "detect_language",
+    "select_comments",
+    "parse_verdicts",
+)
 
 
 class Config(RecipeConfig, SituationConfig, VerdictConfig, PrivacyOptions):
@@ -78,8 +85,9 @@ class Norms(Recipe):
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         key = PseudonymKey.from_env()
-        reader = ReadDumps(ReadConfig(subreddits=tuple(config.subreddits), start_utc=epoch(config.start),
-                                      end_utc=epoch(config.end)))
+        reader = ReadDumps(
+            ReadConfig(subreddits=tuple(config.subreddits), start_utc=epoch(config.start), end_utc=epoch(config.end))
+        )
         rows = ctx.read(reader, inputs)
         privacy = Pseudonymize(step_options(config, PrivacyConfig, key_id=key.key_id), key)
         rows = ctx.apply(privacy, rows)
@@ -91,7 +99,8 @@ class Norms(Recipe):
 
         selected = ("t3_" + posts["id"]).to_list()
         comments = rows.filter(pl.col("kind") == "comment").with_columns(
-            pl.col("link_id").is_in(selected).alias("_post_selected"))
+            pl.col("link_id").is_in(selected).alias("_post_selected")
+        )
         comments = ctx.apply(SelectComments(), comments)
         comments = ctx.apply(ParseVerdicts(step_options(config, VerdictConfig)), comments)
 

@@ -22,15 +22,28 @@ def situation_spec(frame: pl.DataFrame) -> ReviewSpec:
 
     return ReviewSpec(
         "NormScenario",
-        fields=[Field("situation", "Situation", story, markdown=True),
-                Field("norm", "Norm (if stated)", col("norm"), required=False)],
-        questions=[Question("verdict", "label", "Your verdict", list(VERDICTS),
-                            description="YTA: you're the one at fault; NTA: the other party is; ESH: everyone; "
-                                        "NAH: no one; INFO: not enough information"),
-                   clarity(),
-                   Question("norm_text", "text", "The rule of thumb at stake (optional)", required=False)],
-        metadata=[terms("subreddit"), terms("community_judgment", "judgment", hidden=True),  # judged before seen
-                  integer("n_votes"), integer("word_count")],
+        fields=[
+            Field("situation", "Situation", story, markdown=True),
+            Field("norm", "Norm (if stated)", col("norm"), required=False),
+        ],
+        questions=[
+            Question(
+                "verdict",
+                "label",
+                "Your verdict",
+                list(VERDICTS),
+                description="YTA: you're the one at fault; NTA: the other party is; ESH: everyone; "
+                "NAH: no one; INFO: not enough information",
+            ),
+            clarity(),
+            Question("norm_text", "text", "The rule of thumb at stake (optional)", required=False),
+        ],
+        metadata=[
+            terms("subreddit"),
+            terms("community_judgment", "judgment", hidden=True),  # judged before seen
+            integer("n_votes"),
+            integer("word_count"),
+        ],
         embed_text=lambda r: r.get("situation"),
         guidelines="Judge each situation yourself before looking at the community's verdict.",
     )
@@ -47,9 +60,11 @@ def thread_spec(frame: pl.DataFrame) -> ReviewSpec:
     return ReviewSpec(
         "Thread",
         fields=[Field("thread", "Thread", turns, markdown=True)],
-        questions=[Question("keep", "label", "Keep this thread in the dataset?", ["keep", "remove"]),
-                   Question("personal_information", "label", "Does it still contain personal information?", ["no", "yes"]),
-                   note()],
+        questions=[
+            Question("keep", "label", "Keep this thread in the dataset?", ["keep", "remove"]),
+            Question("personal_information", "label", "Does it still contain personal information?", ["no", "yes"]),
+            note(),
+        ],
         metadata=[terms("subreddit"), integer("n_comments")],
         embed_text=lambda r: (r.get("turns") or [{}])[0].get("text"),
         guidelines="Remove threads that are off-topic or still identify someone.",

@@ -56,12 +56,22 @@ class RuleConfig(LLMStepConfig):
     max_rules: int = 2
 
 
-RULE_SCHEMA = pl.Schema({
-    "situation_record_id": pl.String, "rule_no": pl.Int32, "rule": pl.String, "judgment": pl.String,
-    "action": pl.String, "action_judgment": pl.String, "agreement": pl.String,
-    "moral_foundations": pl.List(pl.String), "categories": pl.List(pl.String), "repaired": pl.Boolean,
-    "_file": pl.String, "lang": pl.String,
-})
+RULE_SCHEMA = pl.Schema(
+    {
+        "situation_record_id": pl.String,
+        "rule_no": pl.Int32,
+        "rule": pl.String,
+        "judgment": pl.String,
+        "action": pl.String,
+        "action_judgment": pl.String,
+        "agreement": pl.String,
+        "moral_foundations": pl.List(pl.String),
+        "categories": pl.List(pl.String),
+        "repaired": pl.Boolean,
+        "_file": pl.String,
+        "lang": pl.String,
+    }
+)
 
 
 class RulesOfThumbStep(LLMStep):
@@ -71,14 +81,29 @@ class RulesOfThumbStep(LLMStep):
 
     def run(self, data: pl.DataFrame) -> StepResult:
         n = self.config.max_rules
-        rows, outcomes, usage = self.ask_each(data, "rule_of_thumb", rules_model(n), lambda r: {
-            "situation": r["situation"], "background": (r.get("background") or "")[:MAX_SITUATION_CHARS],
-            "max_rules": n})
+        rows, outcomes, usage = self.ask_each(
+            data,
+            "rule_of_thumb",
+            rules_model(n),
+            lambda r: {
+                "situation": r["situation"],
+                "background": (r.get("background") or "")[:MAX_SITUATION_CHARS],
+                "max_rules": n,
+            },
+        )
         out = []
         for row, outcome in zip(rows, outcomes):
             for k, rot in enumerate(outcome.value.rules if outcome.value else [], start=1):
-                out.append({"situation_record_id": row["record_id"], "rule_no": k, **rot.model_dump(),
-                            "repaired": outcome.repaired, "_file": row.get("_file"), "lang": row.get("lang")})
+                out.append(
+                    {
+                        "situation_record_id": row["record_id"],
+                        "rule_no": k,
+                        **rot.model_dump(),
+                        "repaired": outcome.repaired,
+                        "_file": row.get("_file"),
+                        "lang": row.get("lang"),
+                    }
+                )
         failed = [(i, o) for i, o in enumerate(outcomes) if o.value is None]
         frame = pl.DataFrame(out, schema=RULE_SCHEMA)
         account = self.account(data.height, data.height - len(failed), usage, quarantined=len(failed))
@@ -90,27 +115,46 @@ def rules_of_thumb(recipe, ctx, situations: pl.DataFrame, license: str, max_rule
     """The `rules_of_thumb` config of the norms recipe, or None when no model is configured (then
     `recipe.llm_client` put the one note in the report that says why). `situations` are the
     published situation records."""
-    client, _ = recipe.llm_client(ctx, None, steps=("rules_of_thumb",), missing="rules of thumb",
-                                  published="The situations and threads are published without them.")
+    client, _ = recipe.llm_client(
+        ctx,
+        None,
+        steps=("rules_of_thumb",),
+        missing="rules of thumb",
+        published="The situations and threads are published without them.",
+    )
     if client is None:
         return None
-    step = RulesOfThumbStep(llm_step_config(client, load_template("rule_of_thumb").hash, RuleConfig,
-                                            max_rules=max_rules))
+    step = RulesOfThumbStep(
+        llm_step_config(client, load_template("rule_of_thumb").hash, RuleConfig, max_rules=max_rules)
+    )
     projection = situations.select(
-        "record_id", "situation", pl.col("context").struct.field("background").alias("background"), "lang",
-        pl.col("source").struct.field("file").alias("_file"))
+        "record_id",
+        "situation",
+        pl.col("context").struct.field("background").alias("background"),
+        "lang",
+        pl.col("source").struct.field("file").alias("_file"),
+    )
     try:
         rules = ctx.apply(step, projection)
     except OverBudget as over:  # an enrichment: the situations are published without it, and the note says why
         skipped_over_budget(ctx, over, "rules of thumb", "The situations and threads are published without them.")
         return None
-    ids = [stable_id("norms", "rule_of_thumb", s, k, r)
-           for s, k, r in rules.select("situation_record_id", "rule_no", "rule").iter_rows()]
+    ids = [
+        stable_id("norms", "rule_of_thumb", s, k, r)
+        for s, k, r in rules.select("situation_record_id", "rule_no", "rule").iter_rows()
+    ]
     return rules.select(
-        pl.Series("record_id", ids, pl.String), *[c for c in RULE_SCHEMA.names() if not c.startswith("_") and c != "lang"],
-        *envelope_columns(dataset="reddit", license=license, created_at=ctx.created_at,
-                          provenance=ctx.provenance_of(step.name), file=pl.col("_file"),
-                          source_id=pl.col("situation_record_id"), lang=pl.col("lang")),
+        pl.Series("record_id", ids, pl.String),
+        *[c for c in RULE_SCHEMA.names() if not c.startswith("_") and c != "lang"],
+        *envelope_columns(
+            dataset="reddit",
+            license=license,
+            created_at=ctx.created_at,
+            provenance=ctx.provenance_of(step.name),
+            file=pl.col("_file"),
+            source_id=pl.col("situation_record_id"),
+            lang=pl.col("lang"),
+        ),
     )
 
 
@@ -123,16 +167,24 @@ def rule_of_thumb_spec(frame: pl.DataFrame):
 
     return ReviewSpec(
         "RuleOfThumb",
-        fields=[ShownField("rule", "Rule of thumb", col("rule")),
-                ShownField("action", "Action and judgment", lines(("Action", "action"), ("Judgment", "judgment")), markdown=True)],
-        questions=[ask("rule_ok", "Is this a sensible rule of thumb for the situation?", ["yes", "no", "unsure"]),
-                   ask("action_judgment", "How is the action judged?", ACTION_JUDGMENT),
-                   ask("agreement", "How many people would agree?", AGREEMENT),
-                   Question("correction", "text", "Corrected rule of thumb (optional)", required=False)],
+        fields=[
+            ShownField("rule", "Rule of thumb", col("rule")),
+            ShownField(
+                "action", "Action and judgment", lines(("Action", "action"), ("Judgment", "judgment")), markdown=True
+            ),
+        ],
+        questions=[
+            ask("rule_ok", "Is this a sensible rule of thumb for the situation?", ["yes", "no", "unsure"]),
+            ask("action_judgment", "How is the action judged?", ACTION_JUDGMENT),
+            ask("agreement", "How many people would agree?", AGREEMENT),
+            Question("correction", "text", "Corrected rule of thumb (optional)", required=False),
+        ],
         metadata=[terms("agreement"), terms("action_judgment")],
-        suggestions=[Suggestion("action_judgment", col("action_judgment"), step="rules_of_thumb"),
-                     Suggestion("agreement", col("agreement"), step="rules_of_thumb")],
+        suggestions=[
+            Suggestion("action_judgment", col("action_judgment"), step="rules_of_thumb"),
+            Suggestion("agreement", col("agreement"), step="rules_of_thumb"),
+        ],
         embed_text=col("rule"),
         guidelines="A small LLM wrote these rules of thumb and their attributes (Social Chemistry 101 scheme); "
-                   "its attributes are suggested, not decided.",
+        "its attributes are suggested, not decided.",
     )

@@ -58,8 +58,14 @@ class ReadDumps(Step):
                 dropped[reason] = dropped.get(reason, 0) + n
         quarantine = pl.concat([r.quarantine for r in reads]) if reads else empty_quarantine()
         files = {r.path: r.facts for r in reads}  # kind, lines, compressed and decompressed bytes
-        account = Account(self.name, sum(r.facts["lines"] for r in reads), rows.height, dropped, quarantine.height,
-                          extra={"files": files})
+        account = Account(
+            self.name,
+            sum(r.facts["lines"] for r in reads),
+            rows.height,
+            dropped,
+            quarantine.height,
+            extra={"files": files},
+        )
         return StepResult(rows, account, quarantine_frame(quarantine, step=self.name))
 
 
@@ -95,14 +101,22 @@ class SelectSituations(Step):
         words = pl.col("selftext").fill_null("").str.count_matches(r"\S+")
         is_self = pl.col("is_self").fill_null(pl.col("selftext").fill_null("") != "")
         reason = (
-            pl.when(pl.col("content_state").is_not_null() | pl.col("title").is_null()).then(pl.lit("deleted_or_removed"))
-            .when(pl.col("author_state").is_not_null()).then(pl.lit("author_deleted"))
-            .when(~is_self).then(pl.lit("not_self_post"))
-            .when(pl.col("stickied").fill_null(False)).then(pl.lit("stickied"))
-            .when(pl.col("title").str.contains(META_TITLE) | (pl.col("distinguished") == "moderator")
-                  | pl.col("link_flair_text").fill_null("").str.to_lowercase().str.contains("meta"))
+            pl.when(pl.col("content_state").is_not_null() | pl.col("title").is_null())
+            .then(pl.lit("deleted_or_removed"))
+            .when(pl.col("author_state").is_not_null())
+            .then(pl.lit("author_deleted"))
+            .when(~is_self)
+            .then(pl.lit("not_self_post"))
+            .when(pl.col("stickied").fill_null(False))
+            .then(pl.lit("stickied"))
+            .when(
+                pl.col("title").str.contains(META_TITLE)
+                | (pl.col("distinguished") == "moderator")
+                | pl.col("link_flair_text").fill_null("").str.to_lowercase().str.contains("meta")
+            )
             .then(pl.lit("meta_post"))
-            .when(words < self.config.min_words).then(pl.lit("too_short"))
+            .when(words < self.config.min_words)
+            .then(pl.lit("too_short"))
         )
         return split_by_reason(self.name, posts.with_columns(words.alias("word_count")), reason)
 
@@ -121,19 +135,25 @@ class DetectLanguage(Step):
     chunk = 2000  # situations per Dask task
 
     def run(self, data: pl.DataFrame) -> StepResult:
-        texts = (pl.col("title").fill_null("") + "\n" + pl.col("selftext").fill_null(""))
+        texts = pl.col("title").fill_null("") + "\n" + pl.col("selftext").fill_null("")
         values = data.select(texts).to_series().to_list()
-        chunks = [values[i:i + self.chunk] for i in range(0, len(values), self.chunk)]
+        chunks = [values[i : i + self.chunk] for i in range(0, len(values), self.chunk)]
         if self.dask is not None and len(chunks) > 1:
             detected = self.dask.map(detect_languages, chunks, seed=self.config.seed)
         else:
             detected = [detect_languages(c, seed=self.config.seed) for c in chunks]
         langs = [lang for part in detected for lang, _ in part]
         probs = [p for part in detected for _, p in part]
-        tagged = data.with_columns(pl.Series("lang", langs, pl.String), pl.Series("lang_probability", probs, pl.Float64))
+        tagged = data.with_columns(
+            pl.Series("lang", langs, pl.String), pl.Series("lang_probability", probs, pl.Float64)
+        )
         seen = tagged["lang"].fill_null("unknown").value_counts(sort=True)
-        reason = (pl.when(pl.col("lang").is_null()).then(pl.lit("language_undetected"))
-                  .when(~pl.col("lang").is_in(list(self.config.languages))).then(pl.lit("non_target_language")))
+        reason = (
+            pl.when(pl.col("lang").is_null())
+            .then(pl.lit("language_undetected"))
+            .when(~pl.col("lang").is_in(list(self.config.languages)))
+            .then(pl.lit("non_target_language"))
+        )
         result = split_by_reason(self.name, tagged, reason)
         result.account.extra["languages_detected"] = {k: int(n) for k, n in seen.iter_rows()}
         return result
@@ -163,10 +183,14 @@ class SelectComments(Step):
     def run(self, data: pl.DataFrame) -> StepResult:
         comments = data.with_columns(normalize("body"))
         reason = (
-            pl.when(~pl.col("_post_selected")).then(pl.lit("post_not_selected"))
-            .when(pl.col("parent_id") != pl.col("link_id")).then(pl.lit("not_top_level"))
-            .when(pl.col("author_is_bot")).then(pl.lit("bot_author"))
-            .when(pl.col("content_state").is_not_null() | (pl.col("body").fill_null("") == "")).then(pl.lit("deleted_or_removed"))
+            pl.when(~pl.col("_post_selected"))
+            .then(pl.lit("post_not_selected"))
+            .when(pl.col("parent_id") != pl.col("link_id"))
+            .then(pl.lit("not_top_level"))
+            .when(pl.col("author_is_bot"))
+            .then(pl.lit("bot_author"))
+            .when(pl.col("content_state").is_not_null() | (pl.col("body").fill_null("") == ""))
+            .then(pl.lit("deleted_or_removed"))
         )
         result = split_by_reason(self.name, comments, reason)
         result.data = result.data.drop("_post_selected")
@@ -189,7 +213,10 @@ class ParseVerdicts(Step):
         code = code.replace(VERDICT_ALIASES)
         out = data.with_columns(pl.when(voting).then(code).alias("verdict"))
         votes = out["verdict"].drop_nulls().value_counts(sort=True)
-        extra = {"votes": {k: int(n) for k, n in votes.iter_rows()}, "comments_without_vote": int(out["verdict"].null_count())}
+        extra = {
+            "votes": {k: int(n) for k, n in votes.iter_rows()},
+            "comments_without_vote": int(out["verdict"].null_count()),
+        }
         return StepResult(out, Account(self.name, data.height, out.height, extra=extra))
 
 
@@ -197,7 +224,8 @@ def normalize(column: str) -> pl.Expr:
     """Unicode NFKC, the HTML entities Reddit stores (&amp; &lt; &gt;), no zero-width characters,
     runs of spaces as one, at most one blank line, no outer white space."""
     text = (
-        pl.col(column).str.normalize("NFKC")
+        pl.col(column)
+        .str.normalize("NFKC")
         .str.replace_many(["&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "&nbsp;"], ["&", "<", ">", '"', "'", " "])
         .str.replace_all("[\u200b\u200c\u200d\ufeff]", "")
         .str.replace_all(r"\r\n?", "\n")

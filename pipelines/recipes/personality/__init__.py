@@ -8,5 +8,17 @@ RECIPE = Personality()
 build = RECIPE.build
 check_inputs = RECIPE.check_inputs
 
-__all__ = ["RECIPE", "Config", "DedupeRespondents", "KeyAndScore", "ReadConfig", "ReadResponses", "ScoreConfig",
-           "ValidateAnswers", "build", "check_inputs", "persona_hook", "respondent_records"]
+__all__ = [
+    "RECIPE",
+    "Config",
+    "DedupeRespondents",
+    "KeyAndScore",
+    "ReadConfig",
+    "ReadResponses",
+    "ScoreConfig",
+    "ValidateAnswers",
+    "build",
+    "check_inputs",
+    "persona_hook",
+    "respondent_records",
+]

@@ -19,10 +19,25 @@ from .steps import own_scores
 from schemas.envelope import envelope_columns, stable_id
 from sources.ipip import definition, load_key
 
-ANSWER_WORDS = {1: "very inaccurate", 2: "moderately inaccurate", 3: "neither accurate nor inaccurate",
-                4: "moderately accurate", 5: "very accurate"}
-PROJECTION = ["_instrument", "instrument_items", "respondent_id", "sex", "age", "country", "responses", "domain_scores",
-              "_file", "_row"]
+ANSWER_WORDS = {
+    1: "very inaccurate",
+    2: "moderately inaccurate",
+    3: "neither accurate nor inaccurate",
+    4: "moderately accurate",
+    5: "very accurate",
+}
+PROJECTION = [
+    "_instrument",
+    "instrument_items",
+    "respondent_id",
+    "sex",
+    "age",
+    "country",
+    "responses",
+    "domain_scores",
+    "_file",
+    "_row",
+]
 
 
 class PersonaText(BaseModel):
@@ -43,8 +58,15 @@ def persona_variables(row: dict, min_words: int, max_words: int) -> dict:
     for text, raw in answered_statements(row):
         answers.append({"text": text, "answer": ANSWER_WORDS[raw]})
     scores = {d: (round(s, 2) if s is not None else None) for d, s in own_scores(row).items()}
-    return {"sex": row.get("sex"), "age": row.get("age"), "country": row.get("country"),
-            "domain_scores": scores, "answers": answers, "min_words": min_words, "max_words": max_words}
+    return {
+        "sex": row.get("sex"),
+        "age": row.get("age"),
+        "country": row.get("country"),
+        "domain_scores": scores,
+        "answers": answers,
+        "min_words": min_words,
+        "max_words": max_words,
+    }
 
 
 def answered_statements(row: dict) -> list[tuple[str, int]]:
@@ -76,12 +98,17 @@ class PersonaStep(LLMStep):
 
     def run(self, data: pl.DataFrame) -> StepResult:
         c = self.config
-        _, outcomes, usage = self.ask_each(data, "persona", PersonaText,
-                                           lambda r: persona_variables(r, c.min_words, c.max_words))
+        _, outcomes, usage = self.ask_each(
+            data, "persona", PersonaText, lambda r: persona_variables(r, c.min_words, c.max_words)
+        )
         good = [i for i, o in enumerate(outcomes) if o.value is not None]
-        kept = data[good].select(*row_key(data)).with_columns(
-            pl.Series("persona_description", [outcomes[i].value.self_description for i in good], pl.String),
-            pl.Series("persona_repaired", [outcomes[i].repaired for i in good], pl.Boolean),
+        kept = (
+            data[good]
+            .select(*row_key(data))
+            .with_columns(
+                pl.Series("persona_description", [outcomes[i].value.self_description for i in good], pl.String),
+                pl.Series("persona_repaired", [outcomes[i].repaired for i in good], pl.Boolean),
+            )
         )
         failed = [(i, o) for i, o in enumerate(outcomes) if o.value is None]
         quarantine = self.quarantine(data, failed)
@@ -91,15 +118,21 @@ class PersonaStep(LLMStep):
 def add_personas(recipe, ctx, data: pl.DataFrame) -> pl.DataFrame:
     """Run the persona step when a model is configured; else `recipe.llm_client` says plainly in
     the report why not."""
-    client, _ = recipe.llm_client(ctx, None, steps=("persona",), missing="persona texts",
-                                  published="The respondents are published without them.")
+    client, _ = recipe.llm_client(
+        ctx, None, steps=("persona",), missing="persona texts", published="The respondents are published without them."
+    )
     if client is None:
         return data
     if data.height == 0:
         return data
     step = PersonaStep(llm_step_config(client, load_template("persona").hash, PersonaConfig))
-    projection = data.select([c if c in data.columns else pl.lit(None, pl.String).alias(c)
-                              for c in PROJECTION if c in data.columns or c not in row_key(data)])
+    projection = data.select(
+        [
+            c if c in data.columns else pl.lit(None, pl.String).alias(c)
+            for c in PROJECTION
+            if c in data.columns or c not in row_key(data)
+        ]
+    )
     try:
         personas = ctx.apply(step, projection)
     except OverBudget as over:  # an enrichment: the respondents are published without it, and the note says why
@@ -119,15 +152,17 @@ def persona_records(ctx, respondents: pl.DataFrame, data: pl.DataFrame, license:
     if "persona_description" not in data.columns:
         return pl.DataFrame()
     key = row_key(data)[0]
-    texts = data.select(key, "respondent_id", "persona_description").filter(
-        pl.col("persona_description").is_not_null())
+    texts = data.select(key, "respondent_id", "persona_description").filter(pl.col("persona_description").is_not_null())
     names = {i: definition(i).name for i in texts[key].unique()}  # the respondents' `instrument`
     joined = respondents.join(
         texts.with_columns(pl.col(key).replace_strict(names, return_dtype=pl.String).alias("instrument")),
-        on=["instrument", "respondent_id"], how="inner",
+        on=["instrument", "respondent_id"],
+        how="inner",
     )
     provenance = [*respondents["provenance"][0], ctx.report.facts["persona_provenance"]] if joined.height else []
-    ids = [stable_id("persona", rid, text) for rid, text in joined.select("record_id", "persona_description").iter_rows()]
+    ids = [
+        stable_id("persona", rid, text) for rid, text in joined.select("record_id", "persona_description").iter_rows()
+    ]
     return joined.select(
         pl.Series("record_id", ids, pl.String),
         pl.col("record_id").alias("persona_id"),
@@ -135,7 +170,13 @@ def persona_records(ctx, respondents: pl.DataFrame, data: pl.DataFrame, license:
         "demographics",
         pl.col("persona_description").alias("self_description"),
         pl.col("domain_scores").alias("trait_scores"),
-        *envelope_columns(dataset="ipip-neo", license=license, created_at=ctx.created_at, provenance=provenance,
-                          file=pl.col("source").struct.field("file"),
-                          source_id=pl.col("respondent_id"), lang="en"),
+        *envelope_columns(
+            dataset="ipip-neo",
+            license=license,
+            created_at=ctx.created_at,
+            provenance=provenance,
+            file=pl.col("source").struct.field("file"),
+            source_id=pl.col("respondent_id"),
+            lang="en",
+        ),
     )

@@ -27,30 +27,51 @@ class Config(RecipeConfig, ReadConfig, ScoreConfig):
 
 class Personality(Recipe):
     name = "personality"
-    description = ("inventory responses (IPIP-NEO, IPIP-FFM, BFI-2, HEXACO-60, MFQ-30, PVQ, SD3; CSV, Johnson's .dat, "
-                   "SPSS, Stata) -> domain and facet scores")
+    description = (
+        "inventory responses (IPIP-NEO, IPIP-FFM, BFI-2, HEXACO-60, MFQ-30, PVQ, SD3; CSV, Johnson's .dat, "
+        "SPSS, Stata) -> domain and facet scores"
+    )
     Config = Config
     demo_inputs = ("personality/demo/*.csv",)  # a few: each gets a persona text
     hub = HUB
     uses_llm = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
-        steps = [ReadResponses(step_options(config, ReadConfig)), ValidateAnswers(), DedupeRespondents(),
-                 KeyAndScore(step_options(config, ScoreConfig))]
+        steps = [
+            ReadResponses(step_options(config, ReadConfig)),
+            ValidateAnswers(),
+            DedupeRespondents(),
+            KeyAndScore(step_options(config, ScoreConfig)),
+        ]
         frame = pl.DataFrame({"path": [str(p) for p in inputs]})
         data = ctx.chain(steps, frame, inputs_hash=ctx.inputs_hash(inputs))
         data = persona_hook(ctx, data, config)
 
         respondents = respondent_records(ctx, data, config, ctx.provenance_of(*(s.name for s in steps)))
-        instruments = ([definition(i) for i in sorted(set(data["_instrument"].to_list()))]
-                       if "_instrument" in data.columns else [])
+        instruments = (
+            [definition(i) for i in sorted(set(data["_instrument"].to_list()))] if "_instrument" in data.columns else []
+        )
         items = item_records(ctx, instruments)
         sections = measure(data, respondents, instruments)
         scores = respondents["domain_scores"].struct if respondents.height else None
-        plots = [Plot("domain_scores", "Domain scores (keyed)", "hist",
-                      {(d if len(instruments) == 1 else f"{inst.id} {d}"):
-                       scores.field(inst.id).struct.field(d).drop_nulls().to_numpy()
-                       for inst in instruments for d in inst.domains} if scores is not None else {}, "score")]
+        plots = [
+            Plot(
+                "domain_scores",
+                "Domain scores (keyed)",
+                "hist",
+                {
+                    (d if len(instruments) == 1 else f"{inst.id} {d}"): scores.field(inst.id)
+                    .struct.field(d)
+                    .drop_nulls()
+                    .to_numpy()
+                    for inst in instruments
+                    for d in inst.domains
+                }
+                if scores is not None
+                else {},
+                "score",
+            )
+        ]
         tables = {"respondents": respondents, "items": items}
         if "persona_description" in data.columns:  # PAPI's persona texts, when an LLM was configured
             from .persona import persona_records

@@ -62,12 +62,19 @@ class ValidateAnswers(Step):
             # cheap test (0..5 as written, or blank); a row keeps its place either way
             schema = part.schema
             plain = pl.all_horizontal(
-                answer_ok(c, schema[c], scale) if c != "age" else _age_problem().is_null() for c in cols)
+                answer_ok(c, schema[c], scale) if c != "age" else _age_problem().is_null() for c in cols
+            )
             part = part.with_row_index("_i")
-            checked = part.filter(~plain).with_columns(
-                pl.concat_str(problems, separator="; ", ignore_nulls=True).alias("_error"),
-                pl.coalesce([pl.when(p.is_not_null()).then(pl.lit(c)) for c, p in zip(cols, problems)]).alias("_field"),
-            ).filter(pl.col("_field").is_not_null())
+            checked = (
+                part.filter(~plain)
+                .with_columns(
+                    pl.concat_str(problems, separator="; ", ignore_nulls=True).alias("_error"),
+                    pl.coalesce([pl.when(p.is_not_null()).then(pl.lit(c)) for c, p in zip(cols, problems)]).alias(
+                        "_field"
+                    ),
+                )
+                .filter(pl.col("_field").is_not_null())
+            )
             parts.append(part.filter(~pl.col("_i").is_in(checked["_i"].implode())).drop("_i"))
             bad_parts.append(checked.drop("_i"))
         kept = _concat(parts, data)
@@ -84,19 +91,20 @@ class DedupeRespondents(Step):
 
     def run(self, data: pl.DataFrame) -> StepResult:
         with_id = data.with_columns(_respondent_id_expr(data.columns).alias("respondent_id"))
-        firsts = (
-            with_id.group_by("_instrument", "respondent_id", maintain_order=True)
-            .agg(pl.col("_file").first().alias("_first_file"), pl.col("_row").first().alias("_first_row"))
+        firsts = with_id.group_by("_instrument", "respondent_id", maintain_order=True).agg(
+            pl.col("_file").first().alias("_first_file"), pl.col("_row").first().alias("_first_row")
         )
-        flagged = with_id.with_columns(
-            pl.col("respondent_id").is_first_distinct().over("_instrument").alias("_first")
-        )
+        flagged = with_id.with_columns(pl.col("respondent_id").is_first_distinct().over("_instrument").alias("_first"))
         kept = flagged.filter(pl.col("_first")).drop("_first")
         later = flagged.filter(~pl.col("_first")).join(firsts, on=["_instrument", "respondent_id"], how="left")
         later = later.with_columns(
             pl.lit("case").alias("_field"),
-            pl.format("duplicate respondent id '{}': first seen in {} row {}",
-                      pl.col("respondent_id"), pl.col("_first_file"), pl.col("_first_row")).alias("_error"),
+            pl.format(
+                "duplicate respondent id '{}': first seen in {} row {}",
+                pl.col("respondent_id"),
+                pl.col("_first_file"),
+                pl.col("_first_row"),
+            ).alias("_error"),
         ).drop("_first", "_first_file", "_first_row", "respondent_id")
         quarantine = _quarantine_rows(later, self.name) if later.height else empty_quarantine()
         return StepResult(kept, Account(self.name, data.height, kept.height, {}, quarantine.height), quarantine)
@@ -117,15 +125,23 @@ class KeyAndScore(Step):
         parts, scored_items = [], {}
         for inst, part in _by_instrument(data):
             scored_items[inst.id] = sum(i.scale is not None for i in inst.items)
-            parts.append(by_instrument(score_instrument(part.drop(_other_items(part, inst)), inst, pl.col("_keyed")), inst))
+            parts.append(
+                by_instrument(score_instrument(part.drop(_other_items(part, inst)), inst, pl.col("_keyed")), inst)
+            )
         scored = _concat(parts, data)
         if not scored.height:
             return split_by_reason(self.name, scored, pl.lit(None, pl.String))
         frac = self.config.min_answered_fraction
-        too_few = pl.col("answered") < pl.col("_instrument").replace_strict(scored_items, return_dtype=pl.Float64) * frac
+        too_few = (
+            pl.col("answered") < pl.col("_instrument").replace_strict(scored_items, return_dtype=pl.Float64) * frac
+        )
         failed = (pl.col("checks_failed") > 0) if "checks_failed" in scored.columns else pl.lit(False)
-        reason = pl.when(too_few).then(pl.lit("insufficient_answers")).when(failed.fill_null(False)).then(
-            pl.lit("failed_check"))
+        reason = (
+            pl.when(too_few)
+            .then(pl.lit("insufficient_answers"))
+            .when(failed.fill_null(False))
+            .then(pl.lit("failed_check"))
+        )
         return split_by_reason(self.name, scored, reason)
 
 
@@ -139,7 +155,9 @@ def by_instrument(scored: pl.DataFrame, inst: Instrument) -> pl.DataFrame:
     """`domain_scores` and `facet_scores` keyed by instrument: {instrument id: {scale code: score}}, so
     that in a run of several instruments one field never holds two constructs (BFI-2's `E` is
     Extraversion, HEXACO-60's is Emotionality); the rows of other instruments hold null there."""
-    return scored.with_columns(pl.struct(pl.col(c).alias(inst.id)).alias(c) for c in SCORE_COLUMNS if c in scored.columns)
+    return scored.with_columns(
+        pl.struct(pl.col(c).alias(inst.id)).alias(c) for c in SCORE_COLUMNS if c in scored.columns
+    )
 
 
 def own_scores(row: dict, column: str = "domain_scores") -> dict:
@@ -151,7 +169,6 @@ def own_scores(row: dict, column: str = "domain_scores") -> dict:
         return scores[instrument] or {}
     flat = all(v is None or isinstance(v, (int, float)) for v in scores.values())
     return scores if flat else {}
-
 
 
 def _by_instrument(data: pl.DataFrame) -> list[tuple[Instrument, pl.DataFrame]]:
@@ -175,10 +192,11 @@ def _age_problem() -> pl.Expr:
     text = pl.col("age").cast(pl.String).str.strip_chars()
     present = text.is_not_null() & (text != "")
     years = text.cast(pl.Float64, strict=False)
-    return pl.when(present & years.is_null()).then(
-        pl.format("age: '{}' is not a number", text)
-    ).when(present & ~(years.is_finite() & (years >= 0) & (years <= MAX_AGE)).fill_null(False)).then(
-        pl.format("age: '{}' is not an age in years (0 to {})", text, pl.lit(MAX_AGE))
+    return (
+        pl.when(present & years.is_null())
+        .then(pl.format("age: '{}' is not a number", text))
+        .when(present & ~(years.is_finite() & (years >= 0) & (years <= MAX_AGE)).fill_null(False))
+        .then(pl.format("age: '{}' is not an age in years (0 to {})", text, pl.lit(MAX_AGE)))
     )
 
 

@@ -8,5 +8,14 @@ RECIPE = Preferences()
 build = RECIPE.build
 check_inputs = RECIPE.check_inputs
 
-__all__ = ["RECIPE", "Config", "GenerateCandidates", "JudgePairs", "ReadRecords", "build", "check_inputs",
-           "judgement_model", "persona_text"]
+__all__ = [
+    "RECIPE",
+    "Config",
+    "GenerateCandidates",
+    "JudgePairs",
+    "ReadRecords",
+    "build",
+    "check_inputs",
+    "judgement_model",
+    "persona_text",
+]

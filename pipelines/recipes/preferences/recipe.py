@@ -61,22 +61,46 @@ class Preferences(Recipe):
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         read = ctx.read(ReadRecords(), inputs)
         personas, prompts = _table(read, "persona"), _table(read, "prompt")
-        (personas, masked_p), (prompts, masked_q) = mask_records(personas, ["self_description"]), mask_records(prompts, ["prompt"])
-        ctx.report.notes.append(f"Personal data masked in persona descriptions: {masked_p or 'none'}; in prompts: {masked_q or 'none'}.")
-        tables = {"personas": persona_records(ctx, personas, config, ctx.provenance_of("read")),
-                  "prompts": prompt_records(ctx, prompts, config, ctx.provenance_of("read"))}
+        (personas, masked_p), (prompts, masked_q) = (
+            mask_records(personas, ["self_description"]),
+            mask_records(prompts, ["prompt"]),
+        )
+        ctx.report.notes.append(
+            f"Personal data masked in persona descriptions: {masked_p or 'none'}; in prompts: {masked_q or 'none'}."
+        )
+        tables = {
+            "personas": persona_records(ctx, personas, config, ctx.provenance_of("read")),
+            "prompts": prompt_records(ctx, prompts, config, ctx.provenance_of("read")),
+        }
         client, reason = self.llm_client(
-            ctx, config.llm, steps=("candidates", "judge"), missing="preference pairs",
-            published="Only the validated personas and prompts are published.")
+            ctx,
+            config.llm,
+            steps=("candidates", "judge"),
+            missing="preference pairs",
+            published="Only the validated personas and prompts are published.",
+        )
         if client is None:
-            return RecipeOutput(tables, card_meta(config),
-                                [CardSection("Preference pairs", "Not generated in this run: " + reason + ".")])
-        gen = GenerateCandidates(llm_step_config(client, load_template("preference_response").hash, CandidateConfig,
-                                                 **options_of(config, CandidateOptions)))
-        judge = JudgePairs(llm_step_config(client, load_template("preference_judge").hash, JudgeConfig,
-                                           **options_of(config, JudgeOptions)))
+            return RecipeOutput(
+                tables,
+                card_meta(config),
+                [CardSection("Preference pairs", "Not generated in this run: " + reason + ".")],
+            )
+        gen = GenerateCandidates(
+            llm_step_config(
+                client,
+                load_template("preference_response").hash,
+                CandidateConfig,
+                **options_of(config, CandidateOptions),
+            )
+        )
+        judge = JudgePairs(
+            llm_step_config(
+                client, load_template("preference_judge").hash, JudgeConfig, **options_of(config, JudgeOptions)
+            )
+        )
         prompt_frame = pl.DataFrame(prompts, schema_overrides={"prompt_id": pl.String}).select(
-            pl.col("prompt_id").cast(pl.String), "prompt", "_file", "_row")
+            pl.col("prompt_id").cast(pl.String), "prompt", "_file", "_row"
+        )
         with_candidates = ctx.apply(gen, prompt_frame)
         judged = ctx.apply(judge, pairs_frame(personas, with_candidates, config.max_pairs))
         tables["pairs"] = pair_records(ctx, judged, config, ctx.provenance_of("candidates", "judge"))

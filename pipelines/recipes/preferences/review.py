@@ -29,16 +29,21 @@ def pair_spec(frame: pl.DataFrame) -> ReviewSpec:
         if not scores or any(s is None for s in scores):
             return None
         ranked = ranks_from_scores(scores)
-        return [{"value": f"candidate_{i + 1}", "rank": r} for i, r in enumerate(ranked)] + \
-               [{"value": f"candidate_{i + 1}", "rank": len(scores) + 1} for i in range(len(scores), n)]
+        return [{"value": f"candidate_{i + 1}", "rank": r} for i, r in enumerate(ranked)] + [
+            {"value": f"candidate_{i + 1}", "rank": len(scores) + 1} for i in range(len(scores), n)
+        ]
 
     return ReviewSpec(
         "PreferencePair",
-        fields=[Field("prompt", "Prompt", col("prompt")),
-                Field("persona", "Persona", persona_field, markdown=True),
-                *[Field(v, t, candidate(i), required=i < 2) for i, (v, t) in enumerate(values.items())]],
-        questions=[Question("ranking", "ranking", "Rank the answers as this persona would (1 = best)", values),
-                   Question("rationale", "text", "Why? (optional)", required=False)],
+        fields=[
+            Field("prompt", "Prompt", col("prompt")),
+            Field("persona", "Persona", persona_field, markdown=True),
+            *[Field(v, t, candidate(i), required=i < 2) for i, (v, t) in enumerate(values.items())],
+        ],
+        questions=[
+            Question("ranking", "ranking", "Rank the answers as this persona would (1 = best)", values),
+            Question("rationale", "text", "Why? (optional)", required=False),
+        ],
         metadata=[terms("persona_id"), terms("prompt_id"), number("margin")],
         suggestions=[Suggestion("ranking", judge_ranking, step="judge")],
         embed_text=col("prompt"),
@@ -64,10 +69,15 @@ def persona_spec(frame: pl.DataFrame) -> ReviewSpec:
 
     return ReviewSpec(
         "Persona",
-        fields=[Field("self_description", "Self-description", col("self_description")),
-                Field("demographics", "Demographics", demographics, required=False)],
-        questions=[Question("realism", "rating", "How realistic is this persona? (1-5)", [1, 2, 3, 4, 5]),
-                   Question("consistent", "label", "Do description and demographics agree?", ["yes", "no"]), note()],
+        fields=[
+            Field("self_description", "Self-description", col("self_description")),
+            Field("demographics", "Demographics", demographics, required=False),
+        ],
+        questions=[
+            Question("realism", "rating", "How realistic is this persona? (1-5)", [1, 2, 3, 4, 5]),
+            Question("consistent", "label", "Do description and demographics agree?", ["yes", "no"]),
+            note(),
+        ],
         metadata=[terms("persona_id"), terms("synthetic")],
         embed_text=col("self_description"),
         guidelines="Check that personas are plausible people and internally consistent.",
@@ -105,7 +115,11 @@ def with_personas(dataset_dir: Path, frame: pl.DataFrame) -> pl.DataFrame:
             demographics = json.loads(row["demographics"] or "{}")
         except ValueError:
             demographics = {}
-        described[row["persona_id"]] = persona_text({"demographics": demographics, "self_description": row["self_description"]})
-    lookup = pl.DataFrame({"persona_id": list(described), "persona_description": list(described.values())},
-                          schema={"persona_id": pl.String, "persona_description": pl.String})
+        described[row["persona_id"]] = persona_text(
+            {"demographics": demographics, "self_description": row["self_description"]}
+        )
+    lookup = pl.DataFrame(
+        {"persona_id": list(described), "persona_description": list(described.values())},
+        schema={"persona_id": pl.String, "persona_description": pl.String},
+    )
     return frame.join(lookup, on="persona_id", how="left", maintain_order="left")

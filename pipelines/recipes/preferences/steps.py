@@ -50,13 +50,16 @@ class ReadRecords(Step):
         reads = PersonaPromptReader().read_all(list(data["path"]))
         frame = pl.concat([r.rows for r in reads]) if reads else pl.DataFrame(schema=ROW_SCHEMA)
         quarantine = quarantine_frame(pl.concat([r.quarantine for r in reads]) if reads else [], step=self.name)
-        return StepResult(frame, Account(self.name, frame.height + quarantine.height, frame.height, {}, quarantine.height),
-                          quarantine)
+        return StepResult(
+            frame, Account(self.name, frame.height + quarantine.height, frame.height, {}, quarantine.height), quarantine
+        )
 
 
 def _table(frame: pl.DataFrame, kind: str) -> list[dict]:
-    return [{**orjson.loads(p), "_file": f, "_row": r}
-            for p, f, r in frame.filter(pl.col("kind") == kind).select("payload", "_file", "_row").iter_rows()]
+    return [
+        {**orjson.loads(p), "_file": f, "_row": r}
+        for p, f, r in frame.filter(pl.col("kind") == kind).select("payload", "_file", "_row").iter_rows()
+    ]
 
 
 # -- LLM steps -----------------------------------------------------------------------------------
@@ -91,18 +94,29 @@ class GenerateCandidates(LLMStep):
         outcomes, usage = complete_text(self.client, requests, desc="candidates")
         lists, failed = [], []
         for i in range(data.height):
-            mine = outcomes[i * c.candidates_per_prompt:(i + 1) * c.candidates_per_prompt]
-            good = [{"text": o.value, "model": self.client.model, "seed": c.params["seed"] + k}
-                    for k, o in enumerate(mine) if o.value is not None]
+            mine = outcomes[i * c.candidates_per_prompt : (i + 1) * c.candidates_per_prompt]
+            good = [
+                {"text": o.value, "model": self.client.model, "seed": c.params["seed"] + k}
+                for k, o in enumerate(mine)
+                if o.value is not None
+            ]
             lists.append(good)
             if len(good) < 2:
                 errors = "; ".join(o.error for o in mine if o.error)
                 failed.append((i, Outcome(None, None, f"{len(good)} usable candidates: {errors}", "candidates")))
         keep = [i for i in range(data.height) if len(lists[i]) >= 2]
-        frame = data[keep].with_columns(pl.Series("candidates", [lists[i] for i in keep],
-                                                  pl.List(pl.Struct({"text": pl.String, "model": pl.String, "seed": pl.Int64}))))
-        return StepResult(frame, self.account(data.height, frame.height, usage, quarantined=len(failed)),
-                          self.quarantine(data, failed))
+        frame = data[keep].with_columns(
+            pl.Series(
+                "candidates",
+                [lists[i] for i in keep],
+                pl.List(pl.Struct({"text": pl.String, "model": pl.String, "seed": pl.Int64})),
+            )
+        )
+        return StepResult(
+            frame,
+            self.account(data.height, frame.height, usage, quarantined=len(failed)),
+            self.quarantine(data, failed),
+        )
 
 
 class JudgeOptions(StepConfig):
@@ -126,9 +140,18 @@ class JudgePairs(LLMStep):
         for row in data.iter_rows(named=True):
             n = len(row["candidates"])
             models.setdefault(n, judgement_model(n))
-            requests.append(structured_request(template, {
-                "persona": row["persona_text"], "prompt": row["prompt"],
-                "candidates": [c["text"] for c in row["candidates"]]}, models[n], self.config.params))
+            requests.append(
+                structured_request(
+                    template,
+                    {
+                        "persona": row["persona_text"],
+                        "prompt": row["prompt"],
+                        "candidates": [c["text"] for c in row["candidates"]],
+                    },
+                    models[n],
+                    self.config.params,
+                )
+            )
         outcomes = [None] * data.height
         usage = None
         for n, model in models.items():  # one batch per candidate count (its own schema)
@@ -139,15 +162,24 @@ class JudgePairs(LLMStep):
             usage = u if usage is None else (usage.add(u) or usage)
         scores, rationale = [], []
         for o in outcomes:
-            scores.append([s.score for s in sorted(o.value.scores, key=lambda s: s.candidate)] if o and o.value else None)
+            scores.append(
+                [s.score for s in sorted(o.value.scores, key=lambda s: s.candidate)] if o and o.value else None
+            )
             rationale.append(o.value.rationale if o and o.value else None)
-        judged = data.with_columns(pl.Series("scores", scores, pl.List(pl.Float64)),
-                                   pl.Series("rationale", rationale, pl.String))
+        judged = data.with_columns(
+            pl.Series("scores", scores, pl.List(pl.Float64)), pl.Series("rationale", rationale, pl.String)
+        )
         failed = [(i, o) for i, o in enumerate(outcomes) if o is not None and o.value is None]
         ok = judged.filter(pl.col("scores").is_not_null()).with_columns(
-            (pl.col("scores").list.max() - pl.col("scores").list.min()).alias("margin"))
-        result = split_by_reason(self.name, ok, pl.when(pl.col("margin") < self.config.min_margin).then(pl.lit("tie")),
-                                 self.quarantine(data, failed), len(failed))
+            (pl.col("scores").list.max() - pl.col("scores").list.min()).alias("margin")
+        )
+        result = split_by_reason(
+            self.name,
+            ok,
+            pl.when(pl.col("margin") < self.config.min_margin).then(pl.lit("tie")),
+            self.quarantine(data, failed),
+            len(failed),
+        )
         if usage is not None:
             result.account.extra = {"llm": usage.as_dict()}
         return result

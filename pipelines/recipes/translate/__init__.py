@@ -19,6 +19,21 @@ RECIPE = TranslateRecipe()
 build = RECIPE.build
 check_inputs = RECIPE.check_inputs
 
-__all__ = ["MORAL_STORIES_FIELDS", "RECIPE", "CheckConfig", "CheckTranslations", "Config", "LoadConfig", "LoadSource",
-           "Translate", "ValidateConfig", "ValidateSource", "build", "check_inputs", "detect_language",
-           "load_demonstrations", "load_rows", "translation_model"]
+__all__ = [
+    "MORAL_STORIES_FIELDS",
+    "RECIPE",
+    "CheckConfig",
+    "CheckTranslations",
+    "Config",
+    "LoadConfig",
+    "LoadSource",
+    "Translate",
+    "ValidateConfig",
+    "ValidateSource",
+    "build",
+    "check_inputs",
+    "detect_language",
+    "load_demonstrations",
+    "load_rows",
+    "translation_model",
+]

@@ -62,7 +62,9 @@ class Config(RecipeConfig, LoadConfig, TranslateOptions, CheckOptions, MaskOptio
 
 class TranslateRecipe(Recipe):
     name = "translate"
-    description = "a Hub dataset or local copy (Moral Stories fields) -> LLM translation with checks, linked by parallel_id"
+    description = (
+        "a Hub dataset or local copy (Moral Stories fields) -> LLM translation with checks, linked by parallel_id"
+    )
     Config = Config
     demo_inputs = ("translate/demo/moral_stories.parquet",)  # a few rows: the demo sends each to the model
     hub = HUB
@@ -75,18 +77,31 @@ class TranslateRecipe(Recipe):
         if config.limit:
             rows = rows.head(config.limit)
         tables = {"originals": original_records(ctx, rows, config, ctx.provenance_of(*SOURCE_STEPS))}
-        client, reason = self.llm_client(ctx, config.llm, steps=("translate",), missing="translations",
-                                         published="Only the validated source rows are published.")
+        client, reason = self.llm_client(
+            ctx,
+            config.llm,
+            steps=("translate",),
+            missing="translations",
+            published="Only the validated source rows are published.",
+        )
         if client is None:
-            return RecipeOutput(tables, card_meta(config, False),
-                                [CardSection("Translations", f"Not made in this run: {reason}.")])
-        translator = Translate(llm_step_config(
-            client, load_template("translate").hash, TranslateConfig,
-            **options_of(config, TranslateOptions), demonstrations=load_demonstrations(config)))
+            return RecipeOutput(
+                tables, card_meta(config, False), [CardSection("Translations", f"Not made in this run: {reason}.")]
+            )
+        translator = Translate(
+            llm_step_config(
+                client,
+                load_template("translate").hash,
+                TranslateConfig,
+                **options_of(config, TranslateOptions),
+                demonstrations=load_demonstrations(config),
+            )
+        )
         translated = ctx.apply(translator, rows)
         checked = ctx.apply(CheckTranslations(step_options(config, CheckConfig)), translated)
         tables["translations"] = translation_records(
-            ctx, checked, config, ctx.provenance_of(*SOURCE_STEPS, "translate", "check_translations"))
+            ctx, checked, config, ctx.provenance_of(*SOURCE_STEPS, "translate", "check_translations")
+        )
         return RecipeOutput(tables, card_meta(config, True), sections(ctx, tables["translations"], config))
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:
@@ -96,7 +111,9 @@ class TranslateRecipe(Recipe):
         suffixes = {p.suffix.lower() for p in inputs}
         for path in inputs:
             if path.suffix.lower() not in BUILDERS:
-                raise InputFileError(path, f"expected data files of a dataset ({', '.join(BUILDERS)}), got {path.suffix!r}")
+                raise InputFileError(
+                    path, f"expected data files of a dataset ({', '.join(BUILDERS)}), got {path.suffix!r}"
+                )
         if len(suffixes) > 1:
             raise InputFileError(inputs[0], f"all data files must have one format, got {sorted(suffixes)}")
         check_data_files(inputs)  # a damaged parquet or a non-UTF-8 text file: one line naming it
@@ -113,9 +130,17 @@ def load_demonstrations(config: Config) -> list[dict]:
         if line.strip():
             try:
                 d = orjson.loads(line)
-                demos.append({"source": {f: d["source"][f] for f in config.fields},
-                              "target": {**{f: d["target"][f] for f in config.fields},
-                                         "name_changes": d["target"].get("name_changes", [])}})
+                demos.append(
+                    {
+                        "source": {f: d["source"][f] for f in config.fields},
+                        "target": {
+                            **{f: d["target"][f] for f in config.fields},
+                            "name_changes": d["target"].get("name_changes", []),
+                        },
+                    }
+                )
             except (orjson.JSONDecodeError, KeyError, TypeError) as e:
-                raise InputFileError(path, f"line {line_no}: not a demonstration with the fields {config.fields}: {e}") from None
+                raise InputFileError(
+                    path, f"line {line_no}: not a demonstration with the fields {config.fields}: {e}"
+                ) from None
     return demos[: config.max_demonstrations]

@@ -18,14 +18,31 @@ from sources.tables import not_text_columns
 from schemas.quarantine import quarantine_frame
 from sources.benchmarks import BenchmarkReader
 
-MORAL_STORIES_FIELDS = ["norm", "situation", "intention", "moral_action", "moral_consequence", "immoral_action",
-                        "immoral_consequence"]
+MORAL_STORIES_FIELDS = [
+    "norm",
+    "situation",
+    "intention",
+    "moral_action",
+    "moral_consequence",
+    "immoral_action",
+    "immoral_consequence",
+]
 
 
-LANGUAGES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish", "it": "Italian", "pt": "Portuguese",
-             "nl": "Dutch", "ko": "Korean", "ja": "Japanese", "zh-cn": "Chinese", "ar": "Arabic", "ru": "Russian"}
-
-
+LANGUAGES = {
+    "en": "English",
+    "fr": "French",
+    "de": "German",
+    "es": "Spanish",
+    "it": "Italian",
+    "pt": "Portuguese",
+    "nl": "Dutch",
+    "ko": "Korean",
+    "ja": "Japanese",
+    "zh-cn": "Chinese",
+    "ar": "Arabic",
+    "ru": "Russian",
+}
 
 
 class LoadConfig(StepConfig):
@@ -69,11 +86,15 @@ class ValidateSource(Step):
         c = self.config
         missing = [f for f in [c.id_field, *c.fields] if f not in data.columns]
         if missing:
-            raise CurateError(f"the source dataset has no field(s) {', '.join(missing)}; it has {', '.join(data.columns)}")
+            raise CurateError(
+                f"the source dataset has no field(s) {', '.join(missing)}; it has {', '.join(data.columns)}"
+            )
         wrong = not_text_columns(data.schema, [c.id_field, *c.fields])
         if wrong:
-            raise CurateError(f"the source dataset's field(s) {', '.join(wrong)} hold no text to translate; "
-                              "choose text fields (`fields`, `id_field`)")
+            raise CurateError(
+                f"the source dataset's field(s) {', '.join(wrong)} hold no text to translate; "
+                "choose text fields (`fields`, `id_field`)"
+            )
         checks = [(c.id_field, _blank(c.id_field), "empty id")]
         checks += [(f, _blank(f), "empty or missing text") for f in c.fields]
         problem = pl.lit(None, pl.String)
@@ -81,13 +102,20 @@ class ValidateSource(Step):
             problem = pl.when(bad).then(pl.lit(f"{field}|{msg}")).otherwise(problem)
         dup = pl.col(c.id_field).cast(pl.String).is_first_distinct().not_()
         problem = pl.when(problem.is_null() & dup).then(pl.lit(f"{c.id_field}|repeated id")).otherwise(problem)
-        tagged = data.with_columns([pl.col(f).cast(pl.String) for f in [c.id_field, *c.fields]]).with_columns(problem.alias("_p"))
+        tagged = data.with_columns([pl.col(f).cast(pl.String) for f in [c.id_field, *c.fields]]).with_columns(
+            problem.alias("_p")
+        )
         bad = tagged.filter(pl.col("_p").is_not_null())
-        quarantine = quarantine_frame(bad.select(
-            pl.lit(self.name).alias("step"), pl.col("_file").alias("source_file"), pl.col("_row").alias("row"),
-            pl.col("_p").str.split("|").list.first().alias("field"), pl.col("_p").str.split("|").list.last().alias("error"),
-            pl.struct([c.id_field, *c.fields]).struct.json_encode().alias("raw"),
-        ))
+        quarantine = quarantine_frame(
+            bad.select(
+                pl.lit(self.name).alias("step"),
+                pl.col("_file").alias("source_file"),
+                pl.col("_row").alias("row"),
+                pl.col("_p").str.split("|").list.first().alias("field"),
+                pl.col("_p").str.split("|").list.last().alias("error"),
+                pl.struct([c.id_field, *c.fields]).struct.json_encode().alias("raw"),
+            )
+        )
         good = tagged.filter(pl.col("_p").is_null()).select(c.id_field, *c.fields, "_file", "_row")
         return split_by_reason(self.name, good, pl.lit(None, pl.String), quarantine, bad.height)
 
@@ -126,23 +154,34 @@ class Translate(LLMStep):
         c = self.config
         output = translation_model(c.fields)
         template = load_template("translate")
-        common = {"source_language": LANGUAGES.get(c.source_lang, c.source_lang),
-                  "target_language": LANGUAGES.get(c.target_lang, c.target_lang), "fields": c.fields,
-                  "adapt_names": c.adapt_names, "adapt_culture": c.adapt_culture, "demonstrations": c.demonstrations}
+        common = {
+            "source_language": LANGUAGES.get(c.source_lang, c.source_lang),
+            "target_language": LANGUAGES.get(c.target_lang, c.target_lang),
+            "fields": c.fields,
+            "adapt_names": c.adapt_names,
+            "adapt_culture": c.adapt_culture,
+            "demonstrations": c.demonstrations,
+        }
         rows = list(data.iter_rows(named=True))
-        requests = [structured_request(template, {**common, "story": {f: r[f] for f in c.fields}}, output, c.params)
-                    for r in rows]
+        requests = [
+            structured_request(template, {**common, "story": {f: r[f] for f in c.fields}}, output, c.params)
+            for r in rows
+        ]
         outcomes, usage = complete_structured(self.client, requests, output, desc="translate")
         good = [i for i, o in enumerate(outcomes) if o.value is not None]
         out = data[good].with_columns(
             *[pl.Series(f"t_{f}", [getattr(outcomes[i].value, f) for i in good], pl.String) for f in c.fields],
-            pl.Series("name_changes", [[n.model_dump() for n in outcomes[i].value.name_changes] for i in good],
-                      pl.List(pl.Struct({"source": pl.String, "target": pl.String}))),
+            pl.Series(
+                "name_changes",
+                [[n.model_dump() for n in outcomes[i].value.name_changes] for i in good],
+                pl.List(pl.Struct({"source": pl.String, "target": pl.String})),
+            ),
             pl.Series("translation_repaired", [outcomes[i].repaired for i in good], pl.Boolean),
         )
         failed = [(i, o) for i, o in enumerate(outcomes) if o.value is None]
-        return StepResult(out, self.account(data.height, out.height, usage, quarantined=len(failed)),
-                          self.quarantine(data, failed))
+        return StepResult(
+            out, self.account(data.height, out.height, usage, quarantined=len(failed)), self.quarantine(data, failed)
+        )
 
 
 class CheckOptions(StepConfig):
@@ -182,10 +221,17 @@ class CheckTranslations(Step):
         return [float(x) for x in (src * tgt).sum(axis=1)]
 
 
-QUALITY_DTYPE = pl.Struct({
-    "detected_lang": pl.String, "lang_prob": pl.Float64, "length_ratio": pl.Float64, "similarity": pl.Float64,
-    "confidence": pl.Float64, "flags": pl.List(pl.String), "needs_review_first": pl.Boolean,
-})
+QUALITY_DTYPE = pl.Struct(
+    {
+        "detected_lang": pl.String,
+        "lang_prob": pl.Float64,
+        "length_ratio": pl.Float64,
+        "similarity": pl.Float64,
+        "confidence": pl.Float64,
+        "flags": pl.List(pl.String),
+        "needs_review_first": pl.Boolean,
+    }
+)
 
 
 def detect_language(text: str) -> tuple[str | None, float]:
@@ -219,5 +265,12 @@ def _quality(row: dict, c: CheckConfig, similarity: float | None) -> dict:
     confidence = (prob if lang == c.target_lang else 0.0) * (0.5 ** sum(not f.startswith("language:") for f in flags))
     if similarity is not None:
         confidence *= max(0.0, similarity)
-    return {"detected_lang": lang, "lang_prob": prob, "length_ratio": overall, "similarity": similarity,
-            "confidence": confidence, "flags": flags, "needs_review_first": bool(flags)}
+    return {
+        "detected_lang": lang,
+        "lang_prob": prob,
+        "length_ratio": overall,
+        "similarity": similarity,
+        "confidence": confidence,
+        "flags": flags,
+        "needs_review_first": bool(flags),
+    }

@@ -7,5 +7,15 @@ RECIPE = Values()
 build = RECIPE.build
 check_inputs = RECIPE.check_inputs
 
-__all__ = ["RECIPE", "ComputeDistributions", "Config", "ReadMicrodata", "ValidateAnswers", "ValidateWeights",
-           "build", "check_inputs", "plan_inputs", "split_inputs"]
+__all__ = [
+    "RECIPE",
+    "ComputeDistributions",
+    "Config",
+    "ReadMicrodata",
+    "ValidateAnswers",
+    "ValidateWeights",
+    "build",
+    "check_inputs",
+    "plan_inputs",
+    "split_inputs",
+]

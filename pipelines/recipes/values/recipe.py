@@ -13,7 +13,12 @@ from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_opti
 from pipelines.engine.runtime import RunContext
 from schemas.errors import InputFileError
 from sources.survey import (
-    SurveyPlan, country_spellings, is_codebook, load_codebook, make_plan, unrecognised_countries,
+    SurveyPlan,
+    country_spellings,
+    is_codebook,
+    load_codebook,
+    make_plan,
+    unrecognised_countries,
 )
 
 from .card import HUB, card_meta, measure, plots
@@ -38,8 +43,10 @@ class Config(RecipeConfig, WeightOptions, DistributionOptions):
 
 class Values(Recipe):
     name = "values"
-    description = ("Survey microdata (CSV, SPSS, Stata) + codebook -> weighted answer distributions per question "
-                   "and group (GlobalOpinionQA/OpinionQA style)")
+    description = (
+        "Survey microdata (CSV, SPSS, Stata) + codebook -> weighted answer distributions per question "
+        "and group (GlobalOpinionQA/OpinionQA style)"
+    )
     Config = Config
     demo_inputs = (("values/*.csv", "values/*.dta", "values/*.sav"), "values/codebook.yaml")
     hub = HUB
@@ -55,12 +62,17 @@ class Values(Recipe):
         _report_absences(ctx, plan)
 
         data = ctx.read(ReadMicrodata(ReadConfig(plan=plan)), data_paths)
-        data = ctx.apply(ValidateWeights(step_options(config, WeightConfig, weight=book.weight, design=book.design)), data)
+        data = ctx.apply(
+            ValidateWeights(step_options(config, WeightConfig, weight=book.weight, design=book.design)), data
+        )
         data = ctx.apply(ValidateAnswers(AnswerConfig(questions=plan.questions, files=plan.files)), data)
         groups = tuple(g.attr for g in book.groups)
-        dists = ctx.apply(ComputeDistributions(
-            step_options(config, DistributionConfig, questions=plan.questions, groups=groups, design=book.design)),
-            data)
+        dists = ctx.apply(
+            ComputeDistributions(
+                step_options(config, DistributionConfig, questions=plan.questions, groups=groups, design=book.design)
+            ),
+            data,
+        )
         _check_identity(ctx)
         ctx.report.facts["country_spellings"] = country_spellings(data, book)  # raw -> ISO 3166 name
         ctx.report.facts["unrecognised_countries"] = unrecognised_countries(data, book)  # kept as written, no code
@@ -79,9 +91,11 @@ def split_inputs(inputs: list[Path]) -> tuple[Path, list[Path]]:
     data = [p for p in inputs if not is_codebook(p)]
     if len(books) != 1:
         named = ", ".join(str(p) for p in books) or "none"
-        raise InputFileError(inputs[0] if inputs else "--input",
-                             f"the values recipe needs exactly one codebook (.yaml/.yml, or a CSV with "
-                             f"role,var columns) among the inputs; found {named}")
+        raise InputFileError(
+            inputs[0] if inputs else "--input",
+            f"the values recipe needs exactly one codebook (.yaml/.yml, or a CSV with "
+            f"role,var columns) among the inputs; found {named}",
+        )
     if not data:
         raise InputFileError(books[0], "no microdata files among the inputs (.csv, .tsv, .sav, .dta)")
     return books[0], data
@@ -102,14 +116,17 @@ def _report_absences(ctx: RunContext, plan: SurveyPlan) -> None:
         ctx.report.notes.append(f"{name}: codebook question(s) not in the file: {', '.join(qs)}")
         ctx.log.warning("%s: codebook question(s) not in the file: %s", name, ", ".join(qs))
     for name, gs in groups.items():
-        ctx.report.notes.append(f"{name}: group column(s) not in the file (its respondents have no value "
-                                f"for them): {', '.join(gs)}")
+        ctx.report.notes.append(
+            f"{name}: group column(s) not in the file (its respondents have no value for them): {', '.join(gs)}"
+        )
     if plan.absent_everywhere:
-        ctx.report.notes.append("codebook question(s) in none of the files, not published: "
-                                + ", ".join(plan.absent_everywhere))
+        ctx.report.notes.append(
+            "codebook question(s) in none of the files, not published: " + ", ".join(plan.absent_everywhere)
+        )
     if plan.unused_file_specs:
-        ctx.report.notes.append("codebook `files` entries for files not among the inputs (unused): "
-                                + ", ".join(plan.unused_file_specs))
+        ctx.report.notes.append(
+            "codebook `files` entries for files not among the inputs (unused): " + ", ".join(plan.unused_file_specs)
+        )
 
 
 def _check_identity(ctx: RunContext) -> None:

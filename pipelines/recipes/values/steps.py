@@ -75,19 +75,34 @@ class ValidateWeights(SurveyStep):
         text = pl.col("_weight")
         w = text.cast(pl.Float64, strict=False) if weighted else pl.lit(1.0)
         weight_problem = (
-            pl.when(text.is_null() | (text == "")).then(pl.lit("weight is missing"))
-            .when(w.is_null()).then(pl.format("weight '{}' is not a number", text))
-            .when(w.is_nan() | w.is_infinite()).then(pl.format("weight {} is not finite", text))
-            .when(w < 0).then(pl.format("weight is negative ({})", text))
-        ) if weighted else pl.lit(None, pl.String)
+            (
+                pl.when(text.is_null() | (text == ""))
+                .then(pl.lit("weight is missing"))
+                .when(w.is_null())
+                .then(pl.format("weight '{}' is not a number", text))
+                .when(w.is_nan() | w.is_infinite())
+                .then(pl.format("weight {} is not finite", text))
+                .when(w < 0)
+                .then(pl.format("weight is negative ({})", text))
+            )
+            if weighted
+            else pl.lit(None, pl.String)
+        )
         design_problem, design_field = design_problems(self.config.design, data.columns)
-        checked = data.with_row_index("_order").with_columns(
-            pl.coalesce(weight_problem, design_problem, _repeated_respondent()).alias("_error"),
-            pl.when(weight_problem.is_not_null()).then(pl.lit(column))
-            .when(design_problem.is_not_null()).then(design_field)
-            .otherwise(pl.lit("respondent_id")).alias("_field"),
-            w.alias("_w"),
-        ).drop("_order")
+        checked = (
+            data.with_row_index("_order")
+            .with_columns(
+                pl.coalesce(weight_problem, design_problem, _repeated_respondent()).alias("_error"),
+                pl.when(weight_problem.is_not_null())
+                .then(pl.lit(column))
+                .when(design_problem.is_not_null())
+                .then(design_field)
+                .otherwise(pl.lit("respondent_id"))
+                .alias("_field"),
+                w.alias("_w"),
+            )
+            .drop("_order")
+        )
         kept = checked.filter(pl.col("_error").is_null()).drop("_error", "_field")
         bad = checked.filter(pl.col("_error").is_not_null())
         quarantine = _quarantine(bad, self.name, pl.col("_field"), _raw_row(bad)) if bad.height else empty_quarantine()
@@ -103,8 +118,11 @@ def _repeated_respondent() -> pl.Expr:
     first_row = pl.col("_row").sort_by("_order").first().over(scope)
     first_file = pl.col("_file").sort_by("_order").first().over(scope)
     again = pl.col("_rid").is_not_null() & (pl.col("_order") != first)
-    return pl.when(again).then(pl.format("respondent id '{}' repeats row {} of {} (same survey and wave)",
-                                         pl.col("_rid"), first_row, first_file))
+    return pl.when(again).then(
+        pl.format(
+            "respondent id '{}' repeats row {} of {} (same survey and wave)", pl.col("_rid"), first_row, first_file
+        )
+    )
 
 
 class AnswerConfig(StepConfig):
@@ -131,7 +149,9 @@ class ValidateAnswers(SurveyStep):
                 bad_cells += unknown.height
                 error = pl.format(
                     "code '{}' is not an option of {} in the codebook (options {}; refusals {})",
-                    pl.col(q.var), pl.lit(q.var), pl.lit(",".join(o.code for o in q.options)),
+                    pl.col(q.var),
+                    pl.lit(q.var),
+                    pl.lit(",".join(o.code for o in q.options)),
                     pl.lit(",".join(c for c in codes if mapping[c] >= len(q.options)) or "none"),
                 )
                 raw = pl.struct(pl.col("_rid").alias("respondent_id"), pl.col(q.var)).struct.json_encode()
@@ -141,23 +161,38 @@ class ValidateAnswers(SurveyStep):
         asked_cells, not_asked = _cells_and_blanks(data, self.config.files)
         answered = int(sum(out[q.var].is_not_null().sum() for q in present))
         quarantine = pl.concat(quarantines) if quarantines else empty_quarantine()
-        account = Account(self.name, asked_cells, answered, {"not_asked": not_asked} if not_asked else {},
-                          bad_cells, extra={"unit": "answer cells (respondent x question in the respondent's file)"})
+        account = Account(
+            self.name,
+            asked_cells,
+            answered,
+            {"not_asked": not_asked} if not_asked else {},
+            bad_cells,
+            extra={"unit": "answer cells (respondent x question in the respondent's file)"},
+        )
         return StepResult(out, account, quarantine)
 
 
 def _raw_row(frame: pl.DataFrame) -> pl.Expr:
     """The respondent's row as JSON: id, weight as written, group values and answer codes."""
     fields = [c for c in frame.columns if not c.startswith("_")]
-    return pl.struct(pl.col("_rid").alias("respondent_id"), pl.col("_weight").alias("weight"),
-                     *[pl.col(c) for c in fields]).struct.json_encode()
+    return pl.struct(
+        pl.col("_rid").alias("respondent_id"), pl.col("_weight").alias("weight"), *[pl.col(c) for c in fields]
+    ).struct.json_encode()
 
 
-def _quarantine(bad: pl.DataFrame, step: str, field: pl.Expr, raw: pl.Expr, error: pl.Expr | None = None) -> pl.DataFrame:
-    return quarantine_frame(bad.select(
-        pl.lit(step).alias("step"), pl.col("_file").alias("source_file"), pl.col("_row").alias("row"),
-        field.alias("field"), (pl.col("_error") if error is None else error).alias("error"), raw.alias("raw"),
-    ))
+def _quarantine(
+    bad: pl.DataFrame, step: str, field: pl.Expr, raw: pl.Expr, error: pl.Expr | None = None
+) -> pl.DataFrame:
+    return quarantine_frame(
+        bad.select(
+            pl.lit(step).alias("step"),
+            pl.col("_file").alias("source_file"),
+            pl.col("_row").alias("row"),
+            field.alias("field"),
+            (pl.col("_error") if error is None else error).alias("error"),
+            raw.alias("raw"),
+        )
+    )
 
 
 def _cells_and_blanks(data: pl.DataFrame, files: tuple[FilePlan, ...]) -> tuple[int, int]:
@@ -211,14 +246,17 @@ class ComputeDistributions(SurveyStep):
         questions = [q.var for q in self.config.questions if q.var in data.columns]
         groups = list(self.config.groups)
         # the sums add up over rows, so slices of rows bound the working memory (as the benchmark does)
-        parts = [group_stats(part, questions, groups, weight="_w", keys=KEYS)
-                 for part in data.iter_slices(n_rows=SLICE_ROWS)]
+        parts = [
+            group_stats(part, questions, groups, weight="_w", keys=KEYS) for part in data.iter_slices(n_rows=SLICE_ROWS)
+        ]
         stats = combine_stats(parts) if parts else group_stats(data, questions, groups, weight="_w", keys=KEYS)
-        meta = pl.DataFrame({
-            "var_name": [q.var for q in self.config.questions],
-            "n_options": [len(q.options) for q in self.config.questions],
-            "n_refusals": [len(q.refusals) for q in self.config.questions],
-        })
+        meta = pl.DataFrame(
+            {
+                "var_name": [q.var for q in self.config.questions],
+                "n_options": [len(q.options) for q in self.config.questions],
+                "n_refusals": [len(q.refusals) for q in self.config.questions],
+            }
+        )
         dists = distributions(stats, meta, confidence=self.config.confidence)
         design, lonely = self.config.effective_design, []
         if design is not None:
@@ -237,14 +275,25 @@ class ComputeDistributions(SurveyStep):
             "answers_counted": int(answers or 0),
             "min_n": self.config.min_n,
             "below_min_n_groups": _small_groups(dropped_rows),
-            "only_refusal_groups": dropped_rows.filter(pl.col("_reason") == "only_refusals").select(
-                pl.col("_survey").alias("survey"), pl.col("_wave").alias("wave"), "group_attr", "group_value",
-                "var_name", "n_refused", "refusal_mass").to_dicts(),
+            "only_refusal_groups": dropped_rows.filter(pl.col("_reason") == "only_refusals")
+            .select(
+                pl.col("_survey").alias("survey"),
+                pl.col("_wave").alias("wave"),
+                "group_attr",
+                "group_value",
+                "var_name",
+                "n_refused",
+                "refusal_mass",
+            )
+            .to_dicts(),
             "missing_group_value": _missing_values(stats),
         }
         if design is not None and not design.replicates:
-            extra["lonely_psu"] = {"option": design.lonely_psu, "strata": lonely,
-                                   "zero_width_intervals": _zero_width(kept)}
+            extra["lonely_psu"] = {
+                "option": design.lonely_psu,
+                "strata": lonely,
+                "zero_width_intervals": _zero_width(kept),
+            }
         account = Account(self.name, dists.height, kept.height, dropped, 0, extra=extra)
         return StepResult(kept, account, dropped_rows=dropped_rows)
 
@@ -265,12 +314,23 @@ def _small_groups(dropped: pl.DataFrame) -> list[dict]:
     small = dropped.filter(pl.col("_reason") == "below_min_n")
     summary = (
         small.group_by("_survey", "_wave", "group_attr", "group_value")
-        .agg(pl.len().alias("questions"), pl.col("n_positive").max().alias("max_n"), pl.col("n").max().alias("max_answers"))
+        .agg(
+            pl.len().alias("questions"),
+            pl.col("n_positive").max().alias("max_n"),
+            pl.col("n").max().alias("max_answers"),
+        )
         .sort("_survey", "_wave", "group_attr", "group_value", nulls_last=True)
     )
     return [
-        {"survey": s, "wave": w, "group_attr": a, "group_value": v, "questions": q, "max_n": int(n),
-         "max_answers": int(m)}
+        {
+            "survey": s,
+            "wave": w,
+            "group_attr": a,
+            "group_value": v,
+            "questions": q,
+            "max_n": int(n),
+            "max_answers": int(m),
+        }
         for s, w, a, v, q, n, m in summary.iter_rows()
     ]
 

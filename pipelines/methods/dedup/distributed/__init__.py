@@ -30,11 +30,33 @@ signatures, buckets, verification), `semantic` (vectors, k-means cells, cosine c
 
 from pipelines.methods.dedup.distributed.driver import DistributedResult, distributed_stats, plan_for, run_distributed
 from pipelines.methods.dedup.distributed.files import (
-    GID, METHODS, POS, Part, Plan, batch_rows_for, fingerprint, input_files, memory_bytes, parquet_parts,
+    GID,
+    METHODS,
+    POS,
+    Part,
+    Plan,
+    batch_rows_for,
+    fingerprint,
+    input_files,
+    memory_bytes,
+    parquet_parts,
     rows_per_partition,
 )
 
 __all__ = [
-    "GID", "METHODS", "POS", "DistributedResult", "Part", "Plan", "batch_rows_for", "distributed_stats", "fingerprint",
-    "input_files", "memory_bytes", "parquet_parts", "plan_for", "rows_per_partition", "run_distributed",
+    "GID",
+    "METHODS",
+    "POS",
+    "DistributedResult",
+    "Part",
+    "Plan",
+    "batch_rows_for",
+    "distributed_stats",
+    "fingerprint",
+    "input_files",
+    "memory_bytes",
+    "parquet_parts",
+    "plan_for",
+    "rows_per_partition",
+    "run_distributed",
 ]

@@ -16,9 +16,23 @@ import polars as pl
 
 from pipelines.methods.dedup.clusters import clip, cluster_summary
 from pipelines.methods.dedup.config import DedupConfig
-from pipelines.methods.dedup.distributed.clusters import keepers, stage_forest, stage_members, stage_similarity, stage_write
+from pipelines.methods.dedup.distributed.clusters import (
+    keepers,
+    stage_forest,
+    stage_members,
+    stage_similarity,
+    stage_write,
+)
 from pipelines.methods.dedup.distributed.files import (
-    METHODS, POS, Plan, batch_rows_for, fingerprint, input_files, parquet_parts, read_part, rows_per_partition,
+    METHODS,
+    POS,
+    Plan,
+    batch_rows_for,
+    fingerprint,
+    input_files,
+    parquet_parts,
+    read_part,
+    rows_per_partition,
     write_parquet,
 )
 from pipelines.methods.dedup.distributed.semantic import stage_assign, train_kmeans
@@ -42,16 +56,28 @@ class DistributedResult:
     views: dict  # config -> what the card states (pipelines.engine.layout.write_config_files)
 
 
-def plan_for(method: str, cfg: DedupConfig, files: list[Path], work_root: Path, partition_rows: int | None,
-             memory_limit: int | None, shards: int | None, source: str) -> Plan:
+def plan_for(
+    method: str,
+    cfg: DedupConfig,
+    files: list[Path],
+    work_root: Path,
+    partition_rows: int | None,
+    memory_limit: int | None,
+    shards: int | None,
+    source: str,
+) -> Plan:
     if method not in METHODS:
         raise ValueError(f"distributed dedup runs {', '.join(METHODS)}; {method!r} runs in one process")
     id_col = cfg.id_column
     if not id_col:
         raise ValueError("distributed dedup needs an id column (id_column)")
     names = pl.scan_parquet(files[0]).collect_schema().names()
-    for role, col in (("text_column", cfg.text_column), ("id_column", id_col), ("score_column", cfg.score_column),
-                      ("time_column", cfg.time_column)):
+    for role, col in (
+        ("text_column", cfg.text_column),
+        ("id_column", id_col),
+        ("score_column", cfg.score_column),
+        ("time_column", cfg.time_column),
+    ):
         if col and col not in names:
             from schemas.errors import InputFileError
 
@@ -59,20 +85,45 @@ def plan_for(method: str, cfg: DedupConfig, files: list[Path], work_root: Path, 
     from pipelines.methods.dedup.config import check_text_columns
 
     check_text_columns(files[0], pl.scan_parquet(files[0]).collect_schema(), cfg)
-    sample = pl.scan_parquet(files[0]).select(pl.col(cfg.text_column).cast(pl.String).str.len_chars().mean()).head(1).collect()
+    sample = (
+        pl.scan_parquet(files[0])
+        .select(pl.col(cfg.text_column).cast(pl.String).str.len_chars().mean())
+        .head(1)
+        .collect()
+    )
     avg = float(sample.item() or 100)
     prows = partition_rows or rows_per_partition(memory_limit, avg)
     parts = parquet_parts(files, prows)
     total = sum(p.rows for p in parts)
     nshards = shards or max(1, min(256, -(-total * {"near": 25, "semantic": 2}.get(method, 1) // 2_000_000)))
-    key = hashlib.sha256(json.dumps({"m": method, "cfg": cfg.model_dump(mode="json"), "in": fingerprint(files),
-                                     "p": prows, "s": nshards, "v": 3}, sort_keys=True).encode()).hexdigest()[:20]
+    key = hashlib.sha256(
+        json.dumps(
+            {
+                "m": method,
+                "cfg": cfg.model_dump(mode="json"),
+                "in": fingerprint(files),
+                "p": prows,
+                "s": nshards,
+                "v": 3,
+            },
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:20]
     policy_cols = [c for c in (cfg.score_column, cfg.time_column) if c]
     if method == "semantic" and cfg.embedding_column in names:
         policy_cols.append(cfg.embedding_column)
     columns = list(dict.fromkeys([id_col, cfg.text_column, *policy_cols]))
-    plan = Plan(method, cfg, parts, str(work_root / f"{method}-{key}"), nshards, id_col, columns, source,
-                batch_rows=batch_rows_for(memory_limit, avg, getattr(cfg, "batch_rows", 50_000)))
+    plan = Plan(
+        method,
+        cfg,
+        parts,
+        str(work_root / f"{method}-{key}"),
+        nshards,
+        id_col,
+        columns,
+        source,
+        batch_rows=batch_rows_for(memory_limit, avg, getattr(cfg, "batch_rows", 50_000)),
+    )
     plan.columns_all = names
     if method == "near":
         bands, rows = (cfg.bands, cfg.rows) if cfg.bands else optimal_bands(cfg.threshold, cfg.num_perm)
@@ -80,9 +131,20 @@ def plan_for(method: str, cfg: DedupConfig, files: list[Path], work_root: Path, 
     return plan
 
 
-def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, dask, work_root: Path,
-                    partition_rows: int | None = None, memory_limit: int | None = None, shards: int | None = None,
-                    params: dict | None = None, keep_work: bool = False, progress=None) -> DistributedResult:
+def run_distributed(
+    method: str,
+    cfg: DedupConfig,
+    input: Path,
+    output: Path,
+    dask,
+    work_root: Path,
+    partition_rows: int | None = None,
+    memory_limit: int | None = None,
+    shards: int | None = None,
+    params: dict | None = None,
+    keep_work: bool = False,
+    progress=None,
+) -> DistributedResult:
     """Deduplicate the parquet file or folder `input` on the Dask runtime `dask`; writes
     the configs output/data/kept and output/data/duplicates (Hub shards). `work_root` holds the stage files (reused by
     a rerun with the same input and settings; removed at the end unless `keep_work`)."""
@@ -92,7 +154,9 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
     seconds: dict[str, float] = {}
     Path(plan.work).mkdir(parents=True, exist_ok=True)
     parts, nparts = plan.parts, len(plan.parts)
-    say(f"dedup {method} on dask: {sum(p.rows for p in parts):,} rows in {nparts} partitions, {plan.shards} shards, work folder {plan.work}")
+    say(
+        f"dedup {method} on dask: {sum(p.rows for p in parts):,} rows in {nparts} partitions, {plan.shards} shards, work folder {plan.work}"
+    )
 
     def timed(name, fn, items):
         t0 = time.perf_counter()
@@ -113,7 +177,7 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
     rnd = 0
     t0 = time.perf_counter()
     while True:
-        groups = [level[i:i + 4] for i in range(0, len(level), 4)] if rnd else [[f] for f in level]
+        groups = [level[i : i + 4] for i in range(0, len(level), 4)] if rnd else [[f] for f in level]
         items = [(str(plan.dir("forest", f"{rnd:02d}", f"{k:05d}.parquet")), g) for k, g in enumerate(groups)]
         level = dask.map(stage_forest, items, plan=plan)
         rnd += 1
@@ -126,14 +190,18 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
     timed("members", stage_members, list(range(nparts)))
     kp = plan.dir("keepers.parquet")
     if not kp.exists():
-        write_parquet(keepers(pl.read_parquet([plan.dir("members", f"{p:05d}.parquet") for p in range(nparts)]), cfg), kp)
+        write_parquet(
+            keepers(pl.read_parquet([plan.dir("members", f"{p:05d}.parquet") for p in range(nparts)]), cfg), kp
+        )
     timed("similarity", stage_similarity, list(range(nparts)))
     timed("write", stage_write, parts)
 
     output.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    views = {name: write_config_files(output, name, [plan.dir(name, f"{p.index:05d}.parquet") for p in parts])
-             for name in ("kept", "duplicates")}  # streamed into Hub shards: data/<name>/train-*.parquet
+    views = {
+        name: write_config_files(output, name, [plan.dir(name, f"{p.index:05d}.parquet") for p in parts])
+        for name in ("kept", "duplicates")
+    }  # streamed into Hub shards: data/<name>/train-*.parquet
     kept_path, dup_path = output / DATA_DIR / "kept", output / DATA_DIR / "duplicates"
     seconds["concat"] = round(time.perf_counter() - t0, 3)
     qfiles = sorted(plan.dir("quarantine").glob("*.parquet"))
@@ -146,8 +214,11 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
     kept_rows = sum(n for n, _ in views["kept"]["splits"].values())
     if kept_rows + removed != valid:
         raise AssertionError(f"dedup lost or repeated ids: {valid} valid rows, {kept_rows} kept + {removed} duplicates")
-    facts = {**plan.facts, "candidate_pairs": sum(c["candidate_pairs"] for c in checks),
-             "pairs_linked": sum(c["pairs_linked"] for c in checks)}
+    facts = {
+        **plan.facts,
+        "candidate_pairs": sum(c["candidate_pairs"] for c in checks),
+        "pairs_linked": sum(c["pairs_linked"] for c in checks),
+    }
     if any("below_estimate" in c for c in checks):
         facts["below_estimate"] = sum(c.get("below_estimate", 0) for c in checks)
     if method == "exact":
@@ -156,13 +227,19 @@ def run_distributed(method: str, cfg: DedupConfig, input: Path, output: Path, da
         facts = {k: plan.facts[k] for k in ("search", "kmeans_clusters", "kmeans_sample_rows")}
         facts["pairs_linked"] = sum(c["pairs_linked"] for c in checks)
     stats = distributed_stats(plan, valid, {**(params or {}), **facts})
-    stats["engine"] = {"kind": "dask", "partitions": nparts, "shards": plan.shards,
-                       "partition_rows": parts[0].rows if parts else 0, "seconds": seconds}
+    stats["engine"] = {
+        "kind": "dask",
+        "partitions": nparts,
+        "shards": plan.shards,
+        "partition_rows": parts[0].rows if parts else 0,
+        "seconds": seconds,
+    }
     workers = sorted(dask.workers_used)
     if not keep_work:
         shutil.rmtree(plan.work, ignore_errors=True)
-    return DistributedResult(kept_path, dup_path, quarantine, rows_in, valid, kept_rows, removed, stats, seconds, workers,
-                             views)
+    return DistributedResult(
+        kept_path, dup_path, quarantine, rows_in, valid, kept_rows, removed, stats, seconds, workers, views
+    )
 
 
 def distributed_stats(plan: Plan, valid: int, params: dict) -> dict:
@@ -174,7 +251,11 @@ def distributed_stats(plan: Plan, valid: int, params: dict) -> dict:
     sims = removed.select("similarity").collect().to_series()
     examples = []
     if cfg.examples > 0 and sims.len():
-        ordered = removed.select("id", "kept_id", "similarity", "part", "local", "kept_part", "kept_local").collect().sort("similarity", "id")
+        ordered = (
+            removed.select("id", "kept_id", "similarity", "part", "local", "kept_part", "kept_local")
+            .collect()
+            .sort("similarity", "id")
+        )
         picks = np.unique(np.linspace(0, ordered.height - 1, min(cfg.examples, ordered.height)).round().astype(int))
         sample = ordered[picks.tolist()]
         texts = {}
@@ -184,6 +265,13 @@ def distributed_stats(plan: Plan, valid: int, params: dict) -> dict:
             frame = frame.filter(pl.col(POS).cast(pl.Int64).is_in(valid_rows.implode()))
             texts[p] = frame[cfg.text_column].cast(pl.String)
         for row in sample.iter_rows(named=True):
-            examples.append({"id": row["id"], "text": clip(texts[row["part"]][row["local"]]), "duplicate_of": row["kept_id"],
-                             "kept_text": clip(texts[row["kept_part"]][row["kept_local"]]), "similarity": round(float(row["similarity"]), 4)})
+            examples.append(
+                {
+                    "id": row["id"],
+                    "text": clip(texts[row["part"]][row["local"]]),
+                    "duplicate_of": row["kept_id"],
+                    "kept_text": clip(texts[row["kept_part"]][row["kept_local"]]),
+                    "similarity": round(float(row["similarity"]), 4),
+                }
+            )
     return cluster_summary(plan.method, params, valid, sizes, sims, examples)

@@ -180,6 +180,5 @@ def save_npy(path: Path, array: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
-
 def done(path: Path) -> bool:
     return path.exists()

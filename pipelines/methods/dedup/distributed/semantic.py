@@ -8,6 +8,7 @@ import polars as pl
 
 from pipelines.methods.dedup.distributed.files import GID, Plan, done, save_npy, save_npz, stage, write_parquet
 
+
 def part_vectors(good: pl.DataFrame, cfg) -> np.ndarray:
     """Unit vectors of a partition's rows: its embedding column, else its texts embedded (through
     the embedding cache) in this task."""
@@ -30,7 +31,11 @@ def stage_sample(part: int, plan: Plan) -> str:
         vec = np.load(plan.dir("vectors", f"{part:05d}.npy"), mmap_mode="r")
         gid = pl.read_parquet(plan.dir("rows", f"{part:05d}.parquet"), columns=[GID])[GID].to_numpy()
         share = plan.facts["sample_share"]
-        pick = np.arange(len(gid)) if share >= 1 else np.flatnonzero(np.random.default_rng(plan.cfg.seed + part).random(len(gid)) < share)
+        pick = (
+            np.arange(len(gid))
+            if share >= 1
+            else np.flatnonzero(np.random.default_rng(plan.cfg.seed + part).random(len(gid)) < share)
+        )
         save_npz(out, gid=gid[pick], vectors=np.asarray(vec[pick]))
     return str(out)
 
@@ -51,8 +56,16 @@ def stage_assign(part: int, plan: Plan) -> int:
     gid = pl.read_parquet(plan.dir("rows", f"{part:05d}.parquet"), columns=[GID])[GID].to_numpy()
     local = np.repeat(np.arange(len(gid), dtype=np.int32), cell.shape[1])
     key = cell.ravel().astype(np.uint64)
-    table = pl.DataFrame({"shard": (key % np.uint64(plan.shards)).astype(np.int64), "band": np.zeros(len(key), np.uint8),
-                          "key": key, GID: gid[local], "part": np.full(len(key), part, np.int32), "local": local})
+    table = pl.DataFrame(
+        {
+            "shard": (key % np.uint64(plan.shards)).astype(np.int64),
+            "band": np.zeros(len(key), np.uint8),
+            "key": key,
+            GID: gid[local],
+            "part": np.full(len(key), part, np.int32),
+            "local": local,
+        }
+    )
     for (s,), piece in table.partition_by("shard", as_dict=True, include_key=False).items():
         write_parquet(piece, plan.dir("bands", f"{s:04d}", f"{part:05d}.parquet"))
     marker.parent.mkdir(parents=True, exist_ok=True)
@@ -92,7 +105,6 @@ def semantic_pairs(plan: Plan, t: pl.DataFrame, bucket: np.ndarray, gid: np.ndar
     return np.concatenate(lefts), np.concatenate(rights)
 
 
-
 def pair_cosine(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
     """Cosine similarity of pairs (columns lp, ll, rp, rl) from the partitions' unit vectors."""
     out = np.zeros(pairs.height)
@@ -103,7 +115,6 @@ def pair_cosine(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
         va, vb = np.asarray(a[grp["ll"].to_numpy()]), np.asarray(b[grp["rl"].to_numpy()])
         out[grp["_k"].to_numpy()] = np.einsum("ij,ij->i", va, vb).astype(np.float64)
     return out
-
 
 
 def train_kmeans(plan: Plan, dask, valid: int, timed) -> dict:
@@ -122,10 +133,19 @@ def train_kmeans(plan: Plan, dask, valid: int, timed) -> dict:
         vectors = np.concatenate([g["vectors"] for g in got])[np.argsort(gid, kind="stable")]
         from pipelines.methods.dedup.semantic import _gpu_count
 
-        km = faiss.Kmeans(vectors.shape[1], k, niter=cfg.kmeans_iter, seed=cfg.seed, spherical=True,
-                          gpu=_gpu_count() > 0, verbose=False)
+        km = faiss.Kmeans(
+            vectors.shape[1],
+            k,
+            niter=cfg.kmeans_iter,
+            seed=cfg.seed,
+            spherical=True,
+            gpu=_gpu_count() > 0,
+            verbose=False,
+        )
         km.train(np.ascontiguousarray(vectors, dtype=np.float32))
         save_npy(path, km.centroids)
-    return {"search": "k-means clusters (trained on a sample, assigned per partition)", "kmeans_clusters": k,
-            "kmeans_sample_rows": int(min(valid, plan.sample_rows))}
-
+    return {
+        "search": "k-means clusters (trained on a sample, assigned per partition)",
+        "kmeans_clusters": k,
+        "kmeans_sample_rows": int(min(valid, plan.sample_rows)),
+    }

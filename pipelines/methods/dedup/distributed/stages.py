@@ -9,14 +9,33 @@ import numpy as np
 import polars as pl
 
 from pipelines.methods.dedup.config import DedupConfig
-from pipelines.methods.dedup.distributed.files import GID, POS, Part, Plan, done, read_part, save_npy, stage, write_json, write_parquet
+from pipelines.methods.dedup.distributed.files import (
+    GID,
+    POS,
+    Part,
+    Plan,
+    done,
+    read_part,
+    save_npy,
+    stage,
+    write_json,
+    write_parquet,
+)
 from pipelines.methods.dedup.distributed.semantic import part_vectors, semantic_pairs
 from pipelines.methods.dedup.minhash import (
-    agreement, band_keys, estimate_cutoff, jaccard, mix64, pairs_in_buckets, permutations, shingle_sets, signatures, sketch,
+    agreement,
+    band_keys,
+    estimate_cutoff,
+    jaccard,
+    mix64,
+    pairs_in_buckets,
+    permutations,
+    shingle_sets,
+    signatures,
+    sketch,
     unique_pairs,
 )
 from pipelines.methods.dedup.normalize import normalize_texts
-
 
 
 # -- stage 1: ids ----------------------------------------------------------------------------------
@@ -51,11 +70,15 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
     marker = plan.dir("rows", f"{part.index:05d}.parquet")
     if done(marker):
         return json.loads(plan.dir("rows", f"{part.index:05d}.json").read_text())
-    frame = read_part(part, plan.columns).with_row_index(POS, offset=part.start).with_columns(pl.col(POS).cast(pl.Int64))
+    frame = (
+        read_part(part, plan.columns).with_row_index(POS, offset=part.start).with_columns(pl.col(POS).cast(pl.Int64))
+    )
     ident, text = frame[plan.id_column], frame[cfg.text_column]
     gid = np.zeros(frame.height, dtype=np.int64)
     earlier = np.zeros(frame.height, dtype=bool)
-    present = ident.fill_null(ident.drop_nulls().first() if ident.drop_nulls().len() else None)  # nulls: quarantined below
+    present = ident.fill_null(
+        ident.drop_nulls().first() if ident.drop_nulls().len() else None
+    )  # nulls: quarantined below
     for q in range(len(plan.parts)):
         other = pl.read_parquet(plan.dir("ids", f"{q:05d}.parquet")).to_series()
         if other.dtype != present.dtype and other.len():
@@ -66,10 +89,12 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
             earlier |= other.search_sorted(present, side="right").to_numpy() > left
     frame = frame.with_columns(pl.Series(GID, gid))
     problem = (
-        pl.when(pl.col(plan.id_column).is_null()).then(pl.lit(f"{plan.id_column} is null"))
+        pl.when(pl.col(plan.id_column).is_null())
+        .then(pl.lit(f"{plan.id_column} is null"))
         .when(~pl.col(plan.id_column).is_first_distinct() | pl.Series(earlier))
         .then(pl.format("id '{}' repeated: first at an earlier row", pl.col(plan.id_column).cast(pl.String)))
-        .when(text.is_null()).then(pl.lit(f"{cfg.text_column} is null: nothing to compare"))
+        .when(text.is_null())
+        .then(pl.lit(f"{cfg.text_column} is null: nothing to compare"))
     )
     checked = frame.with_columns(problem.alias("_error"))
     bad = checked.filter(pl.col("_error").is_not_null())
@@ -79,15 +104,31 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
         from schemas.quarantine import quarantine_frame
 
         raw = [c for c in plan.columns]
-        field_ = pl.when(pl.col("_error").str.starts_with(cfg.text_column + " ")).then(pl.lit(cfg.text_column)).otherwise(pl.lit(plan.id_column))
-        write_parquet(quarantine_frame(bad.select(
-            pl.lit("validate").alias("step"), pl.lit(plan.source).alias("source_file"), (pl.col(POS) + 1).alias("row"),
-            field_.alias("field"), pl.col("_error").alias("error"),
-            pl.struct([pl.col(c).cast(pl.String) for c in raw]).struct.json_encode().alias("raw"),
-        )), plan.dir("quarantine", f"{part.index:05d}.parquet"))
+        field_ = (
+            pl.when(pl.col("_error").str.starts_with(cfg.text_column + " "))
+            .then(pl.lit(cfg.text_column))
+            .otherwise(pl.lit(plan.id_column))
+        )
+        write_parquet(
+            quarantine_frame(
+                bad.select(
+                    pl.lit("validate").alias("step"),
+                    pl.lit(plan.source).alias("source_file"),
+                    (pl.col(POS) + 1).alias("row"),
+                    field_.alias("field"),
+                    pl.col("_error").alias("error"),
+                    pl.struct([pl.col(c).cast(pl.String) for c in raw]).struct.json_encode().alias("raw"),
+                )
+            ),
+            plan.dir("quarantine", f"{part.index:05d}.parquet"),
+        )
     policy = policy_expr(cfg)
-    rows = good.select(pl.col(POS), pl.col(GID), pl.col(plan.id_column).alias("id"),
-                       (policy if policy is not None else pl.lit(None)).alias("_policy"))
+    rows = good.select(
+        pl.col(POS),
+        pl.col(GID),
+        pl.col(plan.id_column).alias("id"),
+        (policy if policy is not None else pl.lit(None)).alias("_policy"),
+    )
     local = np.arange(good.height, dtype=np.int64)
     keys_out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (band, key, local)
     if plan.method == "exact":
@@ -108,25 +149,43 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
             sketches.append(sketch(sig))
             del sig
             if empty.any():  # empty rows: keys of their own over all partitions (no shingles, no pairs)
-                own = mix64(gid[good_rows[start:start + len(empty)][empty]].astype(np.uint64) + np.uint64(0xDEAD))
+                own = mix64(gid[good_rows[start : start + len(empty)][empty]].astype(np.uint64) + np.uint64(0xDEAD))
                 kb[empty] = own[:, None] + np.arange(bands, dtype=np.uint64)
             n = kb.shape[0]
-            keys_out.append((np.repeat(np.arange(bands, dtype=np.uint8)[None, :], n, 0).ravel(), kb.ravel(),
-                             np.repeat(local[start:start + n], bands)))
+            keys_out.append(
+                (
+                    np.repeat(np.arange(bands, dtype=np.uint8)[None, :], n, 0).ravel(),
+                    kb.ravel(),
+                    np.repeat(local[start : start + n], bands),
+                )
+            )
             offsets.append(off[1:] + offsets[-1][-1])
             values.append(vals)
         # two plain .npy files, so that later stages map them and read only the rows they ask for
-        save_npy(plan.dir("shingles", f"{part.index:05d}.values.npy"), np.concatenate(values) if values else np.zeros(0, np.uint32))
+        save_npy(
+            plan.dir("shingles", f"{part.index:05d}.values.npy"),
+            np.concatenate(values) if values else np.zeros(0, np.uint32),
+        )
         save_npy(plan.dir("shingles", f"{part.index:05d}.offsets.npy"), np.concatenate(offsets))
-        save_npy(plan.dir("shingles", f"{part.index:05d}.sketch.npy"),
-                 np.concatenate(sketches) if sketches else np.zeros((0, cfg.num_perm), np.uint16))
+        save_npy(
+            plan.dir("shingles", f"{part.index:05d}.sketch.npy"),
+            np.concatenate(sketches) if sketches else np.zeros((0, cfg.num_perm), np.uint16),
+        )
     band = np.concatenate([k[0] for k in keys_out]) if keys_out else np.zeros(0, np.uint8)
     key = np.concatenate([k[1] for k in keys_out]) if keys_out else np.zeros(0, np.uint64)
     loc = np.concatenate([k[2] for k in keys_out]) if keys_out else np.zeros(0, np.int64)
     gids = good[GID].to_numpy()[loc]
     shard = (key % np.uint64(plan.shards)).astype(np.int64)
-    table = pl.DataFrame({"shard": shard, "band": band, "key": key, GID: gids,
-                          "part": np.full(len(key), part.index, np.int32), "local": loc.astype(np.int32)})
+    table = pl.DataFrame(
+        {
+            "shard": shard,
+            "band": band,
+            "key": key,
+            GID: gids,
+            "part": np.full(len(key), part.index, np.int32),
+            "local": loc.astype(np.int32),
+        }
+    )
     for (s,), piece in table.partition_by("shard", as_dict=True, include_key=False).items():
         write_parquet(piece, plan.dir("bands", f"{s:04d}", f"{part.index:05d}.parquet"), scratch=True)
     info = {"part": part.index, "rows": part.rows, "valid": good.height, "quarantined": bad.height}
@@ -167,11 +226,16 @@ def stage_buckets(shard: int, plan: Plan) -> int:
         left, right = pairs_in_buckets(bucket, gid, plan.cfg.max_bucket)
     left, right = unique_pairs(left, right)
     where = pl.DataFrame({GID: gid, "part": t["part"], "local": t["local"]}).unique(GID)
-    pairs = (pl.DataFrame({"l": left, "r": right})
-             .join(where.rename({GID: "l", "part": "lp", "local": "ll"}), on="l")
-             .join(where.rename({GID: "r", "part": "rp", "local": "rl"}), on="r"))
-    cutoff = estimate_cutoff(plan.cfg.threshold, plan.cfg.num_perm, plan.cfg.estimate_sd) \
-        if plan.method == "near" and plan.cfg.verify else None
+    pairs = (
+        pl.DataFrame({"l": left, "r": right})
+        .join(where.rename({GID: "l", "part": "lp", "local": "ll"}), on="l")
+        .join(where.rename({GID: "r", "part": "rp", "local": "rl"}), on="r")
+    )
+    cutoff = (
+        estimate_cutoff(plan.cfg.threshold, plan.cfg.num_perm, plan.cfg.estimate_sd)
+        if plan.method == "near" and plan.cfg.verify
+        else None
+    )
     if cutoff is not None and pairs.height:
         # the estimate check here, so that only likely pairs travel to the verify stage; the others
         # are kept as (l, r) only, for its count of distinct candidates (a pair found in two bands can
@@ -209,7 +273,7 @@ def sketch_estimates(plan: Plan, pairs: pl.DataFrame, block: int = 100_000) -> n
                 rows[sel] = mapped[local[sel]]
                 del mapped
             sides.append(rows)
-        out[start:start + chunk.height] = agreement(*sides)
+        out[start : start + chunk.height] = agreement(*sides)
     return out
 
 
@@ -236,8 +300,11 @@ def pair_jaccard(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
     for (rp,), grp in pairs.partition_by("rp", as_dict=True).items():
         left = grp["ll"].to_numpy().astype(np.int64)
         right = grp["rl"].to_numpy().astype(np.int64)
-        out[grp["_k"].to_numpy()] = jaccard(l_off, l_val, left, right, other=None if rp == lp else shingles_of(plan, rp))
+        out[grp["_k"].to_numpy()] = jaccard(
+            l_off, l_val, left, right, other=None if rp == lp else shingles_of(plan, rp)
+        )
     return out
+
 
 @stage
 def stage_verify(part: int, plan: Plan) -> dict:
@@ -245,8 +312,13 @@ def stage_verify(part: int, plan: Plan) -> dict:
     if done(out):
         return json.loads(plan.dir("edges", f"{part:05d}.json").read_text())
     files = sorted(plan.dir("candidates").glob(f"*/{part:05d}.parquet"))
-    pairs = pl.read_parquet(files).unique(["l", "r"]) if files else pl.DataFrame(
-        schema={"l": pl.Int64, "r": pl.Int64, "lp": pl.Int32, "ll": pl.Int32, "rp": pl.Int32, "rl": pl.Int32})
+    pairs = (
+        pl.read_parquet(files).unique(["l", "r"])
+        if files
+        else pl.DataFrame(
+            schema={"l": pl.Int64, "r": pl.Int64, "lp": pl.Int32, "ll": pl.Int32, "rp": pl.Int32, "rl": pl.Int32}
+        )
+    )
     info = {"candidate_pairs": pairs.height}
     cfg = plan.cfg
     if plan.method == "near" and cfg.verify:
@@ -260,5 +332,3 @@ def stage_verify(part: int, plan: Plan) -> dict:
     write_json(info, plan.dir("edges", f"{part:05d}.json"))
     write_parquet(pairs.select("l", "r"), out)
     return info
-
-
