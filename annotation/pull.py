@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import shutil
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import polars as pl
 
 from annotation.agreement import question_agreement
+from annotation.columns import RecordAnswers, column_descriptions, with_review_columns
 from annotation.push import (
     ReviewOptions,
     check_rules,
@@ -32,16 +33,15 @@ from annotation.push import (
     read_config,
     recipe_of,
 )
-from annotation.columns import RecordAnswers, column_descriptions, with_review_columns
 from annotation.resolve import resolve_record
 from annotation.settings import ReviewSpec, spec_for
-from pipelines.methods.privacy import mask_text_answers
-from schemas.errors import CurateError
 from data_cards.hub import class_labels_in_card, refresh_card_metadata
 from pipelines.engine.dataset_dir import claim_output, owned_files, staged_dataset
 from pipelines.engine.layout import write_config
 from pipelines.engine.report import atomic_write_bytes
+from pipelines.methods.privacy import mask_text_answers
 from schemas.envelope import REVIEW_DTYPE
+from schemas.errors import CurateError
 
 PAGE = 1000  # the server's largest page of records
 
@@ -286,7 +286,7 @@ def _pull(
     if ws is None:
         raise CurateError(f"no Argilla workspace {workspace!r} (or this key cannot see it)")
     names = usernames(client)
-    pulled_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    pulled_at = datetime.now(UTC).replace(microsecond=0).isoformat()
     recipe = recipe_of(dataset_dir)
     reviewed: dict[str, pl.DataFrame] = {}
     reviews: list[ConfigReview] = []

@@ -25,9 +25,9 @@ from pydantic import BaseModel, Field
 
 from annotation.records import RecordBuilder
 from annotation.settings import ReviewSpec, argilla_settings, spec_for
-from schemas.errors import CurateError, InputFileError
 from pipelines.engine.layout import DATA_DIR
 from pipelines.engine.runtime import fault_point
+from schemas.errors import CurateError, InputFileError
 
 MAX_BATCH = 500  # the server's limit per bulk upsert
 RETRIES = 4

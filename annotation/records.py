@@ -7,7 +7,8 @@ it instead of adding a second one.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import polars as pl

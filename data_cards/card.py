@@ -7,8 +7,6 @@ import html
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from data_cards.licenses import OTHER
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -16,7 +16,8 @@ import os
 import sys
 import threading
 import time
-from typing import Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -125,7 +126,7 @@ class Bar:
     def __len__(self) -> int:
         return len(self.iterable)
 
-    def __enter__(self) -> "Bar":
+    def __enter__(self) -> Bar:
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -189,7 +190,7 @@ def _route_logs(target: Console) -> None:
     console (Prefect's handler holds a rich Console of its own; a StreamHandler holds the stream it
     was given), so their lines go above the bars instead of through them."""
     loggers = [logging.getLogger()] + [
-        l for l in logging.Logger.manager.loggerDict.values() if isinstance(l, logging.Logger)
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
     ]
     seen = set()
     for log in loggers:

@@ -7,8 +7,9 @@ resolves the answers, for any recipe.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import polars as pl
 

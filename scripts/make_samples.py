@@ -33,7 +33,7 @@ def keyed_answers(rng: np.random.Generator, n: int, instrument: int) -> np.ndarr
     z_domain = {d: rng.normal(size=n) for d in "NEOAC"}
     z_facet = {f: 0.8 * z_domain[f[0]] + 0.6 * rng.normal(size=n) for f in sorted(set(facets))}
     out = np.empty((n, instrument), dtype=np.int8)
-    for j, (d, f) in enumerate(zip(domains, facets)):
+    for j, (_d, f) in enumerate(zip(domains, facets)):
         latent = 3 + 1.1 * z_facet[f] + 0.8 * rng.normal(size=n)
         out[:, j] = np.clip(np.rint(latent), 1, 5)
     return out
@@ -173,7 +173,7 @@ def norms(rng: np.random.Generator) -> None:
             )
         )
         add_comments(pid, "confessions", 2, t)
-    for i, (lang, text) in enumerate(syn.FOREIGN.items()):
+    for i, (_lang, text) in enumerate(syn.FOREIGN.items()):
         posts.append(syn.submission(f"f{i}", "AmItheAsshole", authors[i], t0 + 7200 + i, "AITA ?", text))
 
     # personal details, invented: masked in the output

@@ -5,6 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+# Style and structure first (seconds): the formatter, the linter, the import contracts (layers, no
+# cycles), the docs site (a dead link or a page missing from the nav fails it).
+.venv/bin/ruff format --check .
+.venv/bin/ruff check .
+.venv/bin/lint-imports --no-cache
+.venv/bin/mkdocs build --strict --quiet --site-dir "${TMPDIR:-/tmp}/curate-docs-site"
 .venv/bin/python -m pytest -q -m "not integration" --timeout=600 "$@"
 # Debian packages the integration suites use: Chromium for the Argilla browser test (Redis is
 # installed by the stack itself). Without root, the browser test skips and says why.

@@ -185,7 +185,7 @@ class Codebook(Frozen):
         return data
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Codebook":
+    def _consistent(self) -> Codebook:
         if not self.questions:
             raise ValueError("questions: at least one question is needed")
         re.compile(self.refusal_pattern)

@@ -22,7 +22,7 @@ class Replicates(BaseModel):
     df: int | None = None  # degrees of freedom of the interval (default: R/2 for BRR/Fay, else R - 1)
 
     @model_validator(mode="after")
-    def _given(self) -> "Replicates":
+    def _given(self) -> Replicates:
         if not self.columns and not self.prefix:
             raise ValueError("replicates: give `columns` or `prefix`")
         if self.method == "fay" and not self.fay:
@@ -73,7 +73,7 @@ class Design(BaseModel):
         return data
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Design":
+    def _one_kind(self) -> Design:
         if self.replicates and (self.strata or self.psu or self.fpc):
             raise ValueError("design: declare strata/psu/fpc or replicate weights, not both")
         if not (self.replicates or self.strata or self.psu):

@@ -14,7 +14,6 @@ import yaml
 
 from schemas.errors import InputFileError
 
-
 SAMPLES = Path(__file__).resolve().parent / "samples"  # the shipped samples (the demo's inputs)
 
 

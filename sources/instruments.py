@@ -24,7 +24,7 @@ Loading validates the definition (every item in one scale, facets under existing
 
 from __future__ import annotations
 
-from functools import cached_property, lru_cache
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -60,7 +60,7 @@ class ResponseScale(_Frozen):
     labels: dict[int, str] = {}
 
     @model_validator(mode="after")
-    def _ordered(self) -> "ResponseScale":
+    def _ordered(self) -> ResponseScale:
         if self.max <= self.min:
             raise ValueError(f"response scale max {self.max} is not above min {self.min}")
         clash = [c for c in self.missing if self.min <= c <= self.max]
@@ -108,7 +108,7 @@ class Instrument(_Frozen):
     items: tuple[Item, ...]
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Instrument":
+    def _consistent(self) -> Instrument:
         codes = [s.code for s in self.scales]
         if len(set(codes)) != len(codes):
             raise ValueError(f"scale codes repeat: {sorted({c for c in codes if codes.count(c) > 1})}")
@@ -228,13 +228,13 @@ def read_definition(path: Path | str) -> Instrument:
         raise InputFileError(path, f"invalid instrument definition: {validation_problems(e, 'definition')}") from None
 
 
-@lru_cache(maxsize=None)
+@cache
 def shipped() -> dict[str, Instrument]:
     """The shipped definitions by id (each file is named by its id, so ids are unique)."""
     return {path.stem: _shipped_file(path.stem) for path in sorted(DEFINITIONS.glob("*.yaml"))}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _shipped_file(name: str) -> Instrument | None:
     path = DEFINITIONS / f"{name}.yaml"
     if not path.is_file():

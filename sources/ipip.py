@@ -7,7 +7,7 @@ beyond what the file format says: Johnson's fixed-width files hold answers keyed
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import polars as pl
@@ -52,7 +52,7 @@ class RawResponses:
     malformed: pl.DataFrame  # quarantine rows for lines that could not be split into fields
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_key(instrument: int) -> pl.DataFrame:
     """The scoring key: item_no, text, domain, facet_code, facet_name, keyed (+1/-1)."""
     if instrument not in INSTRUMENTS:

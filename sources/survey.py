@@ -101,7 +101,7 @@ def read_meta(path: Path) -> FileMeta:
         missing[col.lower()] = codes
     for col, letters in (getattr(meta, "missing_user_values", None) or {}).items():
         missing.setdefault(col.lower(), set()).update(_stata_code(v) for v in letters)
-    labels = {c.lower(): l for c, l in (meta.column_names_to_labels or {}).items() if l}
+    labels = {c.lower(): label for c, label in (meta.column_names_to_labels or {}).items() if label}
     return FileMeta(path, fmt, [c.strip().lower() for c in meta.column_names], labels, value_labels, missing)
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.engine.layout import write_dataset_dir
-from pipelines.recipes import CardMeta, RecipeOutput
 from pipelines.engine.report import RunReport
 from pipelines.engine.steps import Account
+from pipelines.recipes import CardMeta, RecipeOutput
 
 CONFIGS = ("alpha", "beta")
 

@@ -10,7 +10,6 @@ import re
 import numpy as np
 import polars as pl
 
-
 MODULES = (
     "argparse",
     "typing",

@@ -16,8 +16,8 @@ import asyncio
 import itertools
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import orjson
 import uvicorn
@@ -157,7 +157,7 @@ class ScriptedServer:
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    def start(self) -> "ScriptedServer":
+    def start(self) -> ScriptedServer:
         config = uvicorn.Config(
             self.app(), host=self.host, port=self.port, log_level="warning", lifespan="off", access_log=False
         )
@@ -178,7 +178,7 @@ class ScriptedServer:
             self._server.should_exit = True
             self._thread.join(timeout=10)
 
-    def __enter__(self) -> "ScriptedServer":
+    def __enter__(self) -> ScriptedServer:
         return self.start()
 
     def __exit__(self, *exc) -> None:

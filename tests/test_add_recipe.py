@@ -33,9 +33,9 @@ def lines_recipe(tmp_path, monkeypatch):
 
 def test_a_folder_on_the_recipe_path_is_a_recipe(lines_recipe, tmp_path):
     from pipelines.cli.demo import demo_runs
+    from pipelines.engine.request import RunRequest
     from pipelines.flows.run import run_recipe
     from pipelines.recipes import available, get_recipe
-    from pipelines.engine.request import RunRequest
 
     assert available()["lines"] == lines_recipe / "lines"
     assert "personality" in available()  # the shipped ones are still there

@@ -40,8 +40,8 @@ def test_johnsons_sample_lists_each_country_once():
 
 def test_personality_respondents_carry_both_iso_codes(tmp_path):
     from pipelines.engine.dask_runtime import DaskRuntime
-    from pipelines.recipes import personality
     from pipelines.engine.runtime import RunContext
+    from pipelines.recipes import personality
 
     ctx = RunContext(recipe="personality", output=tmp_path / "out", dask=DaskRuntime(inline=True))
     out = personality.build(

@@ -5,10 +5,8 @@ starts (Prefect's runner of scheduled runs, which inherits the environment). Iss
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -303,8 +303,8 @@ def test_the_cli_options_travel_in_the_run_request(tmp_path, monkeypatch):
 
 def test_the_flow_claims_the_output_before_any_work(tmp_path):
     """A run that reaches the flow without `curate run` (a schedule) gets the same check and lock."""
-    from pipelines.flows.run import _run
     from pipelines.engine.request import RunRequest
+    from pipelines.flows.run import _run
 
     out = tmp_path / "mine"
     out.mkdir()

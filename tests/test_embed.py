@@ -100,7 +100,7 @@ def _writer(root: str, worker: int, rounds: int) -> None:
     cache = EmbeddingCache(root, "k")
     cache.MAX_SHARDS = 8  # compact often, while others read and write
     rng = np.random.default_rng(worker)
-    for r in range(rounds):
+    for _ in range(rounds):
         texts = [f"text {i}" for i in rng.choice(300, size=20, replace=False)]
         vectors = _vector_of(texts)
         cache.add(text_hashes(texts), vectors)

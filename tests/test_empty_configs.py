@@ -11,9 +11,9 @@ import pytest
 
 from data_cards.hub import validate_card_offline
 from pipelines.engine.layout import write_dataset_dir
-from pipelines.recipes import CardMeta, RecipeOutput
 from pipelines.engine.report import RunReport
 from pipelines.engine.steps import Account
+from pipelines.recipes import CardMeta, RecipeOutput
 from tests.conftest import REPO
 from tests.dataset_checks import declared_configs, load_every_config
 
@@ -69,8 +69,8 @@ def recipes_with_demo():
 def test_every_config_of_each_recipe_demo_loads(recipe, tmp_path, hf_cache, monkeypatch):
     """The registry's recipes on their demo inputs, LLM steps off (the small configs of a demo are
     where splits go missing); the embedded engine's run is tests/integration/test_llm_embedded.py."""
-    from pipelines.flows.run import run_recipe
     from pipelines.engine.request import RunRequest
+    from pipelines.flows.run import run_recipe
 
     monkeypatch.setenv("CURATE_PSEUDONYM_KEY", "test-key")
     inputs, config = recipes_with_demo()[recipe]

@@ -10,8 +10,7 @@ import time
 import polars as pl
 import pytest
 
-from schemas.errors import CurateError
-from schemas.errors import InputFileError
+from schemas.errors import CurateError, InputFileError
 
 
 def test_cr_only_line_ends_read_as_lines(tmp_path):

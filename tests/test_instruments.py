@@ -177,7 +177,7 @@ def plain_scores(
     for row in answers:
 
         def keyed(n: int, rev: bool):
-            x = row[n - 1]
+            x = row[n - 1]  # noqa: B023  (called within the iteration)
             return None if x is None else (lo + hi - x if rev != reverse_all else x)
 
         scores = {}
@@ -354,8 +354,8 @@ def test_a_bad_definition_names_the_file_and_field(tmp_path):
 def test_expand_reads_any_instrument_definition(tmp_path):
     """`expand` takes a definition file as its item table: texts where shipped, the key always."""
     from pipelines.engine.dask_runtime import DaskRuntime
-    from pipelines.recipes import expand
     from pipelines.engine.runtime import RunContext
+    from pipelines.recipes import expand
     from sources.instruments import DEFINITIONS, item_table
 
     ffm = item_table(DEFINITIONS / "ipip_ffm50.yaml")
@@ -376,8 +376,8 @@ def test_personality_recipe_scores_any_instrument(tmp_path):
     """One run over Johnson's IPIP-NEO sample, a BFI-2 CSV, an MFQ-30 CSV with a failed catch item and
     an IPIP-FFM tab-separated file: each respondent scored by its own key, as the plain scorer says."""
     from pipelines.engine.dask_runtime import DaskRuntime
-    from pipelines.recipes import personality
     from pipelines.engine.runtime import RunContext
+    from pipelines.recipes import personality
 
     files, expected = [], {}
     for name, lo, hi, seed in (("bfi2", 1, 5, 1), ("mfq30", 0, 5, 2), ("ipip_ffm50", 1, 5, 3)):

@@ -14,8 +14,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.flows.run import run_recipe
 from pipelines.engine.request import RunRequest
+from pipelines.flows.run import run_recipe
 from sources.instruments import shipped
 from tests.test_instruments import BFI2, FFM, HEXACO60, MFQ30, NEO120_REVERSED, PVQ21, PVQRR, SD3, parse, plain_scores
 

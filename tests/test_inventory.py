@@ -23,7 +23,7 @@ def reference(answers: np.ndarray, at_source: np.ndarray, key: pl.DataFrame) -> 
             keyed[item_no] = None if x == 0 else (6 - x if reverse[item_no] < 0 and not keyed_already else x)
 
         def mean(items):
-            got = [keyed[i] for i in items if keyed[i] is not None]
+            got = [keyed[i] for i in items if keyed[i] is not None]  # noqa: B023  (called within the iteration)
             return sum(got) / len(got) if len(got) * 2 >= len(items) else None
 
         facets = {f: mean([i for i in facet_of if facet_of[i] == f]) for f in FACETS}
@@ -114,7 +114,7 @@ def test_the_cheap_answer_test_never_passes_what_validation_would_quarantine(val
     got = frame.select(ok=answer_ok("i1", dtype), problem=answer_problem("i1"))
     for value, ok, problem in zip(values, got["ok"], got["problem"]):
         assert not (ok and problem), (value, problem)  # ok implies no problem
-    plain = {"0", "3", "5", "", None, 0, 3, 5, 0.0, 3.0, 5.0}
+    plain = {"0", "3", "5", "", None, 0, 3, 5}
     assert [v for v, ok in zip(values, got["ok"]) if ok] == [v for v in values if v in plain]
     # what the cheap test leaves to answer_problem is still judged by it: ' 3' and '3.0' are fine
     if dtype == pl.String:

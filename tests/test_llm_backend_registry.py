@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from pipelines.llm import backends, registry
+from pipelines.llm import registry
 from pipelines.llm.backends import Backend, backend_factory, make_backend, register_backend, registered
 from pipelines.llm.client import LLMClient
 from pipelines.llm.settings import LLMSettings, resolve_settings

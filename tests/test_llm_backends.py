@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.errors import CurateError
 from pipelines.llm.client import LLMClient, make_backend
 from pipelines.llm.completion_cache import CompletionCache
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.structured import complete_structured
-from pipelines.recipes.personality.persona import PersonaText
 from pipelines.llm.types import ChatRequest
+from pipelines.recipes.personality.persona import PersonaText
+from schemas.errors import CurateError
 
 
 def prompts(n: int, max_tokens: int = 6) -> list[ChatRequest]:

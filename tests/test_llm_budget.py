@@ -5,7 +5,6 @@ stops with one line. Against the loopback OpenAI-protocol server (tests/llm_loop
 
 from __future__ import annotations
 
-import polars as pl
 import pytest
 
 from pipelines.llm.budget import Budget, OverBudget, parse_budget
@@ -85,8 +84,8 @@ def scored_personality(ctx):
 def test_an_enrichment_over_budget_is_skipped_with_its_estimate(tmp_path, monkeypatch):
     """Persona texts over the budget: the respondents are published, the note says what the texts
     would cost and how to get them, and no persona request reached the server."""
-    from pipelines.recipes import personality as p
     from pipelines.engine.runtime import RunContext
+    from pipelines.recipes import personality as p
     from tests.llm_scripted import RecipeModel
 
     ctx = RunContext("personality", tmp_path)
@@ -106,8 +105,8 @@ def test_an_enrichment_over_budget_is_skipped_with_its_estimate(tmp_path, monkey
 
 
 def test_a_model_output_recipe_over_budget_stops_with_one_line(tmp_path, monkeypatch):
-    from pipelines.flows.run import run_recipe
     from pipelines.engine.request import RunRequest
+    from pipelines.flows.run import run_recipe
     from tests.conftest import REPO
     from tests.llm_scripted import RecipeModel
 

@@ -8,9 +8,9 @@ import pytest
 
 from pipelines.llm.client import LLMClient
 from pipelines.llm.completion_cache import CompletionCache
-from tests.llm_loopback import Reply, ScriptedServer, prompt_text
 from pipelines.llm.settings import LLMSettings, resolve_settings
 from pipelines.llm.types import ChatRequest, LLMUnavailable
+from tests.llm_loopback import Reply, ScriptedServer, prompt_text
 
 SECRET = "sk-test-0123456789abcdef-secret"
 

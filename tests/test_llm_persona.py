@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-
 import polars as pl
 
-from tests.llm_loopback import ScriptedServer
-from pipelines.recipes.personality.persona import persona_records
-from pipelines.recipes import personality as p
 from pipelines.engine.runtime import RunContext
+from pipelines.recipes import personality as p
+from pipelines.recipes.personality.persona import persona_records
 from tests.conftest import REPO
+from tests.llm_loopback import ScriptedServer
 from tests.llm_scripted import RecipeModel
 
 SAMPLES = REPO / "sources" / "samples" / "personality"

@@ -7,8 +7,8 @@ import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from schemas.errors import InputFileError
 from pipelines.recipes import expand, preferences, translate
+from schemas.errors import InputFileError
 from tests.conftest import REPO
 
 SAMPLES = REPO / "sources" / "samples"

@@ -14,8 +14,8 @@ import datasets
 import polars as pl
 import pytest
 
-from tests.llm_loopback import Reply, ScriptedServer
 from tests.conftest import REPO, all_splits, curate_bin
+from tests.llm_loopback import Reply, ScriptedServer
 from tests.llm_scripted import INJECTION, RecipeModel
 
 pytestmark = pytest.mark.integration

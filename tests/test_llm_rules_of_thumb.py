@@ -9,11 +9,11 @@ import json
 import polars as pl
 
 from pipelines.llm.client import LLMClient
-from tests.llm_loopback import Reply, ScriptedServer
 from pipelines.llm.prompts import load_template
-from pipelines.recipes.norms.rules_of_thumb import RuleConfig, RulesOfThumbStep, rule_of_thumb_spec
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import OVER_LIMIT, llm_step_config
+from pipelines.recipes.norms.rules_of_thumb import RuleConfig, RulesOfThumbStep, rule_of_thumb_spec
+from tests.llm_loopback import Reply, ScriptedServer
 
 GOOD = {
     "rules": [
@@ -72,9 +72,9 @@ def test_norms_build_publishes_rules_of_thumb_and_review_pushes_them(tmp_path, m
     """Through the norms recipe with an endpoint: a `rules_of_thumb` config linked to the situations,
     with the step's provenance, and the norms recipe's review spec for it (curate review push)."""
     from annotation.settings import spec_for
+    from pipelines.engine.runtime import RunContext
     from pipelines.methods.privacy import KEY_ENV
     from pipelines.recipes import norms
-    from pipelines.engine.runtime import RunContext
     from tests import reddit_dumps as fx
 
     monkeypatch.setenv(KEY_ENV, "test-key")

@@ -8,11 +8,11 @@ import pytest
 from pydantic import BaseModel, Field
 
 from pipelines.llm.client import LLMClient
-from tests.llm_loopback import Reply
+from pipelines.llm.prompts import load_template
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.structured import schema_token_budget, structured_request, words_token_budget
-from pipelines.llm.prompts import load_template
 from pipelines.llm.types import ChatRequest
+from tests.llm_loopback import Reply
 from tests.llm_scripted import StreamingServer
 
 

@@ -12,14 +12,14 @@ import pytest
 from pydantic import BaseModel
 
 from pipelines.llm.client import LLMClient
-from tests.conftest import REPO
-from tests.llm_loopback import Reply, ScriptedServer
-from pipelines.recipes.personality.persona import PersonaConfig, PersonaStep, PersonaText
 from pipelines.llm.prompts import data_block, load_template
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import llm_step_config
 from pipelines.llm.structured import complete_structured, parse_output, structured_request
 from pipelines.llm.types import ChatRequest, Completion
+from pipelines.recipes.personality.persona import PersonaConfig, PersonaStep, PersonaText
+from tests.conftest import REPO
+from tests.llm_loopback import Reply, ScriptedServer
 from tests.llm_scripted import INJECTION, RecipeModel
 
 

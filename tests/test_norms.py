@@ -9,9 +9,9 @@ import orjson
 import polars as pl
 import pytest
 
+from pipelines.engine.runtime import RunContext
 from pipelines.methods.privacy import KEY_ENV
 from pipelines.recipes import norms
-from pipelines.engine.runtime import RunContext
 from tests import reddit_dumps as fx
 
 

@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from pipelines.engine.dask_runtime import DaskRuntime
-from schemas.errors import InputFileError
-from pipelines.recipes import personality
 from pipelines.engine.runtime import RunContext
+from pipelines.recipes import personality
+from schemas.errors import InputFileError
 from sources.ipip import load_key, read_responses, sniff
 from tests import personality_data as pdata
 

@@ -197,7 +197,7 @@ def test_redact_raw_line_hides_author_fields_ids_and_pii():
 
 
 def test_redact_raw_reads_escaped_full_width_digits_and_keeps_json_escapes():
-    raw = '{"body":"call \\uff10\\uff16 12 34 56 78 \\"quoted\\" \\ud83d\\ude00"}'.encode()
+    raw = b'{"body":"call \\uff10\\uff16 12 34 56 78 \\"quoted\\" \\ud83d\\ude00"}'
     out = redact_raw(raw, ner=False)
     assert "<PHONE>" in out and '\\"quoted\\"' in out and "\\ud83d\\ude00" in out
 

@@ -10,11 +10,11 @@ from huggingface_hub import DatasetCard
 
 from data_cards.hub import validate_card_offline
 from pipelines.engine.dask_runtime import DaskRuntime
-from schemas.errors import CurateError
 from pipelines.engine.layout import write_dataset_dir
 from pipelines.engine.publish import diff_configs, load_version, publish, versions
-from pipelines.recipes import personality
 from pipelines.engine.runtime import RunContext
+from pipelines.recipes import personality
+from schemas.errors import CurateError
 from tests import personality_data as pdata
 from tests.conftest import all_splits
 
@@ -162,10 +162,10 @@ def test_card_header_is_valid_for_the_hub_and_datasets(tmp_path):
 def test_published_configs_are_hub_typed_and_mix_with_hub_datasets(tmp_path, hf_cache):
     """`string` columns (not `large_string`), ClassLabel from `dataset_info`, and a config that
     `concatenate_datasets` joins with an ordinary Hub-style dataset built from plain Python strings."""
+    import dataclasses
+
     import datasets
     import pyarrow.parquet as pq
-
-    import dataclasses
 
     # the shipped spec: an items table holds the domains of any instrument (IPIP-NEO's E is not
     # HEXACO's E), so `domain` stays a string there

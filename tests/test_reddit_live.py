@@ -130,9 +130,8 @@ def test_incremental_fetch_only_what_is_new(reddit, tmp_path):
 
 
 def test_rate_limit_is_waited_out(reddit, tmp_path):
-    from prawcore.exceptions import TooManyRequests
-
     import requests
+    from prawcore.exceptions import TooManyRequests
 
     response = requests.Response()  # what prawcore raises with, built here
     response.status_code, response._content = 429, b"Too Many Requests"

@@ -5,20 +5,19 @@ tests/integration/test_argilla_review.py; agreement in tests/test_agreement.py."
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
 
-from annotation.pull import annotation_section, replace_section, ConfigReview
+from annotation.pull import ConfigReview, annotation_section, replace_section
 from annotation.push import ReviewOptions, check_rules, load_options, record_vectors
 from annotation.records import RecordBuilder
 from annotation.resolve import mean_rank, resolve_answers, resolve_record
 from annotation.settings import Question, ranks_from_scores, review_specs, spec_for
 from annotation.users import load_users_file, write_credentials
-from schemas.errors import CurateError, InputFileError
 from schemas.envelope import PROVENANCE_DTYPE, REVIEW_DTYPE, SOURCE_DTYPE
-
+from schemas.errors import CurateError, InputFileError
 
 # -- resolution --------------------------------------------------------------------------------
 
@@ -91,7 +90,7 @@ def envelope(n: int, *, model: str | None = None, step: str = "translate") -> di
         "parallel_id": [None] * n,
         "provenance": [prov] * n,
         "review": [{"status": "pending", "annotators": [], "responses": None, "agreement": None}] * n,
-        "created_at": [datetime(2025, 1, 1, tzinfo=timezone.utc)] * n,
+        "created_at": [datetime(2025, 1, 1, tzinfo=UTC)] * n,
     }
 
 
@@ -462,8 +461,9 @@ def test_human_answers_resolve_only_resolved_records_and_an_untouched_suggestion
 
 def fake_argilla(fail_user: str | None = None):
     """An Argilla users API in memory (httpx's MockTransport), recording every POST."""
-    import httpx
     from types import SimpleNamespace
+
+    import httpx
 
     posts = []
 

@@ -114,8 +114,8 @@ def test_code_version_covers_the_module_a_step_lives_in(tmp_path, monkeypatch):
 
 
 def test_code_version_covers_declared_dependencies(tmp_path, monkeypatch):
-    from pipelines.recipes.personality.steps import KeyAndScore
     from pipelines.engine.steps import module_source_hash
+    from pipelines.recipes.personality.steps import KeyAndScore
 
     step = KeyAndScore()
     version = step.code_version()

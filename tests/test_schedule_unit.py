@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.errors import CurateError
 from pipelines.flows.schedule import Recipe, artifact_markdown, check_cron, pseudonym_key
+from schemas.errors import CurateError
 
 
 def test_cron_and_timezone_are_checked_in_one_line():

@@ -13,8 +13,8 @@ import pytest
 from data_cards.card import md_text
 from data_cards.licenses import check_license
 from pipelines.engine.config import read_yaml_mapping, validated
-from pipelines.recipes import personality
 from pipelines.engine.redaction import install_log_redaction, redact
+from pipelines.recipes import personality
 from schemas.errors import CurateError, InputFileError
 from sources.files import check_distinct_names, encoding_read, input_name, load_yaml, read_text, read_text_table
 from sources.tables import arrow_frame, read_table

@@ -16,7 +16,7 @@ from pipelines.methods.survey_design import Design, Replicates, design_estimates
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
     import samplics
-    from samplics import PopParam, RepMethod, ReplicateEstimator, TaylorEstimator
+    from samplics import PopParam, ReplicateEstimator, RepMethod, TaylorEstimator
 
 TOL = 1e-9
 
@@ -24,8 +24,8 @@ TOL = 1e-9
 def build_values(tmp_path, inputs, **config):
     """The values recipe in-process (inline Dask, no cache): (context, output)."""
     from pipelines.engine.dask_runtime import DaskRuntime
-    from pipelines.recipes import values
     from pipelines.engine.runtime import RunContext
+    from pipelines.recipes import values
 
     ctx = RunContext(recipe="values", output=tmp_path / "out", cache=None, dask=DaskRuntime(inline=True))
     return ctx, values.build(ctx, inputs, values.Config(**config))

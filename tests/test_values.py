@@ -12,9 +12,9 @@ import pytest
 
 from pipelines.engine.cache import StepCache
 from pipelines.engine.dask_runtime import DaskRuntime
-from schemas.errors import InputFileError
-from pipelines.recipes import values
 from pipelines.engine.runtime import RunContext
+from pipelines.recipes import values
+from schemas.errors import InputFileError
 from sources.survey import canonical_code, load_codebook
 from tests import values_data as vdata
 

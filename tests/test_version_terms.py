@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from huggingface_hub import DatasetCard
 
-from schemas.errors import CurateError
-from pipelines.flows.run import run_recipe
 from pipelines.engine.publish import plan_publish, publish, version_terms, versions
 from pipelines.engine.request import RunRequest
+from pipelines.flows.run import run_recipe
+from schemas.errors import CurateError
 from tests import personality_data as pdata
 
 

@@ -54,7 +54,7 @@ class StackConfig:
     server_python: str
 
     @classmethod
-    def from_env(cls, data_dir: str | os.PathLike | None = None) -> "StackConfig":
+    def from_env(cls, data_dir: str | os.PathLike | None = None) -> StackConfig:
         root = data_dir or os.environ.get("CURATE_STACK_DIR") or REPO_ROOT / ".stack"
         return cls(
             data_dir=Path(root).expanduser().resolve(),

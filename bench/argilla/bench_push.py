@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -98,7 +98,7 @@ def translation_frame(n: int, dims: int = 384, seed: int = 0) -> pl.DataFrame:
             "parallel_id": [stable_id("orig", i) for i in range(n)],
             "provenance": [provenance] * n,
             "review": [{"status": "pending", "annotators": [], "responses": None, "agreement": None}] * n,
-            "created_at": datetime.now(timezone.utc),
+            "created_at": datetime.now(UTC),
             "embedding": pl.Series(vectors, dtype=pl.Array(pl.Float32, dims)),
         },
         schema_overrides={"source": SOURCE_DTYPE, "provenance": PROVENANCE_DTYPE, "review": REVIEW_DTYPE},
@@ -127,7 +127,7 @@ def run_ours(client, folder: Path, workspace: str, name: str) -> float:
 def run_sdk(client, folder: Path, frame: pl.DataFrame, workspace, name: str) -> float:
     import argilla as rg
 
-    from annotation.push import ensure_dataset, record_vectors, ReviewOptions
+    from annotation.push import ReviewOptions, ensure_dataset, record_vectors
     from annotation.records import RecordBuilder
     from annotation.settings import spec_for
 

@@ -61,7 +61,7 @@ def pairwise_scores(pred, truth) -> dict:
     }
 
 
-def cluster_of(frame, result) -> "object":
+def cluster_of(frame, result) -> object:
     """Cluster label per row of `frame`: the kept id its row maps to (itself when kept)."""
     import polars as pl
 
@@ -196,8 +196,8 @@ def run_dask(frame, params: dict, workers: int, memory: str, rows: int):
     """Our near dedup as Dask stages on a LocalCluster (`workers` x `memory`), over the parquet
     dataset of the corpus; returns labels, facts and each worker's peak memory."""
     import polars as pl
-
     from corpus import build_scaled
+
     from pipelines.engine.dask_runtime import DaskRuntime
     from pipelines.methods.dedup import dedup_step
     from pipelines.methods.dedup.distributed import memory_bytes, run_distributed
@@ -208,7 +208,7 @@ def run_dask(frame, params: dict, workers: int, memory: str, rows: int):
     runtime = DaskRuntime(workers=workers, memory_limit=memory, local_directory=str(work / "spill"))
     t0 = time.perf_counter()
     try:
-        runtime.client  # start-up is not what is timed
+        _ = runtime.client  # start-up is not what is timed
         start = time.perf_counter() - t0
         t0 = time.perf_counter()
         res = run_distributed(

@@ -22,9 +22,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
+from pipelines.engine.prefect_server import free_port  # noqa: E402
 from pipelines.llm.client import LLMClient  # noqa: E402
 from pipelines.llm.embedded import EngineOptions, embedded_endpoint, model_path, serve  # noqa: E402
-from pipelines.engine.prefect_server import free_port  # noqa: E402
 from pipelines.llm.http_backend import BASE_STOP, plain_prompt  # noqa: E402
 from pipelines.llm.settings import LLMSettings  # noqa: E402
 from pipelines.llm.types import ChatRequest  # noqa: E402

@@ -74,8 +74,8 @@ def main() -> None:
         return
     device = "cuda" if torch.cuda.is_available() else "cpu"
     from pipelines.llm.settings import LLMSettings
-    from tests.llm_tiny import tiny_model, tiny_tokenizer
     from pipelines.llm.transformers_backend import TransformersBackend
+    from tests.llm_tiny import tiny_model, tiny_tokenizer
 
     tokenizer = tiny_tokenizer()
     model = tiny_model(tokenizer, layers=args.layers, width=args.width, heads=max(2, args.width // 64))

@@ -85,7 +85,7 @@ def run_masker(name, fn, cases, clean, names):
     fp_clean_hits = [m for o in o_clean for m in pattern.findall(o)]
     clean_words = sum(len(t.split()) for t in clean) + sum(len(t.split()) for t in hosts)
     fp_examples = Counter()
-    for src, o in zip(clean + hosts, o_clean + o_hosts):
+    for _src, o in zip(clean + hosts, o_clean + o_hosts):
         for m in pattern.finditer(o):
             fp_examples[o[max(0, m.start() - 25) : m.end() + 10]] += 1
     return {

@@ -24,9 +24,12 @@ import os
 import shutil
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from pipelines.engine.report import RunReport
 
 METHOD_SECTIONS = ("exact", "near", "semantic")
 OUTPUTS = [
@@ -87,9 +90,8 @@ def choose_engine(engine: str, method: str, input: Path, cfg, memory_budget: int
         return "single"
     import polars as pl
 
-    from pipelines.methods.dedup.distributed import input_files
-
     from pipelines.methods.dedup.config import check_text_columns
+    from pipelines.methods.dedup.distributed import input_files
 
     files = input_files(input)
     check_text_columns(input, pl.scan_parquet(files).collect_schema(), cfg)
@@ -243,11 +245,11 @@ def _run_dedup(
     from pipelines.engine.cache import StepCache
     from pipelines.engine.dask_runtime import DaskRuntime
     from pipelines.engine.dataset_dir import staged_dataset
-    from pipelines.methods.dedup import dedup_step, duplicates_table
-    from pipelines.methods.dedup.card import write_dedup_card
     from pipelines.engine.layout import write_config
     from pipelines.engine.runtime import RunContext, file_fingerprint
     from pipelines.engine.steps import Account
+    from pipelines.methods.dedup import dedup_step, duplicates_table
+    from pipelines.methods.dedup.card import write_dedup_card
     from sources.files import input_name
     from sources.tables import ROW, read_table
 
@@ -376,7 +378,7 @@ def run_dedup_dask(
 
 def dask_report(
     result, input: Path, method: str, step_name: str, dask_address: str | None, memory_per_worker: str | None, peaks
-) -> "RunReport":
+) -> RunReport:
     from pipelines.engine.redaction import redact
     from pipelines.engine.report import RunReport
     from pipelines.engine.steps import Account

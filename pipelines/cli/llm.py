@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import os
 import time
-from contextlib import contextmanager, nullcontext
-from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
@@ -24,7 +22,8 @@ def serve(
 ) -> None:
     """Serve the embedded model (Gemma 3 270M base, llama.cpp) on 127.0.0.1 until Ctrl-C; point
     recipes at it with CURATE_LLM_BASE_URL=http://127.0.0.1:PORT/v1."""
-    from pipelines.llm.embedded import MODEL_ID, EngineOptions, serve as start
+    from pipelines.llm.embedded import MODEL_ID, EngineOptions
+    from pipelines.llm.embedded import serve as start
 
     defaults = EngineOptions.from_env()
     options = EngineOptions(threads or defaults.threads, slots or defaults.slots, defaults.ctx_per_slot)

@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 
 from pipelines.engine.request import RunRequest
-
 from schemas.errors import CurateError
 
 # No network at run time: Prefect must not try to send telemetry or check for updates.
@@ -266,9 +265,9 @@ def schedule(
     dask_address: DaskOpt = None,
 ) -> None:
     """Serve RECIPE as a Prefect deployment with a cron schedule (needs PREFECT_API_URL)."""
-    from pipelines.recipes import get_recipe
     from pipelines.engine.redaction import conceal
     from pipelines.flows.schedule import check_cron, serve_schedule
+    from pipelines.recipes import get_recipe
 
     get_recipe(recipe)
     check_cron(cron, timezone)
@@ -391,7 +390,8 @@ from pipelines.cli.dedup import dedup as _dedup  # noqa: E402  (cheap: its heavy
 
 app.command("dedup")(_dedup)
 
-from annotation.cli import argilla_app as _argilla_app, review_app as _review_app  # noqa: E402  (heavy imports inside)
+from annotation.cli import argilla_app as _argilla_app  # noqa: E402  (heavy imports inside)
+from annotation.cli import review_app as _review_app  # noqa: E402
 
 app.add_typer(_review_app, name="review")
 from pipelines.cli.llm import llm_app as _llm_app  # noqa: E402  (heavy imports inside)

@@ -133,7 +133,7 @@ class DaskRuntime:
             logging.getLogger("distributed").setLevel(self._log_level)
         self._client = self._cluster = None
 
-    def __enter__(self) -> "DaskRuntime":
+    def __enter__(self) -> DaskRuntime:
         return self
 
     def __exit__(self, *exc: object) -> None:

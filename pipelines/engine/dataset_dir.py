@@ -28,18 +28,18 @@ import errno
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import orjson
 import yaml
 from filelock import FileLock, Timeout
 
-from schemas.errors import CurateError
 from pipelines.engine.disk import fsync_dir, fsync_tree, is_no_space, no_space
 from pipelines.engine.runtime import fault_point
+from schemas.errors import CurateError
 
 MANIFEST = ".curate-manifest.json"
 LEGACY_FILES = ("README.md", "report.json", "quarantine.parquet")  # written by curate before manifests

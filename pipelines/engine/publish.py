@@ -13,17 +13,17 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import orjson
 import polars as pl
 
 from data_cards.card import load_snippet, with_load_snippet
-from schemas.errors import CurateError
 from pipelines.engine.layout import DATA_DIR
 from pipelines.engine.report import atomic_write_bytes
 from schemas.envelope import ENVELOPE_SCHEMA
+from schemas.errors import CurateError
 
 SEMVER = re.compile(r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$")
 VOLATILE = ("created_at",)  # columns that change on every run without the record changing
@@ -441,7 +441,7 @@ def _with_changes(card: str, tag: str, changes: str) -> str:
 def _append_changelog(repo: Path, tag: str, changes: str, message: str | None) -> None:
     path = repo / "CHANGELOG.md"
     old = path.read_text() if path.exists() else "# Changelog\n"
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     entry = f"\n## {tag} ({today})\n\n{message + chr(10) + chr(10) if message else ''}{changes}\n"
     head, _, rest = old.partition("\n")
     atomic_write_bytes(path, (head + "\n" + entry + rest).encode())

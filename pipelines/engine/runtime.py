@@ -7,7 +7,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +16,9 @@ import polars as pl
 from pipelines.engine.cache import StepCache, frame_hash, step_key
 from pipelines.engine.dask_runtime import DaskRuntime
 from pipelines.engine.logs import run_logger
-from schemas.errors import CurateError
 from pipelines.engine.report import RunReport
 from pipelines.engine.steps import Step, StepResult
+from schemas.errors import CurateError
 from sources.files import input_name
 
 
@@ -60,7 +60,7 @@ class RunContext:
     output: Path
     cache: StepCache | None = None
     dask: DaskRuntime = field(default_factory=DaskRuntime)
-    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     report: RunReport = None  # type: ignore[assignment]
     llm: Any = None  # the run's LLM client, once a recipe asked for one and a model is configured
     provenance: dict[str, dict] = field(default_factory=dict)  # step name -> its provenance entry, as run

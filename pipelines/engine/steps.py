@@ -58,7 +58,7 @@ class Account:
         return out
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "Account":
+    def from_dict(cls, d: dict[str, Any]) -> Account:
         return cls(d["name"], d["in"], d["kept"], d["dropped"], d["quarantined"], d.get("extra", {}))
 
 

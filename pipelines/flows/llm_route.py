@@ -4,9 +4,9 @@ line, and the block that starts the embedded engine for `curate run`, `curate de
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Iterator
 
 from rich.console import Console
 
@@ -18,9 +18,9 @@ def llm_route(runs: list[tuple[str, Path | None]]) -> tuple[str | None, str]:
     LLM recipe has one configured (environment or the recipe's `llm:` config), ("embedded", ...) when
     one has none and the embedded engine is allowed, ("off", ...) when it is not (CURATE_LLM_EMBEDDED=0:
     the LLM steps are skipped with a note); (None, "") when no recipe has LLM steps."""
+    from pipelines.engine.redaction import redact
     from pipelines.llm.settings import resolve_settings
     from pipelines.recipes import get_recipe, load_config
-    from pipelines.engine.redaction import redact
 
     endpoints = []
     for name, config in runs:

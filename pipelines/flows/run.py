@@ -12,12 +12,12 @@ from pipelines.engine.cache import StepCache
 from pipelines.engine.dask_runtime import DaskRuntime
 from pipelines.engine.dataset_dir import claim_output
 from pipelines.engine.layout import write_dataset_dir
-from pipelines.recipes import get_recipe, load_config
+from pipelines.engine.logs import run_logger
 from pipelines.engine.redaction import redact, reveal
 from pipelines.engine.request import RunRequest
-from pipelines.engine.logs import run_logger
 from pipelines.engine.runtime import RunContext
 from pipelines.engine.terms import terms_facts, with_citation
+from pipelines.recipes import get_recipe, load_config
 from schemas.errors import CurateError
 from sources.files import check_distinct_names, check_readable
 

@@ -18,13 +18,13 @@ from typing import Any
 
 from prefect import flow, task
 
-from schemas.errors import CurateError
-from pipelines.flows.run import run_recipe
-from pipelines.flows.llm_route import embedded_if_needed
-from pipelines.engine.publish import plan_publish
-from pipelines.recipes import available, get_recipe
-from pipelines.engine.request import RunRequest
 from pipelines.engine.logs import run_logger
+from pipelines.engine.publish import plan_publish
+from pipelines.engine.request import RunRequest
+from pipelines.flows.llm_route import embedded_if_needed
+from pipelines.flows.run import run_recipe
+from pipelines.recipes import available, get_recipe
+from schemas.errors import CurateError
 
 KEY_ENV = "CURATE_PSEUDONYM_KEY"
 KEY_BLOCK = "curate-pseudonym-key"
@@ -193,7 +193,7 @@ def next_runs(cron: str, timezone: str | None, n: int = 3) -> list[str]:
     out = []
     for d in dates:
         local = d.strftime("%Y-%m-%d %H:%M %Z")
-        utc = d.astimezone(datetime.timezone.utc).strftime("%H:%M UTC")
+        utc = d.astimezone(datetime.UTC).strftime("%H:%M UTC")
         out.append(local if local.endswith("UTC") else f"{local} ({utc})")
     return out
 

@@ -9,12 +9,12 @@ backends imports neither torch nor vllm. `register_backend` adds one (a class, o
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
-
-from pipelines.llm.types import ChatRequest, Completion, Usage
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 from pipelines.llm.registry import backend_factory, register_backend, registered
 from pipelines.llm.settings import LLMSettings
+from pipelines.llm.types import ChatRequest, Completion, Usage
 
 __all__ = ["Backend", "backend_factory", "make_backend", "register_backend", "registered"]
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 import logging
 import time
 
-from schemas.progress import bar as progress_bar
-
+from pipelines.engine.logs import run_logger
 from pipelines.llm.backends import Backend, make_backend
 from pipelines.llm.budget import PROBE_TOKENS, Estimate, Meter, OverBudget, Speed, duration, parse_budget
 from pipelines.llm.completion_cache import CompletionCache, completion_key
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.types import ChatRequest, Completion, Usage
-from pipelines.engine.logs import run_logger
+from schemas.progress import bar as progress_bar
 
 log = logging.getLogger("curate.llm")
 LOG_EVERY_S = 30.0  # a progress line in the log (Prefect's UI, CI) this often, bars or not

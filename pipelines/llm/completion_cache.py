@@ -46,7 +46,7 @@ class CompletionCache:
         self._db.commit()
 
     @classmethod
-    def under(cls, root: Path | str) -> "CompletionCache":
+    def under(cls, root: Path | str) -> CompletionCache:
         return cls(Path(root) / "llm" / "completions.sqlite")
 
     def get(self, key: str) -> Completion | None:

@@ -19,10 +19,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 
@@ -51,7 +51,7 @@ class EngineOptions:
     ctx_per_slot: int = 4096
 
     @classmethod
-    def from_env(cls) -> "EngineOptions":
+    def from_env(cls) -> EngineOptions:
         env = os.environ
         return cls(
             int(env.get("CURATE_LLM_THREADS", cls.threads)),

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -41,7 +41,7 @@ def _json(value) -> str:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).decode()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _env(folder: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folder),

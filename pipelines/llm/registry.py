@@ -5,7 +5,8 @@ is checked against it and `pipelines.llm.backends.make_backend` builds from it."
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from schemas.errors import CurateError
 

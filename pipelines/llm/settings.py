@@ -12,7 +12,8 @@ The key is a SecretStr: it is sent as a header and never logged, hashed into a c
 from __future__ import annotations
 
 import os
-from typing import Any, Literal, Mapping
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
 

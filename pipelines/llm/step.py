@@ -11,15 +11,15 @@ from typing import Any
 import orjson
 import polars as pl
 
+from pipelines.engine.logs import run_logger
+from pipelines.engine.steps import Account, Step, StepConfig
 from pipelines.llm.client import LLMClient
 from pipelines.llm.completion_cache import CompletionCache
 from pipelines.llm.embedded import EMBEDDED_WARNING, MODEL_ID
-from pipelines.llm.settings import LLMSettings, resolve_settings
 from pipelines.llm.prompts import load_template
+from pipelines.llm.settings import LLMSettings, resolve_settings
 from pipelines.llm.structured import Outcome, complete_structured, structured_request
 from pipelines.llm.types import Usage
-from pipelines.engine.logs import run_logger
-from pipelines.engine.steps import Account, Step, StepConfig
 from schemas.envelope import provenance_entry
 from schemas.quarantine import empty_quarantine, quarantine_frame
 

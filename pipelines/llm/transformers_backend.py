@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
-from schemas.errors import CurateError
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.types import ChatRequest, Completion, Usage
+from schemas.errors import CurateError
 
 log = logging.getLogger("curate.llm")
 

@@ -29,7 +29,7 @@ class ChatRequest:
         schema: dict | None = None,
         schema_name: str = "output",
         template_hash: str = "",
-    ) -> "ChatRequest":
+    ) -> ChatRequest:
         return cls(
             tuple((m["role"], m["content"]) for m in messages),
             tuple(sorted(params.items())),
@@ -78,7 +78,7 @@ class Usage:
     model: str = ""
     backend: str = ""
 
-    def add(self, other: "Usage") -> None:
+    def add(self, other: Usage) -> None:
         for name in (
             "requests",
             "retries",

@@ -4,11 +4,11 @@ machines); the same requests, with guided JSON decoding from the record type's s
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Callable
+from collections.abc import Callable
 
-from schemas.errors import CurateError
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.types import ChatRequest, Completion, Usage
+from schemas.errors import CurateError
 
 
 class VLLMBackend:

@@ -173,7 +173,7 @@ class EmbeddingCache:
         self.dir.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def for_config(cls, config: EmbedConfig, device: str) -> "EmbeddingCache":
+    def for_config(cls, config: EmbedConfig, device: str) -> EmbeddingCache:
         root = Path(config.cache_dir) if config.cache_dir else default_cache_dir() / "embeddings"
         precision = resolve_precision(config.precision, device)
         ident = f"{model_fingerprint(config.model)}|{precision}|norm={config.normalize}"

@@ -30,6 +30,8 @@ from pipelines.recipes.base import (
 from schemas.errors import CurateError
 
 __all__ = [
+    "PATH_ENV",
+    "SHIPPED",
     "CardMeta",
     "CardSection",
     "Recipe",

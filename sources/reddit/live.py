@@ -16,7 +16,7 @@ import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +103,7 @@ class FetchState:
     data: dict[str, dict[str, dict]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path) -> "FetchState":
+    def load(cls, path: Path) -> FetchState:
         if not path.exists():
             return cls(path)
         try:
@@ -182,7 +182,7 @@ def fetch_to_dumps(
             log.info("r/%s %s: %d new", subreddit, listing, len(rows))
             found[listing].extend(rows)
             state.update(subreddit, listing, rows)
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H%M%S")
+    stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H%M%S")
     written = []
     for listing, prefix in (("submissions", "RS"), ("comments", "RC")):
         if found[listing]:

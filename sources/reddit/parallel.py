@@ -10,8 +10,8 @@ import threading
 import uuid
 from pathlib import Path
 
-from schemas.progress import Bar, bar as progress_bar
-
+from schemas.progress import Bar
+from schemas.progress import bar as progress_bar
 from sources.reader import FileRead, Reader
 from sources.reddit.dumps import DumpFilter, DumpRead, check_dump, read_dump
 
@@ -62,7 +62,7 @@ def read_dumps(paths: list[Path], keep: DumpFilter, dask=None, redact=None) -> l
     topic = f"curate-reddit-bytes-{uuid.uuid4().hex[:8]}"
     parallel = dask is not None and not dask.inline and (len(paths) > 1 or dask.address)
     if parallel:
-        dask.client  # the cluster starts before the bar (which would sit at 0% meanwhile), with a status of its own
+        _ = dask.client  # the cluster starts before the bar (which would sit at 0% meanwhile), with a status of its own
     bar = progress_bar(total=total, unit="B", unit_scale=True, desc=f"reading {len(paths)} dump file(s)")
     lock = threading.Lock()
     try:

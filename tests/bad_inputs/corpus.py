@@ -125,7 +125,7 @@ def generic_cases(c: Corpus) -> None:
         c.case(
             f"{r}-directory-input",
             r,
-            err(f"{{case}}/adir: is a directory, expected a file"),
+            err("{case}/adir: is a directory, expected a file"),
             inputs=["adir"],
             files={"adir": None},
         )

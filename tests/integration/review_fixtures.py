@@ -29,8 +29,8 @@ LLM_INPUTS = {
 
 def run_recipe_here(recipe: str, inputs: list[Path], output: Path, cache: Path) -> Path:
     """The recipe flow's function without the Prefect engine around it (same steps, same writer)."""
-    from pipelines.flows.run import run_recipe
     from pipelines.engine.request import RunRequest
+    from pipelines.flows.run import run_recipe
 
     run_recipe.fn(
         RunRequest(

@@ -12,9 +12,9 @@ import time
 import pytest
 from distributed import Client
 
+from pipelines.engine.prefect_server import free_port
 from tests import personality_data as pdata
 from tests.conftest import REPO, curate_bin
-from pipelines.engine.prefect_server import free_port
 
 pytestmark = pytest.mark.integration
 

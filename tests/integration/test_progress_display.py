@@ -92,7 +92,9 @@ def test_one_display_per_phase_on_a_terminal(tmp_path):
     assert not [line for line in lines if any(g in line for g in BAR_GLYPHS)], text
     logs = [line for line in lines if re.search(r"\| (INFO|WARNING|ERROR) +\|", line)]
     assert logs, text
-    assert all(re.match(r"^\d\d:\d\d:\d\d\.\d{3} \| ", line) for line in logs), [l for l in logs if not l[:1].isdigit()]
+    assert all(re.match(r"^\d\d:\d\d:\d\d\.\d{3} \| ", line) for line in logs), [
+        line for line in logs if not line[:1].isdigit()
+    ]
     assert any("out: situations" in line or "situations" in line for line in lines[-20:]), text[-2000:]
 
     quiet_code, quiet_raw = run_on_a_terminal(

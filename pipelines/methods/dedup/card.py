@@ -4,7 +4,7 @@ report.json and quarantine.parquet; `datasets.load_dataset(DIR, "kept")` reads i
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -73,8 +73,8 @@ def write_dedup_card(
 ) -> None:
     """The card, report.json and figures of a dedup folder whose configs are written (`views`)."""
     from data_cards.hub import HubSpec
-    from pipelines.engine.layout import DATA_DIR, finish_dataset
     from data_cards.meta import CardMeta, CardSection
+    from pipelines.engine.layout import DATA_DIR, finish_dataset
     from sources.files import input_name
 
     stats = report.facts["dedup"]
@@ -91,7 +91,7 @@ def write_dedup_card(
         fields={"duplicates": DUPLICATE_FIELDS},
         limitations=["Languages in the header are detected by langdetect on a sample of 200 kept texts."],
     )
-    created = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    created = datetime.now(UTC).isoformat(timespec="seconds")
     finish_dataset(
         stage,
         recipe="dedup",

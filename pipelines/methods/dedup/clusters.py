@@ -16,9 +16,9 @@ import polars as pl
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from pipelines.engine.steps import Account, StepResult
 from pipelines.methods.dedup.config import DedupConfig
 from schemas.errors import CurateError
-from pipelines.engine.steps import Account, StepResult
 
 POS = "_dedup_pos"  # position in the input
 CI = "_dedup_ci"  # position in canonical (id) order

@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from pipelines.methods.embed import EmbedConfig
 from pipelines.engine.steps import StepConfig
+from pipelines.methods.embed import EmbedConfig
 
 KeepPolicy = Literal["first", "longest", "highest_score", "oldest"]
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from pipelines.engine.steps import Step, StepResult
 from pipelines.methods.dedup.clusters import canonical, finish
 from pipelines.methods.dedup.config import ExactConfig
 from pipelines.methods.dedup.normalize import normalize_texts
-from pipelines.engine.steps import Step, StepResult
 
 
 def exact_labels(texts: pl.Series, cfg: ExactConfig) -> np.ndarray:

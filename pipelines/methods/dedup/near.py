@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from pipelines.engine.steps import Step, StepResult
 from pipelines.methods.dedup.clusters import CI, canonical, canonical_order, components, finish, to_input_order
 from pipelines.methods.dedup.config import NearConfig
 from pipelines.methods.dedup.minhash import (
@@ -20,7 +21,6 @@ from pipelines.methods.dedup.minhash import (
     signatures,
     sketch,
 )
-from pipelines.engine.steps import Step, StepResult
 
 
 def near_pairs(texts: pl.Series, cfg: NearConfig, progress: bool = False) -> tuple[np.ndarray, np.ndarray, dict, tuple]:

@@ -11,10 +11,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from pipelines.engine.steps import Step, StepResult
 from pipelines.methods.dedup.clusters import CI, canonical, canonical_order, components, finish, to_input_order
 from pipelines.methods.dedup.config import SemanticConfig
 from pipelines.methods.dedup.normalize import normalized
-from pipelines.engine.steps import Step, StepResult
 
 
 def unit_rows(vectors: np.ndarray) -> np.ndarray:

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from pipelines.methods.privacy.engine import mask_chunk, masker
 from pipelines.engine.steps import Account, Step, StepConfig, StepResult
+from pipelines.methods.privacy.engine import mask_chunk, masker
 
 KEY_ENV = "CURATE_PSEUDONYM_KEY"
 _AUTHOR_FIELD = re.compile(r'"(author[A-Za-z_]*)"\s*:\s*(?:"(?:[^"\\]|\\.)*(?:"|$)|\{[^{}]*\}?|[^,}\]]+)')
@@ -51,7 +51,7 @@ class PseudonymKey:
     stable: bool  # from the environment (stable across runs) or drawn for this run
 
     @classmethod
-    def from_env(cls) -> "PseudonymKey":
+    def from_env(cls) -> PseudonymKey:
         value = os.environ.get(KEY_ENV, "")
         if value:
             return cls(value.encode(), True)

@@ -7,11 +7,10 @@ from pathlib import Path
 import polars as pl
 
 from data_cards.hub import HubSpec
-from pipelines.methods.inventory import DOMAINS
 from pipelines.llm.step import usage_section
+from pipelines.methods.inventory import DOMAINS
 from pipelines.recipes.base import CardMeta, CardSection, read_columns
 from pipelines.recipes.personality.card import COLUMNS as ITEM_COLUMNS  # the same item records
-
 
 # Items are a reference table (train); an item's scenarios share a split.
 HUB = HubSpec(

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pipelines.engine.runtime import RunContext
 from pipelines.llm.prompts import load_template
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import llm_step_config
 from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutput, options_of
-from pipelines.engine.runtime import RunContext
 from sources.instruments import ItemTableReader
 
 from .card import HUB, card_meta, sections

@@ -9,10 +9,10 @@ from typing import Literal
 import polars as pl
 from pydantic import BaseModel, Field, conlist, create_model, model_validator
 
+from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from pipelines.llm.prompts import load_template
 from pipelines.llm.step import LLMStep, LLMStepConfig
 from pipelines.llm.structured import complete_structured, structured_request
-from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import quarantine_frame
 from sources.instruments import ITEM_COLUMNS, ItemTableReader
 

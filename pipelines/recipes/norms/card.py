@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
-
-from datetime import datetime, timezone
 
 from data_cards.hub import HubSpec
 from pipelines.methods.privacy import PLACEHOLDERS, PseudonymKey
 from pipelines.recipes.base import CardMeta, CardSection, read_columns
 
 from .steps import VERDICTS
-
 
 # A post's situation and its thread share a split (post_id == thread_id).
 HUB = HubSpec(
@@ -24,7 +22,7 @@ COLUMNS = read_columns(Path(__file__).with_name("columns.yaml"))
 
 
 def _day(ts) -> str:
-    return "n/a" if ts is None else datetime.fromtimestamp(int(ts), timezone.utc).strftime("%Y-%m-%d")
+    return "n/a" if ts is None else datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d")
 
 
 def measure(ctx, records, threads, comments, key: PseudonymKey, config) -> list[CardSection]:

@@ -15,9 +15,9 @@ from pathlib import Path
 import polars as pl
 from pydantic import field_validator, model_validator
 
+from pipelines.engine.runtime import RunContext
 from pipelines.methods.privacy import PrivacyConfig, PrivacyOptions, Pseudonymize, PseudonymKey
 from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
-from pipelines.engine.runtime import RunContext
 from sources.reddit.parallel import DumpReader
 
 from .card import HUB, card_meta, measure

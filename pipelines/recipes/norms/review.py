@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from .rules_of_thumb import rule_of_thumb_spec
 from schemas.review import Field, Question, ReviewSpec, Row, clarity, col, integer, note, terms
 
+from .rules_of_thumb import rule_of_thumb_spec
 from .steps import VERDICTS
 
 

@@ -21,12 +21,13 @@ from typing import Literal
 import polars as pl
 from pydantic import BaseModel, Field, conlist
 
-from pipelines.llm.prompts import load_template
-from pipelines.llm.budget import OverBudget
-from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config, skipped_over_budget
 from pipelines.engine.steps import StepResult
+from pipelines.llm.budget import OverBudget
+from pipelines.llm.prompts import load_template
+from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config, skipped_over_budget
 from schemas.envelope import envelope_columns, stable_id
-from schemas.review import Field as ShownField, Question, ReviewSpec, Suggestion, col, lines, terms
+from schemas.review import Field as ShownField
+from schemas.review import Question, ReviewSpec, Suggestion, col, lines, terms
 
 AGREEMENT = ("nobody", "rare", "controversial", "common", "universal")
 ACTION_JUDGMENT = ("very bad", "bad", "expected", "good", "very good")

@@ -5,14 +5,14 @@ streaming) -> privacy (keyed pseudonyms, masks; pipelines.methods.privacy) -> de
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import polars as pl
 from pydantic import Field
 
+from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from pipelines.methods.privacy import CODE_MODULES as PRIVACY_MODULES
 from pipelines.methods.privacy import redact_raw
-from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import empty_quarantine, quarantine_frame
 from sources.reddit.dumps import ROW_SCHEMA, DumpFilter
 from sources.reddit.parallel import DumpReader
@@ -30,7 +30,7 @@ def epoch(value: date | datetime | None) -> int | None:
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return int(value.timestamp())
 
 

@@ -16,7 +16,6 @@ from sources.ipip import DEMOGRAPHICS
 
 from .steps import _by_instrument
 
-
 # How the folder is published: a respondent stays in one split; items are a reference table (train).
 HUB = HubSpec(
     split_keys={"respondents": "respondent_id", "items": None},

@@ -11,13 +11,14 @@ from __future__ import annotations
 import polars as pl
 from pydantic import BaseModel, Field
 
-from pipelines.llm.prompts import load_template
-from pipelines.llm.budget import OverBudget
-from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config, skipped_over_budget
 from pipelines.engine.steps import StepResult
-from .steps import own_scores
+from pipelines.llm.budget import OverBudget
+from pipelines.llm.prompts import load_template
+from pipelines.llm.step import LLMStep, LLMStepConfig, llm_step_config, skipped_over_budget
 from schemas.envelope import envelope_columns, stable_id
 from sources.ipip import definition, load_key
+
+from .steps import own_scores
 
 ANSWER_WORDS = {
     1: "very inaccurate",

@@ -12,8 +12,8 @@ from pathlib import Path
 import polars as pl
 
 from data_cards.plots import Plot
-from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
 from pipelines.engine.runtime import RunContext
+from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
 from sources.ipip import definition
 
 from .card import HUB, card_meta, measure
@@ -74,8 +74,9 @@ class Personality(Recipe):
         ]
         tables = {"respondents": respondents, "items": items}
         if "persona_description" in data.columns:  # PAPI's persona texts, when an LLM was configured
-            from .persona import persona_records
             from pipelines.llm.step import model_calls
+
+            from .persona import persona_records
 
             tables["personas"] = persona_records(ctx, respondents, data, config.license)
             sections.append(model_calls(ctx))

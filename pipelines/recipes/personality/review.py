@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import polars as pl
 
-from .steps import own_scores
 from schemas.review import Field, Meta, Question, ReviewSpec, Row, clarity, col, integer, lines, md_table, note, terms
+
+from .steps import own_scores
 
 
 def respondent_spec(frame: pl.DataFrame) -> ReviewSpec:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import polars as pl
 from pydantic import Field
 
-from pipelines.methods.inventory import answer_ok, answer_problem, score_instrument
 from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
+from pipelines.methods.inventory import answer_ok, answer_problem, score_instrument
 from schemas.quarantine import empty_quarantine, quarantine_frame
 from sources.instruments import Instrument, shipped
 from sources.ipip import ResponsesReader, definition

@@ -10,7 +10,6 @@ from data_cards.hub import HubSpec
 from pipelines.llm.step import usage_section
 from pipelines.recipes.base import CardMeta, CardSection, read_columns
 
-
 # A persona's pairs and its persona row share a split; prompts are a reference table (train).
 HUB = HubSpec(
     split_keys={"pairs": "persona_id", "personas": "persona_id", "prompts": None},

@@ -16,12 +16,12 @@ from pathlib import Path
 import polars as pl
 from pydantic import Field
 
+from pipelines.engine.runtime import RunContext
 from pipelines.llm.prompts import load_template
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import llm_step_config
 from pipelines.methods.privacy import mask_records
 from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutput, options_of
-from pipelines.engine.runtime import RunContext
 from schemas.errors import InputFileError
 
 from .card import HUB, card_meta, sections

@@ -7,11 +7,11 @@ import orjson
 import polars as pl
 from pydantic import BaseModel, Field, model_validator
 
+from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from pipelines.llm.prompts import load_template
 from pipelines.llm.step import LLMStep, LLMStepConfig
 from pipelines.llm.structured import Outcome, complete_structured, complete_text, structured_request, words_token_budget
 from pipelines.llm.types import ChatRequest
-from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.quarantine import quarantine_frame
 from sources.jsonl import ROW_SCHEMA, PersonaPromptReader
 

@@ -12,7 +12,6 @@ from pipelines.recipes.base import CardMeta, CardSection, read_columns
 
 from .steps import LANGUAGES
 
-
 # A story's original and its translation share a split.
 HUB = HubSpec(
     split_keys={"originals": "ID", "translations": "ID"},
@@ -62,7 +61,7 @@ def card_meta(config, translated: bool) -> CardMeta:
         pretty_name=config.dataset_name
         or f"Moral stories translated into {LANGUAGES.get(config.target_lang, config.target_lang)}",
         license=config.license,
-        languages=[l.split("-")[0] for l in langs],
+        languages=[lang.split("-")[0] for lang in langs],
         task_categories=["text-classification", "text-generation"],
         tags=["moral-stories", "translation", "norms", "llm-generated"],
         source_datasets=[config.hub_dataset] if config.hub_dataset else [],

@@ -17,12 +17,12 @@ from pathlib import Path
 import orjson
 from pydantic import Field
 
+from pipelines.engine.runtime import RunContext
 from pipelines.llm.prompts import load_template
 from pipelines.llm.settings import LLMSettings
 from pipelines.llm.step import llm_step_config
 from pipelines.methods.privacy import MaskConfig, MaskOptions, MaskText
 from pipelines.recipes.base import CardSection, Recipe, RecipeConfig, RecipeOutput, options_of, step_options
-from pipelines.engine.runtime import RunContext
 from schemas.errors import InputFileError
 from sources.benchmarks import BUILDERS
 from sources.tables import check_data_files

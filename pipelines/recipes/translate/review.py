@@ -6,7 +6,6 @@ import polars as pl
 
 from schemas.review import Field, Meta, Question, ReviewSpec, Row, Suggestion, integer, note
 
-
 STORY_FIELDS = [
     "norm",
     "situation",

@@ -9,14 +9,14 @@ from pathlib import Path
 import polars as pl
 from pydantic import BaseModel, Field, create_model
 
+from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from pipelines.llm.prompts import load_template
 from pipelines.llm.step import LLMStep, LLMStepConfig
 from pipelines.llm.structured import complete_structured, structured_request
-from pipelines.engine.steps import Account, Step, StepConfig, StepResult, split_by_reason
 from schemas.errors import CurateError
-from sources.tables import not_text_columns
 from schemas.quarantine import quarantine_frame
 from sources.benchmarks import BenchmarkReader
+from sources.tables import not_text_columns
 
 MORAL_STORIES_FIELDS = [
     "norm",

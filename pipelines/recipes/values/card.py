@@ -7,12 +7,11 @@ from pathlib import Path
 import polars as pl
 
 from data_cards.hub import HubSpec
-from pipelines.methods.distributions import ALL, kish_n_eff
-from pipelines.recipes.base import CardMeta, CardSection, read_columns
 from pipelines.engine.runtime import RunContext
+from pipelines.methods.distributions import ALL, kish_n_eff
 from pipelines.methods.survey_design import design_section
+from pipelines.recipes.base import CardMeta, CardSection, read_columns
 from sources.survey import SurveyPlan
-
 
 # A question's distributions and its question row share a split.
 HUB = HubSpec(

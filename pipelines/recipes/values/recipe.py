@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
 from pipelines.engine.runtime import RunContext
+from pipelines.recipes.base import Recipe, RecipeConfig, RecipeOutput, step_options
 from schemas.errors import InputFileError
 from sources.survey import (
     SurveyPlan,

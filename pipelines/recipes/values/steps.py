@@ -11,8 +11,8 @@ from typing import Literal
 import polars as pl
 from pydantic import Field
 
-from pipelines.methods.distributions import ALL, combine_stats, distributions, drop_reason, group_stats
 from pipelines.engine.steps import Account, Step, StepConfig, StepResult
+from pipelines.methods.distributions import ALL, combine_stats, distributions, drop_reason, group_stats
 from pipelines.methods.survey_design import Design, apply_design, design_problems
 from schemas.errors import CurateError
 from schemas.quarantine import empty_quarantine, quarantine_frame

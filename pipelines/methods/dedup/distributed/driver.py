@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-
 import shutil
 import time
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from pipelines.engine.layout import DATA_DIR, write_config_files
 from pipelines.methods.dedup.clusters import clip, cluster_summary
 from pipelines.methods.dedup.config import DedupConfig
 from pipelines.methods.dedup.distributed.clusters import (
@@ -37,7 +37,6 @@ from pipelines.methods.dedup.distributed.files import (
 )
 from pipelines.methods.dedup.distributed.semantic import stage_assign, train_kmeans
 from pipelines.methods.dedup.distributed.stages import stage_buckets, stage_ids, stage_signatures, stage_verify
-from pipelines.engine.layout import DATA_DIR, write_config_files
 from pipelines.methods.dedup.minhash import optimal_bands
 
 

@@ -37,7 +37,6 @@ from pipelines.methods.dedup.minhash import (
 )
 from pipelines.methods.dedup.normalize import normalize_texts
 
-
 # -- stage 1: ids ----------------------------------------------------------------------------------
 
 
