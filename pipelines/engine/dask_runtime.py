@@ -116,6 +116,9 @@ class DaskRuntime:
             for addresses in self.client.who_has(futures).values():
                 self.workers_used.update(addresses)
         finally:
+            # the results first (gathered: their keys would keep the scattered arguments they depend on
+            # wanted), then the arguments; each `cancel` returns once the scheduler has forgotten them
+            self.client.cancel(futures)
             self.client.cancel([v for v in shared.values() if not _scalar(v)])
         return results
 
