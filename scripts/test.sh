@@ -10,7 +10,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED=false DO_NOT_TRACK=1 HF_HUB_OFFLINE=1 HF
 .venv/bin/ruff format --check .
 .venv/bin/ruff check .
 .venv/bin/lint-imports --no-cache
-.venv/bin/mkdocs build --strict --quiet --site-dir "${TMPDIR:-/tmp}/curate-docs-site"
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --site-dir "${TMPDIR:-/tmp}/curate-docs-site"
 .venv/bin/python -m pytest -q -m "not integration" --timeout=600 "$@"
 # Debian packages the integration suites use: Chromium for the Argilla browser test (Redis is
 # installed by the stack itself). Without root, the browser test skips and says why.

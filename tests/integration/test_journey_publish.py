@@ -106,15 +106,15 @@ def test_quiet_run_prints_the_summary_only(tmp_path):
 
 
 def readme_publishing_commands() -> list[list[str]]:
-    """The local commands of the README's "Publishing a version" block, as written (an optional
+    """The local commands of the docs' "Publishing a version" block (docs/operations/publishing.md), as written (an optional
     `[...]` part left out; the Hub line needs a token and the network)."""
     import re
     import shlex
 
     from tests.conftest import REPO
 
-    text = (REPO / "README.md").read_text()
-    block = text.split("### Publishing a version", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
+    text = (REPO / "docs" / "operations" / "publishing.md").read_text()
+    block = text.split("## Publishing a version", 1)[1].split("```bash", 1)[1].split("```", 1)[0]
     commands = []
     for line in block.strip().splitlines():
         line = re.sub(r"\[[^\]]*\]", "", line.split("#", 1)[0]).strip()
@@ -123,7 +123,7 @@ def readme_publishing_commands() -> list[list[str]]:
     return commands
 
 
-def test_the_readme_publishing_section_twice_ends_with_nothing_published(tmp_path):
+def test_the_docs_publishing_section_twice_ends_with_nothing_published(tmp_path):
     """Run verbatim twice in a row: the second pass publishes nothing and exits 0 at every command;
     the version made without a config (the README's second command) keeps v1.0.0's license."""
     from huggingface_hub import DatasetCard

@@ -79,14 +79,14 @@ def test_the_readme_failure_notification_is_accepted_by_the_server(prefect_serve
 
     from tests.conftest import REPO
 
-    readme = (REPO / "README.md").read_text()
+    readme = (REPO / "docs" / "operations" / "schedules.md").read_text()
     section = readme.split("**Failure notifications**", 1)[1]
     (code,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)[:1]
     block = CustomWebhookNotificationBlock(
         name="curate-test", url="http://127.0.0.1:9/hook", json_data={"text": "{{subject}}: {{body}}"}
     )
     block_id = block.save(f"curate-test-{uuid.uuid4().hex[:8]}")
-    exec(compile(code, "README.md", "exec"), {"SLACK_BLOCK_ID": block_id})
+    exec(compile(code, "docs/operations/schedules.md", "exec"), {"SLACK_BLOCK_ID": block_id})
     stored = Automation.read(name="curate run failed")
     assert stored.trigger.expect == {"prefect.flow-run.Failed", "prefect.flow-run.Crashed"}
     assert stored.trigger.match_related.root == {"prefect.resource.name": "curate-scheduled-run"}
