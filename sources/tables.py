@@ -166,3 +166,30 @@ def not_text_columns(schema, columns: list[str]) -> list[str]:
         ):
             out.append(f"{name} ({dtype})")
     return out
+
+
+def table_columns(path: Path) -> list[str]:
+    """The column names of a table file without reading its rows: a parquet file's schema, a CSV/TSV
+    header, the fields of the first record of JSON Lines (every record of a JSON array)."""
+    path = check_readable(Path(path))
+    kind = table_format(path)
+    try:
+        if kind == "parquet":
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        if kind in ("csv", "tsv"):
+            return _header(utf8_source(path), "\t" if kind == "tsv" else ",", path)
+        if kind == "json":
+            return pl.read_json(utf8_source(path)).columns
+        source = utf8_source(path)
+        with open(source, "rb") if isinstance(source, Path) else source as f:
+            for line in f:
+                if line.strip():
+                    record = orjson.loads(line)
+                    return list(record) if isinstance(record, dict) else []
+        return []
+    except InputFileError:
+        raise
+    except Exception as e:
+        raise InputFileError(path, f"not a readable {kind} file: {_first_line(e)}") from None

@@ -1,5 +1,6 @@
-"""README's "Adding a recipe": its files, written into a temporary folder, make a recipe that curate
-finds through CURATE_RECIPE_PATH, runs through the real flow and reviews, with nothing else changed."""
+"""The docs' "Adding a recipe" page (docs/developer/adding-a-recipe.md): its files, written into a
+temporary folder, make a recipe that curate finds through CURATE_RECIPE_PATH, runs through the real
+flow and reviews, with nothing else changed."""
 
 from __future__ import annotations
 
@@ -8,23 +9,39 @@ import os
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from tests.conftest import REPO
 
-FILE_BLOCK = re.compile(r"<!-- file: (\S+) -->\n```python\n(.*?)```", re.S)
+FILE_BLOCK = re.compile(r"<!-- file: (\S+) -->\n```[a-z]+\n(.*?)```", re.S)
+PAGE = REPO / "docs" / "developer" / "adding-a-recipe.md"
+LINES_FILES = {
+    "lines/recipe.yaml",
+    "lines/steps.py",
+    "lines/recipe.py",
+    "lines/__init__.py",
+    "lines/samples/a.txt",
+    "lines/samples/b.txt",
+}
+
+
+def write_lines_recipe(root: Path) -> Path:
+    """The files of the docs' "Adding a recipe" page, as written there, under `root`."""
+    blocks = FILE_BLOCK.findall(PAGE.read_text())
+    assert {name for name, _ in blocks} == LINES_FILES
+    for name, code in blocks:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(code)
+    return root / "lines"
 
 
 @pytest.fixture
 def lines_recipe(tmp_path, monkeypatch):
-    blocks = FILE_BLOCK.findall((REPO / "README.md").read_text())
-    assert {name for name, _ in blocks} == {"lines/steps.py", "lines/recipe.py", "lines/__init__.py"}
     root = tmp_path / "my-recipes"
-    for name, code in blocks:
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_text(code)
+    write_lines_recipe(root)
     monkeypatch.setenv("CURATE_RECIPE_PATH", str(root))
     yield root
     for name in [m for m in sys.modules if m == "curate_recipes.lines" or m.startswith("curate_recipes.lines.")]:
@@ -71,8 +88,9 @@ def test_a_folder_on_the_recipe_path_is_a_recipe(lines_recipe, tmp_path):
     again = run_recipe.fn(request.model_copy(update={"overrides": {"min_chars": 30}}))
     assert again["configs"] == {"lines": 0}
 
-    # no samples shipped for it: no demo run;, and review falls back to the generic spec
-    assert "lines" not in {name for name, _, _ in demo_runs(REPO / "sources" / "samples")}
+    # its own samples/ make its demo run; review falls back to the generic spec
+    demo = {name: (inputs, config) for name, inputs, config in demo_runs(REPO / "sources" / "samples")}
+    assert demo["lines"] == (sorted((lines_recipe / "lines" / "samples").glob("*.txt")), None)
     from annotation.settings import spec_for
 
     assert spec_for("lines", "lines", records).record_type == "Record"

@@ -1,6 +1,6 @@
 """Configs without rows and configs too small to fill every split: each folder still loads with
 `datasets.load_dataset` (datasets 5.2 cannot load a split of no rows, huggingface/datasets PR #8401),
-and every recipe's demo output, run with its LLM steps off, loads config by config."""
+and every recipe's demo output, run with its LLM steps off, loads config by config and publishes."""
 
 from __future__ import annotations
 
@@ -85,3 +85,9 @@ def test_every_config_of_each_recipe_demo_loads(recipe, tmp_path, hf_cache, monk
     assert isinstance(summary, dict), summary  # a failed run returns its Failed state
     rows = load_every_config(tmp_path / "out", hf_cache)
     assert rows == summary["configs"]
+    # and it publishes: a version, then nothing for the same data
+    from pipelines.engine.publish import publish, versions
+
+    assert publish(tmp_path / "out", str(tmp_path / "repo"), "1.0.0")["version"] == "v1.0.0"
+    assert publish(tmp_path / "out", str(tmp_path / "repo"), "1.0.1")["version"] is None
+    assert versions(tmp_path / "repo") == ["v1.0.0"]

@@ -49,9 +49,7 @@ def test_with_endpoint_every_respondent_gets_a_persona_record(tmp_path, monkeypa
     assert "very accurate" in prompt or "moderately" in prompt  # the respondent's own answers, in words
     account = ctx.report.step("persona")
     assert account.kept == data.height and account.extra["llm"]["requests"] == data.height
-    respondents = p.respondent_records(
-        ctx, out, p.Config(license="cc0-1.0"), ctx.provenance_of(*(s.name for s in steps))
-    )
+    respondents = p.respondent_records(ctx, out, p.Config(license="cc0-1.0"), [s.provenance() for s in steps])
     personas = persona_records(ctx, respondents, out, "cc0-1.0")
     assert personas.height == respondents.height
     assert set(personas["persona_id"]) == set(respondents["record_id"])

@@ -65,6 +65,45 @@ def test_chain_recomputes_only_what_changed_and_loads_only_what_it_needs(tmp_pat
     assert (Add.runs, DropOdd.runs) == (3, 3)
 
 
+def test_apply_after_apply_chains_keys_and_resume_reads_only_the_last_step(tmp_path, monkeypatch):
+    """Every recipe gets chained keys, not only those that call `chain`: a step output passed on as it
+    was returned is named by its key, so a rerun reads the last finished step's table only."""
+    data = pl.DataFrame({"x": list(range(10))})
+    Add.runs = DropOdd.runs = 0
+    ctx = RunContext("t", tmp_path, cache=StepCache(tmp_path / "c"))
+    first = ctx.apply(DropOdd(), ctx.apply(Add(), data))
+    loads = []
+    original = StepCache.load_data
+    monkeypatch.setattr(StepCache, "load_data", lambda self, *a: loads.append(a[0]) or original(self, *a))
+    ctx = RunContext("t", tmp_path, cache=StepCache(tmp_path / "c"))
+    added = ctx.apply(Add(), data)
+    again = ctx.apply(DropOdd(), added)
+    assert loads == [] and (Add.runs, DropOdd.runs) == (1, 1)  # nothing read yet: outputs are read on use
+    assert again.equals(first) and loads == ["drop_odd"]  # add's cached output was never read
+    assert added.height == 10 and loads == ["drop_odd", "add"]  # ... until it is used
+    # a frame derived from a step output is named by its content (a key of its own: computed once)
+    for expected in (2, 2):
+        ctx = RunContext("t", tmp_path, cache=StepCache(tmp_path / "c"))
+        ctx.apply(DropOdd(), ctx.apply(Add(), data).filter(pl.lit(True)))
+        assert (Add.runs, DropOdd.runs) == (1, expected)
+
+
+def test_lineage_is_carried_with_the_frames(tmp_path):
+    for cache in (None, StepCache(tmp_path / "c")):
+        ctx = RunContext("t", tmp_path, cache=cache)
+        data = pl.DataFrame({"x": list(range(6))})
+        added = ctx.apply(Add(), data)
+        kept = ctx.apply(DropOdd(), added)
+        assert [e["step"] for e in ctx.lineage(kept)] == ["add", "drop_odd"]
+        assert [e["step"] for e in ctx.lineage(kept, since=added)] == ["drop_odd"]
+        assert [e["step"] for e in ctx.lineage(added, kept)] == ["add", "drop_odd"]  # each step once
+        assert ctx.lineage(kept)[1] == DropOdd().provenance()
+        other = ctx.apply(DropOdd(), kept.filter(pl.col("x") > 2))  # derived: its lineage starts again
+        assert [e["step"] for e in ctx.lineage(other)] == ["drop_odd"]
+        with pytest.raises(TypeError, match="a frame derived from one"):
+            ctx.lineage(kept.filter(pl.col("x") > 2))
+
+
 # -- code versions -------------------------------------------------------------------------------
 
 STEP_MODULE = """

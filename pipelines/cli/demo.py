@@ -1,5 +1,5 @@
 """The sample runs behind `curate demo`: every recipe on the sources shipped in sources/samples/,
-as each recipe declares them (`Recipe.demo_inputs`, `Recipe.demo_config`)."""
+as each recipe declares them (`Recipe.demo_inputs`, `Recipe.demo_run`)."""
 
 from __future__ import annotations
 

@@ -87,36 +87,9 @@ def parse_sets(pairs: list[str]) -> dict[str, Any]:
     return out
 
 
-def run_one(request: RunRequest, checked: bool = False) -> dict:
-    """Run the request's flow; `checked`: `check_request` has passed already (before the engine)."""
-    from pipelines.engine.dataset_dir import claim_output
-
-    # the output folder is checked and locked before any work (pipelines/engine/dataset_dir.py)
-    with claim_output(request.output, allow_foreign=request.allow_existing, lock_timeout=request.lock_timeout):
-        return _run_one(request, checked)
-
-
-def check_request(request: RunRequest) -> None:
-    """The checks that need no work: the recipe, its configuration, every input readable, named once
-    and of the recipe's kind. Before the flow and before the embedded LLM engine starts, so a wrong
-    file or option fails fast with one line."""
-    from pipelines.recipes import get_recipe, load_config
-    from sources.files import check_distinct_names, check_readable
-
-    recipe = get_recipe(request.recipe)
-    config = load_config(
-        recipe, Path(request.config_path) if request.config_path else None, request.overrides, request.inherited
-    )
-    inputs = [Path(p) for p in request.inputs]
-    for path in inputs:
-        check_readable(path)
-    check_distinct_names(inputs)
-    recipe.check_inputs(inputs, config)
-
-
-def _run_one(request: RunRequest, checked: bool = False) -> dict:
-    if not checked:
-        check_request(request)
+def run_one(request: RunRequest) -> dict:
+    """Run the request's flow (`prepare` has passed, or the flow does it); the caller holds the output
+    folder (`claim_output`) or the flow claims it."""
     from pipelines.flows.run import run_recipe
 
     state = run_recipe(request, return_state=True)
@@ -214,13 +187,13 @@ def run(
         inherited_from=plan.previous if plan else None,
     )
     from pipelines.engine.dataset_dir import claim_output
+    from pipelines.flows.prepare import prepare
 
-    # the output folder is claimed before the embedded engine starts: a refused folder costs nothing
-    # (run_one claims it again; the lock is re-entrant within the process)
+    # the output folder is claimed once, before the embedded engine starts: a refused folder costs nothing
     with claim_output(request.output, allow_foreign=allow_existing, lock_timeout=lock_timeout):
-        check_request(request)  # inputs and options checked before the engine starts
-        with embedded_if_needed([(recipe, config)]):  # the embedded LLM engine, when no endpoint is configured
-            summary = run_one(request, checked=True)
+        prepared = prepare(request)  # inputs and options checked before the engine starts; the flow reuses it
+        with embedded_if_needed([prepared]):  # the embedded LLM engine, when no endpoint is configured
+            summary = run_one(request)
     _print_summary(summary)
     if publish_to:
         _publish(output, publish_to, version)
@@ -319,10 +292,11 @@ def _publish(run_dir: Path, repo: str, version: str, message: str | None = None,
 @app.command()
 def recipes() -> None:
     """List the recipes."""
-    from pipelines.recipes import available, get_recipe
+    from pipelines.engine.contract import read_contract
+    from pipelines.engine.recipe_folders import available
 
-    for name in available():
-        typer.echo(f"{name:14s} {get_recipe(name).description}")
+    for name, folder in available().items():  # from each recipe's contract (recipe.yaml): no recipe code imported
+        typer.echo(f"{name:14s} {read_contract(folder).description}")
 
 
 @app.command()
@@ -338,18 +312,20 @@ def demo(
     if quiet:
         quiet_mode()
     from pipelines.cli.demo import demo_runs
+    from pipelines.engine.dataset_dir import claim_output
+    from pipelines.flows.prepare import prepare
 
     runs = demo_runs(SAMPLES)
     requests = [
         _request(recipe, inputs, output / recipe, config, {}, cache_dir, False, dask_address)
         for recipe, inputs, config in runs
     ]
-    for request in requests:  # every sample checked before the engine starts
-        check_request(request)
-    with embedded_if_needed([(r, c) for r, _, c in runs]):  # the embedded LLM engine, when no endpoint is configured
+    prepared = [prepare(request) for request in requests]  # every sample checked before the engine starts
+    with embedded_if_needed(prepared):  # the embedded LLM engine, when no endpoint is configured
         for request in requests:
             err.rule(f"curate run {request.recipe}")
-            summary = run_one(request, checked=True)
+            with claim_output(request.output):
+                summary = run_one(request)
             _print_summary(summary)
     typer.echo(
         f"datasets written under {output}/; load one with datasets.load_dataset('{output}/personality', 'respondents')"

@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import time
+import weakref
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +66,7 @@ class RunContext:
     llm: Any = None  # the run's LLM client, once a recipe asked for one and a model is configured
     provenance: dict[str, dict] = field(default_factory=dict)  # step name -> its provenance entry, as run
     _fingerprints: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False)
+    _outputs: dict[int, _Made] = field(default_factory=dict, repr=False)  # id(frame) -> what made it
 
     def __post_init__(self) -> None:
         if self.report is None:
@@ -95,9 +97,41 @@ class RunContext:
         frame = pl.DataFrame({"path": [str(p) for p in paths]}, schema={"path": pl.String})
         return self.apply(step, frame, inputs_hash=identity or self.inputs_hash(paths))
 
-    def provenance_of(self, *names: str) -> list[dict]:
-        """The provenance entries of the steps named, as they ran in this run, in that order."""
-        return [self.provenance[n] for n in names]
+    def lineage(self, *frames: pl.DataFrame, since: pl.DataFrame | None = None) -> list[dict]:
+        """The provenance entries of the steps that made `frames` (outputs of `apply`, `chain` or
+        `read` in this run), in order, each step once; with `since`, the steps that made `since` are
+        left out. Records carry it, so a recipe names no step by string."""
+        entries: list[dict] = []
+        for frame in frames:
+            entries += self._made(frame).lineage
+        if since is not None:
+            before = {e["step"] for e in self._made(since).lineage}
+            entries = [e for e in entries if e["step"] not in before]
+        seen: set[str] = set()
+        return [e for e in entries if not (e["step"] in seen or seen.add(e["step"]))]
+
+    def _made(self, frame: pl.DataFrame) -> _Made:
+        made = self._outputs.get(id(frame))
+        if made is None or made.frame() is not frame:
+            raise TypeError(
+                "ctx.lineage takes the frames that ctx.apply, ctx.chain or ctx.read returned in this run; "
+                "a frame derived from one (filtered, joined) has no lineage of its own: pass the step's output"
+            )
+        return made
+
+    def _remember(self, frame: pl.DataFrame, key: str | None, lineage: list[dict]) -> None:
+        self._outputs[id(frame)] = _Made(weakref.ref(frame), key, lineage)
+        weakref.finalize(frame, self._outputs.pop, id(frame), None)
+
+    def _identity(self, data: pl.DataFrame, inputs_hash: str | None) -> tuple[str, list[dict]]:
+        """The input identity of a step on `data` for its cache key, and the lineage it continues: a
+        step output of this run, passed as it was returned, is named by that step's key (chained keys:
+        its data is never hashed, and never read from the cache when the next step's output is there);
+        any other frame by the hash of its content."""
+        made = self._outputs.get(id(data))
+        if made is not None and made.frame() is data:
+            return (inputs_hash or (chain_key(made.key) if made.key else None) or frame_hash(data)), made.lineage
+        return (inputs_hash or frame_hash(data)), []
 
     def apply(self, step: Step, data: pl.DataFrame, inputs_hash: str | None = None) -> pl.DataFrame:
         """Run `step` on `data` (or take its cached output), account for it, return the kept rows."""
@@ -105,38 +139,12 @@ class RunContext:
         return result.data
 
     def chain(self, steps: list[Step], data: pl.DataFrame, inputs_hash: str | None = None) -> pl.DataFrame:
-        """Run steps in sequence, each on the previous one's output, and return the last output.
-
-        With a cache, keys are chained (each step's key is made from the previous step's key), so
-        when the later steps are cached the earlier outputs are never loaded: a rerun after a
-        kill in the last step reads one cached table, not every step's."""
-        if not self.cache:
-            for step in steps:
-                data = self.apply(step, data)
-            return data
-        for step in steps:
-            step.setup(self)
-        key = inputs_hash or frame_hash(data)
-        frame: pl.DataFrame | None = data
-        producer: tuple[str, str] | None = None  # (step name, key) of a cached, unloaded output
-        for step in steps:
-            step_k = step_key(step, key)
-            cached = self.cache.load(step.name, step_k, with_data=False)
-            if cached is not None:
-                self.log.info("step %s: output found in cache (%s), not recomputed", step.name, step_k[:12])
-                self._account(cached, step)
-                _show_cached_task(step, step_k, cached)
-                frame, producer = None, (step.name, step_k)
-            else:
-                if frame is None:
-                    frame = self.cache.load_data(*producer)
-                result = _run_step_task(step, frame)
-                fault_point(step.name)
-                self.cache.store(step.name, step_k, result)
-                self._account(result, step)
-                frame, producer = result.data, None
-            key = chain_key(step_k)
-        return frame if frame is not None else self.cache.load_data(*producer)
+        """Run steps in sequence, each on the previous one's output, and return the last output (as
+        `apply` one after the other: keys are chained, so a rerun after a kill in the last step reads
+        one cached table, not every step's)."""
+        for n, step in enumerate(steps):
+            data = self.apply(step, data, inputs_hash if n == 0 else None)
+        return data
 
     def _account(self, result: StepResult, step: Step) -> None:
         self.provenance[step.name] = step.provenance()
@@ -153,18 +161,54 @@ class RunContext:
 
     def apply_result(self, step: Step, data: pl.DataFrame, inputs_hash: str | None = None) -> StepResult:
         step.setup(self)
-        key = step_key(step, inputs_hash or frame_hash(data)) if self.cache else None
-        result = self.cache.load(step.name, key) if self.cache else None
+        identity, before = self._identity(data, inputs_hash) if self.cache else (None, self._lineage_of(data))
+        key = step_key(step, identity) if self.cache else None
+        result = self.cache.load(step.name, key, with_data=False) if self.cache else None
         if result is not None:
             self.log.info("step %s: output found in cache (%s), not recomputed", step.name, key[:12])
             _show_cached_task(step, key, result)
+            result.data = deferred(self.cache, step.name, key)  # read when first used, if ever
         else:
             result = _run_step_task(step, data)
             fault_point(step.name)  # work done, not yet saved: the worst moment to be killed
             if self.cache:
                 self.cache.store(step.name, key, result)
         self._account(result, step)
+        if result.data is data:  # a step that kept its input as it was: its output is a frame of its own
+            result.data = data.clone()  # (cheap: the columns are shared), so each frame has one lineage
+        self._remember(result.data, key, [*before, step.provenance()])
         return result
+
+    def _lineage_of(self, data: pl.DataFrame) -> list[dict]:
+        made = self._outputs.get(id(data))
+        return made.lineage if made is not None and made.frame() is data else []
+
+
+@dataclass
+class _Made:
+    frame: weakref.ref  # the output frame (a weak reference: ids are reused once it is gone)
+    key: str | None  # its cache key (None without a cache)
+    lineage: list[dict]  # the provenance entries of the steps that made it, in order
+
+
+class Deferred(pl.DataFrame):
+    """A step's output found in the cache, read from it when first used: a later step whose own output
+    is cached never needs it, so resuming a run reads the last finished step's table only. Everything
+    polars does with a DataFrame goes through its `_df`, which is loaded on first access."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "_df":
+            raise AttributeError(name)
+        cache, step_name, key = self.__dict__["_source"]
+        loaded = cache.load_data(step_name, key)._df
+        object.__setattr__(self, "_df", loaded)
+        return loaded
+
+
+def deferred(cache: StepCache, step_name: str, key: str) -> pl.DataFrame:
+    frame = pl.DataFrame.__new__(Deferred)
+    frame.__dict__["_source"] = (cache, step_name, key)
+    return frame
 
 
 def fault_point(name: str) -> None:

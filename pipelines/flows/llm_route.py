@@ -6,28 +6,29 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+
+if TYPE_CHECKING:  # a type only: `curate --help` and `curate recipes` import no recipe code
+    from pipelines.flows.prepare import Prepared
 
 err = Console(stderr=True)
 
 
-def llm_route(runs: list[tuple[str, Path | None]]) -> tuple[str | None, str]:
+def llm_route(runs: list[Prepared]) -> tuple[str | None, str]:
     """Where the LLM steps of these runs go, and one line that says so: ("endpoint", ...) when every
     LLM recipe has one configured (environment or the recipe's `llm:` config), ("embedded", ...) when
     one has none and the embedded engine is allowed, ("off", ...) when it is not (CURATE_LLM_EMBEDDED=0:
     the LLM steps are skipped with a note); (None, "") when no recipe has LLM steps."""
     from pipelines.engine.redaction import redact
     from pipelines.llm.settings import resolve_settings
-    from pipelines.recipes import get_recipe, load_config
 
     endpoints = []
-    for name, config in runs:
-        recipe = get_recipe(name)
-        if not recipe.uses_llm:  # the recipe says whether it has LLM steps
+    for run in runs:
+        if not run.recipe.uses_llm:  # the recipe's contract says whether it has LLM steps
             continue
-        settings = resolve_settings(getattr(load_config(recipe, config), "llm", None))[0]
+        settings = resolve_settings(getattr(run.config, "llm", None))[0]
         if settings is None:
             if os.environ.get("CURATE_LLM_EMBEDDED", "1") == "0":
                 return "off", "no LLM endpoint configured and CURATE_LLM_EMBEDDED=0: the LLM steps are skipped"
@@ -38,16 +39,16 @@ def llm_route(runs: list[tuple[str, Path | None]]) -> tuple[str | None, str]:
     return "endpoint", "LLM steps use the configured endpoint: " + ", ".join(dict.fromkeys(endpoints))
 
 
-def needs_embedded(runs: list[tuple[str, Path | None]]) -> bool:
+def needs_embedded(runs: list[Prepared]) -> bool:
     """True when an LLM recipe runs with no endpoint configured and the embedded engine is allowed."""
     return llm_route(runs)[0] == "embedded"
 
 
 @contextmanager
-def embedded_if_needed(runs: list[tuple[str, Path | None]], say=None) -> Iterator[None]:
+def embedded_if_needed(runs: list[Prepared], say=None) -> Iterator[None]:
     """Start the embedded engine for the duration of the block when some run needs it (one line
-    says so), with CURATE_LLM_BASE_URL set for the recipes; stop it at the end. `runs`: (recipe,
-    config file) pairs; `say`: where the lines go (the console; a scheduled run's log), and with it
+    says so), with CURATE_LLM_BASE_URL set for the recipes; stop it at the end. `runs`: their
+    preparations (`pipelines.flows.prepare`); `say`: where the lines go (the console; a scheduled run's log), and with it
     the line for every route. Every row goes to the model, as with any endpoint: a cap on rows per step
     (CURATE_LLM_MAX_ITEMS) or tokens per reply (CURATE_LLM_MAX_TOKENS) is the user's to set."""
     route, line = llm_route(runs)

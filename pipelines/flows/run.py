@@ -17,9 +17,9 @@ from pipelines.engine.redaction import redact, reveal
 from pipelines.engine.request import RunRequest
 from pipelines.engine.runtime import RunContext
 from pipelines.engine.terms import terms_facts, with_citation
-from pipelines.recipes import get_recipe, load_config
+from pipelines.flows.prepare import Prepared, forget, prepare
+from pipelines.recipes import Recipe, RecipeConfig, RecipeOutput
 from schemas.errors import CurateError
-from sources.files import check_distinct_names, check_readable
 
 
 @flow(name="curate-run", log_prints=True, persist_result=False)
@@ -32,6 +32,24 @@ def run_recipe(request: RunRequest) -> dict[str, Any]:
         return Failed(message=redact(str(e)), data=e)  # the message is stored in Prefect's database
 
 
+def build_checked(recipe: Recipe, ctx: RunContext, paths: list[Path], config: RecipeConfig) -> RecipeOutput:
+    """`recipe.build`, held to its contract: the tables it returns are the configs its recipe.yaml
+    declares, with their split keys; a column its code asks of an input that lacks it is one line naming
+    the recipe and the column (never a traceback), for every recipe by construction."""
+    import polars.exceptions
+
+    try:
+        result = recipe.build(ctx, paths, config)
+    except polars.exceptions.ColumnNotFoundError as e:
+        column = str(e).strip().splitlines()[0] if str(e).strip() else "?"
+        raise CurateError(
+            f"recipe {recipe.name}: a column it reads is missing from its input: {column} (declare the columns "
+            f"each input must have under `inputs:` in its recipe.yaml to have them checked before any work)"
+        ) from None
+    recipe.check_output(result)
+    return result
+
+
 def _run(request: RunRequest) -> dict[str, Any]:
     # the output folder checked and locked for the whole run (reentrant: `curate run` holds it already)
     with claim_output(request.output, allow_foreign=request.allow_existing, lock_timeout=request.lock_timeout):
@@ -39,12 +57,15 @@ def _run(request: RunRequest) -> dict[str, Any]:
 
 
 def _run_claimed(request: RunRequest) -> dict[str, Any]:
-    recipe = get_recipe(request.recipe)
-    config = load_config(
-        recipe, Path(request.config_path) if request.config_path else None, request.overrides, request.inherited
-    )
-    paths = [check_readable(p) for p in request.inputs]
-    check_distinct_names(paths)
+    prepared = prepare(request)  # the CLI prepared it already: taken, not done again
+    try:
+        return _build(prepared)
+    finally:
+        forget(request)
+
+
+def _build(prepared: Prepared) -> dict[str, Any]:
+    request, recipe, config, paths = prepared.request, prepared.recipe, prepared.config, list(prepared.inputs)
     out = Path(request.output)
     cache = None if request.no_cache else StepCache(request.cache_dir)
     with DaskRuntime(reveal(request.dask_address)) as dask:  # the real address, to connect with only
@@ -57,7 +78,7 @@ def _run_claimed(request: RunRequest) -> dict[str, Any]:
                 request.inherited_from,
                 ", ".join(f"{k}={ctx.report.facts['terms'][k]!r}" for k in inherited),
             )
-        result = recipe.build(ctx, paths, config)
+        result = build_checked(recipe, ctx, paths, config)
         result.card = with_citation(result.card, config)
         if getattr(ctx, "llm", None) is not None and ctx.llm.estimates:  # each LLM step's estimate and decision
             ctx.report.facts["llm_estimates"] = ctx.llm.estimates

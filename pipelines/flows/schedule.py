@@ -22,6 +22,7 @@ from pipelines.engine.logs import run_logger
 from pipelines.engine.publish import plan_publish
 from pipelines.engine.request import RunRequest
 from pipelines.flows.llm_route import embedded_if_needed
+from pipelines.flows.prepare import prepare
 from pipelines.flows.run import run_recipe
 from pipelines.recipes import available, get_recipe
 from schemas.errors import CurateError
@@ -149,7 +150,8 @@ def scheduled_run(
         inherited_from=plan.previous if plan else None,
     )
     # the LLM steps go where `curate run`'s go: the configured endpoint, else the embedded engine
-    with embedded_if_needed([(recipe, Path(config_path) if config_path else None)], say=run_logger().info):
+    prepared = prepare(request)  # checked before the engine starts; the flow takes this preparation
+    with embedded_if_needed([prepared], say=run_logger().info):
         state = run_recipe(request, return_state=True)
     if state.is_failed():
         raise CurateError(state.message or "the run failed")

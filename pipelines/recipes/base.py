@@ -10,6 +10,7 @@ one note in the report and the card.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 from collections.abc import Callable
@@ -22,7 +23,16 @@ from pydantic import BaseModel, model_validator
 
 from data_cards.hub import HubSpec, SplitOptions
 from data_cards.meta import CardMeta, CardSection
+from pipelines.engine.contract import (
+    RecipeContractError,
+    check_input_columns,
+    check_output,
+    check_recipe,
+    read_contract,
+)
 from schemas.errors import CurateError
+
+CONTRACT_FIELDS = ("name", "description", "uses_llm", "needs_pseudonym_key")
 
 
 class RecipeConfig(BaseModel):
@@ -54,23 +64,75 @@ class RecipeOutput:
 
 
 class Recipe:
-    """Base of every recipe. A subclass sets `name`, `description`, `Config`, `demo_inputs` and `hub`,
-    and implements `build`; `check_inputs` rejects wrong files before the run starts. The review of each
-    config is `SPECS` in the folder's review.py."""
+    """Base of every recipe. The folder's `recipe.yaml` is its contract (`pipelines.engine.contract`):
+    name (the folder's), description, whether it uses an LLM or the pseudonym key, the configs it
+    publishes with their split keys, the columns its inputs must have; the base reads and checks it when
+    the recipe is made, so a recipe that breaks it is refused with one line. A subclass sets `Config`,
+    `demo_inputs` and `hub` (ClassLabels, creators), and implements `build`; `check_inputs` rejects wrong
+    files before the run starts. The review of each config is `SPECS` in the folder's review.py."""
 
-    name: ClassVar[str]
-    description: ClassVar[str]
     Config: ClassVar[type[RecipeConfig]] = RecipeConfig
     # demo inputs, relative to the samples folder: globs (a tuple of globs: their files sorted together);
     # the demo's config is <samples>/<name>/config.yaml when there is one
     demo_inputs: ClassVar[tuple[str | tuple[str, ...], ...]] = ()
-    # how the published folder is cut and typed (split keys, ClassLabels, creators), from its card.py
-    hub: ClassVar[HubSpec] = HubSpec()
-    # its output changes with CURATE_PSEUDONYM_KEY (author pseudonyms): a schedule without a persistent key is refused
-    needs_pseudonym_key: ClassVar[bool] = False
-    # it has LLM steps (it calls `llm_client`): `curate run`/`demo` start the embedded engine for it when no
-    # endpoint is configured
-    uses_llm: ClassVar[bool] = False
+    # how the published folder is typed (ClassLabels, creators), from its card.py; the split keys come
+    # from the contract's outputs
+    hub: HubSpec = HubSpec()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = sorted(set(CONTRACT_FIELDS) & set(vars(cls)))
+        if own:
+            raise RecipeContractError(
+                f"recipe class {cls.__name__} sets {', '.join(own)}: they belong in its "
+                f"folder's recipe.yaml (the contract), not in the code"
+            )
+
+    def __init__(self) -> None:
+        folder = Path(sys.modules[type(self).__module__].__file__).resolve().parent
+        self.folder = folder
+        self.contract = read_contract(folder)
+        name = self.contract.name
+        if not (isinstance(self.Config, type) and issubclass(self.Config, RecipeConfig)):
+            raise RecipeContractError(f"recipe {name}: its Config must be a RecipeConfig subclass")
+        if type(self).build is Recipe.build:
+            raise RecipeContractError(f"recipe {name}: {type(self).__name__} does not implement build")
+        spec = type(self).hub
+        if spec.split_keys and spec.split_keys != self.contract.split_keys():
+            raise RecipeContractError(
+                f"recipe {name}: its HubSpec's split keys differ from recipe.yaml outputs; "
+                "declare them in recipe.yaml only"
+            )
+        check_recipe(self.contract, spec.class_labels)
+        self.hub = dataclasses.replace(spec, split_keys=self.contract.split_keys())
+
+    @property
+    def name(self) -> str:
+        return self.contract.name
+
+    @property
+    def description(self) -> str:
+        return self.contract.description
+
+    @property
+    def uses_llm(self) -> bool:
+        """It has LLM steps (it calls `llm_client`): `curate run`/`demo` start the embedded engine for it
+        when no endpoint is configured."""
+        return self.contract.uses_llm
+
+    @property
+    def needs_pseudonym_key(self) -> bool:
+        """Its output changes with CURATE_PSEUDONYM_KEY: a schedule without a persistent key is refused."""
+        return self.contract.needs_pseudonym_key
+
+    def check(self, inputs: list[Path], config: RecipeConfig) -> None:
+        """Every check before the run: the contract's input columns, then the recipe's own `check_inputs`."""
+        check_input_columns(self.contract, inputs)
+        self.check_inputs(inputs, config)
+
+    def check_output(self, output: RecipeOutput) -> None:
+        """After `build`: the tables are the contract's configs, each with its split key columns."""
+        check_output(self.contract, output.tables)
 
     def check_inputs(self, inputs: list[Path], config: RecipeConfig) -> None:
         """Reject a wrong file before the run starts, naming the file (default: accept)."""
@@ -102,12 +164,15 @@ class Recipe:
         return frame
 
     def demo_run(self, samples: Path) -> tuple[list[Path], Path | None]:
-        """The demo's input files (globbed, sorted per entry of `demo_inputs`) and config under `samples`."""
+        """The demo's input files (globbed, sorted per entry of `demo_inputs`) and config: in the recipe
+        folder's own `samples/` when it has one, else under `samples` (the shipped `sources/samples/`,
+        whose `<name>/config.yaml` is the config)."""
+        own = self.folder / "samples"
+        root, config = (own, own / "config.yaml") if own.is_dir() else (samples, samples / self.name / "config.yaml")
         files: list[Path] = []
         for entry in self.demo_inputs:
             patterns = (entry,) if isinstance(entry, str) else entry
-            files += sorted({match for pattern in patterns for match in samples.glob(pattern)})
-        config = samples / self.name / "config.yaml"
+            files += sorted({match for pattern in patterns for match in root.glob(pattern)})
         return files, (config if config.is_file() else None)
 
     def llm_client(self, ctx, settings, *, steps: tuple[str, ...], missing: str, published: str):
@@ -117,7 +182,9 @@ class Recipe:
         from pipelines.llm.step import client_for
 
         if not self.uses_llm:  # else the embedded engine would not have been started for it
-            raise CurateError(f"recipe {self.name!r} asks for an LLM client but does not declare `uses_llm = True`")
+            raise CurateError(
+                f"recipe {self.name!r} asks for an LLM client but its recipe.yaml does not say `uses_llm: true`"
+            )
         client, reason = client_for(ctx, settings)
         if client is None:
             names = " and ".join(steps)

@@ -15,8 +15,8 @@ import orjson
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "sources" / "samples"
 
-# the shipped sample of each recipe: (files, config)
-BASE = {
+# the fuller samples of the shipped recipes: (files, config); their demo samples are a few rows each
+FULLER = {
     "personality": (["personality/ipip120_responses.csv"], "personality/config.yaml"),
     "values": (["values/values_w1.csv", "values/codebook.yaml"], "values/config.yaml"),
     "norms": (["norms/RS_2023-01.zst", "norms/RC_2023-01.zst"], "norms/config.yaml"),
@@ -24,7 +24,8 @@ BASE = {
     "preferences": (["preferences/personas.jsonl", "preferences/prompts.jsonl"], "preferences/config.yaml"),
     "translate": (["translate/moral_stories/data/train-00000-of-00001.parquet"], "translate/config.yaml"),
 }
-NUMERIC_OPTION = {
+# the numeric option each shipped recipe's option cases use; another recipe's: its first numeric option
+NUMERIC = {
     "personality": "min_answered_fraction",
     "values": "min_n",
     "norms": "min_words",
@@ -32,6 +33,50 @@ NUMERIC_OPTION = {
     "preferences": "max_words",
     "translate": "max_demonstrations",
 }
+
+
+def _rel(path: Path) -> str:
+    return str(path.relative_to(SAMPLES)) if path.is_relative_to(SAMPLES) else str(path)
+
+
+def registry_samples() -> dict[str, tuple[list[str], str | None]]:
+    """Every recipe the registry finds (a new folder included) -> its sample: the fuller one above for a
+    shipped recipe, else what it declares for the demo (`Recipe.demo_inputs`, `<samples>/<name>/config.yaml`)."""
+    from pipelines.recipes import SHIPPED, available, get_recipe
+
+    out = {}
+    for name, folder in available().items():
+        if name in FULLER and folder.parent == SHIPPED:
+            out[name] = FULLER[name]
+            continue
+        files, config = get_recipe(name).demo_run(SAMPLES)
+        if files:  # a recipe that ships no sample has no baseline to break
+            out[name] = ([_rel(f) for f in files], _rel(config) if config else None)
+    return out
+
+
+def numeric_option(name: str) -> str | None:
+    """The option the non-finite and negative cases set: a shipped recipe's above, else the first int
+    or float option of the recipe's own Config (none: those cases are left out for it)."""
+    if name in NUMERIC:
+        return NUMERIC[name]
+    from pipelines.recipes import RecipeConfig, get_recipe
+
+    for field, info in get_recipe(name).Config.model_fields.items():
+        if field not in RecipeConfig.model_fields and info.annotation in (int, float):
+            return field
+    return None
+
+
+def bounded(name: str, option: str) -> bool:
+    """The option has a lower bound (Field(ge=...) or gt), so -3 is refused."""
+    from pipelines.recipes import get_recipe
+
+    info = get_recipe(name).Config.model_fields[option]
+    return any(hasattr(m, "ge") or hasattr(m, "gt") for m in info.metadata)
+
+
+BASE = registry_samples()
 
 
 class Corpus:
@@ -58,7 +103,10 @@ class Corpus:
         if copy:
             for rel in base_inputs:
                 shutil.copy(SAMPLES / rel, folder / Path(rel).name)
-            shutil.copy(SAMPLES / base_config, folder / "config.yaml")
+            if base_config:
+                shutil.copy(SAMPLES / base_config, folder / "config.yaml")
+            else:  # a recipe whose sample has no config: the defaults, said in a file the cases can edit
+                (folder / "config.yaml").write_text("license: unknown\n")
         for name, content in (files or {}).items():
             target = folder / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -96,7 +144,9 @@ def config_text(recipe: str, *drop: str) -> str:
     an error)."""
     return "".join(
         line
-        for line in sample_text(BASE[recipe][1]).splitlines(keepends=True)
+        for line in (sample_text(BASE[recipe][1]) if BASE[recipe][1] else "license: unknown\n").splitlines(
+            keepends=True
+        )
         if not line.startswith(tuple(f"{k}:" for k in ("dataset_name", *drop)))
     )
 
@@ -138,28 +188,30 @@ def generic_cases(c: Corpus) -> None:
             ),
             files={"config.yaml": "license: mit\nlicense: cc0-1.0\n"},
         )
-        opt = NUMERIC_OPTION[r]
-        cfg = config_text(r, opt)
-        for value, shown, kind in (
-            (".nan", "nan", "NaN (not a number)"),
-            (".inf", "inf", "infinite"),
-            ("-.inf", "-inf", "infinite"),
-        ):
+        opt = numeric_option(r)
+        cfg = config_text(r, *([opt] if opt else []))
+        if opt:  # non-finite numbers are errors for every numeric option
+            for value, shown, kind in (
+                (".nan", "nan", "NaN (not a number)"),
+                (".inf", "inf", "infinite"),
+                ("-.inf", "-inf", "infinite"),
+            ):
+                c.case(
+                    f"{r}-config-{opt}-{shown}",
+                    r,
+                    err(
+                        f"{{case}}/config.yaml: invalid configuration for recipe {r}: {opt}: must be a finite "
+                        f"number, not {shown}: {kind}"
+                    ),
+                    files={"config.yaml": f"{cfg}\n{opt}: {value}\n"},
+                )
+        if opt and (r in NUMERIC or bounded(r, opt)):  # below its bound
             c.case(
-                f"{r}-config-{opt}-{shown}",
+                f"{r}-config-{opt}-negative",
                 r,
-                err(
-                    f"{{case}}/config.yaml: invalid configuration for recipe {r}: {opt}: must be a finite "
-                    f"number, not {shown}: {kind}"
-                ),
-                files={"config.yaml": f"{cfg}\n{opt}: {value}\n"},
+                {"error_starts": f"error: {{case}}/config.yaml: invalid configuration for recipe {r}: {opt}: "},
+                files={"config.yaml": f"{cfg}\n{opt}: -3\n"},
             )
-        c.case(
-            f"{r}-config-{opt}-negative",
-            r,
-            {"error_starts": f"error: {{case}}/config.yaml: invalid configuration for recipe {r}: {opt}: "},
-            files={"config.yaml": f"{cfg}\n{opt}: -3\n"},
-        )
         c.case(
             f"{r}-config-bad-license",
             r,

@@ -14,7 +14,6 @@ from pipelines.recipes.personality.card import COLUMNS as ITEM_COLUMNS  # the sa
 
 # Items are a reference table (train); an item's scenarios share a split.
 HUB = HubSpec(
-    split_keys={"items": None, "scenarios": "item_record_id"},
     class_labels={"items": {"domain": list(DOMAINS)}},
     source_datasets=["extended|other"],
     annotations_creators=["machine-generated"],

@@ -39,17 +39,14 @@ class Config(RecipeConfig, ExpandOptions, JudgeOptions):
 
 
 class Expand(Recipe):
-    name = "expand"
-    description = "inventory items (CSV) -> TRAIT-style scenario questions keyed high/low, judged by an LLM"
     Config = Config
     demo_inputs = ("expand/demo/items.csv",)  # a few rows: the demo sends each to the model
     hub = HUB
-    uses_llm = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
-        items = ctx.read(ReadItems(), inputs)
-        items = ctx.apply(ValidateItems(), items)
-        tables = {"items": item_records(ctx, items, config, ctx.provenance_of("validate_items"))}
+        raw = ctx.read(ReadItems(), inputs)
+        items = ctx.apply(ValidateItems(), raw)
+        tables = {"items": item_records(ctx, items, config, ctx.lineage(items, since=raw))}
         client, reason = self.llm_client(
             ctx,
             config.llm,
@@ -70,9 +67,7 @@ class Expand(Recipe):
             llm_step_config(client, load_template("expand_judge").hash, JudgeConfig, **options_of(config, JudgeOptions))
         )
         scenarios = ctx.apply(judge, ctx.apply(gen, items))
-        tables["scenarios"] = scenario_records(
-            ctx, scenarios, config, ctx.provenance_of("generate_scenarios", "judge_scenarios")
-        )
+        tables["scenarios"] = scenario_records(ctx, scenarios, config, ctx.lineage(scenarios, since=items))
         return RecipeOutput(tables, card_meta(config, True), sections(ctx, tables["scenarios"]))
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:

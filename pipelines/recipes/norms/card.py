@@ -13,7 +13,6 @@ from .steps import VERDICTS
 
 # A post's situation and its thread share a split (post_id == thread_id).
 HUB = HubSpec(
-    split_keys={"situations": "post_id", "threads": "thread_id"},
     class_labels={"situations": {"judgment": list(VERDICTS)}},
     annotations_creators=["found"],
 )

@@ -36,16 +36,6 @@ from .steps import (
     epoch,
 )
 
-STEPS = (
-    "read_reddit",
-    "privacy",
-    "dedupe_items",
-    "select_situations",
-    "detect_language",
-    "select_comments",
-    "parse_verdicts",
-)
-
 
 class Config(RecipeConfig, SituationConfig, VerdictConfig, PrivacyOptions):
     """license, dataset_name; min_words (SituationConfig); verdict_subreddits (VerdictConfig);
@@ -75,13 +65,9 @@ class Config(RecipeConfig, SituationConfig, VerdictConfig, PrivacyOptions):
 
 
 class Norms(Recipe):
-    name = "norms"
-    description = "Reddit dumps (RS_/RC_ .zst) -> AITA/confessions situations with verdict distributions, and threads"
     Config = Config
     demo_inputs = ("norms/demo/R[SC]_*.zst",)  # a few rows: the demo sends each to the model
     hub = HUB
-    uses_llm = True
-    needs_pseudonym_key = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         key = PseudonymKey.from_env()
@@ -104,7 +90,7 @@ class Norms(Recipe):
         comments = ctx.apply(SelectComments(), comments)
         comments = ctx.apply(ParseVerdicts(step_options(config, VerdictConfig)), comments)
 
-        provenance = ctx.provenance_of(*STEPS)
+        provenance = ctx.lineage(rows, posts, comments)
         ids = id_mapper(key, config.keep_reddit_ids)
         records = situation_records(ctx, posts, comments, config, provenance, ids)
         threads = thread_records(ctx, posts, comments, config, provenance, ids)

@@ -151,7 +151,7 @@ def rules_of_thumb(recipe, ctx, situations: pl.DataFrame, license: str, max_rule
             dataset="reddit",
             license=license,
             created_at=ctx.created_at,
-            provenance=ctx.provenance_of(step.name),
+            provenance=ctx.lineage(rules),
             file=pl.col("_file"),
             source_id=pl.col("situation_record_id"),
             lang=pl.col("lang"),

@@ -18,7 +18,6 @@ from .steps import _by_instrument
 
 # How the folder is published: a respondent stays in one split; items are a reference table (train).
 HUB = HubSpec(
-    split_keys={"respondents": "respondent_id", "items": None},
     # no ClassLabel for `domain`: its codes depend on the instrument (IPIP-NEO's E is not HEXACO's E)
     language_creators=["expert-generated"],
 )

@@ -26,15 +26,9 @@ class Config(RecipeConfig, ReadConfig, ScoreConfig):
 
 
 class Personality(Recipe):
-    name = "personality"
-    description = (
-        "inventory responses (IPIP-NEO, IPIP-FFM, BFI-2, HEXACO-60, MFQ-30, PVQ, SD3; CSV, Johnson's .dat, "
-        "SPSS, Stata) -> domain and facet scores"
-    )
     Config = Config
     demo_inputs = ("personality/demo/*.csv",)  # a few: each gets a persona text
     hub = HUB
-    uses_llm = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         steps = [
@@ -44,10 +38,10 @@ class Personality(Recipe):
             KeyAndScore(step_options(config, ScoreConfig)),
         ]
         frame = pl.DataFrame({"path": [str(p) for p in inputs]})
-        data = ctx.chain(steps, frame, inputs_hash=ctx.inputs_hash(inputs))
-        data = persona_hook(ctx, data, config)
+        scored = ctx.chain(steps, frame, inputs_hash=ctx.inputs_hash(inputs))
+        data = persona_hook(ctx, scored, config)
 
-        respondents = respondent_records(ctx, data, config, ctx.provenance_of(*(s.name for s in steps)))
+        respondents = respondent_records(ctx, data, config, ctx.lineage(scored))
         instruments = (
             [definition(i) for i in sorted(set(data["_instrument"].to_list()))] if "_instrument" in data.columns else []
         )

@@ -12,7 +12,6 @@ from pipelines.recipes.base import CardMeta, CardSection, read_columns
 
 # A persona's pairs and its persona row share a split; prompts are a reference table (train).
 HUB = HubSpec(
-    split_keys={"pairs": "persona_id", "personas": "persona_id", "prompts": None},
     annotations_creators=["machine-generated"],
     language_creators=["machine-generated"],
 )

@@ -48,12 +48,9 @@ class Config(RecipeConfig, CandidateOptions, JudgeOptions):
 
 
 class Preferences(Recipe):
-    name = "preferences"
-    description = "personas x prompts (JSONL) -> LLM candidates -> persona-conditioned judge -> preference pairs"
     Config = Config
     demo_inputs = ("preferences/demo/personas.jsonl", "preferences/demo/prompts.jsonl")
     hub = HUB
-    uses_llm = True
 
     def review_context(self, dataset_dir: Path, config: str, frame: pl.DataFrame) -> pl.DataFrame:
         return with_personas(dataset_dir, frame) if config == "pairs" else frame
@@ -69,8 +66,8 @@ class Preferences(Recipe):
             f"Personal data masked in persona descriptions: {masked_p or 'none'}; in prompts: {masked_q or 'none'}."
         )
         tables = {
-            "personas": persona_records(ctx, personas, config, ctx.provenance_of("read")),
-            "prompts": prompt_records(ctx, prompts, config, ctx.provenance_of("read")),
+            "personas": persona_records(ctx, personas, config, ctx.lineage(read)),
+            "prompts": prompt_records(ctx, prompts, config, ctx.lineage(read)),
         }
         client, reason = self.llm_client(
             ctx,
@@ -103,7 +100,7 @@ class Preferences(Recipe):
         )
         with_candidates = ctx.apply(gen, prompt_frame)
         judged = ctx.apply(judge, pairs_frame(personas, with_candidates, config.max_pairs))
-        tables["pairs"] = pair_records(ctx, judged, config, ctx.provenance_of("candidates", "judge"))
+        tables["pairs"] = pair_records(ctx, judged, config, ctx.lineage(with_candidates, judged))
         return RecipeOutput(tables, card_meta(config), sections(ctx, tables["pairs"]))
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:

@@ -14,7 +14,6 @@ from .steps import LANGUAGES
 
 # A story's original and its translation share a split.
 HUB = HubSpec(
-    split_keys={"originals": "ID", "translations": "ID"},
     source_datasets=["extended|other"],
     multilinguality="translation",
     annotations_creators=["machine-generated"],

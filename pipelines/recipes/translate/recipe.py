@@ -42,7 +42,6 @@ from .steps import (
     ValidateSource,
 )
 
-SOURCE_STEPS = ("load_source", "validate_source", "mask_text")
 DEMOS_DIR = Path(__file__).resolve().parents[3] / "sources" / "data" / "translate"
 
 
@@ -61,22 +60,16 @@ class Config(RecipeConfig, LoadConfig, TranslateOptions, CheckOptions, MaskOptio
 
 
 class TranslateRecipe(Recipe):
-    name = "translate"
-    description = (
-        "a Hub dataset or local copy (Moral Stories fields) -> LLM translation with checks, linked by parallel_id"
-    )
     Config = Config
     demo_inputs = ("translate/demo/moral_stories.parquet",)  # a few rows: the demo sends each to the model
     hub = HUB
-    uses_llm = True
 
     def build(self, ctx: RunContext, inputs: list[Path], config: Config) -> RecipeOutput:
         rows = ctx.read(LoadSource(step_options(config, LoadConfig)), inputs, identity=config.hub_dataset)
         rows = ctx.apply(ValidateSource(step_options(config, ValidateConfig)), rows)
-        rows = ctx.apply(MaskText(step_options(config, MaskConfig, columns=tuple(config.fields))), rows)
-        if config.limit:
-            rows = rows.head(config.limit)
-        tables = {"originals": original_records(ctx, rows, config, ctx.provenance_of(*SOURCE_STEPS))}
+        masked = ctx.apply(MaskText(step_options(config, MaskConfig, columns=tuple(config.fields))), rows)
+        rows = masked.head(config.limit) if config.limit else masked
+        tables = {"originals": original_records(ctx, rows, config, ctx.lineage(masked))}
         client, reason = self.llm_client(
             ctx,
             config.llm,
@@ -99,9 +92,7 @@ class TranslateRecipe(Recipe):
         )
         translated = ctx.apply(translator, rows)
         checked = ctx.apply(CheckTranslations(step_options(config, CheckConfig)), translated)
-        tables["translations"] = translation_records(
-            ctx, checked, config, ctx.provenance_of(*SOURCE_STEPS, "translate", "check_translations")
-        )
+        tables["translations"] = translation_records(ctx, checked, config, ctx.lineage(masked, checked))
         return RecipeOutput(tables, card_meta(config, True), sections(ctx, tables["translations"], config))
 
     def check_inputs(self, inputs: list[Path], config: Config) -> None:

@@ -15,7 +15,6 @@ from sources.survey import SurveyPlan
 
 # A question's distributions and its question row share a split.
 HUB = HubSpec(
-    split_keys={"distributions": ["survey", "var_name"], "questions": ["survey", "var_name"]},
     language_creators=["expert-generated"],
 )
 

@@ -42,11 +42,6 @@ class Config(RecipeConfig, WeightOptions, DistributionOptions):
 
 
 class Values(Recipe):
-    name = "values"
-    description = (
-        "Survey microdata (CSV, SPSS, Stata) + codebook -> weighted answer distributions per question "
-        "and group (GlobalOpinionQA/OpinionQA style)"
-    )
     Config = Config
     demo_inputs = (("values/*.csv", "values/*.dta", "values/*.sav"), "values/codebook.yaml")
     hub = HUB
@@ -78,7 +73,7 @@ class Values(Recipe):
         ctx.report.facts["unrecognised_countries"] = unrecognised_countries(data, book)  # kept as written, no code
 
         weighted = bool(config.weighted and book.weight)
-        provenance = ctx.provenance_of("read", "validate_weights", "validate_answers", "distributions")
+        provenance = ctx.lineage(dists)
         dist_records = distribution_records(ctx, dists, plan, config, weighted, provenance)
         questions = question_records(ctx, dist_records, plan, data, config, provenance)
         sections = measure(ctx, plan, data, dist_records, config, weighted)
