@@ -368,3 +368,54 @@ def test_estimated_jaccard_follows_the_true_jaccard():
     sd = np.sqrt(np.maximum(truth * (1 - truth), 1e-3) / 256)
     assert (np.abs(est - truth) <= 4 * sd + 1e-9).all(), np.abs(est - truth).max()
     assert est[-1] == pytest.approx(truth[-1], abs=0.1) and est[0] <= 0.02
+
+
+def _unit(angle_deg: float) -> list[float]:
+    a = np.radians(angle_deg)
+    return [float(np.cos(a)), float(np.sin(a))]
+
+
+def test_semantic_clusters_do_not_chain():
+    """a ~ b and b ~ c, but a and c are far apart: attached to representatives, c stays; with
+    `connected`, the chain removes it."""
+    data = pl.DataFrame({"id": ["a", "b", "c"], "text": ["a", "b", "c"], "embedding": [_unit(0), _unit(25), _unit(50)]})
+    threshold = float(np.cos(np.radians(30)))  # 25 degrees apart: similar; 50: not
+    result = SemanticDedup(SemanticConfig(id_column="id", threshold=threshold)).run(data)
+    assert result.data["id"].to_list() == ["a", "c"] and dup_map(result) == {"b": "a"}
+    assert result.account.extra["params"]["clusters"] == "representative"
+    chained = SemanticDedup(SemanticConfig(id_column="id", threshold=threshold, clusters="connected")).run(data)
+    assert chained.data["id"].to_list() == ["a"] and dup_map(chained) == {"b": "a", "c": "a"}
+
+
+@pytest.mark.parametrize("keep", ["first", "longest"])
+def test_every_removed_row_is_within_the_threshold_of_its_kept_row(keep):
+    rng = np.random.default_rng(3)
+    centers = rng.normal(size=(40, 16))
+    vectors = np.concatenate([c + rng.normal(scale=0.35, size=(12, 16)) for c in centers])  # dense blobs: chains
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = [f"r{i:04d}" for i in range(len(vectors))]
+    data = pl.DataFrame(
+        {"id": ids, "text": [i * (1 + n % 3) for n, i in enumerate(ids)], "embedding": vectors.tolist()}
+    )
+    for clusters in ("representative", "connected"):
+        cfg = SemanticConfig(id_column="id", threshold=0.8, keep=keep, clusters=clusters)
+        result = SemanticDedup(cfg).run(data)
+        assert_every_id_once(data, result)
+        sims = result.dropped_rows["_dup_similarity"]
+        if clusters == "representative":
+            assert sims.min() >= 0.8 - 1e-6, sims.min()
+        else:  # chains link rows below the threshold to the kept one: what the default avoids
+            assert sims.min() < 0.8
+
+
+def test_an_embedding_column_of_lists_or_of_the_wrong_kind():
+    from schemas.errors import CurateError
+
+    lists = pl.DataFrame({"id": ["a", "b"], "text": ["x", "y"], "embedding": [[1.0, 0.0], [1.0, 0.01]]})
+    assert dup_map(SemanticDedup(SemanticConfig(id_column="id")).run(lists)) == {"b": "a"}
+    ragged = lists.with_columns(pl.Series("embedding", [[1.0, 0.0], [1.0]]))
+    with pytest.raises(CurateError, match="same length"):
+        SemanticDedup(SemanticConfig(id_column="id")).run(ragged)
+    text = lists.with_columns(pl.Series("embedding", ["1,0", "1,0"]))
+    with pytest.raises(CurateError, match="not embeddings"):
+        SemanticDedup(SemanticConfig(id_column="id")).run(text)

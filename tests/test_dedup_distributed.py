@@ -157,10 +157,11 @@ def test_semantic_stages_equal_the_single_process_kmeans_path(tmp_path):
     data = pl.DataFrame({"id": ids, "text": ids, "embedding": vectors[order]})
     path = tmp_path / "in.parquet"
     data.write_parquet(path)
-    step, one = single("semantic", data, threshold=0.9, exact_below=0, cluster_size=150)
+    step, one = single("semantic", data, threshold=0.9, exact_below=0, cluster_size=150, clusters="connected")
     assert one.account.extra["removed"] >= 250
     dist = distributed("semantic", step, path, tmp_path, partition_rows=700, shards=4)
     assert dist.stats["params"]["kmeans_clusters"] == len(vectors) // 150
+    assert dist.stats["params"]["clusters"] == "connected"  # what the stages do; the report says so
     kept = pl.read_parquet(dist.kept)
     assert kept["id"].to_list() == one.data["id"].to_list()
     want, got = duplicates_table(one.dropped_rows), pl.read_parquet(dist.duplicates)

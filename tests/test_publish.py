@@ -398,13 +398,15 @@ def test_each_shipped_recipe_declares_how_it_is_published():
     """The publishing facts are the recipe folder's (recipe.yaml outputs, card.py HUB, columns.yaml), not a
     table in data_cards (tests/test_recipe_contract.py holds every recipe to its contract)."""
     from pipelines.recipes import SHIPPED, available, get_recipe
+    from pipelines.recipes.base import read_columns
 
     shipped = [name for name, folder in available().items() if folder.parent == SHIPPED]
     assert len(shipped) >= 6
     for name in shipped:
         recipe = get_recipe(name)
         assert recipe.hub.split_keys == recipe.contract.split_keys(), name  # from recipe.yaml outputs
-        assert (SHIPPED / name / "columns.yaml").is_file(), name  # the shipped ones describe their columns
+        if (SHIPPED / name / "columns.yaml").is_file():  # optional: the card's column descriptions
+            assert read_columns(SHIPPED / name / "columns.yaml"), name
     assert get_recipe("norms").hub.class_labels == {"situations": {"judgment": ["YTA", "NTA", "ESH", "NAH", "INFO"]}}
     from pipelines.recipes.expand.card import COLUMNS
 

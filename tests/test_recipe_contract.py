@@ -132,3 +132,28 @@ def test_curate_recipes_lists_every_recipe_without_importing_recipe_code(toy):
     assert listed == {name: read_contract(f).description for name, f in available().items()}
     assert listed["toy"] == "toy" and "values" in listed
     assert lines[-1] == "IMPORTED []"
+
+
+COLUMN_RECIPE = """
+    def build(self, ctx, inputs, config):
+        import polars as pl
+        from pipelines.recipes import CardMeta, RecipeOutput
+
+        frame = pl.read_csv(inputs[0]).select("text")  # a column the contract does not declare
+        return RecipeOutput({"rows": frame}, CardMeta("t", "unknown", ["en"], ["other"]))
+"""
+
+
+def test_a_column_the_code_reads_and_the_input_lacks_is_one_line(toy, tmp_path):
+    """Not declared in `inputs`, a missing column still stops the run with one line naming the recipe
+    and the column (the flow holds every recipe's build to it), not a polars traceback."""
+    from pipelines.engine.request import RunRequest
+    from pipelines.flows.run import run_recipe
+
+    toy(COLUMN_RECIPE, "description: toy\noutputs:\n  rows: reference\n")
+    data = tmp_path / "in.csv"
+    data.write_text("id,body\n1,a\n")
+    state = run_recipe.fn(RunRequest(recipe="toy", inputs=(str(data),), output=str(tmp_path / "out"), no_cache=True))
+    message = state.message
+    assert "\n" not in message and message.startswith("recipe toy: a column it reads is missing from its input:")
+    assert '"text"' in message or "text" in message.split(":", 2)[2]

@@ -77,6 +77,8 @@ def bounded(name: str, option: str) -> bool:
 
 
 BASE = registry_samples()
+# the config of a recipe whose sample has none: a license, as the shipped samples set it
+DEFAULT_CONFIG = "license: cc0-1.0\n"
 
 
 class Corpus:
@@ -106,7 +108,7 @@ class Corpus:
             if base_config:
                 shutil.copy(SAMPLES / base_config, folder / "config.yaml")
             else:  # a recipe whose sample has no config: the defaults, said in a file the cases can edit
-                (folder / "config.yaml").write_text("license: unknown\n")
+                (folder / "config.yaml").write_text(DEFAULT_CONFIG)
         for name, content in (files or {}).items():
             target = folder / name
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -144,9 +146,7 @@ def config_text(recipe: str, *drop: str) -> str:
     an error)."""
     return "".join(
         line
-        for line in (sample_text(BASE[recipe][1]) if BASE[recipe][1] else "license: unknown\n").splitlines(
-            keepends=True
-        )
+        for line in (sample_text(BASE[recipe][1]) if BASE[recipe][1] else DEFAULT_CONFIG).splitlines(keepends=True)
         if not line.startswith(tuple(f"{k}:" for k in ("dataset_name", *drop)))
     )
 

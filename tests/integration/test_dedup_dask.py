@@ -84,7 +84,7 @@ def vectors(tmp_path):
     single = tmp_path / "vectors.parquet"
     data.write_parquet(single)
     config = tmp_path / "semantic.yaml"
-    config.write_text("threshold: 0.9\nexact_below: 0\ncluster_size: 120\n")
+    config.write_text("threshold: 0.9\nexact_below: 0\ncluster_size: 120\nclusters: connected\n")  # as the stages join
     return folder, single, config
 
 

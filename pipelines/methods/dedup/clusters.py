@@ -75,6 +75,35 @@ def components(n: int, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return labels.astype(np.int64)
 
 
+def representatives(n: int, left: np.ndarray, right: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Cluster label per row without chains: rows are taken in `order` (the keep policy's, the row to
+    keep first); a row not yet in a cluster starts one and takes its own unclaimed neighbours. Every
+    member is then a direct pair of its cluster's first row, the row the policy keeps."""
+    labels = np.arange(n, dtype=np.int64)
+    if len(left) == 0:
+        return labels
+    from scipy.sparse import csr_matrix
+
+    graph = csr_matrix((np.ones(2 * len(left), dtype=np.int8), (np.r_[left, right], np.r_[right, left])), shape=(n, n))
+    indptr, indices = graph.indptr, graph.indices
+    claimed = np.zeros(n, dtype=bool)
+    for row in order[np.diff(indptr)[order] > 0]:  # rows without a pair stay alone
+        if claimed[row]:
+            continue
+        claimed[row] = True
+        near = indices[indptr[row] : indptr[row + 1]]
+        near = near[~claimed[near]]
+        claimed[near] = True
+        labels[near] = row
+    return labels
+
+
+def policy_rank(frame: pl.DataFrame, cfg: DedupConfig, ident: str) -> np.ndarray:
+    """Input positions in the keep policy's order (the row kept first in a cluster first)."""
+    by, desc = _policy_order(cfg, ident)
+    return frame.sort(by, descending=desc, nulls_last=True, maintain_order=True)[POS].to_numpy()
+
+
 def _policy_order(cfg: DedupConfig, ident: str) -> tuple[list[pl.Expr], list[bool]]:
     """Sort keys that put the row to keep first in its cluster; ties go to the smallest id."""
     if cfg.keep == "first":

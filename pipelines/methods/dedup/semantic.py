@@ -12,7 +12,16 @@ import numpy as np
 import polars as pl
 
 from pipelines.engine.steps import Step, StepResult
-from pipelines.methods.dedup.clusters import CI, canonical, canonical_order, components, finish, to_input_order
+from pipelines.methods.dedup.clusters import (
+    CI,
+    canonical,
+    canonical_order,
+    components,
+    finish,
+    policy_rank,
+    representatives,
+    to_input_order,
+)
 from pipelines.methods.dedup.config import SemanticConfig
 from pipelines.methods.dedup.normalize import normalized
 
@@ -86,8 +95,27 @@ def semantic_pairs(vectors: np.ndarray, cfg: SemanticConfig) -> tuple[np.ndarray
     return pair // len(vectors), pair % len(vectors), facts
 
 
+def embedding_matrix(column: pl.Series) -> np.ndarray:
+    """The vectors of an embedding column: a fixed-size array column, or lists of one length (as JSON
+    and most parquet writers store them); else one line naming the column."""
+    from schemas.errors import CurateError
+
+    if isinstance(column.dtype, pl.List):
+        lengths = column.list.len()
+        if column.null_count() or lengths.n_unique() != 1 or lengths[0] == 0:
+            raise CurateError(
+                f"column {column.name!r}: every row needs an embedding of the same length "
+                f"(found lengths {sorted(set(lengths.drop_nulls().to_list()))[:5]} and {column.null_count()} nulls)"
+            )
+        column = column.cast(pl.Array(pl.Float32, lengths[0]))
+    elif not isinstance(column.dtype, pl.Array) or column.null_count():
+        raise CurateError(f"column {column.name!r} is {column.dtype}, not embeddings (arrays or lists of numbers)")
+    return np.asarray(column.to_numpy(), dtype=np.float32)
+
+
 class SemanticDedup(Step):
-    """Remove rows whose embedding is within the cosine threshold of a kept row (directly or through a
+    """Remove rows whose embedding is within the cosine threshold of a kept row (`clusters`:
+    representative, the default: of the row it is removed for; connected: directly or through a
     chain); `similarity` is the cosine with the kept row. Uses the `embedding_column` when the input
     has it, else embeds the texts (through the embedding cache)."""
 
@@ -103,8 +131,13 @@ class SemanticDedup(Step):
         frame, ident = canonical(data, cfg, self.name)
         vectors = unit_rows(self._vectors(frame[canonical_order(frame)], cfg))  # rows in id order
         left, right, facts = semantic_pairs(vectors, cfg)
-        labels = to_input_order(frame, components(frame.height, left, right))
         ci = frame[CI].to_numpy()
+        if cfg.clusters == "representative":  # no chains: each removed row is a direct pair of its kept row
+            order = ci[policy_rank(frame, cfg, ident)]  # the keep policy's order, as id-order positions
+            labels = to_input_order(frame, representatives(frame.height, left, right, order))
+        else:
+            labels = to_input_order(frame, components(frame.height, left, right))
+        facts["clusters"] = cfg.clusters
 
         def similarity(i: np.ndarray, j: np.ndarray) -> np.ndarray:
             i, j = ci[i], ci[j]  # input positions -> id order, in which the shingles/vectors are
@@ -115,7 +148,7 @@ class SemanticDedup(Step):
 
     def _vectors(self, frame: pl.DataFrame, cfg: SemanticConfig) -> np.ndarray:
         if cfg.embedding_column in frame.columns:
-            return np.asarray(frame[cfg.embedding_column].to_numpy(), dtype=np.float32)
+            return embedding_matrix(frame[cfg.embedding_column])
         from pipelines.methods.embed import embed_texts, embedding_runtime
 
         texts = frame.select(normalized(pl.col(cfg.text_column), cfg.normalize).fill_null("")).to_series().to_list()

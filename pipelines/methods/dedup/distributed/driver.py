@@ -225,6 +225,13 @@ def run_distributed(
     elif method == "semantic":
         facts = {k: plan.facts[k] for k in ("search", "kmeans_clusters", "kmeans_sample_rows")}
         facts["pairs_linked"] = sum(c["pairs_linked"] for c in checks)
+        # the stages join pairs into connected components (chains): what ran, whatever was asked
+        facts["clusters"] = "connected"
+        if getattr(cfg, "clusters", "connected") != "connected":
+            say(
+                "dedup semantic on dask: clusters are connected components (chains link rows); "
+                "clusters: representative runs in one process (--engine local)"
+            )
     stats = distributed_stats(plan, valid, {**(params or {}), **facts})
     stats["engine"] = {
         "kind": "dask",
