@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import orjson
 import polars as pl
@@ -156,3 +157,38 @@ def test_a_non_finite_or_out_of_range_number_quarantines_its_line_with_the_field
     assert read.rows["id"].to_list() == ["a1", "a3"]
     assert read.quarantine.select("row", "field").rows() == [(2, field)]
     assert read.lines == read.rows.height + read.quarantined + sum(read.dropped.values())
+
+
+def _dump(path, payload: bytes, level: int = 3) -> Path:
+    path.write_bytes(zstandard.ZstdCompressor(level=level).compress(payload))
+    return path
+
+
+def test_an_over_long_line_is_skipped_without_being_held_and_quarantined_by_its_start(tmp_path, monkeypatch):
+    """A line past CURATE_MAX_LINE_BYTES is streamed past (never joined in memory), quarantined with its
+    first kB and its length; the lines around it are read and every line is accounted for."""
+    good = [orjson.dumps(p) for p in fx.submissions()[:3]]
+    monster = b'{"id": "x", "selftext": "' + b"a" * 300_000 + b'"}'
+    payload = b"\n".join([good[0], monster, good[1], good[2]]) + b"\n"
+    rs = _dump(tmp_path / "RS_2023-01.zst", payload)
+    monkeypatch.setenv("CURATE_MAX_LINE_BYTES", "100000")
+    for block_size in (1, 1 << 20):
+        r = read_dump(rs, block_size=block_size)
+        accounted(r)
+        assert r.lines == 4 and r.rows["id"].to_list() == [orjson.loads(g)["id"] for g in good]
+        (row,) = r.quarantine.select("row", "error", "raw").iter_rows()
+        assert row[0] == 2 and row[1].startswith(f"line of {len(monster):,} bytes, over the limit of 100,000")
+        assert len(row[2]) <= 1024
+    # the limit travels with the message; at the default (16 MiB) the line is read as any other
+    monkeypatch.delenv("CURATE_MAX_LINE_BYTES")
+    assert read_dump(rs).quarantine["error"].to_list() != [row[1]]
+
+
+def test_a_zstd_bomb_stops_with_one_line(tmp_path, monkeypatch):
+    from schemas.errors import InputFileError
+
+    line = orjson.dumps(fx.submissions()[0]) + b"\n"
+    rs = _dump(tmp_path / "RS_2023-02.zst", line * 400_000, level=19)  # ~300 MB of one repeated line
+    monkeypatch.setenv("CURATE_MAX_ZSTD_RATIO", "50")
+    with pytest.raises(InputFileError, match=r"RS_2023-02.zst: expands [\d,]+ times .*CURATE_MAX_ZSTD_RATIO=50"):
+        read_dump(rs, keep=DumpFilter(subreddits=("none",)))

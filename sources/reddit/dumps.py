@@ -12,17 +12,19 @@ rest. Memory stays flat in the file size: one block in flight, plus the rows tha
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import orjson
 import polars as pl
 import zstandard
 
-from schemas.errors import InputFileError
+from schemas.errors import CurateError, InputFileError
 from schemas.quarantine import QUARANTINE_SCHEMA, empty_quarantine
 from sources.files import input_name
 from sources.reddit.records import (  # noqa: F401  (ROW_SCHEMA and parse_block are this module's API too)
@@ -75,12 +77,28 @@ class TruncatedStream(Exception):
     """The file ended inside a zstd frame, or a frame is corrupt: what follows cannot be read."""
 
 
-def decompressed_chunks(fh, on_bytes: Callable[[int], None] | None = None) -> Iterator[bytes]:
+class TooExpanded(Exception):
+    """The stream decompresses to more than `max_ratio` times its size: not a dump, or a zstd bomb."""
+
+    def __init__(self, decompressed: int, compressed: int, ratio: int):
+        super().__init__(
+            f"expands {decompressed // max(compressed, 1):,} times ({decompressed:,} bytes from the first "
+            f"{compressed:,}): not a Reddit dump, or a zstd bomb (CURATE_MAX_ZSTD_RATIO={ratio} is the limit)"
+        )
+
+
+def decompressed_chunks(
+    fh, on_bytes: Callable[[int], None] | None = None, max_ratio: int | None = None
+) -> Iterator[bytes]:
     """Decompressed bytes of every frame in turn. Raises TruncatedStream at the end when the last
-    frame is incomplete (zstandard's stream reader would stop silently there) or corrupt."""
+    frame is incomplete (zstandard's stream reader would stop silently there) or corrupt, and
+    TooExpanded once past 64 MiB the output is over `max_ratio` times the input read."""
+    max_ratio = max_ratio or env_limit("CURATE_MAX_ZSTD_RATIO", MAX_RATIO)
     dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
     dobj, fed = dctx.decompressobj(), False
+    read = out_total = 0
     while chunk := fh.read(READ_SIZE):
+        read += len(chunk)
         if on_bytes:
             on_bytes(len(chunk))
         while chunk:
@@ -89,6 +107,9 @@ def decompressed_chunks(fh, on_bytes: Callable[[int], None] | None = None) -> It
             except zstandard.ZstdError as e:
                 raise TruncatedStream(f"corrupt zstd data: {e}") from None
             fed = True
+            out_total += len(out)
+            if out_total > 64 << 20 and out_total > max_ratio * read:
+                raise TooExpanded(out_total, read, max_ratio)
             if out:
                 yield out
             if dobj.eof:  # a frame ended; what follows starts the next one
@@ -100,31 +121,86 @@ def decompressed_chunks(fh, on_bytes: Callable[[int], None] | None = None) -> It
         raise TruncatedStream("the file ends inside a zstd frame (truncated download?)")
 
 
-def line_blocks(chunks: Iterator[bytes], block_size: int = BLOCK_SIZE) -> Iterator[tuple[bytes, str | None]]:
-    """Blocks of whole lines (each ending in a newline) as (block, None); then, if the stream ends
-    without a newline or inside a frame, the remnant as (remnant, problem)."""
+OVERLONG = "\x00overlong:"  # a line_blocks problem that is not the end: an over-long line was skipped
+MAX_LINE_BYTES = 16 << 20  # a Reddit item is a few kB, a submission with media metadata under 1 MB
+MAX_RATIO = 1000  # zstd on Reddit NDJSON: 5-20x; a thousandfold expansion is not a dump
+
+
+def env_limit(name: str, default: int) -> int:
+    """A reading limit from the environment (CURATE_MAX_LINE_BYTES, CURATE_MAX_ZSTD_RATIO)."""
+    value = os.environ.get(name, "")
+    try:
+        return int(value) if value.strip() else default
+    except ValueError:
+        raise CurateError(f"{name}={value!r}: expected a whole number") from None
+
+
+def line_blocks(
+    chunks: Iterator[bytes], block_size: int = BLOCK_SIZE, max_line: int | None = None
+) -> Iterator[tuple[bytes, str | None]]:
+    """Blocks of whole lines (each ending in a newline) as (block, None); a line longer than
+    `max_line` is skipped to its end without being held, as (its first kB, OVERLONG + its length); then,
+    if the stream ends without a newline or inside a frame, the remnant as (remnant, problem)."""
+    max_line = max_line or env_limit("CURATE_MAX_LINE_BYTES", MAX_LINE_BYTES)
     pending: list[bytes] = []
     size = 0
     problem = None
+    skipping: list | None = None  # [first kB, bytes so far] inside an over-long line
     try:
         for chunk in chunks:
+            if skipping is not None:
+                end = chunk.find(b"\n")
+                if end < 0:
+                    skipping[1] += len(chunk)
+                    continue
+                yield skipping[0], f"{OVERLONG}{skipping[1] + end}"
+                skipping, chunk = None, chunk[end + 1 :]
+                if not chunk:
+                    continue
             pending.append(chunk)
             size += len(chunk)
-            if size < block_size:
+            if size < block_size and size <= max_line:
                 continue
             data = b"".join(pending)
             cut = data.rfind(b"\n") + 1
             if cut:
-                yield data[:cut], None
-            pending, size = ([data[cut:]], len(data) - cut) if cut < len(data) else ([], 0)
+                yield from _within_limit(data[:cut], max_line)
+            rest = data[cut:]
+            if len(rest) > max_line:  # the line under way is over the limit already: skip to its end
+                skipping, pending, size = [rest[:1024], len(rest)], [], 0
+            else:
+                pending, size = ([rest], len(rest)) if rest else ([], 0)
     except TruncatedStream as e:
         problem = str(e)
+    if skipping is not None:  # the stream ended inside the over-long line
+        yield skipping[0], f"{OVERLONG}{skipping[1]}"
+        if problem:
+            yield b"", problem
+        return
     data = b"".join(pending)
     cut = data.rfind(b"\n") + 1
     if cut:
-        yield data[:cut], None
+        yield from _within_limit(data[:cut], max_line)
     if cut < len(data) or problem:
         yield data[cut:], problem or "the last line has no end (truncated file?)"
+
+
+def _within_limit(block: bytes, max_line: int) -> Iterator[tuple[bytes, str | None]]:
+    """A block of whole lines as it is, or, when a line in it is over `max_line` (it came in one
+    decompressed chunk), the runs of lines around each such line and the line as OVERLONG."""
+    if len(block) <= max_line:
+        yield block, None
+        return
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+    starts = np.r_[0, ends[:-1] + 1]
+    start = 0
+    for n in np.flatnonzero(ends - starts > max_line):
+        if starts[n] > start:
+            yield block[start : starts[n]], None
+        yield block[starts[n] : starts[n] + 1024], f"{OVERLONG}{ends[n] - starts[n]}"
+        start = ends[n] + 1
+    if start < len(block):
+        yield block[start:], None
 
 
 def prefetch(items: Iterator, depth: int = 2) -> Iterator:
@@ -224,15 +300,33 @@ def iter_dump(
     `redact` turns a raw line into the text stored in the quarantine (lines hold personal data)."""
     path = Path(path)
     kind = dump_kind(path)
-    line = 1
     with open(path, "rb") as fh:
-        for block, problem in prefetch(line_blocks(decompressed_chunks(fh, on_bytes), block_size)):
-            if problem:  # what was decoded before the damage has been read; the remnant is lost
-                yield _remnant(path, kind, line, problem, block, redact)
-                return
-            part = read_block(block, line, kind, input_name(path), keep, redact)
-            line += part.lines
-            yield part
+        blocks = prefetch(line_blocks(decompressed_chunks(fh, on_bytes), block_size))
+        try:
+            yield from _parts(path, kind, blocks, keep, redact)
+        except TooExpanded as e:
+            raise InputFileError(path, str(e)) from None
+
+
+def _parts(path: Path, kind: str, blocks, keep: DumpFilter, redact) -> Iterator[DumpRead]:
+    line = 1
+    for block, problem in blocks:
+        if problem and problem.startswith(OVERLONG):  # one line skipped, quarantined by its start
+            size = int(problem[len(OVERLONG) :])
+            limit = env_limit("CURATE_MAX_LINE_BYTES", MAX_LINE_BYTES)
+            why = f"line of {size:,} bytes, over the limit of {limit:,} (CURATE_MAX_LINE_BYTES): skipped"
+            yield DumpRead(
+                input_name(path), kind, pl.DataFrame(schema=ROW_SCHEMA), 1, {},
+                _quarantine([_bad(line, None, why, block)], input_name(path), redact), decompressed_bytes=size,
+            )  # fmt: skip
+            line += 1
+            continue
+        if problem:  # what was decoded before the damage has been read; the remnant is lost
+            yield _remnant(path, kind, line, problem, block, redact)
+            return
+        part = read_block(block, line, kind, input_name(path), keep, redact)
+        line += part.lines
+        yield part
 
 
 def read_block(

@@ -77,6 +77,7 @@ def test_a_recipe_from_the_docs_passes_the_registry_driven_suite(tmp_path):
         str(root)
         in subprocess.run(  # the run imported the checkout, where the new folder is
             [sys.executable, "-c", "import pipelines; print(pipelines.__file__)"],
+            cwd=root,
             capture_output=True,
             text=True,
             env=env,
