@@ -34,7 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from bench.privacy import baseline  # noqa: E402
-from bench.privacy.corpus import KINDS, build, clean_comments  # noqa: E402
+from bench.privacy.corpus import KINDS, build, clean_comments, controls  # noqa: E402
 
 PLACEHOLDER = re.compile(r"<[A-Z_]+>")
 STRUCTURED = {
@@ -55,6 +55,13 @@ STRUCTURED = {
     "crypto_eth",
     "reddit_user",
     "author_name",
+    "mac",
+    "handle",
+    "iban_lower",
+    "email_spaced",
+    "dob",
+    "passport",
+    "plate",
 }
 
 
@@ -107,6 +114,7 @@ def main() -> None:
     ap.add_argument("--clean", type=int, default=1000, help="PII-free comments for false positives")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--show-missed", type=int, default=3)
+    ap.add_argument("--controls", type=int, default=240, help="look-alike sentences that must stay unchanged")
     ap.add_argument(
         "--dask",
         type=int,
@@ -136,6 +144,17 @@ def main() -> None:
         run_masker("presidio + spaCy NER", lambda t, n: full.mask(t, n)[0], cases, clean, names),
     ]
     report(runs, args.show_missed)
+    looks = controls(args.controls, args.seed)
+    print(f"\nLook-alike controls ({len(looks)}, bench/privacy/corpus.py CONTROLS): changed by each masker\n")
+    for name, fn in (
+        ("presidio, no NER", lambda t, n: rules.mask(t, n)[0]),
+        ("presidio + spaCy NER", lambda t, n: full.mask(t, n)[0]),
+    ):
+        out = fn(looks, names)
+        changed = [(a, b) for a, b in zip(looks, out) if PLACEHOLDER.search(b)]
+        print(f"{name}: {len(changed)}/{len(looks)} ({100 * len(changed) / max(len(looks), 1):.1f}%)")
+        for a, b in changed[: args.show_missed]:
+            print(f"    {a!r} -> {b!r}")
     if args.dask:
         from bench.privacy import bench_dask
 

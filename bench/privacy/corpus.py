@@ -299,6 +299,61 @@ class Planter:
             return rng.choice(["Thanks {v} for the advice.", "Like {v} said, just leave.", "{v} is right."]).format(
                 v=v
             ), [v.split("u/")[1]]
+        if kind == "mac":
+            v = us.mac_address()
+            v = rng.choice(
+                [v, v.upper(), v.replace(":", "-"), ".".join(v.replace(":", "")[i : i + 4] for i in (0, 4, 8))]
+            )
+            return rng.choice(
+                ["The router's MAC address is {v}.", "Whitelist {v} on the network.", "It was {v}."]
+            ).format(v=v), [v]
+        if kind == "handle":
+            v = us.user_name() + rng.choice(["", str(rng.randint(1, 99))])
+            return rng.choice(["Follow me on Instagram, @{v}.", "DM @{v} for details.", "Ask @{v}, she knows."]).format(
+                v=v
+            ), [v]
+        if kind == "iban_lower":
+            v = fk[rng.choice(["fr_FR", "de_DE", "en_GB", "es_ES", "nl_NL"])].iban().lower()
+            v2 = " ".join(v[i : i + 4] for i in range(0, len(v), 4)) if rng.random() < 0.6 else v
+            return rng.choice(["my iban is {v} if you want to pay me back.", "iban: {v}"]).format(v=v2), [v2, v]
+        if kind == "email_spaced":
+            first, last = us.first_name().lower(), us.last_name().lower()
+            dom, tld = rng.choice(["gmail", "outlook", "yahoo", "proton"]), rng.choice(["com", "es", "fr", "de"])
+            v = rng.choice([f"{first}.{last} @ {dom} . {tld}", f"{first}[at]{dom}[.]{tld}", f"{first} @ {dom}.{tld}"])
+            return self.say("email", v), [first, last]
+        if kind == "dob":
+            d = us.date_of_birth(minimum_age=18, maximum_age=80)
+            v = rng.choice(
+                [d.strftime("%d %B %Y").lstrip("0"), d.isoformat(), d.strftime("%m/%d/%Y"), d.strftime("%B %d, %Y")]
+            )
+            carrier = rng.choice(
+                ["I was born on {v}.", "DOB: {v}.", "My date of birth is {v}, check it.", "Her birthday is {v}."]
+            )
+            return carrier.format(v=v), [v]
+        if kind == "passport":
+            v = rng.choice(
+                [
+                    "".join(rng.choice("0123456789") for _ in range(9)),
+                    "C" + "".join(rng.choice("0123456789CFGHJKLMNPRTVWXYZ") for _ in range(8)),
+                    f"{rng.randint(10, 99)}{rng.choice('ABCDEFGH')}{rng.choice('ABCDEFGH')}{rng.randint(10000, 99999)}",
+                ]
+            )
+            carrier = rng.choice(["My passport number is {v}.", "Passport no. {v} expired last year.", "passport: {v}"])
+            return carrier.format(v=v), [v]
+        if kind == "plate":
+            letters = "ABCDEFGHJKLMNPRSTVWXYZ"
+            v = rng.choice(
+                [
+                    "".join(rng.choice(letters) for _ in range(3)) + " " + str(rng.randint(1000, 9999)),
+                    f"{rng.choice(letters)}{rng.choice(letters)}{rng.randint(10, 99)} "
+                    + "".join(rng.choice(letters) for _ in range(3)),
+                    f"{rng.choice(letters)}{rng.choice(letters)}-{rng.randint(100, 999)}-{rng.choice(letters)}{rng.choice(letters)}",
+                ]
+            )
+            carrier = rng.choice(
+                ["The license plate was {v}.", "Plate number {v}, if anyone saw it.", "His number plate reads {v}."]
+            )
+            return carrier.format(v=v), [v]
         if kind == "author_name":
             v = rng.choice(authors)
             return rng.choice(["I agree with {v} here.", "What {v} wrote is spot on.", "{v} has a point."]).format(
@@ -390,7 +445,39 @@ KINDS = [
     "address_fr",
     "address_de",
     "address_ko",
+    "mac",
+    "handle",
+    "iban_lower",
+    "email_spaced",
+    "dob",
+    "passport",
+    "plate",
 ]
+
+# look-alikes of personal data that must come out unchanged (a changed one is a false positive)
+CONTROLS = [
+    "Upgrade to version {a}.{b}.{c}.{d} before Friday.",
+    "It needs Python {a}.{b}.{c} or later and build {a}.{b}.{c}.{d}.",
+    "We agreed to meet at noon. Company rules say so.",
+    "The Fibonacci numbers {a}, {b}, {c} grow fast.",
+    "The meeting on {b} March {y} ran late.",
+    "I was born in a small town and moved at {a}.",
+    "The ratio was {a}:{b}:{c}, printed on page {d}.",
+    "My plate was empty by {a} pm.",
+    "The passport office opens at {a}.",
+    "Model RTX {a}0{b}0 runs hot.",
+    "Email me @ {a}pm if it breaks.",
+    "Item #{a}{b}{c}{d} costs {a}.{b} dollars.",
+]
+
+
+def controls(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed + 7)
+    out = []
+    for i in range(n):
+        a, b, c, d = (rng.randint(1, 9) for _ in range(4))
+        out.append(CONTROLS[i % len(CONTROLS)].format(a=a, b=b, c=c, d=d, y=rng.randint(1990, 2024)))
+    return out
 
 
 def build(per_kind: int, clean: int, seed: int):

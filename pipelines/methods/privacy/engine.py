@@ -44,6 +44,11 @@ PLACEHOLDERS = {
     "ADDRESS": "<ADDRESS>",
     "PERSON": "<PERSON>",
     "LOCATION": "<LOCATION>",
+    "MAC_ADDRESS": "<MAC>",
+    "HANDLE": "<USER>",
+    "DATE_OF_BIRTH": "<DOB>",
+    "PASSPORT": "<PASSPORT>",
+    "PLATE": "<PLATE>",
 }
 # which spaCy labels become which entity (ORG, DATE, NORP... are not personal data here)
 SPACY_LABELS = {"PERSON": "PERSON", "GPE": "LOCATION", "LOC": "LOCATION", "FAC": "LOCATION"}

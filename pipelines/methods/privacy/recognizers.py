@@ -78,7 +78,7 @@ _TLDS = (
     "com|org|net|edu|gov|io|co|uk|fr|de|kr|ca|au|us|info|me|be|ch|at|nl|es|it|jp|in|ru|br|eu|biz|"
     "xyz|app|dev|mail|online|live|email"
 )
-_DOT = r"\s*(?:\.|\(dot\)|\[dot\]|\{dot\}|<dot>|\bdot\b|\bpoint\b|\bpunkt\b)\s*"
+_DOT = r"\s*(?:\.|\(dot\)|\[dot\]|\[\.\]|\(\.\)|\{dot\}|<dot>|\bdot\b|\bpoint\b|\bpunkt\b)\s*"
 _AT = r"\s*(?:@|%40|\(at\)|\[at\]|\{at\}|<at>|\bat\b|\barobase\b|\bchez\b)\s*"
 # "jane dot doe at gmail dot com", "jane.doe [at] gmail [dot] com", "jane(at)gmail.com"; the
 # domain must end in a known top-level domain and at least one part must be spelled out, else the
@@ -87,7 +87,9 @@ OBFUSCATED_EMAIL = (
     rf"(?<![\w.])(?P<span>[A-Za-z0-9_%+-]+(?:{_DOT}[A-Za-z0-9_%+-]+)*{_AT}"
     rf"[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*{_DOT}(?:{_TLDS}))\b"
 )
-_SPELLED = re.compile(r"\(|\[|\{|<|%40|\b(?:at|dot|point|punkt|arobase|chez)\b", re.I)
+_SPELLED = re.compile(r"\(|\[|\{|<|%40|\s@|@\s|\s\.|\.\s|\b(?:at|dot|point|punkt|arobase|chez)\b", re.I)
+_BARE_AT = re.compile(r"\s(?:at|chez|arobase)\s", re.I)  # the word alone, no bracket, no @
+_SPELLED_DOT = re.compile(r"\b(?:dot|point|punkt)\b|[\[({<]\s*(?:\.|dot)\s*[\])}>]", re.I)
 _AT_FORM = re.compile(_AT.strip(r"\s*"), re.I)
 _DOT_TLD = re.compile(rf"{_DOT[3:]}(?:{_TLDS})\b", re.I)  # the dot form, spaces, the domain
 
@@ -101,8 +103,12 @@ class ObfuscatedEmailRecognizer(RegexRecognizer):
         if _AT_FORM.search(text) is None or _DOT_TLD.search(text) is None:
             return
         for s, e in super().spans(text):
-            if _SPELLED.search(text, s, e):
-                yield s, e
+            found = text[s:e]
+            if not _SPELLED.search(found):
+                continue
+            if _BARE_AT.search(found) and not _SPELLED_DOT.search(found):  # "meet at noon. com" is prose
+                continue
+            yield s, e
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -366,6 +372,74 @@ class LuhnCardRecognizer(RegexRecognizer):
                 yield s, e
 
 
+# -- identifiers of devices, accounts and papers ------------------------------------------------
+
+# MAC addresses: six hex pairs with colons or hyphens, or Cisco's three dotted quads
+MAC = r"(?<![\w:-])(?:[0-9A-Fa-f]{2}([:-])(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}|[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4}\.[0-9A-Fa-f]{4})(?![\w:-])"
+# @handles (Twitter/X, Instagram, Telegram...): not the @ of an e-mail (a word character before it)
+HANDLE = r"(?<![\w@.])@(?P<span>[A-Za-z0-9_](?:[A-Za-z0-9_.]{0,28}[A-Za-z0-9_])?)(?![\w@])"
+_MONTHS = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|janvier|février|mars|avril|mai|juin|juillet|août|septembre|"
+    r"octobre|novembre|décembre|januar|februar|märz|juni|juli|oktober|dezember)"
+)
+_DATE = (
+    rf"(?:\d{{1,2}}[./-]\d{{1,2}}[./-](?:\d{{4}}|\d{{2}})|\d{{4}}-\d{{1,2}}-\d{{1,2}}|"
+    rf"\d{{1,2}}(?:st|nd|rd|th|er)?\.?\s+(?:of\s+)?{_MONTHS}\.?,?\s+\d{{4}}|{_MONTHS}\.?\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}})"
+)
+# a date of birth: a date within a few words after what says it is one
+DATE_OF_BIRTH = (
+    r"(?:\b(?:born|d\.?o\.?b\.?|date\s+of\s+birth|birth\s*date|birthday|n[ée]e?\s+le|geboren(?:\s+am)?|"
+    rf"geburtsdatum|date\s+de\s+naissance)\b)[^.\n\d]{{0,25}}?(?P<span>{_DATE})"
+)
+# passport numbers after the word, in the shapes countries issue (US/UK 9 digits, DE C+8, FR 2+2+5,
+# and the common letter(s) + digits); the context word is required: these shapes are everywhere else
+PASSPORT = (
+    r"(?i:\b(?:passport|passeport|reisepass|pasaporte|passaporto)(?:\s+(?:number|no\.?|num(?:ber|éro)?|nr\.?|#|n°|id))?"
+    r"\s*(?:is|was|:|=|-)?)\s*(?P<span>[A-Z]{0,2}\d{6,9}|[CFGHJK][0-9CFGHJKLMNPRTVWXYZ]{8}|\d{2}[A-Z]{2}\d{5})\b"
+)
+# licence plates after the word: 2-8 letters and digits in up to three groups, at least one digit
+PLATE = (
+    r"(?i:\b(?:licen[cs]e\s+plate|number\s+plate|plate(?:\s+(?:number|no\.?))?|registration(?:\s+number)?|"
+    r"reg(?:\.|istration)?\s+(?:no\.?|number)|immatriculation|kennzeichen|matr[ií]cula)"
+    r"\s*(?:is|was|:|=|-|reads|read)?)\s*(?P<span>(?=[A-Z0-9 -]*\d)(?=[A-Z0-9 -]*[A-Z])[A-Z0-9]{1,4}(?:[ -][A-Z0-9]{1,4}){0,2})\b"
+)
+IBAN_ANY_CASE = r"\b(?P<span>[A-Za-z]{2}\d{2}(?:[ ]?[A-Za-z0-9]{4}){2,7}(?:[ ]?[A-Za-z0-9]{1,3})?)\b"
+
+
+def iban_ok(text: str) -> bool:
+    """The ISO 13616 check: the country and check digits moved to the end, letters as numbers, mod 97."""
+    code = re.sub(r"\s", "", text).upper()
+    if not 15 <= len(code) <= 34:
+        return False
+    digits = "".join(str(int(c, 36)) for c in code[4:] + code[:4])
+    return int(digits) % 97 == 1
+
+
+class IbanAnyCaseRecognizer(RegexRecognizer):
+    """IBANs as people type them, lower case included (Presidio's recognizer matches upper case only),
+    each confirmed by its mod-97 check."""
+
+    def __init__(self):
+        super().__init__("IBAN_CODE", IBAN_ANY_CASE, score=1.0, quick=DIGIT, name="IbanAnyCaseRecognizer")
+
+    def spans(self, text: str):
+        for s, e in super().spans(text):
+            while e - s >= 15:  # the pattern may have taken a word after the number: drop it and check again
+                if iban_ok(text[s:e]):
+                    yield s, e
+                    break
+                cut = text.rfind(" ", s, e)
+                if cut < 0:
+                    break
+                e = cut
+
+
+VERSION_BEFORE = re.compile(
+    r"\b(?:version|ver\.?|release|build|firmware|kernel|update|upgrade\s+to|python|node|v)\s*$", re.I
+)
+
+
 class _Quick:
     """A Presidio recognizer that first checks that the text holds what its patterns need."""
 
@@ -391,10 +465,19 @@ def predefined() -> list[LocalRecognizer]:
     def quick(cls, pattern):
         return type(cls.__name__, (_Quick, cls), {"quick": pattern})()
 
+    class VersionAwareIp(_Quick, IpRecognizer):
+        """Presidio's IP recognizer, less the dotted numbers a version word introduces (4.2.1.7)."""
+
+        quick = DIGIT_OR_COLON
+
+        def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
+            found = super().analyze(text, entities, nlp_artifacts, regex_flags)
+            return [r for r in found if not VERSION_BEFORE.search(text, max(0, r.start - 24), r.start)]
+
     return [
         quick(CreditCardRecognizer, DIGIT),
         quick(IbanRecognizer, DIGIT),
-        quick(IpRecognizer, DIGIT_OR_COLON),
+        VersionAwareIp(),
         quick(UsSsnRecognizer, DIGIT),
         CryptoRecognizer(),
     ]
@@ -427,5 +510,19 @@ def recognizers() -> list[LocalRecognizer]:
         RegexRecognizer("ADDRESS", KO_ADDRESS, score=0.7, quick=HANGUL, name="KoAddressRecognizer"),
         KoreanNameRecognizer(),
         LuhnCardRecognizer(),
+        IbanAnyCaseRecognizer(),
+        RegexRecognizer("MAC_ADDRESS", MAC, score=0.9, quick=re.compile(r"[0-9A-Fa-f]{2}[:.-]"), name="MacRecognizer"),
+        RegexRecognizer("HANDLE", HANDLE, score=0.8, quick="@", name="HandleRecognizer"),
+        RegexRecognizer(
+            "DATE_OF_BIRTH", DATE_OF_BIRTH, flags=re.I, score=0.9, quick=DIGIT, name="DateOfBirthRecognizer"
+        ),
+        RegexRecognizer(
+            "PASSPORT",
+            PASSPORT,
+            score=0.9,
+            quick=re.compile(r"pass|reisepass", re.I),  # a German number may hold no digit
+            name="PassportRecognizer",
+        ),
+        RegexRecognizer("PLATE", PLATE, score=0.8, quick=DIGIT, name="PlateRecognizer"),
         RegexRecognizer("PERSON", TITLED_NAME, score=0.7, name="TitledNameRecognizer"),
     ]
