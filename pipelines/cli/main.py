@@ -395,6 +395,10 @@ def main() -> None:
         from pipelines.engine.watchdog import start_watchdog
 
         start_watchdog()  # Prefect's server and Dask's workers end with us, even on kill -9
+        if sys.argv[1] != "schedule":  # serving schedules stops on Ctrl-C as Prefect does
+            from pipelines.engine.interrupt import stop_on_interrupt
+
+            stop_on_interrupt()
     try:
         app()
     except CurateError as e:  # expected: one line, exit 2

@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow
 from prefect.states import Failed
 
+from pipelines.engine import interrupt
 from pipelines.engine.cache import StepCache
 from pipelines.engine.dask_runtime import DaskRuntime
 from pipelines.engine.dataset_dir import claim_output
@@ -51,6 +52,7 @@ def build_checked(recipe: Recipe, ctx: RunContext, paths: list[Path], config: Re
 
 
 def _run(request: RunRequest) -> dict[str, Any]:
+    interrupt.again()  # Ctrl-C and SIGTERM stay one error line inside the flow (pipelines/engine/interrupt.py)
     # the output folder checked and locked for the whole run (reentrant: `curate run` holds it already)
     with claim_output(request.output, allow_foreign=request.allow_existing, lock_timeout=request.lock_timeout):
         return _run_claimed(request)

@@ -78,3 +78,36 @@ def test_kill_and_resume(point, tmp_path, inputs, clean_run):
     assert got.equals(clean_run)
     report = json.loads((out / "report.json").read_text())
     assert [s["name"] for s in report["steps"]] == STEPS  # accounted once each
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupt_is_one_error_line_and_the_rerun_resumes(tmp_path, inputs, clean_run, signum):
+    """Ctrl-C (SIGINT to the process) or SIGTERM inside a step: one `error:` line saying what was
+    kept, exit 128 + the signal, no Prefect crash lines, no traceback, no child left; the same command
+    then resumes from the cache and writes what an uninterrupted run writes."""
+    import psutil
+
+    out, marker = tmp_path / "out", tmp_path / "at-step"
+    env = {**os.environ, "CURATE_CACHE_DIR": str(tmp_path / "cache")}
+    paused = {**env, "CURATE_FAULT_PAUSE_AT": "key_and_score", "CURATE_FAULT_FILE": str(marker)}
+    proc = subprocess.Popen(command(inputs, out), env=paused, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not marker.exists():
+        assert proc.poll() is None and time.time() < deadline, "never reached the step"
+        time.sleep(0.2)
+    children = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    name = signal.Signals(signum).name
+    assert proc.returncode == 128 + signum
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert lines == [lines[0]] and lines[0].startswith(f"error: interrupted ({name}): the output folder keeps")
+    assert "Crash detected" not in err and "Traceback" not in err
+    time.sleep(1)
+    assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+    assert not out.exists()  # nothing half-written where the dataset goes
+    done = subprocess.run(command(inputs, out), env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    report = json.loads((out / "report.json").read_text())
+    assert [s["name"] for s in report["steps"]][: len(STEPS)] == STEPS
+    assert records(out).equals(clean_run)
