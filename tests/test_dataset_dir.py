@@ -322,3 +322,18 @@ def test_the_flow_claims_the_output_before_any_work(tmp_path):
     with claim_output(ours):  # another process holds the folder
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert "another run is writing this folder" in done.stderr, done.stderr
+
+
+def test_an_output_where_no_file_can_be_made_is_not_said_to_be_locked():
+    """Under /proc no lock file can be created: filelock retried until its timeout, and the message
+    was "another run is writing this folder"; it names the lock file and the system's reason."""
+    from pipelines.engine.dataset_dir import claim_output
+    from schemas.errors import CurateError
+
+    if not Path("/proc/self").is_dir():
+        pytest.skip("no /proc on this system")
+    with pytest.raises(
+        CurateError, match=r"/proc/\.curate-x\.curate\.lock: cannot create the output folder's lock file: "
+    ):
+        with claim_output("/proc/curate-x"):
+            pass

@@ -120,6 +120,16 @@ def _legacy_files(out: Path) -> set[str] | None:
     return files
 
 
+def _cannot_create(path: Path) -> str | None:
+    """Why `path` cannot be created or opened for writing (a /proc or read-only parent), or None."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    except OSError as e:
+        return e.strerror or str(e)
+    os.close(fd)
+    return None
+
+
 @contextmanager
 def claim_output(out: Path | str, *, allow_foreign: bool = False, lock_timeout: float = 0.0) -> Iterator[Claim]:
     """Hold the output folder for this run: check it, lock it (reentrant within the process)."""
@@ -143,6 +153,9 @@ def claim_output(out: Path | str, *, allow_foreign: bool = False, lock_timeout: 
     try:
         lock.acquire()
     except Timeout:
+        refused = _cannot_create(lock_file(out))  # filelock retries a file it cannot create until the timeout
+        if refused:
+            raise CurateError(f"{lock_file(out)}: cannot create the output folder's lock file: {refused}") from None
         raise CurateError(
             f"{out}: another run is writing this folder (lock {lock_file(out).name} is held); "
             "wait for it, or pass --lock-timeout SECONDS to wait"
