@@ -87,13 +87,23 @@ class Option(Frozen):
         return code
 
 
+def _label(code: Any, label: Any) -> str | None:
+    """An option's label as text: a string or a number as written; a list or a mapping is an error
+    (it would be published as its Python text)."""
+    if label is None or isinstance(label, str):
+        return label
+    if isinstance(label, (int, float)) and not isinstance(label, bool):
+        return str(label)
+    raise ValueError(f"option {code!r}: its label must be text, not {type(label).__name__} {label!r}")
+
+
 def _as_options(value: Any) -> Any:
     """Options as written in YAML: a mapping {code: label} (in order), a list of {code, label}, or a
     list of bare codes."""
     if value is None:
         return None
     if isinstance(value, dict):
-        return [{"code": k, "label": None if v is None else str(v)} for k, v in value.items()]
+        return [{"code": k, "label": _label(k, v)} for k, v in value.items()]
     if isinstance(value, list):
         return [v if isinstance(v, dict) else {"code": v} for v in value]
     return value
@@ -113,7 +123,7 @@ class GroupSpec(Frozen):
     @field_validator("labels", mode="before")
     @classmethod
     def _codes(cls, v: Any) -> dict[str, str]:
-        return {canonical_code(k): str(label) for k, label in (v or {}).items()}
+        return {canonical_code(k): _label(k, label) for k, label in (v or {}).items()}
 
     @property
     def attr(self) -> str:

@@ -5,12 +5,14 @@ time range that keeps nothing."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import polars as pl
 import pytest
 
 from schemas.errors import CurateError, InputFileError
+from tests.conftest import REPO
 
 
 def test_cr_only_line_ends_read_as_lines(tmp_path):
@@ -189,3 +191,27 @@ def test_publishing_refuses_a_repository_with_a_users_uncommitted_edit(tmp_path)
     with pytest.raises(CurateError, match="has changes that curate did not make \\(README.md\\)"):
         publish(make_run(tmp_path, "run2", drop_case="1"), str(repo), "1.1.0")
     assert versions(repo) == ["v1.0.0"] and "my note" in (repo / "README.md").read_text()
+
+
+@pytest.mark.parametrize(
+    ("options", "said"),
+    [
+        ({1: None, 2: ["a", "b"]}, "option 2: its label must be text, not list ['a', 'b']"),
+        ({1: {"en": "yes"}}, "option 1: its label must be text, not dict"),
+        ({1: True}, "option 1: its label must be text, not bool True"),
+    ],
+)
+def test_codebook_labels_that_are_not_text_are_refused(tmp_path, options, said):
+    """A list or mapping as an option's label was published as its Python text ("['a', 'b']")."""
+    import yaml
+
+    from sources.codebook import load_codebook
+
+    data = yaml.safe_load((REPO / "sources" / "samples" / "values" / "codebook.yaml").read_text())
+    data["questions"][0]["options"] = options
+    (tmp_path / "cb.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(CurateError, match=re.escape(said)):
+        load_codebook(tmp_path / "cb.yaml")
+    data["questions"][0]["options"] = {1: "Yes", 2: 2.5, 3: None}  # text, a number, no label: fine
+    (tmp_path / "cb.yaml").write_text(yaml.safe_dump(data))
+    assert [o.label for o in load_codebook(tmp_path / "cb.yaml").questions[0].options] == ["Yes", "2.5", None]
