@@ -192,3 +192,14 @@ def test_a_zstd_bomb_stops_with_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("CURATE_MAX_ZSTD_RATIO", "50")
     with pytest.raises(InputFileError, match=r"RS_2023-02.zst: expands [\d,]+ times .*CURATE_MAX_ZSTD_RATIO=50"):
         read_dump(rs, keep=DumpFilter(subreddits=("none",)))
+
+
+def test_a_lone_surrogate_escape_becomes_the_replacement_character_not_nul(tmp_path):
+    """polars' NDJSON reader read `\\ud800` (half a surrogate pair) as NUL, which was published."""
+    rec = fx.submissions()[0]
+    escapes = b"a" + b"\\" + b"ud800b " + b"\\" + b"ud83d" + b"\\" + b"ude00 "  # as a JSON writer leaves them
+    line = orjson.dumps(rec).replace(b'"selftext":"', b'"selftext":"' + escapes, 1)
+    rs = _dump(tmp_path / "RS_2023-03.zst", line + b"\n")
+    r = read_dump(rs)
+    text = r.rows["selftext"][0]
+    assert text.startswith("a\ufffdb 😀 ") and "\x00" not in text

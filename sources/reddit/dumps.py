@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -121,6 +122,12 @@ def decompressed_chunks(
         raise TruncatedStream("the file ends inside a zstd frame (truncated download?)")
 
 
+# a JSON escape of half a surrogate pair with no other half: not a character. Python's json and orjson
+# refuse it, polars reads it as NUL; it becomes U+FFFD (the replacement character) before parsing
+LONE_SURROGATE = re.compile(
+    rb"(?<!\\)\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<![\\]u[dD][89abAB][0-9a-fA-F]{2})(?<!\\)\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
 OVERLONG = "\x00overlong:"  # a line_blocks problem that is not the end: an over-long line was skipped
 MAX_LINE_BYTES = 16 << 20  # a Reddit item is a few kB, a submission with media metadata under 1 MB
 MAX_RATIO = 1000  # zstd on Reddit NDJSON: 5-20x; a thousandfold expansion is not a dump
@@ -332,6 +339,8 @@ def _parts(path: Path, kind: str, blocks, keep: DumpFilter, redact) -> Iterator[
 def read_block(
     block: bytes, first_line: int, kind: str, file_name: str, keep: DumpFilter, redact: Callable[[bytes], str] | None
 ) -> DumpRead:
+    if b"\\u" in block:  # polars' NDJSON reader turns a lone surrogate escape into NUL
+        block = LONE_SURROGATE.sub(rb"\\ufffd", block)
     text, bad, blank = parse_block(block, first_line, {f: pl.String for f in KIND_FIELDS[kind]})
     missing = [pl.lit(None, pl.String).alias(f) for f in TEXT_FIELDS if f not in text.columns]
     typed = text.lazy().with_columns(missing).select(*coerce(kind, file_name), *problems()).collect()
