@@ -37,32 +37,8 @@ from bench.privacy import baseline  # noqa: E402
 from bench.privacy.corpus import KINDS, build, clean_comments, controls  # noqa: E402
 
 PLACEHOLDER = re.compile(r"<[A-Z_]+>")
-STRUCTURED = {
-    "phone_us",
-    "phone_intl",
-    "phone_national",
-    "phone_fullwidth",
-    "email",
-    "email_obfuscated",
-    "email_encoded",
-    "card",
-    "iban",
-    "ipv4",
-    "ipv6",
-    "ssn",
-    "url_token",
-    "crypto_btc",
-    "crypto_eth",
-    "reddit_user",
-    "author_name",
-    "mac",
-    "handle",
-    "iban_lower",
-    "email_spaced",
-    "dob",
-    "passport",
-    "plate",
-}
+# the kinds with a fixed shape; names and addresses are reported apart
+STRUCTURED = {k for k in KINDS if not k.startswith(("person_", "address_"))}
 
 
 def found(output: str, parts: list[str]) -> bool:
