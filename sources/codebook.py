@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError, field_validator, model_validato
 
 from schemas.errors import InputFileError, validation_problems
 from sources.design import Design
-from sources.files import check_readable, read_header, read_text_table, yaml_mapping
+from sources.files import TextLoader, check_readable, read_header, read_text_table, yaml_mapping
 
 CODEBOOK_SUFFIXES = {".yaml", ".yml"}
 CODEBOOK_CSV_COLUMNS = {"role", "var"}
@@ -264,7 +264,7 @@ def is_codebook(path: Path) -> bool:
 def load_codebook(path: Path) -> Codebook:
     path = check_readable(path)
     if path.suffix.lower() in CODEBOOK_SUFFIXES:
-        data = yaml_mapping(path, "codebook", "survey, weight, groups, questions")
+        data = yaml_mapping(path, "codebook", "survey, weight, groups, questions", TextLoader)  # Yes stays Yes
     else:
         data = _codebook_from_csv(path)
     try:

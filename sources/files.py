@@ -6,6 +6,7 @@ import codecs
 import csv
 import io
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -223,21 +224,36 @@ def check_expansion(node, limit: int = MAX_YAML_VALUES) -> None:
     size(node)
 
 
-def parse_yaml_text(text: str) -> Any:
+class TextLoader(StrictLoader):
+    """StrictLoader with YAML 1.2's booleans: only true/false are booleans, so a label written `Yes`,
+    `No`, `On` or `Off` stays that text (YAML 1.1, PyYAML's default, reads it as True/False and a
+    codebook published "True" for "Yes")."""
+
+
+TextLoader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in StrictLoader.yaml_implicit_resolvers.items()
+}
+TextLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
+
+
+def parse_yaml_text(text: str, loader: type = StrictLoader) -> Any:
     """YAML text read strictly (no duplicate keys, real dates), its alias expansion bounded first."""
-    node = yaml.compose(text, Loader=StrictLoader)
+    node = yaml.compose(text, Loader=loader)
     if node is None:
         return None
     check_expansion(node)
-    return yaml.load(text, Loader=StrictLoader)
+    return yaml.load(text, Loader=loader)
 
 
-def load_yaml(path: Path, what: str = "config") -> Any:
+def load_yaml(path: Path, what: str = "config", loader: type = StrictLoader) -> Any:
     """A YAML file read strictly: UTF-8 (or UTF-16/32 with a BOM), no duplicate keys, dates that
     exist, aliases that expand to a bounded size; errors name the file and line."""
     text = read_text(path)
     try:
-        return parse_yaml_text(text)
+        return parse_yaml_text(text, loader)
     except (yaml.YAMLError, RecursionError) as e:
         mark = getattr(e, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
@@ -353,11 +369,11 @@ def _first_line(err: Exception) -> str:
     return text[0] if text else type(err).__name__
 
 
-def yaml_mapping(path: Path, what: str, fields: str) -> dict:
+def yaml_mapping(path: Path, what: str, fields: str, loader: type = StrictLoader) -> dict:
     """The YAML mapping a definition file holds, read strictly (`load_yaml`: UTF-8 or a BOM, no
     duplicate keys); a file that is unreadable, not YAML or not a mapping stops the run naming it
     (`what`: "codebook"; `fields`: the keys a mapping of it has, for the message)."""
-    data = load_yaml(path, what)
+    data = load_yaml(path, what, loader)
     if not isinstance(data, dict):
         raise InputFileError(path, f"{what} must be a YAML mapping ({fields})")
     return data

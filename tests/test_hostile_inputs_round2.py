@@ -215,3 +215,7 @@ def test_codebook_labels_that_are_not_text_are_refused(tmp_path, options, said):
     data["questions"][0]["options"] = {1: "Yes", 2: 2.5, 3: None}  # text, a number, no label: fine
     (tmp_path / "cb.yaml").write_text(yaml.safe_dump(data))
     assert [o.label for o in load_codebook(tmp_path / "cb.yaml").questions[0].options] == ["Yes", "2.5", None]
+    # written by hand, unquoted: YAML 1.1 would read Yes/No/On/Off as booleans ("True" was published)
+    text = yaml.safe_dump(data).replace("1: 'Yes'", "1: Yes").replace("3: null", "3: off")
+    (tmp_path / "cb.yaml").write_text(text)
+    assert [o.label for o in load_codebook(tmp_path / "cb.yaml").questions[0].options] == ["Yes", "2.5", "off"]
