@@ -110,9 +110,15 @@ class RunContext:
         seen: set[str] = set()
         return [e for e in entries if not (e["step"] in seen or seen.add(e["step"]))]
 
-    def _made(self, frame: pl.DataFrame) -> _Made:
+    def _output(self, frame: pl.DataFrame) -> _Made | None:
+        """What made `frame` in this run, if it is a step output as returned (ids are reused once a
+        frame is gone: the weak reference tells)."""
         made = self._outputs.get(id(frame))
-        if made is None or made.frame() is not frame:
+        return made if made is not None and made.frame() is frame else None
+
+    def _made(self, frame: pl.DataFrame) -> _Made:
+        made = self._output(frame)
+        if made is None:
             raise TypeError(
                 "ctx.lineage takes the frames that ctx.apply, ctx.chain or ctx.read returned in this run; "
                 "a frame derived from one (filtered, joined) has no lineage of its own: pass the step's output"
@@ -123,15 +129,13 @@ class RunContext:
         self._outputs[id(frame)] = _Made(weakref.ref(frame), key, lineage)
         weakref.finalize(frame, self._outputs.pop, id(frame), None)
 
-    def _identity(self, data: pl.DataFrame, inputs_hash: str | None) -> tuple[str, list[dict]]:
-        """The input identity of a step on `data` for its cache key, and the lineage it continues: a
-        step output of this run, passed as it was returned, is named by that step's key (chained keys:
-        its data is never hashed, and never read from the cache when the next step's output is there);
-        any other frame by the hash of its content."""
-        made = self._outputs.get(id(data))
-        if made is not None and made.frame() is data:
-            return (inputs_hash or (chain_key(made.key) if made.key else None) or frame_hash(data)), made.lineage
-        return (inputs_hash or frame_hash(data)), []
+    def _identity(self, data: pl.DataFrame, inputs_hash: str | None) -> str:
+        """The input identity of a step on `data` for its cache key: a step output of this run, passed
+        as it was returned, is named by that step's key (chained keys: its data is never hashed, and
+        never read from the cache when the next step's output is there); any other frame by the hash
+        of its content."""
+        made = self._output(data)
+        return inputs_hash or (chain_key(made.key) if made is not None and made.key else None) or frame_hash(data)
 
     def apply(self, step: Step, data: pl.DataFrame, inputs_hash: str | None = None) -> pl.DataFrame:
         """Run `step` on `data` (or take its cached output), account for it, return the kept rows."""
@@ -161,8 +165,9 @@ class RunContext:
 
     def apply_result(self, step: Step, data: pl.DataFrame, inputs_hash: str | None = None) -> StepResult:
         step.setup(self)
-        identity, before = self._identity(data, inputs_hash) if self.cache else (None, self._lineage_of(data))
-        key = step_key(step, identity) if self.cache else None
+        made = self._output(data)
+        before = made.lineage if made is not None else []
+        key = step_key(step, self._identity(data, inputs_hash)) if self.cache else None
         result = self.cache.load(step.name, key, with_data=False) if self.cache else None
         if result is not None:
             self.log.info("step %s: output found in cache (%s), not recomputed", step.name, key[:12])
@@ -178,10 +183,6 @@ class RunContext:
             result.data = data.clone()  # (cheap: the columns are shared), so each frame has one lineage
         self._remember(result.data, key, [*before, step.provenance()])
         return result
-
-    def _lineage_of(self, data: pl.DataFrame) -> list[dict]:
-        made = self._outputs.get(id(data))
-        return made.lineage if made is not None and made.frame() is data else []
 
 
 @dataclass
