@@ -13,10 +13,12 @@ from pipelines.methods.embed import (
     EmbedConfig,
     EmbeddingCache,
     EmbedStep,
+    cpu_has_native_bf16,
     embed_texts,
     encode_sorted,
     load_model,
     resolve_device,
+    resolve_precision,
     text_hashes,
 )
 
@@ -31,7 +33,8 @@ TEXTS = [
 
 @pytest.fixture
 def cfg(tmp_path) -> EmbedConfig:
-    return EmbedConfig(cache_dir=str(tmp_path / "emb"), batch_size=2, shard_rows=2)
+    # torch fp32, so that vectors compare exactly with the bare model; the CPU default is tested below
+    return EmbedConfig(cache_dir=str(tmp_path / "emb"), batch_size=2, shard_rows=2, backend="torch")
 
 
 def bare_encode(texts: list[str]) -> np.ndarray:
@@ -84,6 +87,67 @@ def test_cache_is_per_model_setting(cfg):
     assert EmbeddingCache.for_config(cfg.model_copy(update={"normalize": False}), "cpu").dir != plain.dir
     assert EmbeddingCache.for_config(cfg.model_copy(update={"precision": "fp16"}), "cpu").dir != plain.dir
     assert EmbeddingCache.for_config(cfg, "cpu").dir == plain.dir
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_openvino_is_within_cosine_0_9999_of_fp32_torch(tmp_path):
+    """OpenVINO (the default on a CPU with native bf16; bf16 there, fp32 elsewhere) is exported once into
+    the cache's models/ folder and read from there the next time; its vectors are the fp32 model's to a
+    cosine of 0.9999 on real sentences of every length (bench/embed measures the speed)."""
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "dedup"))
+    from corpus import real_sentences
+
+    texts = TEXTS + real_sentences()[:300]
+    cfg = EmbedConfig(cache_dir=str(tmp_path / "emb"), backend="openvino")
+    result = EmbedStep(cfg).run(pl.DataFrame({"text": texts}))
+    extra = result.account.extra
+    assert extra["backend"] == "openvino"
+    assert extra["precision"] == ("bf16" if cpu_has_native_bf16() else "fp32")
+    vectors = result.data["embedding"].to_numpy()
+    assert cosines(vectors, bare_encode(texts)).min() >= 0.9999
+    exported = list((tmp_path / "emb" / "models").glob("openvino-*/openvino/openvino_model.xml"))
+    assert len(exported) == 1 and not list((tmp_path / "emb" / "models").glob(".*tmp"))
+    # a second process-level load reads the export: same vectors, no new export folder
+    load_model.cache_clear()
+    again = embed_texts(texts, cfg.model_copy(update={"cache": False}))
+    assert np.allclose(again, vectors, atol=1e-6)
+    assert len(list((tmp_path / "emb" / "models").iterdir())) == 1
+    # vectors of different backends never share a cache folder; torch keeps the folder it had before
+    torch_cache = EmbeddingCache.for_config(cfg.model_copy(update={"backend": "torch"}), "cpu")
+    assert EmbeddingCache.for_config(cfg, "cpu").dir != torch_cache.dir
+
+
+def test_precision_auto_follows_device_backend_and_cpu(monkeypatch):
+    import pipelines.methods.embed as embed
+
+    assert resolve_precision("auto", "cuda", "auto") == "fp16"
+    assert resolve_precision("auto", "cpu", "torch") == "fp32"
+    assert resolve_precision("fp32", "cpu", "openvino") == "fp32"
+    monkeypatch.setattr(embed, "cpu_has_native_bf16", lambda: False)
+    assert resolve_precision("auto", "cpu", "auto") == "fp32" and embed.resolve_backend("auto", "cpu") == "torch"
+    assert resolve_precision("auto", "cpu", "openvino") == "fp32"
+    monkeypatch.setattr(embed, "cpu_has_native_bf16", lambda: True)
+    assert resolve_precision("auto", "cpu", "auto") == "bf16" and embed.resolve_backend("auto", "cpu") == "openvino"
+    assert embed.resolve_backend("auto", "cuda:1") == "torch"
+
+
+def test_backends_that_cannot_run_here_say_why():
+    from schemas.errors import CurateError
+
+    with pytest.raises(CurateError, match="backend openvino runs on the CPU"):
+        load_model(None, "cuda", "fp16", "openvino")
+    try:
+        import optimum.onnxruntime  # noqa: F401
+    except ImportError:
+        with pytest.raises(CurateError, match="backend onnx needs optimum-onnx"):
+            load_model(None, "cpu", "fp32", "onnx")
+    with pytest.raises(ValueError, match="backend"):
+        EmbedConfig(backend="tensorrt")
 
 
 def test_missing_model_is_a_clear_error(tmp_path):
@@ -167,7 +231,9 @@ def test_shards_embed_on_dask_workers(tmp_path):
     cfg = EmbedConfig(cache_dir=str(tmp_path / "emb"), shard_rows=3)
     with DaskRuntime() as dask:
         vectors = embed_texts(texts, cfg, dask=dask)
-    assert np.allclose(vectors, bare_encode(texts), atol=1e-5)
+    alone = embed_texts(texts, cfg.model_copy(update={"cache": False}))  # the same backend, in this process
+    assert np.allclose(vectors, alone, atol=1e-5)
+    assert cosines(vectors, bare_encode(texts)).min() >= 0.9999
     stats: dict = {}
     embed_texts(texts, cfg, stats=stats)  # the workers wrote their shards to the shared cache
     assert stats["from_cache"] == 9
