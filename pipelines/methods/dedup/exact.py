@@ -8,13 +8,13 @@ import polars as pl
 from pipelines.engine.steps import Step, StepResult
 from pipelines.methods.dedup.clusters import canonical, finish
 from pipelines.methods.dedup.config import ExactConfig
-from pipelines.methods.dedup.normalize import normalize_texts
+from pipelines.methods.dedup.normalize import normalized_hashes
 
 
 def exact_labels(texts: pl.Series, cfg: ExactConfig) -> np.ndarray:
     """Cluster label per row: the 64-bit hash of the normalised text (at a million rows the chance
     of any collision is about 3e-8, at a billion about 3%). A null text is a cluster of its own."""
-    keys = normalize_texts(texts, cfg.normalize).hash(seed=0).to_numpy()
+    keys = normalized_hashes(texts, cfg.normalize).to_numpy()
     if texts.null_count():  # the hash of null is one value; give each null row a value of its own
         nulls = texts.is_null().to_numpy()
         keys = keys.copy()

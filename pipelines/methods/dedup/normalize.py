@@ -19,6 +19,16 @@ def normalize_texts(texts: pl.Series, rules: Normalization) -> pl.Series:
     return pl.DataFrame({"t": _in_chunks(texts.cast(pl.String))}).select(normalized(pl.col("t"), rules)).to_series()
 
 
+def normalized_hashes(texts: pl.Series, rules: Normalization) -> pl.Series:
+    """The 64-bit hash of each normalised text (seed 0), computed in the same parallel chunks as the
+    normalisation (hashing the joined column afterwards runs on one core)."""
+    return (
+        pl.DataFrame({"t": _in_chunks(texts.cast(pl.String))})
+        .select(normalized(pl.col("t"), rules).hash(seed=0))
+        .to_series()
+    )
+
+
 def _in_chunks(texts: pl.Series) -> pl.Series:
     """The column in a few chunks per thread: polars runs a string expression on chunks in parallel
     (one chunk, as `scatter` leaves it, would use one core)."""

@@ -35,7 +35,7 @@ from pipelines.methods.dedup.minhash import (
     sketch,
     unique_pairs,
 )
-from pipelines.methods.dedup.normalize import normalize_texts
+from pipelines.methods.dedup.normalize import normalized_hashes
 
 # -- stage 1: ids ----------------------------------------------------------------------------------
 
@@ -131,7 +131,7 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
     local = np.arange(good.height, dtype=np.int64)
     keys_out: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (band, key, local)
     if plan.method == "exact":
-        keys = normalize_texts(good[cfg.text_column], cfg.normalize).hash(seed=0).to_numpy()
+        keys = normalized_hashes(good[cfg.text_column], cfg.normalize).to_numpy()
         keys_out.append((np.zeros(len(keys), np.uint8), keys, local))
     elif plan.method == "semantic":  # the vectors now; their k-means cells once centroids exist
         save_npy(plan.dir("vectors", f"{part.index:05d}.npy"), part_vectors(good, cfg))
