@@ -445,7 +445,7 @@ def test_exact_keep_first_equals_an_independent_group_by_at_scale():
     keys = normalize_texts(data["text"], cfg.normalize).to_list()
     first: dict = {}
     expected_of = {}
-    for i, (rid, key) in enumerate(zip(ids, keys)):
+    for rid, key in zip(ids, keys):
         if key is None:
             continue  # a null text is its own cluster
         if key in first:
