@@ -193,3 +193,60 @@ def test_a_renamed_input_is_a_new_input_for_the_cache(tmp_path):
     assert read(b)["file"].to_list() == ["b.txt"] and ReadNames.runs == 2  # renamed: read again
     a.write_text("other bytes\n")
     assert read(a)["file"].to_list() == ["a.txt"] and ReadNames.runs == 3  # changed: read again
+
+
+class ReadLines(Step):
+    """Reads the files of a `path` table; `writer` (a test hook) rewrites a file while it reads."""
+
+    name = "read_lines"
+    writer = None
+
+    def run(self, data):
+        rows = []
+        for path in data["path"].to_list():
+            text = open(path, encoding="utf-8").read()
+            if type(self).writer:
+                type(self).writer(path)
+            rows += text.split()
+        out = pl.DataFrame({"x": [int(r) for r in rows]})
+        return StepResult(out, Account(self.name, out.height, out.height))
+
+
+def test_an_input_written_while_the_run_reads_it_is_never_cached_under_the_old_bytes(tmp_path):
+    """The cache-poisoning case: the key hashes content A, the reader sees content B. The run stops
+    with one line naming the file, nothing is stored, and a later run on A computes A's rows."""
+    from schemas.errors import InputFileError
+
+    src = tmp_path / "in.txt"
+    src.write_text("1 2 3\n", encoding="utf-8")
+    cache = StepCache(tmp_path / "c")
+
+    def replace_with_b(path):
+        (tmp_path / "b.txt").write_text("7 8 9\n", encoding="utf-8")
+        (tmp_path / "b.txt").replace(path)  # atomically, as an editor or a sync tool does
+
+    ReadLines.writer = staticmethod(replace_with_b)
+    try:
+        ctx = RunContext("t", tmp_path, cache=cache)
+        with pytest.raises(InputFileError, match=r"in\.txt: changed while this run read it"):
+            ctx.read(ReadLines(), [src])
+    finally:
+        ReadLines.writer = None
+    assert not list((tmp_path / "c").glob("steps/read_lines/*/account.json"))  # nothing cached
+
+    src.write_text("1 2 3\n", encoding="utf-8")  # content A again: computed, not served B
+    assert RunContext("t", tmp_path, cache=cache).read(ReadLines(), [src])["x"].to_list() == [1, 2, 3]
+    # in place (same inode, same size, an append of nothing but a rewrite): still seen
+    ReadLines.writer = staticmethod(lambda path: open(path, "w", encoding="utf-8").write("4 5 6\n"))
+    try:
+        src.write_text("3 2 1\n", encoding="utf-8")
+        with pytest.raises(InputFileError, match="changed while this run read it"):
+            RunContext("t", tmp_path, cache=cache).read(ReadLines(), [src])
+    finally:
+        ReadLines.writer = None
+    # a file that stays put: read, cached, then served from the cache
+    src.write_text("5 5\n", encoding="utf-8")
+    assert RunContext("t", tmp_path, cache=cache).read(ReadLines(), [src])["x"].to_list() == [5, 5]
+    ctx = RunContext("t", tmp_path, cache=cache)
+    assert ctx.read(ReadLines(), [src])["x"].to_list() == [5, 5]
+    assert ctx.report.accounts[-1].name == "read_lines"

@@ -55,6 +55,38 @@ def inputs_fingerprint(paths: list[Path]) -> str:
     return "|".join(parts)
 
 
+def input_files(paths: list[Path]) -> list[Path]:
+    """The files an input list names: each file, and every file under each folder."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out += sorted(p for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            out.append(path)
+    return out
+
+
+def file_states(paths: list[Path]) -> dict[str, tuple]:
+    """What changes whenever a file's bytes do: inode, size, modification and status-change times
+    (ctime moves on every write or replace and cannot be set back by a program)."""
+    states = {}
+    for f in input_files(paths):
+        try:
+            st = os.stat(f)
+            states[str(f)] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        except FileNotFoundError:
+            states[str(f)] = None
+    return states
+
+
+def changed_input(before: dict[str, tuple], after: dict[str, tuple]) -> str | None:
+    """The first input file whose state differs (or that appeared or vanished), or None."""
+    for name in sorted(set(before) | set(after)):
+        if before.get(name) != after.get(name):
+            return name
+    return None
+
+
 @dataclass
 class RunContext:
     recipe: str
@@ -66,6 +98,7 @@ class RunContext:
     llm: Any = None  # the run's LLM client, once a recipe asked for one and a model is configured
     provenance: dict[str, dict] = field(default_factory=dict)  # step name -> its provenance entry, as run
     _fingerprints: dict[tuple[str, ...], str] = field(default_factory=dict, repr=False)
+    _states: dict[str, tuple[list[Path], dict]] = field(default_factory=dict, repr=False)  # hash -> files as hashed
     _outputs: dict[int, _Made] = field(default_factory=dict, repr=False)  # id(frame) -> what made it
 
     def __post_init__(self) -> None:
@@ -84,11 +117,30 @@ class RunContext:
         return resources[name]
 
     def inputs_hash(self, paths: list[Path]) -> str:
-        """The content hash of the input files, computed once per run for the same files."""
+        """The content hash of the input files, computed once per run for the same files. The files'
+        states (`file_states`) are taken before and after hashing, and again after the step that
+        reads them under this hash: a file written meanwhile stops the run before its output is
+        cached, so a key never names bytes other than those the run read."""
         key = tuple(str(p) for p in paths)
         if key not in self._fingerprints:
-            self._fingerprints[key] = inputs_fingerprint(list(paths))
+            before = file_states(list(paths))
+            fingerprint = inputs_fingerprint(list(paths))
+            self._check_unchanged(list(paths), before, "hashed")
+            self._fingerprints[key] = fingerprint
+            self._states[fingerprint] = (list(paths), before)
         return self._fingerprints[key]
+
+    @staticmethod
+    def _check_unchanged(paths: list[Path], before: dict, doing: str) -> None:
+        name = changed_input(before, file_states(paths))
+        if name is not None:
+            from schemas.errors import InputFileError
+
+            raise InputFileError(
+                name,
+                f"changed while this run {doing} it (size, time or inode moved); nothing of it was cached: "
+                "run again once the file is complete",
+            )
 
     def read(self, step: Step, paths: list[Path], identity: str | None = None) -> pl.DataFrame:
         """Run a reading step on the input files (a one-column `path` table); its cache key is the
@@ -175,6 +227,8 @@ class RunContext:
             result.data = deferred(self.cache, step.name, key)  # read when first used, if ever
         else:
             result = _run_step_task(step, data)
+            if inputs_hash in self._states:  # the step read the input files: were they the ones hashed?
+                self._check_unchanged(*self._states[inputs_hash], "read")
             fault_point(step.name)  # work done, not yet saved: the worst moment to be killed
             if self.cache:
                 self.cache.store(step.name, key, result)
