@@ -89,16 +89,35 @@ def classify(line: bytes) -> tuple[str | None, dict | None, str | None]:
                 f"persona_id must be a string or a whole number, not {record.get('persona_id')!r}",
             )
         ok = isinstance(record["self_description"], str) and record["self_description"].strip()
-        return (
-            ("persona", record, None)
-            if ok
-            else ("self_description", None, "a persona needs persona_id and a non-empty self_description")
-        )
+        if not ok:
+            return "self_description", None, "a persona needs persona_id and a non-empty self_description"
+        return _optional_fields(record, "persona", {"synthetic": (bool,), "demographics": (dict,)})
     if "prompt" in record:
         if not _id(record.get("prompt_id")):
             return "prompt_id", None, f"prompt_id must be a string or a whole number, not {record.get('prompt_id')!r}"
         ok = isinstance(record["prompt"], str) and record["prompt"].strip()
-        return (
-            ("prompt", record, None) if ok else ("prompt", None, "a prompt needs prompt_id and a non-empty prompt text")
-        )
+        if not ok:
+            return "prompt", None, "a prompt needs prompt_id and a non-empty prompt text"
+        return _optional_fields(record, "prompt", {"source": (str,)})
     return None, None, "neither a persona (self_description) nor a prompt (prompt)"
+
+
+KIND_NAMES = {bool: "true or false", dict: "an object", str: "a string"}
+
+
+def _optional_fields(record: dict, kind: str, types: dict) -> tuple[str | None, dict | None, str | None]:
+    """The record when each optional field is absent, null or of its type; else the first field that
+    is not (a struct where text belongs would otherwise be published as its JSON text, or crash)."""
+    for name, allowed in types.items():
+        value = record.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, allowed) or (bool not in allowed and isinstance(value, bool)):
+            want = " or ".join(KIND_NAMES[t] for t in allowed)
+            got = (
+                type(value).__name__
+                if not isinstance(value, (dict, list))
+                else ("an object" if isinstance(value, dict) else "a list")
+            )
+            return name, None, f"{kind} field {name!r} must be {want} (or absent), not {got}: {str(value)[:80]!r}"
+    return kind, record, None

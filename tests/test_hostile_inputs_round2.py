@@ -143,6 +143,50 @@ def test_personas_nested_too_deep_or_with_a_boolean_id_are_quarantined_with_the_
     assert classify(b'{"persona_id": 7, "self_description": "I like clear answers."}')[0] == "persona"
 
 
+@pytest.mark.parametrize(
+    "line, field",
+    [
+        (b'{"prompt_id": "q", "prompt": "Why?", "source": {"site": "reddit"}}', "source"),
+        (b'{"prompt_id": "q", "prompt": "Why?", "source": ["a", "b"]}', "source"),
+        (b'{"prompt_id": "q", "prompt": "Why?", "source": 3}', "source"),
+        (b'{"persona_id": "p", "self_description": "I am me.", "synthetic": "no"}', "synthetic"),
+        (b'{"persona_id": "p", "self_description": "I am me.", "synthetic": 0}', "synthetic"),
+        (b'{"persona_id": "p", "self_description": "I am me.", "demographics": "34, Lisbon"}', "demographics"),
+    ],
+)
+def test_optional_fields_of_the_wrong_kind_are_quarantined_naming_the_field(line, field):
+    """A struct where text belongs crashed the records step (polars could not build the column), and
+    `synthetic: "no"` was published as true; now each is quarantined with the field's name."""
+    from sources.jsonl import classify
+
+    kind, record, error = classify(line)
+    assert (kind, record) == (field, None) and f"field {field!r} must be" in error
+    assert classify(b'{"prompt_id": "q", "prompt": "Why?", "source": null}')[0] == "prompt"
+    assert classify(b'{"persona_id": "p", "self_description": "I am me.", "synthetic": false}')[0] == "persona"
+
+
+@pytest.mark.integration
+def test_a_prompt_with_a_struct_source_is_a_quarantine_row_not_a_crash(tmp_path):
+    import subprocess
+    import sys
+
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text(
+        '{"prompt_id": "q1", "source": {"a": 1}, "prompt": "Is it rude to leave?"}\n'
+        '{"prompt_id": "q2", "prompt": "Fine prompt here."}\n',
+        encoding="utf-8",
+    )
+    personas = REPO / "sources" / "samples" / "preferences" / "personas.jsonl"
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "pipelines.cli.main", "run", "preferences", "-i", str(prompts), "-i", str(personas)]
+    run = subprocess.run([*cmd, "-o", str(out)], capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    quarantine = pl.read_parquet(out / "quarantine.parquet")
+    assert quarantine.filter(pl.col("field") == "source")["row"].to_list() == [1]
+    prompts_out = pl.read_parquet(next(out.glob("data/prompts/*.parquet")))
+    assert prompts_out["prompt_id"].to_list() == ["q2"]
+
+
 def test_a_symlinked_output_is_refused_and_left_as_it_is(tmp_path):
     from pipelines.engine.dataset_dir import claim_output
     from tests.dataset_writer import write
