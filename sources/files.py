@@ -330,6 +330,28 @@ def read_text_table(path: Path, separator: str = ",") -> pl.DataFrame:
     return frame
 
 
+def short_rows(path: Path, frame: pl.DataFrame, separator: str = ",") -> dict[int, tuple[int, str]]:
+    """Data rows (0-based, as in `frame` from `read_text_table`) that have fewer fields than the
+    header and are not blank: a truncated line, or a foreign one (a footer, a trailing comment),
+    which polars pads with nulls. Each with its field count and its text. Read again with the csv
+    module only when the last column has a null (a short row always leaves it null), and only
+    trusted when both readers count the same rows."""
+    if frame.height == 0 or frame[:, -1].null_count() == 0:
+        return {}
+    source = utf8_source(path)
+    text = source.getvalue().decode("utf-8") if isinstance(source, io.BytesIO) else read_text(path)
+    records = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=separator)
+    try:
+        next(records)  # the header
+        found, count = {}, 0
+        for count, fields in enumerate(records, start=1):  # noqa: B007 (count is read after the loop)
+            if 0 < len(fields) < frame.width and any(f.strip() for f in fields):
+                found[count - 1] = (len(fields), separator.join(fields))
+    except csv.Error:
+        return {}  # the csv module reads it otherwise than polars did: nothing is moved
+    return found if count == frame.height else {}
+
+
 def read_statistical(path: Path, kind: str) -> tuple[pl.DataFrame, object]:
     """SPSS .sav or Stata .dta through pyreadstat, with the file's metadata (labels)."""
     import pyreadstat

@@ -14,7 +14,15 @@ import polars as pl
 
 from schemas.errors import InputFileError
 from sources.countries import harmonize_column
-from sources.files import check_readable, input_name, numeric_to_text, read_header, read_statistical, read_text_table
+from sources.files import (
+    check_readable,
+    input_name,
+    numeric_to_text,
+    read_header,
+    read_statistical,
+    read_text_table,
+    short_rows,
+)
 from sources.reader import FileRead, Reader
 
 KEY_DIR = Path(__file__).parent / "data" / "ipip_neo"
@@ -123,19 +131,40 @@ def read_responses(path: Path | str) -> RawResponses:
         )
     if fmt == "fixed":
         return _read_fixed(path)
+    from schemas.quarantine import empty_quarantine, quarantine_frame
+
+    short: dict[int, tuple[int, str]] = {}
     if fmt in ("csv", "tsv"):
-        frame = read_text_table(path, _separator(path, fmt))
+        separator = _separator(path, fmt)
+        frame = read_text_table(path, separator)
+        short = short_rows(path, frame, separator)
     else:
         frame, _meta = read_statistical(path, fmt)
         frame = numeric_to_text(frame)
     instrument = detect_instrument(path, frame.columns)
     keep = [c for c in ("case", *DEMOGRAPHICS) if c in frame.columns] + item_columns(instrument)
+    width = frame.width
     frame = frame.select(keep).with_columns(
         pl.lit(input_name(path)).alias("_file"), pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("_row")
     )
-    from schemas.quarantine import empty_quarantine
-
-    return RawResponses(path, fmt, instrument, False, harmonize_column(frame), empty_quarantine())
+    malformed = empty_quarantine()
+    if short:  # a truncated or foreign line: quarantined as it is, not scored as a respondent with gaps
+        frame = frame.filter(~pl.col("_row").is_in([i + 1 for i in short]))
+        malformed = quarantine_frame(
+            [
+                {
+                    "step": None,
+                    "source_file": input_name(path),
+                    "row": i + 1,
+                    "field": "line",
+                    "error": f"row has {n} field{'s' if n != 1 else ''}, the header has {width}: a truncated or "
+                    "foreign line",
+                    "raw": raw,
+                }
+                for i, (n, raw) in sorted(short.items())
+            ]
+        )
+    return RawResponses(path, fmt, instrument, False, harmonize_column(frame), malformed)
 
 
 def _read_fixed(path: Path) -> RawResponses:

@@ -263,3 +263,30 @@ def test_codebook_labels_that_are_not_text_are_refused(tmp_path, options, said):
     text = yaml.safe_dump(data).replace("1: 'Yes'", "1: Yes").replace("3: null", "3: off")
     (tmp_path / "cb.yaml").write_text(text)
     assert [o.label for o in load_codebook(tmp_path / "cb.yaml").questions[0].options] == ["Yes", "2.5", "off"]
+
+
+def test_a_truncated_or_foreign_csv_line_is_quarantined_not_scored(tmp_path):
+    """A footer line, or a row cut short, was read as a respondent with gaps and dropped later as
+    insufficient_answers; now it is quarantined by the reader as the line it is. A row whose last
+    answer is merely empty (`...,3,`) keeps its fields and stays a respondent."""
+    from sources.ipip import read_responses
+
+    sample = (REPO / "sources" / "samples" / "personality" / "demo" / "ipip120_responses.csv").read_text("utf-8")
+    header, first, *rest = sample.strip("\n").split("\n")
+    width = len(header.split(","))
+    cut = ",".join(first.split(",")[:30])  # a row cut after 30 fields
+    empty_last = ",".join(first.split(",")[:-1]) + ","  # all fields, the last one empty
+    path = tmp_path / "r.csv"
+    path.write_text("\n".join([header, first, cut, empty_last, *rest, "Exported by SurveyTool 3.2"]) + "\n", "utf-8")
+    raw = read_responses(path)
+    q = raw.malformed
+    assert q["row"].to_list() == [2, len(rest) + 4]
+    assert q["error"].to_list() == [
+        f"row has 30 fields, the header has {width}: a truncated or foreign line",
+        f"row has 1 field, the header has {width}: a truncated or foreign line",
+    ]
+    assert q["raw"].to_list() == [cut, "Exported by SurveyTool 3.2"]
+    assert raw.frame["_row"].to_list() == [1, 3, *range(4, len(rest) + 4)]
+    clean = tmp_path / "clean.csv"
+    clean.write_text(sample, "utf-8")
+    assert read_responses(clean).malformed.height == 0
