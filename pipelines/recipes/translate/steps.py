@@ -212,9 +212,11 @@ class CheckTranslations(Step):
         return StepResult(out, Account(self.name, data.height, data.height, extra={"flagged_for_review": flagged}))
 
     def _similarities(self, rows: list[dict]) -> list[float]:
-        from sentence_transformers import SentenceTransformer
+        from pipelines.methods.embed import load_model
 
-        model = SentenceTransformer(self.config.embedding_model, device="cpu")
+        # torch in fp32, as before backends existed: the similarities (and the flags they raise) stay the
+        # same; loaded offline, once per process, with one line if the model is not there
+        model = load_model(self.config.embedding_model, "cpu", "fp32", "torch")
         fields = self.config.fields
         src = model.encode([" ".join(r[f] for f in fields) for r in rows], normalize_embeddings=True)
         tgt = model.encode([" ".join(r[f"t_{f}"] for f in fields) for r in rows], normalize_embeddings=True)
