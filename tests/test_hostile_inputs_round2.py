@@ -290,3 +290,23 @@ def test_a_truncated_or_foreign_csv_line_is_quarantined_not_scored(tmp_path):
     clean = tmp_path / "clean.csv"
     clean.write_text(sample, "utf-8")
     assert read_responses(clean).malformed.height == 0
+
+
+def test_quarantined_preference_lines_keep_no_personal_data(tmp_path):
+    """A persona line that fails to parse is kept in the quarantine as raw text: masked like the
+    published personas (it held the e-mail and phone its persona would have had masked)."""
+    import polars as pl
+
+    from pipelines.recipes.preferences.steps import ReadRecords
+
+    path = tmp_path / "personas.jsonl"
+    path.write_text(
+        '{"persona_id": "p1", "self_description": "I like plain answers."}\n'
+        '{"persona_id": "p9", "self_description": "Write to maria.lopez@gmail.com or call +44 20 7946 0958" BROKEN\n',
+        encoding="utf-8",
+    )
+    result = ReadRecords().run(pl.DataFrame({"path": [str(path)]}))
+    raw = result.quarantine["raw"].to_list()
+    assert len(raw) == 1 and "maria.lopez" not in raw[0] and "7946" not in raw[0]
+    assert "<EMAIL>" in raw[0] and "BROKEN" in raw[0]
+    assert result.account.kept == 1 and result.account.quarantined == 1

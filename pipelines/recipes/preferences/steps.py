@@ -12,6 +12,8 @@ from pipelines.llm.prompts import load_template
 from pipelines.llm.step import LLMStep, LLMStepConfig
 from pipelines.llm.structured import Outcome, complete_structured, complete_text, structured_request, words_token_budget
 from pipelines.llm.types import ChatRequest
+from pipelines.methods.privacy import CODE_MODULES as PRIVACY_MODULES
+from pipelines.methods.privacy import masker
 from schemas.quarantine import quarantine_frame
 from sources.jsonl import ROW_SCHEMA, PersonaPromptReader
 
@@ -41,15 +43,22 @@ def judgement_model(n: int) -> type[BaseModel]:
 
 class ReadRecords(Step):
     """JSON Lines -> personas and prompts (`sources.jsonl`); a line that is not JSON, or neither, is
-    quarantined."""
+    quarantined, its raw text masked as published text is (a line that failed to parse still holds the
+    e-mail or the name its persona would have had masked)."""
 
     name = "read"
-    depends_on = PersonaPromptReader.modules
+    depends_on = (*PersonaPromptReader.modules, *PRIVACY_MODULES)
 
     def run(self, data: pl.DataFrame) -> StepResult:
         reads = PersonaPromptReader().read_all(list(data["path"]))
         frame = pl.concat([r.rows for r in reads]) if reads else pl.DataFrame(schema=ROW_SCHEMA)
         quarantine = quarantine_frame(pl.concat([r.quarantine for r in reads]) if reads else [], step=self.name)
+        if quarantine.height:
+            raw = quarantine["raw"].fill_null("").to_list()
+            masked, _found = masker(True).mask(raw, set())
+            quarantine = quarantine.with_columns(
+                pl.when(pl.col("raw").is_null()).then(None).otherwise(pl.Series("raw", masked)).alias("raw")
+            )
         return StepResult(
             frame, Account(self.name, frame.height + quarantine.height, frame.height, {}, quarantine.height), quarantine
         )
