@@ -320,3 +320,26 @@ def test_static_method_distills_once_then_reads_its_folder_and_dedups(tmp_path):
     data = pl.DataFrame({"id": [1, 2, 3], "text": texts})
     out = SemanticDedup(SemanticConfig(id_column="id", embed=cfg)).run(data)
     assert out.data["id"].to_list() == [1, 3]
+
+
+@pytest.mark.integration
+def test_int8_openvino_is_close_to_fp32_and_exported_apart(tmp_path):
+    """precision int8 (OpenVINO, int8 weights): vectors within cosine 0.995 of fp32 torch on real
+    sentences, an export folder of its own (the bf16 export is not reused), and torch refuses it."""
+    import sys
+
+    from schemas.errors import CurateError
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench", "dedup"))
+    from corpus import real_sentences
+
+    texts = real_sentences()[:200]
+    cfg = EmbedConfig(cache_dir=str(tmp_path / "emb"), backend="openvino", precision="int8", cache=False)
+    vectors = embed_texts(texts, cfg)
+    cos = cosines(vectors, bare_encode(texts))
+    assert cos.min() >= 0.995 and cos.mean() >= 0.999
+    assert [p.name.split("-")[1] for p in (tmp_path / "emb" / "models").iterdir()] == ["int8"]
+    load_model.cache_clear()
+    assert np.allclose(embed_texts(texts, cfg), vectors, atol=1e-6)  # read back from its export
+    with pytest.raises(CurateError, match="int8 runs with backend openvino"):
+        load_model(None, "cpu", "int8", "torch")

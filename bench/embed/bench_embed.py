@@ -12,6 +12,7 @@ bench/dedup/corpus.py), in their natural order, so lengths are mixed. Measured, 
   order restored);
 - step (CPU default): the same with the default backend, OpenVINO (bf16 where the CPU has native
   bf16), and its cosine and top-10 neighbour agreement with fp32 torch's vectors;
+- step, openvino int8: int8 weights (precision int8), with its cosine and neighbour agreement;
 - step, warm cache: the same texts again, all from the parquet cache.
 Goals on CPU: the default step >= 2x the bare torch encode at cosine >= 0.9999 to it; the torch
 step >= 95% of bare, and above bare unsorted.
@@ -66,7 +67,9 @@ def cpu_run(texts: list[str], batch_size: int, repeats: int) -> None:
         embed_texts(texts, warm_cfg)  # also exports the OpenVINO model once, into tmp/models
         cold_cfg = EmbedConfig(device="cpu", batch_size=batch_size, cache=False, cache_dir=tmp)
         torch_cfg = cold_cfg.model_copy(update={"backend": "torch"})
+        int8_cfg = cold_cfg.model_copy(update={"backend": "openvino", "precision": "int8"})
         embed_texts(texts[:256], torch_cfg)
+        embed_texts(texts[:256], int8_cfg)  # exported once (int8 weights), then read
         methods = {
             "bare model.encode": lambda: model.encode(texts, batch_size=batch_size, normalize_embeddings=True),
             "bare, unsorted batches": lambda: [
@@ -75,6 +78,7 @@ def cpu_run(texts: list[str], batch_size: int, repeats: int) -> None:
             ],
             "our step, torch": lambda: embed_texts(texts, torch_cfg),
             "our step (CPU default)": lambda: embed_texts(texts, cold_cfg),
+            "our step, openvino int8": lambda: embed_texts(texts, int8_cfg),
             "our step, warm cache": lambda: embed_texts(texts, warm_cfg),
         }
         # interleaved rounds, best of each: on a shared machine the other load comes and goes
@@ -84,6 +88,7 @@ def cpu_run(texts: list[str], batch_size: int, repeats: int) -> None:
                 best[name] = min(best[name], timed(fn))
         reference = model.encode(texts, batch_size=batch_size, normalize_embeddings=True)
         default = embed_texts(texts, cold_cfg)
+        int8 = embed_texts(texts, int8_cfg)
     bare, unsorted = best["bare model.encode"], best["bare, unsorted batches"]
     step, torch_step = best["our step (CPU default)"], best["our step, torch"]
     precision = resolve_precision("auto", "cpu", "auto")
@@ -95,6 +100,11 @@ def cpu_run(texts: list[str], batch_size: int, repeats: int) -> None:
         f"  CPU default = openvino {precision}: x{bare / step:.2f} of the bare torch encode (goal >= 2), "
         f"cosine to fp32 torch min {cos.min():.6f} mean {cos.mean():.7f} (goal >= 0.9999); "
         f"top-10 neighbour agreement {_neighbours(reference, default):.4f}"
+    )
+    cos8 = (reference * int8).sum(axis=1)
+    print(
+        f"  openvino int8: x{bare / best['our step, openvino int8']:.2f} of bare torch, cosine min {cos8.min():.5f} "
+        f"mean {cos8.mean():.6f}, top-10 neighbour agreement {_neighbours(reference, int8):.4f}"
     )
     print(
         f"  torch step vs bare: {bare / torch_step:.1%} (goal >= 95%); vs unsorted: x{unsorted / torch_step:.2f} (goal > 1)"
