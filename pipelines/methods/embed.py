@@ -8,8 +8,9 @@
   on a CPU that computes bf16 natively (AVX512-BF16 or AMX) it is OpenVINO in bf16, which keeps the
   softmax and normalisations in fp32, so its vectors stay within cosine 0.99995 of fp32 torch
   (torch's own bf16: 0.9965) at 2.8x its speed (bench/embed); on other CPUs torch in fp32 (OpenVINO
-  in fp32 measured x0.93 of it). Precision `int8` (OpenVINO): int8 weights, about 1.3x bf16's speed
-  at cosine min 0.9988 / mean 0.99967 to fp32 torch, top-10 neighbour agreement 0.983 (bench/embed).
+  in fp32 measured x0.93 of it). Precision `int8` (OpenVINO): int8 weights (a 4x smaller model), but on
+  this AMX CPU slower than bf16 (x2.48 of torch against x3.04) at cosine min 0.9988 / mean 0.99967 to
+  fp32 torch, top-10 neighbour agreement 0.979 (bench/embed): an option, not the default.
   The OpenVINO model is exported once per model and kept beside the embedding cache.
 - Method `static`: model2vec, a static model (one vector per token, averaged; no transformer at run
   time), distilled from the transformer on first use (13 s for MiniLM) and kept beside the cache, or
