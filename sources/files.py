@@ -339,16 +339,22 @@ def short_rows(path: Path, frame: pl.DataFrame, separator: str = ",") -> dict[in
     if frame.height == 0 or frame[:, -1].null_count() == 0:
         return {}
     source = utf8_source(path)
-    text = source.getvalue().decode("utf-8") if isinstance(source, io.BytesIO) else read_text(path)
-    records = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=separator)
+    # streamed, not read whole: a large file whose last item is often unanswered takes this path
+    if isinstance(source, io.BytesIO):
+        stream = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
+    else:
+        stream = open(source, encoding="utf-8-sig", newline="")  # noqa: SIM115 (closed below)
     try:
-        next(records)  # the header
+        records = csv.reader(stream, delimiter=separator)
+        next(records, None)  # the header
         found, count = {}, 0
         for count, fields in enumerate(records, start=1):  # noqa: B007 (count is read after the loop)
             if 0 < len(fields) < frame.width and any(f.strip() for f in fields):
                 found[count - 1] = (len(fields), separator.join(fields))
-    except csv.Error:
+    except (csv.Error, UnicodeDecodeError):
         return {}  # the csv module reads it otherwise than polars did: nothing is moved
+    finally:
+        stream.close()
     return found if count == frame.height else {}
 
 
