@@ -43,3 +43,34 @@ def test_scattered_arguments_are_released(cluster):
     while any(k.startswith(("frozenset", "names", "count_known")) for k in held()) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(k.startswith(("frozenset", "names", "count_known")) for k in held()), held()
+
+
+def _worker_log_filters() -> list[str]:
+    import logging
+
+    return [type(f).__name__ for f in logging.getLogger("distributed.worker").filters]
+
+
+def test_closing_our_cluster_quiets_the_workers_heartbeat_error_and_nothing_else(capfd):
+    """At the end of a run a worker's heartbeat could meet a closed scheduler and print an ERROR with a
+    tornado traceback on the terminal (a norms run in the display test, once). `close` installs a
+    filter for that one message on our LocalCluster's workers before closing them."""
+    import logging
+
+    from pipelines.engine.dask_runtime import HEARTBEAT_FAILED, _DropHeartbeatFailure, _quiet_heartbeat_at_shutdown
+
+    def record(msg: str) -> logging.LogRecord:
+        return logging.LogRecord("distributed.worker", logging.ERROR, __file__, 1, msg, None, None)
+
+    assert not _DropHeartbeatFailure().filter(record(HEARTBEAT_FAILED + "."))
+    assert _DropHeartbeatFailure().filter(record("Compute Failed"))  # any other worker error still shows
+    runtime = DaskRuntime(workers=1)
+    try:
+        assert runtime.map(len, [[1], [1, 2]]) == [1, 2]
+        assert list(runtime.client.run(_worker_log_filters).values()) == [[]]
+        runtime.client.run(_quiet_heartbeat_at_shutdown)
+        runtime.client.run(_quiet_heartbeat_at_shutdown)  # once, however often it runs
+        assert list(runtime.client.run(_worker_log_filters).values()) == [["_DropHeartbeatFailure"]]
+    finally:
+        runtime.close()
+    assert "Traceback" not in capfd.readouterr().err
