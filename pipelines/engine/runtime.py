@@ -46,7 +46,7 @@ def inputs_fingerprint(paths: list[Path]) -> str:
     parts = []
     for path in map(Path, paths):
         if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.is_file())
+            files = files_under(path)
             parts.append(
                 f"dir:{input_name(path)}:" + ",".join(f"{p.relative_to(path)}={content_hash(p)}" for p in files)
             )
@@ -55,12 +55,17 @@ def inputs_fingerprint(paths: list[Path]) -> str:
     return "|".join(parts)
 
 
+def files_under(folder: Path) -> list[Path]:
+    """The files under an input folder, in the order its fingerprint lists them."""
+    return sorted(p for p in folder.rglob("*") if p.is_file())
+
+
 def input_files(paths: list[Path]) -> list[Path]:
     """The files an input list names: each file, and every file under each folder."""
     out: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            out += sorted(p for p in path.rglob("*") if p.is_file())
+            out += files_under(path)
         elif path.is_file():
             out.append(path)
     return out
