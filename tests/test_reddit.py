@@ -194,6 +194,27 @@ def test_a_zstd_bomb_stops_with_one_line(tmp_path, monkeypatch):
         read_dump(rs, keep=DumpFilter(subreddits=("none",)))
 
 
+def test_a_one_line_zstd_bomb_is_refused_without_being_held(tmp_path):
+    """32 kB that expand to 1 GiB on one line: python-zstandard returns a call's whole output, so the
+    file was decompressed whole before any check. Now the run stops past 64 MiB at the default ratio,
+    and Python never holds more than a slice's output (measured by tracemalloc: bytes objects)."""
+    import tracemalloc
+
+    from schemas.errors import InputFileError
+
+    rs = tmp_path / "RS_2023-04.zst"
+    rs.write_bytes(zstandard.ZstdCompressor(level=19).compress(b'{"id": "' + b"a" * (1 << 30) + b'"}\n'))
+    assert rs.stat().st_size < 64_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputFileError, match=r"RS_2023-04.zst: expands [\d,]+ times .*zstd bomb"):
+            read_dump(rs)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 300 << 20, f"{peak:,} bytes held"
+
+
 def test_a_lone_surrogate_escape_becomes_the_replacement_character_not_nul(tmp_path):
     """polars' NDJSON reader read `\\ud800` (half a surrogate pair) as NUL, which was published."""
     rec = fx.submissions()[0]

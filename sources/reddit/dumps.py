@@ -41,6 +41,8 @@ from sources.reddit.records import (  # noqa: F401  (ROW_SCHEMA and parse_block 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_WINDOW = 2**31
 READ_SIZE = 1 << 20  # compressed bytes per read
+SLICE = 2048  # compressed bytes per decompress call: at most 64 MiB out (decompressed_chunks)
+YIELD_SIZE = 16 << 20  # decompressed bytes gathered before they are passed on
 BLOCK_SIZE = 8 << 20  # decompressed bytes per parsed block
 
 
@@ -93,31 +95,51 @@ def decompressed_chunks(
 ) -> Iterator[bytes]:
     """Decompressed bytes of every frame in turn. Raises TruncatedStream at the end when the last
     frame is incomplete (zstandard's stream reader would stop silently there) or corrupt, and
-    TooExpanded once past 64 MiB the output is over `max_ratio` times the input read."""
+    TooExpanded once past 64 MiB the output is over `max_ratio` times the input read.
+
+    zstd's output per input byte is bounded (about 32,768: a 1 GiB run of one byte compresses to
+    32 kB), but python-zstandard's `decompress` returns a call's whole output: the compressed bytes
+    are fed SLICE at a time, so one call gives at most 64 MiB whatever the file, and the ratio is
+    checked after each (a 12 kB bomb stops at 64 MiB, not after holding its 400 MB)."""
     max_ratio = max_ratio or env_limit("CURATE_MAX_ZSTD_RATIO", MAX_RATIO)
     dctx = zstandard.ZstdDecompressor(max_window_size=MAX_WINDOW)
     dobj, fed = dctx.decompressobj(), False
-    read = out_total = 0
+    read = out_total = pending_size = 0
+    pending: list[bytes] = []
     while chunk := fh.read(READ_SIZE):
-        read += len(chunk)
         if on_bytes:
             on_bytes(len(chunk))
-        while chunk:
-            try:
-                out = dobj.decompress(chunk)
-            except zstandard.ZstdError as e:
-                raise TruncatedStream(f"corrupt zstd data: {e}") from None
-            fed = True
-            out_total += len(out)
-            if out_total > 64 << 20 and out_total > max_ratio * read:
-                raise TooExpanded(out_total, read, max_ratio)
-            if out:
-                yield out
-            if dobj.eof:  # a frame ended; what follows starts the next one
-                chunk = dobj.unused_data
-                dobj, fed = dctx.decompressobj(), False
-            else:
-                chunk = b""
+        view = memoryview(chunk)
+        for start in range(0, len(view), SLICE):
+            piece = view[start : start + SLICE]
+            read += len(piece)
+            while piece:
+                try:
+                    out = dobj.decompress(piece)
+                except zstandard.ZstdError as e:
+                    if pending:  # what came before the corrupt bytes is read
+                        yield b"".join(pending)
+                    raise TruncatedStream(f"corrupt zstd data: {e}") from None
+                fed = True
+                out_total += len(out)
+                if out_total > 64 << 20 and out_total > max_ratio * read:
+                    raise TooExpanded(out_total, read, max_ratio)
+                if out:
+                    pending.append(out)
+                    pending_size += len(out)
+                if dobj.eof:  # a frame ended; what follows starts the next one
+                    piece = dobj.unused_data
+                    dobj, fed = dctx.decompressobj(), False
+                else:
+                    piece = b""
+                if pending and (not fed or pending_size >= YIELD_SIZE):
+                    yield b"".join(pending)  # a frame's end, or enough: passed on as it came
+                    pending, pending_size = [], 0
+        if pending:  # the end of a read
+            yield b"".join(pending)
+            pending, pending_size = [], 0
+    if pending:
+        yield b"".join(pending)
     if fed:
         raise TruncatedStream("the file ends inside a zstd frame (truncated download?)")
 
