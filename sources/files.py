@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
 import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +51,25 @@ def check_distinct_names(paths: list[Path]) -> None:
             raise InputFileError(paths[i], f"is the same file as {first} (both lead to {target}); give each input once")
 
 
-def check_readable(path: Path | str) -> Path:
+def check_readable(path: Path | str, allow_empty: bool = False) -> Path:
+    """The path, or one InputFileError saying why it cannot be read as an input file."""
     path = Path(path)
-    if not path.exists():
-        raise InputFileError(path, "file not found")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise InputFileError(path, "is a loop of symbolic links; give the file itself") from None
+        if path.is_symlink():
+            raise InputFileError(path, f"file not found (a symbolic link to {os.readlink(path)})") from None
+        raise InputFileError(path, "file not found") from None
+    if stat.S_ISDIR(mode):
         raise InputFileError(path, "is a directory, expected a file")
+    if not stat.S_ISREG(mode):  # reading a pipe waits for a writer, a device never ends
+        kind = "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise InputFileError(path, f"is {kind}, not a regular file; save the data to a file first")
     if not os.access(path, os.R_OK):
         raise InputFileError(path, "permission denied: the file cannot be read")
-    if path.stat().st_size == 0:
+    if path.stat().st_size == 0 and not allow_empty:
         raise InputFileError(path, "file is empty")
     return path
 

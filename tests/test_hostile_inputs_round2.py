@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -310,3 +311,40 @@ def test_quarantined_preference_lines_keep_no_personal_data(tmp_path):
     assert len(raw) == 1 and "maria.lopez" not in raw[0] and "7946" not in raw[0]
     assert "<EMAIL>" in raw[0] and "BROKEN" in raw[0]
     assert result.account.kept == 1 and result.account.quarantined == 1
+
+
+def test_inputs_that_are_not_regular_files_are_named_at_once(tmp_path):
+    """A named pipe waited for a writer for ever, a device never ended; a link loop or a dangling link
+    said only "file not found"."""
+    import os
+
+    from sources.files import check_readable
+
+    os.mkfifo(tmp_path / "pipe.csv")
+    (tmp_path / "loop1").symlink_to(tmp_path / "loop2")
+    (tmp_path / "loop2").symlink_to(tmp_path / "loop1")
+    (tmp_path / "gone.csv").symlink_to(tmp_path / "moved.csv")
+    for path, said in [
+        (tmp_path / "pipe.csv", "is a named pipe, not a regular file"),
+        (Path("/dev/zero"), "is a device, not a regular file"),
+        (tmp_path / "loop1", "is a loop of symbolic links"),
+        (tmp_path / "gone.csv", f"file not found (a symbolic link to {tmp_path / 'moved.csv'})"),
+    ]:
+        began = time.monotonic()
+        with pytest.raises(InputFileError, match=re.escape(said)):
+            check_readable(path)
+        assert time.monotonic() - began < 5
+
+
+def test_a_number_too_large_for_a_float_is_infinite_whatever_its_bound():
+    """`1e400` (text to YAML 1.1, inf to the model) met a bounded option's "less than or equal to 1"."""
+    from pipelines.engine.config import validated
+    from pipelines.recipes import get_recipe
+
+    model = get_recipe("personality").Config
+    for value in ("1e400", "-1E+400"):
+        with pytest.raises(
+            CurateError, match=re.escape(f"min_answered_fraction: must be a finite number, not '{value}': infinite")
+        ):
+            validated(model, {"min_answered_fraction": value}, None, "config")
+    assert validated(model, {"min_answered_fraction": "5e-1"}, None, "config").min_answered_fraction == 0.5

@@ -10,15 +10,18 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from schemas.errors import CurateError, InputFileError
-from sources.files import load_yaml
+from sources.files import check_readable, load_yaml
 
 Model = TypeVar("Model", bound=BaseModel)
 NON_FINITE_TEXT = re.compile(r"^\s*[+-]?\.?(nan|inf|infinity)\s*$", re.I)
+# a number YAML 1.1 reads as text (no dot: 1e400), which the model reads as a float: past 1.8e308, inf
+NUMBER_TEXT = re.compile(r"^\s*[+-]?(\d[\d_]*\.?[\d_]*|\.\d[\d_]*)[eE][+-]?\d+\s*$")
 
 
 def read_yaml_mapping(path: Path, what: str = "config") -> dict[str, Any]:
     if not path.exists():
         raise InputFileError(path, f"{what} file not found")
+    check_readable(path, allow_empty=True)  # a pipe or a device would be waited on for ever
     data = load_yaml(path, what) or {}
     if not isinstance(data, dict):
         raise InputFileError(path, f"{what} must be a YAML mapping of option: value")
@@ -31,6 +34,8 @@ def non_finite(data: Any, where: str = "") -> str | None:
         return where or "value"
     if isinstance(data, str) and NON_FINITE_TEXT.match(data):  # "nan", "inf" on the command line, as text
         return where or "value"
+    if isinstance(data, str) and NUMBER_TEXT.match(data) and math.isinf(float(data.replace("_", ""))):
+        return where or "value"  # "1e400": refused as infinite before a bound's message could hide it
     items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
     for key, value in items:
         found = non_finite(value, f"{where}.{key}" if where else str(key))
