@@ -224,3 +224,27 @@ def test_a_lone_surrogate_escape_becomes_the_replacement_character_not_nul(tmp_p
     r = read_dump(rs)
     text = r.rows["selftext"][0]
     assert text.startswith("a\ufffdb 😀 ") and "\x00" not in text
+
+
+def test_a_text_field_of_another_json_type_is_quarantined_with_the_field(tmp_path):
+    """polars reads `true`, lists and objects into a text column as their JSON text: an id `true` or
+    a title `["a", "b"]` was published as if written. Text that only looks like one is kept."""
+    recs = [
+        fx.post("k1"),
+        {**fx.post("k2"), "id": True},
+        {**fx.post("k3"), "title": ["AITA", "for this"]},
+        {**fx.post("k4"), "selftext": {"text": "x"}},
+        {**fx.post("k5"), "title": "[Update] true", "selftext": "[removed]"},
+        {**fx.post("k6"), "title": 1984},
+        {**fx.post("k7"), "id": 12345},
+    ]
+    r = read_dump(write_dump(tmp_path / "RS_t.zst", recs))
+    assert r.rows["id"].to_list() == ["k1", "k5", "k6"]
+    assert r.rows["title"].to_list()[1:] == ["[Update] true", "1984"]
+    assert r.quarantine.select("row", "field", "error").rows() == [
+        (2, "id", "id: a boolean, not text"),
+        (3, "title", "title: a list, not text"),
+        (4, "selftext", "selftext: an object, not text"),
+        (7, "id", "id: a number, not text"),
+    ]
+    accounted(r)

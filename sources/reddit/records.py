@@ -92,8 +92,59 @@ def parse_block(block: bytes, first_line: int, schema: dict | None = None) -> tu
         frame = None
     # polars skips blank lines: a short frame means the block has some, and line numbers would slip
     if frame is not None and frame.height == n_lines:
-        return frame.with_columns(_line_numbers(first_line, n_lines)), [], 0
-    return _parse_lines(block, first_line, schema)
+        frame, bad, blank = frame.with_columns(_line_numbers(first_line, n_lines)), [], 0
+    else:
+        frame, bad, blank = _parse_lines(block, first_line, schema)
+    frame, wrong = _text_as_text(frame, block, first_line)
+    return frame, bad + wrong, blank
+
+
+# Fields that are text in every dump: polars reads `true`, `[..]` or `{..}` into them as its JSON
+# text, which would be published as if written (an id `true`, a title `["a", "b"]`). Ids are never
+# numbers either.
+STRING_FIELDS = ("id", "subreddit", "author", "title", "selftext", "body", "link_id", "parent_id", "link_flair_text")
+ID_FIELDS = ("id", "subreddit", "author", "link_id", "parent_id")
+_LOOKS_NUMBER = r"^\s*-?\d+(\.\d*)?([eE][-+]?\d+)?\s*$"
+
+
+def _text_as_text(frame: pl.DataFrame, block: bytes, first_line: int) -> tuple[pl.DataFrame, list[dict]]:
+    """The rows whose text field holds another JSON type, as quarantine dicts naming the field. Only
+    rows whose text could be one (`true`, `[..`, `{..`, a number for an id) are parsed again."""
+    fields = [f for f in STRING_FIELDS if f in frame.columns]
+    if not fields or frame.height == 0:
+        return frame, []
+    suspects = []
+    for f in fields:
+        col = pl.col(f)
+        odd = col.is_in(["true", "false"]) | (
+            (col.str.starts_with("[") | col.str.starts_with("{")) & ~col.is_in(SENTINELS)
+        )
+        if f in ID_FIELDS:
+            odd = odd | col.str.contains(_LOOKS_NUMBER)
+        suspects.append(odd.fill_null(False))
+    lines = frame.filter(pl.any_horizontal(suspects))["_line"].to_list()
+    if not lines:
+        return frame, []
+    raw = block.split(b"\n")
+    bad = []
+    for number in lines:
+        line = raw[number - first_line]
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError:  # nested past orjson's depth: polars read it; the type is unknown
+            continue
+        for f in fields:
+            value = record.get(f)
+            if value is None or isinstance(value, str):
+                continue
+            if f not in ID_FIELDS and isinstance(value, (int, float)) and not isinstance(value, bool):
+                continue  # a title 1984: its text is what was meant
+            kind = {bool: "a boolean", list: "a list", dict: "an object"}.get(type(value), "a number")
+            bad.append(_bad(number, f, f"{f}: {kind}, not text", line))
+            break
+    if not bad:
+        return frame, []
+    return frame.filter(~pl.col("_line").is_in([b["row"] for b in bad])), bad
 
 
 def _line_numbers(first: int, n: int) -> pl.Series:
