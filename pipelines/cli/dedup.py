@@ -246,7 +246,7 @@ def _run_dedup(
     from pipelines.engine.dask_runtime import DaskRuntime
     from pipelines.engine.dataset_dir import staged_dataset
     from pipelines.engine.layout import write_config
-    from pipelines.engine.runtime import RunContext, file_fingerprint
+    from pipelines.engine.runtime import RunContext, inputs_fingerprint
     from pipelines.engine.steps import Account
     from pipelines.methods.dedup import dedup_step, duplicates_table
     from pipelines.methods.dedup.card import write_dedup_card
@@ -267,7 +267,7 @@ def _run_dedup(
         step.dask = ctx.dask
     data = good.drop(ROW)
     try:
-        result = ctx.apply_result(step, data, inputs_hash=f"{file_fingerprint(input)}|{method}")
+        result = ctx.apply_result(step, data, inputs_hash=f"{inputs_fingerprint([input])}|{method}")
     finally:
         ctx.dask.close()
     duplicates = duplicates_table(result.dropped_rows)

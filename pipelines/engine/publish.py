@@ -334,7 +334,7 @@ def publish(run_dir: Path, repo: str, version: str, *, message: str | None = Non
         return _publish_hub(run_dir, str(target), tag, configs, message)
     # the card names the repository as the user did (relative), never this machine's absolute path
     display = str(repo) if not Path(str(repo)).is_absolute() else Path(str(repo)).name
-    return _publish_local(run_dir, Path(target), tag, configs, message, display, report)
+    return _publish_local(run_dir, Path(target), tag, configs, message, display, report, shown=str(repo))
 
 
 def is_unchanged(diffs: list[ConfigDiff]) -> bool:
@@ -342,16 +342,23 @@ def is_unchanged(diffs: list[ConfigDiff]) -> bool:
 
 
 def _publish_local(
-    run_dir: Path, repo: Path, tag: str, configs, message, display: str | None = None, report: dict | None = None
+    run_dir: Path,
+    repo: Path,
+    tag: str,
+    configs,
+    message,
+    display: str | None = None,
+    report: dict | None = None,
+    shown: str | None = None,  # errors name the repository as given; the card, as `display`
 ) -> dict:
     repo.mkdir(parents=True, exist_ok=True)
     if not (repo / ".git").exists():
         git(repo, "init", "--quiet", "--initial-branch=main")
-    check_clean(repo, display or repo)
+    check_clean(repo, shown or display or repo)
     existing = versions(repo)
     previous = existing[-1] if existing else None
     if previous:
-        check_recipe(repo, previous, (report or {}).get("recipe"), display or repo)
+        check_recipe(repo, previous, (report or {}).get("recipe"), shown or display or repo)
     run_terms = (report or {}).get("facts", {}).get("terms")
     if tag in existing:  # a rerun: data (and terms) equal to that version or the latest publish nothing
         for known in dict.fromkeys([tag, previous]):

@@ -91,8 +91,10 @@ class ValidateSource(Step):
             )
         wrong = not_text_columns(data.schema, [c.id_field, *c.fields])
         if wrong:
+            files = data["_file"].unique(maintain_order=True).to_list() if "_file" in data.columns else []
+            where = f"{', '.join(str(f) for f in files[:3])}{' and more' if len(files) > 3 else ''}: " if files else ""
             raise CurateError(
-                f"the source dataset's field(s) {', '.join(wrong)} hold no text to translate; "
+                f"{where}the source dataset's field(s) {', '.join(wrong)} hold no text to translate; "
                 "choose text fields (`fields`, `id_field`)"
             )
         checks = [(c.id_field, _blank(c.id_field), "empty id")]
