@@ -28,6 +28,7 @@ REGISTRY_TESTS = [
     "tests/test_recipe_uses_llm.py::test_the_shipped_recipes_with_llm_steps_say_so",
     "tests/test_layers.py::test_the_layers_hold",
     "tests/integration/test_bad_inputs.py",
+    "tests/integration/test_bad_inputs_round2.py",
 ]
 
 
