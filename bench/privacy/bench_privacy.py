@@ -41,11 +41,22 @@ PLACEHOLDER = re.compile(r"<[A-Z_]+>")
 STRUCTURED = {k for k in KINDS if not k.startswith(("person_", "address_"))}
 
 
-def found(output: str, parts: list[str]) -> bool:
+def found(output: str, parts: list[str], host: str = "") -> bool:
+    """Nothing of the instance is left: each part occurs in the output no more often than in the host
+    sentences around it (a part of letters as a whole word, so "Son" is not found in "reason" and the
+    host's own "moon" is not Moon Subin's; others, such as Han names, as a substring)."""
     from pipelines.methods.privacy.normalize import normalize_text
 
-    low = normalize_text(output).lower()
-    return not any(normalize_text(p).lower() in low for p in parts)
+    low, around = normalize_text(output).lower(), normalize_text(host).lower()
+    for p in parts:
+        p = normalize_text(p).lower()
+        if re.fullmatch(r"[a-z0-9à-ÿ'’-]+", p):
+            word = re.compile(rf"(?<![\w]){re.escape(p)}(?![\w])")
+            if len(word.findall(low)) > len(word.findall(around)):
+                return False
+        elif low.count(p) > around.count(p):
+            return False
+    return True
 
 
 def run_masker(name, fn, cases, clean, names):
@@ -58,8 +69,8 @@ def run_masker(name, fn, cases, clean, names):
     n = len(cases)
     o_planted, o_hosts, o_clean = out[:n], out[n : 2 * n], out[2 * n :]
     recall, missed = defaultdict(list), defaultdict(list)
-    for (kind, _, carrier, _, parts), o in zip(cases, o_planted):
-        ok = found(o, parts)
+    for (kind, pre, carrier, post, parts), o in zip(cases, o_planted):
+        ok = found(o, parts, f"{pre} {post}")
         recall[kind].append(ok)
         if not ok:
             missed[kind].append(carrier)

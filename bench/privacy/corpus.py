@@ -196,9 +196,30 @@ class Planter:
         from faker import Faker
 
         self.rng = random.Random(seed)
-        self.fakers = {loc: Faker(loc) for loc in ("en_US", "fr_FR", "de_DE", "en_GB", "ko_KR", "es_ES", "nl_NL")}
+        self.fakers = {
+            loc: Faker(loc)
+            for loc in ("en_US", "fr_FR", "de_DE", "en_GB", "ko_KR", "es_ES", "nl_NL", "zh_CN", "ar_AA", "hi_IN")
+        }
         for i, f in enumerate(self.fakers.values()):
             f.seed_instance(seed + i)
+
+    def script_name(self, kind: str) -> tuple[str, list[str]]:
+        rng, fk = self.rng, self.fakers
+        if kind == "person_zh":
+            v = fk["zh_CN"].name()
+            return v, [v]
+        if kind in ("person_ar", "person_hi"):
+            f = fk["ar_AA" if kind == "person_ar" else "hi_IN"]
+            v = f"{f.first_name()} {f.last_name()}"
+            return v, [p for p in v.split() if len(p) >= 2]
+        if kind == "person_ko_rom":
+            surname, given = rng.choice(KO_ROM_SURNAMES), rng.choice(KO_ROM_GIVEN)
+            given = rng.choice([given, given.replace("-", ""), given.replace("-", " ").title()])
+            v = f"{surname} {given}" if rng.random() < 0.6 else f"{given} {surname}"
+            return v, [p for p in re.split(r"[\s-]+", v) if len(p) >= 3] or [v]
+        f = fk["es_ES"]  # person_es: one or two family names
+        v = f"{f.first_name()} {f.last_name()}" + (f" {f.last_name()}" if rng.random() < 0.5 else "")
+        return v, [p for p in re.split(r"[\s-]+", v) if len(p) >= 3]
 
     def say(self, group: str, value: str) -> str:
         return self.rng.choice(CONTEXT[group]).format(v=value)
@@ -359,6 +380,12 @@ class Planter:
             return rng.choice(["I agree with {v} here.", "What {v} wrote is spot on.", "{v} has a point."]).format(
                 v=v
             ), [v]
+        if kind in SCRIPT_NAMES:  # a name in its own script (or romanized), in English or its language
+            v, parts = self.script_name(kind)
+            native = NATIVE_CARRIERS.get(kind)
+            if native and rng.random() < 0.5:
+                return rng.choice(native).format(v=v), parts
+            return self.say("person", v), parts
         if kind.startswith("person_"):
             loc = {"person_en": "en_US", "person_fr": "fr_FR", "person_de": "de_DE", "person_ko": "ko_KR"}[kind]
             f = fk[loc]
@@ -418,6 +445,30 @@ STREET_WORDS = {
     "bis",
     "ter",
 }
+# names in other scripts, and romanized, with carriers in their own language half the time
+SCRIPT_NAMES = ("person_zh", "person_ar", "person_hi", "person_ko_rom", "person_es")
+NATIVE_CARRIERS = {
+    "person_zh": ["昨天我在商店碰到了{v}。", "我的室友{v}从来不洗碗。", "{v}说她会还我钱。", "我跟{v}说这样不行。"],
+    "person_ar": [
+        "التقيت {v} أمس في المتجر.",
+        "زميلي في السكن {v} لا يغسل الأطباق أبدا.",
+        "قال {v} إنه سيعيد لي المال.",
+    ],
+    "person_hi": ["कल मैं बाज़ार में {v} से मिला।", "मेरे रूममेट {v} कभी बर्तन नहीं धोते।", "{v} ने कहा कि वह पैसे लौटा देगी।"],
+    "person_es": ["Ayer me encontré con {v} en la tienda.", "Mi compañero de piso {v} nunca friega los platos."],
+}
+# romanized Korean names as people write them (Revised Romanization and older spellings)
+KO_ROM_SURNAMES = [
+    "Kim", "Lee", "Yi", "Park", "Pak", "Choi", "Jung", "Jeong", "Chung", "Kang", "Cho", "Jo", "Yoon", "Yun",
+    "Jang", "Chang", "Lim", "Im", "Han", "Oh", "Seo", "Shin", "Kwon", "Hwang", "Ahn", "Song", "Yoo", "Hong",
+    "Jeon", "Ko", "Moon", "Yang", "Son", "Bae", "Baek", "Heo", "Nam", "Noh", "Ha", "Kwak", "Sung", "Cha",
+]  # fmt: skip
+KO_ROM_GIVEN = [
+    "Min-jun", "Seo-yeon", "Ji-hoon", "Ha-eun", "Do-yoon", "Ji-woo", "Seo-jun", "Su-bin", "Ye-jin", "Hyun-woo",
+    "Jae-won", "Eun-ji", "So-yeon", "Dong-hyun", "Sung-min", "Young-ho", "Hye-jin", "Jin-woo", "Kyung-soo",
+    "Mi-kyung", "Sang-hoon", "Ji-eun", "Yeon-woo", "Tae-yang", "Na-rae", "Woo-jin", "Hee-jung", "Seung-ho",
+    "Da-eun", "Joon-young", "Bo-ra", "Chae-won", "Hyo-jin", "Ki-tae", "Eun-woo", "Ga-young", "Jung-hoon",
+]  # fmt: skip
 KINDS = [
     "phone_us",
     "phone_intl",
@@ -440,6 +491,7 @@ KINDS = [
     "person_fr",
     "person_de",
     "person_ko",
+    *SCRIPT_NAMES,
     "address_us",
     "address_gb",
     "address_fr",
@@ -468,6 +520,23 @@ CONTROLS = [
     "Model RTX {a}0{b}0 runs hot.",
     "Email me @ {a}pm if it breaks.",
     "Item #{a}{b}{c}{d} costs {a}.{b} dollars.",
+    "我上周买了一张桌子，马上就到了。",
+    "今天很高兴，周末我们去黄山。",
+    "我跟他说这样不行，明天再说。",
+    "王国的历史很长，高山上有雪。",
+    "我的朋友说这家店的面条很好吃。",
+    "كان يوما سعيدا في المدينة الجميلة.",
+    "قال إنه سيعود غدا إلى البيت.",
+    "التقيت صديقي في السوق الكبير أمس.",
+    "زميلي في العمل يحب القهوة كثيرا.",
+    "आज मौसम बहुत अच्छा है और बाज़ार खुला है।",
+    "मेरे दोस्त ने कहा कि फिल्म अच्छी थी।",
+    "हम कल सुबह स्कूल से घर गए।",
+    "उसने मुझे एक किताब दी और चला गया।",
+    "The word 사랑 means love, and 寿司 is sushi.",
+    "He said شكرا and left.",
+    "She wrote नमस्ते on the card.",
+    "In Chinese 你好 means hello.",
 ]
 
 

@@ -65,10 +65,12 @@ class Masker:
         from presidio_anonymizer.entities import OperatorConfig
 
         from pipelines.methods.privacy.recognizers import predefined, recognizers
+        from pipelines.methods.privacy.scripts import script_recognizers
 
         self.ner = ner
         registry = RecognizerRegistry(supported_languages=["en"])
-        for rec in [*predefined(), *recognizers()]:
+        names = script_recognizers() if ner else []  # names beside the NER's: other scripts, the lexicon
+        for rec in [*predefined(), *recognizers(), *names]:
             registry.add_recognizer(rec)
         self.nlp = None
         if ner:
@@ -115,6 +117,7 @@ class Masker:
                 found += _name_results(text, names)
             if not found:
                 continue
+            found = union_overlaps(found)
             anonymized = self.anonymizer.anonymize(text, found, self.operators, merge_entities_with_spaces=False)
             out[i] = anonymized.text
             counts.update(item.entity_type for item in anonymized.items)
@@ -130,6 +133,24 @@ class Masker:
         docs = self.nlp.pipe((texts[i][s:e] for i, s, e in spans), batch_size=batch_size)
         for (i, s, _), doc in zip(spans, docs):
             yield i, _ner_results(doc, results[i], s)
+
+
+def union_overlaps(found: list) -> list:
+    """Overlapping results as one span covering them all, named by the highest-scored: Presidio's
+    anonymizer keeps the higher-scored of two overlapping results and trims the other, which left
+    part of a name ("Sung Min" of "Sung Min Kwak" masked, "Kwak" kept; "Guerrero" as a place, "Eric"
+    left)."""
+    from presidio_analyzer import RecognizerResult
+
+    out: list = []
+    for r in sorted(found, key=lambda r: (r.start, -r.end)):
+        last = out[-1] if out else None
+        if last is not None and r.start < last.end:
+            top = last if last.score >= r.score else r
+            out[-1] = RecognizerResult(top.entity_type, last.start, max(last.end, r.end), top.score)
+        else:
+            out.append(r)
+    return out
 
 
 class _NoNlpEngine:
