@@ -481,78 +481,42 @@ def preferences_cases() -> list[Case]:
     def persona(**fields) -> str:
         row = {"persona_id": "p-new", "synthetic": True, "self_description": "I like plain answers."}
         row.update(fields)
-        return personas + orjson.dumps(row).decode() + "\n"
-
-    def prompt(raw: str) -> str:
-        return prompts + raw + "\n"
+        return orjson.dumps(row).decode()
 
     deep = "[" * 300 + "]" * 300
-    return [
+    # (case, class, file, its new last line, the field quarantined; None: the line itself)
+    table = [
+        ("persona-nested-300-deep", "crash", "personas.jsonl", '{"persona_id": "p-deep", "demographics": {"x": ' + deep + "}}", None),
+        ("persona-id-true", "silent", "personas.jsonl", persona(persona_id=True), "persona_id"),
+        ("persona-synthetic-text", "silent", "personas.jsonl", persona(synthetic="no"), "synthetic"),
+        ("persona-demographics-list", "silent", "personas.jsonl", persona(demographics=[1, 2]), "demographics"),
+        ("prompt-source-struct", "crash", "prompts.jsonl", '{"prompt_id": "q-s", "source": {"site": "x"}, "prompt": "Why so?"}', "source"),
+        ("prompt-list", "silent", "prompts.jsonl", '{"prompt_id": "q-l", "prompt": ["Why", "so?"]}', "prompt"),
+        ("prompt-id-false", "silent", "prompts.jsonl", '{"prompt_id": false, "prompt": "Why so?"}', "prompt_id"),
+    ]  # fmt: skip
+    sample = {"personas.jsonl": (personas, n_personas), "prompts.jsonl": (prompts, n_prompts)}
+    cases = [
         Case(
-            "preferences-persona-nested-300-deep",
-            "crash",
+            f"preferences-{cid}",
+            kind,
             r,
             run_args(r),
-            files={"personas.jsonl": personas + '{"persona_id": "p-deep", "demographics": {"x": ' + deep + "}}\n"},
-            checks=[quarantined("personas.jsonl", n_personas + 1, None)],
-        ),
-        Case(
-            "preferences-persona-id-true",
-            "silent",
-            r,
-            run_args(r),
-            files={"personas.jsonl": persona(persona_id=True)},
-            checks=[quarantined("personas.jsonl", n_personas + 1, "persona_id")],
-        ),
-        Case(
-            "preferences-persona-synthetic-text",
-            "silent",
-            r,
-            run_args(r),
-            files={"personas.jsonl": persona(synthetic="no")},
-            checks=[quarantined("personas.jsonl", n_personas + 1, "synthetic")],
-        ),
-        Case(
-            "preferences-persona-demographics-list",
-            "silent",
-            r,
-            run_args(r),
-            files={"personas.jsonl": persona(demographics=[1, 2])},
-            checks=[quarantined("personas.jsonl", n_personas + 1, "demographics")],
-        ),
-        Case(
-            "preferences-prompt-source-struct",
-            "crash",
-            r,
-            run_args(r),
-            files={"prompts.jsonl": prompt('{"prompt_id": "q-s", "source": {"site": "x"}, "prompt": "Why so?"}')},
-            checks=[quarantined("prompts.jsonl", n_prompts + 1, "source")],
-        ),
-        Case(
-            "preferences-prompt-list",
-            "silent",
-            r,
-            run_args(r),
-            files={"prompts.jsonl": prompt('{"prompt_id": "q-l", "prompt": ["Why", "so?"]}')},
-            checks=[quarantined("prompts.jsonl", n_prompts + 1, "prompt")],
-        ),
-        Case(
-            "preferences-prompt-id-false",
-            "silent",
-            r,
-            run_args(r),
-            files={"prompts.jsonl": prompt('{"prompt_id": false, "prompt": "Why so?"}')},
-            checks=[quarantined("prompts.jsonl", n_prompts + 1, "prompt_id")],
-        ),
+            files={file: sample[file][0] + line + "\n"},
+            checks=[quarantined(file, sample[file][1] + 1, fld)],
+        )
+        for cid, kind, file, line, fld in table
+    ]
+    cases.append(
         Case(
             "preferences-prompt-lone-surrogate",
             "silent",
             r,
             run_args(r),
-            files={"prompts.jsonl": prompt('{"prompt_id": "q-u", "prompt": "Is it fair \\ud800 to ask?"}')},
+            files={"prompts.jsonl": prompts + '{"prompt_id": "q-u", "prompt": "Is it fair \\ud800 to ask?"}\n'},
             checks=[no_text("\x00", "\ud800")],
-        ),
-    ]
+        )
+    )
+    return cases
 
 
 def norms_cases() -> list[Case]:
@@ -756,24 +720,8 @@ def dedup_csv(sep: str = "\n") -> str:
 
 
 def dedup_args(method: str, input: str = "{case}/in.csv", *extra: str, out: str = "{case}/out") -> list[str]:
-    return [
-        "dedup",
-        "-i",
-        input,
-        "-o",
-        out,
-        "--text-column",
-        "text",
-        "--id-column",
-        "id",
-        "--method",
-        method,
-        "--engine",
-        "single",
-        "--cache-dir",
-        "{case}/cache",
-        *extra,
-    ]
+    common = "--text-column text --id-column id --engine single --cache-dir {case}/cache".split()
+    return ["dedup", "-i", input, "-o", out, "--method", method, *common, *extra]
 
 
 def removed(n: int) -> Check:
