@@ -220,7 +220,7 @@ def test_semantic_kmeans_path_finds_what_exact_search_finds():
     assert dup_map(exact) == planted
     found = dup_map(clustered)
     assert set(found.items()) <= set(planted.items())
-    assert len(found) >= 0.95 * len(planted)  # boundary pairs may be missed; probes=2 keeps that rare
+    assert len(found) >= 0.95 * len(planted)  # boundary pairs may be missed; probes (3) keeps that rare
     assert_every_id_once(data, clustered)
 
 
