@@ -128,28 +128,50 @@ def _pass_stats(base: pl.DataFrame, questions, keys, attrs, overall: bool, chunk
         name: cells.with_columns(level_codes[name].alias("_code")).unique("_code").sort("_code").select(cols)
         for name, cols in levels
     }
-    lazy = with_cell.lazy()
+    cell = with_cell["_cell"].to_numpy()
+    weights = {
+        "n_pos": (with_cell["_w"].fill_null(0.0) > 0).to_numpy().astype(np.float64),
+        "w_sum": with_cell["_w"].fill_null(0.0).to_numpy(),
+        "w2_sum": with_cell["_w2"].fill_null(0.0).to_numpy(),
+    }
+    size = len(cells) * stride
     rolled = []
     for start in range(0, len(questions), chunk):
         names = pl.Series(list(questions[start : start + chunk]), dtype=pl.String)
-        queries = [
-            lazy.group_by((pl.col("_cell") * stride + pl.col(q).cast(pl.Int64).fill_null(stride - 1)).alias("_k"))
-            .agg(
-                pl.len().cast(pl.Int64).alias("n"),
-                (pl.col("_w") > 0).sum().cast(pl.Int64).alias("n_pos"),
-                pl.col("_w").sum().alias("w_sum"),
-                pl.col("_w2").sum().alias("w2_sum"),
+        per_q = []
+        for i, q in enumerate(names):
+            codes = with_cell[q].cast(pl.Int64).fill_null(stride - 1).to_numpy()
+            if len(codes) and codes.min() < 0:
+                raise ValueError(f"question {q}: option indices must be 0 or more")
+            per_q.append(
+                _bincount_stats(cell * stride + codes, size, weights).with_columns(pl.lit(i, pl.Int64).alias("_q"))
             )
-            .with_columns(pl.lit(i, pl.Int64).alias("_q"))
-            for i, q in enumerate(names)
-        ]
-        per_cell = pl.concat(pl.collect_all(queries), how="vertical")
+        per_cell = pl.concat(per_q, how="vertical")
         cell_of, slot = per_cell["_k"] // stride, per_cell["_k"] % stride
         for name, _cols in levels:
-            key = (level_codes[name].gather(cell_of) * len(names) + per_cell["_q"]) * stride + slot
-            sums = per_cell.select(key.alias("_k"), *STAT_COLS).group_by("_k").agg(pl.col(c).sum() for c in STAT_COLS)
+            key = ((level_codes[name].gather(cell_of) * len(names) + per_cell["_q"]) * stride + slot).to_numpy()
+            sums = _bincount_stats(
+                key,
+                int(key.max()) + 1 if len(key) else 0,
+                {c: per_cell[c].to_numpy().astype(np.float64) for c in STAT_COLS if c != "n"},
+                per_cell["n"].to_numpy().astype(np.float64),
+            )
             rolled.append(_decode(sums, stride, names, level_values[name], keys, name))
     return pl.concat(rolled, how="vertical") if rolled else _empty_stats(keys)
+
+
+def _bincount_stats(key: np.ndarray, size: int, sums: dict[str, np.ndarray], counts: np.ndarray | None = None):
+    """n and the weighted sums per integer key, added in row order (np.bincount): the same bits
+    whatever the threads. Polars' parallel group-by sums add partial sums in any order, so two runs on
+    the same data differed in the last bits (260.7223 and 260.72229999999996) and a recomputed run was
+    published as a new version with "changed" rows."""
+    n = np.bincount(key, weights=counts, minlength=size)
+    found = np.flatnonzero(n)
+    out = {"_k": found, "n": n[found].astype(np.int64)}
+    for column, values in sums.items():
+        total = np.bincount(key, weights=values, minlength=size)[found]
+        out[column] = total.astype(np.int64) if column == "n_pos" else total
+    return pl.DataFrame(out).select("_k", *STAT_COLS)
 
 
 def _decode(sums: pl.DataFrame, stride: int, names: pl.Series, values: pl.DataFrame, keys, attr) -> pl.DataFrame:
@@ -183,11 +205,24 @@ def _empty_stats(keys: Sequence[str]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+def fsum(expr: pl.Expr) -> pl.Expr:
+    """A float sum that does not depend on how polars' threads split the group or order its rows: the
+    values sorted, then added one after the other. Polars' parallel sums add partial sums in any
+    order, so two runs on the same data differed in the last bits (260.7223 and 260.72229999999996)
+    and a recomputed run was published as a new version with "changed" rows. (`sort().sum()` is not
+    enough in a lazy query: the optimizer drops a sort before an order-free sum; a running sum keeps it.)"""
+    return expr.sort().cum_sum().last().fill_null(0.0)
+
+
+def stat_sum(column: str) -> pl.Expr:
+    return fsum(pl.col(column)) if column in ("w_sum", "w2_sum") else pl.col(column).sum()
+
+
 def combine_stats(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     """The stats of row partitions added up: the stats of their union."""
     frame = pl.concat(list(parts), how="vertical")
     ids = [c for c in frame.columns if c not in STAT_COLS]
-    return frame.group_by(ids).agg(pl.col(c).sum() for c in STAT_COLS)
+    return frame.group_by(ids).agg(stat_sum(c) for c in STAT_COLS)
 
 
 # -- distributions -----------------------------------------------------------------------------
@@ -221,9 +256,9 @@ def distributions(stats: pl.DataFrame, questions: pl.DataFrame, *, confidence: f
     totals = (
         long.group_by(ids)
         .agg(
-            pl.col("w_sum").filter(substantive).sum().alias("_W"),
-            pl.col("w2_sum").filter(substantive).sum().alias("_W2"),
-            pl.col("w_sum").filter(~substantive).sum().alias("_Wr"),
+            fsum(pl.col("w_sum").filter(substantive)).alias("_W"),
+            fsum(pl.col("w2_sum").filter(substantive)).alias("_W2"),
+            fsum(pl.col("w_sum").filter(~substantive)).alias("_Wr"),
             pl.col("n").filter(substantive).sum().alias("_n"),
             pl.col("n").filter(~substantive).sum().alias("_nr"),
             pl.col("n_pos").filter(substantive).sum().alias("_np"),
