@@ -219,16 +219,23 @@ def flow_runs(deployment_id: str) -> list[dict]:
     return response.json()
 
 
-def run_logs(flow_run_id: str) -> str:
+def run_logs(flow_run_id: str, until: str | None = None, wait_s: float = 60) -> str:
+    """The run's log lines as the server has them; with `until`, asked again (for up to `wait_s`) until
+    that text is there: Prefect ships a run's logs in batches, the last ones after its final state."""
     import httpx
 
-    response = httpx.post(
-        f"{os.environ['PREFECT_API_URL']}/logs/filter",
-        timeout=60,
-        json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200, "offset": 0, "sort": "TIMESTAMP_ASC"},
-    )
-    response.raise_for_status()
-    return "\n".join(entry["message"] for entry in response.json())
+    deadline = time.time() + wait_s
+    while True:
+        response = httpx.post(
+            f"{os.environ['PREFECT_API_URL']}/logs/filter",
+            timeout=60,
+            json={"logs": {"flow_run_id": {"any_": [flow_run_id]}}, "limit": 200, "offset": 0, "sort": "TIMESTAMP_ASC"},
+        )
+        response.raise_for_status()
+        text = "\n".join(entry["message"] for entry in response.json())
+        if until is None or until in text or time.time() > deadline:
+            return text
+        time.sleep(2)
 
 
 def test_the_cron_itself_starts_runs_that_publish_then_publish_nothing(tmp_path, prefect_server):
@@ -284,8 +291,8 @@ def test_the_cron_itself_starts_runs_that_publish_then_publish_nothing(tmp_path,
             second["state"],
         )
         assert versions(work / "datasets" / "big5") == ["v1.0.0"]
-        assert "published v1.0.0 to" in run_logs(first["id"])
-        second_log = run_logs(second["id"])
+        assert "published v1.0.0 to" in run_logs(first["id"], until="published v1.0.0 to")
+        second_log = run_logs(second["id"], until="nothing published: the data equals v1.0.0")
         assert "nothing published: the data equals v1.0.0" in second_log
         # the LLM route is the one `curate run` takes (here the engine is off for the tests), in the log
         assert "CURATE_LLM_EMBEDDED=0: the LLM steps are skipped" in second_log
