@@ -29,6 +29,9 @@ from pathlib import Path
 
 from presidio_analyzer import LocalRecognizer, RecognizerResult
 
+from pipelines.methods.privacy.names import _PARTICLES
+from pipelines.methods.privacy.recognizers import _KO_SURNAMES
+
 LEXICON = Path(__file__).resolve().parents[3] / "sources" / "data" / "names" / "lexicon.json.gz"
 
 # the ~150 commonest Chinese family names (about 85% of people), less characters that are far more
@@ -56,14 +59,15 @@ _ZH_TITLE = "先生|女士|小姐|老师|医生|同学|经理|教授|博士|阿�
 _ZH_AFTER = (  # what may follow a name (where a given name ends)
     _ZH_TITLE + "|从来|总是|还|却|又|也|就|都|不|没|是|的|在|把|被|给|跟|和|会|要|想|让|问|回|这|那"
 )
+_ZH_BEFORE_END = re.compile(rf"(?:{_ZH_BEFORE})$")
+_ZH_TITLE_START = re.compile(rf"(?:{_ZH_TITLE})")
+_ZH_AFTER_START = re.compile(rf"(?:{_ZH_AFTER})")
 HAN = r"\u3400-\u4dbf\u4e00-\u9fff"
 _HAN_RUN = re.compile(rf"[{HAN}]+")
 _LATIN_LETTER = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿ]")
 
 HANGUL_RUN = re.compile(r"[가-힣]+(?: [가-힣]+)?")
-KO_SURNAMES = set(
-    "김이박최정강조윤장임한오서신권황안송류홍전고문양손배백허유남심노하곽성차주우구민진지엄채원천방공현함변염여추도소석선설마길연위표명기반라왕금옥육인맹제모탁국어은편용"
-)
+KO_SURNAMES = tuple(_KO_SURNAMES.split("|"))  # the honorific rule's list (recognizers.KO_NAME)
 
 ARABIC_WORD = re.compile(r"[\u0621-\u065f\u0670-\u06d3]+")
 _AR_RUN = re.compile(r"[\u0621-\u065f\u0670-\u06d3]+(?:\s+[\u0621-\u065f\u0670-\u06d3]+)*")
@@ -136,7 +140,8 @@ VENUE_WORDS = set(
     "Mountain Valley Beach Island Museum Library Theater Theatre Stadium Mall Market Store Shop Studio".split()
 )
 _CAP_WORD = re.compile(r"\b([A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þ][a-zß-öø-ÿ]+)?)\b")
-_LATIN_PARTICLES = {"de", "del", "della", "di", "da", "van", "von", "der", "den", "la", "le", "du", "y", "dos", "das"}
+_LATIN_PARTICLES = _PARTICLES | {"della", "dos", "das"}  # the NER filter's particles (names.py), and more
+_PARTICLE_GAP = re.compile(r"\s+(?:(?:" + "|".join(map(re.escape, sorted(_LATIN_PARTICLES))) + r")\s+)?")
 
 
 @functools.lru_cache(maxsize=1)
@@ -144,6 +149,16 @@ def lexicon() -> dict[str, frozenset[str]]:
     with gzip.open(LEXICON, "rt", encoding="utf-8") as f:
         data = json.load(f)
     return {k: frozenset(v) for k, v in data.items() if isinstance(v, list)}
+
+
+class _PersonRule(LocalRecognizer):
+    """A name rule on Presidio's interface: PERSON, English pipeline, nothing to load."""
+
+    def __init__(self):
+        super().__init__(supported_entities=["PERSON"], name=type(self).__name__, supported_language="en")
+
+    def load(self) -> None:
+        pass
 
 
 def _mostly_other_script(text: str, start: int, end: int, script: re.Pattern) -> bool:
@@ -155,16 +170,10 @@ def _mostly_other_script(text: str, start: int, end: int, script: re.Pattern) ->
     return latin > 2 * own and latin >= 6
 
 
-class ScriptNameRecognizer(LocalRecognizer):
+class ScriptNameRecognizer(_PersonRule):
     """Han, Hangul (alone), Arabic and Devanagari names; see the module's docstring."""
 
     QUICK = re.compile(rf"[{HAN}가-힣\u0621-\u064a\u0900-\u097f]")
-
-    def __init__(self):
-        super().__init__(supported_entities=["PERSON"], name="ScriptNameRecognizer", supported_language="en")
-
-    def load(self) -> None:
-        pass
 
     def analyze(self, text, entities, nlp_artifacts=None):
         if not self.QUICK.search(text):
@@ -195,12 +204,12 @@ class ScriptNameRecognizer(LocalRecognizer):
             if not size:
                 i += 1
                 continue
-            cued = re.search(rf"(?:{_ZH_BEFORE})$", chunk[:i]) is not None
+            cued = _ZH_BEFORE_END.search(chunk[:i]) is not None
             if chunk[i] not in ZH_SURNAMES and size == 1 and not cued:
                 i += 1
                 continue
             end = self._given_end(chunk, i + size)
-            if end and (cued or re.match(rf"(?:{_ZH_TITLE})", chunk[end:])):
+            if end and (cued or _ZH_TITLE_START.match(chunk[end:])):
                 yield offset + i, offset + end
                 i = end
                 continue
@@ -212,7 +221,7 @@ class ScriptNameRecognizer(LocalRecognizer):
         title, a verb, a particle or the end of the run follows it."""
         for size in (2, 1):
             end = start + size
-            if end <= len(chunk) and (end == len(chunk) or re.match(rf"(?:{_ZH_AFTER})", chunk[end:])):
+            if end <= len(chunk) and (end == len(chunk) or _ZH_AFTER_START.match(chunk[end:])):
                 return end
         return start + 2 if start + 2 <= len(chunk) else None
 
@@ -221,7 +230,11 @@ class ScriptNameRecognizer(LocalRecognizer):
     def hangul(self, text: str):
         for run in HANGUL_RUN.finditer(text):
             chunk = run.group().replace(" ", "")
-            if 2 <= len(chunk) <= 4 and chunk[0] in KO_SURNAMES and _mostly_other_script(text, *run.span(), HANGUL_RUN):
+            if (
+                2 <= len(chunk) <= 4
+                and chunk.startswith(KO_SURNAMES)
+                and _mostly_other_script(text, *run.span(), HANGUL_RUN)
+            ):
                 yield run.span()
 
     # -- Arabic and Devanagari --------------------------------------------------------------------
@@ -292,14 +305,8 @@ class ScriptNameRecognizer(LocalRecognizer):
             yield from spans
 
 
-class RomanizedKoreanRecognizer(LocalRecognizer):
+class RomanizedKoreanRecognizer(_PersonRule):
     """Kim Min-jun, Minjun Park, Lee Ji Hoon."""
-
-    def __init__(self):
-        super().__init__(supported_entities=["PERSON"], name="RomanizedKoreanRecognizer", supported_language="en")
-
-    def load(self) -> None:
-        pass
 
     def analyze(self, text, entities, nlp_artifacts=None):
         from pipelines.methods.privacy.names import lexicons
@@ -316,16 +323,10 @@ class RomanizedKoreanRecognizer(LocalRecognizer):
         return out
 
 
-class GivenNameRecognizer(LocalRecognizer):
+class GivenNameRecognizer(_PersonRule):
     """A given name of the lexicon (not a stop word, not one of COMMON_WORD_NAMES, not a place) and
     the one or two capitalised words after it (particles between: de, van, del...), not stop words:
     "Théophile Bernier said", "Almudena Alcolea Romeu", "Michael Herring"."""
-
-    def __init__(self):
-        super().__init__(supported_entities=["PERSON"], name="GivenNameRecognizer", supported_language="en")
-
-    def load(self) -> None:
-        pass
 
     def analyze(self, text, entities, nlp_artifacts=None):
         from spacy.lang.en.stop_words import STOP_WORDS
@@ -345,7 +346,7 @@ class GivenNameRecognizer(LocalRecognizer):
             taken = 0
             while j < len(caps) and taken < 2:
                 gap = text[end : caps[j].start()]
-                if not re.fullmatch(r"\s+(?:(?:" + "|".join(_LATIN_PARTICLES) + r")\s+)?", gap):
+                if not _PARTICLE_GAP.fullmatch(gap):
                     break
                 if caps[j].group(1).lower() in STOP_WORDS or caps[j].group(1) in VENUE_WORDS:
                     break  # "Park Hotel", "Jordan Street": a place or a firm, not a person
