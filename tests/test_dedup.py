@@ -123,6 +123,42 @@ def test_jaccard_matches_python_sets():
         assert g == pytest.approx(want)
 
 
+def test_jaccard_size_bound_skips_only_pairs_that_cannot_reach_the_threshold():
+    """`at_least` leaves out pairs whose set sizes keep them below it (min/max < t): each left out
+    pair's true Jaccard is below t, every other value is the full computation's, bit for bit."""
+    rng = np.random.default_rng(5)
+    words = [f"w{i}" for i in range(30)]
+    texts = [" ".join(rng.choice(words, size=rng.integers(0, 25))) for _ in range(80)]
+    offsets, values = shingle_sets(pl.Series(texts), NearConfig(shingle="word", ngram=1))
+    left, right = rng.integers(0, 80, 2000), rng.integers(0, 80, 2000)
+    full = jaccard(offsets, values, left, right)
+    for t in (0.3, 0.6, 0.9):
+        got = jaccard(offsets, values, left, right, at_least=t)
+        skipped = np.isnan(got)
+        assert 0 < skipped.sum() < len(got)
+        assert (full[skipped] < t).all()
+        assert np.array_equal(got[~skipped], full[~skipped])
+        assert np.array_equal(got >= t, full >= t)
+
+
+def test_sort_based_unique_equals_numpy_unique():
+    """numpy >= 2.3's np.unique hashes integers (slow on millions of values); ours sorts: same result,
+    both for packed pairs and for row numbers too large to pack."""
+    from pipelines.methods.dedup.minhash import sorted_unique, unique_inverse, unique_pairs
+
+    rng = np.random.default_rng(2)
+    for n, top in ((50_000, 3_000), (20_000, 2**40), (1, 5), (0, 5)):
+        left, right = rng.integers(0, top, n), rng.integers(0, top, n)
+        lo, hi = unique_pairs(left, right)
+        want = np.unique(np.stack([np.minimum(left, right), np.maximum(left, right)], axis=1), axis=0)
+        assert np.array_equal(lo, want[:, 0]) and np.array_equal(hi, want[:, 1])
+        both = np.concatenate([left, right])
+        assert np.array_equal(sorted_unique(both), np.unique(both))
+        nodes, inverse = unique_inverse(both)
+        want_nodes, want_inverse = np.unique(both, return_inverse=True)
+        assert np.array_equal(nodes, want_nodes) and np.array_equal(inverse, want_inverse.ravel())
+
+
 def test_minhash_estimates_jaccard_without_bias():
     rng = np.random.default_rng(5)
     a, b = permutations(256, 1)

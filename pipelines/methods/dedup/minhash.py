@@ -171,15 +171,37 @@ def pairs_in_buckets(sorted_keys: np.ndarray, members: np.ndarray, max_bucket: i
     return np.concatenate(lefts).astype(np.int64), np.concatenate(rights).astype(np.int64)
 
 
+def sorted_unique(x: np.ndarray) -> np.ndarray:
+    """np.unique(x) by a sort. numpy >= 2.3 finds the unique values of an integer array with a hash
+    table, which on millions of distinct values is far slower than sorting them (2.6 million int64
+    pairs of row numbers, numpy 2.4.6: 3.4 s against 0.04 s; it was 40% of the LSH bucket stage)."""
+    if len(x) == 0:
+        return x.copy()
+    s = np.sort(x)
+    return s[np.concatenate([[True], s[1:] != s[:-1]])]
+
+
+def unique_inverse(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """np.unique(x, return_inverse=True) by a sort (see `sorted_unique`)."""
+    order = np.argsort(x, kind="stable")
+    s = x[order]
+    first = np.concatenate([[True], s[1:] != s[:-1]]) if len(s) else np.zeros(0, bool)
+    inverse = np.empty(len(x), np.int64)
+    inverse[order] = np.cumsum(first) - 1
+    return s[first], inverse
+
+
 def unique_pairs(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each unordered pair once, as (smaller, larger), sorted."""
     if len(left) == 0:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    lo, hi = np.minimum(left, right).astype(np.int64), np.maximum(left, right).astype(np.int64)
-    packed = np.unique(np.stack([lo, hi], axis=1), axis=0) if hi.max() >= 2**31 else None
-    if packed is not None:
-        return packed[:, 0].copy(), packed[:, 1].copy()
-    pair = np.unique((lo << np.int64(31)) | hi)
+    lo, hi = np.minimum(left, right).astype(np.int64, copy=False), np.maximum(left, right).astype(np.int64, copy=False)
+    if hi.max() >= 2**31:  # too large to pack two in one int64
+        order = np.lexsort((hi, lo))
+        lo, hi = lo[order], hi[order]
+        first = np.concatenate([[True], (lo[1:] != lo[:-1]) | (hi[1:] != hi[:-1])])
+        return lo[first], hi[first]
+    pair = sorted_unique((lo << np.int64(31)) | hi)
     return pair >> np.int64(31), pair & np.int64(2**31 - 1)
 
 
@@ -258,11 +280,26 @@ def jaccard(
     right: np.ndarray,
     block: int = 1 << 21,
     other: tuple[np.ndarray, np.ndarray] | None = None,
+    at_least: float | None = None,
 ) -> np.ndarray:
     """True Jaccard similarity of the shingle sets of each pair (left[k], right[k]). The right rows
     are in `other` (offsets, values) when given (e.g. another partition's sets, memory-mapped: only
-    the rows asked for are read), else in the same CSR as the left ones."""
+    the rows asked for are read), else in the same CSR as the left ones.
+
+    With `at_least`, a pair whose set sizes alone keep it below (|A n B| / |A u B| <= min / max, and
+    float division keeps the order) is not compared: its value is NaN, which no threshold passes.
+    On the 10M-row scale corpus 39% of the pairs left for this check were such (rows of different
+    lengths around one shared sentence)."""
     r_off, r_val = other if other is not None else (offsets, values)
+    if at_least is not None and len(left):
+        sa, sb = np.diff(offsets)[left], np.diff(r_off)[right]
+        hi = np.maximum(sa, sb)
+        reach = np.minimum(sa, sb) / np.maximum(hi, 1) >= at_least
+        reach |= hi == 0  # two empty sets: compared as ever (0)
+        out = np.full(len(left), np.nan)
+        if reach.any():
+            out[reach] = jaccard(offsets, values, left[reach], right[reach], block, other)
+        return out
     out = np.zeros(len(left), dtype=np.float64)
     spent = np.cumsum(np.diff(offsets)[left] + np.diff(r_off)[right])  # elements to sort: memory per block is bounded
     start = 0

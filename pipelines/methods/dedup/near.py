@@ -58,7 +58,7 @@ def near_pairs(texts: pl.Series, cfg: NearConfig, progress: bool = False) -> tup
             facts["below_estimate"] = int(len(left) - likely.sum())
             left, right = left[likely], right[likely]
     if cfg.verify and len(left):
-        sims = jaccard(offsets, values, left, right)
+        sims = jaccard(offsets, values, left, right, at_least=cfg.threshold)
         keep = sims >= cfg.threshold
         left, right = left[keep], right[keep]
     facts["pairs_linked"] = int(len(left))

@@ -23,6 +23,7 @@ from pipelines.methods.dedup.clusters import (
     to_input_order,
 )
 from pipelines.methods.dedup.config import SemanticConfig
+from pipelines.methods.dedup.minhash import sorted_unique
 from pipelines.methods.dedup.normalize import normalized
 
 
@@ -89,7 +90,7 @@ def semantic_pairs(vectors: np.ndarray, cfg: SemanticConfig) -> tuple[np.ndarray
         rights.append(members[j])
     left, right = np.concatenate(lefts), np.concatenate(rights)
     lo, hi = np.minimum(left, right), np.maximum(left, right)
-    pair = np.unique(lo * len(vectors) + hi)  # a pair seen in two probed clusters counts once
+    pair = sorted_unique(lo * len(vectors) + hi)  # a pair seen in two probed clusters counts once
     sizes = [len(g) for g in groups]
     facts = {"search": "k-means clusters", "kmeans_clusters": len(groups), "largest_kmeans_cluster": max(sizes)}
     return pair // len(vectors), pair % len(vectors), facts

@@ -12,6 +12,7 @@ from pipelines.methods.dedup.config import DedupConfig
 from pipelines.methods.dedup.distributed.files import GID, POS, Part, Plan, done, read_part, stage, write_parquet
 from pipelines.methods.dedup.distributed.semantic import pair_cosine
 from pipelines.methods.dedup.distributed.stages import pair_jaccard
+from pipelines.methods.dedup.minhash import unique_inverse
 
 # -- stage 5: connected components -----------------------------------------------------------------
 
@@ -21,7 +22,7 @@ def forest(left: np.ndarray, right: np.ndarray) -> pl.DataFrame:
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
 
-    nodes, inverse = np.unique(np.concatenate([left, right]), return_inverse=True)
+    nodes, inverse = unique_inverse(np.concatenate([left, right]))
     if len(nodes) == 0:
         return pl.DataFrame(schema={"node": pl.Int64, "root": pl.Int64})
     n = len(nodes)
