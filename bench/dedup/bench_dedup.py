@@ -490,9 +490,11 @@ def main() -> None:
             f"\ndask scale run: near dedup on a LocalCluster of {args.workers} workers x {args.memory_per_worker} "
             "(rows/s without the cluster's start-up; memory: each worker's peak RSS)"
         )
+        first = None
         for rows in [int(x) for x in args.dask_scale.split(",")]:
             r = measure("near-dask", rows, near, args.semantic_rows, extra=peers)
             d = r["dask"]
+            first = first or (rows, r["seconds"], r["lsh"])
             print(
                 f"  near-dask rows={rows:>10,d}  {r['rows_per_s']:>9,.0f} rows/s  {r['seconds']:8.1f} s  F1={r['f1']:.4f} "
                 f"(P={r['precision']:.4f} R={r['recall']:.4f})  worker peak MB {sorted(d['worker_peak_mb'].values())} "
@@ -500,6 +502,17 @@ def main() -> None:
                 f"stages {d['stage_seconds']}  {r['lsh']}",
                 flush=True,
             )
+            if rows != first[0]:  # the yardstick: time grows like the rows, or faster
+                grow = {
+                    k: r["lsh"][k] / max(first[2][k], 1) for k in ("candidate_pairs", "pairs_linked") if k in r["lsh"]
+                }
+                likely = [x["candidate_pairs"] - x.get("below_estimate", 0) for x in (first[2], r["lsh"])]
+                print(
+                    f"    x{rows / first[0]:.1f} the rows of {first[0]:,}: x{r['seconds'] / first[1]:.2f} its time; "
+                    f"candidates x{grow.get('candidate_pairs', 0):.2f}, pairs past the estimate x{likely[1] / max(likely[0], 1):.2f}, "
+                    f"linked x{grow.get('pairs_linked', 0):.2f}",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":
