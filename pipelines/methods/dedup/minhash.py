@@ -288,8 +288,8 @@ def jaccard(
 
     With `at_least`, a pair whose set sizes alone keep it below (|A n B| / |A u B| <= min / max, and
     float division keeps the order) is not compared: its value is NaN, which no threshold passes.
-    On the 10M-row scale corpus 39% of the pairs left for this check were such (rows of different
-    lengths around one shared sentence)."""
+    In one verify task of the 10M-row scale corpus, 39% of the pairs left for this check were such
+    (rows of different lengths around one shared sentence)."""
     r_off, r_val = other if other is not None else (offsets, values)
     if at_least is not None and len(left):
         sa, sb = np.diff(offsets)[left], np.diff(r_off)[right]

@@ -283,11 +283,11 @@ def sketch_estimates(plan: Plan, pairs: pl.DataFrame, block: int = 250_000) -> n
 # -- stage 4: verification -------------------------------------------------------------------------
 
 
-def shingles_of(plan: Plan, part: int) -> tuple[np.ndarray, np.ndarray]:
+def shingles_of(plan: Plan, part: int, whole: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """A partition's shingle sets: offsets in memory, values memory-mapped (~1.3 kB a row of 330
     characters; a task verifying pairs against many partitions touches only the pages of the rows
-    in its pairs, not every partition's whole file)."""
-    values = np.load(plan.dir("shingles", f"{part:05d}.values.npy"), mmap_mode="r")
+    in its pairs, not every partition's whole file), or read whole with `whole`."""
+    values = np.load(plan.dir("shingles", f"{part:05d}.values.npy"), mmap_mode=None if whole else "r")
     return np.load(plan.dir("shingles", f"{part:05d}.offsets.npy")), values
 
 
@@ -299,8 +299,7 @@ def pair_jaccard(plan: Plan, pairs: pl.DataFrame, at_least: float | None = None)
         return np.zeros(0)
     pairs = pairs.with_row_index("_k")
     lp = int(pairs["lp"][0])
-    l_off = np.load(plan.dir("shingles", f"{lp:05d}.offsets.npy"))
-    l_val = np.load(plan.dir("shingles", f"{lp:05d}.values.npy"))
+    l_off, l_val = shingles_of(plan, lp, whole=True)
     out = np.zeros(pairs.height)
     for (rp,), grp in pairs.partition_by("rp", as_dict=True).items():
         grp = grp.sort("rl")
