@@ -5,6 +5,8 @@ LocalCluster and external-scheduler runs are in tests/integration/test_dedup_das
 
 from __future__ import annotations
 
+import os
+
 import polars as pl
 import pytest
 
@@ -124,6 +126,60 @@ def test_a_rerun_after_a_crash_redoes_only_the_missing_tasks(tmp_path):
     assert {p: p.stat().st_mtime_ns for p in (work / "rows").glob("*.parquet")} == kept_before  # not recomputed
     assert again.removed == first.removed
     assert_same(one, again, tmp_path)
+
+
+class NoTasks(DaskRuntime):
+    """A runtime that fails if any stage runs."""
+
+    def map(self, fn, items, **kwargs):
+        raise AssertionError(f"stage {fn.__name__} ran")
+
+
+def test_an_unchanged_rerun_reuses_the_finished_outputs(tmp_path):
+    data = with_bad_rows(corpus(900))
+    path = tmp_path / "in.parquet"
+    data.write_parquet(path)
+    step, _ = single("near", data.head(1))
+    first = distributed("near", step, path, tmp_path)
+    (work,) = (tmp_path / "work").iterdir()
+    # the stage files are gone; the per-partition outputs and the record of the run stay
+    assert sorted(c.name for c in work.iterdir()) == ["duplicates", "finished.json", "kept", "quarantine"]
+    again = distributed("near", step, path, tmp_path, runtime=NoTasks(inline=True))
+    assert again.reused and not first.reused
+    assert (again.rows_in, again.valid, again.kept_rows, again.removed, again.stats) == (
+        first.rows_in,
+        first.valid,
+        first.kept_rows,
+        first.removed,
+        first.stats,
+    )
+    assert again.quarantine.equals(first.quarantine) and again.quarantine.height == 3
+    assert pl.read_parquet(again.kept).equals(pl.read_parquet(first.kept))
+    assert pl.read_parquet(again.duplicates).equals(pl.read_parquet(first.duplicates))
+    # other settings, or an input file written again (a new mtime), are another plan: computed
+    with pytest.raises(AssertionError, match="ran"):
+        distributed("near", step, path, tmp_path, runtime=NoTasks(inline=True), partition_rows=400)
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    with pytest.raises(AssertionError, match="ran"):
+        distributed("near", step, path, tmp_path, runtime=NoTasks(inline=True))
+    # an output file lost from the cache: computed again, not a partial output
+    (work / "kept" / "00001.parquet").unlink()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    with pytest.raises(AssertionError, match="ran"):
+        distributed("near", step, path, tmp_path, runtime=NoTasks(inline=True))
+    third = distributed("near", step, path, tmp_path)
+    assert not third.reused and third.removed == first.removed
+
+
+def test_without_cached_outputs_nothing_stays(tmp_path):
+    data = corpus(600)
+    path = tmp_path / "in.parquet"
+    data.write_parquet(path)
+    step, one = single("near", data)
+    dist = distributed("near", step, path, tmp_path, cache_outputs=False)
+    assert not any((tmp_path / "work").iterdir())
+    assert_same(one, dist, tmp_path)
 
 
 def test_engine_choice(tmp_path):

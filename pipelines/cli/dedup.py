@@ -320,7 +320,9 @@ def run_dedup_dask(
     partition_rows: int | None,
 ) -> dict[str, Any]:
     """The partitioned stages on Dask. Their files live under the step cache (a rerun after a crash
-    redoes only the missing tasks) and are removed once the outputs are written."""
+    redoes only the missing tasks) and are removed once the outputs are written; the per-partition
+    outputs stay there, so an unchanged rerun writes them again without computing (as the single
+    engine's step cache does). With `--no-cache` nothing stays."""
     from pipelines.engine.cache import StepCache
     from pipelines.engine.dask_runtime import DaskRuntime
     from pipelines.engine.dataset_dir import staged_dataset, staging_dir
@@ -358,8 +360,7 @@ def run_dedup_dask(
                 params=step.params(),
                 progress=lambda msg: typer.echo(msg, err=True),
             )
-            peaks = runtime.worker_peak_memory()
-            report = dask_report(result, input, method, step.name, dask_address, memory_per_worker, peaks)
+            report = dask_report(result, input, method, step.name, dask_address, memory_per_worker, result.peaks)
             write_dedup_card(
                 stage,
                 views=result.views,
@@ -399,6 +400,7 @@ def dask_report(
             "workers": result.workers,
             "worker_peak_memory_bytes": peaks,
             "memory_per_worker": memory_per_worker,
+            "reused": result.reused,  # the outputs of a finished run with the same files, settings and code
         },
     )
     return report

@@ -5,6 +5,7 @@ stage runs on the workers; the outputs equal the single-process run of the same 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 
 import polars as pl
@@ -96,21 +97,8 @@ def test_local_cluster_of_two_workers_with_a_memory_limit(tmp_path, dataset, vec
         folder, single, config = vectors
         extra = ["--config", str(config)]
     one = dedup(tmp_path, single, "single", method, "--engine", "single", *extra)
-    many = dedup(
-        tmp_path,
-        folder,
-        "dask",
-        method,
-        "--engine",
-        "dask",
-        "--workers",
-        "2",
-        "--memory-per-worker",
-        "1GB",
-        "--partition-rows",
-        "250",
-        *extra,
-    )
+    many_args = ("--engine", "dask", "--workers", "2", "--memory-per-worker", "1GB", "--partition-rows", "250", *extra)
+    many = dedup(tmp_path, folder, "dask", method, *many_args)
     assert_same_outputs(tmp_path, "single", "dask")
     assert many["facts"]["dedup"]["engine"]["partitions"] == 8
     assert len(many["facts"]["dask"]["workers"]) == 2  # the tasks ran on both workers
@@ -118,7 +106,20 @@ def test_local_cluster_of_two_workers_with_a_memory_limit(tmp_path, dataset, vec
     assert len(peaks) == 2 and all(0 < p < 2**30 for p in peaks.values())
     assert [s["kept"] for s in many["steps"]] == [s["kept"] for s in one["steps"]]
     assert many["facts"]["dedup"]["removed"] == one["facts"]["dedup"]["removed"] > 0
-    assert not (tmp_path / "cache" / "dedup-stages" / f"{method}-").exists()
+    # the stage files are gone; the per-partition outputs stay for an unchanged rerun, which starts no
+    # cluster and writes the same dataset and card
+    (stages,) = (tmp_path / "cache" / "dedup-stages").glob(f"{method}-*")
+    assert sorted(c.name for c in stages.iterdir()) in (
+        ["duplicates", "finished.json", "kept"],
+        ["duplicates", "finished.json", "kept", "quarantine"],
+    )
+    again = dedup(tmp_path, folder, "again", method, *many_args)
+    assert again["facts"]["dask"]["reused"] is True and many["facts"]["dask"]["reused"] is False
+    assert again["facts"]["dask"]["workers"] == many["facts"]["dask"]["workers"]
+    assert_same_outputs(tmp_path, "dask", "again")
+    written = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00")  # the card's time of writing
+    cards = [written.sub("<time>", (tmp_path / out / "README.md").read_text()) for out in ("again", "dask")]
+    assert cards[0] == cards[1] and "<time>" in cards[0]
 
 
 def test_external_scheduler_with_two_workers(tmp_path, dataset, vectors, cluster):  # noqa: F811

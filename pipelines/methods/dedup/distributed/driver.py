@@ -33,6 +33,7 @@ from pipelines.methods.dedup.distributed.files import (
     parquet_parts,
     read_part,
     rows_per_partition,
+    write_json,
     write_parquet,
 )
 from pipelines.methods.dedup.distributed.semantic import stage_assign, train_kmeans
@@ -53,6 +54,22 @@ class DistributedResult:
     seconds: dict
     workers: list[str]
     views: dict  # config -> what the card states (pipelines.engine.layout.write_config_files)
+    peaks: dict[str, int]  # each worker's peak memory (bytes) during the run that made the outputs
+    reused: bool = False  # the outputs of an earlier, finished run with the same plan key
+
+
+FINISHED = "finished.json"  # written once the outputs are: what an unchanged rerun reuses
+OUTPUT_DIRS = ("kept", "duplicates", "quarantine")  # the stage folders a finished run keeps
+
+
+def code_version() -> str:
+    """A hash of the dedup package's source files: stage files and finished outputs are reused only by
+    the code that made them (as the step cache keys a step by its modules' source)."""
+    h = hashlib.blake2b(digest_size=8)
+    root = Path(__file__).resolve().parents[1]
+    for path in sorted(root.rglob("*.py")):
+        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
 
 
 def plan_for(
@@ -104,6 +121,7 @@ def plan_for(
                 "p": prows,
                 "s": nshards,
                 "v": 3,
+                "code": code_version(),
             },
             sort_keys=True,
         ).encode()
@@ -143,13 +161,23 @@ def run_distributed(
     params: dict | None = None,
     keep_work: bool = False,
     progress=None,
+    cache_outputs: bool = True,
 ) -> DistributedResult:
     """Deduplicate the parquet file or folder `input` on the Dask runtime `dask`; writes
-    the configs output/data/kept and output/data/duplicates (Hub shards). `work_root` holds the stage files (reused by
-    a rerun with the same input and settings; removed at the end unless `keep_work`)."""
+    the configs output/data/kept and output/data/duplicates (Hub shards). `work_root` holds the stage
+    files, under a key of the input files (path, size, mtime), the settings and the code: a rerun
+    after a crash redoes only the missing tasks. At the end the stage files are removed (unless
+    `keep_work`); with `cache_outputs` the per-partition outputs and a `finished.json` stay, and an
+    unchanged rerun writes the outputs from them without starting a task (benchmarks turn it off)."""
     files = input_files(input)
     plan = plan_for(method, cfg, files, work_root, partition_rows, memory_limit, shards, str(input))
     say = progress or (lambda msg: None)
+    if cache_outputs and not keep_work and (done := finished(plan)) is not None:
+        say(
+            f"dedup {method} on dask: the outputs of a finished run with these files and settings, not recomputed ({plan.work})"
+        )
+        views, quarantine = write_outputs(plan, output)
+        return result_of(views, quarantine, output, {**done, "reused": True})
     seconds: dict[str, float] = {}
     Path(plan.work).mkdir(parents=True, exist_ok=True)
     parts, nparts = plan.parts, len(plan.parts)
@@ -195,24 +223,11 @@ def run_distributed(
     timed("similarity", stage_similarity, list(range(nparts)))
     timed("write", stage_write, parts)
 
-    output.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    views = {
-        name: write_config_files(output, name, [plan.dir(name, f"{p.index:05d}.parquet") for p in parts])
-        for name in ("kept", "duplicates")
-    }  # streamed into Hub shards: data/<name>/train-*.parquet
-    kept_path, dup_path = output / DATA_DIR / "kept", output / DATA_DIR / "duplicates"
+    views, quarantine = write_outputs(plan, output)
     seconds["concat"] = round(time.perf_counter() - t0, 3)
-    qfiles = sorted(plan.dir("quarantine").glob("*.parquet"))
-    from schemas.quarantine import empty_quarantine
-
-    quarantine = pl.read_parquet(qfiles) if qfiles else empty_quarantine()
     valid = sum(i["valid"] for i in infos)
     rows_in = sum(i["rows"] for i in infos)
-    removed = sum(n for n, _ in views["duplicates"]["splits"].values())
-    kept_rows = sum(n for n, _ in views["kept"]["splits"].values())
-    if kept_rows + removed != valid:
-        raise AssertionError(f"dedup lost or repeated ids: {valid} valid rows, {kept_rows} kept + {removed} duplicates")
     facts = {
         **plan.facts,
         "candidate_pairs": sum(c["candidate_pairs"] for c in checks),
@@ -240,11 +255,72 @@ def run_distributed(
         "partition_rows": parts[0].rows if parts else 0,
         "seconds": seconds,
     }
-    workers = sorted(dask.workers_used)
+    done = {
+        "rows_in": rows_in,
+        "valid": valid,
+        "stats": stats,
+        "seconds": seconds,
+        "workers": sorted(dask.workers_used),
+        "peaks": dask.worker_peak_memory(),
+    }
+    result = result_of(views, quarantine, output, done)
     if not keep_work:
-        shutil.rmtree(plan.work, ignore_errors=True)
+        if cache_outputs:
+            write_json(done, plan.dir(FINISHED))  # before the pruning: a crash in
+            for child in Path(plan.work).iterdir():  # it leaves a finished run, not a half-pruned one
+                if child.name not in (*OUTPUT_DIRS, FINISHED):
+                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+        else:
+            shutil.rmtree(plan.work, ignore_errors=True)
+    return result
+
+
+def finished(plan: Plan) -> dict | None:
+    """The record of a finished run of this plan whose output files are all still there, or None."""
+    path = plan.dir(FINISHED)
+    if not path.is_file():
+        return None
+    names = [f"{p.index:05d}.parquet" for p in plan.parts]
+    if not all(plan.dir(d, n).is_file() for d in ("kept", "duplicates") for n in names):
+        return None
+    return json.loads(path.read_text())
+
+
+def write_outputs(plan: Plan, output: Path) -> tuple[dict, pl.DataFrame]:
+    """The configs kept and duplicates streamed into Hub shards (data/<name>/train-*.parquet) from the
+    per-partition files, and the quarantine."""
+    output.mkdir(parents=True, exist_ok=True)
+    views = {
+        name: write_config_files(output, name, [plan.dir(name, f"{p.index:05d}.parquet") for p in plan.parts])
+        for name in ("kept", "duplicates")
+    }
+    qfiles = sorted(plan.dir("quarantine").glob("*.parquet"))
+    from schemas.quarantine import empty_quarantine
+
+    return views, pl.read_parquet(qfiles) if qfiles else empty_quarantine()
+
+
+def result_of(views: dict, quarantine: pl.DataFrame, output: Path, done: dict) -> DistributedResult:
+    removed = sum(n for n, _ in views["duplicates"]["splits"].values())
+    kept_rows = sum(n for n, _ in views["kept"]["splits"].values())
+    if kept_rows + removed != done["valid"]:
+        raise AssertionError(
+            f"dedup lost or repeated ids: {done['valid']} valid rows, {kept_rows} kept + {removed} duplicates"
+        )
     return DistributedResult(
-        kept_path, dup_path, quarantine, rows_in, valid, kept_rows, removed, stats, seconds, workers, views
+        output / DATA_DIR / "kept",
+        output / DATA_DIR / "duplicates",
+        quarantine,
+        done["rows_in"],
+        done["valid"],
+        kept_rows,
+        removed,
+        done["stats"],
+        done["seconds"],
+        done["workers"],
+        views,
+        done["peaks"],
+        done.get("reused", False),
     )
 
 
