@@ -123,6 +123,24 @@ def test_jaccard_matches_python_sets():
         assert g == pytest.approx(want)
 
 
+def test_jaccard_against_another_memory_mapped_set_file(tmp_path):
+    """The right rows in another CSR whose values are memory-mapped (as the verify stage reads another
+    partition's), the left ones in memory: Python's sets give the same values."""
+    rng = np.random.default_rng(4)
+    words = [f"w{i}" for i in range(50)]
+    texts = [" ".join(rng.choice(words, size=rng.integers(0, 40))) for _ in range(120)]
+    cfg = NearConfig(shingle="word", ngram=1)
+    l_off, l_val = shingle_sets(pl.Series(texts[:70]), cfg)
+    r_off, r_val = shingle_sets(pl.Series(texts[70:]), cfg)
+    np.save(tmp_path / "values.npy", r_val)
+    mapped = np.load(tmp_path / "values.npy", mmap_mode="r")
+    left, right = rng.integers(0, 70, 500), rng.integers(0, 50, 500)
+    got = jaccard(l_off, l_val, left, right, other=(r_off, mapped))
+    for i, j, g in zip(left, right, got):
+        a, b = set(texts[i].split()), set(texts[70 + j].split())
+        assert g == (len(a & b) / len(a | b) if a | b else 0.0)
+
+
 def test_jaccard_size_bound_skips_only_pairs_that_cannot_reach_the_threshold():
     """`at_least` leaves out pairs whose set sizes keep them below it (min/max < t): each left out
     pair's true Jaccard is below t, every other value is the full computation's, bit for bit."""

@@ -1,4 +1,6 @@
-"""MinHash, LSH and true Jaccard, vectorised over whole batches of rows with numpy and polars.
+"""MinHash, LSH and true Jaccard, vectorised over whole batches of rows with numpy and polars; the
+pairwise merge of the true Jaccard is compiled with numba (a loop per pair that numpy cannot express
+without copying both rows of every pair).
 
 Tokens are 64-bit hashes (words hashed by polars, characters by their code points); an n-gram's
 hash combines n consecutive token hashes in numpy and is then mixed down to 32 bits. A row's shingle
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numba
 import numpy as np
 import polars as pl
 
@@ -265,61 +268,66 @@ def agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # -- exact Jaccard -------------------------------------------------------------------------------
 
 
-def ragged_take(offsets: np.ndarray, values: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The concatenated segments of `rows` in a CSR array, and the length of each."""
-    sizes = offsets[rows + 1] - offsets[rows]
-    total = int(sizes.sum())
-    seg_start = np.repeat(offsets[rows] - np.concatenate([[0], np.cumsum(sizes)[:-1]]), sizes)
-    return values[seg_start + np.arange(total)], sizes
-
-
 def jaccard(
     offsets: np.ndarray,
     values: np.ndarray,
     left: np.ndarray,
     right: np.ndarray,
-    block: int = 1 << 21,
     other: tuple[np.ndarray, np.ndarray] | None = None,
     at_least: float | None = None,
 ) -> np.ndarray:
-    """True Jaccard similarity of the shingle sets of each pair (left[k], right[k]). The right rows
-    are in `other` (offsets, values) when given (e.g. another partition's sets, memory-mapped: only
-    the rows asked for are read), else in the same CSR as the left ones.
+    """True Jaccard similarity of the shingle sets of each pair (left[k], right[k]); two empty sets
+    give 0. The right rows are in `other` (offsets, values) when given (e.g. another partition's sets,
+    memory-mapped: only the rows asked for are read), else in the same CSR as the left ones. Each
+    row's set is sorted, so a pair is one merge of two sorted runs, compiled (numba): no copy of the
+    rows is gathered. On 1.06M pairs of the bench corpus's rows (~115 shingles each) 1.85 s, where
+    the numpy version (gather, sort of the two runs, bincount) took 7.3 s (same values, bit for bit).
 
     With `at_least`, a pair whose set sizes alone keep it below (|A n B| / |A u B| <= min / max, and
     float division keeps the order) is not compared: its value is NaN, which no threshold passes.
     In one verify task of the 10M-row scale corpus, 39% of the pairs left for this check were such
     (rows of different lengths around one shared sentence)."""
     r_off, r_val = other if other is not None else (offsets, values)
-    if at_least is not None and len(left):
-        sa, sb = np.diff(offsets)[left], np.diff(r_off)[right]
-        hi = np.maximum(sa, sb)
-        reach = np.minimum(sa, sb) / np.maximum(hi, 1) >= at_least
-        reach |= hi == 0  # two empty sets: compared as ever (0)
-        out = np.full(len(left), np.nan)
-        if reach.any():
-            out[reach] = jaccard(offsets, values, left[reach], right[reach], block, other)
-        return out
-    out = np.zeros(len(left), dtype=np.float64)
-    spent = np.cumsum(np.diff(offsets)[left] + np.diff(r_off)[right])  # elements to sort: memory per block is bounded
-    start = 0
-    while start < len(left):
-        before = spent[start - 1] if start else 0
-        end = max(start + 1, int(np.searchsorted(spent, before + block, side="right")))
-        a = ragged_take(offsets, values, left[start:end])
-        b = ragged_take(r_off, r_val, right[start:end])
-        out[start:end] = _jaccard_block(*a, *b)
-        start = end
+    out = np.empty(len(left), dtype=np.float64)
+    if len(left):
+        _merge_jaccard(
+            _readonly(offsets, np.int64),
+            _readonly(values),
+            _readonly(r_off, np.int64),
+            _readonly(r_val, values.dtype),
+            np.asarray(left, dtype=np.int64),
+            np.asarray(right, dtype=np.int64),
+            -1.0 if at_least is None else float(at_least),
+            out,
+        )
     return out
 
 
-def _jaccard_block(a_vals, a_len, b_vals, b_len) -> np.ndarray:
-    ids = np.arange(len(a_len), dtype=np.uint64)
-    pair = np.concatenate([np.repeat(ids, a_len), np.repeat(ids, b_len)])
-    # each side is sorted already (rows in pair order, each row's set sorted): the concatenation is
-    # two sorted runs, which the stable sort (timsort) merges in one pass, ~1.7x faster than quicksort
-    packed = np.sort((pair << np.uint64(32)) | np.concatenate([a_vals, b_vals]).astype(np.uint64), kind="stable")
-    same = packed[1:] == packed[:-1]  # each side is a set: an equal neighbour is in both
-    inter = np.bincount((packed[1:][same] >> np.uint64(32)).astype(np.int64), minlength=len(a_len))
-    union = a_len + b_len - inter
-    return np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+def _readonly(array: np.ndarray, dtype=None) -> np.ndarray:
+    """A read-only ndarray view (a memory map's too), so that one compiled version serves arrays
+    read whole and mapped ones."""
+    view = np.asarray(array, dtype=dtype).view(np.ndarray)
+    view.flags.writeable = False
+    return view
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_jaccard(l_off, l_val, r_off, r_val, left, right, at_least, out):
+    for k in range(len(left)):
+        a0, a1 = l_off[left[k]], l_off[left[k] + 1]
+        b0, b1 = r_off[right[k]], r_off[right[k] + 1]
+        na, nb = a1 - a0, b1 - b0
+        hi = max(na, nb)
+        if hi == 0:
+            out[k] = 0.0
+            continue
+        if min(na, nb) / hi < at_least:
+            out[k] = np.nan
+            continue
+        i, j, inter = a0, b0, 0
+        while i < a1 and j < b1:  # branch-free steps: ~10% faster than if/elif on these sets
+            x, y = l_val[i], r_val[j]
+            inter += x == y
+            i += x <= y
+            j += y <= x
+        out[k] = inter / (na + nb - inter)
