@@ -192,7 +192,7 @@ def run_peer(tool: str, frame, params: dict, peers_python: str):
     return first, facts
 
 
-def run_dask(frame, params: dict, workers: int, memory: str, rows: int):
+def run_dask(frame, params: dict, workers: int, memory: str, rows: int, respin: float = 0.0):
     """Our near dedup as Dask stages on a LocalCluster (`workers` x `memory`), over the parquet
     dataset of the corpus; returns labels, facts and each worker's peak memory."""
     import polars as pl
@@ -202,7 +202,7 @@ def run_dask(frame, params: dict, workers: int, memory: str, rows: int):
     from pipelines.methods.dedup import dedup_step
     from pipelines.methods.dedup.distributed import memory_bytes, run_distributed
 
-    folder = build_scaled(rows)
+    folder = build_scaled(rows, respin=respin)
     step = dedup_step("near", {"id_column": "id", "examples": 0, **params})
     work = Path(os.environ.get("CURATE_BENCH_WORK", str(Path.home() / ".cache" / "curate-bench" / "work")))
     runtime = DaskRuntime(workers=workers, memory_limit=memory, local_directory=str(work / "spill"))
@@ -274,7 +274,7 @@ def worker(args) -> None:
     elif args.method in PEER_BANDS:
         pred, facts = run_peer(args.method, frame, params, args.peers_python)
     elif args.method == "near-dask":
-        pred, facts = run_dask(frame, params, args.workers, args.memory_per_worker, args.rows)
+        pred, facts = run_dask(frame, params, args.workers, args.memory_per_worker, args.rows, args.respin)
     else:
         pred, facts = run_ours(args.method, frame, params)
     seconds = time.perf_counter() - t0
@@ -384,6 +384,12 @@ def main() -> None:
     ap.add_argument(
         "--dask-scale", default="", help="row counts for near dedup on a LocalCluster, e.g. 1000000,3000000,10000000"
     )
+    ap.add_argument(
+        "--respin",
+        type=float,
+        default=0.0,
+        help="--dask-scale: the share of each triple sentence's words replaced (corpus.py: no sentence reused verbatim)",
+    )
     ap.add_argument("--workers", type=int, default=2, help="--dask-scale: LocalCluster workers")
     ap.add_argument("--memory-per-worker", default="4GB", help="--dask-scale: memory limit per worker")
     ap.add_argument(
@@ -429,6 +435,8 @@ def main() -> None:
         str(args.workers),
         "--memory-per-worker",
         args.memory_per_worker,
+        "--respin",
+        str(args.respin),
     ]
     results = {}
     for method in [m for m in args.methods.split(",") if m]:
@@ -490,6 +498,7 @@ def main() -> None:
         print(
             f"\ndask scale run: near dedup on a LocalCluster of {args.workers} workers x {args.memory_per_worker} "
             "(rows/s without the cluster's start-up; memory: each worker's peak RSS)"
+            + (f"; corpus: triples respun at {args.respin}" if args.respin else "")
         )
         first = None
         for rows in [int(x) for x in args.dask_scale.split(",")]:

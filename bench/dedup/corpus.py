@@ -16,6 +16,10 @@ Columns: id, text, group (the original's id for a planted group, else the row's 
 exact_group (same, but only for variants made by normalisation-only edits), edits.
 For more rows than there are sentences (the 1,000,000-row scale run), further rows are sentence
 triples "A B C", each used once: still real text, and unique (longer rows than the sentences).
+At 10M rows each sentence is in ~270 triples; `respin` (bench_dedup.py --respin 0.3) replaces that
+share of each triple sentence's words with words drawn from the whole text, so that rows sharing
+a sentence no longer become near-duplicates the labels do not know (two rows around one long
+sentence: Jaccard of char 4-grams 0.48 median verbatim, 0.26 respun at 0.3; 200 pairs).
 """
 
 from __future__ import annotations
@@ -191,10 +195,14 @@ def variant(text: str, rng: np.random.Generator) -> tuple[str, list[str]]:
     return text, kinds
 
 
-def build_corpus(rows: int = 100_000, dup_share: float = 0.1, seed: int = 7, plain: bool = True) -> pl.DataFrame:
+def build_corpus(
+    rows: int = 100_000, dup_share: float = 0.1, seed: int = 7, plain: bool = True, respin: float = 0.0
+) -> pl.DataFrame:
     """`rows` rows: originals, and variants of `dup_share` of them (groups of 2..6 rows). With
-    `plain` False the originals are all sentence triples (the later chunks of `build_scaled`)."""
-    cached = CACHE / f"corpus-v3-{rows}-{dup_share}-{seed}{'' if plain else '-triples'}.parquet"
+    `plain` False the originals are all sentence triples (the later chunks of `build_scaled`); with
+    `respin` each sentence of a triple has that share of its words replaced (see `_originals`)."""
+    tail = ("" if plain else "-triples") + (f"-respin{respin}" if respin else "")
+    cached = CACHE / f"corpus-v3-{rows}-{dup_share}-{seed}{tail}.parquet"
     if cached.exists():
         return pl.read_parquet(cached)
     rng = np.random.default_rng(seed)
@@ -204,7 +212,7 @@ def build_corpus(rows: int = 100_000, dup_share: float = 0.1, seed: int = 7, pla
     n_planted = int(rows * dup_share)
     n_variants = int(sizes[:n_planted].sum())
     n_originals = rows - n_variants
-    originals = _originals(base, n_originals, rng, plain)
+    originals = _originals(base, n_originals, rng, plain, respin)
     texts, groups, edits = list(originals), list(range(n_originals)), [""] * n_originals
     planted = rng.choice(n_originals, size=n_planted, replace=False)
     for g, count in zip(planted, sizes[:n_planted]):
@@ -231,33 +239,53 @@ def build_corpus(rows: int = 100_000, dup_share: float = 0.1, seed: int = 7, pla
     return frame
 
 
-def _originals(base: list[str], n: int, rng: np.random.Generator, plain: bool = True) -> list[str]:
+def _originals(base: list[str], n: int, rng: np.random.Generator, plain: bool = True, respin: float = 0.0) -> list[str]:
     if plain and n <= len(base):
         return [base[i] for i in rng.choice(len(base), size=n, replace=False)]
     # more rows than sentences: the sentences, then triples "A B C" of distinct sentences, each
     # triple once. Two triples share at most one sentence by chance, a Jaccard far below any
     # threshold (two-sentence rows sharing one would sit near 0.5 and blur the labels).
+    # With `respin`, each sentence of a triple has that share of its words replaced by words drawn
+    # from the whole text (by frequency): at 10M rows each of the ~98,600 sentences is in ~270
+    # triples, and rows around one shared long sentence reach Jaccard 0.4-0.6, real near-duplicates
+    # the labels do not know, whose number grows with the square of the rows. Respun, two copies of
+    # a sentence share about half their words, and such rows fall below the estimate cutoff.
     out = list(base) if plain else []
+    words = [s.split(" ") for s in base]
+    vocab = np.array([w for ws in words for w in ws], dtype=object)
     seen = set()
     while len(out) < n:
         picks = rng.integers(len(base), size=(2 * (n - len(out)), 3))
         for i, j, k in picks.tolist():
             if len({i, j, k}) == 3 and (i, j, k) not in seen:
                 seen.add((i, j, k))
-                out.append(f"{base[i]} {base[j]} {base[k]}")
+                if respin:
+                    out.append(" ".join(_respun(words[x], vocab, respin, rng) for x in (i, j, k)))
+                else:
+                    out.append(f"{base[i]} {base[j]} {base[k]}")
                 if len(out) == n:
                     break
     return out
 
 
-def build_scaled(rows: int, chunk: int = 1_000_000) -> Path:
+def _respun(words: list[str], vocab: np.ndarray, share: float, rng: np.random.Generator) -> str:
+    swap = rng.random(len(words)) < share
+    if not swap.any():
+        return " ".join(words)
+    new = iter(vocab[rng.integers(len(vocab), size=int(swap.sum()))].tolist())
+    return " ".join(next(new) if s else w for w, s in zip(words, swap.tolist()))
+
+
+def build_scaled(rows: int, chunk: int = 1_000_000, respin: float = 0.0) -> Path:
     """A parquet dataset (a folder of `chunk`-row files) of `rows` rows: the `chunk`-row corpus, then
     further chunks of sentence triples with planted groups of their own (seeds 8, 9, ...), ids and
     groups numbered on. Built chunk by chunk, so its memory is that of one chunk; chunks are cached
     once and shared by every size (the 3M dataset is the first three chunks of the 10M one). (Triples
-    are drawn independently per chunk: about 0.1 triples repeat across 10 chunks, negligible noise.)"""
-    chunks = CACHE / f"chunks-v1-{chunk}"
-    folder = CACHE / f"scaled-v1-{rows}-{chunk}"
+    are drawn independently per chunk: about 0.1 triples repeat across 10 chunks, negligible noise.)
+    `respin` > 0: every triple's sentences respun (`_originals`), the first chunk's too."""
+    tag = f"-respin{respin}" if respin else ""
+    chunks = CACHE / f"chunks-v1-{chunk}{tag}"
+    folder = CACHE / f"scaled-v1-{rows}-{chunk}{tag}"
     if (folder / "_done").exists():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -267,13 +295,13 @@ def build_scaled(rows: int, chunk: int = 1_000_000) -> Path:
         path = chunks / f"part-{k:03d}.parquet" if n == chunk else folder / f"part-{k:03d}.parquet"
         if not path.exists():
             print(f"  building chunk {k + 1} of {-(-rows // chunk)} ({n:,} rows)", file=sys.stderr, flush=True)
-            part = build_corpus(n) if k == 0 else build_corpus(n, seed=7 + k, plain=False)
+            part = build_corpus(n, respin=respin) if k == 0 else build_corpus(n, seed=7 + k, plain=False, respin=respin)
             part = part.with_columns(pl.col("id") + start, pl.col("group") + start, pl.col("exact_group") + start)
             tmp = path.with_suffix(".tmp")
             part.write_parquet(tmp, row_group_size=50_000)
             tmp.rename(path)
             if k:
-                (CACHE / f"corpus-v3-{n}-0.1-{7 + k}-triples.parquet").unlink(missing_ok=True)
+                (CACHE / f"corpus-v3-{n}-0.1-{7 + k}-triples{tag}.parquet").unlink(missing_ok=True)
         link = folder / f"part-{k:03d}.parquet"
         if path != link and not link.exists():
             link.symlink_to(path)

@@ -359,6 +359,7 @@ def run_dedup_dask(
                 memory_limit=memory_bytes(memory_per_worker),
                 params=step.params(),
                 progress=lambda msg: typer.echo(msg, err=True),
+                cache_outputs=not no_cache,  # with --no-cache the work folder goes at the end
             )
             report = dask_report(result, input, method, step.name, dask_address, memory_per_worker, result.peaks)
             write_dedup_card(
