@@ -21,6 +21,12 @@ def single(method: str, frame: pl.DataFrame, **cfg):
     return step, step.run(frame)
 
 
+def written(data: pl.DataFrame, tmp_path, **kw):
+    path = tmp_path / "in.parquet"
+    data.write_parquet(path, **kw)
+    return path
+
+
 def distributed(method, step, path, tmp_path, runtime=None, **kw):
     runtime = runtime or DaskRuntime(inline=True)
     return run_distributed(
@@ -63,8 +69,7 @@ def assert_same(one, dist, tmp_path) -> None:
 @pytest.mark.parametrize("keep", ["first", "longest", "highest_score"])
 def test_near_stages_equal_the_single_process_result(tmp_path, keep):
     data = corpus()
-    path = tmp_path / "in.parquet"
-    data.write_parquet(path, row_group_size=128)
+    path = written(data, tmp_path, row_group_size=128)
     extra = {"score_column": "score"} if keep == "highest_score" else {}
     step, one = single("near", data, keep=keep, **extra)
     assert one.account.extra["removed"] > 200 and one.account.extra["largest_cluster"] > 32  # the bucket cap is hit
@@ -78,8 +83,7 @@ def test_near_stages_equal_the_single_process_result(tmp_path, keep):
 
 def test_exact_stages_equal_the_single_process_result(tmp_path):
     data = corpus(string_ids=False)
-    path = tmp_path / "in.parquet"
-    data.write_parquet(path)
+    path = written(data, tmp_path)
     step, one = single("exact", data)
     assert one.account.extra["removed"] > 20
     assert_same(one, distributed("exact", step, path, tmp_path, shards=2), tmp_path)
@@ -108,8 +112,7 @@ def test_a_folder_of_files_and_bad_rows_quarantined_as_in_one_process(tmp_path):
 
 def test_a_rerun_after_a_crash_redoes_only_the_missing_tasks(tmp_path):
     data = corpus(900)
-    path = tmp_path / "in.parquet"
-    data.write_parquet(path)
+    path = written(data, tmp_path)
     step, one = single("near", data)
     first = distributed("near", step, path, tmp_path, keep_work=True)
     work = next((tmp_path / "work").iterdir())
@@ -137,8 +140,7 @@ class NoTasks(DaskRuntime):
 
 def test_an_unchanged_rerun_reuses_the_finished_outputs(tmp_path):
     data = with_bad_rows(corpus(900))
-    path = tmp_path / "in.parquet"
-    data.write_parquet(path)
+    path = written(data, tmp_path)
     step, _ = single("near", data.head(1))
     first = distributed("near", step, path, tmp_path)
     (work,) = (tmp_path / "work").iterdir()
@@ -174,8 +176,7 @@ def test_an_unchanged_rerun_reuses_the_finished_outputs(tmp_path):
 
 def test_without_cached_outputs_nothing_stays(tmp_path):
     data = corpus(600)
-    path = tmp_path / "in.parquet"
-    data.write_parquet(path)
+    path = written(data, tmp_path)
     step, one = single("near", data)
     dist = distributed("near", step, path, tmp_path, cache_outputs=False)
     assert not any((tmp_path / "work").iterdir())
@@ -185,8 +186,7 @@ def test_without_cached_outputs_nothing_stays(tmp_path):
 def test_engine_choice(tmp_path):
     from pipelines.cli.dedup import choose_engine, load_dedup_config
 
-    path = tmp_path / "in.parquet"
-    corpus(300).write_parquet(path)
+    path = written(corpus(300), tmp_path)
     cfg = load_dedup_config("near", None, {"text_column": "text", "id_column": "id"})
     assert choose_engine("auto", "near", path, cfg) == "single"  # small: one process
     assert choose_engine("auto", "near", path, cfg, memory_budget=10_000) == "dask"  # over the budget
@@ -211,8 +211,7 @@ def test_semantic_stages_equal_the_single_process_kmeans_path(tmp_path):
     order = rng.permutation(len(vectors))
     ids = [f"v{i * 37 % 10007:05d}" for i in range(len(vectors))]
     data = pl.DataFrame({"id": ids, "text": ids, "embedding": vectors[order]})
-    path = tmp_path / "in.parquet"
-    data.write_parquet(path)
+    path = written(data, tmp_path)
     step, one = single("semantic", data, threshold=0.9, exact_below=0, cluster_size=150, clusters="connected")
     assert one.account.extra["removed"] >= 250
     dist = distributed("semantic", step, path, tmp_path, partition_rows=700, shards=4)
