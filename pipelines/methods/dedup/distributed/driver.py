@@ -63,12 +63,16 @@ OUTPUT_DIRS = ("kept", "duplicates", "quarantine")  # the stage folders a finish
 
 
 def code_version() -> str:
-    """A hash of the dedup package's source files: stage files and finished outputs are reused only by
-    the code that made them (as the step cache keys a step by its modules' source)."""
-    h = hashlib.blake2b(digest_size=8)
+    """A hash of the dedup package's modules, each by the step cache's `module_source_hash` (the source
+    that was loaded): stage files and finished outputs are reused only by the code that made them."""
+    from pipelines.engine.steps import module_source_hash
+
     root = Path(__file__).resolve().parents[1]
+    h = hashlib.blake2b(digest_size=8)
     for path in sorted(root.rglob("*.py")):
-        h.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+        name = ".".join([__package__.rsplit(".", 1)[0], *path.relative_to(root).with_suffix("").parts])
+        name = name.removesuffix(".__init__")
+        h.update(name.encode() + b"\0" + module_source_hash(name).encode())
     return h.hexdigest()
 
 
