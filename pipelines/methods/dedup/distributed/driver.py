@@ -272,8 +272,10 @@ def run_distributed(
         if cache_outputs:
             write_json(done, plan.dir(FINISHED))  # before the pruning: a crash in
             for child in Path(plan.work).iterdir():  # it leaves a finished run, not a half-pruned one
-                if child.name not in (*OUTPUT_DIRS, FINISHED):
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
+                if child.is_dir() and child.name not in OUTPUT_DIRS:
+                    shutil.rmtree(child)
+                elif child.is_file() and child.name != FINISHED:
+                    child.unlink()
         else:
             shutil.rmtree(plan.work, ignore_errors=True)
     return result
