@@ -424,6 +424,21 @@ def test_estimated_jaccard_follows_the_true_jaccard():
     assert est[-1] == pytest.approx(truth[-1], abs=0.1) and est[0] <= 0.02
 
 
+def test_estimated_jaccard_counts_equal_values_of_mapped_rows(tmp_path):
+    """The compiled estimate is the share of equal values, exactly as numpy counts it on gathered
+    rows, with the right sketch memory-mapped from a file (as the verify stage reads it)."""
+    from pipelines.methods.dedup.minhash import estimated_jaccard
+
+    rng = np.random.default_rng(11)
+    left_sk = rng.integers(0, 4, size=(300, 128), dtype=np.uint16)  # few values: many agree
+    np.save(tmp_path / "right.npy", rng.integers(0, 4, size=(500, 128), dtype=np.uint16))
+    right_sk = np.load(tmp_path / "right.npy", mmap_mode="r")
+    left, right = rng.integers(0, 300, size=5_000), rng.integers(0, 500, size=5_000)
+    expected = np.count_nonzero(left_sk[left] == np.asarray(right_sk)[right], axis=1) / 128
+    assert np.array_equal(estimated_jaccard(left_sk, right_sk, left, right), expected)
+    assert len(estimated_jaccard(left_sk, right_sk, left[:0], right[:0])) == 0
+
+
 def _unit(angle_deg: float) -> list[float]:
     a = np.radians(angle_deg)
     return [float(np.cos(a)), float(np.sin(a))]

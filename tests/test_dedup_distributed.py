@@ -89,6 +89,30 @@ def test_exact_stages_equal_the_single_process_result(tmp_path):
     assert_same(one, distributed("exact", step, path, tmp_path, shards=2), tmp_path)
 
 
+@pytest.mark.parametrize("largest", [1_000, 2**31 - 1])  # packed in one int64; too wide: lexsort
+def test_candidate_locations_are_made_distinct_and_ordered_by_right_row(largest):
+    """A pair found in several bands arrives once per shard: the verify stage keeps each (ll, rp, rl)
+    once, sorted by right partition, right row, left row, as a plain set and sort give them."""
+    import numpy as np
+
+    from pipelines.methods.dedup.distributed.stages import distinct_locations
+
+    rng = np.random.default_rng(4)
+    n = 20_000
+    frame = pl.DataFrame(
+        {
+            "ll": rng.integers(0, 40, n).astype(np.int32),
+            "rp": rng.integers(0, 7, n).astype(np.int32),
+            "rl": np.where(rng.random(n) < 0.5, largest, rng.integers(0, 40, n)).astype(np.int32),
+        }
+    )
+    ll, rp, rl = distinct_locations(frame)
+    want = sorted({(b, q, a) for a, q, b in frame.iter_rows()}, key=lambda t: (t[1], t[0], t[2]))
+    assert list(zip(rl.tolist(), rp.tolist(), ll.tolist())) == want
+    assert len(want) < n  # there were copies to drop
+    assert all(len(a) == 0 for a in distinct_locations(frame.head(0)))
+
+
 def test_a_folder_of_files_and_bad_rows_quarantined_as_in_one_process(tmp_path):
     """Input as a folder of parquet files (a dataset), with a null id, a null text and an id first
     seen in another file: quarantined, and the rest deduplicated as in one process."""

@@ -248,21 +248,32 @@ def estimate_cutoff(threshold: float, num_perm: int, sd: float | None) -> float 
 
 
 def estimated_jaccard(
-    left_sketch: np.ndarray, right_sketch: np.ndarray, left: np.ndarray, right: np.ndarray, block: int = 1 << 16
+    left_sketch: np.ndarray, right_sketch: np.ndarray, left: np.ndarray, right: np.ndarray
 ) -> np.ndarray:
     """The share of equal sketch values of each pair (left[k] in `left_sketch`, right[k] in
-    `right_sketch`; memory-mapped arrays work: only the rows of the pairs are read)."""
+    `right_sketch`), compared in place, compiled (numba): no rows are gathered, and of a
+    memory-mapped sketch only the rows of the pairs are read."""
     out = np.empty(len(left), dtype=np.float64)
-    for start in range(0, len(left), block):
-        out[start : start + block] = agreement(
-            left_sketch[left[start : start + block]], right_sketch[right[start : start + block]]
+    if len(left):
+        _agreement(
+            _readonly(left_sketch),
+            _readonly(right_sketch),
+            np.asarray(left, dtype=np.int64),
+            np.asarray(right, dtype=np.int64),
+            out,
         )
     return out
 
 
-def agreement(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row by row, the share of equal values of two (pairs, num_perm) sketch blocks."""
-    return np.count_nonzero(a == b, axis=1) / a.shape[1]
+@numba.njit(cache=True, nogil=True)
+def _agreement(l_sketch, r_sketch, left, right, out):
+    n = l_sketch.shape[1]
+    for k in range(len(left)):
+        a, b = l_sketch[left[k]], r_sketch[right[k]]
+        same = 0
+        for i in range(n):
+            same += a[i] == b[i]
+        out[k] = same / n
 
 
 # -- exact Jaccard -------------------------------------------------------------------------------

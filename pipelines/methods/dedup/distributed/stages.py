@@ -23,9 +23,9 @@ from pipelines.methods.dedup.distributed.files import (
 )
 from pipelines.methods.dedup.distributed.semantic import part_vectors, semantic_pairs
 from pipelines.methods.dedup.minhash import (
-    agreement,
     band_keys,
     estimate_cutoff,
+    estimated_jaccard,
     jaccard,
     mix64,
     pairs_in_buckets,
@@ -33,6 +33,7 @@ from pipelines.methods.dedup.minhash import (
     shingle_sets,
     signatures,
     sketch,
+    sorted_unique,
     unique_pairs,
 )
 from pipelines.methods.dedup.normalize import normalized_hashes
@@ -189,6 +190,7 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
         write_parquet(piece, plan.dir("bands", f"{s:04d}", f"{part.index:05d}.parquet"), scratch=True)
     info = {"part": part.index, "rows": part.rows, "valid": good.height, "quarantined": bad.height}
     write_json(info, plan.dir("rows", f"{part.index:05d}.json"))
+    save_npy(plan.dir("rows", f"{part.index:05d}.gid.npy"), rows[GID].to_numpy())  # by local row
     write_parquet(rows, marker)  # last: its presence means the whole stage is done for this partition
     return info
 
@@ -229,111 +231,128 @@ def stage_buckets(shard: int, plan: Plan) -> int:
         pl.DataFrame({"l": left, "r": right})
         .join(where.rename({GID: "l", "part": "lp", "local": "ll"}), on="l")
         .join(where.rename({GID: "r", "part": "rp", "local": "rl"}), on="r")
+        .select("lp", "ll", "rp", "rl")
     )
-    cutoff = (
-        estimate_cutoff(plan.cfg.threshold, plan.cfg.num_perm, plan.cfg.estimate_sd)
-        if plan.method == "near" and plan.cfg.verify
-        else None
-    )
-    if cutoff is not None and pairs.height:
-        # the estimate check here, so that only likely pairs travel to the verify stage; the others
-        # are kept as (l, r) only, for its count of distinct candidates (a pair found in two bands can
-        # sit in two shards; the estimate of a pair is the same in both)
-        likely = pl.Series(sketch_estimates(plan, pairs) >= cutoff)
-        for (p,), piece in pairs.filter(~likely).select("l", "r", "lp").partition_by("lp", as_dict=True).items():
-            write_parquet(piece.drop("lp"), out_dir / f"{p:05d}.below.parquet", scratch=True)
-        pairs = pairs.filter(likely)
-    for (p,), piece in pairs.partition_by("lp", as_dict=True).items():
-        write_parquet(piece, out_dir / f"{p:05d}.parquet")
+    # to the left row's partition, as locations only (12 bytes a pair: the gids are looked up for
+    # the pairs that link). No estimate here: a pair of near-duplicates meets in most of the 25 bands,
+    # so it sits in ~20 shards; the verify stage checks it once, after dropping the copies
+    for (p,), piece in pairs.partition_by("lp", as_dict=True, include_key=False).items():
+        write_parquet(piece, out_dir / f"{p:05d}.parquet", scratch=True)
     marker.write_text("")
     return shard
 
 
-def sketch_of(plan: Plan, part: int) -> np.ndarray:
-    return np.load(plan.dir("shingles", f"{part:05d}.sketch.npy"), mmap_mode="r")
+def sketch_of(plan: Plan, part: int, whole: bool = False) -> np.ndarray:
+    return np.load(plan.dir("shingles", f"{part:05d}.sketch.npy"), mmap_mode=None if whole else "r")
 
 
-def sketch_estimates(plan: Plan, pairs: pl.DataFrame, block: int = 250_000) -> np.ndarray:
-    """MinHash estimates of pairs (columns lp, ll, rp, rl) anywhere in the input, from the mapped
-    sketches of their partitions, `block` pairs at a time (128 MB of sketch rows). Per block and side,
-    the rows are taken partition by partition in row order (one sort, not a mask per partition), and
-    each mapping is dropped once its rows are copied: the pages a mapping touches count in the
-    worker's RSS, which Dask holds to its memory limit (all partitions' sketches mapped at once took a
-    worker to 3.2 GB at 10M rows)."""
-    out = np.empty(pairs.height)
-    perms = plan.cfg.num_perm
-    for start in range(0, pairs.height, block):
-        chunk = pairs.slice(start, block)
-        sides = []
-        for part_col, local_col in (("lp", "ll"), ("rp", "rl")):
-            part = chunk[part_col].to_numpy().astype(np.int64)
-            local = chunk[local_col].to_numpy().astype(np.int64)
-            order = np.argsort((part << np.int64(32)) | local)
-            bounds = np.flatnonzero(part[order][1:] != part[order][:-1]) + 1
-            rows = np.empty((chunk.height, perms), np.uint16)
-            for seg in np.split(order, bounds):
-                mapped = sketch_of(plan, int(part[seg[0]]))
-                rows[seg] = mapped[local[seg]]
-                del mapped
-            sides.append(rows)
-        out[start : start + chunk.height] = agreement(*sides)
-    return out
+def gids_of(plan: Plan, part: int) -> np.ndarray:
+    """A partition's global row numbers, by local row (memory-mapped)."""
+    return np.load(plan.dir("rows", f"{part:05d}.gid.npy"), mmap_mode="r")
 
 
 # -- stage 4: verification -------------------------------------------------------------------------
 
 
 def shingles_of(plan: Plan, part: int, whole: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """A partition's shingle sets: offsets in memory, values memory-mapped (~1.3 kB a row of 330
-    characters; a task verifying pairs against many partitions touches only the pages of the rows
-    in its pairs, not every partition's whole file), or read whole with `whole`."""
-    values = np.load(plan.dir("shingles", f"{part:05d}.values.npy"), mmap_mode=None if whole else "r")
-    return np.load(plan.dir("shingles", f"{part:05d}.offsets.npy")), values
+    """A partition's shingle sets, offsets and values memory-mapped (~1.3 kB a row of 330 characters;
+    a task verifying pairs against many partitions touches only the pages of the rows in its pairs,
+    not every partition's whole file), or read whole with `whole`."""
+    mode = None if whole else "r"
+    return tuple(
+        np.load(plan.dir("shingles", f"{part:05d}.{name}.npy"), mmap_mode=mode) for name in ("offsets", "values")
+    )
 
 
-def pair_jaccard(plan: Plan, pairs: pl.DataFrame, at_least: float | None = None) -> np.ndarray:
-    """True Jaccard of pairs (columns lp, ll, rp, rl) whose left rows are all in one partition:
-    that partition's shingle sets (read whole: each of its rows was in ~13 pairs at 10M rows) against
-    one right partition's (mapped) at a time, right rows in row order. `at_least`: see `jaccard`."""
+def right_groups(rp: np.ndarray, rl: np.ndarray, ordered: bool = False):
+    """(right partition, pair numbers) of pairs, one right partition at a time, its rows in row order
+    (so a mapped file is read front to back); `ordered`: the pairs are sorted by (rp, rl) already."""
+    order = np.arange(len(rp)) if ordered else np.lexsort((rl, rp))
+    bounds = np.flatnonzero(rp[order][1:] != rp[order][:-1]) + 1
+    for k in np.split(order, bounds) if len(order) else ():
+        yield int(rp[k[0]]), k
+
+
+def distinct_locations(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct pairs (ll, rp, rl) of the shards' files, sorted by (rp, rl, ll): one sort of the
+    three packed in an int64 (on 5.8M pairs 0.45 s, where polars' unique and a sort per right
+    partition took 1.3 s), or a lexsort where they do not fit."""
+    ll, rp, rl = (frame[c].to_numpy().astype(np.int64) for c in ("ll", "rp", "rl"))
+    if len(ll) == 0:
+        return ll, rp, rl
+    bits_l, bits_p = max(int(ll.max()), int(rl.max()), 1).bit_length(), max(int(rp.max()), 1).bit_length()
+    if 2 * bits_l + bits_p <= 63:
+        key = sorted_unique((rp << np.int64(2 * bits_l)) | (rl << np.int64(bits_l)) | ll)
+        mask = np.int64((1 << bits_l) - 1)
+        return key & mask, key >> np.int64(2 * bits_l), (key >> np.int64(bits_l)) & mask
+    order = np.lexsort((ll, rl, rp))
+    ll, rp, rl = ll[order], rp[order], rl[order]
+    first = np.concatenate([[True], (ll[1:] != ll[:-1]) | (rp[1:] != rp[:-1]) | (rl[1:] != rl[:-1])])
+    return ll[first], rp[first], rl[first]
+
+
+def pair_jaccard(plan: Plan, pairs: pl.DataFrame) -> np.ndarray:
+    """True Jaccard of pairs (columns lp, ll, rp, rl) whose left rows are all in one partition."""
     if pairs.height == 0:
         return np.zeros(0)
-    pairs = pairs.with_row_index("_k")
     lp = int(pairs["lp"][0])
     l_off, l_val = shingles_of(plan, lp, whole=True)
+    ll, rp, rl = (pairs[c].to_numpy().astype(np.int64) for c in ("ll", "rp", "rl"))
     out = np.zeros(pairs.height)
-    for (rp,), grp in pairs.partition_by("rp", as_dict=True).items():
-        grp = grp.sort("rl")
-        left = grp["ll"].to_numpy().astype(np.int64)
-        right = grp["rl"].to_numpy().astype(np.int64)
-        out[grp["_k"].to_numpy()] = jaccard(
-            l_off, l_val, left, right, other=None if rp == lp else shingles_of(plan, rp), at_least=at_least
-        )
+    for q, k in right_groups(rp, rl):
+        out[k] = jaccard(l_off, l_val, ll[k], rl[k], other=None if q == lp else shingles_of(plan, q))
     return out
+
+
+def check_pairs(plan: Plan, part: int, ll: np.ndarray, rp: np.ndarray, rl: np.ndarray) -> tuple[np.ndarray, int]:
+    """Which distinct candidate pairs of partition `part` (sorted by right partition and row) link,
+    and how many fell below the MinHash estimate cutoff. This partition's sketches and shingle sets
+    are read whole (its rows are the left side of every pair); the right rows' are memory-mapped,
+    one partition at a time in row order, so a task touches only the pages of the rows in its pairs
+    and holds one mapping at a time (the pages a mapping touches count in the worker's RSS, which
+    Dask holds to its memory limit). The estimate first, then true Jaccard for the pairs past it."""
+    cfg = plan.cfg
+    cutoff = estimate_cutoff(cfg.threshold, cfg.num_perm, cfg.estimate_sd)
+    links = np.zeros(len(ll), dtype=bool)
+    below = 0
+    if len(ll) == 0:
+        return links, below
+    l_sketch = sketch_of(plan, part, whole=True) if cutoff is not None else None
+    l_off, l_val = shingles_of(plan, part, whole=True)
+    for q, k in right_groups(rp, rl, ordered=True):
+        if cutoff is not None:
+            r_sketch = l_sketch if q == part else sketch_of(plan, q)
+            likely = estimated_jaccard(l_sketch, r_sketch, ll[k], rl[k]) >= cutoff
+            below += int(len(k) - likely.sum())
+            k = k[likely]
+        other = None if q == part else shingles_of(plan, q)
+        links[k[jaccard(l_off, l_val, ll[k], rl[k], other=other, at_least=cfg.threshold) >= cfg.threshold]] = True
+    return links, below
 
 
 @stage
 def stage_verify(part: int, plan: Plan) -> dict:
+    """The distinct candidate pairs whose left row is in this partition (a pair found in several
+    bands arrives from several shards), checked (near) and written as edges of global row numbers."""
     out = plan.dir("edges", f"{part:05d}.parquet")
     if done(out):
         return json.loads(plan.dir("edges", f"{part:05d}.json").read_text())
     files = sorted(plan.dir("candidates").glob(f"*/{part:05d}.parquet"))
-    pairs = (
-        pl.read_parquet(files).unique(["l", "r"])
-        if files
-        else pl.DataFrame(
-            schema={"l": pl.Int64, "r": pl.Int64, "lp": pl.Int32, "ll": pl.Int32, "rp": pl.Int32, "rl": pl.Int32}
-        )
+    ll, rp, rl = distinct_locations(
+        pl.read_parquet(files) if files else pl.DataFrame(schema={"ll": pl.Int32, "rp": pl.Int32, "rl": pl.Int32})
     )
-    info = {"candidate_pairs": pairs.height}
+    info = {"candidate_pairs": len(ll)}
     cfg = plan.cfg
     if plan.method == "near" and cfg.verify:
-        if estimate_cutoff(cfg.threshold, cfg.num_perm, cfg.estimate_sd) is not None:  # checked in the buckets stage
-            below = sorted(plan.dir("candidates").glob(f"*/{part:05d}.below.parquet"))
-            dropped = pl.scan_parquet(below).unique(["l", "r"]).select(pl.len()).collect().item() if below else 0
-            info.update(candidate_pairs=pairs.height + dropped, below_estimate=dropped)
-        if pairs.height:
-            pairs = pairs.filter(pl.Series(pair_jaccard(plan, pairs, at_least=cfg.threshold) >= cfg.threshold))
-    info["pairs_linked"] = pairs.height
+        links, below = check_pairs(plan, part, ll, rp, rl)
+        if estimate_cutoff(cfg.threshold, cfg.num_perm, cfg.estimate_sd) is not None:
+            info["below_estimate"] = below
+        ll, rp, rl = ll[links], rp[links], rl[links]
+    info["pairs_linked"] = len(ll)
+    left = np.asarray(gids_of(plan, part))[ll]
+    right = np.empty(len(ll), dtype=np.int64)
+    for q, k in right_groups(rp, rl, ordered=True):
+        right[k] = gids_of(plan, q)[rl[k]]
     write_json(info, plan.dir("edges", f"{part:05d}.json"))
-    write_parquet(pairs.select("l", "r"), out)
+    write_parquet(pl.DataFrame({"l": left, "r": right}), out)
     return info
