@@ -113,6 +113,38 @@ def test_candidate_locations_are_made_distinct_and_ordered_by_right_row(largest)
     assert all(len(a) == 0 for a in distinct_locations(frame.head(0)))
 
 
+def test_ranks_number_each_id_by_the_ids_below_it_over_all_partitions(tmp_path):
+    """The ranks stage: each id's global number is the count of ids (repeats included) below it in
+    every partition, as the single process numbers rows in id order; `earlier` marks an id seen in
+    an earlier partition. Checked against a plain count, with repeats within and across partitions,
+    a null id, and partitions that split a file."""
+    from pipelines.methods.dedup.distributed.driver import plan_for
+    from pipelines.methods.dedup.distributed.files import GID
+    from pipelines.methods.dedup.distributed.stages import stage_ids, stage_ranks
+
+    files = []
+    for k, ids in enumerate([["m", "b", "a", "q"], ["a", None, "z", "b", "b"], ["c", "m", "a"]]):
+        files.append(tmp_path / f"part-{k}.parquet")
+        pl.DataFrame({"id": ids, "text": ["x"] * len(ids)}).write_parquet(files[-1])
+    step = dedup_step("near", {"id_column": "id"})
+    plan = plan_for("near", step.config, files, tmp_path / "work", 2, None, 1, str(tmp_path))
+    n = len(plan.parts)
+    assert n == 7  # files of 4, 5 and 3 rows in partitions of 2
+    for part in plan.parts:
+        stage_ids(part, plan)
+    stage_ranks(len(plan.parts), plan)
+    stage_ranks(len(plan.parts), plan)  # done: a rerun changes nothing
+    every = [i for q in range(n) for i in pl.read_parquet(plan.dir("ids", f"{q:05d}.parquet"))["id"]]
+    seen = set()
+    for q in range(n):
+        ids = pl.read_parquet(plan.dir("ids", f"{q:05d}.parquet"))["id"].to_list()
+        ranks = pl.read_parquet(plan.dir("ranks", f"{q:05d}.parquet"))
+        assert ranks[GID].to_list() == [sum(o < i for o in every) for i in ids]
+        assert ranks["earlier"].to_list() == [i in seen for i in ids]
+        seen |= set(ids)
+    assert None not in every and len(every) == 11
+
+
 def test_a_folder_of_files_and_bad_rows_quarantined_as_in_one_process(tmp_path):
     """Input as a folder of parquet files (a dataset), with a null id, a null text and an id first
     seen in another file: quarantined, and the rest deduplicated as in one process."""

@@ -37,7 +37,13 @@ from pipelines.methods.dedup.distributed.files import (
     write_parquet,
 )
 from pipelines.methods.dedup.distributed.semantic import stage_assign, train_kmeans
-from pipelines.methods.dedup.distributed.stages import stage_buckets, stage_ids, stage_signatures, stage_verify
+from pipelines.methods.dedup.distributed.stages import (
+    stage_buckets,
+    stage_ids,
+    stage_ranks,
+    stage_signatures,
+    stage_verify,
+)
 from pipelines.methods.dedup.minhash import optimal_bands
 
 
@@ -197,6 +203,7 @@ def run_distributed(
         return out
 
     timed("ids", stage_ids, parts)
+    timed("ranks", stage_ranks, [nparts])
     infos = timed("signatures", stage_signatures, parts)
     if method == "semantic":
         plan.facts.update(train_kmeans(plan, dask, sum(i["valid"] for i in infos), timed))
