@@ -192,7 +192,14 @@ def run_peer(tool: str, frame, params: dict, peers_python: str):
     return first, facts
 
 
-def run_dask(frame, params: dict, workers: int, memory: str, rows: int, respin: float = 0.0):
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system, all threads) of the calling process: on a shared machine the wall
+    time also measures the neighbours, the CPU time measures the work (run on each worker too)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def run_dask(frame, params: dict, workers: int, memory: str, rows: int, respin: float = 0.0, alike: bool = False):
     """Our near dedup as Dask stages on a LocalCluster (`workers` x `memory`), over the parquet
     dataset of the corpus; returns labels, facts and each worker's peak memory."""
     import polars as pl
@@ -202,7 +209,7 @@ def run_dask(frame, params: dict, workers: int, memory: str, rows: int, respin: 
     from pipelines.methods.dedup import dedup_step
     from pipelines.methods.dedup.distributed import memory_bytes, run_distributed
 
-    folder = build_scaled(rows, respin=respin)
+    folder = build_scaled(rows, respin=respin, alike=alike)
     step = dedup_step("near", {"id_column": "id", "examples": 0, **params})
     work = Path(os.environ.get("CURATE_BENCH_WORK", str(Path.home() / ".cache" / "curate-bench" / "work")))
     runtime = DaskRuntime(workers=workers, memory_limit=memory, local_directory=str(work / "spill"))
@@ -210,6 +217,7 @@ def run_dask(frame, params: dict, workers: int, memory: str, rows: int, respin: 
     try:
         _ = runtime.client  # start-up is not what is timed
         start = time.perf_counter() - t0
+        cpu0, own0 = runtime.client.run(_cpu_seconds), _cpu_seconds()
         t0 = time.perf_counter()
         res = run_distributed(
             "near",
@@ -224,6 +232,8 @@ def run_dask(frame, params: dict, workers: int, memory: str, rows: int, respin: 
             cache_outputs=False,  # timed: computed every time
         )
         seconds = time.perf_counter() - t0
+        cpu = {k: v - cpu0[k] for k, v in runtime.client.run(_cpu_seconds).items() if k in cpu0}
+        own = _cpu_seconds() - own0
         peaks = runtime.worker_peak_memory()
     finally:
         runtime.close()
@@ -237,6 +247,7 @@ def run_dask(frame, params: dict, workers: int, memory: str, rows: int, respin: 
         "memory_per_worker": memory,
         "partitions": res.stats["engine"]["partitions"],
         "cluster_start_s": round(start, 1),
+        "cpu_s": {"workers": round(sum(cpu.values()), 1), "driver": round(own, 1)},
         "seconds": seconds,
         "truth": truth["group"].to_numpy(),
     }
@@ -274,7 +285,9 @@ def worker(args) -> None:
     elif args.method in PEER_BANDS:
         pred, facts = run_peer(args.method, frame, params, args.peers_python)
     elif args.method == "near-dask":
-        pred, facts = run_dask(frame, params, args.workers, args.memory_per_worker, args.rows, args.respin)
+        pred, facts = run_dask(
+            frame, params, args.workers, args.memory_per_worker, args.rows, args.respin, args.alike_chunks
+        )
     else:
         pred, facts = run_ours(args.method, frame, params)
     seconds = time.perf_counter() - t0
@@ -316,7 +329,7 @@ def worker(args) -> None:
         },
         "dask": {
             k: facts[k]
-            for k in ("worker_peak_mb", "memory_per_worker", "partitions", "stage_seconds", "cluster_start_s")
+            for k in ("worker_peak_mb", "memory_per_worker", "partitions", "stage_seconds", "cluster_start_s", "cpu_s")
             if k in facts
         },
     }
@@ -390,6 +403,11 @@ def main() -> None:
         default=0.0,
         help="--dask-scale: the share of each triple sentence's words replaced (corpus.py: no sentence reused verbatim)",
     )
+    ap.add_argument(
+        "--alike-chunks",
+        action="store_true",
+        help="--dask-scale: the first 1M chunk is triples too (corpus.py), so that every chunk is drawn the same way",
+    )
     ap.add_argument("--workers", type=int, default=2, help="--dask-scale: LocalCluster workers")
     ap.add_argument("--memory-per-worker", default="4GB", help="--dask-scale: memory limit per worker")
     ap.add_argument(
@@ -437,6 +455,7 @@ def main() -> None:
         args.memory_per_worker,
         "--respin",
         str(args.respin),
+        *(["--alike-chunks"] if args.alike_chunks else []),
     ]
     results = {}
     for method in [m for m in args.methods.split(",") if m]:
@@ -499,17 +518,18 @@ def main() -> None:
             f"\ndask scale run: near dedup on a LocalCluster of {args.workers} workers x {args.memory_per_worker} "
             "(rows/s without the cluster's start-up; memory: each worker's peak RSS)"
             + (f"; corpus: triples respun at {args.respin}" if args.respin else "")
+            + ("; every chunk triples (--alike-chunks)" if args.alike_chunks else "")
         )
         first = None
         for rows in [int(x) for x in args.dask_scale.split(",")]:
             r = measure("near-dask", rows, near, args.semantic_rows, extra=peers)
             d = r["dask"]
-            first = first or (rows, r["seconds"], r["lsh"])
+            first = first or (rows, r["seconds"], r["lsh"], sum(d["cpu_s"].values()))
             print(
                 f"  near-dask rows={rows:>10,d}  {r['rows_per_s']:>9,.0f} rows/s  {r['seconds']:8.1f} s  F1={r['f1']:.4f} "
                 f"(P={r['precision']:.4f} R={r['recall']:.4f})  worker peak MB {sorted(d['worker_peak_mb'].values())} "
                 f"of {d['memory_per_worker']}  driver peak {r['peak_rss_mb']:.0f} MB  partitions={d['partitions']}  "
-                f"stages {d['stage_seconds']}  {r['lsh']}",
+                f"CPU s {d['cpu_s']}  stages {d['stage_seconds']}  {r['lsh']}",
                 flush=True,
             )
             if rows != first[0]:  # the issue's yardstick: time grows like the rows, or faster
@@ -518,7 +538,8 @@ def main() -> None:
                 }
                 likely = [x["candidate_pairs"] - x.get("below_estimate", 0) for x in (first[2], r["lsh"])]
                 print(
-                    f"    x{rows / first[0]:.1f} the rows of {first[0]:,}: x{r['seconds'] / first[1]:.2f} its time; "
+                    f"    x{rows / first[0]:.1f} the rows of {first[0]:,}: x{r['seconds'] / first[1]:.2f} its time, "
+                    f"x{sum(d['cpu_s'].values()) / first[3]:.2f} its CPU time (workers and driver); "
                     f"candidates x{grow.get('candidate_pairs', 0):.2f}, pairs past the estimate x{likely[1] / max(likely[0], 1):.2f}, "
                     f"linked x{grow.get('pairs_linked', 0):.2f}",
                     flush=True,

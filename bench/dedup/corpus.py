@@ -276,31 +276,37 @@ def _respun(words: list[str], vocab: np.ndarray, share: float, rng: np.random.Ge
     return " ".join(next(new) if s else w for w, s in zip(words, swap.tolist()))
 
 
-def build_scaled(rows: int, chunk: int = 1_000_000, respin: float = 0.0) -> Path:
+def build_scaled(rows: int, chunk: int = 1_000_000, respin: float = 0.0, alike: bool = False) -> Path:
     """A parquet dataset (a folder of `chunk`-row files) of `rows` rows: the `chunk`-row corpus, then
     further chunks of sentence triples with planted groups of their own (seeds 8, 9, ...), ids and
     groups numbered on. Built chunk by chunk, so its memory is that of one chunk; chunks are cached
     once and shared by every size (the 3M dataset is the first three chunks of the 10M one). (Triples
     are drawn independently per chunk: about 0.1 triples repeat across 10 chunks, negligible noise.)
-    `respin` > 0: every triple's sentences respun (`_originals`), the first chunk's too."""
+    `respin` > 0: every triple's sentences respun (`_originals`), the first chunk's too.
+    `alike`: the first chunk is triples too (seed 7), without the ~98,600 single-sentence rows, so that
+    every chunk is drawn the same way and 10M rows are ten chunks like the 1M one (with them, the
+    first chunk's rows average 226.5 characters against 250.3: 10M rows had x10.9 its characters).
+    The other chunks are the same files."""
     tag = f"-respin{respin}" if respin else ""
     chunks = CACHE / f"chunks-v1-{chunk}{tag}"
-    folder = CACHE / f"scaled-v1-{rows}-{chunk}{tag}"
+    folder = CACHE / f"scaled-v1-{rows}-{chunk}{tag}{'-alike' if alike else ''}"
     if (folder / "_done").exists():
         return folder
     folder.mkdir(parents=True, exist_ok=True)
     chunks.mkdir(parents=True, exist_ok=True)
     for k, start in enumerate(range(0, rows, chunk)):
         n = min(chunk, rows - start)
-        path = chunks / f"part-{k:03d}.parquet" if n == chunk else folder / f"part-{k:03d}.parquet"
+        name = f"part-{k:03d}{'-triples' if alike and k == 0 else ''}.parquet"
+        path = chunks / name if n == chunk else folder / name
         if not path.exists():
             print(f"  building chunk {k + 1} of {-(-rows // chunk)} ({n:,} rows)", file=sys.stderr, flush=True)
-            part = build_corpus(n, respin=respin) if k == 0 else build_corpus(n, seed=7 + k, plain=False, respin=respin)
+            plain = k == 0 and not alike
+            part = build_corpus(n, seed=7 + k, plain=plain, respin=respin)
             part = part.with_columns(pl.col("id") + start, pl.col("group") + start, pl.col("exact_group") + start)
             tmp = path.with_suffix(".tmp")
             part.write_parquet(tmp, row_group_size=50_000)
             tmp.rename(path)
-            if k:
+            if not plain:
                 (CACHE / f"corpus-v3-{n}-0.1-{7 + k}-triples{tag}.parquet").unlink(missing_ok=True)
         link = folder / f"part-{k:03d}.parquet"
         if path != link and not link.exists():
