@@ -74,3 +74,24 @@ def test_closing_our_cluster_quiets_the_workers_heartbeat_error_and_nothing_else
     finally:
         runtime.close()
     assert "Traceback" not in capfd.readouterr().err
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/proc/self/status"), reason="VmHWM is Linux's")
+def test_a_workers_peak_memory_is_its_own_not_its_parents():
+    """A worker process is spawned (fork + exec) by the driver: getrusage's ru_maxrss survives the
+    exec, so it reported the driver's peak. The peak we report is the process's own (VmHWM)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    child = (
+        "import resource; from pipelines.engine.dask_runtime import _peak_rss; "
+        "print(_peak_rss(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)"
+    )
+    parent = f"big = b'x' * 400_000_000; import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    out = subprocess.run(
+        [sys.executable, "-c", parent], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1]
+    )
+    own, inherited = (int(x) for x in out.stdout.split())
+    assert inherited >= 400_000_000  # what ru_maxrss says: the parent's peak
+    assert own < 200_000_000, own
