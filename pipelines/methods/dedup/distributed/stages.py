@@ -112,10 +112,9 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
     if own.len():  # each row's place in its partition's sorted ids, and there the global number
         if own.dtype != present.dtype:
             own = own.cast(present.dtype)
-        at = own.search_sorted(present, side="left").to_numpy().astype(np.int64)
+        at = own.search_sorted(present, side="left").to_numpy().astype(np.int64)  # every id is in `own`
         ranks = pl.read_parquet(plan.dir("ranks", f"{part.index:05d}.parquet"))
-        gid = ranks[GID].to_numpy()[np.minimum(at, own.len() - 1)]
-        earlier = ranks["earlier"].to_numpy()[np.minimum(at, own.len() - 1)]
+        gid, earlier = ranks[GID].to_numpy()[at], ranks["earlier"].to_numpy()[at]
     frame = frame.with_columns(pl.Series(GID, gid))
     problem = (
         pl.when(pl.col(plan.id_column).is_null())
