@@ -109,6 +109,53 @@ def test_near_word_shingles():
     assert duplicates_table(result.dropped_rows)["similarity"][0] == pytest.approx(6 / 8)
 
 
+def _python_shingles(text: str | None, cfg: NearConfig) -> list[int]:
+    """The shingle set of one text in plain Python integers (mod 2^64): the reference for the
+    compiled version."""
+    from pipelines.methods.dedup.normalize import normalize_texts
+
+    def mix(x: int) -> int:
+        m = 2**64 - 1
+        x ^= x >> 30
+        x = (x * 0xBF58476D1CE4E5B9) & m
+        x ^= x >> 27
+        x = (x * 0x94D049BB133111EB) & m
+        return x ^ (x >> 31)
+
+    norm = normalize_texts(pl.Series([text], dtype=pl.String), cfg.normalize).fill_null("")
+    if cfg.shingle == "char":
+        toks = [mix(ord(ch)) for ch in norm[0]]
+    else:
+        words = [w for w in norm[0].split(" ") if w]
+        toks = pl.Series(words, dtype=pl.String).hash(seed=cfg.seed).to_list()
+    width = min(cfg.ngram, len(toks))
+    out = set()
+    for i in range(len(toks) - width + 1 if toks else 0):
+        h = toks[i]
+        for k in range(1, width):
+            h = (h * 0x9E3779B97F4A7C15 + toks[i + k]) & (2**64 - 1)
+        out.add(mix(h) >> 32)
+    return sorted(out)
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [NearConfig(), NearConfig(ngram=1), NearConfig(ngram=7), NearConfig(shingle="word", ngram=2)],
+    ids=["char4", "char1", "char7", "word2"],
+)
+def test_shingle_sets_equal_plain_python_sets(cfg):
+    """Each row's CSR run is the sorted set Python computes row by row: short rows (one shingle of all
+    their tokens), empty and null rows (none), repeats within a row, non-ASCII text."""
+    rng = np.random.default_rng(6)
+    words = ["the", "cat", "sat", "on", "a", "mat", "ééa", "😀", "Ünïcode", "x"]
+    texts = [" ".join(rng.choice(words, size=rng.integers(0, 12))) for _ in range(300)]
+    texts += ["", None, "a", "ab", "abcabcabcabc", "   ", "aaaaaaaaaa", "a b"]
+    offsets, values = shingle_sets(pl.Series(texts, dtype=pl.String), cfg)
+    assert offsets.dtype == np.int64 and values.dtype == np.uint32 and len(offsets) == len(texts) + 1
+    for r, text in enumerate(texts):
+        assert values[offsets[r] : offsets[r + 1]].tolist() == _python_shingles(text, cfg), (r, text)
+
+
 def test_jaccard_matches_python_sets():
     rng = np.random.default_rng(3)
     words = [f"w{i}" for i in range(40)]
