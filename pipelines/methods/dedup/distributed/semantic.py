@@ -73,24 +73,25 @@ def stage_assign(part: int, plan: Plan) -> int:
     return part
 
 
-def semantic_pairs(plan: Plan, t: pl.DataFrame, bucket: np.ndarray, gid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def semantic_pairs(plan: Plan, t: pl.DataFrame, bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pairs above the cosine threshold within each k-means cell of a shard (rows sorted by cell,
-    then gid: the single-process order), a cell far over the target size split by k-means again."""
+    then gid: the single-process order), a cell far over the target size split by k-means again; as
+    positions in `t`, the smaller gid on the left."""
     from pipelines.methods.dedup.semantic import kmeans_groups, pairs_above
 
     parts, local = t["part"].to_numpy(), t["local"].to_numpy()
     maps = {}
-    vectors = np.empty((len(gid), 0), np.float32)
+    vectors = np.empty((t.height, 0), np.float32)
     for p in np.unique(parts):
         maps[int(p)] = np.load(plan.dir("vectors", f"{int(p):05d}.npy"), mmap_mode="r")
         sel = parts == p
         chunk = np.asarray(maps[int(p)][local[sel]])
         if vectors.shape[1] == 0:
-            vectors = np.empty((len(gid), chunk.shape[1]), np.float32)
+            vectors = np.empty((t.height, chunk.shape[1]), np.float32)
         vectors[sel] = chunk
     bounds = np.flatnonzero(np.diff(bucket)) + 1
     lefts, rights = [], []
-    for members in np.split(np.arange(len(gid)), bounds):
+    for members in np.split(np.arange(t.height), bounds):
         if len(members) < 2:
             continue
         groups = [members]
@@ -98,8 +99,8 @@ def semantic_pairs(plan: Plan, t: pl.DataFrame, bucket: np.ndarray, gid: np.ndar
             groups = [members[sub] for sub in kmeans_groups(vectors[members], plan.cfg)]
         for g in groups:
             i, j = pairs_above(vectors[g], plan.cfg.threshold)
-            lefts.append(gid[g[i]])
-            rights.append(gid[g[j]])
+            lefts.append(g[i])
+            rights.append(g[j])
     if not lefts:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return np.concatenate(lefts), np.concatenate(rights)
