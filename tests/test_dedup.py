@@ -240,6 +240,22 @@ def test_minhash_estimates_jaccard_without_bias():
     assert np.std(errors) < 0.045  # about sqrt(J(1-J)/256)
 
 
+def test_signatures_equal_the_formula_row_by_row():
+    """Signature i of a row is min over its shingles s of (a_i * s + b_i) mod 2^32, computed here in
+    Python's integers; an empty row is all-max."""
+    rng = np.random.default_rng(8)
+    a, b = permutations(64, 3)
+    sets = [np.unique(rng.integers(0, 2**32, size=rng.integers(0, 40)).astype(np.uint32)) for _ in range(50)]
+    sets[3] = np.zeros(0, np.uint32)
+    sets[7] = np.array([2**32 - 1], np.uint32)
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in sets])]).astype(np.int64)
+    sig = signatures(offsets, np.concatenate(sets), a, b)
+    assert sig.shape == (50, 64) and sig.dtype == np.uint32
+    for row, x in zip(sig, sets):
+        want = [min(((int(ai) * int(s) + int(bi)) % 2**32 for s in x), default=2**32 - 1) for ai, bi in zip(a, b)]
+        assert row.tolist() == want
+
+
 def test_lsh_parameters_fit_the_threshold():
     for threshold in (0.3, 0.5, 0.8):
         bands, rows = optimal_bands(threshold, 128)
