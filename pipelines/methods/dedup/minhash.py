@@ -29,14 +29,10 @@ GOLDEN = np.uint64(0x9E3779B97F4A7C15)  # the n-gram hash's multiplier
 
 
 def mix64(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser: spreads every input bit over the output (in place on a copy)."""
-    x = x.astype(np.uint64, copy=True)
-    x ^= x >> np.uint64(30)
-    x *= np.uint64(0xBF58476D1CE4E5B9)
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
-    return x
+    """splitmix64's finaliser: spreads every input bit over the output (a new uint64 array of x's
+    shape; compiled, see `_mix64_one`)."""
+    x = np.asarray(x)
+    return _mixed(np.ascontiguousarray(x.ravel())).reshape(x.shape)
 
 
 # -- shingles ------------------------------------------------------------------------------------
@@ -88,7 +84,7 @@ def _mix64_one(x):
 
 @numba.njit(cache=True, nogil=True)
 def _mixed(codes):
-    """mix64 of each code point, as uint64 (one array, no temporaries)."""
+    """mix64 of each value (code points, hashes), as uint64: one array, no temporaries."""
     out = np.empty(len(codes), dtype=np.uint64)
     for i in range(len(codes)):
         out[i] = _mix64_one(np.uint64(codes[i]))
