@@ -444,10 +444,10 @@ def test_dedup_step_in_a_run_context_resumes_from_the_cache(tmp_path):
     assert ctx.report.step("dedup_near").dropped == {"duplicate_near": 5}
 
 
-def test_the_estimate_check_spares_the_exact_check_of_background_pairs_and_changes_no_cluster():
-    """Candidates whose MinHash estimate is 5 standard errors below the threshold are dropped before
-    the true-Jaccard check; on the loose LSH (many background candidates) the clusters are the same
-    as with every candidate checked exactly."""
+def test_the_screen_and_the_estimate_spare_the_exact_check_of_background_pairs_and_change_no_cluster():
+    """Candidates whose screen bits or MinHash estimate lie 5 standard errors below the threshold are
+    dropped before the true-Jaccard check; on the loose LSH (many background candidates) the clusters
+    are the same as with every candidate checked exactly."""
     from pipelines.methods.dedup.minhash import estimate_cutoff
 
     assert estimate_cutoff(0.6, 128, 5.0) == pytest.approx(0.6 - 5 * (0.24 / 128) ** 0.5)
@@ -456,10 +456,12 @@ def test_the_estimate_check_spares_the_exact_check_of_background_pairs_and_chang
     loose = NearConfig(id_column="id", bands=64, rows=1, num_perm=64)
     with_estimate = NearDedup(loose).run(data)
     every_pair = NearDedup(loose.model_copy(update={"estimate_sd": None})).run(data)
-    params = with_estimate.account.extra["params"]
-    assert params["below_estimate"] > 0
-    assert params["candidate_pairs"] == every_pair.account.extra["params"]["candidate_pairs"]
-    assert "below_estimate" not in every_pair.account.extra["params"]
+    params, every = with_estimate.account.extra["params"], every_pair.account.extra["params"]
+    assert params["screened_out"] > 0 and params["below_estimate"] > 0
+    # the screen counts a pair once per band that found it, so it drops at least as many as it counts
+    assert every["candidate_pairs"] - params["screened_out"] <= params["candidate_pairs"] < every["candidate_pairs"]
+    assert params["pairs_linked"] == every["pairs_linked"]
+    assert "below_estimate" not in every and "screened_out" not in every
     assert dup_map(with_estimate) == dup_map(every_pair)
     assert duplicates_table(with_estimate.dropped_rows).equals(duplicates_table(every_pair.dropped_rows))
 
@@ -485,6 +487,77 @@ def test_estimated_jaccard_follows_the_true_jaccard():
     sd = np.sqrt(np.maximum(truth * (1 - truth), 1e-3) / 256)
     assert (np.abs(est - truth) <= 4 * sd + 1e-9).all(), np.abs(est - truth).max()
     assert est[-1] == pytest.approx(truth[-1], abs=0.1) and est[0] <= 0.02
+
+
+def _fmix32(h: int) -> int:
+    h ^= h >> 16
+    h = (h * 0x85EBCA6B) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * 0xC2B2AE35) & 0xFFFFFFFF
+    return h ^ (h >> 16)
+
+
+@pytest.mark.parametrize("num_perm", [128, 100])
+def test_screen_bits_and_pass_equal_a_plain_count(tmp_path, num_perm):
+    """Bit p of a row is bit 0 of its value p mixed by murmur3's finaliser; a pair passes when at
+    most `limit` bits differ: both computed value by value with Python integers, the right rows
+    memory-mapped as the buckets stage reads them (100 permutations: a half-used second word)."""
+    from pipelines.methods.dedup.minhash import screen_bits, screen_pass
+
+    rng = np.random.default_rng(5)
+    sig = rng.integers(0, 2**32, size=(60, num_perm), dtype=np.uint32)
+    sig[30:] = np.where(rng.random((30, num_perm)) < 0.6, sig[:30], sig[30:])  # rows 30.. near rows 0..
+    bits = screen_bits(sig)
+    assert bits.shape == (60, 2) and bits.dtype == np.uint64
+    plain = [[_fmix32(int(v)) & 1 for v in row] for row in sig]
+    assert all([(int(bits[r, p // 64]) >> (p % 64)) & 1 for p in range(num_perm)] == plain[r] for r in range(60))
+    if num_perm < 128:  # unused bits: 0
+        assert (bits[:, 1] >> np.uint64(num_perm - 64) == 0).all()
+    np.save(tmp_path / "right.npy", bits)
+    right_bits = np.load(tmp_path / "right.npy", mmap_mode="r")
+    left, right = rng.integers(0, 60, size=3_000), rng.integers(0, 60, size=3_000)
+    differ = np.array([sum(x != y for x, y in zip(plain[i], plain[j])) for i, j in zip(left, right)])
+    for limit in (0, 20, 25, 40, num_perm):
+        assert np.array_equal(screen_pass(bits, right_bits, left, right, limit), differ <= limit)
+    assert 0 < (differ <= 25).mean() < 1
+
+
+def test_screen_limit_is_the_binomial_tail_at_the_estimates_odds():
+    """The limit is the smallest count of differing bits that a pair exactly at the threshold
+    (Binomial(n, (1 - t) / 2)) passes with odds no higher than the normal tail at `sd`, from the
+    exact tail (a sum of Python fractions here, not the code's floats)."""
+    from fractions import Fraction
+    from math import comb, erfc, sqrt
+
+    from pipelines.methods.dedup.minhash import screen_limit
+
+    for t, n, sd in [(0.6, 128, 5.0), (0.6, 64, 5.0), (0.8, 256, 4.0), (0.5, 128, 3.0)]:
+        m = screen_limit(t, n, sd)
+        q = Fraction((1 - t) / 2)
+        tail = [float(sum(comb(n, j) * q**j * (1 - q) ** (n - j) for j in range(k + 1, n + 1))) for k in (m - 1, m)]
+        assert tail[1] <= 0.5 * erfc(sd / sqrt(2)) * (1 + 1e-9) < tail[0], (t, n, sd, m)
+    assert screen_limit(0.6, 128, 5.0) == 50 and screen_limit(0.6, 128, None) is None
+
+
+def test_the_screen_keeps_short_pairs_at_the_threshold():
+    """Pairs of tiny shingle sets exactly at Jaccard 0.6 (3 of 5 shingles shared) pass the screen:
+    their few distinct minima would make unmixed value bits move together (a shingle's parity for
+    many permutations), and some 4% of such pairs would fail; mixed, none of 3,000 may."""
+    from pipelines.methods.dedup.minhash import permutations, screen_bits, screen_limit, screen_pass, signatures
+
+    rng = np.random.default_rng(8)
+    a, b = permutations(128, 1)
+    sets = []
+    for _ in range(3_000):
+        five = rng.choice(2**32, size=5, replace=False).astype(np.uint32)
+        sets += [np.sort(five[:3]), np.sort(five)]
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in sets])])
+    sig = signatures(offsets, np.concatenate(sets), a, b)
+    pairs = np.arange(0, len(sets), 2)
+    kept = screen_pass(screen_bits(sig), screen_bits(sig), pairs, pairs + 1, screen_limit(0.6, 128, 5.0))
+    assert kept.all(), int((~kept).sum())
+    low_bits = (sig & 1).astype(bool)  # the unmixed bit: the check above is not vacuous
+    assert ((low_bits[pairs] != low_bits[pairs + 1]).sum(1) > screen_limit(0.6, 128, 5.0)).mean() > 0.01
 
 
 def test_estimated_jaccard_counts_equal_values_of_mapped_rows(tmp_path):

@@ -78,6 +78,7 @@ def test_near_stages_equal_the_single_process_result(tmp_path, keep):
     assert dist.stats["params"]["candidate_pairs"] == one.account.extra["params"]["candidate_pairs"]
     assert dist.stats["params"]["pairs_linked"] == one.account.extra["params"]["pairs_linked"]
     assert dist.stats["params"]["below_estimate"] == one.account.extra["params"]["below_estimate"]
+    assert dist.stats["params"]["screened_out"] == one.account.extra["params"]["screened_out"] > 0
     assert_same(one, dist, tmp_path)
 
 

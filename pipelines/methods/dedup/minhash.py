@@ -177,20 +177,31 @@ def band_keys(sig: np.ndarray, bands: int, rows: int, seed: int, empty: np.ndarr
     return keys
 
 
-def bucket_pairs(keys: np.ndarray, max_bucket: int) -> tuple[np.ndarray, np.ndarray]:
-    """Candidate pairs (i < j) from rows sharing a key in any band (rows are numbered 0..n-1)."""
+def bucket_pairs(
+    keys: np.ndarray, max_bucket: int, bits: np.ndarray | None = None, limit: int | None = None
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Candidate pairs (i < j) from rows sharing a key in any band (rows are numbered 0..n-1), and
+    how many the screen dropped: with `bits` (see `screen_bits`) and `limit`, a pair differing in
+    more than `limit` bits is dropped in each band that finds it, and counted once per such band (as
+    the Dask stages count it, where the bands of a pair lie in different shards)."""
     n = keys.shape[0]
     lefts, rights = [], []
+    screened = 0
     members = np.arange(n, dtype=np.int64)
     for k in range(keys.shape[1]):
         order = np.argsort(keys[:, k], kind="stable")  # stable: members of a bucket in row order
         left, right = pairs_in_buckets(keys[order, k], members[order], max_bucket)
+        if limit is not None:
+            ok = screen_pass(bits, bits, left, right, limit)
+            screened += int(len(ok) - ok.sum())
+            left, right = left[ok], right[ok]
         lefts.append(left)
         rights.append(right)
-    return unique_pairs(
+    left, right = unique_pairs(
         np.concatenate(lefts) if lefts else np.zeros(0, np.int64),
         np.concatenate(rights) if rights else np.zeros(0, np.int64),
     )
+    return left, right, screened
 
 
 def pairs_in_buckets(sorted_keys: np.ndarray, members: np.ndarray, max_bucket: int) -> tuple[np.ndarray, np.ndarray]:
@@ -320,6 +331,91 @@ def _agreement(l_sketch, r_sketch, left, right, out):
         for i in range(n):
             same += a[i] == b[i]
         out[k] = same / n
+
+
+# -- the screen: one bit a permutation, before candidates leave their bucket ----------------------
+
+
+def screen_bits(sig: np.ndarray) -> np.ndarray:
+    """(rows, ceil(num_perm / 64)) uint64: one bit of each MinHash value, packed (16 bytes a row at
+    128 permutations). The bit is bit 0 of the value mixed by murmur3's 32-bit finaliser, so two
+    different values agree in it with odds of 1 in 2, independently from one permutation to the
+    next (a value's own low bit would only be its shingle's parity: a short text's bits would move
+    together). Where two rows' values are equal, so are their bits: b-bit MinHash with b = 1 (Li and
+    Koenig), for which the share of differing bits estimates (1 - J) / 2. Unused bits are 0."""
+    sig = np.ascontiguousarray(sig, dtype=np.uint32)
+    out = np.zeros((sig.shape[0], -(-sig.shape[1] // 64)), dtype=np.uint64)
+    _pack_bits(sig, out)
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _pack_bits(sig, out):
+    for r in range(sig.shape[0]):
+        for p in range(sig.shape[1]):
+            h = sig[r, p]  # murmur3 fmix32
+            h ^= h >> np.uint32(16)
+            h *= np.uint32(0x85EBCA6B)
+            h ^= h >> np.uint32(13)
+            h *= np.uint32(0xC2B2AE35)
+            h ^= h >> np.uint32(16)
+            out[r, p >> 6] |= np.uint64(h & np.uint32(1)) << np.uint64(p & 63)
+
+
+@lru_cache(maxsize=64)
+def screen_limit(threshold: float, num_perm: int, sd: float | None) -> int | None:
+    """The most differing screen bits a candidate may have and still be estimated and checked: for a
+    pair exactly at the threshold they are Binomial(num_perm, (1 - threshold) / 2), and the limit is
+    the smallest count they pass with odds no higher than a normal variable's `sd` standard errors
+    (the estimate's own odds: 5 -> 2.9e-7). From the exact binomial tail, not its normal
+    approximation, which is too light there (0.6, 128, 5: limit 50, where the normal one says 48 and
+    the tail past 48 is 1.4e-6). None with `sd` None: no screen."""
+    if sd is None:
+        return None
+    from math import comb, erfc, sqrt
+
+    q = (1 - threshold) / 2
+    odds = 0.5 * erfc(sd / sqrt(2))
+    tail = 1.0  # P(X > m), from m = -1 up
+    for m in range(num_perm + 1):
+        tail -= comb(num_perm, m) * q**m * (1 - q) ** (num_perm - m)
+        if tail <= odds:
+            return m
+    return num_perm
+
+
+def screen_pass(
+    left_bits: np.ndarray, right_bits: np.ndarray, left: np.ndarray, right: np.ndarray, limit: int
+) -> np.ndarray:
+    """Whether each pair (left[k] in `left_bits`, right[k] in `right_bits`) differs in at most
+    `limit` screen bits; compiled (numba): two 16-byte rows a pair, no temporaries."""
+    out = np.empty(len(left), dtype=np.bool_)
+    if len(left):
+        _screen(
+            _readonly(left_bits),
+            _readonly(right_bits),
+            np.asarray(left, dtype=np.int64),
+            np.asarray(right, dtype=np.int64),
+            limit,
+            out,
+        )
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _screen(l_bits, r_bits, left, right, limit, out):
+    m1, m2, m4 = np.uint64(0x5555555555555555), np.uint64(0x3333333333333333), np.uint64(0x0F0F0F0F0F0F0F0F)
+    h01 = np.uint64(0x0101010101010101)
+    for k in range(len(left)):
+        a, b = l_bits[left[k]], r_bits[right[k]]
+        differ = 0
+        for w in range(l_bits.shape[1]):  # popcount (SWAR; LLVM emits the instruction where it can)
+            x = a[w] ^ b[w]
+            x -= (x >> np.uint64(1)) & m1
+            x = (x & m2) + ((x >> np.uint64(2)) & m2)
+            x = (x + (x >> np.uint64(4))) & m4
+            differ += (x * h01) >> np.uint64(56)
+        out[k] = differ <= limit
 
 
 # -- exact Jaccard -------------------------------------------------------------------------------

@@ -17,6 +17,8 @@ from pipelines.methods.dedup.minhash import (
     jaccard,
     optimal_bands,
     permutations,
+    screen_bits,
+    screen_limit,
     shingle_sets,
     signatures,
     sketch,
@@ -27,8 +29,9 @@ def near_pairs(texts: pl.Series, cfg: NearConfig, progress: bool = False) -> tup
     """Pairs (i, j) of rows at or above the threshold, facts about the search, and the shingle sets."""
     bands, rows = (cfg.bands, cfg.rows) if cfg.bands else optimal_bands(cfg.threshold, cfg.num_perm)
     a, b = permutations(cfg.num_perm, cfg.seed)
-    offsets, values, keys, sketches = [np.zeros(1, np.int64)], [], [], []
+    offsets, values, keys, sketches, bits = [np.zeros(1, np.int64)], [], [], [], []
     cutoff = estimate_cutoff(cfg.threshold, cfg.num_perm, cfg.estimate_sd) if cfg.verify else None
+    limit = screen_limit(cfg.threshold, cfg.num_perm, cfg.estimate_sd) if cfg.verify else None
     batches = range(0, texts.len(), cfg.batch_rows)
     if progress and len(batches) > 1:
         from schemas.progress import bar as progress_bar
@@ -42,15 +45,19 @@ def near_pairs(texts: pl.Series, cfg: NearConfig, progress: bool = False) -> tup
         keys.append(band_keys(sig, bands, rows, cfg.seed, np.diff(off) == 0))
         if cutoff is not None:
             sketches.append(sketch(sig))
+            bits.append(screen_bits(sig))
         del sig
         offsets.append(off[1:] + offsets[-1][-1])
         values.append(vals)
     offsets = np.concatenate(offsets)
     values = np.concatenate(values) if values else np.zeros(0, np.uint64)
     keys = np.concatenate(keys) if keys else np.zeros((0, bands), np.uint64)
-    left, right = bucket_pairs(keys, cfg.max_bucket)
+    words = -(-cfg.num_perm // 64)
+    bits = np.concatenate(bits) if bits else np.zeros((0, words), np.uint64)
+    left, right, screened = bucket_pairs(keys, cfg.max_bucket, bits, limit)
     facts = {"lsh_bands": bands, "lsh_rows": rows, "candidate_pairs": int(len(left))}
     if cutoff is not None:
+        facts["screened_out"] = screened
         facts["below_estimate"] = 0
         if len(left):
             sk = np.concatenate(sketches)

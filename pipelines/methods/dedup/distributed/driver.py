@@ -208,7 +208,7 @@ def run_distributed(
     if method == "semantic":
         plan.facts.update(train_kmeans(plan, dask, sum(i["valid"] for i in infos), timed))
         timed("assign", stage_assign, list(range(nparts)))
-    timed("buckets", stage_buckets, list(range(plan.shards)))
+    screens = timed("buckets", stage_buckets, list(range(plan.shards)))
     checks = timed("verify", stage_verify, list(range(nparts)))
     # components: a tree of merges, 4 inputs per task
     level = [str(plan.dir("edges", f"{p:05d}.parquet")) for p in range(nparts)]
@@ -245,6 +245,7 @@ def run_distributed(
         "pairs_linked": sum(c["pairs_linked"] for c in checks),
     }
     if any("below_estimate" in c for c in checks):
+        facts["screened_out"] = sum(b["screened_out"] for b in screens)
         facts["below_estimate"] = sum(c.get("below_estimate", 0) for c in checks)
     if method == "exact":
         facts = {}

@@ -30,6 +30,9 @@ from pipelines.methods.dedup.minhash import (
     mix64,
     pairs_in_buckets,
     permutations,
+    screen_bits,
+    screen_limit,
+    screen_pass,
     shingle_sets,
     signatures,
     sketch,
@@ -166,7 +169,7 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
     else:
         bands, r = plan.facts["lsh_bands"], plan.facts["lsh_rows"]
         a, b = permutations(cfg.num_perm, cfg.seed)
-        offsets, values, sketches = [np.zeros(1, np.int64)], [], []
+        offsets, values, sketches, bits = [np.zeros(1, np.int64)], [], [], []
         texts = good[cfg.text_column]
         for start in range(0, good.height, plan.batch_rows):
             off, vals = shingle_sets(texts.slice(start, plan.batch_rows), cfg)
@@ -174,6 +177,7 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
             sig = signatures(off, vals, a, b)
             kb = band_keys(sig, bands, r, cfg.seed, empty)
             sketches.append(sketch(sig))
+            bits.append(screen_bits(sig))
             del sig
             if empty.any():  # empty rows: keys of their own over all partitions (no shingles, no pairs)
                 own = mix64(gid[good_rows[start : start + len(empty)][empty]].astype(np.uint64) + np.uint64(0xDEAD))
@@ -197,6 +201,10 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
         save_npy(
             plan.dir("shingles", f"{part.index:05d}.sketch.npy"),
             np.concatenate(sketches) if sketches else np.zeros((0, cfg.num_perm), np.uint16),
+        )
+        save_npy(  # read by the buckets stage for the rows of shared buckets only
+            plan.dir("shingles", f"{part.index:05d}.screen.npy"),
+            np.concatenate(bits) if bits else np.zeros((0, -(-cfg.num_perm // 64)), np.uint64),
         )
     band = np.concatenate([k[0] for k in keys_out]) if keys_out else np.zeros(0, np.uint8)
     key = np.concatenate([k[1] for k in keys_out]) if keys_out else np.zeros(0, np.uint64)
@@ -226,16 +234,19 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
 
 
 @stage
-def stage_buckets(shard: int, plan: Plan) -> int:
+def stage_buckets(shard: int, plan: Plan) -> dict:
+    """The candidate pairs of one shard's buckets, screened (near), written to the left row's
+    partition; returns how many the screen dropped (a pair counts once per band that found it)."""
     out_dir = plan.dir("candidates", f"{shard:04d}")
     marker = out_dir / "_done"
     if marker.exists():
-        return shard
+        return json.loads(marker.read_text())
     files = sorted(plan.dir("bands", f"{shard:04d}").glob("*.parquet"))
+    info = {"shard": shard, "screened_out": 0}
     if not files:
         out_dir.mkdir(parents=True, exist_ok=True)
-        marker.write_text("")
-        return shard
+        marker.write_text(json.dumps(info))
+        return info
     # a key held by one row makes no pair: dropped before the sort (most keys are single; the
     # single-process path pairs the same buckets, only sorting them all). Lazy: the same query
     # eagerly costs twice the CPU (1.04 against 0.50 s on a 1.9M-row shard, one thread)
@@ -253,18 +264,34 @@ def stage_buckets(shard: int, plan: Plan) -> int:
         left, right = first[sel], np.flatnonzero(sel)
     else:
         left, right = pairs_in_buckets(bucket, np.arange(len(gid), dtype=np.int64), plan.cfg.max_bucket)
+    part, local = t["part"].to_numpy(), t["local"].to_numpy()
+    cfg = plan.cfg
+    limit = screen_limit(cfg.threshold, cfg.num_perm, cfg.estimate_sd) if plan.method == "near" and cfg.verify else None
+    if limit is not None and len(left):  # most background candidates stop here, before the shuffle
+        ok = screen_pass(*(2 * (screen_rows(plan, part, local),)), left, right, limit)
+        info["screened_out"] = int(len(ok) - ok.sum())
+        left, right = left[ok], right[ok]
     swap = gid[left] > gid[right]  # (k-means may split a cell out of order)
     left, right = np.where(swap, right, left), np.where(swap, left, right)
     # a pair met in two bands of this shard is written twice: the verify stage drops all copies
-    part, local = t["part"].to_numpy(), t["local"].to_numpy()
     pairs = pl.DataFrame({"lp": part[left], "ll": local[left], "rp": part[right], "rl": local[right]})
     # to the left row's partition, as locations only (12 bytes a pair: the gids are looked up for
     # the pairs that link). No estimate here: a pair of near-duplicates meets in most of the 25 bands,
     # so it sits in ~20 shards; the verify stage checks it once, after dropping the copies
     for (p,), piece in pairs.partition_by("lp", as_dict=True, include_key=False).items():
         write_parquet(piece, out_dir / f"{p:05d}.parquet", scratch=True)
-    marker.write_text("")
-    return shard
+    marker.write_text(json.dumps(info))
+    return info
+
+
+def screen_rows(plan: Plan, part: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """The screen bits of rows given by (partition, local row), in that order: each partition's file
+    memory-mapped and read at its rows in row order (16 bytes a row: a shard's shared buckets hold
+    about a million rows at 10M, whose bits come from every partition)."""
+    out = np.zeros((len(part), -(-plan.cfg.num_perm // 64)), dtype=np.uint64)
+    for q, k in right_groups(part.astype(np.int64), local.astype(np.int64)):
+        out[k] = np.load(plan.dir("shingles", f"{q:05d}.screen.npy"), mmap_mode="r")[local[k]]
+    return out
 
 
 def sketch_of(plan: Plan, part: int, whole: bool = False) -> np.ndarray:
