@@ -84,6 +84,14 @@ def stage_ranks(parts: int, plan: Plan) -> int:
 # -- stage 2: validation, shingles, signatures, band shuffle ---------------------------------------
 
 
+def screen_of(plan: Plan) -> int | None:
+    """The screen's limit of differing bits (near with verify and an estimate), else None."""
+    cfg = plan.cfg
+    if plan.method != "near" or not cfg.verify:
+        return None
+    return screen_limit(cfg.threshold, cfg.num_perm, cfg.estimate_sd)
+
+
 def policy_expr(cfg: DedupConfig) -> pl.Expr | None:
     if cfg.keep == "longest":
         return pl.col(cfg.text_column).cast(pl.String).str.len_chars()
@@ -177,7 +185,8 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
             sig = signatures(off, vals, a, b)
             kb = band_keys(sig, bands, r, cfg.seed, empty)
             sketches.append(sketch(sig))
-            bits.append(screen_bits(sig))
+            if screen_of(plan) is not None:
+                bits.append(screen_bits(sig))
             del sig
             if empty.any():  # empty rows: keys of their own over all partitions (no shingles, no pairs)
                 own = mix64(gid[good_rows[start : start + len(empty)][empty]].astype(np.uint64) + np.uint64(0xDEAD))
@@ -202,25 +211,26 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
             plan.dir("shingles", f"{part.index:05d}.sketch.npy"),
             np.concatenate(sketches) if sketches else np.zeros((0, cfg.num_perm), np.uint16),
         )
-        save_npy(  # read by the buckets stage for the rows of shared buckets only
-            plan.dir("shingles", f"{part.index:05d}.screen.npy"),
-            np.concatenate(bits) if bits else np.zeros((0, -(-cfg.num_perm // 64)), np.uint64),
-        )
     band = np.concatenate([k[0] for k in keys_out]) if keys_out else np.zeros(0, np.uint8)
     key = np.concatenate([k[1] for k in keys_out]) if keys_out else np.zeros(0, np.uint64)
     loc = np.concatenate([k[2] for k in keys_out]) if keys_out else np.zeros(0, np.int64)
     gids = good[GID].to_numpy()[loc]
     shard = (key % np.uint64(plan.shards)).astype(np.int64)
-    table = pl.DataFrame(
-        {
-            "shard": shard,
-            "band": band,
-            "key": key,
-            GID: gids,
-            "part": np.full(len(key), part.index, np.int32),
-            "local": loc.astype(np.int32),
-        }
-    )
+    columns = {
+        "shard": shard,
+        "band": band,
+        "key": key,
+        GID: gids,
+        "part": np.full(len(key), part.index, np.int32),
+        "local": loc.astype(np.int32),
+    }
+    if screen_of(plan) is not None:
+        # each key's row carries its screen bits (16 bytes at 128 permutations) to the buckets stage:
+        # read from a file per partition there instead, every shard would touch every partition's
+        # pages, work of shards x rows (x9.6 the shards and x10 the rows at 10M)
+        screen = np.concatenate(bits) if bits else np.zeros((0, -(-cfg.num_perm // 64)), np.uint64)
+        columns |= {f"screen{w}": screen[loc, w] for w in range(screen.shape[1])}
+    table = pl.DataFrame(columns)
     for (s,), piece in table.partition_by("shard", as_dict=True, include_key=False).items():
         write_parquet(piece, plan.dir("bands", f"{s:04d}", f"{part.index:05d}.parquet"), scratch=True)
     info = {"part": part.index, "rows": part.rows, "valid": good.height, "quarantined": bad.height}
@@ -265,10 +275,10 @@ def stage_buckets(shard: int, plan: Plan) -> dict:
     else:
         left, right = pairs_in_buckets(bucket, np.arange(len(gid), dtype=np.int64), plan.cfg.max_bucket)
     part, local = t["part"].to_numpy(), t["local"].to_numpy()
-    cfg = plan.cfg
-    limit = screen_limit(cfg.threshold, cfg.num_perm, cfg.estimate_sd) if plan.method == "near" and cfg.verify else None
+    limit = screen_of(plan)
     if limit is not None and len(left):  # most background candidates stop here, before the shuffle
-        ok = screen_pass(*(2 * (screen_rows(plan, part, local),)), left, right, limit)
+        bits = np.column_stack([t[c].to_numpy() for c in t.columns if c.startswith("screen")])
+        ok = screen_pass(bits, bits, left, right, limit)
         info["screened_out"] = int(len(ok) - ok.sum())
         left, right = left[ok], right[ok]
     swap = gid[left] > gid[right]  # (k-means may split a cell out of order)
@@ -282,16 +292,6 @@ def stage_buckets(shard: int, plan: Plan) -> dict:
         write_parquet(piece, out_dir / f"{p:05d}.parquet", scratch=True)
     marker.write_text(json.dumps(info))
     return info
-
-
-def screen_rows(plan: Plan, part: np.ndarray, local: np.ndarray) -> np.ndarray:
-    """The screen bits of rows given by (partition, local row), in that order: each partition's file
-    memory-mapped and read at its rows in row order (16 bytes a row: a shard's shared buckets hold
-    about a million rows at 10M, whose bits come from every partition)."""
-    out = np.zeros((len(part), -(-plan.cfg.num_perm // 64)), dtype=np.uint64)
-    for q, k in right_groups(part.astype(np.int64), local.astype(np.int64)):
-        out[k] = np.load(plan.dir("shingles", f"{q:05d}.screen.npy"), mmap_mode="r")[local[k]]
-    return out
 
 
 def sketch_of(plan: Plan, part: int, whole: bool = False) -> np.ndarray:
