@@ -498,28 +498,19 @@ def _fmix32(h: int) -> int:
 
 
 @pytest.mark.parametrize("num_perm", [128, 100])
-def test_screen_bits_and_pass_equal_a_plain_count(tmp_path, num_perm):
-    """Bit p of a row is bit 0 of its value p mixed by murmur3's finaliser; a pair passes when at
-    most `limit` bits differ: both computed value by value with Python integers, the right rows
-    memory-mapped as the buckets stage reads them (100 permutations: a half-used second word)."""
-    from pipelines.methods.dedup.minhash import screen_bits, screen_pass
+def test_screen_bits_equal_a_plain_computation(num_perm):
+    """Bit p of a row is bit 0 of its value p mixed by murmur3's finaliser, computed value by value
+    with Python integers (100 permutations: a half-used second word, its unused bits 0)."""
+    from pipelines.methods.dedup.minhash import screen_bits
 
-    rng = np.random.default_rng(5)
-    sig = rng.integers(0, 2**32, size=(60, num_perm), dtype=np.uint32)
-    sig[30:] = np.where(rng.random((30, num_perm)) < 0.6, sig[:30], sig[30:])  # rows 30.. near rows 0..
+    sig = np.random.default_rng(5).integers(0, 2**32, size=(60, num_perm), dtype=np.uint32)
     bits = screen_bits(sig)
     assert bits.shape == (60, 2) and bits.dtype == np.uint64
     plain = [[_fmix32(int(v)) & 1 for v in row] for row in sig]
     assert all([(int(bits[r, p // 64]) >> (p % 64)) & 1 for p in range(num_perm)] == plain[r] for r in range(60))
-    if num_perm < 128:  # unused bits: 0
+    if num_perm < 128:
         assert (bits[:, 1] >> np.uint64(num_perm - 64) == 0).all()
-    np.save(tmp_path / "right.npy", bits)
-    right_bits = np.load(tmp_path / "right.npy", mmap_mode="r")
-    left, right = rng.integers(0, 60, size=3_000), rng.integers(0, 60, size=3_000)
-    differ = np.array([sum(x != y for x, y in zip(plain[i], plain[j])) for i, j in zip(left, right)])
-    for limit in (0, 20, 25, 40, num_perm):
-        assert np.array_equal(screen_pass(bits, right_bits, left, right, limit), differ <= limit)
-    assert 0 < (differ <= 25).mean() < 1
+    assert 0.45 < np.mean(plain) < 0.55
 
 
 def test_screen_limit_is_the_binomial_tail_at_the_estimates_odds():
@@ -543,7 +534,7 @@ def test_the_screen_keeps_short_pairs_at_the_threshold():
     """Pairs of tiny shingle sets exactly at Jaccard 0.6 (3 of 5 shingles shared) pass the screen:
     their few distinct minima would make unmixed value bits move together (a shingle's parity for
     many permutations), and some 4% of such pairs would fail; mixed, none of 3,000 may."""
-    from pipelines.methods.dedup.minhash import permutations, screen_bits, screen_limit, screen_pass, signatures
+    from pipelines.methods.dedup.minhash import pairs_in_buckets, permutations, screen_bits, screen_limit, signatures
 
     rng = np.random.default_rng(8)
     a, b = permutations(128, 1)
@@ -554,10 +545,51 @@ def test_the_screen_keeps_short_pairs_at_the_threshold():
     offsets = np.concatenate([[0], np.cumsum([len(x) for x in sets])])
     sig = signatures(offsets, np.concatenate(sets), a, b)
     pairs = np.arange(0, len(sets), 2)
-    kept = screen_pass(screen_bits(sig), screen_bits(sig), pairs, pairs + 1, screen_limit(0.6, 128, 5.0))
-    assert kept.all(), int((~kept).sum())
+    buckets = np.arange(len(sets)) // 2  # each pair in a bucket of its own
+    limit = screen_limit(0.6, 128, 5.0)
+    left, _, screened = pairs_in_buckets(buckets, np.arange(len(sets)), 32, screen_bits(sig), limit)
+    assert screened == 0 and np.array_equal(left, pairs)
     low_bits = (sig & 1).astype(bool)  # the unmixed bit: the check above is not vacuous
-    assert ((low_bits[pairs] != low_bits[pairs + 1]).sum(1) > screen_limit(0.6, 128, 5.0)).mean() > 0.01
+    assert ((low_bits[pairs] != low_bits[pairs + 1]).sum(1) > limit).mean() > 0.01
+
+
+@pytest.mark.parametrize("screened", [False, True])
+@pytest.mark.parametrize("ranked", [False, True])
+def test_bucket_pairs_equal_a_plain_enumeration(screened, ranked):
+    """All pairs of a bucket up to max_bucket members; above, its member of the smallest rank (by
+    default the member itself) to each other one; each pair kept when at most `limit` screen bits
+    differ: equal, as unordered pairs, to a loop over the buckets in Python (buckets of 1 to 40
+    members, max_bucket 8, members and ranks in shuffled numberings, unsorted in a bucket)."""
+    from pipelines.methods.dedup.minhash import pairs_in_buckets, screen_bits
+
+    rng = np.random.default_rng(4)
+    sizes = np.concatenate([rng.integers(1, 12, size=300), [9, 40, 8, 1, 2, 33]])
+    keys = np.repeat(rng.permutation(10**6)[: len(sizes)].astype(np.uint64), sizes)
+    members = rng.permutation(len(keys)).astype(np.int64)
+    order = np.argsort(keys, kind="stable")
+    keys, members = keys[order], members[order]
+    rank = rng.permutation(len(keys)) if ranked else np.arange(len(keys))
+    sig = rng.integers(0, 2**32, size=(len(keys), 128), dtype=np.uint32)
+    sig[1::2] = np.where(rng.random((len(keys) // 2, 128)) < 0.6, sig[0::2][: len(keys) // 2], sig[1::2])
+    bits = screen_bits(sig)
+    differ = {}
+    for key in dict.fromkeys(keys.tolist()):
+        m = members[keys == key].tolist()
+        if len(m) > 8:
+            anchor = min(m, key=lambda x: rank[x])
+            pairs = [(anchor, x) for x in m if x != anchor]
+        else:
+            pairs = [(x, y) for k, x in enumerate(m) for y in m[k + 1 :]]
+        for i, j in pairs:
+            differ[frozenset((i, j))] = sum(bin(int(x) ^ int(y)).count("1") for x, y in zip(bits[i], bits[j]))
+    limit = int(np.median(list(differ.values()))) if screened else None  # many pairs at the limit itself
+    plain = {p for p, d in differ.items() if limit is None or d <= limit}
+    dropped = len(differ) - len(plain)
+    left, right, screened_out = pairs_in_buckets(
+        keys, members, 8, bits if screened else None, limit, rank=rank if ranked else None
+    )
+    assert len(left) == len(plain) and {frozenset(p) for p in zip(left.tolist(), right.tolist())} == plain
+    assert screened_out == dropped and (dropped > 100) == screened
 
 
 def test_estimated_jaccard_counts_equal_values_of_mapped_rows(tmp_path):
