@@ -315,6 +315,7 @@ def worker(args) -> None:
                 "lsh_bands",
                 "lsh_rows",
                 "candidate_pairs",
+                "screened_out",
                 "below_estimate",
                 "pairs_linked",
                 "bands_rows",
@@ -534,13 +535,16 @@ def main() -> None:
             )
             if rows != first[0]:  # the yardstick: time grows like the rows, or faster
                 grow = {
-                    k: r["lsh"][k] / max(first[2][k], 1) for k in ("candidate_pairs", "pairs_linked") if k in r["lsh"]
+                    k: r["lsh"][k] / max(first[2][k], 1)
+                    for k in ("candidate_pairs", "screened_out", "pairs_linked")
+                    if k in r["lsh"]
                 }
                 likely = [x["candidate_pairs"] - x.get("below_estimate", 0) for x in (first[2], r["lsh"])]
                 print(
                     f"    x{rows / first[0]:.1f} the rows of {first[0]:,}: x{r['seconds'] / first[1]:.2f} its time, "
                     f"x{sum(d['cpu_s'].values()) / first[3]:.2f} its CPU time (workers and driver); "
-                    f"candidates x{grow.get('candidate_pairs', 0):.2f}, pairs past the estimate x{likely[1] / max(likely[0], 1):.2f}, "
+                    f"candidates x{grow.get('candidate_pairs', 0):.2f} (past the screen; screened out "
+                    f"x{grow.get('screened_out', 0):.2f}), pairs past the estimate x{likely[1] / max(likely[0], 1):.2f}, "
                     f"linked x{grow.get('pairs_linked', 0):.2f}",
                     flush=True,
                 )
