@@ -82,6 +82,20 @@ def test_near_stages_equal_the_single_process_result(tmp_path, keep):
     assert_same(one, dist, tmp_path)
 
 
+@pytest.mark.parametrize("unscreened", [{"estimate_sd": None}, {"verify": False}])
+def test_near_stages_without_the_screen_equal_the_single_process_result(tmp_path, unscreened):
+    """Without an estimate (or any check) there is no screen: no screen bits in the band shuffle,
+    every LSH pair a candidate, in both engines alike."""
+    data = corpus()
+    path = written(data, tmp_path, row_group_size=128)
+    step, one = single("near", data, **unscreened)
+    dist = distributed("near", step, path, tmp_path)
+    assert "screened_out" not in dist.stats["params"] and "screened_out" not in one.account.extra["params"]
+    assert dist.stats["params"]["candidate_pairs"] == one.account.extra["params"]["candidate_pairs"]
+    assert dist.stats["params"]["pairs_linked"] == one.account.extra["params"]["pairs_linked"]
+    assert_same(one, dist, tmp_path)
+
+
 def test_exact_stages_equal_the_single_process_result(tmp_path):
     data = corpus(string_ids=False)
     path = written(data, tmp_path)

@@ -177,6 +177,7 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
         bands, r = plan.facts["lsh_bands"], plan.facts["lsh_rows"]
         a, b = permutations(cfg.num_perm, cfg.seed)
         offsets, values, sketches, bits = [np.zeros(1, np.int64)], [], [], []
+        screened = screen_of(plan) is not None
         texts = good[cfg.text_column]
         for start in range(0, good.height, plan.batch_rows):
             off, vals = shingle_sets(texts.slice(start, plan.batch_rows), cfg)
@@ -184,7 +185,7 @@ def stage_signatures(part: Part, plan: Plan) -> dict:
             sig = signatures(off, vals, a, b)
             kb = band_keys(sig, bands, r, cfg.seed, empty)
             sketches.append(sketch(sig))
-            if screen_of(plan) is not None:
+            if screened:
                 bits.append(screen_bits(sig))
             del sig
             if empty.any():  # empty rows: keys of their own over all partitions (no shingles, no pairs)
@@ -272,7 +273,7 @@ def stage_buckets(shard: int, plan: Plan) -> dict:
     # a bucket is a run of one (band, key); rows are sorted by (band, key, gid), or (key, band) for near
     same = np.concatenate([[False], (key[1:] == key[:-1]) & (band[1:] == band[:-1])])
     bucket = np.cumsum(~same)
-    # pairs as positions in `t`, the smaller gid on the left (members are in gid order in a bucket)
+    # pairs as positions in `t`, then the smaller gid on the left
     if plan.method == "semantic":
         left, right = semantic_pairs(plan, t, bucket)
     elif plan.method == "exact":  # every member to the bucket's first (smallest number)
@@ -281,8 +282,9 @@ def stage_buckets(shard: int, plan: Plan) -> dict:
         left, right = first[sel], np.flatnonzero(sel)
     else:  # screened as they are paired: most background candidates stop here, before the shuffle
         limit = screen_of(plan)
-        bits = np.column_stack([t[c].to_numpy() for c in t.columns if c.startswith("screen")])
-        bits = bits if limit is not None else None
+        bits = (
+            None if limit is None else np.column_stack([t[c].to_numpy() for c in t.columns if c.startswith("screen")])
+        )
         left, right, info["screened_out"] = pairs_in_buckets(
             bucket, np.arange(len(gid), dtype=np.int64), plan.cfg.max_bucket, bits, limit, rank=gid
         )
