@@ -533,7 +533,7 @@ def test_screen_limit_is_the_binomial_tail_at_the_estimates_odds():
 def test_the_screen_keeps_short_pairs_at_the_threshold():
     """Pairs of tiny shingle sets exactly at Jaccard 0.6 (3 of 5 shingles shared) pass the screen:
     their few distinct minima would make unmixed value bits move together (a shingle's parity for
-    many permutations), and some 4% of such pairs would fail; mixed, none of 3,000 may."""
+    many permutations), and 89 of these 3,000 (3.0%) would fail; mixed, none may."""
     from pipelines.methods.dedup.minhash import pairs_in_buckets, permutations, screen_bits, screen_limit, signatures
 
     rng = np.random.default_rng(8)
