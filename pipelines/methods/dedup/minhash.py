@@ -232,7 +232,7 @@ def pairs_in_buckets(
         starts,
         sizes,
         members,
-        np.zeros(0, np.int64) if rank is None else np.asarray(rank, dtype=np.int64),
+        members if rank is None else np.asarray(rank, dtype=np.int64)[members],  # each position's rank
         _readonly(bits, np.uint64),
         limit,
         max_bucket,
@@ -244,6 +244,7 @@ def pairs_in_buckets(
 
 @numba.njit(cache=True, nogil=True)
 def _bucket_pairs(starts, sizes, members, rank, bits, limit, max_bucket, left, right):
+    """`rank[i]`: the rank of the member at position i (a large bucket's anchor has the smallest)."""
     n, screened = 0, 0
     for b in range(len(starts)):
         s0, end = starts[b], starts[b] + sizes[b]
@@ -251,8 +252,8 @@ def _bucket_pairs(starts, sizes, members, rank, bits, limit, max_bucket, left, r
         a = s0  # a large bucket's anchor: its member of the smallest rank
         if star:
             for i in range(s0 + 1, end):
-                if len(rank) == 0 and members[i] < members[a] or len(rank) and rank[members[i]] < rank[members[a]]:
-                    a = i  # (no ranks: the member's own number)
+                if rank[i] < rank[a]:
+                    a = i
         for i in range(s0, s0 + 1 if star else end - 1):
             for j in range(i + 1, end):
                 # star: the anchor with every other position (the anchor's own taken by s0)
